@@ -1,0 +1,182 @@
+"""Incident board commands: incident open / update / list / show, task, checkin."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from meshchat.cli.output import incident_line, short, value_text, when
+from meshchat.log.codec import Value
+from meshchat.log.kinds import CHECKIN_STATUSES, INCIDENT_STATUSES, TASK_STATUSES
+from meshchat.profile import Profile, ProfileError
+
+
+def _severity(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("severity is a number from 1 (most severe) to 5") from None
+    if not 1 <= value <= 5:
+        raise argparse.ArgumentTypeError("severity is a number from 1 (most severe) to 5")
+    return value
+
+
+def register(commands: Any) -> None:
+    incident = commands.add_parser("incident", help="the incident board")
+    actions = incident.add_subparsers(dest="incident_command", metavar="ACTION", required=True)
+    p = actions.add_parser("open", help="open an incident")
+    p.add_argument("title")
+    p.add_argument("--severity", type=_severity, required=True, help="1 (most severe) to 5")
+    p.add_argument("--location", default=None)
+    p.add_argument("--room", default=None, help="the room where it is discussed")
+    p.set_defaults(handler=cmd_incident_open)
+    p = actions.add_parser("update", help="change an incident's fields")
+    p.add_argument("id", help="incident id (at least 4 hex digits)")
+    p.add_argument("--status", choices=INCIDENT_STATUSES)
+    p.add_argument("--severity", type=_severity)
+    p.add_argument("--commander")
+    p.add_argument("--location")
+    p.add_argument("--summary")
+    p.add_argument("--title")
+    p.set_defaults(handler=cmd_incident_update)
+    p = actions.add_parser("list", help="the board: every incident, most severe first")
+    p.set_defaults(handler=cmd_incident_list)
+    p = actions.add_parser("show", help="one incident with its full history and tasks")
+    p.add_argument("id")
+    p.set_defaults(handler=cmd_incident_show)
+
+    task = commands.add_parser("task", help="tasks, usually of an incident")
+    actions = task.add_subparsers(dest="task_command", metavar="ACTION", required=True)
+    p = actions.add_parser("open", help="open a task")
+    p.add_argument("title")
+    p.add_argument("--incident", default=None)
+    p.add_argument("--owner", default=None, help="public key (hex) of the member who owns it")
+    p.set_defaults(handler=cmd_task_open)
+    p = actions.add_parser("update", help="change a task")
+    p.add_argument("id")
+    p.add_argument("--status", choices=TASK_STATUSES)
+    p.add_argument("--title")
+    p.set_defaults(handler=cmd_task_update)
+
+    checkin = commands.add_parser("checkin", help="roll calls: ask, answer, list")
+    actions = checkin.add_subparsers(dest="checkin_command", metavar="ACTION", required=True)
+    p = actions.add_parser("request", help="ask everyone to check in (admins)")
+    p.add_argument("room")
+    p.add_argument("question", nargs="?", default="Check in: are you safe?")
+    p.set_defaults(handler=cmd_checkin_request)
+    p = actions.add_parser("reply", help="answer a roll call")
+    p.add_argument("id")
+    p.add_argument("status", choices=CHECKIN_STATUSES)
+    p.add_argument("--note", default="")
+    p.set_defaults(handler=cmd_checkin_reply)
+    p = actions.add_parser("list", help="roll calls with who answered what, and who has not")
+    p.set_defaults(handler=cmd_checkin_list)
+
+
+def cmd_incident_open(args: argparse.Namespace) -> int:
+    with Profile.open(args.home) as profile:
+        incident = profile.open_incident(args.title, args.severity, location=args.location, room=args.room)
+        print(f"opened incident {short(incident)}: {args.title}")
+    return 0
+
+
+def cmd_incident_update(args: argparse.Namespace) -> int:
+    fields: dict[str, Value] = {
+        name: getattr(args, name)
+        for name in ("status", "severity", "commander", "location", "summary", "title")
+        if getattr(args, name) is not None
+    }
+    with Profile.open(args.home) as profile:
+        profile.update_incident(args.id, fields)
+        print(f"updated incident {args.id}: {', '.join(fields)}")
+    return 0
+
+
+def cmd_incident_list(args: argparse.Namespace) -> int:
+    with Profile.open(args.home) as profile:
+        names = {k: profile.name_of(k) for k in profile.store.membership.members}
+        incidents = profile.views.incidents()
+        for obj in incidents:
+            print(incident_line(obj, names))
+        if not incidents:
+            print("no incidents")
+    return 0
+
+
+def cmd_incident_show(args: argparse.Namespace) -> int:
+    with Profile.open(args.home) as profile:
+        obj = profile.incident(args.id)
+        print(f"incident {obj.obj.hex()}")
+        for name in ("title", "severity", "status", "commander", "location", "summary"):
+            change = obj.fields.get(name)
+            if change is not None:
+                who = f"{profile.name_of(change.author)}, {when(change.clock)}"
+                print(f"  {name:<10} {value_text(change.value)}   ({who})")
+        print("history:")
+        for change in obj.history:
+            who = profile.name_of(change.author)
+            print(f"  {when(change.clock)}  {who:<12} {change.name} = {value_text(change.value)}")
+        tasks = profile.views.tasks(obj.obj)
+        if tasks:
+            print("tasks:")
+            for task in tasks:
+                owner = task.get("owner")
+                who = profile.name_of(owner) if isinstance(owner, bytes) else "-"
+                status, title = value_text(task.get("status")), value_text(task.get("title"))
+                print(f"  {short(task.obj)}  {status:<9} {title}  (owner: {who})")
+    return 0
+
+
+def cmd_task_open(args: argparse.Namespace) -> int:
+    owner = _key(args.owner) if args.owner else None
+    with Profile.open(args.home) as profile:
+        task = profile.open_task(args.title, owner=owner, incident=args.incident)
+        print(f"opened task {short(task)}: {args.title}")
+    return 0
+
+
+def cmd_task_update(args: argparse.Namespace) -> int:
+    fields: dict[str, Value] = {n: getattr(args, n) for n in ("status", "title") if getattr(args, n) is not None}
+    with Profile.open(args.home) as profile:
+        profile.update_task(args.id, fields)
+        print(f"updated task {args.id}")
+    return 0
+
+
+def cmd_checkin_request(args: argparse.Namespace) -> int:
+    with Profile.open(args.home) as profile:
+        checkin = profile.request_checkin(args.room, args.question)
+        print(f"roll call {short(checkin)} opened in {args.room}")
+    return 0
+
+
+def cmd_checkin_reply(args: argparse.Namespace) -> int:
+    with Profile.open(args.home) as profile:
+        matches = [c for c in profile.views.checkins() if c.checkin.hex().startswith(args.id.lower())]
+        if len(matches) != 1 or len(args.id) < 4:
+            raise ProfileError(f"no single roll call {args.id!r} (give at least 4 hex digits)")
+        profile.reply_checkin(matches[0].checkin, args.status, args.note)
+        print(f"answered {args.status}")
+    return 0
+
+
+def cmd_checkin_list(args: argparse.Namespace) -> int:
+    with Profile.open(args.home) as profile:
+        for c in profile.views.checkins():
+            print(f"{short(c.checkin)}  {when(c.clock)}  {c.question}  (by {profile.name_of(c.requested_by)})")
+            for author, reply in sorted(c.replies.items()):
+                note = f" - {reply.note}" if reply.note else ""
+                print(f"    {profile.name_of(author):<12} {reply.status}{note}")
+            for author in c.missing:
+                print(f"    {profile.name_of(author):<12} (no answer)")
+    return 0
+
+
+def _key(text: str) -> bytes:
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise ProfileError(f"{text!r} is not a public key (64 hex digits)") from None
+    if len(key) != 32:
+        raise ProfileError(f"{text!r} is not a public key (64 hex digits)")
+    return key

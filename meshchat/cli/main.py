@@ -1,0 +1,66 @@
+"""Entry point: parse the command line, open the profile, run the command, report errors plainly."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from meshchat import __version__
+from meshchat.cli import incidents, messages, team
+from meshchat.profile import ProfileError, default_home
+
+Handler = Callable[[argparse.Namespace], int]
+COMMAND_GROUPS = (team, messages, incidents)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="meshchat",
+        description="Peer-to-peer, offline-first team messenger for field teams. "
+        "With no command, opens the terminal UI.",
+    )
+    parser.add_argument("--version", action="version", version=f"meshchat {__version__}")
+    parser.add_argument(
+        "--home",
+        type=Path,
+        default=None,
+        help=f"profile directory (default: $MESHCHAT_HOME or {default_home()})",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for group in COMMAND_GROUPS:
+        group.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.home is None:
+        args.home = default_home()
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        return run_default(args, parser)
+    try:
+        return handler(args)
+    except ProfileError as exc:
+        print(f"meshchat: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_default(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """No command: the terminal UI when it is installed, else the help and the local timeline."""
+    try:
+        app = importlib.import_module("tui.app")
+    except ImportError:
+        parser.print_help()
+        return 0
+    return int(app.run_app(args.home))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

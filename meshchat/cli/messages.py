@@ -1,0 +1,76 @@
+"""Message commands: post, log, ack, retract, pin."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from meshchat.cli.output import message_line, short
+from meshchat.log.kinds import PRIORITIES
+from meshchat.profile import Profile, ProfileError
+
+
+def register(commands: Any) -> None:
+    p = commands.add_parser("post", help="post a message to a room")
+    p.add_argument("room", help="room name (or id prefix)")
+    p.add_argument("text")
+    p.add_argument("--flash", action="store_true", help="FLASH priority: everyone must acknowledge")
+    p.add_argument("--priority", choices=PRIORITIES, default=None)
+    p.add_argument("--reply-to", default=None, metavar="MSG", help="id (prefix) of the message answered")
+    p.set_defaults(handler=cmd_post)
+
+    p = commands.add_parser("log", help="print a room's timeline (all rooms if none given)")
+    p.add_argument("room", nargs="?", default=None)
+    p.add_argument("-n", "--limit", type=int, default=50, help="how many recent messages (default 50)")
+    p.set_defaults(handler=cmd_log)
+
+    for name, text in (
+        ("ack", "acknowledge a message (FLASH messages ask for it)"),
+        ("retract", "retract a message: hidden in the UI, kept in the log and the HQ export"),
+        ("pin", "mark a message notable (the HQ activity log draws on pins)"),
+    ):
+        p = commands.add_parser(name, help=text)
+        p.add_argument("message", help="message id (at least 6 hex digits)")
+        p.set_defaults(handler=cmd_mark, mark=name)
+
+    p = commands.add_parser("pending", help="FLASH messages you have not acknowledged")
+    p.set_defaults(handler=cmd_pending)
+
+
+def cmd_post(args: argparse.Namespace) -> int:
+    with Profile.open(args.home) as profile:
+        reply_to = profile.message(args.reply_to).id if args.reply_to else None
+        entry = profile.post(args.room, args.text, flash=args.flash, priority=args.priority, reply_to=reply_to)
+        print(f"posted #{short(entry.id)} to {args.room}")
+    return 0
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise ProfileError("--limit must be at least 1")
+    with Profile.open(args.home) as profile:
+        rooms = [profile.room(args.room)] if args.room else profile.views.rooms()
+        for room in rooms:
+            if not args.room:
+                print(f"== {room.name}{' (archived)' if room.archived else ''}")
+            for msg in profile.views.messages(room.room, limit=args.limit):
+                print(message_line(msg, profile.name_of(msg.author)))
+    return 0
+
+
+def cmd_mark(args: argparse.Namespace) -> int:
+    with Profile.open(args.home) as profile:
+        action = {"ack": profile.ack, "retract": profile.retract, "pin": profile.pin}[args.mark]
+        action(args.message)
+        print(f"{args.mark}: done")
+    return 0
+
+
+def cmd_pending(args: argparse.Namespace) -> int:
+    with Profile.open(args.home) as profile:
+        pending = profile.views.unacknowledged(profile.me)
+        for msg in pending:
+            print(message_line(msg, profile.name_of(msg.author)))
+        if not pending:
+            print("nothing waits for your acknowledgement")
+    return 0

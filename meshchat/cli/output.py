@@ -1,0 +1,56 @@
+"""Formatting for people: times, names, ids, tables."""
+
+from __future__ import annotations
+
+import time
+
+from meshchat.log.codec import Value
+from meshchat.log.views import Message, TrackedObject
+
+
+def when(clock_ms: int) -> str:
+    """Local time of a clock, as a field log wants it: ``2026-11-25 07:10:42``."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(clock_ms / 1000))
+
+
+def short(blob: bytes, digits: int = 8) -> str:
+    return blob.hex()[:digits]
+
+
+def value_text(value: Value) -> str:
+    if isinstance(value, dict):
+        text = value_text(value.get("text"))
+        lat, lon = value.get("lat_e7"), value.get("lon_e7")
+        if isinstance(lat, int) and isinstance(lon, int):
+            coords = f"{lat / 1e7:.5f},{lon / 1e7:.5f}"
+            return f"{text} ({coords})" if text else coords
+        return text
+    if isinstance(value, bytes):
+        return short(value)
+    return "" if value is None else str(value)
+
+
+def message_line(msg: Message, author: str) -> str:
+    marks = []
+    if msg.is_flash:
+        marks.append("FLASH")
+    elif msg.priority != "routine":
+        marks.append(msg.priority.upper())
+    if msg.pinned:
+        marks.append("pinned")
+    if msg.ack_required:
+        marks.append(f"acked by {len(msg.acked_by)}")
+    tag = f" [{', '.join(marks)}]" if marks else ""
+    text = "(retracted) " + msg.text if msg.retracted else msg.text
+    return f"{when(msg.clock)}  {author:<12} {text}{tag}  #{short(msg.id)}"
+
+
+def incident_line(obj: TrackedObject, name_of: dict[bytes, str]) -> str:
+    last = obj.last_change
+    who = name_of.get(last.author, short(last.author))
+    what = "opened" if len(obj.history) == len(obj.fields) and last.clock == obj.opened_clock else last.name
+    return (
+        f"{short(obj.obj)}  S{value_text(obj.get('severity'))}  {value_text(obj.get('status')):<9}  "
+        f"{value_text(obj.get('title'))}  (commander: {value_text(obj.get('commander')) or '-'}; "
+        f"last: {what} by {who} at {when(last.clock)})"
+    )

@@ -1,0 +1,101 @@
+"""Team commands: init, id, members, rooms."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from meshchat.cli.output import short, when
+from meshchat.profile import Profile, ProfileError
+
+
+def register(commands: Any) -> None:
+    p = commands.add_parser("init", help="found a new team; you become its owner")
+    p.add_argument("--team", required=True, help="the team's name, e.g. 'Flood response'")
+    p.add_argument("--name", default="", help="your display name")
+    p.add_argument("--callsign", default="", help="your radio callsign")
+    p.set_defaults(handler=cmd_init)
+
+    p = commands.add_parser("id", help="print this node's public key (64 hex digits)")
+    p.set_defaults(handler=cmd_id)
+
+    p = commands.add_parser("whoami", help="your name, role and team")
+    p.set_defaults(handler=cmd_whoami)
+
+    p = commands.add_parser("members", help="list the team's members and roles")
+    p.set_defaults(handler=cmd_members)
+
+    p = commands.add_parser("rooms", help="list rooms")
+    p.set_defaults(handler=cmd_rooms)
+
+    room = commands.add_parser("room", help="create or archive a room (admins)")
+    room_commands = room.add_subparsers(dest="room_command", metavar="ACTION", required=True)
+    p = room_commands.add_parser("create", help="create a room")
+    p.add_argument("name")
+    p.add_argument("--topic", default="")
+    p.set_defaults(handler=cmd_room_create)
+    p = room_commands.add_parser("archive", help="archive a room (its messages stay in the log)")
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_room_archive)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    with Profile.init(args.home, args.team, display_name=args.name, callsign=args.callsign) as profile:
+        print(f"Founded team {profile.team_name!r} (id {short(profile.team_id, 16)}) in {args.home}")
+        print(f"You are its owner; your key is {profile.me.hex()}")
+        print("Next: 'meshchat invite' to add teammates, 'meshchat post general TEXT' to write.")
+    return 0
+
+
+def cmd_id(args: argparse.Namespace) -> int:
+    with Profile.open(args.home) as profile:
+        print(profile.me.hex())
+    return 0
+
+
+def cmd_whoami(args: argparse.Namespace) -> int:
+    with Profile.open(args.home) as profile:
+        role = profile.my_role()
+        print(f"{profile.name_of(profile.me)} ({role.label if role else 'not a member'}) in {profile.team_name!r}")
+        print(f"key  {profile.me.hex()}")
+        print(f"team {profile.team_id.hex()}")
+        print(f"home {args.home}")
+    return 0
+
+
+def cmd_members(args: argparse.Namespace) -> int:
+    with Profile.open(args.home) as profile:
+        membership = profile.store.membership
+        for key, member in sorted(membership.members.items(), key=lambda kv: (-(kv[1].role or -1), kv[1].name)):
+            role = member.role.label if member.role else f"removed (up to #{member.removed_upto})"
+            name = member.name or "-"
+            callsign = f" [{member.callsign}]" if member.callsign else ""
+            print(f"{key.hex()}  {role:<8} {name}{callsign}")
+    return 0
+
+
+def cmd_rooms(args: argparse.Namespace) -> int:
+    with Profile.open(args.home) as profile:
+        for room in profile.views.rooms():
+            state = " (archived)" if room.archived else ""
+            count = profile.views.message_count(room.room)
+            print(f"{short(room.room)}  {room.name:<16} {count:>6} messages  since {when(room.clock)}{state}")
+            if room.topic:
+                print(f"          {room.topic}")
+    return 0
+
+
+def cmd_room_create(args: argparse.Namespace) -> int:
+    with Profile.open(args.home) as profile:
+        room = profile.create_room(args.name, args.topic)
+        print(f"created room {args.name!r} ({short(room)})")
+    return 0
+
+
+def cmd_room_archive(args: argparse.Namespace) -> int:
+    with Profile.open(args.home) as profile:
+        if profile.room(args.name).archived:
+            raise ProfileError(f"room {args.name!r} is archived already")
+        profile.archive_room(args.name)
+        print(f"archived room {args.name!r}")
+    return 0

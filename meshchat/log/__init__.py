@@ -1,0 +1,9 @@
+"""The log, pure: no sockets, no files, no database (a test enforces it).
+
+- ``codec``: strict, canonical msgpack.
+- ``entry``: the signed, hash-chained entry format.
+- ``clock``: the hybrid logical clock.
+- ``kinds``: entry kinds and their body fields.
+- ``rules``: membership and roles, evaluated deterministically from membership entries.
+- ``views``: what each entry adds to the views, and the records the UI reads.
+"""

@@ -1,0 +1,387 @@
+"""Membership and roles: a pure function of the membership entries in the log.
+
+Every node evaluates the same entries in the same order, ``(clock, author, seq)``, so every node reaches the
+same membership, whatever order the entries arrived in. Roles have strict ranks, owner > admin > member >
+observer: admins add and remove members and observers, only the owner (the founder) adds or removes admins,
+and nobody removes the owner.
+
+A role holds for a span of its holder's own entries. Because an author's clocks strictly increase along its
+chain, a role change at order key ``K`` splits that author's entries in two, and a span can be given as a
+range of *doubled clocks* (see :func:`span_threshold`) that SQL can join on.
+
+``member.remove {member, upto_seq}`` cuts the removed key's log at ``upto_seq``: later entries are refused by
+every node. A removal wins over concurrent actions of the removed party: evaluation repeats with those actions
+left out until the set of removals stops changing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import libnacl
+
+from meshchat.log.codec import Value
+from meshchat.log.entry import Entry
+from meshchat.log.kinds import MEMBERSHIP_KINDS, parse_body
+
+JOIN_CONTEXT = b"meshchat/v1/join"
+MAX_PASSES = 8
+
+
+class Role(IntEnum):
+    OBSERVER = 0
+    MEMBER = 1
+    ADMIN = 2
+    OWNER = 3
+
+    @classmethod
+    def parse(cls, name: str) -> Role:
+        try:
+            return cls[name.upper()]
+        except KeyError:
+            raise ValueError(f"unknown role {name!r} (owner, admin, member or observer)") from None
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+# The least role an author must hold for an entry of each kind to have effect. Membership kinds are judged by
+# the rules below; a kind missing here (``heads``, unknown kinds) has no effect on views at all.
+MIN_ROLE: dict[str, Role] = {
+    "msg.post": Role.MEMBER,
+    "msg.pin": Role.MEMBER,
+    "msg.retract": Role.MEMBER,  # own messages; admins may retract any (see views)
+    "msg.ack": Role.OBSERVER,
+    "checkin.reply": Role.OBSERVER,
+    "checkin.request": Role.ADMIN,
+    "room.create": Role.ADMIN,
+    "room.archive": Role.ADMIN,
+    "incident.open": Role.MEMBER,
+    "incident.update": Role.MEMBER,
+    "task.open": Role.MEMBER,
+    "task.update": Role.MEMBER,
+}
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class OrderKey:
+    """Where an entry sits in the one order every node agrees on."""
+
+    clock: int
+    author: bytes
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class ControlEntry:
+    """A membership entry as the rules need it (the store hands these over; no I/O here)."""
+
+    clock: int
+    author: bytes
+    seq: int
+    kind: str
+    body: Mapping[str, Value]
+
+    @property
+    def key(self) -> OrderKey:
+        return OrderKey(self.clock, self.author, self.seq)
+
+    @classmethod
+    def of(cls, entry: Entry) -> ControlEntry:
+        return cls(entry.clock, entry.author, entry.seq, entry.kind, entry.body())
+
+
+def span_threshold(holder: bytes, change: OrderKey) -> int:
+    """The least doubled clock ``2*clock + 1`` of ``holder``'s entries that sort after ``change``.
+
+    An entry ``(c, holder, s)`` sorts after ``(C, Y, S)`` when ``c > C``, or ``c == C`` and ``holder > Y``
+    (the same author never has two entries with one clock). So the threshold is ``2C+1`` when
+    ``holder > Y`` and ``2C+2`` otherwise, and "entry covered" is ``2*c + 1 >= threshold``.
+    """
+    return 2 * change.clock + (1 if holder > change.author else 2)
+
+
+@dataclass(frozen=True, slots=True)
+class RoleSpan:
+    """``role`` holds for the holder's entries with ``lo <= 2*clock + 1 < hi``."""
+
+    lo: int
+    hi: int
+    role: Role
+
+
+@dataclass(slots=True)
+class Member:
+    key: bytes
+    role: Role | None  # None once removed
+    name: str = ""
+    callsign: str = ""
+    added_by: bytes | None = None
+    since: int = 0
+    removed_upto: int | None = None
+    removed_by: bytes | None = None
+
+
+@dataclass(slots=True)
+class Invite:
+    invite_pk: bytes
+    role: Role
+    expires: int
+    issuer: bytes
+    issued: OrderKey
+    used_by: bytes | None = None
+    revoked_by: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A membership entry that had no effect, and why: shown in the CLI, the UI and the HQ export."""
+
+    author: bytes
+    seq: int
+    kind: str
+    reason: str
+
+
+INFINITY = 2**62
+
+
+@dataclass
+class Membership:
+    """The outcome of evaluating the membership entries."""
+
+    team_id: bytes
+    founder: bytes | None = None
+    members: dict[bytes, Member] = field(default_factory=dict)
+    invites: dict[bytes, Invite] = field(default_factory=dict)
+    spans: dict[bytes, list[RoleSpan]] = field(default_factory=dict)
+    refusals: list[Refusal] = field(default_factory=list)
+    seq_limits: dict[bytes, int] = field(default_factory=dict)  # forked authors: entries up to here count
+
+    def role_of(self, key: bytes) -> Role | None:
+        """The role ``key`` holds now (after every entry evaluated)."""
+        member = self.members.get(key)
+        return member.role if member else None
+
+    def role_at(self, key: bytes, clock: int) -> Role | None:
+        """The role that governs an entry of ``key`` written at ``clock``."""
+        point = 2 * clock + 1
+        for span in self.spans.get(key, ()):
+            if span.lo <= point < span.hi:
+                return span.role
+        return None
+
+    def authority(self, key: bytes, seq: int, clock: int) -> Role | None:
+        """The role behind one entry ``(key, seq, clock)``, or ``None`` when the entry has no effect: its
+        author held no role then, was removed before ``seq``, or forked its log at or before ``seq``."""
+        member = self.members.get(key)
+        if member is None:
+            return None
+        if member.removed_upto is not None and seq > member.removed_upto:
+            return None
+        if seq > self.seq_limits.get(key, INFINITY):
+            return None
+        return self.role_at(key, clock)
+
+    def may(self, key: bytes, seq: int, clock: int, kind: str) -> bool:
+        """Whether an entry of ``kind`` by ``key`` has effect on the views."""
+        needed = MIN_ROLE.get(kind)
+        role = self.authority(key, seq, clock)
+        return needed is not None and role is not None and role >= needed
+
+    def removed_upto(self, key: bytes) -> int | None:
+        member = self.members.get(key)
+        return member.removed_upto if member else None
+
+    def admits(self, key: bytes) -> bool:
+        """Whether entries of ``key`` belong in the store (rather than in quarantine): it holds or once held a
+        role. What the entries may *do* is decided per entry by the spans."""
+        return key in self.spans
+
+    def display_name(self, key: bytes) -> str:
+        member = self.members.get(key)
+        if member and (member.callsign or member.name):
+            return member.callsign or member.name
+        return key.hex()[:8]
+
+
+def join_message(team_id: bytes, newcomer: bytes) -> bytes:
+    """What the invite key signs to prove that ``newcomer`` holds the invite."""
+    return JOIN_CONTEXT + team_id + newcomer
+
+
+def evaluate(
+    team_id: bytes,
+    founder: bytes | None,
+    genesis_clock: int,
+    entries: Iterable[ControlEntry],
+    *,
+    seq_limits: Mapping[bytes, int] | None = None,
+) -> Membership:
+    """Evaluate membership. ``founder`` is the author of the genesis entry (``None`` while it is missing);
+    ``seq_limits`` caps authors whose later entries must not count (forks: before the forked seq)."""
+    ordered = sorted(
+        (e for e in entries if e.kind in MEMBERSHIP_KINDS and e.kind != "team.create"), key=lambda e: e.key
+    )
+    limits = dict(seq_limits or {})
+    cut: dict[bytes, int] = {}
+    result = _evaluate_once(team_id, founder, genesis_clock, ordered, limits, cut)
+    for _ in range(MAX_PASSES):
+        removals = {k: m.removed_upto for k, m in result.members.items() if m.removed_upto is not None}
+        if removals == cut:
+            break
+        cut = {k: v for k, v in removals.items() if v is not None}
+        result = _evaluate_once(team_id, founder, genesis_clock, ordered, limits, cut)
+    return result
+
+
+class _Evaluation:
+    def __init__(self, membership: Membership) -> None:
+        self.m = membership
+
+    def set_role(self, key: bytes, role: Role | None, at: OrderKey) -> None:
+        spans = self.m.spans.setdefault(key, [])
+        threshold = span_threshold(key, at)
+        if spans and spans[-1].hi == INFINITY:
+            last = spans.pop()
+            if last.lo < threshold:
+                spans.append(RoleSpan(last.lo, threshold, last.role))
+        if role is not None:
+            spans.append(RoleSpan(threshold, INFINITY, role))
+        member = self.m.members.get(key)
+        if member is None:
+            member = self.m.members[key] = Member(key=key, role=role, since=at.clock)
+        member.role = role
+
+
+def _evaluate_once(
+    team_id: bytes,
+    founder: bytes | None,
+    genesis_clock: int,
+    ordered: list[ControlEntry],
+    limits: Mapping[bytes, int],
+    cut: Mapping[bytes, int],
+) -> Membership:
+    membership = Membership(team_id=team_id, founder=founder, seq_limits=dict(limits))
+    run = _Evaluation(membership)
+    if founder is None:
+        return membership
+    run.set_role(founder, Role.OWNER, OrderKey(genesis_clock, founder, 1))
+    for entry in ordered:
+        if entry.seq > min(limits.get(entry.author, INFINITY), cut.get(entry.author, INFINITY)):
+            continue
+        body = parse_body(entry.kind, entry.body)
+        if body is None:
+            membership.refusals.append(Refusal(entry.author, entry.seq, entry.kind, "malformed body"))
+            continue
+        reason = _apply(run, team_id, entry, body)
+        if reason:
+            membership.refusals.append(Refusal(entry.author, entry.seq, entry.kind, reason))
+    return membership
+
+
+def _apply(run: _Evaluation, team_id: bytes, entry: ControlEntry, body: Mapping[str, Value]) -> str | None:
+    """Apply one membership entry; return why it had no effect, or None."""
+    m = run.m
+    actor = m.role_of(entry.author)
+    if entry.kind == "member.join":
+        return _apply_join(run, team_id, entry, body)
+    if actor is None:
+        return "author is not a member"
+    if entry.kind == "member.profile":
+        member = m.members[entry.author]
+        member.name = str(body["name"])
+        member.callsign = str(body["callsign"])
+        return None
+    if actor < Role.ADMIN:
+        return "only admins change membership"
+    if entry.kind == "member.invite":
+        role = Role.parse(str(body["role"]))
+        if role >= Role.ADMIN and actor < Role.OWNER:
+            return "only the owner invites admins"
+        invite_pk = body["invite_pk"]
+        assert isinstance(invite_pk, bytes)
+        if invite_pk in m.invites:
+            return "invite key already issued"
+        expires = body["expires"]
+        assert isinstance(expires, int)
+        m.invites[invite_pk] = Invite(invite_pk, role, expires, entry.author, entry.key)
+        return None
+    if entry.kind == "invite.revoke":
+        invite = m.invites.get(_blob(body["invite_pk"]))
+        if invite is None:
+            return "no such invite"
+        if invite.revoked_by is None:
+            invite.revoked_by = entry.author
+        return None
+    target = _blob(body["member"])
+    current = m.role_of(target)
+    if target == m.founder:
+        return "the owner's role cannot change"
+    if current is not None and current >= Role.ADMIN and actor < Role.OWNER:
+        return "only the owner changes an admin"
+    if entry.kind == "member.add":
+        role = Role.parse(str(body["role"]))
+        if role >= Role.ADMIN and actor < Role.OWNER:
+            return "only the owner makes admins"
+        existing = m.members.get(target)
+        if existing is not None and existing.removed_upto is not None:
+            return "a removed key cannot come back (invite a new key)"
+        run.set_role(target, role, entry.key)
+        member = m.members[target]
+        if not member.name:
+            member.name = str(body["name"])
+        if member.added_by is None:
+            member.added_by = entry.author
+        return None
+    # member.remove
+    upto = body["upto_seq"]
+    assert isinstance(upto, int)
+    removed = m.members.get(target)
+    if removed is None:
+        return "not a member"
+    if removed.removed_upto is None or upto < removed.removed_upto:
+        removed.removed_upto = upto
+        removed.removed_by = entry.author
+    if removed.role is not None:
+        run.set_role(target, None, entry.key)
+    return None
+
+
+def _apply_join(run: _Evaluation, team_id: bytes, entry: ControlEntry, body: Mapping[str, Value]) -> str | None:
+    m = run.m
+    if entry.seq != 1:
+        return "a join must be the first entry of its log"
+    if entry.author in m.members:
+        return "already a member"
+    invite = m.invites.get(_blob(body["invite_pk"]))
+    if invite is None:
+        return "unknown invite"
+    if invite.revoked_by is not None:
+        return "invite was revoked"
+    if invite.used_by is not None:
+        return "invite was already used"
+    if entry.clock > invite.expires:
+        return "invite had expired"
+    if not verify_join_proof(team_id, entry.author, invite.invite_pk, _blob(body["proof"])):
+        return "invite proof does not verify"
+    invite.used_by = entry.author
+    run.set_role(entry.author, invite.role, entry.key)
+    m.members[entry.author].added_by = invite.issuer
+    return None
+
+
+def verify_join_proof(team_id: bytes, newcomer: bytes, invite_pk: bytes, proof: bytes) -> bool:
+    try:
+        libnacl.crypto_sign_verify_detached(proof, join_message(team_id, newcomer), invite_pk)
+    except ValueError:
+        return False
+    return True
+
+
+def _blob(value: Value) -> bytes:
+    assert isinstance(value, bytes)
+    return value

@@ -1,0 +1,338 @@
+"""A profile: one person's home directory, holding their identity, their team's store and its settings.
+
+Every write goes through here. Each is checked before it is signed (body fields, and the writer's role, by the
+same rules every other node applies), so a user gets a clear error instead of an entry that the team would
+refuse. The CLI and the node both use this; it does no networking.
+
+Layout of a home directory (mode 0700)::
+
+    identity.key   Ed25519 seed, mode 0600
+    meshchat.db    the store (SQLite, WAL)
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from meshchat.identity import Identity, IdentityError, load_identity, save_identity
+from meshchat.log.clock import wall_ms
+from meshchat.log.codec import Value
+from meshchat.log.entry import Entry
+from meshchat.log.kinds import INCIDENT_FIELDS, MEMBERSHIP_KINDS, SHORT_ID, TASK_FIELDS, BodyError, build_body
+from meshchat.log.rules import MIN_ROLE, ControlEntry, Role
+from meshchat.log.views import Message, Room, TrackedObject
+from meshchat.store import Store, StoreError
+from meshchat.store.queries import Views
+
+IDENTITY_FILE = "identity.key"
+STORE_FILE = "meshchat.db"
+DEFAULT_ROOM = "general"
+NETWORK_KEY_SIZE = 32
+
+
+class ProfileError(Exception):
+    """Something the user asked for cannot be done; the message says why and, where it can, what to do."""
+
+
+def default_home() -> Path:
+    """``$MESHCHAT_HOME``, else ``$XDG_DATA_HOME/meshchat``, else ``~/.local/share/meshchat``."""
+    if os.environ.get("MESHCHAT_HOME"):
+        return Path(os.environ["MESHCHAT_HOME"]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "meshchat"
+
+
+def new_id() -> bytes:
+    """A fresh id for a room, incident, check-in or task."""
+    return secrets.token_bytes(SHORT_ID)
+
+
+class Profile:
+    """An opened home directory. Close it (or use ``with``) when done."""
+
+    def __init__(self, home: Path, identity: Identity, store: Store) -> None:
+        self.home = home
+        self.identity = identity
+        self.store = store
+        self.views = Views(store)
+
+    # ---- creating and opening ------------------------------------------------------------------------------
+
+    @classmethod
+    def init(cls, home: Path, team_name: str, *, display_name: str = "", callsign: str = "") -> Profile:
+        """Found a new team: identity, genesis, the founder's profile and a default room."""
+        team_name = team_name.strip()
+        if not team_name:
+            raise ProfileError("a team needs a name, e.g. --team 'Flood response'")
+        _check_new_home(home)
+        identity = Identity.generate()
+        try:
+            build_body("team.create", name=team_name)
+        except BodyError as exc:
+            raise ProfileError(f"team name: {exc}") from None
+        _prepare_home(home)
+        save_identity(identity, home / IDENTITY_FILE)
+        store = Store.found(home / STORE_FILE, identity, team_name)
+        store.set_meta("network_key", secrets.token_bytes(NETWORK_KEY_SIZE))
+        store.set_meta("team_name", team_name)
+        profile = cls(home, identity, store)
+        profile.set_profile(display_name or "founder", callsign)
+        profile.create_room(DEFAULT_ROOM, "Everything that has no room of its own")
+        return profile
+
+    @classmethod
+    def create_joining(cls, home: Path, team_id: bytes, team_name: str, network_key: bytes) -> Profile:
+        """A new home for someone joining an existing team (see ``meshchat.invites``)."""
+        _check_new_home(home)
+        _prepare_home(home)
+        identity = Identity.generate()
+        save_identity(identity, home / IDENTITY_FILE)
+        store = Store.create(home / STORE_FILE, team_id)
+        store.set_meta("network_key", network_key)
+        store.set_meta("team_name", team_name)
+        return cls(home, identity, store)
+
+    @classmethod
+    def open(cls, home: Path) -> Profile:
+        if not (home / STORE_FILE).exists():
+            raise ProfileError(
+                f"no meshchat profile in {home}: run 'meshchat init --team NAME' or 'meshchat join CODE' "
+                "(or point --home / MESHCHAT_HOME at an existing one)"
+            )
+        try:
+            identity = load_identity(home / IDENTITY_FILE)
+            store = Store.open(home / STORE_FILE)
+        except (IdentityError, StoreError) as exc:
+            raise ProfileError(str(exc)) from None
+        return cls(home, identity, store)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Profile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- facts ---------------------------------------------------------------------------------------------
+
+    @property
+    def me(self) -> bytes:
+        return self.identity.public_key
+
+    @property
+    def team_id(self) -> bytes:
+        return self.store.team_id
+
+    @property
+    def team_name(self) -> str:
+        return str(self.store.get_meta("team_name") or "")
+
+    @property
+    def network_key(self) -> bytes:
+        key = self.store.get_meta("network_key")
+        assert isinstance(key, bytes)
+        return key
+
+    def my_role(self) -> Role | None:
+        """Our role as the log says, or, before our join is known here, the role our invite promised."""
+        role = self.store.membership.role_of(self.me)
+        if role is None and self.store.membership.removed_upto(self.me) is None:
+            pending = self.store.get_meta("pending_role")
+            if isinstance(pending, str):
+                return Role.parse(pending)
+        return role
+
+    def name_of(self, key: bytes) -> str:
+        return self.store.membership.display_name(key)
+
+    # ---- writing -------------------------------------------------------------------------------------------
+
+    def write(self, kind: str, fields: Mapping[str, Value]) -> Entry:
+        """Check and sign one entry of ours. Raises :class:`ProfileError` with a reason a person can act on."""
+        needed = MIN_ROLE.get(kind)
+        if needed is not None:
+            role = self.my_role()
+            if role is None:
+                raise ProfileError("you are not a member of this team (any more)")
+            if role < needed:
+                raise ProfileError(f"{kind} needs the role {needed.label}; you are {role.label}")
+        try:
+            body = build_body(kind, **fields)
+        except BodyError as exc:
+            raise ProfileError(str(exc)) from None
+        if kind in MEMBERSHIP_KINDS:
+            self._check_membership_change(kind, body)
+        try:
+            return self.store.append_own(self.identity, kind, body)
+        except StoreError as exc:
+            raise ProfileError(str(exc)) from None
+
+    def _check_membership_change(self, kind: str, body: dict[str, Value]) -> None:
+        """Evaluate the membership rules with this entry added, and refuse it if they would."""
+        head = self.store.head(self.me)
+        seq = head.seq + 1 if head else 1
+        clock = max(wall_ms(), max((h.clock for h in self.store.heads().values()), default=0) + 1)
+        trial = self.store.evaluate_membership([ControlEntry(clock, self.me, seq, kind, body)])
+        for refusal in trial.refusals:
+            if refusal.author == self.me and refusal.seq == seq:
+                raise ProfileError(f"refused: {refusal.reason}")
+
+    def set_profile(self, name: str, callsign: str = "") -> Entry:
+        return self.write("member.profile", {"name": name, "callsign": callsign})
+
+    def create_room(self, name: str, topic: str = "") -> bytes:
+        name = name.strip()
+        if self.views.find_room(name) is not None:
+            raise ProfileError(f"a room named {name!r} exists already")
+        room = new_id()
+        self.write("room.create", {"room": room, "name": name, "topic": topic})
+        return room
+
+    def archive_room(self, name_or_id: str) -> None:
+        self.write("room.archive", {"room": self.room(name_or_id).room})
+
+    def room(self, name_or_id: str) -> Room:
+        room = self.views.find_room(name_or_id)
+        if room is None:
+            names = ", ".join(r.name for r in self.views.rooms(include_archived=False)) or "none yet"
+            raise ProfileError(f"no room {name_or_id!r} (rooms: {names})")
+        return room
+
+    def post(
+        self,
+        room: str | bytes,
+        text: str,
+        *,
+        flash: bool = False,
+        priority: str | None = None,
+        reply_to: bytes | None = None,
+        location: dict[str, Any] | None = None,
+    ) -> Entry:
+        """Post to a room (by name, id prefix or id). FLASH messages require acknowledgement."""
+        room_id = room if isinstance(room, bytes) else self.room(room).room
+        if not text.strip():
+            raise ProfileError("cannot post an empty message")
+        level = "flash" if flash else (priority or "routine")
+        return self.write(
+            "msg.post",
+            {
+                "room": room_id,
+                "text": text,
+                "priority": level,
+                "ack_required": level == "flash",
+                "reply_to": reply_to,
+                "location": location,
+            },
+        )
+
+    def message(self, id_or_prefix: str | bytes) -> Message:
+        msg = self.views.message(id_or_prefix)
+        if msg is None:
+            raise ProfileError(f"no message {id_or_prefix if isinstance(id_or_prefix, str) else id_or_prefix.hex()}")
+        return msg
+
+    def retract(self, message: str | bytes) -> Entry:
+        msg = self.message(message)
+        role = self.my_role()
+        if msg.author != self.me and (role is None or role < Role.ADMIN):
+            raise ProfileError("only the author or an admin can retract a message")
+        return self.write("msg.retract", {"target": msg.id})
+
+    def ack(self, message: str | bytes) -> Entry:
+        return self.write("msg.ack", {"target": self.message(message).id})
+
+    def pin(self, message: str | bytes) -> Entry:
+        return self.write("msg.pin", {"target": self.message(message).id})
+
+    # ---- incidents and tasks -------------------------------------------------------------------------------
+
+    def open_incident(
+        self, title: str, severity: int, *, location: str | None = None, room: str | None = None
+    ) -> bytes:
+        incident = new_id()
+        self.write(
+            "incident.open",
+            {
+                "incident": incident,
+                "title": title,
+                "severity": severity,
+                "location": {"text": location} if location else None,
+                "room": self.room(room).room if room else None,
+            },
+        )
+        return incident
+
+    def incident(self, prefix: str | bytes) -> TrackedObject:
+        return self._object("incident", prefix)
+
+    def update_incident(self, incident: str | bytes, fields: Mapping[str, Value]) -> Entry:
+        obj = self.incident(incident)
+        changes = _only_known(fields, INCIDENT_FIELDS, "incident")
+        if "location" in changes and isinstance(changes["location"], str):
+            changes["location"] = {"text": changes["location"]}
+        return self.write("incident.update", {"incident": obj.obj, "fields": changes})
+
+    def open_task(self, title: str, *, owner: bytes | None = None, incident: str | bytes | None = None) -> bytes:
+        task = new_id()
+        parent = self.incident(incident).obj if incident is not None else None
+        self.write("task.open", {"task": task, "title": title, "owner": owner, "incident": parent})
+        return task
+
+    def update_task(self, task: str | bytes, fields: Mapping[str, Value]) -> Entry:
+        obj = self._object("task", task)
+        return self.write("task.update", {"task": obj.obj, "fields": _only_known(fields, TASK_FIELDS, "task")})
+
+    def _object(self, kind: str, prefix: str | bytes) -> TrackedObject:
+        text = prefix.hex() if isinstance(prefix, bytes) else prefix
+        obj = self.views.find_object(kind, text)
+        if obj is None:
+            raise ProfileError(f"no {kind} {text!r} (give at least 4 hex digits of its id)")
+        return obj
+
+    # ---- check-ins -----------------------------------------------------------------------------------------
+
+    def request_checkin(self, room: str | bytes, question: str, *, deadline: int | None = None) -> bytes:
+        room_id = room if isinstance(room, bytes) else self.room(room).room
+        checkin = new_id()
+        self.write(
+            "checkin.request",
+            {"checkin": checkin, "room": room_id, "question": question, "deadline": deadline},
+        )
+        return checkin
+
+    def reply_checkin(self, checkin: bytes, status: str, note: str = "") -> Entry:
+        return self.write("checkin.reply", {"checkin": checkin, "status": status, "note": note})
+
+    # ---- membership ----------------------------------------------------------------------------------------
+
+    def add_member(self, key: bytes, role: str, name: str = "") -> Entry:
+        return self.write("member.add", {"member": key, "role": role, "name": name})
+
+    def remove_member(self, key: bytes) -> Entry:
+        head = self.store.head(key)
+        return self.write("member.remove", {"member": key, "upto_seq": head.seq if head else 0})
+
+
+def _only_known(fields: Mapping[str, Value], allowed: Mapping[str, Any], what: str) -> dict[str, Value]:
+    unknown = sorted(set(fields) - set(allowed))
+    if unknown:
+        raise ProfileError(f"a {what} has no field {unknown[0]!r} (fields: {', '.join(allowed)})")
+    if not fields:
+        raise ProfileError(f"nothing to change: give at least one {what} field")
+    return dict(fields)
+
+
+def _check_new_home(home: Path) -> None:
+    if (home / STORE_FILE).exists() or (home / IDENTITY_FILE).exists():
+        raise ProfileError(f"{home} already holds a meshchat profile; use another --home")
+
+
+def _prepare_home(home: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o700)

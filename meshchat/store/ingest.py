@@ -1,0 +1,233 @@
+"""The accept path inside one write transaction.
+
+Entries are grouped per author. For each author: entries at or below the stored head are duplicates or fork
+proofs; the rest must continue the chain (next seq, ``prev`` = id of the head, clock increasing). A linked
+run is authentic when its last signature verifies; if that fails, entries are checked one by one and the
+valid prefix is kept. Authors not (yet) known as members wait until the end of the batch, since a membership
+entry later in the same batch may admit them, and then go to the bounded quarantine. Whenever membership may
+have changed, quarantined authors that are now admitted are taken.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from meshchat.log.entry import Entry, decode_entry
+from meshchat.log.kinds import MEMBERSHIP_KINDS
+from meshchat.log.rules import ControlEntry
+from meshchat.store.results import AcceptResult, BatchResult, Head, Outcome
+from meshchat.store.schema import INSERT_ENTRY, INSERTS, entry_and_view_rows
+
+if TYPE_CHECKING:
+    from meshchat.store.store import Store
+
+QUARANTINE_MAX_ENTRIES = 20_000
+
+
+class Ingest:
+    """Feed it decoded entries (in chunks, if need be), then call :meth:`finish` once."""
+
+    def __init__(self, store: Store, result: BatchResult, *, verify_each: bool, own: bool = False) -> None:
+        self.store = store
+        self.conn = store.connection
+        self.result = result
+        self.verify_each = verify_each
+        self.own = own
+        self.waiting: dict[bytes, list[Entry]] = {}
+        self.moved_heads: set[bytes] = set()  # authors whose head moved: written to the table in finish()
+
+    def feed(self, entries: Iterable[Entry]) -> None:
+        by_author: dict[bytes, list[Entry]] = {}
+        for entry in entries:
+            by_author.setdefault(entry.author, []).append(entry)
+        for author, run in by_author.items():
+            run.sort(key=lambda e: e.seq)
+            if author in self.waiting:
+                self.waiting[author] = sorted(self.waiting[author] + run, key=lambda e: e.seq)
+            elif self._admitted(author, run):
+                if self._take_author(author, run):
+                    self._retry_waiting()
+            else:
+                self.waiting[author] = run
+
+    def finish(self) -> None:
+        self._retry_waiting()
+        for author, run in self.waiting.items():
+            self._quarantine(author, run)
+        self.waiting.clear()
+        self._release_quarantine()
+        heads = self.store.heads_cache
+        self.conn.executemany(
+            "UPDATE authors SET seq = ?, id = ?, clock = ? WHERE key = ?",
+            [(heads[a].seq, heads[a].id, heads[a].clock, a) for a in self.moved_heads],
+        )
+
+    # -- admission
+
+    def _retry_waiting(self) -> None:
+        """Take waiting authors that membership now admits, until no more are admitted."""
+        progress = True
+        while progress and self.waiting:
+            progress = False
+            for author in list(self.waiting):
+                run = self.waiting[author]
+                if self._admitted(author, run):
+                    del self.waiting[author]
+                    self._take_author(author, run)
+                    progress = True
+
+    def _admitted(self, author: bytes, entries: list[Entry]) -> bool:
+        store = self.store
+        if self.own or author in store.heads_cache:
+            return True
+        first = entries[0]
+        if first.seq == 1 and first.id == store.team_id:
+            return True  # the genesis entry
+        if store.current_membership().admits(author):
+            return True
+        if first.seq == 1 and first.kind == "member.join":
+            trial = store.evaluate_membership([ControlEntry.of(first)])
+            return trial.admits(author)
+        return False
+
+    # -- one author's entries
+
+    def _take_author(self, author: bytes, entries: list[Entry]) -> bool:
+        """Store what can be stored of one author's entries; return whether membership may have changed."""
+        store, result = self.store, self.result
+        head = store.heads_cache.get(author)
+        have = head.seq if head else 0
+        run: list[Entry] = []
+        later: list[Entry] = []
+        expect_seq, expect_prev, last_clock = have + 1, head.id if head else None, head.clock if head else -1
+        broken = False
+        for entry in entries:
+            if entry.seq < expect_seq:
+                later.append(entry)  # duplicate or fork: judged once the run is stored
+            elif broken:
+                result.add(AcceptResult(Outcome.DEFERRED, entry, "follows an entry that was not taken"))
+            elif entry.seq != expect_seq:
+                result.add(AcceptResult(Outcome.DEFERRED, entry, f"gap: expected seq {expect_seq}"))
+                broken = True
+            elif entry.prev != expect_prev:
+                result.add(AcceptResult(Outcome.REJECTED, entry, "does not link to the entry before"))
+                broken = True
+            elif entry.clock <= last_clock:
+                result.add(AcceptResult(Outcome.REJECTED, entry, "clock does not increase along the log"))
+                broken = True
+            else:
+                run.append(entry)
+                expect_seq, expect_prev, last_clock = entry.seq + 1, entry.id, entry.clock
+        cut = store.current_membership().removed_upto(author)
+        if cut is not None and not self.own:
+            for entry in run:
+                if entry.seq > cut:
+                    result.add(AcceptResult(Outcome.REJECTED, entry, "author was removed from the team"))
+            run = [e for e in run if e.seq <= cut]
+        run = self._authentic_prefix(run)
+        changed = False
+        if run:
+            self._store_run(author, run)
+            changed = run[0].id == store.team_id or any(e.kind in MEMBERSHIP_KINDS for e in run)
+        for entry in later:
+            changed |= self._duplicate_or_fork(entry)
+        if changed:
+            store.invalidate_membership()
+        return changed
+
+    def _authentic_prefix(self, run: list[Entry]) -> list[Entry]:
+        """The longest prefix of a linked run whose authenticity is proven (see the module doc)."""
+        if not run:
+            return run
+        if not self.verify_each and len(run) > 1 and run[-1].verify_signature():
+            return run
+        for i, entry in enumerate(run):
+            if not entry.verify_signature():
+                self.result.add(AcceptResult(Outcome.REJECTED, entry, "bad signature"))
+                for rest in run[i + 1 :]:
+                    self.result.add(AcceptResult(Outcome.REJECTED, rest, "follows an entry with a bad signature"))
+                return run[:i]
+        return run
+
+    def _store_run(self, author: bytes, run: list[Entry]) -> None:
+        conn, store = self.conn, self.store
+        ix = store.ix_for(author)
+        entry_rows, view_rows = entry_and_view_rows(ix, run)
+        conn.executemany(INSERT_ENTRY, entry_rows)
+        for name, values in view_rows.items():
+            conn.executemany(INSERTS[name], values)
+        last = run[-1]
+        store.heads_cache[author] = Head(last.seq, last.id, last.clock)
+        self.moved_heads.add(author)
+        self.result.appended.extend(run)
+
+    def _duplicate_or_fork(self, entry: Entry) -> bool:
+        """Judge an entry at or below the head. Returns whether it revealed a new fork."""
+        ix = self.store.author_ix[entry.author]
+        stored = self.conn.execute("SELECT id FROM entries WHERE author = ? AND seq = ?", (ix, entry.seq)).fetchone()
+        if stored is not None and stored[0] == entry.id:
+            self.result.add(AcceptResult(Outcome.DUPLICATE, entry))
+            return False
+        if not entry.verify_signature():
+            self.result.add(AcceptResult(Outcome.REJECTED, entry, "bad signature"))
+            return False
+        cursor = self.conn.execute(
+            "INSERT OR IGNORE INTO forks VALUES (?, ?, ?, ?, ?)",
+            (entry.author, entry.seq, entry.id, entry.raw, _now_ms()),
+        )
+        self.result.add(AcceptResult(Outcome.FORK, entry, f"a second entry for seq {entry.seq}"))
+        if cursor.rowcount:
+            self.result.forks.append(entry)
+        forked = self.store.forked
+        if entry.seq < forked.get(entry.author, 2**62):
+            forked[entry.author] = entry.seq
+            return True
+        return False
+
+    # -- quarantine
+
+    def _quarantine(self, author: bytes, entries: list[Entry]) -> None:
+        """Hold an unknown author's chain (from seq 1, linked, verified) until membership admits it."""
+        conn, result = self.conn, self.result
+        held = conn.execute(
+            "SELECT seq, id FROM quarantine WHERE author = ? ORDER BY seq DESC LIMIT 1", (author,)
+        ).fetchone()
+        have, prev = (held[0], held[1]) if held else (0, None)
+        room = QUARANTINE_MAX_ENTRIES - conn.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+        run: list[Entry] = []
+        for entry in entries:
+            if entry.seq <= have:
+                result.add(AcceptResult(Outcome.QUARANTINED, entry, "already held in quarantine"))
+            elif entry.seq == have + len(run) + 1 and entry.prev == (run[-1].id if run else prev):
+                run.append(entry)
+            else:
+                result.add(AcceptResult(Outcome.DEFERRED, entry, "gap in the log of an unknown author"))
+        run = self._authentic_prefix(run)
+        for entry in run[room:] if room > 0 else run:
+            result.add(AcceptResult(Outcome.DEFERRED, entry, "quarantine is full"))
+        conn.executemany(
+            "INSERT OR IGNORE INTO quarantine VALUES (?, ?, ?, ?, ?)",
+            [(author, e.seq, e.id, e.raw, _now_ms()) for e in run[: max(room, 0)]],
+        )
+        for entry in run[: max(room, 0)]:
+            result.add(AcceptResult(Outcome.QUARANTINED, entry, "author is not a known member"))
+
+    def _release_quarantine(self) -> None:
+        """Take quarantined entries of authors that membership now admits (repeats while it admits more)."""
+        while True:
+            membership = self.store.current_membership()
+            authors = [a for (a,) in self.conn.execute("SELECT DISTINCT author FROM quarantine")]
+            ready = [a for a in authors if membership.admits(a) or a in self.store.heads_cache]
+            if not ready:
+                return
+            for author in ready:
+                rows = self.conn.execute("SELECT raw FROM quarantine WHERE author = ? ORDER BY seq", (author,))
+                entries = [decode_entry(raw) for (raw,) in rows]
+                self.conn.execute("DELETE FROM quarantine WHERE author = ?", (author,))
+                self._take_author(author, entries)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000

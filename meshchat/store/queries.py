@@ -1,0 +1,369 @@
+"""Reading the views: rooms, messages, incidents, tasks, check-ins, members.
+
+View rows record what entries say; whether an entry had effect (its author's role at the time, removals,
+forks) is decided here, on read, by the pure :class:`~meshchat.log.rules.Membership`. So a membership entry
+that arrives late changes what is shown without rewriting any table, and every node shows the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from meshchat.log.codec import pack, unpack
+from meshchat.log.entry import MAX_ENTRY_SIZE, decode_entry
+from meshchat.log.kinds import PRIORITIES, parse_body
+from meshchat.log.rules import Membership, Role
+from meshchat.log.views import (
+    FLAG_ACK_REQUIRED,
+    PRIORITY_SHIFT,
+    Checkin,
+    CheckinReply,
+    FieldChange,
+    Message,
+    Room,
+    TrackedObject,
+    latest_replies,
+    resolve_registers,
+)
+from meshchat.store.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """A position in a room's message order: messages strictly before it come next."""
+
+    clock: int
+    author: bytes
+    seq: int
+
+
+class Views:
+    """Queries over one store. Cheap to create; holds no state but the store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.conn = store.connection
+
+    @property
+    def membership(self) -> Membership:
+        return self.store.membership
+
+    # ---- rooms ---------------------------------------------------------------------------------------------
+
+    def rooms(self, *, include_archived: bool = True) -> list[Room]:
+        """Rooms in the order they were created. The first valid ``room.create`` of a room id wins."""
+        m = self.membership
+        rooms: dict[bytes, tuple[str, str, bytes, int]] = {}
+        for room, name, topic, author, seq, clock in self.conn.execute(
+            "SELECT room, name, topic, author, seq, clock FROM v_rooms ORDER BY clock, author, seq"
+        ):
+            if room not in rooms and m.may(author, seq, clock, "room.create"):
+                rooms[room] = (name, topic, author, clock)
+        archived = {
+            room
+            for room, author, seq, clock in self.conn.execute("SELECT room, author, seq, clock FROM v_room_archives")
+            if m.may(author, seq, clock, "room.archive")
+        }
+        out = [Room(r, n, t, r in archived, a, c) for r, (n, t, a, c) in rooms.items()]
+        return [r for r in out if include_archived or not r.archived]
+
+    def find_room(self, name_or_id: str) -> Room | None:
+        """A room by exact name (case-insensitive), else by unique hex prefix of its id."""
+        rooms = self.rooms()
+        by_name = [r for r in rooms if r.name.lower() == name_or_id.lower()]
+        if by_name:
+            return by_name[0]
+        matches = [r for r in rooms if r.room.hex().startswith(name_or_id.lower())]
+        return matches[0] if len(matches) == 1 and len(name_or_id) >= 4 else None
+
+    # ---- messages ------------------------------------------------------------------------------------------
+
+    def messages(self, room: bytes, *, before: Cursor | None = None, limit: int = 100) -> list[Message]:
+        """The last ``limit`` messages of ``room`` before ``before`` (or the newest), oldest first. Reads only
+        what it returns, so a room of 100,000 messages opens as fast as one of ten."""
+        m = self.membership
+        bound = before.clock if before else 2**62
+        rows = self.conn.execute(
+            "SELECT a.key, e.seq, e.clock, e.raw, e.flags FROM entries e JOIN authors a ON a.ix = e.author "
+            "WHERE e.room = ? AND e.clock < ? ORDER BY e.clock DESC LIMIT ?",
+            (room, bound, limit * 2 + 16),
+        ).fetchall()
+        if before is not None:  # messages sharing the cursor's millisecond, ordered by author and seq
+            rows += self.conn.execute(
+                "SELECT a.key, e.seq, e.clock, e.raw, e.flags FROM entries e JOIN authors a ON a.ix = e.author "
+                "WHERE e.room = ? AND e.clock = ?",
+                (room, before.clock),
+            ).fetchall()
+        picked = []
+        for key, seq, clock, raw, flags in rows:
+            if before is not None and (clock, key, seq) >= (before.clock, before.author, before.seq):
+                continue
+            if m.may(key, seq, clock, "msg.post"):
+                picked.append((clock, key, seq, raw, flags))
+        picked.sort(key=lambda r: r[:3])
+        return self._messages_from_rows(picked[-limit:], m)
+
+    def message_count(self, room: bytes, *, after_clock: int = -1) -> int:
+        """How many posts the room holds after ``after_clock`` (for unread counts; not filtered by role)."""
+        row = self.conn.execute("SELECT count(*) FROM entries WHERE room = ? AND clock > ?", (room, after_clock))
+        return int(row.fetchone()[0])
+
+    def message(self, id_prefix: str | bytes) -> Message | None:
+        """One message by id or unique hex prefix of at least 6 digits."""
+        for entry_raw in self._entries_by_id(id_prefix, kind="msg.post"):
+            entry = decode_entry(entry_raw)
+            flags = parse_body("msg.post", entry.body())
+            if flags is None:
+                return None
+            m = self.membership
+            if not m.may(entry.author, entry.seq, entry.clock, "msg.post"):
+                return None
+            row = (entry.clock, entry.author, entry.seq, entry.raw, _flags_of(flags))
+            return self._messages_from_rows([row], m)[0]
+        return None
+
+    def unacknowledged(self, member: bytes) -> list[Message]:
+        """Messages that require acknowledgement and that ``member`` has not acknowledged (nor sent)."""
+        m = self.membership
+        rows = self.conn.execute(
+            "SELECT a.key, e.seq, e.clock, e.raw, e.flags FROM entries e JOIN authors a ON a.ix = e.author "
+            "WHERE e.flags & 1 ORDER BY e.clock"
+        ).fetchall()
+        picked = [(c, k, s, r, f) for k, s, c, r, f in rows if k != member and m.may(k, s, c, "msg.post")]
+        messages = self._messages_from_rows(sorted(picked, key=lambda r: r[:3]), m)
+        return [msg for msg in messages if member not in msg.acked_by and not msg.retracted]
+
+    def pinned(self) -> list[bytes]:
+        """Ids of entries pinned by a member, in pin order (the curated timeline of the HQ export)."""
+        m = self.membership
+        rows = self.conn.execute(
+            "SELECT target, author, seq, clock FROM v_marks WHERE mark = 'pin' ORDER BY clock, author, seq"
+        )
+        out: list[bytes] = []
+        for target, author, seq, clock in rows:
+            if m.may(author, seq, clock, "msg.pin") and target not in out:
+                out.append(target)
+        return out
+
+    def _messages_from_rows(self, rows: Sequence[tuple[int, bytes, int, bytes, int]], m: Membership) -> list[Message]:
+        entries = [decode_entry(raw) for _, _, _, raw, _ in rows]
+        marks = self._marks([e.id for e in entries], {e.id: e.author for e in entries}, m)
+        out = []
+        for entry, (_, _, _, _, flags) in zip(entries, rows, strict=True):
+            body = entry.body()
+            reply_to = body.get("reply_to")
+            retracted, pinned, acked = marks.get(entry.id, (False, False, ()))
+            out.append(
+                Message(
+                    id=entry.id,
+                    room=_bytes(body["room"]),
+                    author=entry.author,
+                    seq=entry.seq,
+                    clock=entry.clock,
+                    text=str(body["text"]),
+                    priority=PRIORITIES[(flags >> PRIORITY_SHIFT) & 3],
+                    ack_required=bool(flags & FLAG_ACK_REQUIRED),
+                    reply_to=reply_to if isinstance(reply_to, bytes) else None,
+                    location=body.get("location"),
+                    retracted=retracted,
+                    pinned=pinned,
+                    acked_by=acked,
+                )
+            )
+        return out
+
+    def _marks(
+        self, ids: list[bytes], authors: dict[bytes, bytes], m: Membership
+    ) -> dict[bytes, tuple[bool, bool, tuple[bytes, ...]]]:
+        """Retractions, pins and acks of the given messages that had effect."""
+        if not ids:
+            return {}
+        state: dict[bytes, tuple[bool, bool, list[bytes]]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            placeholders = ",".join("?" * len(chunk))
+            marks = self.conn.execute(
+                f"SELECT target, mark, author, seq, clock FROM v_marks WHERE target IN ({placeholders}) "  # noqa: S608
+                "ORDER BY clock, author, seq",
+                chunk,
+            )
+            for target, mark, author, seq, clock in marks:
+                retracted, pinned, acked = state.get(target, (False, False, []))
+                if mark == "retract":
+                    role = m.authority(author, seq, clock)
+                    own = author == authors.get(target) and m.may(author, seq, clock, "msg.retract")
+                    retracted = retracted or own or (role is not None and role >= Role.ADMIN)
+                elif mark == "pin":
+                    pinned = pinned or m.may(author, seq, clock, "msg.pin")
+                elif mark == "ack" and m.may(author, seq, clock, "msg.ack") and author not in acked:
+                    acked.append(author)
+                state[target] = (retracted, pinned, acked)
+        return {k: (r, p, tuple(a)) for k, (r, p, a) in state.items()}
+
+    def _entries_by_id(self, id_prefix: str | bytes, *, kind: str) -> list[bytes]:
+        """Raw entries of ``kind`` whose id is ``id_prefix`` (bytes) or starts with it (hex, 6+ digits, unique)."""
+        if isinstance(id_prefix, bytes):
+            rows = self.conn.execute("SELECT raw FROM entries WHERE id = ? AND kind = ?", (id_prefix, kind))
+            return [raw for (raw,) in rows]
+        prefix = id_prefix.lower()
+        if len(prefix) < 6 or any(c not in "0123456789abcdef" for c in prefix):
+            return []
+        found = self.conn.execute(
+            "SELECT raw FROM entries WHERE hex(id) LIKE ? AND kind = ? LIMIT 2", (prefix.upper() + "%", kind)
+        ).fetchall()
+        return [raw for (raw,) in found] if len(found) == 1 else []
+
+    # ---- incidents and tasks -------------------------------------------------------------------------------
+
+    def incidents(self) -> list[TrackedObject]:
+        """Every incident, most severe first, then most recently changed."""
+        objects = self._objects("incident")
+        return sorted(objects, key=lambda o: (_int(o.get("severity"), 5), -o.last_change.clock))
+
+    def tasks(self, incident: bytes | None = None) -> list[TrackedObject]:
+        tasks = self._objects("task")
+        if incident is not None:
+            tasks = [t for t in tasks if t.parent == incident]
+        return sorted(tasks, key=lambda t: t.opened_clock)
+
+    def find_object(self, kind: str, prefix: str) -> TrackedObject | None:
+        """An incident or task by unique hex prefix of its id (at least 4 digits)."""
+        prefix = prefix.lower()
+        matches = [o for o in self._objects(kind) if o.obj.hex().startswith(prefix)]
+        return matches[0] if len(matches) == 1 and len(prefix) >= 4 else None
+
+    def _objects(self, kind: str) -> list[TrackedObject]:
+        m = self.membership
+        opened: dict[bytes, tuple[bytes | None, bytes, int]] = {}
+        for obj, parent, author, seq, clock in self.conn.execute(
+            "SELECT obj, parent, author, seq, clock FROM v_objects WHERE kind = ? ORDER BY clock, author, seq",
+            (kind,),
+        ):
+            if obj not in opened and m.may(author, seq, clock, f"{kind}.open"):
+                opened[obj] = (parent, author, clock)
+        if not opened:
+            return []
+        changes: dict[bytes, list[FieldChange]] = {obj: [] for obj in opened}
+        for obj, name, value, author, seq, clock, entry_id in self.conn.execute(
+            "SELECT r.obj, r.name, r.value, r.author, r.seq, r.clock, r.entry_id FROM v_registers r "
+            "JOIN v_objects o ON o.obj = r.obj AND o.kind = ?",
+            (kind,),
+        ):
+            if obj not in changes:
+                continue
+            parent, opener, opened_clock = opened[obj]
+            is_open = author == opener and clock == opened_clock
+            if m.may(author, seq, clock, f"{kind}.open" if is_open else f"{kind}.update"):
+                changes[obj].append(
+                    FieldChange(name, unpack(value, max_len=MAX_ENTRY_SIZE), author, clock, seq, entry_id)
+                )
+        out = []
+        for obj, (parent, opener, clock) in opened.items():
+            fields, history = resolve_registers(changes[obj])
+            if history:
+                out.append(TrackedObject(obj, kind, parent, opener, clock, fields, history))
+        return out
+
+    # ---- check-ins -----------------------------------------------------------------------------------------
+
+    def checkins(self) -> list[Checkin]:
+        """Roll calls, newest first, each with every member's latest answer and who has not answered."""
+        m = self.membership
+        replies: dict[bytes, list[CheckinReply]] = {}
+        for checkin, status, note, author, seq, clock in self.conn.execute(
+            "SELECT checkin, status, note, author, seq, clock FROM v_checkin_replies"
+        ):
+            if m.may(author, seq, clock, "checkin.reply"):
+                replies.setdefault(checkin, []).append(CheckinReply(author, status, note, clock))
+        current = sorted(k for k, member in m.members.items() if member.role is not None)
+        seen: set[bytes] = set()
+        out = []
+        for checkin, room, question, deadline, author, seq, clock in self.conn.execute(
+            "SELECT checkin, room, question, deadline, author, seq, clock FROM v_checkins ORDER BY clock, author, seq"
+        ):
+            if checkin in seen or not m.may(author, seq, clock, "checkin.request"):
+                continue
+            seen.add(checkin)
+            latest = latest_replies(replies.get(checkin, []))
+            missing = tuple(k for k in current if k not in latest and k != author)
+            out.append(Checkin(checkin, room, question, deadline, author, clock, latest, missing))
+        return sorted(out, key=lambda c: -c.clock)
+
+    # ---- everything, for tests and exports -----------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """Every view, canonically encoded: two nodes that hold the same entries return identical bytes."""
+        m = self.membership
+        rooms = self.rooms()
+        doc: dict[str, Any] = {
+            "members": [
+                [
+                    k,
+                    member.role.label if member.role else None,
+                    member.name,
+                    member.callsign,
+                    member.removed_upto,
+                ]
+                for k, member in sorted(m.members.items())
+            ],
+            "rooms": [[r.room, r.name, r.topic, r.archived, r.created_by] for r in rooms],
+            "messages": [
+                [
+                    [
+                        msg.id,
+                        msg.author,
+                        msg.seq,
+                        msg.clock,
+                        msg.text,
+                        msg.priority,
+                        msg.retracted,
+                        msg.pinned,
+                        sorted(msg.acked_by),
+                    ]
+                    for msg in self.messages(r.room, limit=10**9)
+                ]
+                for r in rooms
+            ],
+            "incidents": [_object_doc(o) for o in sorted(self.incidents(), key=lambda o: o.obj)],
+            "tasks": [_object_doc(o) for o in self.tasks()],
+            "checkins": [
+                [
+                    c.checkin,
+                    c.question,
+                    sorted([a, r.status, r.note] for a, r in c.replies.items()),
+                    list(c.missing),
+                ]
+                for c in self.checkins()
+            ],
+            "forks": sorted([k, s] for k, s in self.store.forked_authors().items()),
+            "pins": list(self.pinned()),
+        }
+        return pack(doc)
+
+
+def _object_doc(obj: TrackedObject) -> list[Any]:
+    return [
+        obj.obj,
+        obj.kind,
+        obj.parent,
+        obj.opened_by,
+        sorted([name, change.value, change.author, change.clock] for name, change in obj.fields.items()),
+        [[c.name, c.author, c.clock] for c in obj.history],
+    ]
+
+
+def _flags_of(body: dict[str, Any]) -> int:
+    return (PRIORITIES.index(str(body["priority"])) << PRIORITY_SHIFT) | (
+        FLAG_ACK_REQUIRED if body["ack_required"] else 0
+    )
+
+
+def _bytes(value: object) -> bytes:
+    assert isinstance(value, bytes)
+    return value
+
+
+def _int(value: object, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default

@@ -1,0 +1,164 @@
+"""The SQLite schema, designed for the ingest hot path.
+
+Measured on these machines (see docs/storage.md): a table with two UNIQUE 32-byte-blob indexes takes ~29k
+rows/s; every index keyed by a random hash costs a random B-tree insert per row. So entries have exactly one
+index, ``UNIQUE(author, seq)`` on a small integer author key, which a batch of one author's consecutive
+entries fills in order. The rowid
+is arrival order, which is what the node pushes to peers from. Entry ids are looked up only where needed
+(marks by their target), never on the hot path.
+
+Tables named ``v_*``, and the ``room`` and ``flags`` columns of ``entries``, are views of the entries:
+:meth:`Store.rebuild_views` recomputes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from meshchat.log.entry import Entry
+from meshchat.log.views import MessageRow, Stamp, ViewRow, project
+
+SCHEMA_VERSION = 1
+
+ENTRIES = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+-- One row per author: a small integer key for the entries index, and the head of the author's log.
+CREATE TABLE IF NOT EXISTS authors (
+    ix INTEGER PRIMARY KEY,
+    key BLOB NOT NULL UNIQUE,
+    seq INTEGER NOT NULL,
+    id BLOB NOT NULL,
+    clock INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entries (
+    author INTEGER NOT NULL,  -- authors.ix
+    seq INTEGER NOT NULL,
+    clock INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    id BLOB NOT NULL,
+    raw BLOB NOT NULL,
+    -- The message view, kept in the entry's own row: a separate table cost 4-6 us more per entry.
+    room BLOB,  -- msg.post only: the room it was posted in
+    flags INTEGER,  -- msg.post only: priority and ack_required (see meshchat.log.views.message_flags)
+    UNIQUE (author, seq)
+);
+-- The second of two entries with one (author, seq): the proof of a fork. The first stays in entries.
+CREATE TABLE IF NOT EXISTS forks (
+    author BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    id BLOB NOT NULL,
+    raw BLOB NOT NULL,
+    seen_ms INTEGER NOT NULL,
+    PRIMARY KEY (author, seq, id)
+);
+-- Signed, chain-checked entries of authors not (yet) known to be members; bounded.
+CREATE TABLE IF NOT EXISTS quarantine (
+    author BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    id BLOB NOT NULL,
+    raw BLOB NOT NULL,
+    received_ms INTEGER NOT NULL,
+    PRIMARY KEY (author, seq, id)
+);
+-- This node's own state, never replicated: read markers, peer status, settings.
+CREATE TABLE IF NOT EXISTS local (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+"""
+
+VIEWS = """
+CREATE INDEX IF NOT EXISTS entries_room ON entries (room, clock) WHERE room IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_ack ON entries (clock) WHERE flags & 1;
+CREATE TABLE IF NOT EXISTS v_marks (
+    target BLOB NOT NULL, mark TEXT NOT NULL, author BLOB NOT NULL, seq INTEGER NOT NULL, clock INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS v_marks_target ON v_marks (target);
+CREATE INDEX IF NOT EXISTS v_marks_pins ON v_marks (clock) WHERE mark = 'pin';
+CREATE TABLE IF NOT EXISTS v_rooms (
+    room BLOB NOT NULL, name TEXT NOT NULL, topic TEXT NOT NULL,
+    author BLOB NOT NULL, seq INTEGER NOT NULL, clock INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS v_room_archives (
+    room BLOB NOT NULL, author BLOB NOT NULL, seq INTEGER NOT NULL, clock INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS v_objects (
+    obj BLOB NOT NULL, kind TEXT NOT NULL, parent BLOB,
+    author BLOB NOT NULL, seq INTEGER NOT NULL, clock INTEGER NOT NULL, entry_id BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS v_registers (
+    obj BLOB NOT NULL, name TEXT NOT NULL, value BLOB NOT NULL,
+    author BLOB NOT NULL, seq INTEGER NOT NULL, clock INTEGER NOT NULL, entry_id BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS v_registers_obj ON v_registers (obj);
+CREATE TABLE IF NOT EXISTS v_checkins (
+    checkin BLOB NOT NULL, room BLOB NOT NULL, question TEXT NOT NULL, deadline INTEGER,
+    author BLOB NOT NULL, seq INTEGER NOT NULL, clock INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS v_checkin_replies (
+    checkin BLOB NOT NULL, status TEXT NOT NULL, note TEXT NOT NULL,
+    author BLOB NOT NULL, seq INTEGER NOT NULL, clock INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS v_checkin_replies_checkin ON v_checkin_replies (checkin);
+CREATE TABLE IF NOT EXISTS v_control (
+    kind TEXT NOT NULL, body BLOB NOT NULL, author BLOB NOT NULL, seq INTEGER NOT NULL, clock INTEGER NOT NULL
+);
+"""
+
+VIEW_TABLES = (
+    "v_marks",
+    "v_rooms",
+    "v_room_archives",
+    "v_objects",
+    "v_registers",
+    "v_checkins",
+    "v_checkin_replies",
+    "v_control",
+)
+
+# How each view row type is inserted. The row's Stamp is flattened to (author, seq, clock).
+INSERTS = {
+    "MarkRow": "INSERT INTO v_marks (target, mark, author, seq, clock) VALUES (?, ?, ?, ?, ?)",
+    "RoomRow": "INSERT INTO v_rooms (room, name, topic, author, seq, clock) VALUES (?, ?, ?, ?, ?, ?)",
+    "RoomArchiveRow": "INSERT INTO v_room_archives (room, author, seq, clock) VALUES (?, ?, ?, ?)",
+    "ObjectRow": "INSERT INTO v_objects (obj, kind, parent, author, seq, clock, entry_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "RegisterRow": (
+        "INSERT INTO v_registers (obj, name, value, author, seq, clock, entry_id) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    ),
+    "CheckinRow": (
+        "INSERT INTO v_checkins (checkin, room, question, deadline, author, seq, clock) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    ),
+    "CheckinReplyRow": (
+        "INSERT INTO v_checkin_replies (checkin, status, note, author, seq, clock) VALUES (?, ?, ?, ?, ?, ?)"
+    ),
+    "ControlRow": "INSERT INTO v_control (kind, body, author, seq, clock) VALUES (?, ?, ?, ?, ?)",
+}
+
+
+def flatten(row: ViewRow) -> tuple[Any, ...]:
+    """A view row as the values of its INSERT: the Stamp becomes (author, seq, clock)."""
+    out: list[Any] = []
+    for value in row:
+        if isinstance(value, Stamp):
+            out.extend(value)
+        else:
+            out.append(value)
+    return tuple(out)
+
+
+INSERT_ENTRY = "INSERT INTO entries (author, seq, clock, kind, id, raw, room, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def entry_and_view_rows(
+    author_ix: int, entries: Iterable[Entry]
+) -> tuple[list[tuple[Any, ...]], dict[str, list[tuple[Any, ...]]]]:
+    """The ``entries`` rows (with their message columns) and the other view rows, grouped per insert."""
+    entry_rows: list[tuple[Any, ...]] = []
+    view_rows: dict[str, list[tuple[Any, ...]]] = {}
+    for entry in entries:
+        room = flags = None
+        for row in project(entry):
+            if type(row) is MessageRow:
+                room, flags = row
+            else:
+                view_rows.setdefault(type(row).__name__, []).append(flatten(row))
+        entry_rows.append((author_ix, entry.seq, entry.clock, entry.kind, entry.id, entry.raw, room, flags))
+    return entry_rows, view_rows

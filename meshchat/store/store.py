@@ -1,0 +1,405 @@
+"""The durable log: every entry, from every source, goes through one accept path.
+
+``accept`` (one entry) and ``accept_batch`` (many) decode strictly, check team, chain and signature, decide
+authorisation from the membership view, and store what passes in one transaction together with its view rows.
+Own entries are written by ``append_own``, which takes its sequence number from the durable store under the
+write lock (never from memory, so a restored key cannot fork itself) and commits with ``synchronous=FULL``.
+
+Chain-authenticated batches: a run of one author's consecutive entries that links to the stored head, whose
+hash links all hold and whose *last* signature verifies, is authentic as a whole, because each id covers the
+previous header and signature. So a batch verifies one signature per run (see docs/storage.md).
+
+Several processes may open one store (a running node and a CLI ``post``): writes take SQLite's write lock with
+``BEGIN IMMEDIATE``, and the in-memory caches are reloaded whenever ``PRAGMA data_version`` says that another
+connection committed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from meshchat.log.clock import next_clock, wall_ms
+from meshchat.log.codec import unpack
+from meshchat.log.entry import MAX_ENTRY_SIZE, ZERO_ID, Entry, EntryError, Signer, decode_entry, sign_entry
+from meshchat.log.rules import ControlEntry, Membership, evaluate
+from meshchat.store.ingest import Ingest
+from meshchat.store.results import AcceptResult, BatchResult, Head, Outcome
+from meshchat.store.schema import ENTRIES, INSERTS, SCHEMA_VERSION, VIEW_TABLES, VIEWS, entry_and_view_rows
+
+BUSY_TIMEOUT_S = 10.0
+WAL_AUTOCHECKPOINT_PAGES = 16384  # 64 MiB: bulk catch-up is not slowed by checkpoints; idle nodes checkpoint
+
+
+class StoreError(Exception):
+    """The store cannot be opened or used."""
+
+
+class StorageFullError(StoreError):
+    """The disk is full: nothing new can be written until space is freed. Reading still works."""
+
+
+class Store:
+    """One team's log in one SQLite file. Use it from one thread at a time."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, team_id: bytes) -> None:
+        self._conn = conn
+        self.path = path
+        self.team_id = team_id
+        self.heads_cache: dict[bytes, Head] = {}
+        self.author_ix: dict[bytes, int] = {}
+        self.forked: dict[bytes, int] = {}  # author -> lowest seq with two entries
+        self._membership: Membership | None = None
+        self._data_version = -1
+        self._reload()
+
+    # ---- opening -------------------------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: Path, team_id: bytes) -> Store:
+        """Create a new, empty store for ``team_id``. Refuses to reuse an existing file."""
+        if path.exists():
+            raise StoreError(f"{path} already exists")
+        conn = _connect(path)
+        with conn:
+            conn.executescript(ENTRIES + VIEWS)
+            conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+            conn.execute("INSERT INTO meta VALUES ('team_id', ?)", (team_id,))
+        return cls(conn, path, team_id)
+
+    @classmethod
+    def found(cls, path: Path, founder: Signer, team_name: str, *, wall: int | None = None) -> Store:
+        """Create a new team: sign its genesis entry (``team.create``, whose id becomes the team id) and a
+        store holding it."""
+        genesis = sign_entry(
+            founder,
+            team_id=ZERO_ID,
+            seq=1,
+            prev=None,
+            clock=wall_ms() if wall is None else wall,
+            kind="team.create",
+            body={"name": team_name},
+        )
+        store = cls.create(path, genesis.id)
+        with store._write(durable=True):
+            store._ingest_own(genesis)
+        return store
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        if not path.exists():
+            raise StoreError(f"no store at {path}")
+        conn = _connect(path)
+        try:
+            rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('schema_version', 'team_id')"))
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"{path} is not a meshchat store: {exc}") from None
+        if rows.get("schema_version") != SCHEMA_VERSION or not isinstance(rows.get("team_id"), bytes):
+            conn.close()
+            raise StoreError(f"{path} has an unknown schema (version {rows.get('schema_version')!r})")
+        return cls(conn, path, rows["team_id"])
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- caches --------------------------------------------------------------------------------------------
+
+    def _reload(self) -> None:
+        rows = self._conn.execute("SELECT ix, key, seq, id, clock FROM authors").fetchall()
+        self.author_ix = {key: ix for ix, key, _, _, _ in rows}
+        self.heads_cache = {key: Head(seq, id_, clock) for _, key, seq, id_, clock in rows if seq > 0}
+        self.forked = dict(self._conn.execute("SELECT author, min(seq) FROM forks GROUP BY author").fetchall())
+        self._membership = None
+        self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def _refresh(self) -> None:
+        """Reload the caches if another connection has committed since we last looked."""
+        if self._conn.execute("PRAGMA data_version").fetchone()[0] != self._data_version:
+            self._reload()
+
+    def invalidate_membership(self) -> None:
+        self._membership = None
+
+    @property
+    def membership(self) -> Membership:
+        """Who is in the team with which role, evaluated from the membership entries held now."""
+        self._refresh()
+        return self.current_membership()
+
+    def current_membership(self) -> Membership:
+        if self._membership is None:
+            self._membership = self.evaluate_membership()
+        return self._membership
+
+    def evaluate_membership(self, extra: Iterable[ControlEntry] = ()) -> Membership:
+        genesis = self._conn.execute(
+            "SELECT a.key, e.clock FROM entries e JOIN authors a ON a.ix = e.author "
+            "WHERE e.seq = 1 AND e.kind = 'team.create' AND e.id = ?",
+            (self.team_id,),
+        ).fetchone()
+        founder, genesis_clock = (genesis[0], genesis[1]) if genesis else (None, 0)
+        controls = [
+            ControlEntry(clock, author, seq, kind, _decode_body(body))
+            for kind, body, author, seq, clock in self._conn.execute(
+                "SELECT kind, body, author, seq, clock FROM v_control"
+            )
+        ]
+        # A forked author's entries count up to the seq before the fork, on every node alike.
+        limits = {author: seq - 1 for author, seq in self.forked.items()}
+        return evaluate(self.team_id, founder, genesis_clock, [*controls, *extra], seq_limits=limits)
+
+    def ix_for(self, author: bytes) -> int:
+        """The small integer key of ``author`` in this store, created on first use (inside a write)."""
+        ix = self.author_ix.get(author)
+        if ix is None:
+            cursor = self._conn.execute("INSERT INTO authors (key, seq, id, clock) VALUES (?, 0, x'', -1)", (author,))
+            ix = self.author_ix[author] = int(cursor.lastrowid or 0)
+        return ix
+
+    # ---- transactions --------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self, *, durable: bool = False) -> Iterator[None]:
+        """One write transaction holding SQLite's write lock. ``durable`` commits with synchronous=FULL."""
+        conn = self._conn
+        try:
+            if durable:
+                conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _storage_error(exc) from exc
+        try:
+            self._refresh()
+            yield
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._reload()
+            if isinstance(exc, sqlite3.OperationalError):
+                raise _storage_error(exc) from exc
+            raise
+        finally:
+            if durable:
+                conn.execute("PRAGMA synchronous=NORMAL")
+
+    # ---- accepting -----------------------------------------------------------------------------------------
+
+    def accept(self, raw: bytes) -> AcceptResult:
+        """Accept one entry from anywhere (network, bundle, file), verifying its own signature."""
+        batch = self.accept_batch([raw], verify_each=True)
+        if batch.appended:
+            return AcceptResult(Outcome.APPENDED, batch.appended[0])
+        return batch.others[0]
+
+    def accept_batch(self, raws: Sequence[bytes], *, verify_each: bool = False) -> BatchResult:
+        """Accept many entries in one transaction, verifying one signature per chain-linked run."""
+        result = BatchResult()
+        entries: list[Entry] = []
+        team_id = self.team_id
+        for raw in raws:
+            try:
+                entry = decode_entry(raw)
+            except EntryError as exc:
+                result.add(AcceptResult(Outcome.REJECTED, None, str(exc)))
+                continue
+            if entry.team_id != team_id and not (entry.team_id == ZERO_ID and entry.id == team_id):
+                result.add(AcceptResult(Outcome.REJECTED, entry, "entry of another team"))
+                continue
+            entries.append(entry)
+        if entries:
+            with self._write():
+                ingest = Ingest(self, result, verify_each=verify_each)
+                ingest.feed(entries)
+                ingest.finish()
+        return result
+
+    def append_own(self, signer: Signer, kind: str, body: dict[str, Any], *, wall: int | None = None) -> Entry:
+        """Sign and durably store a new entry of our own (any kind but the genesis: see :meth:`found`).
+
+        Seq and prev come from the store under its write lock. Authorisation is the caller's business (see
+        ``meshchat.profile``): the store keeps our own entries whatever the membership says, since they are
+        the only copy until synced.
+        """
+        with self._write(durable=True):
+            head = self.heads_cache.get(signer.public_key)
+            max_seen = max((h.clock for h in self.heads_cache.values()), default=0)
+            entry = sign_entry(
+                signer,
+                team_id=self.team_id,
+                seq=head.seq + 1 if head else 1,
+                prev=head.id if head else None,
+                clock=next_clock(
+                    wall=wall_ms() if wall is None else wall,
+                    last_own=head.clock if head else 0,
+                    max_seen=max_seen,
+                ),
+                kind=kind,
+                body=body,
+            )
+            self._ingest_own(entry)
+        return entry
+
+    def _ingest_own(self, entry: Entry) -> None:
+        result = BatchResult()
+        ingest = Ingest(self, result, verify_each=True, own=True)
+        ingest.feed([entry])
+        ingest.finish()
+        if not result.appended:
+            raise StoreError(f"own entry not stored: {result.others}")
+
+    # ---- reading the log -----------------------------------------------------------------------------------
+
+    def head(self, author: bytes) -> Head | None:
+        self._refresh()
+        return self.heads_cache.get(author)
+
+    def heads(self) -> dict[bytes, Head]:
+        self._refresh()
+        return dict(self.heads_cache)
+
+    def frontier(self) -> dict[bytes, int]:
+        """``{author: seq}`` of what we hold and may pass on: a removed author's log only up to its cut."""
+        self._refresh()
+        membership = self.current_membership()
+        out = {}
+        for author, head in self.heads_cache.items():
+            cut = membership.removed_upto(author)
+            out[author] = head.seq if cut is None else min(head.seq, cut)
+        return out
+
+    def entries_after(self, author: bytes, seq: int, limit: int = 1000, upto: int | None = None) -> list[bytes]:
+        """Raw entries of ``author`` with seq in ``(seq, upto]``, in seq order, at most ``limit``."""
+        ix = self.author_ix.get(author)
+        if ix is None:
+            return []
+        hi = upto if upto is not None else 2**62
+        rows = self._conn.execute(
+            "SELECT raw FROM entries WHERE author = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+            (ix, seq, hi, limit),
+        )
+        return [raw for (raw,) in rows]
+
+    def entry(self, author: bytes, seq: int) -> Entry | None:
+        ix = self.author_ix.get(author)
+        if ix is None:
+            return None
+        row = self._conn.execute("SELECT raw FROM entries WHERE author = ? AND seq = ?", (ix, seq)).fetchone()
+        return decode_entry(row[0]) if row else None
+
+    def iter_raw(self) -> Iterator[bytes]:
+        """Every stored entry, per author in seq order (authors in the order they were first seen)."""
+        for (raw,) in self._conn.execute("SELECT raw FROM entries ORDER BY author, seq"):
+            yield raw
+
+    def count(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM entries").fetchone()[0])
+
+    def fork_proofs(self) -> list[tuple[bytes, bytes]]:
+        """Pairs of raw entries (the one stored, the other one) with one author and seq."""
+        rows = self._conn.execute(
+            "SELECT e.raw, f.raw FROM forks f JOIN authors a ON a.key = f.author "
+            "JOIN entries e ON e.author = a.ix AND e.seq = f.seq ORDER BY f.author, f.seq"
+        )
+        return [(stored, other) for stored, other in rows]
+
+    def forked_authors(self) -> dict[bytes, int]:
+        """``{author: seq}``: the lowest seq at which each forked author has two entries."""
+        self._refresh()
+        return dict(self.forked)
+
+    def quarantine_count(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM quarantine").fetchone()[0])
+
+    def integrity_check(self) -> str:
+        return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the database (the node calls this when idle)."""
+        self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """For the view queries (``meshchat.store.queries``) and the accept path (``ingest``)."""
+        return self._conn
+
+    # ---- local state (never replicated) ---------------------------------------------------------------------
+
+    def get_local(self, key: str) -> bytes | None:
+        row = self._conn.execute("SELECT value FROM local WHERE key = ?", (key,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def set_local(self, key: str, value: bytes) -> None:
+        try:
+            with self._conn:
+                self._conn.execute("INSERT OR REPLACE INTO local VALUES (?, ?)", (key, value))
+        except sqlite3.OperationalError as exc:
+            raise _storage_error(exc) from exc
+
+    def get_meta(self, key: str) -> Any:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        try:
+            with self._conn:
+                self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        except sqlite3.OperationalError as exc:
+            raise _storage_error(exc) from exc
+
+    # ---- maintenance ---------------------------------------------------------------------------------------
+
+    def rebuild_views(self) -> None:
+        """Recompute every view (the v_* tables and the message columns of entries) from the entries."""
+        with self._write():
+            for table in VIEW_TABLES:
+                self._conn.execute(f"DELETE FROM {table}")  # noqa: S608 (names from VIEW_TABLES)
+            ix_rows = self._conn.execute("SELECT ix, key FROM authors").fetchall()
+            for ix, _key in ix_rows:
+                raws = [
+                    r for (r,) in self._conn.execute("SELECT raw FROM entries WHERE author = ? ORDER BY seq", (ix,))
+                ]
+                entry_rows, view_rows = entry_and_view_rows(ix, [decode_entry(r) for r in raws])
+                self._conn.executemany(
+                    "UPDATE entries SET room = ?, flags = ? WHERE author = ? AND seq = ?",
+                    [(row[6], row[7], ix, row[1]) for row in entry_rows],
+                )
+                for name, values in view_rows.items():
+                    self._conn.executemany(INSERTS[name], values)
+            self._membership = None
+
+
+def _decode_body(body: bytes) -> dict[str, Any]:
+    value = unpack(body, max_len=MAX_ENTRY_SIZE)
+    return value if isinstance(value, dict) else {}
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA cache_size=-65536")
+        conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot open {path}: {exc}") from None
+    return conn
+
+
+def _storage_error(exc: sqlite3.OperationalError) -> StoreError:
+    text = str(exc)
+    if "full" in text:
+        return StorageFullError("the disk is full: free some space, then try again (reading still works)")
+    if "locked" in text or "busy" in text:
+        return StoreError("the store is busy (another meshchat process holds it); try again")
+    return StoreError(f"storage error: {text}")

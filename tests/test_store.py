@@ -1,0 +1,215 @@
+"""The one accept path: appends, duplicates, forks, gaps, quarantine, batches, views."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import msgpack
+import pytest
+
+from meshchat.identity import Identity
+from meshchat.log.entry import SIGNING_CONTEXT, sign_entry
+from meshchat.store import Outcome, Store
+from meshchat.store.queries import Views
+from meshchat.testing import TestTeam
+
+StoreFor = Callable[..., Store]
+
+
+def test_appends_in_order_and_ignores_duplicates(team: TestTeam, store_for: StoreFor) -> None:
+    store = store_for(team.team_id)
+    post = team.post(team.members[0], "hello")
+    for entry in team.all_entries():
+        if entry is not post:
+            assert store.accept(entry.raw).outcome is Outcome.APPENDED
+    assert store.accept(post.raw).outcome is Outcome.APPENDED
+    before = (store.count(), Views(store).snapshot())
+    assert store.accept(post.raw).outcome is Outcome.DUPLICATE
+    assert (store.count(), Views(store).snapshot()) == before
+
+
+def test_other_team_and_garbage_are_rejected(team: TestTeam, store_for: StoreFor) -> None:
+    store = store_for(team.team_id)
+    other = TestTeam()
+    result = store.accept(other.founder.entries[1].raw)
+    assert result.outcome is Outcome.REJECTED and "another team" in result.reason
+    assert store.accept(b"\x93garbage").outcome is Outcome.REJECTED
+    assert store.accept(other.founder.entries[0].raw).outcome is Outcome.REJECTED  # other team's genesis
+    assert store.count() == 0
+
+
+def test_gap_is_deferred_not_stored(team: TestTeam, store_for: StoreFor) -> None:
+    store = store_for(team.team_id)
+    store.accept_batch([e.raw for e in team.founder.entries])
+    author = team.members[0]
+    first, second = team.post(author, "one"), team.post(author, "two")
+    result = store.accept(second.raw)
+    assert result.outcome is Outcome.DEFERRED and "gap" in result.reason
+    assert store.accept(first.raw).outcome is Outcome.APPENDED
+    assert store.accept(second.raw).outcome is Outcome.APPENDED
+
+
+def test_broken_link_and_bad_signature_are_rejected(team: TestTeam, store_for: StoreFor) -> None:
+    store = store_for(team.team_id)
+    store.accept_batch([e.raw for e in team.all_entries()])
+    author = team.members[0]
+    store.accept(team.post(author, "first").raw)
+    wrong_prev = sign_entry(
+        author.identity,
+        team_id=team.team_id,
+        seq=2,
+        prev=b"\x42" * 32,
+        clock=team.tick(),
+        kind="msg.post",
+        body={"room": team.room, "text": "x"},
+    )
+    result = store.accept(wrong_prev.raw)
+    assert result.outcome is Outcome.REJECTED and "link" in result.reason
+    author.entries.append(wrong_prev)  # so the next post takes seq 3; it must not link either
+    assert store.accept(team.post(author, "after").raw).outcome is Outcome.DEFERRED
+    author.entries[1:] = []
+    header, sig, body = msgpack.unpackb(team.post(author, "signed by someone else").raw)
+    forged = msgpack.packb([header, Identity.generate().sign(SIGNING_CONTEXT + header), body])
+    result = store.accept(forged)
+    assert result.outcome is Outcome.REJECTED and "signature" in result.reason
+
+
+def test_fork_keeps_both_entries_as_proof(team: TestTeam, store_for: StoreFor) -> None:
+    store = store_for(team.team_id)
+    author = team.members[0]
+    team.post(author, "before")
+    store.accept_batch([e.raw for e in team.all_entries()])
+    stored = team.post(author, "the one I kept")
+    twin = sign_entry(
+        author.identity,
+        team_id=team.team_id,
+        seq=stored.seq,
+        prev=stored.prev,
+        clock=stored.clock,
+        kind="msg.post",
+        body={"room": team.room, "text": "the other one"},
+    )
+    assert store.accept(stored.raw).outcome is Outcome.APPENDED
+    result = store.accept(twin.raw)
+    assert result.outcome is Outcome.FORK
+    assert store.forked_authors() == {author.key: stored.seq}
+    assert store.entry(author.key, stored.seq) == stored  # never overwritten
+    assert store.fork_proofs() == [(stored.raw, twin.raw)]
+    assert store.accept(twin.raw).outcome is Outcome.FORK  # again: still just proof, nothing new
+    texts = [m.text for m in Views(store).messages(team.room)]
+    assert "before" in texts and "the one I kept" not in texts  # a forked log is not trusted past the fork
+
+
+def test_unknown_author_is_quarantined_until_added(team: TestTeam, store_for: StoreFor) -> None:
+    store = store_for(team.team_id)
+    store.accept_batch([e.raw for e in team.founder.entries[:2]])  # genesis and room, no members yet
+    newcomer = team.members[0]
+    post = team.post(newcomer, "early bird")
+    result = store.accept_batch([post.raw])
+    assert result.counts[Outcome.QUARANTINED] == 1 and store.quarantine_count() == 1
+    assert store.count() == 2
+    store.accept_batch([e.raw for e in team.founder.entries[2:]])  # the member.add arrives
+    assert store.quarantine_count() == 0
+    assert [m.text for m in Views(store).messages(team.room)] == ["early bird"]
+
+
+def test_membership_entry_later_in_the_same_batch_admits(team: TestTeam, store_for: StoreFor) -> None:
+    store = store_for(team.team_id)
+    post = team.post(team.members[1], "hi")
+    raws = [post.raw, *[e.raw for e in reversed(team.all_entries()) if e is not post]]
+    result = store.accept_batch(raws)
+    assert result.counts[Outcome.APPENDED] == len(raws)
+
+
+def test_batch_verifies_one_signature_per_run_and_keeps_valid_prefix(
+    team: TestTeam, store_for: StoreFor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = store_for(team.team_id)
+    store.accept_batch([e.raw for e in team.founder.entries])
+    author = team.members[0]
+    posts = [team.post(author, f"p{i}") for i in range(50)]
+    from meshchat.log import entry as entry_module
+
+    calls = []
+    real = entry_module.verify_signature
+    monkeypatch.setattr(entry_module, "verify_signature", lambda *a: calls.append(1) or real(*a))
+    result = store.accept_batch([e.raw for e in author.entries])
+    assert result.counts[Outcome.APPENDED] == 50
+    assert len(calls) == 1  # one run, one signature
+    # A run whose last signature is bad: checked one by one, the valid prefix is kept.
+    more = [team.post(author, f"q{i}") for i in range(5)]
+    header, _, body = msgpack.unpackb(more[-1].raw)
+    bad_last = msgpack.packb([header, b"\x00" * 64, body])
+    result = store.accept_batch([e.raw for e in more[:-1]] + [bad_last])
+    assert result.counts[Outcome.APPENDED] == 4 and result.counts[Outcome.REJECTED] == 1
+    assert store.head(author.key).seq == posts[-1].seq + 4  # type: ignore[union-attr]
+
+
+def test_retraction_hides_but_keeps(team: TestTeam, store_for: StoreFor) -> None:
+    store = store_for(team.team_id)
+    author = team.members[0]
+    post = team.post(author, "wrong address")
+    retract = author.write("msg.retract", {"target": post.id}, clock=team.tick())
+    store.accept_batch([e.raw for e in team.all_entries()])
+    messages = Views(store).messages(team.room)
+    assert [(m.text, m.retracted) for m in messages] == [("wrong address", True)]
+    assert store.entry(author.key, post.seq) == post and store.entry(author.key, retract.seq) == retract
+
+
+def test_only_author_or_admin_retracts(team: TestTeam, store_for: StoreFor) -> None:
+    store = store_for(team.team_id)
+    a, b = team.members
+    post = team.post(a, "mine")
+    b.write("msg.retract", {"target": post.id}, clock=team.tick())
+    store.accept_batch([e.raw for e in team.all_entries()])
+    assert not Views(store).messages(team.room)[0].retracted
+    team.founder.write("msg.retract", {"target": post.id}, clock=team.tick())
+    store.accept_batch([e.raw for e in team.founder.entries])
+    assert Views(store).messages(team.room)[0].retracted
+
+
+def test_observer_posts_have_no_effect(store_for: StoreFor) -> None:
+    team = TestTeam(members=0)
+    observer = team.add_member("observer")
+    team.post(observer, "I should not be heard")
+    observer.write("msg.ack", {"target": team.founder.entries[-1].id}, clock=team.tick())
+    store = store_for(team.team_id)
+    result = store.accept_batch([e.raw for e in team.all_entries()])
+    assert result.counts[Outcome.APPENDED] == len(team.all_entries())  # chain kept whole...
+    assert Views(store).messages(team.room) == []  # ...but the post does nothing
+
+
+def test_rebuild_views_gives_identical_views(team: TestTeam, store_for: StoreFor) -> None:
+    store = store_for(team.team_id)
+    for i, author in enumerate(team.authors * 3):
+        team.post(author, f"m{i}", priority="flash", ack_required=True)
+    store.accept_batch([e.raw for e in team.all_entries()])
+    before = Views(store).snapshot()
+    store.rebuild_views()
+    assert Views(store).snapshot() == before
+
+
+def test_own_entries_take_seq_from_the_store(tmp_path: Path) -> None:
+    """Two handles on one store (a node and a CLI) never reuse a seq."""
+    founder = Identity.generate()
+    first = Store.found(tmp_path / "s.db", founder, "T")
+    second = Store.open(tmp_path / "s.db")
+    body = {"room": b"r" * 16, "name": "x", "topic": ""}
+    a = first.append_own(founder, "room.create", body)
+    b = second.append_own(founder, "room.create", body)
+    c = first.append_own(founder, "room.create", body)
+    assert [a.seq, b.seq, c.seq] == [2, 3, 4]
+    assert b.prev == a.id and c.prev == b.id
+    first.close()
+    second.close()
+
+
+def test_open_refuses_foreign_files(tmp_path: Path) -> None:
+    from meshchat.store import StoreError
+
+    (tmp_path / "junk.db").write_bytes(b"not a database at all" * 100)
+    with pytest.raises(StoreError):
+        Store.open(tmp_path / "junk.db")
+    with pytest.raises(StoreError):
+        Store.open(tmp_path / "missing.db")
