@@ -67,8 +67,10 @@ def main() -> None:
         assert not result.others, result.others[:3]
     per_entry = rate(len(single), time.perf_counter() - started)
     each_store.close()
-    print(f"per-entry accept:            {per_entry:>10,.0f} entries/s ({per_entry / verify:.0%} of raw verify;"
-          " every signature checked, bursts of 100 per transaction)")
+    print(
+        f"per-entry accept:            {per_entry:>10,.0f} entries/s ({per_entry / verify:.0%} of raw verify;"
+        " every signature checked, bursts of 100 per transaction)"
+    )
 
     alone_store = Store.create(work / "alone.db", team.team_id)
     started = time.perf_counter()
@@ -89,7 +91,8 @@ def main() -> None:
     assert held == len(raws), f"only {held} of {len(raws)} stored"
     size_mb = sum(p.stat().st_size for p in work.glob("batch.db*")) / 1e6
     batch = rate(len(raws), seconds)
-    print(f"batch accept:                {batch:>10,.0f} entries/s ({len(raws)} entries in {seconds:.2f} s, {size_mb:.0f} MB)")
+    detail = f"{len(raws)} entries in {seconds:.2f} s, {size_mb:.0f} MB"
+    print(f"batch accept:                {batch:>10,.0f} entries/s ({detail})")
     print(f"batch_accept_per_s={batch:.0f}")
 
 

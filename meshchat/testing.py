@@ -124,4 +124,22 @@ def synthetic_history(n: int, *, authors: int = 20, seed: int = 0) -> TestTeam:
     return team
 
 
-_WORDS = "water level rising north levee sector pump team two clear road blocked need sandbags at bridge ok".split()
+_WORDS = [
+    "water",
+    "level",
+    "rising",
+    "north",
+    "levee",
+    "sector",
+    "pump",
+    "team",
+    "two",
+    "clear",
+    "road",
+    "blocked",
+    "need",
+    "sandbags",
+    "at",
+    "bridge",
+    "ok",
+]
