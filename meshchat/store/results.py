@@ -56,3 +56,13 @@ class Head(NamedTuple):
     seq: int
     id: bytes
     clock: int
+
+
+class NewEntry(NamedTuple):
+    """A stored entry as the node's watcher sees it (see ``Store.new_since``)."""
+
+    rowid: int
+    author: bytes
+    seq: int
+    kind: str
+    room: bytes | None

@@ -27,7 +27,7 @@ from meshchat.log.codec import unpack
 from meshchat.log.entry import MAX_ENTRY_SIZE, ZERO_ID, Entry, EntryError, Signer, decode_entry, sign_entry
 from meshchat.log.rules import ControlEntry, Membership, evaluate
 from meshchat.store.ingest import Ingest
-from meshchat.store.results import AcceptResult, BatchResult, Head, Outcome
+from meshchat.store.results import AcceptResult, BatchResult, Head, NewEntry, Outcome
 from meshchat.store.schema import ENTRIES, INSERTS, SCHEMA_VERSION, VIEW_TABLES, VIEWS, entry_and_view_rows
 
 BUSY_TIMEOUT_S = 10.0
@@ -296,6 +296,19 @@ class Store:
             return None
         row = self._conn.execute("SELECT raw FROM entries WHERE author = ? AND seq = ?", (ix, seq)).fetchone()
         return decode_entry(row[0]) if row else None
+
+    def last_rowid(self) -> int:
+        return int(self._conn.execute("SELECT coalesce(max(rowid), 0) FROM entries").fetchone()[0])
+
+    def new_since(self, rowid: int, limit: int = 10_000) -> list[NewEntry]:
+        """Entries stored after ``rowid`` (arrival order), without decoding them: what the node announces
+        and pushes to peers."""
+        self._refresh()
+        keys = {ix: key for key, ix in self.author_ix.items()}
+        rows = self._conn.execute(
+            "SELECT rowid, author, seq, kind, room FROM entries WHERE rowid > ? ORDER BY rowid LIMIT ?", (rowid, limit)
+        )
+        return [NewEntry(r, keys[a], s, k, room) for r, a, s, k, room in rows]
 
     def iter_raw(self) -> Iterator[bytes]:
         """Every stored entry, per author in seq order (authors in the order they were first seen)."""

@@ -1,0 +1,90 @@
+"""What a running node tells its users (the TUI, the headless node's log): small, frozen, typed events.
+
+Events are hints to re-read state, never the state itself: ``Node.views`` and ``Node.peers()`` are the truth.
+A subscriber that falls far behind may miss events (they are dropped rather than let one slow reader stall
+the node); re-reading state on the next event is always correct.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+FoundBy = Literal["static", "discovery", "incoming"]
+LinkState = Literal["connecting", "handshaking", "syncing", "live", "backoff", "closed"]
+
+
+@dataclass(frozen=True, slots=True)
+class PeerInfo:
+    """A peer as far as we know it: where it is, how we learned of it, and (after the handshake) who it is."""
+
+    address: str  # "host:port"
+    found_by: FoundBy
+    key: bytes | None = None  # the peer's Ed25519 public key, once authenticated
+
+
+@dataclass(frozen=True, slots=True)
+class PeerStatus:
+    """One peer's link, for the peers screen and ``meshchat peers``."""
+
+    peer: PeerInfo
+    state: LinkState
+    entries_in: int = 0
+    entries_out: int = 0
+    last_sync_ms: int | None = None  # wall time when we last caught up with it
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EntriesAdded:
+    """New entries are in the store (ours, or received). Re-read the views that ``kinds`` and ``rooms`` touch."""
+
+    count: int
+    kinds: frozenset[str]
+    rooms: frozenset[bytes]
+    authors: frozenset[bytes]
+    local: bool  # all of them written by this node's own identity
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipChanged:
+    """Membership entries arrived: members, roles or invites may have changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ForkDetected:
+    """An author signed two different entries with one seq. Impossible to miss in the UI; kept for HQ."""
+
+    author: bytes
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class PeerUp:
+    status: PeerStatus
+
+
+@dataclass(frozen=True, slots=True)
+class PeerDown:
+    status: PeerStatus
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SyncProgress:
+    """Catch-up with a peer: ``received`` of about ``expected`` entries so far (``done`` when caught up)."""
+
+    peer: PeerInfo
+    received: int
+    expected: int
+    done: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NodeProblem:
+    """Something the user must know about (the disk is full, the listen port is taken, ...)."""
+
+    message: str
+
+
+NodeEvent = EntriesAdded | MembershipChanged | ForkDetected | PeerUp | PeerDown | SyncProgress | NodeProblem

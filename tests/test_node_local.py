@@ -1,0 +1,57 @@
+"""The node's public API without a network: writes, reads, and the event stream."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import trio
+
+from meshchat.events import EntriesAdded, MembershipChanged
+from meshchat.identity import Identity
+from meshchat.node import Node, NodeConfig
+from meshchat.profile import Profile
+
+
+async def next_event(channel: trio.MemoryReceiveChannel[object], kind: type, timeout: float = 5.0) -> object:
+    with trio.fail_after(timeout):
+        async for event in channel:
+            if isinstance(event, kind):
+                return event
+    raise AssertionError("channel closed")
+
+
+async def test_own_writes_are_announced(tmp_path: Path) -> None:
+    Profile.init(tmp_path / "h", "T", display_name="Ana").close()
+    node = Node.open(tmp_path / "h", NodeConfig(discovery=False))
+    events = node.events()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(node.run)
+        entry = await node.post("general", "hello")
+        event = await next_event(events, EntriesAdded)
+        assert isinstance(event, EntriesAdded)
+        assert event.local and event.kinds == {"msg.post"} and event.rooms == {node.profile.room("general").room}
+        assert [m.text for m in node.views.messages(next(iter(event.rooms)))] == ["hello"]
+        assert entry.author == node.me
+        await node.add_member(Identity.generate().public_key, "member", "Bo")
+        await next_event(events, MembershipChanged)
+        nursery.cancel_scope.cancel()
+    node.close()
+
+
+async def test_writes_by_another_process_are_noticed(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    Profile.init(home, "T").close()
+    node = Node.open(home, NodeConfig(discovery=False, poll_interval=0.05))
+    events = node.events()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(node.run)
+        env = {**os.environ, "MESHCHAT_HOME": str(home)}
+        cmd = [sys.executable, "-m", "meshchat.cli.main", "post", "general", "from the CLI"]
+        await trio.to_thread.run_sync(lambda: subprocess.run(cmd, env=env, check=True, capture_output=True))
+        event = await next_event(events, EntriesAdded, timeout=1.0)
+        assert isinstance(event, EntriesAdded) and event.count == 1 and event.local
+        nursery.cancel_scope.cancel()
+    node.close()
