@@ -1,0 +1,670 @@
+"""``verify``: check an HQ export with nothing but the export itself.
+
+What is checked, and why it is enough (see docs/hq.md):
+
+1. Every entry of ``log.msgpack`` decodes strictly, belongs to the team, and carries a valid signature by its
+   author: every signature is checked, so a bad one is named, not just noticed.
+2. Every author's chain is whole: seqs 1..head all present, in order, each ``prev`` the id of the entry
+   before, clocks increasing. Dropping, reordering or replacing an entry breaks this at a named place.
+3. Completeness: every id that any signed ``heads`` entry names is present. A chain proves there is no gap,
+   not that the tail is there; heads entries written by other members are the witnesses for the tail.
+4. Membership, evaluated from the log as every node evaluates it: authors who never were members are errors;
+   entries written after an author's removal, and forks (two signed entries for one seq, from
+   ``forks.msgpack``), are shown as warnings: the bundle is intact, but HQ must look.
+5. The manifest: its signature over its exact bytes, the digest of every file it lists, and that what it
+   states (authors, heads, counts, forks, retractions) is what the log says.
+
+Bad content never raises: it becomes a :class:`~meshchat.export.problems.Problem` naming file, frame, author,
+seq and id where they can be known. Only a directory that is not an export at all raises ``ExportError``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import msgpack
+
+from meshchat.export import manifest
+from meshchat.export.errors import BundleFormatError, ExportError
+from meshchat.export.framing import Frame, StreamHeader, read_entries, read_header
+from meshchat.export.problems import RetractionInfo, Severity, VerifyReport
+from meshchat.export.progress import Progress
+from meshchat.export.signatures import SignatureChecker
+from meshchat.export.summary import AuthorHead, ForkRecord, LogSummary, role_label
+from meshchat.log.entry import ID_SIZE, ZERO_ID, Entry, EntryError, decode_entry, entry_id, verify_signature
+from meshchat.log.rules import Membership, Role
+
+E = Severity.ERROR
+W = Severity.WARNING
+I = Severity.INFO  # noqa: E741
+
+
+@dataclass
+class _Chain:
+    """One author's entries as found in ``log.msgpack``, by seq."""
+
+    key: bytes
+    ids: dict[int, bytes] = field(default_factory=dict)
+    prevs: dict[int, bytes | None] = field(default_factory=dict)
+    clocks: dict[int, int] = field(default_factory=dict)
+    frames: dict[int, str] = field(default_factory=dict)
+    damaged: set[int] = field(default_factory=set)  # already reported as undecodable or badly signed
+    last_seq: int = 0
+
+    @property
+    def head(self) -> int:
+        return max(self.ids, default=0)
+
+
+def identify(raw: bytes) -> tuple[bytes | None, int | None, bytes | None, bytes | None]:
+    """Best-effort (author, seq, id, prev) of bytes that do not decode strictly, to name what is damaged."""
+    author = seq = eid = prev = None
+    try:
+        outer = msgpack.unpackb(raw, max_bin_len=len(raw), max_array_len=16, max_map_len=0, max_str_len=0)
+        header, sig = outer[0], outer[1]
+        if isinstance(header, bytes) and isinstance(sig, bytes):
+            eid = entry_id(header, sig)
+        fields = msgpack.unpackb(header, max_bin_len=64, max_str_len=64, max_array_len=16, max_map_len=0)
+        if isinstance(fields[2], bytes) and len(fields[2]) == 32:
+            author = fields[2]
+        if type(fields[3]) is int and fields[3] >= 1:
+            seq = fields[3]
+        if isinstance(fields[4], bytes) and len(fields[4]) == ID_SIZE:
+            prev = fields[4]
+    except Exception:  # noqa: S110 - anything at all may be wrong with damaged bytes; we name what we can
+        pass
+    return author, seq, eid, prev
+
+
+def verify_export(path: Path, *, progress: Progress | None = None, workers: int | None = None) -> VerifyReport:
+    """Verify the export directory ``path``. Raises :class:`ExportError` only when it is not an export."""
+    return _Verifier(path, progress or Progress.silent(), workers).run()
+
+
+class _Verifier:
+    def __init__(self, path: Path, progress: Progress, workers: int | None) -> None:
+        self.path = path
+        self.progress = progress
+        self.report = VerifyReport(path)
+        self.doc: dict[str, Any] | None = None
+        self.team: bytes | None = None
+        self.summary: LogSummary | None = None
+        self.chains: dict[bytes, _Chain] = {}
+        self.section: bytes | None = None
+        self.section_key: tuple[int, bytes] | None = None
+        self.signatures = SignatureChecker(workers)
+        self.bad_signatures: set[tuple[bytes, int, bytes]] = set()
+        self.fork_proofs: list[Entry] = []
+        self.confirmed_forks: dict[tuple[bytes, int], set[bytes]] = {}
+        self.membership: Membership | None = None
+
+    def add(self, severity: Severity, code: str, message: str, **entry: Any) -> None:
+        self.report.add(severity, code, message, **entry)
+
+    # ---- the steps -----------------------------------------------------------------------------------------
+
+    def run(self) -> VerifyReport:
+        if not self.path.is_dir():
+            raise ExportError(f"{self.path} is not a directory (verify takes the directory an export wrote)")
+        if not (self.path / manifest.LOG_FILE).exists() and not (self.path / manifest.MANIFEST_FILE).exists():
+            raise ExportError(
+                f"{self.path} is not a meshchat export (no {manifest.MANIFEST_FILE}, no {manifest.LOG_FILE})"
+            )
+        raw_manifest = self._read_manifest()
+        self._read_log()
+        self._read_forks()
+        self._finish_signatures()
+        self.report.signatures_checked = self.signatures.checked
+        if self.summary is not None and self.team is not None:
+            self._check_chains()
+            self._check_forks()
+            self._check_membership()
+            self._check_heads()
+            self._collect_retractions()
+            if self.doc is not None:
+                self._compare_manifest()
+        if raw_manifest is not None:
+            self._check_files()
+        self.progress.done()
+        order = {E: 0, W: 1, I: 2}
+        self.report.problems.sort(key=lambda p: order[p.severity])
+        return self.report
+
+    def _read_manifest(self) -> bytes | None:
+        """Read and check the signature of the manifest; errors are findings, not exceptions."""
+        try:
+            data = manifest.read_limited(self.path / manifest.MANIFEST_FILE, manifest.MAX_MANIFEST)
+            doc = manifest.parse_json(data, where=manifest.MANIFEST_FILE)
+            if not isinstance(doc, dict) or doc.get("format") != manifest.FORMAT:
+                raise BundleFormatError(f"{manifest.MANIFEST_FILE} is not a meshchat export manifest")
+            if doc.get("v") != manifest.VERSION:
+                raise BundleFormatError(f"manifest version {doc.get('v')!r} is not supported")
+        except BundleFormatError as exc:
+            self.add(E, "manifest", str(exc), where=manifest.MANIFEST_FILE)
+            return None
+        self.doc = doc
+        self.team = self.report.team_id = _hex_field(doc.get("team"), "id", ID_SIZE)
+        if self.team is None:
+            self.add(E, "manifest", "the manifest names no valid team id", where=manifest.MANIFEST_FILE)
+        exporter = _hex_field(doc.get("exported_by"), "key", 32)
+        self.report.exported_by = exporter
+        exported_at = doc.get("exported_at")
+        self.report.exported_at = exported_at if type(exported_at) is int else None
+        try:
+            sig = manifest.parse_signature(
+                manifest.read_limited(self.path / manifest.SIGNATURE_FILE, manifest.MAX_SIGNATURE_FILE)
+            )
+        except BundleFormatError as exc:
+            self.add(E, "manifest-signature", str(exc), where=manifest.SIGNATURE_FILE)
+            return data
+        if not sig.verifies(data):
+            self.add(E, "manifest-signature", "the manifest's signature does not verify", where=manifest.SIGNATURE_FILE)
+        elif exporter != sig.key:
+            self.add(E, "manifest-signature", "the manifest is signed by another key than the exporter it names")
+        else:
+            self.report.exported_by = sig.key
+        return data
+
+    def _read_log(self) -> None:
+        where = manifest.LOG_FILE
+        try:
+            with (self.path / where).open("rb") as f:
+                header = read_header(f, where=where)
+                self._check_stream_header(header, "chains", where)
+                self.summary = LogSummary(self.team) if self.team else None
+                if self.summary is None:
+                    return
+                self.progress.stage("verifying log.msgpack", header.entries)
+                for frame in read_entries(f, header, where=where):
+                    self._chain_frame(frame, where)
+                    self.progress.advance()
+        except FileNotFoundError:
+            self.add(E, "missing-file", f"{where} is missing: the export holds no log", where=where)
+        except BundleFormatError as exc:
+            self.add(E, "framing", str(exc), where=where)
+
+    def _check_stream_header(self, header: StreamHeader, part: str, where: str) -> None:
+        if self.team is None:
+            self.team = self.report.team_id = header.team
+            self.add(E, "manifest", f"team taken from the {where} header, since the manifest gives none")
+        if header.team != self.team:
+            self.add(
+                E, "other-team", f"{where} is a log of team {header.team.hex()}, the manifest's is {self.team.hex()}"
+            )
+        if header.part != part:
+            self.add(E, "framing", f"{where} holds part {header.part!r}, expected {part!r}", where=where)
+        if self.report.exported_by is not None and header.made_by != self.report.exported_by:
+            self.add(E, "manifest", f"{where} was written by another node than the manifest's exporter", where=where)
+        if self.report.exported_at is not None and header.made != self.report.exported_at:
+            self.add(E, "manifest", f"{where} was written at another time than the manifest says", where=where)
+
+    def _decode(self, frame: Frame, where: str) -> Entry | None:
+        """Decode a frame and check its team; report what is wrong, naming what can be named."""
+        here = f"{where} frame {frame.index} at byte {frame.offset}"
+        try:
+            entry = decode_entry(frame.data)
+        except EntryError as exc:
+            author, seq, eid, _ = identify(frame.data)
+            self.add(E, "malformed", f"entry cannot be decoded: {exc}", author=author, seq=seq, id=eid, where=here)
+            return None
+        assert self.team is not None
+        if entry.team_id != self.team and not (entry.team_id == ZERO_ID and entry.id == self.team):
+            other = "a team genesis" if entry.team_id == ZERO_ID else f"team {entry.team_id.hex()[:16]}"
+            self.add(
+                E,
+                "other-team",
+                f"entry of another team ({other}) swapped in",
+                author=entry.author,
+                seq=entry.seq,
+                id=entry.id,
+                where=here,
+            )
+            return None
+        return entry
+
+    def _chain_frame(self, frame: Frame, where: str) -> None:
+        here = f"{where} frame {frame.index} at byte {frame.offset}"
+        entry = self._decode(frame, where)
+        if entry is None:
+            author, seq, eid, prev = identify(frame.data)
+            if author is not None and seq is not None and eid is not None:
+                slot = self.chains.setdefault(author, _Chain(author))
+                if seq not in slot.ids:  # a damaged slot: its neighbours need not be reported again
+                    slot.ids[seq], slot.prevs[seq], slot.frames[seq] = eid, prev, here
+                    slot.damaged.add(seq)
+            return
+        assert self.summary is not None
+        author, seq = entry.author, entry.seq
+        chain = self.chains.get(author)
+        if author != self.section:
+            if chain is not None:
+                self.add(
+                    E,
+                    "order",
+                    "this author's entries are not all together",
+                    author=author,
+                    seq=seq,
+                    id=entry.id,
+                    where=here,
+                )
+            elif seq == 1:
+                key = (entry.clock, author)
+                if self.section_key is not None and key <= self.section_key:
+                    self.add(
+                        E,
+                        "order",
+                        "authors are out of order (by first clock, then key)",
+                        author=author,
+                        seq=seq,
+                        id=entry.id,
+                        where=here,
+                    )
+                self.section_key = key
+            self.section = author
+        if chain is None:
+            chain = self.chains[author] = _Chain(author)
+        if seq in chain.ids:
+            same = chain.ids[seq] == entry.id
+            what = (
+                "the same entry appears twice"
+                if same
+                else "a second, different entry for this seq (forks belong in forks.msgpack)"
+            )
+            self.add(E, "duplicate", what, author=author, seq=seq, id=entry.id, where=here)
+            return
+        if seq < chain.last_seq:
+            self.add(
+                E,
+                "order",
+                f"out of order: comes after #{chain.last_seq}",
+                author=author,
+                seq=seq,
+                id=entry.id,
+                where=here,
+            )
+        chain.last_seq = max(chain.last_seq, seq)
+        chain.ids[seq], chain.prevs[seq], chain.clocks[seq], chain.frames[seq] = entry.id, entry.prev, entry.clock, here
+        self.summary.add(entry)
+        self.report.entries += 1
+        self.signatures.add((author, seq, entry.id), author, entry.header, entry.sig)
+
+    def _read_forks(self) -> None:
+        where = manifest.FORKS_FILE
+        if self.team is None:
+            return
+        try:
+            with (self.path / where).open("rb") as f:
+                header = read_header(f, where=where)
+                self._check_stream_header(header, "forks", where)
+                for frame in read_entries(f, header, where=where):
+                    entry = self._decode(frame, where)
+                    if entry is None:
+                        continue
+                    self.report.fork_proofs += 1
+                    if verify_signature(entry.author, entry.header, entry.sig):
+                        self.fork_proofs.append(entry)
+                    else:
+                        self.add(
+                            E,
+                            "bad-signature",
+                            "fork proof whose signature does not verify",
+                            author=entry.author,
+                            seq=entry.seq,
+                            id=entry.id,
+                            where=f"{where} frame {frame.index}",
+                        )
+        except FileNotFoundError:
+            self.add(E, "missing-file", f"{where} is missing", where=where)
+        except BundleFormatError as exc:
+            self.add(E, "framing", str(exc), where=where)
+
+    def _finish_signatures(self) -> None:
+        self.progress.stage("checking signatures")
+        for tag in self.signatures.failures():
+            author, seq, eid = cast(tuple[bytes, int, bytes], tag)
+            self.bad_signatures.add((author, seq, eid))
+            chain = self.chains[author]
+            chain.damaged.add(seq)
+            self.add(
+                E,
+                "bad-signature",
+                "the author's signature does not verify",
+                author=author,
+                seq=seq,
+                id=eid,
+                where=chain.frames[seq],
+            )
+
+    # ---- checks over the whole log -------------------------------------------------------------------------
+
+    def _check_chains(self) -> None:
+        self.report.authors = len(self.chains)
+        for chain in self.chains.values():
+            seqs = sorted(chain.ids)
+            missing_from = 1
+            for seq in seqs:
+                if seq > missing_from:
+                    self._report_gap(chain, missing_from, seq - 1)
+                missing_from = seq + 1
+                if seq == 1 or seq - 1 not in chain.ids or {seq, seq - 1} & chain.damaged:
+                    continue
+                if chain.prevs[seq] != chain.ids[seq - 1]:
+                    prev = chain.prevs[seq]
+                    self.add(
+                        E,
+                        "unlinked",
+                        f"does not link to #{seq - 1}: its prev is {prev.hex() if prev else None}, "
+                        f"the bundle's #{seq - 1} is {chain.ids[seq - 1].hex()}",
+                        author=chain.key,
+                        seq=seq,
+                        id=chain.ids[seq],
+                        where=chain.frames[seq],
+                    )
+                elif chain.clocks[seq] <= chain.clocks[seq - 1]:
+                    self.add(
+                        E,
+                        "clock",
+                        "clock does not increase along the log",
+                        author=chain.key,
+                        seq=seq,
+                        id=chain.ids[seq],
+                        where=chain.frames[seq],
+                    )
+
+    def _report_gap(self, chain: _Chain, first: int, last: int) -> None:
+        after = chain.ids.get(last + 1)
+        named = chain.prevs.get(last + 1) if after is not None else None
+        span = f"#{first}" if first == last else f"#{first} to #{last} ({last - first + 1} entries)"
+        text = f"missing from the log: {span}"
+        if named is not None:
+            text += f"; #{last + 1} names the id of #{last}: {named.hex()}"
+        self.add(
+            E,
+            "gap",
+            text,
+            author=chain.key,
+            seq=first,
+            id=named if first == last else None,
+            where=chain.frames.get(last + 1, ""),
+        )
+
+    def _check_forks(self) -> None:
+        for proof in self.fork_proofs:
+            chain = self.chains.get(proof.author)
+            chain_id = chain.ids.get(proof.seq) if chain else None
+            where = manifest.FORKS_FILE
+            if chain_id is None:
+                self.add(
+                    E,
+                    "fork-proof",
+                    "fork proof for an entry the log does not hold",
+                    author=proof.author,
+                    seq=proof.seq,
+                    id=proof.id,
+                    where=where,
+                )
+            elif chain_id == proof.id:
+                self.add(
+                    E,
+                    "fork-proof",
+                    "fork proof that is the log's own entry, not a fork",
+                    author=proof.author,
+                    seq=proof.seq,
+                    id=proof.id,
+                    where=where,
+                )
+            else:
+                ids = self.confirmed_forks.setdefault((proof.author, proof.seq), {chain_id})
+                if proof.id in ids:
+                    self.add(
+                        E,
+                        "duplicate",
+                        "the same fork proof appears twice",
+                        author=proof.author,
+                        seq=proof.seq,
+                        id=proof.id,
+                        where=where,
+                    )
+                ids.add(proof.id)
+        for (author, seq), ids in sorted(self.confirmed_forks.items()):
+            others = ", ".join(sorted(i.hex() for i in ids))
+            self.add(
+                W,
+                "fork",
+                f"the author signed {len(ids)} different entries for this seq ({others}); "
+                "from here on their entries have no effect",
+                author=author,
+                seq=seq,
+            )
+
+    def _check_membership(self) -> None:
+        assert self.summary is not None and self.team is not None
+        summary = self.summary
+        if summary.genesis is None:
+            self.add(E, "genesis", f"the team's genesis entry (team.create with id {self.team.hex()}) is missing")
+        forked: dict[bytes, int] = {}
+        for author, seq in self.confirmed_forks:
+            forked[author] = min(seq, forked.get(author, seq))
+        m = self.membership = summary.membership(forked)
+        self.report.team_name = summary.team_name()
+        self.report.kinds = summary.kinds
+        self.report.names = {k: m.display_name(k) for k in self.chains}
+        for chain in self.chains.values():
+            first = min(chain.ids)
+            if not m.admits(chain.key):
+                self.add(
+                    E,
+                    "unknown-author",
+                    f"never a member of the team, yet {len(chain.ids)} entries are in the log",
+                    author=chain.key,
+                    seq=first,
+                    id=chain.ids[first],
+                    where=chain.frames[first],
+                )
+                continue
+            cut = m.removed_upto(chain.key)
+            later = [s for s in chain.ids if cut is not None and s > cut]
+            if later:
+                member = m.members[chain.key]
+                by = m.display_name(member.removed_by) if member.removed_by else "?"
+                s = min(later)
+                self.add(
+                    W,
+                    "after-removal",
+                    f"{len(later)} entries written after the author's removal (by {by}, up to #{cut}): "
+                    "kept as evidence, they have no effect",
+                    author=chain.key,
+                    seq=s,
+                    id=chain.ids[s],
+                    where=chain.frames[s],
+                )
+        if self.report.exported_by is not None:
+            self.report.signer_role = role_label(m, self.report.exported_by)
+
+    def _check_heads(self) -> None:
+        assert self.summary is not None
+        seen: set[tuple[bytes, int, bytes]] = set()
+        for claim in self.summary.heads_claims:
+            if (claim.author, claim.seq, claim.id) in self.bad_signatures:
+                continue
+            witness = f"the heads entry {self.report.names.get(claim.author, '')} {claim.author.hex()[:16]}#{claim.seq}"
+            for author, (seq, eid) in claim.named.items():
+                if (author, seq, eid) in seen:
+                    continue
+                seen.add((author, seq, eid))
+                self.report.heads_checked += 1
+                chain = self.chains.get(author)
+                have = chain.ids.get(seq) if chain else None
+                if have is None:
+                    self.add(
+                        E,
+                        "missing-head",
+                        f"named by {witness}, but not in the bundle: the export is incomplete",
+                        author=author,
+                        seq=seq,
+                        id=eid,
+                    )
+                elif have != eid and eid not in self.confirmed_forks.get((author, seq), ()):
+                    self.add(
+                        E,
+                        "head-mismatch",
+                        f"named by {witness}, but the bundle's #{seq} is {have.hex()}: "
+                        "an entry was replaced, or a fork lacks its proof",
+                        author=author,
+                        seq=seq,
+                        id=eid,
+                    )
+
+    def _collect_retractions(self) -> None:
+        assert self.summary is not None and self.membership is not None
+        m = self.membership
+        targets = {r.target for r in self.summary.retractions}
+        where: dict[bytes, tuple[bytes, int]] = {}
+        for chain in self.chains.values():
+            for seq, eid in chain.ids.items():
+                if eid in targets:
+                    where[eid] = (chain.key, seq)
+        for r in self.summary.retractions:
+            target_author, target_seq = where.get(r.target, (None, None))
+            role = m.authority(r.author, r.seq, r.clock)
+            effective = (target_author == r.author and m.may(r.author, r.seq, r.clock, "msg.retract")) or (
+                target_author is not None and role is not None and role >= Role.ADMIN
+            )
+            self.report.retractions.append(
+                RetractionInfo(r.author, r.seq, r.id, r.target, target_author, target_seq, effective)
+            )
+
+    # ---- the manifest against the log ----------------------------------------------------------------------
+
+    def _compare_manifest(self) -> None:
+        assert self.doc is not None and self.summary is not None and self.membership is not None and self.team
+        doc = self.doc
+        heads = [AuthorHead(c.key, len(c.ids), c.head, c.ids[c.head]) for c in self.chains.values() if c.ids]
+        expected = manifest.log_sections(
+            team_id=self.team,
+            team_name=self.summary.team_name(),
+            heads=heads,
+            forks=[ForkRecord(a, s, tuple(ids)) for (a, s), ids in self.confirmed_forks.items()],
+            fork_proofs=self.report.fork_proofs,
+            retractions=self.summary.retractions,
+            membership=self.membership,
+        )
+        for name in ("team", "entries", "fork_proofs", "forks", "retractions"):
+            if doc.get(name) != expected[name]:
+                self.add(
+                    E,
+                    "manifest",
+                    f"the manifest's {name!r} does not match the log: "
+                    f"it says {_short(doc.get(name))}, the log gives {_short(expected[name])}",
+                    where=manifest.MANIFEST_FILE,
+                )
+        stated = doc.get("authors")
+        if not isinstance(stated, list) or not all(isinstance(a, dict) for a in stated):
+            self.add(E, "manifest", "the manifest's 'authors' is malformed", where=manifest.MANIFEST_FILE)
+            return
+        by_key = {a.get("key"): a for a in stated}
+        for actual in expected["authors"]:
+            claim = by_key.pop(actual["key"], None)
+            key = bytes.fromhex(actual["key"])
+            if claim is None:
+                self.add(
+                    E,
+                    "manifest",
+                    "an author of the log is missing from the manifest",
+                    author=key,
+                    seq=actual["head"][0],
+                    id=bytes.fromhex(actual["head"][1]),
+                )
+                continue
+            if claim.get("head") != actual["head"] or claim.get("entries") != actual["entries"]:
+                self.add(
+                    E,
+                    "manifest-head",
+                    f"the manifest says this is the author's head ({_short(claim.get('entries'))} entries); "
+                    f"the log's head is #{actual['head'][0]} id {actual['head'][1]} ({actual['entries']} entries)",
+                    author=key,
+                    **_named_head(claim),
+                )
+            for name in ("name", "callsign", "role"):
+                if claim.get(name) != actual[name]:
+                    self.add(
+                        E,
+                        "manifest",
+                        f"the manifest gives this author {name} {_short(claim.get(name))}, "
+                        f"the log gives {_short(actual[name])}",
+                        author=key,
+                    )
+        for claim in by_key.values():
+            stranger = _hex_field(claim, "key", 32)
+            self.add(
+                E,
+                "manifest-head",
+                "the manifest names this author's head, but the log holds none of their entries",
+                author=stranger,
+                **_named_head(claim),
+            )
+
+    def _check_files(self) -> None:
+        assert self.doc is not None
+        files = self.doc.get("files")
+        if not isinstance(files, dict):
+            self.add(E, "manifest", "the manifest lists no files", where=manifest.MANIFEST_FILE)
+            return
+        for required in (manifest.LOG_FILE, manifest.FORKS_FILE):
+            if required not in files:
+                self.add(E, "manifest", f"the manifest does not vouch for {required}", where=manifest.MANIFEST_FILE)
+        listed = set()
+        for name, stated in files.items():
+            rel = manifest.safe_relative(name)
+            if rel is None:
+                self.add(
+                    E, "manifest", f"the manifest lists an unsafe path {name!r}; not read", where=manifest.MANIFEST_FILE
+                )
+                continue
+            listed.add(rel)
+            target = self.path / rel
+            if not target.is_file():
+                self.add(E, "missing-file", f"{rel} is listed in the manifest but missing", where=rel)
+                continue
+            size, digest = manifest.file_digest(target)
+            if not isinstance(stated, dict) or stated.get("bytes") != size or stated.get("blake2b") != digest:
+                self.add(
+                    E,
+                    "file-changed",
+                    f"{rel} is not the file the exporter signed (size or BLAKE2b digest differs)",
+                    where=rel,
+                )
+        for extra in sorted(p for p in self.path.rglob("*") if p.is_file()):
+            rel = extra.relative_to(self.path).as_posix()
+            if rel not in listed and rel not in (manifest.MANIFEST_FILE, manifest.SIGNATURE_FILE):
+                self.add(W, "extra-file", f"{rel} is not covered by the manifest (added after the export?)", where=rel)
+
+
+def _hex_field(value: object, name: str, size: int) -> bytes | None:
+    if not isinstance(value, dict):
+        return None
+    text = value.get(name)
+    if not isinstance(text, str) or len(text) != size * 2:
+        return None
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        return None
+
+
+def _named_head(claim: dict[str, Any]) -> dict[str, Any]:
+    """The (seq, id) a manifest's author record names as head, if well-formed: the entry a truncated log lost."""
+    head = claim.get("head")
+    if isinstance(head, list) and len(head) == 2 and type(head[0]) is int and isinstance(head[1], str):
+        try:
+            return {"seq": head[0], "id": bytes.fromhex(head[1])}
+        except ValueError:
+            pass
+    return {}
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 160 else text[:157] + "..."
