@@ -62,11 +62,14 @@ def identify(raw: bytes) -> tuple[bytes | None, int | None, bytes | None, bytes 
     """Best-effort (author, seq, id, prev) of bytes that do not decode strictly, to name what is damaged."""
     author = seq = eid = prev = None
     try:
-        outer = msgpack.unpackb(raw, max_bin_len=len(raw), max_array_len=16, max_map_len=0, max_str_len=0)
-        header, sig = outer[0], outer[1]
+        # Read the envelope piece by piece: a frame cut short in the body still names its entry.
+        unpacker = msgpack.Unpacker(max_buffer_size=max(len(raw), 1), max_array_len=16, max_map_len=0)
+        unpacker.feed(raw)
+        unpacker.read_array_header()
+        header, sig = unpacker.unpack(), unpacker.unpack()
         if isinstance(header, bytes) and isinstance(sig, bytes):
             eid = entry_id(header, sig)
-        fields = msgpack.unpackb(header, max_bin_len=64, max_str_len=64, max_array_len=16, max_map_len=0)
+        fields = _first_value(header)
         if isinstance(fields[2], bytes) and len(fields[2]) == 32:
             author = fields[2]
         if type(fields[3]) is int and fields[3] >= 1:
@@ -76,6 +79,14 @@ def identify(raw: bytes) -> tuple[bytes | None, int | None, bytes | None, bytes 
     except Exception:  # noqa: S110 - anything at all may be wrong with damaged bytes; we name what we can
         pass
     return author, seq, eid, prev
+
+
+def _first_value(data: bytes) -> Any:
+    """The first msgpack value in ``data``, ignoring what follows (a frame that grew by a byte still names
+    the entry it holds)."""
+    unpacker = msgpack.Unpacker(max_buffer_size=max(len(data), 1), max_array_len=16, max_map_len=0)
+    unpacker.feed(data)
+    return next(unpacker)
 
 
 def verify_export(path: Path, *, progress: Progress | None = None, workers: int | None = None) -> VerifyReport:
@@ -188,7 +199,7 @@ class _Verifier:
     def _check_stream_header(self, header: StreamHeader, part: str, where: str) -> None:
         if self.team is None:
             self.team = self.report.team_id = header.team
-            self.add(E, "manifest", f"team taken from the {where} header, since the manifest gives none")
+            self.add(I, "manifest", f"team taken from the {where} header, since the manifest gives none")
         if header.team != self.team:
             self.add(
                 E, "other-team", f"{where} is a log of team {header.team.hex()}, the manifest's is {self.team.hex()}"
@@ -200,14 +211,20 @@ class _Verifier:
         if self.report.exported_at is not None and header.made != self.report.exported_at:
             self.add(E, "manifest", f"{where} was written at another time than the manifest says", where=where)
 
-    def _decode(self, frame: Frame, where: str) -> Entry | None:
-        """Decode a frame and check its team; report what is wrong, naming what can be named."""
+    def _decode(self, frame: Frame, where: str, *, chain: bool = False) -> Entry | None:
+        """Decode a frame and check its team; report what is wrong, naming what can be named. A damaged
+        chain entry keeps its slot (``chain``), so that its neighbours are not reported again."""
         here = f"{where} frame {frame.index} at byte {frame.offset}"
         try:
             entry = decode_entry(frame.data)
         except EntryError as exc:
-            author, seq, eid, _ = identify(frame.data)
+            author, seq, eid, prev = identify(frame.data)
             self.add(E, "malformed", f"entry cannot be decoded: {exc}", author=author, seq=seq, id=eid, where=here)
+            if chain and author is not None and seq is not None and eid is not None:
+                slot = self.chains.setdefault(author, _Chain(author))
+                if seq not in slot.ids:
+                    slot.ids[seq], slot.prevs[seq], slot.frames[seq] = eid, prev, here
+                    slot.damaged.add(seq)
             return None
         assert self.team is not None
         if entry.team_id != self.team and not (entry.team_id == ZERO_ID and entry.id == self.team):
@@ -226,14 +243,8 @@ class _Verifier:
 
     def _chain_frame(self, frame: Frame, where: str) -> None:
         here = f"{where} frame {frame.index} at byte {frame.offset}"
-        entry = self._decode(frame, where)
+        entry = self._decode(frame, where, chain=True)
         if entry is None:
-            author, seq, eid, prev = identify(frame.data)
-            if author is not None and seq is not None and eid is not None:
-                slot = self.chains.setdefault(author, _Chain(author))
-                if seq not in slot.ids:  # a damaged slot: its neighbours need not be reported again
-                    slot.ids[seq], slot.prevs[seq], slot.frames[seq] = eid, prev, here
-                    slot.damaged.add(seq)
             return
         assert self.summary is not None
         author, seq = entry.author, entry.seq
