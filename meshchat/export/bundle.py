@@ -231,12 +231,18 @@ def import_stream(store: Store, raws: Iterable[bytes], *, progress: Progress | N
                 result.rejected.append(other)
         return len(outcome.appended)
 
-    for raw in raws:
-        batch.append(raw)
-        if len(batch) >= BATCH:
-            feed(batch, deferred)
-            progress.advance(len(batch))
-            batch = []
+    try:
+        for raw in raws:
+            batch.append(raw)
+            if len(batch) >= BATCH:
+                feed(batch, deferred)
+                progress.advance(len(batch))
+                batch = []
+    except BundleFormatError as exc:
+        feed(batch + deferred, [])
+        raise BundleFormatError(
+            f"{exc}; the {result.counts[Outcome.APPENDED]:,} new entries before the damage went in, checked as always"
+        ) from None
     if batch:
         feed(batch, deferred)
         progress.advance(len(batch))
