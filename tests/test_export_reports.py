@@ -7,39 +7,16 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from export_support import HOSTILE, export, found_team, sync
+from export_support import HOSTILE, Page, export, found_team, sync
 
 from meshchat.export.reports import ReportFilter
 from meshchat.export.reports.text import clean, csv_cell, h
 from meshchat.export.writer import export_store
 from meshchat.log.entry import Entry
 from meshchat.profile import Profile
-
-
-class Page(HTMLParser):
-    """Tags and text of a page, as a browser's parser sees them."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[str] = []
-        self.attrs: list[tuple[str, str | None]] = []
-        self.text: list[str] = []
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.attrs.extend(attrs)
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-    @property
-    def all_text(self) -> str:
-        return "".join(self.text)
 
 
 @dataclass
