@@ -30,6 +30,21 @@ def author_entries(store: Store, author: bytes, after: int, upto: int) -> Iterat
         after += len(chunk)
 
 
+def author_rows(store: Store, author: bytes, after: int, upto: int) -> Iterator[tuple[str, bytes]]:
+    """``(kind, raw)`` of ``author``'s entries with seq in ``(after, upto]``: the kind column lets a caller
+    skip decoding the posts and acks that make up most of a log (the store decoded them when it took them)."""
+    while after < upto:
+        rows = store.connection.execute(
+            "SELECT e.kind, e.raw FROM entries e JOIN authors a ON a.ix = e.author "
+            "WHERE a.key = ? AND e.seq > ? AND e.seq <= ? ORDER BY e.seq LIMIT ?",
+            (author, after, upto, CHUNK),
+        ).fetchall()
+        if not rows:
+            return
+        yield from rows
+        after += len(rows)
+
+
 @contextmanager
 def snapshot(store: Store) -> Iterator[None]:
     """One read transaction: a node may keep writing to the store (WAL), and every read here sees the same

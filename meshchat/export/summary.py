@@ -14,6 +14,8 @@ from meshchat.log.entry import Entry
 from meshchat.log.kinds import MEMBERSHIP_KINDS, parse_body
 from meshchat.log.rules import ControlEntry, Membership, evaluate
 
+_COUNTED_ONLY = frozenset({"msg.post", "msg.ack"})
+
 
 @dataclass(frozen=True, slots=True)
 class Retraction:
@@ -66,10 +68,14 @@ class LogSummary:
     heads_claims: list[HeadsClaim] = field(default_factory=list)
     kinds: Counter[str] = field(default_factory=Counter)
 
+    def needs(self, kind: str) -> bool:
+        """Whether an entry of ``kind`` says anything here beyond its kind (posts and acks do not)."""
+        return kind not in _COUNTED_ONLY
+
     def add(self, entry: Entry) -> None:
         kind = entry.kind
         self.kinds[kind] += 1
-        if kind in {"msg.post", "msg.ack"}:
+        if kind in _COUNTED_ONLY:
             return
         if kind in MEMBERSHIP_KINDS:
             if kind == "team.create":

@@ -18,7 +18,7 @@ from meshchat import __version__
 from meshchat.export import manifest
 from meshchat.export.errors import ExportError
 from meshchat.export.framing import StreamHeader, StreamWriter
-from meshchat.export.logs import author_entries, log_order, snapshot
+from meshchat.export.logs import author_rows, log_order, snapshot
 from meshchat.export.progress import Progress
 from meshchat.export.reports import ReportFilter, write_reports
 from meshchat.export.summary import AuthorHead, ForkRecord, LogSummary, role_label
@@ -89,8 +89,11 @@ def _write(
     with (work / manifest.LOG_FILE).open("wb") as f:
         writer = StreamWriter(f, StreamHeader(store.team_id, "chains", total, signer.public_key, made))
         for author in authors:
-            for raw in author_entries(store, author, 0, heads[author].seq):
-                summary.add(decode_entry(raw))
+            for kind, raw in author_rows(store, author, 0, heads[author].seq):
+                if summary.needs(kind):
+                    summary.add(decode_entry(raw))
+                else:
+                    summary.kinds[kind] += 1
                 writer.write(raw)
                 progress.advance()
         writer.finish()

@@ -86,11 +86,16 @@ class ReportData:
     forks: dict[bytes, int] = field(default_factory=dict)
     entry_count: int = 0
 
+    labels: dict[bytes, str] = field(default_factory=dict)  # filled on first use
+
     def name(self, key: bytes | None) -> str:
         if key is None:
             return "-"
-        person = self.people.get(key)
-        return person.label if person else key.hex()[:8]
+        label = self.labels.get(key)
+        if label is None:
+            person = self.people.get(key)
+            label = self.labels[key] = person.label if person else key.hex()[:8]
+        return label
 
     def room_name(self, room: bytes | None) -> str:
         if room is None:
