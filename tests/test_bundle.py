@@ -209,3 +209,29 @@ def test_bad_frontier_file_is_a_clear_error(tmp_path: Path, text: str) -> None:
     (tmp_path / "f").write_text(text, encoding="latin-1")
     with pytest.raises(BundleFormatError):
         read_frontier(tmp_path / "f")
+
+
+def test_heads_entries_now_and_then(tmp_path: Path) -> None:
+    """A node writes a heads entry when the last is older than the interval and the log moved since."""
+    from meshchat.export.heads import write_heads_if_due
+
+    ana, ben = found_team(tmp_path / "n", ("ana", "ben"))
+    try:
+        hour = 3_600_000
+        first = write_heads_if_due(ana, now=10 * hour)
+        assert [e.kind for e in first] == ["heads"]
+        named = first[0].body()["heads"]
+        assert isinstance(named, dict) and set(named) == {ana.me, ben.me}
+        assert write_heads_if_due(ana, now=10 * hour + 1000) == []  # too soon
+        assert write_heads_if_due(ana, now=12 * hour) == []  # nothing moved since
+        ana.store.accept_batch([ben.post("general", "news").raw])
+        assert len(write_heads_if_due(ana, now=12 * hour)) == 1
+        from meshchat.export.heads import write_heads
+
+        outsider = Profile.create_joining(tmp_path / "hq", ana.team_id, ana.team_name, ana.network_key)
+        outsider.store.accept_batch(list(ana.store.iter_raw()))
+        assert write_heads(outsider) == []  # not a member: its entries have no place in the team's log
+        outsider.close()
+    finally:
+        ana.close()
+        ben.close()

@@ -99,6 +99,16 @@ def test_archive_keeps_teams_apart_and_imports_are_idempotent(tmp_path: Path) ->
             hq.import_path(out)
         again = hq.import_path(outs[0])
         assert again.counts[Outcome.APPENDED] == 0 and again.counts[Outcome.DUPLICATE] > 0
+        founder, member = teams[1]
+        late = member.post("general", "after the export")
+        write_bundle(member.store, member.me, tmp_path / "late.bundle")  # a sneakernet bundle imports too
+        assert hq.import_path(tmp_path / "late.bundle").counts[Outcome.APPENDED] >= 1
+        with hq.open_store(founder.team_id) as store:
+            assert store.entry(member.me, late.seq) == late
+        founder.store.accept_batch(list(member.store.iter_raw()))
+        outs[1] = tmp_path / "export-1b"
+        export(founder, outs[1])
+        hq.import_path(outs[1])
         held = {t.team_id: t for t in hq.teams()}
         assert set(held) == {founder.team_id for founder, _ in teams}
         for (founder, _), out in zip(teams, outs, strict=True):
@@ -107,7 +117,7 @@ def test_archive_keeps_teams_apart_and_imports_are_idempotent(tmp_path: Path) ->
             assert team.entries == len(log_raws(out)) and team.name == "Flood response"
             with hq.open_store(founder.team_id) as store:
                 assert {r for r in store.iter_raw()} == set(log_raws(out))  # nothing of the other team
-        assert (tmp_path / "hq" / "imports.jsonl").read_text().count("\n") == 3
+        assert (tmp_path / "hq" / "imports.jsonl").read_text().count("\n") == 5
     finally:
         for founder, member in teams:
             founder.close()

@@ -391,3 +391,25 @@ def test_severity_order_puts_errors_first(built: Built, tmp_path: Path) -> None:
     report = verify_export(work)
     assert [p.severity for p in report.problems] == [Severity.ERROR, Severity.WARNING]
     shutil.rmtree(work)
+
+
+def test_links_and_devices_in_an_export_are_not_followed(built: Built, tmp_path: Path) -> None:
+    work = copy_export(built.out, tmp_path / "x")
+    (work / "timeline.html").unlink()
+    (work / "timeline.html").symlink_to("/dev/zero")
+    (work / manifest.FORKS_FILE).unlink()
+    (work / manifest.FORKS_FILE).symlink_to(built.out / manifest.FORKS_FILE)
+    report = verify_export(work)
+    found = {(p.code, p.where) for p in report.errors}
+    assert ("missing-file", "timeline.html") in found
+    assert any(p.code == "framing" and "not a regular file" in p.message for p in report.errors)
+
+
+def test_the_exporters_own_heads_entry_must_be_in_the_log(built: Built, tmp_path: Path) -> None:
+    work = copy_export(built.out, tmp_path / "x")
+    doc = manifest.parse_json((work / manifest.MANIFEST_FILE).read_bytes(), where="m")
+    written = doc["heads_entry"]
+    assert written["author"] == built.ana.me.hex()
+    resign(work, Identity.generate(), heads_entry={**written, "id": "00" * 32})
+    report = verify_export(work)
+    assert [(p.code, p.seq) for p in report.errors] == [("missing-head", written["seq"])]

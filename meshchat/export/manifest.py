@@ -15,11 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import stat
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import libnacl
 
@@ -128,10 +129,26 @@ def _hex(value: object, size: int, name: str) -> bytes:
     return bytes.fromhex(value)
 
 
+def open_regular(path: Path) -> BinaryIO:
+    """Open a file of a bundle for reading, refusing links, devices and pipes: a stick may carry a
+    ``log.msgpack`` that points at ``/dev/zero`` or blocks forever. Raises ``FileNotFoundError`` if absent."""
+    info = path.lstat()
+    if not stat.S_ISREG(info.st_mode):
+        raise BundleFormatError(f"{path.name} is not a regular file (links, devices and pipes are not followed)")
+    return path.open("rb")
+
+
+def is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
 def read_limited(path: Path, limit: int) -> bytes:
     """A whole file, refusing one larger than ``limit`` (a bundle is untrusted input)."""
     try:
-        with path.open("rb") as f:
+        with open_regular(path) as f:
             data = f.read(limit + 1)
     except FileNotFoundError:
         raise BundleFormatError(f"{path.name} is missing") from None

@@ -181,7 +181,7 @@ class _Verifier:
     def _read_log(self) -> None:
         where = manifest.LOG_FILE
         try:
-            with (self.path / where).open("rb") as f:
+            with manifest.open_regular(self.path / where) as f:
                 header = read_header(f, where=where)
                 self._check_stream_header(header, "chains", where)
                 self.summary = LogSummary(self.team) if self.team else None
@@ -306,7 +306,7 @@ class _Verifier:
         if self.team is None:
             return
         try:
-            with (self.path / where).open("rb") as f:
+            with manifest.open_regular(self.path / where) as f:
                 header = read_header(f, where=where)
                 self._check_stream_header(header, "forks", where)
                 for frame in read_entries(f, header, where=where):
@@ -571,6 +571,20 @@ class _Verifier:
                     f"it says {_short(doc.get(name))}, the log gives {_short(expected[name])}",
                     where=manifest.MANIFEST_FILE,
                 )
+        written = doc.get("heads_entry")
+        if written is not None:
+            author, eid = _hex_field(written, "author", 32), _hex_field(written, "id", ID_SIZE)
+            seq = written.get("seq") if isinstance(written, dict) else None
+            chain = self.chains.get(author) if author else None
+            if chain is None or type(seq) is not int or chain.ids.get(seq) != eid:
+                self.add(
+                    E,
+                    "missing-head",
+                    "the heads entry the exporter signed just before exporting is not in the log",
+                    author=author,
+                    seq=seq if type(seq) is int else None,
+                    id=eid,
+                )
         stated = doc.get("authors")
         if not isinstance(stated, list) or not all(isinstance(a, dict) for a in stated):
             self.add(E, "manifest", "the manifest's 'authors' is malformed", where=manifest.MANIFEST_FILE)
@@ -636,8 +650,9 @@ class _Verifier:
                 continue
             listed.add(rel)
             target = self.path / rel
-            if not target.is_file():
-                self.add(E, "missing-file", f"{rel} is listed in the manifest but missing", where=rel)
+            if not manifest.is_regular(target):
+                what = "missing" if not target.exists() and not target.is_symlink() else "not a regular file"
+                self.add(E, "missing-file", f"{rel} is listed in the manifest but {what}", where=rel)
                 continue
             size, digest = manifest.file_digest(target)
             if not isinstance(stated, dict) or stated.get("bytes") != size or stated.get("blake2b") != digest:
@@ -647,7 +662,7 @@ class _Verifier:
                     f"{rel} is not the file the exporter signed (size or BLAKE2b digest differs)",
                     where=rel,
                 )
-        for extra in sorted(p for p in self.path.rglob("*") if p.is_file()):
+        for extra in sorted(p for p in self.path.rglob("*") if p.is_file() or p.is_symlink()):
             rel = extra.relative_to(self.path).as_posix()
             if rel not in listed and rel not in (manifest.MANIFEST_FILE, manifest.SIGNATURE_FILE):
                 self.add(W, "extra-file", f"{rel} is not covered by the manifest (added after the export?)", where=rel)
