@@ -5,7 +5,9 @@ Needs only the bundle (no store, no SQLite: an import-linter contract keeps it s
 - ``framing``: log streams, the one file format for raw entries (``log.msgpack``, ``forks.msgpack``, bundles).
 - ``manifest``: the signed manifest of an export.
 - ``summary``: facts about a log that the exporter states and the verifier recomputes.
-- ``verify``: checks an export; ``problems``: what it finds; ``signatures``: parallel Ed25519 checks.
+- ``verify``: checks an export, with ``chains`` (per-author chains: gaps, links, forks) and ``crosscheck``
+  (the manifest and the files against the log); ``problems``: what it finds; ``signatures``: parallel
+  Ed25519 checks.
 
 Work with a store:
 

@@ -20,73 +20,24 @@ seq and id where they can be known. Only a directory that is not an export at al
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-import msgpack
-
 from meshchat.export import manifest
+from meshchat.export.chains import Chain, check_chains, check_forks, identify
+from meshchat.export.crosscheck import check_files, compare_manifest, hex_field
 from meshchat.export.errors import BundleFormatError, ExportError
 from meshchat.export.framing import Frame, StreamHeader, read_entries, read_header
 from meshchat.export.problems import RetractionInfo, Severity, VerifyReport
 from meshchat.export.progress import Progress
 from meshchat.export.signatures import SignatureChecker
 from meshchat.export.summary import AuthorHead, ForkRecord, LogSummary, role_label
-from meshchat.log.entry import ID_SIZE, ZERO_ID, Entry, EntryError, decode_entry, entry_id, verify_signature
+from meshchat.log.entry import ID_SIZE, ZERO_ID, Entry, EntryError, decode_entry, verify_signature
 from meshchat.log.rules import Membership, Role
 
 E = Severity.ERROR
 W = Severity.WARNING
 I = Severity.INFO  # noqa: E741
-
-
-@dataclass
-class _Chain:
-    """One author's entries as found in ``log.msgpack``, by seq."""
-
-    key: bytes
-    ids: dict[int, bytes] = field(default_factory=dict)
-    prevs: dict[int, bytes | None] = field(default_factory=dict)
-    clocks: dict[int, int] = field(default_factory=dict)
-    frames: dict[int, str] = field(default_factory=dict)
-    damaged: set[int] = field(default_factory=set)  # already reported as undecodable or badly signed
-    last_seq: int = 0
-
-    @property
-    def head(self) -> int:
-        return max(self.ids, default=0)
-
-
-def identify(raw: bytes) -> tuple[bytes | None, int | None, bytes | None, bytes | None]:
-    """Best-effort (author, seq, id, prev) of bytes that do not decode strictly, to name what is damaged."""
-    author = seq = eid = prev = None
-    try:
-        # Read the envelope piece by piece: a frame cut short in the body still names its entry.
-        unpacker = msgpack.Unpacker(max_buffer_size=max(len(raw), 1), max_array_len=16, max_map_len=0)
-        unpacker.feed(raw)
-        unpacker.read_array_header()
-        header, sig = unpacker.unpack(), unpacker.unpack()
-        if isinstance(header, bytes) and isinstance(sig, bytes):
-            eid = entry_id(header, sig)
-        fields = _first_value(header)
-        if isinstance(fields[2], bytes) and len(fields[2]) == 32:
-            author = fields[2]
-        if type(fields[3]) is int and fields[3] >= 1:
-            seq = fields[3]
-        if isinstance(fields[4], bytes) and len(fields[4]) == ID_SIZE:
-            prev = fields[4]
-    except Exception:  # noqa: S110 - anything at all may be wrong with damaged bytes; we name what we can
-        pass
-    return author, seq, eid, prev
-
-
-def _first_value(data: bytes) -> Any:
-    """The first msgpack value in ``data``, ignoring what follows (a frame that grew by a byte still names
-    the entry it holds)."""
-    unpacker = msgpack.Unpacker(max_buffer_size=max(len(data), 1), max_array_len=16, max_map_len=0)
-    unpacker.feed(data)
-    return next(unpacker)
 
 
 def verify_export(path: Path, *, progress: Progress | None = None, workers: int | None = None) -> VerifyReport:
@@ -102,7 +53,7 @@ class _Verifier:
         self.doc: dict[str, Any] | None = None
         self.team: bytes | None = None
         self.summary: LogSummary | None = None
-        self.chains: dict[bytes, _Chain] = {}
+        self.chains: dict[bytes, Chain] = {}
         self.section: bytes | None = None
         self.section_key: tuple[int, bytes] | None = None
         self.signatures = SignatureChecker(workers)
@@ -129,15 +80,16 @@ class _Verifier:
         self._finish_signatures()
         self.report.signatures_checked = self.signatures.checked
         if self.summary is not None and self.team is not None:
-            self._check_chains()
-            self._check_forks()
+            self.report.authors = len(self.chains)
+            check_chains(self.chains.values(), self.add)
+            self.confirmed_forks = check_forks(self.fork_proofs, self.chains, self.add)
             self._check_membership()
             self._check_heads()
             self._collect_retractions()
             if self.doc is not None:
-                self._compare_manifest()
-        if raw_manifest is not None:
-            self._check_files()
+                compare_manifest(self.doc, self._expected_manifest(), self.chains, self.add)
+        if raw_manifest is not None and self.doc is not None:
+            check_files(self.path, self.doc, self.add)
         self.progress.done()
         order = {E: 0, W: 1, I: 2}
         self.report.problems.sort(key=lambda p: order[p.severity])
@@ -156,10 +108,10 @@ class _Verifier:
             self.add(E, "manifest", str(exc), where=manifest.MANIFEST_FILE)
             return None
         self.doc = doc
-        self.team = self.report.team_id = _hex_field(doc.get("team"), "id", ID_SIZE)
+        self.team = self.report.team_id = hex_field(doc.get("team"), "id", ID_SIZE)
         if self.team is None:
             self.add(E, "manifest", "the manifest names no valid team id", where=manifest.MANIFEST_FILE)
-        exporter = _hex_field(doc.get("exported_by"), "key", 32)
+        exporter = hex_field(doc.get("exported_by"), "key", 32)
         self.report.exported_by = exporter
         exported_at = doc.get("exported_at")
         self.report.exported_at = exported_at if type(exported_at) is int else None
@@ -221,7 +173,7 @@ class _Verifier:
             author, seq, eid, prev = identify(frame.data)
             self.add(E, "malformed", f"entry cannot be decoded: {exc}", author=author, seq=seq, id=eid, where=here)
             if chain and author is not None and seq is not None and eid is not None:
-                slot = self.chains.setdefault(author, _Chain(author))
+                slot = self.chains.setdefault(author, Chain(author))
                 if seq not in slot.ids:
                     slot.ids[seq], slot.prevs[seq], slot.frames[seq] = eid, prev, here
                     slot.damaged.add(seq)
@@ -275,7 +227,7 @@ class _Verifier:
                 self.section_key = key
             self.section = author
         if chain is None:
-            chain = self.chains[author] = _Chain(author)
+            chain = self.chains[author] = Chain(author)
         if seq in chain.ids:
             same = chain.ids[seq] == entry.id
             what = (
@@ -349,106 +301,6 @@ class _Verifier:
             )
 
     # ---- checks over the whole log -------------------------------------------------------------------------
-
-    def _check_chains(self) -> None:
-        self.report.authors = len(self.chains)
-        for chain in self.chains.values():
-            seqs = sorted(chain.ids)
-            missing_from = 1
-            for seq in seqs:
-                if seq > missing_from:
-                    self._report_gap(chain, missing_from, seq - 1)
-                missing_from = seq + 1
-                if seq == 1 or seq - 1 not in chain.ids or {seq, seq - 1} & chain.damaged:
-                    continue
-                if chain.prevs[seq] != chain.ids[seq - 1]:
-                    prev = chain.prevs[seq]
-                    self.add(
-                        E,
-                        "unlinked",
-                        f"does not link to #{seq - 1}: its prev is {prev.hex() if prev else None}, "
-                        f"the bundle's #{seq - 1} is {chain.ids[seq - 1].hex()}",
-                        author=chain.key,
-                        seq=seq,
-                        id=chain.ids[seq],
-                        where=chain.frames[seq],
-                    )
-                elif chain.clocks[seq] <= chain.clocks[seq - 1]:
-                    self.add(
-                        E,
-                        "clock",
-                        "clock does not increase along the log",
-                        author=chain.key,
-                        seq=seq,
-                        id=chain.ids[seq],
-                        where=chain.frames[seq],
-                    )
-
-    def _report_gap(self, chain: _Chain, first: int, last: int) -> None:
-        after = chain.ids.get(last + 1)
-        named = chain.prevs.get(last + 1) if after is not None else None
-        span = f"#{first}" if first == last else f"#{first} to #{last} ({last - first + 1} entries)"
-        text = f"missing from the log: {span}"
-        if named is not None:
-            text += f"; #{last + 1} names the id of #{last}: {named.hex()}"
-        self.add(
-            E,
-            "gap",
-            text,
-            author=chain.key,
-            seq=first,
-            id=named if first == last else None,
-            where=chain.frames.get(last + 1, ""),
-        )
-
-    def _check_forks(self) -> None:
-        for proof in self.fork_proofs:
-            chain = self.chains.get(proof.author)
-            chain_id = chain.ids.get(proof.seq) if chain else None
-            where = manifest.FORKS_FILE
-            if chain_id is None:
-                self.add(
-                    E,
-                    "fork-proof",
-                    "fork proof for an entry the log does not hold",
-                    author=proof.author,
-                    seq=proof.seq,
-                    id=proof.id,
-                    where=where,
-                )
-            elif chain_id == proof.id:
-                self.add(
-                    E,
-                    "fork-proof",
-                    "fork proof that is the log's own entry, not a fork",
-                    author=proof.author,
-                    seq=proof.seq,
-                    id=proof.id,
-                    where=where,
-                )
-            else:
-                ids = self.confirmed_forks.setdefault((proof.author, proof.seq), {chain_id})
-                if proof.id in ids:
-                    self.add(
-                        E,
-                        "duplicate",
-                        "the same fork proof appears twice",
-                        author=proof.author,
-                        seq=proof.seq,
-                        id=proof.id,
-                        where=where,
-                    )
-                ids.add(proof.id)
-        for (author, seq), ids in sorted(self.confirmed_forks.items()):
-            others = ", ".join(sorted(i.hex() for i in ids))
-            self.add(
-                W,
-                "fork",
-                f"the author signed {len(ids)} different entries for this seq ({others}); "
-                "from here on their entries have no effect",
-                author=author,
-                seq=seq,
-            )
 
     def _check_membership(self) -> None:
         assert self.summary is not None and self.team is not None
@@ -547,150 +399,15 @@ class _Verifier:
                 RetractionInfo(r.author, r.seq, r.id, r.target, target_author, target_seq, effective)
             )
 
-    # ---- the manifest against the log ----------------------------------------------------------------------
-
-    def _compare_manifest(self) -> None:
-        assert self.doc is not None and self.summary is not None and self.membership is not None and self.team
-        doc = self.doc
-        heads = [AuthorHead(c.key, len(c.ids), c.head, c.ids[c.head]) for c in self.chains.values() if c.ids]
-        expected = manifest.log_sections(
+    def _expected_manifest(self) -> dict[str, Any]:
+        """What the manifest should state, computed from the log as the exporter computes it."""
+        assert self.summary is not None and self.membership is not None and self.team is not None
+        return manifest.log_sections(
             team_id=self.team,
             team_name=self.summary.team_name(),
-            heads=heads,
+            heads=[AuthorHead(c.key, len(c.ids), c.head, c.ids[c.head]) for c in self.chains.values() if c.ids],
             forks=[ForkRecord(a, s, tuple(ids)) for (a, s), ids in self.confirmed_forks.items()],
             fork_proofs=self.report.fork_proofs,
             retractions=self.summary.retractions,
             membership=self.membership,
         )
-        for name in ("team", "entries", "fork_proofs", "forks", "retractions"):
-            if doc.get(name) != expected[name]:
-                self.add(
-                    E,
-                    "manifest",
-                    f"the manifest's {name!r} does not match the log: "
-                    f"it says {_short(doc.get(name))}, the log gives {_short(expected[name])}",
-                    where=manifest.MANIFEST_FILE,
-                )
-        written = doc.get("heads_entry")
-        if written is not None:
-            author, eid = _hex_field(written, "author", 32), _hex_field(written, "id", ID_SIZE)
-            seq = written.get("seq") if isinstance(written, dict) else None
-            chain = self.chains.get(author) if author else None
-            if chain is None or type(seq) is not int or chain.ids.get(seq) != eid:
-                self.add(
-                    E,
-                    "missing-head",
-                    "the heads entry the exporter signed just before exporting is not in the log",
-                    author=author,
-                    seq=seq if type(seq) is int else None,
-                    id=eid,
-                )
-        stated = doc.get("authors")
-        if not isinstance(stated, list) or not all(isinstance(a, dict) for a in stated):
-            self.add(E, "manifest", "the manifest's 'authors' is malformed", where=manifest.MANIFEST_FILE)
-            return
-        by_key = {a.get("key"): a for a in stated}
-        for actual in expected["authors"]:
-            claim = by_key.pop(actual["key"], None)
-            key = bytes.fromhex(actual["key"])
-            if claim is None:
-                self.add(
-                    E,
-                    "manifest",
-                    "an author of the log is missing from the manifest",
-                    author=key,
-                    seq=actual["head"][0],
-                    id=bytes.fromhex(actual["head"][1]),
-                )
-                continue
-            if claim.get("head") != actual["head"] or claim.get("entries") != actual["entries"]:
-                self.add(
-                    E,
-                    "manifest-head",
-                    f"the manifest says this is the author's head ({_short(claim.get('entries'))} entries); "
-                    f"the log's head is #{actual['head'][0]} id {actual['head'][1]} ({actual['entries']} entries)",
-                    author=key,
-                    **_named_head(claim),
-                )
-            for name in ("name", "callsign", "role"):
-                if claim.get(name) != actual[name]:
-                    self.add(
-                        E,
-                        "manifest",
-                        f"the manifest gives this author {name} {_short(claim.get(name))}, "
-                        f"the log gives {_short(actual[name])}",
-                        author=key,
-                    )
-        for claim in by_key.values():
-            stranger = _hex_field(claim, "key", 32)
-            self.add(
-                E,
-                "manifest-head",
-                "the manifest names this author's head, but the log holds none of their entries",
-                author=stranger,
-                **_named_head(claim),
-            )
-
-    def _check_files(self) -> None:
-        assert self.doc is not None
-        files = self.doc.get("files")
-        if not isinstance(files, dict):
-            self.add(E, "manifest", "the manifest lists no files", where=manifest.MANIFEST_FILE)
-            return
-        for required in (manifest.LOG_FILE, manifest.FORKS_FILE):
-            if required not in files:
-                self.add(E, "manifest", f"the manifest does not vouch for {required}", where=manifest.MANIFEST_FILE)
-        listed = set()
-        for name, stated in files.items():
-            rel = manifest.safe_relative(name)
-            if rel is None:
-                self.add(
-                    E, "manifest", f"the manifest lists an unsafe path {name!r}; not read", where=manifest.MANIFEST_FILE
-                )
-                continue
-            listed.add(rel)
-            target = self.path / rel
-            if not manifest.is_regular(target):
-                what = "missing" if not target.exists() and not target.is_symlink() else "not a regular file"
-                self.add(E, "missing-file", f"{rel} is listed in the manifest but {what}", where=rel)
-                continue
-            size, digest = manifest.file_digest(target)
-            if not isinstance(stated, dict) or stated.get("bytes") != size or stated.get("blake2b") != digest:
-                self.add(
-                    E,
-                    "file-changed",
-                    f"{rel} is not the file the exporter signed (size or BLAKE2b digest differs)",
-                    where=rel,
-                )
-        for extra in sorted(p for p in self.path.rglob("*") if p.is_file() or p.is_symlink()):
-            rel = extra.relative_to(self.path).as_posix()
-            if rel not in listed and rel not in (manifest.MANIFEST_FILE, manifest.SIGNATURE_FILE):
-                self.add(W, "extra-file", f"{rel} is not covered by the manifest (added after the export?)", where=rel)
-
-
-def _hex_field(value: object, name: str, size: int) -> bytes | None:
-    if not isinstance(value, dict):
-        return None
-    text = value.get(name)
-    if not isinstance(text, str) or len(text) != size * 2:
-        return None
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        return None
-
-
-def _named_head(claim: dict[str, Any]) -> dict[str, Any]:
-    """The (seq, id) a manifest's author record names as head, if well-formed: the entry a truncated log lost."""
-    head = claim.get("head")
-    if isinstance(head, list) and len(head) == 2 and type(head[0]) is int and isinstance(head[1], str):
-        try:
-            return {"seq": head[0], "id": bytes.fromhex(head[1])}
-        except ValueError:
-            pass
-    return {}
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 160 else text[:157] + "..."
