@@ -172,7 +172,7 @@ def print_report(report: VerifyReport) -> None:
         when = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime((report.exported_at or 0) // 1000))
         print(f"exported   {when} by {who} ({report.exported_by.hex()[:16]}, {report.signer_role or '?'})")
     print(
-        f"log        {report.entries:,} entries by {report.authors} authors; "
+        f"log        {report.entries:,} entries by {report.authors} author{'' if report.authors == 1 else 's'}; "
         f"{report.signatures_checked:,} signatures checked one by one"
     )
     print(f"heads      {report.heads_checked:,} entries named by signed heads entries, checked present")
