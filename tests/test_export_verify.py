@@ -92,6 +92,7 @@ def test_untouched_export_verifies(built: Built) -> None:
     assert report.entries == len(log) == header.entries == built.ana.store.count()
     assert report.signatures_checked == len(log)
     assert report.authors == 3
+    assert sorted(report.roles.values()) == ["member", "member", "owner"]
     assert report.heads_checked >= 3  # ben's and ana's heads entries name every author
     assert report.team_name == "Flood response"
     assert report.exported_by == built.ana.me and report.signer_role == "owner"
@@ -337,6 +338,7 @@ def test_writes_after_a_removal_are_a_warning_naming_the_first(tmp_path: Path) -
         assert [(p.code, p.author, p.seq, p.id) for p in report.warnings] == [
             ("after-removal", cy.me, late.seq, late.id)
         ]
+        assert report.roles == {ana.me: "owner", ben.me: "member", cy.me: "removed"}
     finally:
         for p in (ana, ben, cy):
             p.close()

@@ -7,6 +7,7 @@ import json
 import re
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
@@ -175,6 +176,11 @@ def print_report(report: VerifyReport) -> None:
         f"log        {report.entries:,} entries by {report.authors} author{'' if report.authors == 1 else 's'}; "
         f"{report.signatures_checked:,} signatures checked one by one"
     )
+    roles = Counter(report.roles.values())
+    print("authors    " + ", ".join(f"{count} {role}" for role, count in sorted(roles.items())))
+    for key, role in sorted(report.roles.items(), key=lambda kv: kv[1]):
+        if role in ("removed", "unknown"):
+            print(f"           {role}: {names.get(key) or '?'} ({key.hex()})")
     print(f"heads      {report.heads_checked:,} entries named by signed heads entries, checked present")
     print(f"forks      {report.fork_proofs} fork proofs")
     effective = [r for r in report.retractions if r.effective]

@@ -78,6 +78,7 @@ class VerifyReport:
     retractions: list[RetractionInfo] = field(default_factory=list)
     kinds: Counter[str] = field(default_factory=Counter)
     names: dict[bytes, str] = field(default_factory=dict)
+    roles: dict[bytes, str] = field(default_factory=dict)  # owner, admin, member, observer, removed, unknown
 
     def add(self, severity: Severity, code: str, message: str, **entry: Any) -> None:
         self.problems.append(Problem(severity, code, message, **entry))
@@ -107,6 +108,10 @@ class VerifyReport:
             "signatures_checked": self.signatures_checked,
             "heads_checked": self.heads_checked,
             "kinds": dict(sorted(self.kinds.items())),
+            "authors_by_role": {
+                role: sorted(k.hex() for k, r in self.roles.items() if r == role)
+                for role in sorted(set(self.roles.values()))
+            },
             "problems": [p.to_json() for p in self.problems],
             "retractions": [
                 {

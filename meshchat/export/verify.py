@@ -314,6 +314,7 @@ class _Verifier:
         self.report.team_name = summary.team_name()
         self.report.kinds = summary.kinds
         self.report.names = {k: m.display_name(k) for k in self.chains}
+        self.report.roles = {k: role_label(m, k) for k in self.chains}
         for chain in self.chains.values():
             first = min(chain.ids)
             if not m.admits(chain.key):
