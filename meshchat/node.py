@@ -7,11 +7,18 @@ return the new entry; each is checked by the same rules every node applies (``me
 The node watches its store: whatever lands there (written by this node, received from a peer, or written by a
 ``meshchat post`` in another process on the same home) is announced as :class:`~meshchat.events.EntriesAdded`
 and pushed on to connected peers.
+
+Networking: ``run`` listens on ``NodeConfig.listen`` and dials ``NodeConfig.peers`` (see ``meshchat.net``);
+links are authenticated and replicate through ``meshchat.proto``; received entries are stored through the
+store's one accept path (``meshchat.replica``). ``NodeConfig.discovery`` is accepted and ignored until LAN
+discovery lands (issue 4): it will feed :meth:`Node.add_peer` / :meth:`Node.remove_peer`.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,17 +26,35 @@ from typing import Any
 
 import trio
 
-from meshchat.events import EntriesAdded, ForkDetected, MembershipChanged, NodeEvent, NodeProblem, PeerStatus
+from meshchat.events import (
+    EntriesAdded,
+    ForkDetected,
+    FoundBy,
+    MembershipChanged,
+    NodeEvent,
+    NodeProblem,
+    PeerStatus,
+)
+from meshchat.log.clock import wall_ms
+from meshchat.log.codec import pack
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import MEMBERSHIP_KINDS
 from meshchat.log.rules import Membership, Role
 from meshchat.log.views import Message
+from meshchat.net.peers import Address, NetSettings, PeerManager, format_address
 from meshchat.profile import Profile, ProfileError
+from meshchat.replica import StoreReplica
 from meshchat.store import NewEntry, StoreError
 from meshchat.store.queries import Views
 
+log = logging.getLogger(__name__)
+
 EVENT_BUFFER = 1000
 IDLE_CHECKPOINT_S = 5.0
+STATUS_KEY = "node.status"  # local state: the running node's peers, for ``meshchat peers``
+LISTEN_KEY = "node.listen"  # local state: where the node last listened, for ``meshchat invite``
+STATUS_INTERVAL_S = 1.0  # peer status is written at most this often
+STATUS_HEARTBEAT_S = 5.0  # and at least this often while the node runs
 
 
 @dataclass(frozen=True)
@@ -41,6 +66,7 @@ class NodeConfig:
     discovery: bool = True  # find peers on the LAN with zeroconf
     poll_interval: float = 0.2  # how often to look for entries written by other processes
     extra: dict[str, Any] = field(default_factory=dict)
+    net: NetSettings = field(default_factory=NetSettings)  # deadlines, keepalive, backoff, connection limits
 
 
 class Node:
@@ -54,6 +80,16 @@ class Node:
         self._seen_forks = profile.store.forked_authors()
         self._wakeup = trio.Event()
         self._new_entry_hooks: list[Callable[[Sequence[NewEntry]], None]] = []
+        self.replica = StoreReplica(
+            profile,
+            on_stored=self.wake,
+            on_forks=self._check_forks,
+            on_problem=lambda message: self.publish(NodeProblem(message)),
+        )
+        self.network = PeerManager(
+            self.replica, me=profile.me, publish=self.publish, wall_ms=wall_ms, settings=self.config.net
+        )
+        self.on_new_entries(self._push_to_peers)
 
     @classmethod
     def open(cls, home: Path, config: NodeConfig | None = None) -> Node:
@@ -62,15 +98,106 @@ class Node:
     def close(self) -> None:
         for channel in self._subscribers:
             channel.close()
+        self.replica.close()
         self.profile.close()
 
     # ---- running -------------------------------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Run until cancelled: watch the store, and serve the network as configured."""
+        """Run until cancelled: watch the store, and serve the network as configured. If the listen address
+        cannot be bound, a :class:`NodeProblem` says so and the node runs without listening."""
+        config = self.config
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._watch_store)
+            peers = [(address, "static") for address in config.peers]
+            problem = None
+            try:
+                await nursery.start(self.network.run, config.listen, peers)
+            except OSError as exc:
+                assert config.listen is not None
+                problem = f"cannot listen on {format_address(config.listen)}: {exc.strerror or exc}"
+            if problem is not None:
+                log.error("%s", problem)
+                self.publish(NodeProblem(problem))
+                await nursery.start(self.network.run, None, peers)
+            if self.network.listen_addresses:
+                addresses = [format_address(a) for a in self.network.listen_addresses]
+                await self.replica.set_local(LISTEN_KEY, pack(addresses))
+            nursery.start_soon(self._write_status)
             task_status.started()
+
+    # ---- network -------------------------------------------------------------------------------------------
+
+    @property
+    def listen_addresses(self) -> list[Address]:
+        """Where the node accepts peers (the actual port when 0 was asked for); empty if not listening."""
+        return list(self.network.listen_addresses)
+
+    def add_peer(self, host: str, port: int, found_by: FoundBy = "discovery") -> None:
+        """Dial a peer and keep redialling it (discovery calls this for each peer it sees)."""
+        self.network.add_peer((host, port), found_by)
+
+    def remove_peer(self, host: str, port: int) -> None:
+        """Stop dialling a peer (discovery: it left). A link that is up stays until it ends."""
+        self.network.remove_peer((host, port))
+
+    async def connect(self, stream: trio.abc.Stream, *, outgoing: bool, address: str = "memory") -> str:
+        """Run a link over an already connected stream until it ends (e.g. in-process nodes linked by
+        memory streams, see ``meshchat.testing``); returns why it ended."""
+        return await self.network.connect(stream, outgoing=outgoing, address=address, found_by="static")
+
+    def _push_to_peers(self, new: Sequence[NewEntry]) -> None:
+        heads: dict[bytes, int] = {}
+        for entry in new:
+            if entry.seq > heads.get(entry.author, 0):
+                heads[entry.author] = entry.seq
+        self.network.local_advanced(self.replica.sendable(heads))
+
+    def _check_forks(self) -> None:
+        """Announce forks new to us, and send their proofs to every peer."""
+        forks = self.profile.store.forked_authors()
+        new = {author: seq for author, seq in forks.items() if self._seen_forks.get(author) != seq}
+        self._seen_forks = forks
+        for author, seq in new.items():
+            self.publish(ForkDetected(author, seq))
+        if new:
+            self.network.add_fork_proofs(self.replica.fork_proofs())
+
+    async def _write_status(self) -> None:
+        """Keep the peers' status in local state for ``meshchat peers`` (another process)."""
+        written: dict[str, Any] | None = None
+        last = -math.inf
+        try:
+            while True:
+                doc = self._status_doc()
+                now = trio.current_time()
+                if doc != written or now - last >= STATUS_HEARTBEAT_S:
+                    await self.replica.set_local(STATUS_KEY, pack({"updated_ms": wall_ms(), **doc}))
+                    written, last = doc, now
+                await trio.sleep(STATUS_INTERVAL_S)
+        finally:
+            with trio.move_on_after(2.0) as cleanup:
+                cleanup.shield = True
+                await self.replica.set_local(STATUS_KEY, pack({"updated_ms": wall_ms(), "stopped": True}))
+
+    def _status_doc(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "listen": [format_address(a) for a in self.network.listen_addresses],
+            "peers": [
+                [
+                    p.peer.address,
+                    p.peer.found_by,
+                    p.peer.key,
+                    p.state,
+                    p.entries_in,
+                    p.entries_out,
+                    p.last_sync_ms,
+                    p.error,
+                ]
+                for p in self.peers()
+            ],
+        }
 
     async def _watch_store(self) -> None:
         idle_since = trio.current_time()
@@ -107,11 +234,7 @@ class Node:
         )
         if kinds & MEMBERSHIP_KINDS:
             self.publish(MembershipChanged())
-        forks = store.forked_authors()
-        for author, seq in forks.items():
-            if self._seen_forks.get(author) != seq:
-                self.publish(ForkDetected(author, seq))
-        self._seen_forks = forks
+        self._check_forks()
         if len(new) == 10_000:  # more waiting: look again at once
             self._wakeup.set()
         return True
@@ -171,7 +294,7 @@ class Node:
 
     def peers(self) -> list[PeerStatus]:
         """Every known peer and the state of its link."""
-        return []
+        return self.network.peers()
 
     # ---- writing -------------------------------------------------------------------------------------------
 

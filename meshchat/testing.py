@@ -1,7 +1,10 @@
-"""Public helpers for tests: teams of in-memory authors that sign chains of entries without any store.
+"""Public helpers for tests.
 
-``TestTeam`` founds a team and admits members, giving each an :class:`AuthorLog` that signs that author's
-next entry. Entries can then be fed to stores in any order, which is what convergence tests need.
+- ``TestTeam`` founds a team and admits members, giving each an :class:`AuthorLog` that signs that author's
+  next entry, without any store. Entries can then be fed to stores in any order (convergence tests).
+- ``MemoryLog`` and ``ConnectionPair``: two pure protocol connections passing bytes, backed by a store
+  stand-in (protocol tests, fuzzing).
+- ``team_homes`` and ``link_nodes``: real homes of one team, and in-process nodes linked by memory streams.
 """
 
 from __future__ import annotations
@@ -9,7 +12,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import trio
+import trio.testing
 
 from meshchat.identity import Identity
 from meshchat.log.entry import ZERO_ID, Entry, decode_entry, sign_entry
@@ -18,6 +26,9 @@ from meshchat.proto.connection import State as ConnectionState
 from meshchat.proto.events import ConnectionClosed, EntriesReceived, HandshakeComplete, NeedEntries
 from meshchat.proto.events import Event as ProtoEvent
 from meshchat.proto.handshake import Authorize, Credentials, Side
+
+if TYPE_CHECKING:
+    from meshchat.node import Node
 
 BASE_CLOCK = 1_790_000_000_000  # a fixed past instant (late 2026): tests do not depend on the wall clock
 
@@ -250,3 +261,41 @@ class ConnectionPair:
             if not self.step():
                 return
         raise AssertionError("the conversation did not settle")
+
+
+# ---- real homes and in-process nodes ---------------------------------------------------------------------------
+
+
+def team_homes(base: Path, count: int, *, team_name: str = "Test team") -> list[Path]:
+    """``count`` homes of one team under ``base``: the founder's, then members added by the founder. Every
+    store starts with the founder's log, so every node knows the membership before its first sync."""
+    from meshchat.profile import Profile
+
+    homes = [base / "node0"]
+    with Profile.init(homes[0], team_name, display_name="n0") as founder:
+        for i in range(1, count):
+            home = base / f"node{i}"
+            with Profile.create_joining(home, founder.team_id, founder.team_name, founder.network_key) as member:
+                founder.add_member(member.me, "member", f"n{i}")
+            homes.append(home)
+        raws = list(founder.store.iter_raw())
+    for home in homes[1:]:
+        with Profile.open(home) as member:
+            member.store.accept_batch(raws)
+    return homes
+
+
+def link_nodes(nursery: trio.Nursery, a: Node, b: Node) -> trio.CancelScope:
+    """Link two running in-process nodes through a memory stream pair (``a`` dials). Cancel the returned
+    scope to cut the link."""
+    a_end, b_end = trio.testing.memory_stream_pair()
+    scope = trio.CancelScope()
+
+    async def run() -> None:
+        with scope:
+            async with trio.open_nursery() as inner:
+                inner.start_soon(partial(a.connect, a_end, outgoing=True, address="memory"))
+                inner.start_soon(partial(b.connect, b_end, outgoing=False, address="memory"))
+
+    nursery.start_soon(run)
+    return scope

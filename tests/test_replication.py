@@ -1,0 +1,61 @@
+"""In-process nodes linked by memory streams: catch-up, live push, events and peer status."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import trio
+
+from meshchat.events import EntriesAdded, PeerUp, SyncProgress
+from meshchat.node import Node, NodeConfig
+from meshchat.testing import link_nodes, team_homes
+
+
+@asynccontextmanager
+async def running(homes: list[Path]) -> AsyncIterator[tuple[trio.Nursery, list[Node]]]:
+    nodes = [Node.open(home, NodeConfig(discovery=False, poll_interval=0.05)) for home in homes]
+    try:
+        async with trio.open_nursery() as nursery:
+            for node in nodes:
+                await nursery.start(node.run)
+            yield nursery, nodes
+            nursery.cancel_scope.cancel()
+    finally:
+        for node in nodes:
+            node.close()
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    with trio.fail_after(timeout):
+        while not condition():
+            await trio.sleep(0.01)
+
+
+def texts(node: Node) -> list[str]:
+    return [m.text for m in node.views.messages(node.profile.room("general").room)]
+
+
+async def test_two_nodes_catch_up_and_then_push_live(tmp_path: Path) -> None:
+    homes = team_homes(tmp_path, 2)
+    async with running(homes) as (nursery, (a, b)):
+        await a.post("general", "written on A before the link")
+        await b.post("general", "written on B before the link")
+        events = b.events()
+        link_nodes(nursery, a, b)
+        await wait_until(lambda: a.profile.store.count() == b.profile.store.count() and len(texts(a)) == 2)
+        assert texts(a) == texts(b)
+        await a.post("general", "live from A")
+        await wait_until(lambda: "live from A" in texts(b), timeout=1.0)
+        seen = []
+        while True:
+            event = events.receive_nowait()
+            seen.append(event)
+            if isinstance(event, EntriesAdded) and not event.local:
+                break
+        assert any(isinstance(e, PeerUp) and e.status.peer.key == a.me for e in seen)
+        assert any(isinstance(e, SyncProgress) and e.done for e in seen)
+        (status,) = b.peers()
+        assert status.peer.key == a.me and status.state == "live"
+        assert status.entries_in >= 2 and status.entries_out >= 1 and status.last_sync_ms is not None
