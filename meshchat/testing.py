@@ -4,13 +4,15 @@
   next entry, without any store. Entries can then be fed to stores in any order (convergence tests).
 - ``MemoryLog`` and ``ConnectionPair``: two pure protocol connections passing bytes, backed by a store
   stand-in (protocol tests, fuzzing).
-- ``team_homes`` and ``link_nodes``: real homes of one team, and in-process nodes linked by memory streams.
+- ``team_homes``, ``running_node`` and ``link_nodes``: real homes of one team, nodes running in-process, and
+  links between them over memory streams.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -28,7 +30,7 @@ from meshchat.proto.events import Event as ProtoEvent
 from meshchat.proto.handshake import Authorize, Credentials, Side
 
 if TYPE_CHECKING:
-    from meshchat.node import Node
+    from meshchat.node import Node, NodeConfig
 
 BASE_CLOCK = 1_790_000_000_000  # a fixed past instant (late 2026): tests do not depend on the wall clock
 
@@ -283,6 +285,21 @@ def team_homes(base: Path, count: int, *, team_name: str = "Test team") -> list[
         with Profile.open(home) as member:
             member.store.accept_batch(raws)
     return homes
+
+
+@asynccontextmanager
+async def running_node(home: Path, config: NodeConfig | None = None) -> AsyncIterator[Node]:
+    """A node running in the current trio run until the block ends; then stopped and closed."""
+    from meshchat.node import Node
+
+    node = Node.open(home, config)
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(node.run)
+            yield node
+            nursery.cancel_scope.cancel()
+    finally:
+        node.close()
 
 
 def link_nodes(nursery: trio.Nursery, a: Node, b: Node) -> trio.CancelScope:

@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import trio
 
 from meshchat.events import EntriesAdded, PeerUp, SyncProgress
 from meshchat.node import Node, NodeConfig
-from meshchat.testing import link_nodes, team_homes
+from meshchat.testing import link_nodes, running_node, team_homes
 
 
 @asynccontextmanager
 async def running(homes: list[Path]) -> AsyncIterator[tuple[trio.Nursery, list[Node]]]:
-    nodes = [Node.open(home, NodeConfig(discovery=False, poll_interval=0.05)) for home in homes]
-    try:
-        async with trio.open_nursery() as nursery:
-            for node in nodes:
-                await nursery.start(node.run)
-            yield nursery, nodes
-            nursery.cancel_scope.cancel()
-    finally:
-        for node in nodes:
-            node.close()
+    async with AsyncExitStack() as stack:
+        config = NodeConfig(discovery=False, poll_interval=0.05)
+        nodes = [await stack.enter_async_context(running_node(home, config)) for home in homes]
+        nursery = await stack.enter_async_context(trio.open_nursery())
+        yield nursery, nodes
+        nursery.cancel_scope.cancel()
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
