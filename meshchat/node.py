@@ -35,6 +35,7 @@ from meshchat.events import (
     NodeProblem,
     PeerStatus,
 )
+from meshchat.invites import create_invite, reachable_addresses, remembered_peers
 from meshchat.log.clock import wall_ms
 from meshchat.log.codec import pack
 from meshchat.log.entry import Entry
@@ -109,7 +110,8 @@ class Node:
         config = self.config
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._watch_store)
-            peers = [(address, "static") for address in config.peers]
+            remembered = [a for a in remembered_peers(self.profile) if a not in config.peers]
+            peers: list[tuple[Address, FoundBy]] = [(a, "static") for a in (*config.peers, *remembered)]
             problem = None
             try:
                 await nursery.start(self.network.run, config.listen, peers)
@@ -372,6 +374,13 @@ class Node:
     async def set_profile(self, name: str, callsign: str = "") -> Entry:
         result: Entry = self._write(lambda: self.profile.set_profile(name, callsign))
         return result
+
+    async def create_invite(self, role: str = "member", addresses: Sequence[str] | None = None) -> str:
+        """A one-time invite code (admins): the newcomer runs ``meshchat join CODE``. ``addresses`` default
+        to where this node listens."""
+        reach = addresses if addresses is not None else reachable_addresses(map(format_address, self.listen_addresses))
+        code = self._write(lambda: create_invite(self.profile, role=role, addresses=tuple(reach)))
+        return str(code.encode())
 
     async def add_member(self, key: bytes, role: str, name: str = "") -> Entry:
         result: Entry = self._write(lambda: self.profile.add_member(key, role, name))

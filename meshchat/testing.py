@@ -287,6 +287,29 @@ def team_homes(base: Path, count: int, *, team_name: str = "Test team") -> list[
     return homes
 
 
+def author_home(
+    home: Path, author: AuthorLog, *, network_key: bytes, raws: Iterable[bytes] = (), team_name: str = "Test team"
+) -> Path:
+    """A home for ``author`` (from a :class:`TestTeam`) whose store holds ``raws``: a node with a given history."""
+    from meshchat.identity import save_identity
+    from meshchat.profile import IDENTITY_FILE, STORE_FILE
+    from meshchat.store import Store
+
+    home.mkdir(parents=True, mode=0o700)
+    save_identity(author.identity, home / IDENTITY_FILE)
+    with Store.create(home / STORE_FILE, author.team_id) as store:
+        store.set_meta("network_key", network_key)
+        store.set_meta("team_name", team_name)
+        batch: list[bytes] = []
+        for raw in raws:
+            batch.append(raw)
+            if len(batch) == 5000:
+                store.accept_batch(batch)
+                batch = []
+        store.accept_batch(batch)
+    return home
+
+
 @asynccontextmanager
 async def running_node(home: Path, config: NodeConfig | None = None) -> AsyncIterator[Node]:
     """A node running in the current trio run until the block ends; then stopped and closed."""
