@@ -304,11 +304,14 @@ class Store:
         """Entries stored after ``rowid`` (arrival order), without decoding them: what the node announces
         and pushes to peers."""
         self._refresh()
-        keys = {ix: key for key, ix in self.author_ix.items()}
+        # Author keys come from the same read as the rows: another connection may commit a new author
+        # between the refresh above and this query.
         rows = self._conn.execute(
-            "SELECT rowid, author, seq, kind, room FROM entries WHERE rowid > ? ORDER BY rowid LIMIT ?", (rowid, limit)
+            "SELECT e.rowid, a.key, e.seq, e.kind, e.room FROM entries e JOIN authors a ON a.ix = e.author "
+            "WHERE e.rowid > ? ORDER BY e.rowid LIMIT ?",
+            (rowid, limit),
         )
-        return [NewEntry(r, keys[a], s, k, room) for r, a, s, k, room in rows]
+        return [NewEntry(*row) for row in rows]
 
     def iter_raw(self) -> Iterator[bytes]:
         """Every stored entry, per author in seq order (authors in the order they were first seen)."""
