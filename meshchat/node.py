@@ -45,6 +45,7 @@ from meshchat.log.views import Message
 from meshchat.net.peers import Address, NetSettings, PeerManager, format_address
 from meshchat.profile import Profile, ProfileError
 from meshchat.replica import StoreReplica
+from meshchat.status import STATUS_KEY, NodeStatus
 from meshchat.store import NewEntry, StoreError
 from meshchat.store.queries import Views
 
@@ -52,7 +53,6 @@ log = logging.getLogger(__name__)
 
 EVENT_BUFFER = 1000
 IDLE_CHECKPOINT_S = 5.0
-STATUS_KEY = "node.status"  # local state: the running node's peers, for ``meshchat peers``
 LISTEN_KEY = "node.listen"  # local state: where the node last listened, for ``meshchat invite``
 STATUS_INTERVAL_S = 1.0  # peer status is written at most this often
 STATUS_HEARTBEAT_S = 5.0  # and at least this often while the node runs
@@ -167,39 +167,23 @@ class Node:
 
     async def _write_status(self) -> None:
         """Keep the peers' status in local state for ``meshchat peers`` (another process)."""
-        written: dict[str, Any] | None = None
+        written: tuple[tuple[str, ...], tuple[PeerStatus, ...]] | None = None
         last = -math.inf
+        listen = tuple(format_address(a) for a in self.network.listen_addresses)
         try:
             while True:
-                doc = self._status_doc()
+                current = (listen, tuple(self.peers()))
                 now = trio.current_time()
-                if doc != written or now - last >= STATUS_HEARTBEAT_S:
-                    await self.replica.set_local(STATUS_KEY, pack({"updated_ms": wall_ms(), **doc}))
-                    written, last = doc, now
+                if current != written or now - last >= STATUS_HEARTBEAT_S:
+                    status = NodeStatus(os.getpid(), wall_ms(), *current)
+                    await self.replica.set_local(STATUS_KEY, status.encode())
+                    written, last = current, now
                 await trio.sleep(STATUS_INTERVAL_S)
         finally:
             with trio.move_on_after(2.0) as cleanup:
                 cleanup.shield = True
-                await self.replica.set_local(STATUS_KEY, pack({"updated_ms": wall_ms(), "stopped": True}))
-
-    def _status_doc(self) -> dict[str, Any]:
-        return {
-            "pid": os.getpid(),
-            "listen": [format_address(a) for a in self.network.listen_addresses],
-            "peers": [
-                [
-                    p.peer.address,
-                    p.peer.found_by,
-                    p.peer.key,
-                    p.state,
-                    p.entries_in,
-                    p.entries_out,
-                    p.last_sync_ms,
-                    p.error,
-                ]
-                for p in self.peers()
-            ],
-        }
+                status = NodeStatus(os.getpid(), wall_ms(), listen, stopped=True)
+                await self.replica.set_local(STATUS_KEY, status.encode())
 
     async def _watch_store(self) -> None:
         idle_since = trio.current_time()

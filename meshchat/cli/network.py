@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import time
@@ -13,8 +12,7 @@ from typing import Any
 from meshchat.cli.output import short
 from meshchat.profile import Profile, ProfileError
 
-DEFAULT_LISTEN = "0.0.0.0:7766"  # noqa: S104 (a headless relay serves every interface unless told otherwise)
-STALE_STATUS_MS = 15_000  # a node writes its status every 5 s at least; older means it is not running
+DEFAULT_LISTEN = "0.0.0.0:7766"  # a headless relay serves every interface unless told otherwise
 log = logging.getLogger("meshchat.node")
 
 
@@ -162,45 +160,24 @@ def cmd_join(args: argparse.Namespace) -> int:
 
 
 def cmd_peers(args: argparse.Namespace) -> int:
-    from meshchat.log.codec import DecodeError, unpack
-    from meshchat.log.entry import MAX_ENTRY_SIZE
-    from meshchat.node import STATUS_KEY
+    from meshchat.status import STATUS_KEY, NodeStatus
 
     with Profile.open(args.home) as profile:
         raw = profile.store.get_local(STATUS_KEY)
-    try:
-        status = unpack(raw, max_len=MAX_ENTRY_SIZE * 16, max_items=10_000) if raw else {}
-    except DecodeError:
-        status = {}
+    status = NodeStatus.decode(raw) if raw else None
     now = int(time.time() * 1000)
-    if (
-        not isinstance(status, dict)
-        or status.get("stopped")
-        or now - int(status.get("updated_ms") or 0) > STALE_STATUS_MS
-        or not _alive(status.get("pid"))
-    ):
+    if status is None or not status.running(now):
         print(f"no node is running on {args.home} (start one with 'meshchat node')")
         return 1
-    listen = ", ".join(str(a) for a in status.get("listen") or []) or "not listening"
-    print(f"node (pid {status.get('pid')}) on {listen}")
-    peers = status.get("peers") or []
-    if not peers:
+    print(f"node (pid {status.pid}) on {', '.join(status.listen) or 'no address: not listening'}")
+    if not status.peers:
         print("no peers yet")
-    for address, found_by, key, state, entries_in, entries_out, last_sync, error in peers:
-        who = short(key, 12) if isinstance(key, bytes) else "?"
-        synced = f"synced {max(0, now - last_sync) // 1000}s ago" if isinstance(last_sync, int) else "never synced"
-        line = f"{address:<22} {found_by:<9} {state:<11} {who:<12}  in {entries_in:<6} out {entries_out:<6} {synced}"
-        print(line + (f"  ({error})" if error else ""))
+    for peer in status.peers:
+        who = short(peer.peer.key, 12) if peer.peer.key else "?"
+        synced = f"synced {max(0, now - peer.last_sync_ms) // 1000}s ago" if peer.last_sync_ms else "never synced"
+        line = (
+            f"{peer.peer.address:<22} {peer.peer.found_by:<9} {peer.state:<11} {who:<12}"
+            f"  in {peer.entries_in:<6} out {peer.entries_out:<6} {synced}"
+        )
+        print(line + (f"  ({peer.error})" if peer.error else ""))
     return 0
-
-
-def _alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
