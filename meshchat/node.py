@@ -90,7 +90,6 @@ class Node:
         self.network = PeerManager(
             self.replica, me=profile.me, publish=self.publish, wall_ms=wall_ms, settings=self.config.net
         )
-        self.on_new_entries(self._push_to_peers)
 
     @classmethod
     def open(cls, home: Path, config: NodeConfig | None = None) -> Node:
@@ -148,13 +147,6 @@ class Node:
         memory streams, see ``meshchat.testing``); returns why it ended."""
         return await self.network.connect(stream, outgoing=outgoing, address=address, found_by="static")
 
-    def _push_to_peers(self, new: Sequence[NewEntry]) -> None:
-        heads: dict[bytes, int] = {}
-        for entry in new:
-            if entry.seq > heads.get(entry.author, 0):
-                heads[entry.author] = entry.seq
-        self.network.local_advanced(self.replica.sendable(heads))
-
     def _check_forks(self) -> None:
         """Announce forks new to us, and send their proofs to every peer."""
         forks = self.profile.store.forked_authors()
@@ -199,30 +191,23 @@ class Node:
                 checkpointed = True
 
     def _notice_new_entries(self) -> bool:
-        """Announce what the store gained since we last looked. Returns whether there was anything."""
+        """Announce what the store gained since we last looked, and push it to linked peers. Returns whether
+        there was anything. (Summed up in SQL: during a catch-up this runs for every batch stored.)"""
         store = self.profile.store
-        new = store.new_since(self._seen_rowid)
-        if not new:
+        summary = store.summary_since(self._seen_rowid)
+        if summary is None:
             return False
-        self._seen_rowid = new[-1].rowid
-        for hook in self._new_entry_hooks:
-            hook(new)
-        kinds = frozenset(e.kind for e in new)
-        authors = frozenset(e.author for e in new)
-        self.publish(
-            EntriesAdded(
-                count=len(new),
-                kinds=kinds,
-                rooms=frozenset(e.room for e in new if e.room is not None),
-                authors=authors,
-                local=authors == {self.me},
-            )
-        )
-        if kinds & MEMBERSHIP_KINDS:
+        while self._new_entry_hooks and (new := store.new_since(self._seen_rowid, upto=summary.last_rowid)):
+            for hook in self._new_entry_hooks:
+                hook(new)
+            self._seen_rowid = new[-1].rowid
+        self._seen_rowid = summary.last_rowid
+        self.network.local_advanced(self.replica.sendable(summary.heads))
+        authors = frozenset(summary.heads)
+        self.publish(EntriesAdded(summary.total, summary.kinds, summary.rooms, authors, local=authors == {self.me}))
+        if summary.kinds & MEMBERSHIP_KINDS:
             self.publish(MembershipChanged())
         self._check_forks()
-        if len(new) == 10_000:  # more waiting: look again at once
-            self._wakeup.set()
         return True
 
     def on_new_entries(self, hook: Callable[[Sequence[NewEntry]], None]) -> None:

@@ -36,11 +36,13 @@ from meshchat.proto.events import (
     SyncStarted,
 )
 from meshchat.proto.handshake import Credentials, Side
+from meshchat.proto.messages import WINDOW
 from meshchat.proto.sync import ForkProof
 
 log = logging.getLogger(__name__)
 
 RECEIVE_SIZE = 256 * 1024
+MERGE_BATCHES = WINDOW // 2  # received batches stored together in one transaction
 
 
 @dataclass(frozen=True)
@@ -213,8 +215,10 @@ class Link:
         peer_key = None
         while True:
             await self._batches_ready.wait()
-            self._batches_ready = trio.Event()
-            batches, self._batches = self._batches, []
+            # At most half the window per accept: the peer refills one half while we store the other.
+            batches, self._batches = self._batches[:MERGE_BATCHES], self._batches[MERGE_BATCHES:]
+            if not self._batches:
+                self._batches_ready = trio.Event()
             if not batches:
                 continue
             peer_key = peer_key or self.peer_key
