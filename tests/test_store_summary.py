@@ -30,3 +30,18 @@ def test_summary_since_matches_new_since(tmp_path: Path) -> None:
     assert store.summary_since(store.last_rowid()) is None
     assert [r.rowid for r in store.new_since(0, upto=first)] == list(range(1, first + 1))
     store.close()
+
+
+def test_membership_survives_other_connections_posts_but_not_their_membership_changes(tmp_path: Path) -> None:
+    team = synthetic_history(50, authors=3)
+    writer = Store.create(tmp_path / "s.db", team.team_id)
+    writer.accept_batch([e.raw for e in team.all_entries()])
+    reader = Store.open(tmp_path / "s.db")
+    before = reader.membership
+    writer.accept_batch([team.post(team.members[0], "just a message").raw])
+    assert reader.membership is before  # re-evaluating after every message cost 0.4 ms per hop
+    newcomer = team.add_member()
+    writer.accept_batch([team.founder.entries[-1].raw])
+    assert reader.membership is not before and reader.membership.role_of(newcomer.key) is not None
+    reader.close()
+    writer.close()

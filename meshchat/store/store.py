@@ -53,6 +53,7 @@ class Store:
         self.author_ix: dict[bytes, int] = {}
         self.forked: dict[bytes, int] = {}  # author -> lowest seq with two entries
         self._membership: Membership | None = None
+        self._membership_basis = (-1, -1)  # _membership_inputs() when the membership was evaluated
         self._data_version = -1
         self._reload()
 
@@ -114,18 +115,30 @@ class Store:
 
     # ---- caches --------------------------------------------------------------------------------------------
 
-    def _reload(self) -> None:
+    def _reload(self, *, keep_membership: bool = False) -> None:
+        """Reload the caches from the database. ``keep_membership``: keep the evaluated membership if what
+        it was evaluated from (the control entries and the forks) has not changed."""
         rows = self._conn.execute("SELECT ix, key, seq, id, clock FROM authors").fetchall()
         self.author_ix = {key: ix for ix, key, _, _, _ in rows}
         self.heads_cache = {key: Head(seq, id_, clock) for _, key, seq, id_, clock in rows if seq > 0}
-        self.forked = dict(self._conn.execute("SELECT author, min(seq) FROM forks GROUP BY author").fetchall())
-        self._membership = None
+        forked = dict(self._conn.execute("SELECT author, min(seq) FROM forks GROUP BY author").fetchall())
+        unchanged = forked == self.forked and self._membership_inputs() == self._membership_basis
+        if not (keep_membership and unchanged):
+            self._membership = None
+        self.forked = forked
         self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
 
     def _refresh(self) -> None:
-        """Reload the caches if another connection has committed since we last looked."""
+        """Reload the caches if another connection has committed since we last looked. A commit of ordinary
+        entries (a peer's messages, a CLI post) keeps the evaluated membership."""
         if self._conn.execute("PRAGMA data_version").fetchone()[0] != self._data_version:
-            self._reload()
+            self._reload(keep_membership=True)
+
+    def _membership_inputs(self) -> tuple[int, int]:
+        """Changes whenever the control entries do: v_control rows are only ever added (``rebuild_views``
+        re-adds them under new rowids, and invalidates the membership itself)."""
+        count, last = self._conn.execute("SELECT count(*), coalesce(max(rowid), 0) FROM v_control").fetchone()
+        return int(count), int(last)
 
     def invalidate_membership(self) -> None:
         self._membership = None
@@ -138,6 +151,7 @@ class Store:
 
     def current_membership(self) -> Membership:
         if self._membership is None:
+            self._membership_basis = self._membership_inputs()
             self._membership = self.evaluate_membership()
         return self._membership
 
