@@ -143,9 +143,13 @@ def test_fork_proofs_follow_the_log_up_to_the_fork() -> None:
     request = session.next_event()
     assert isinstance(request, NeedEntries) and request.after == fork_seq - 3
     session.send_entries(request, [e.raw for e in member.entries[fork_seq - 3 : fork_seq - 1]])
+    request = session.next_event()  # up to the seq before the fork: the proof waits
+    assert isinstance(request, NeedEntries) and request.after == fork_seq - 1
+    assert Entries(proof.raws) not in session.outgoing()
+    session.send_entries(request, [member.entries[fork_seq - 1].raw])
     session.next_event()
     sent = [m for m in session.outgoing() if isinstance(m, Entries)]
-    assert Entries(proof.raws) in sent  # once the peer holds the seq before the fork
+    assert Entries(proof.raws) in sent  # once the peer holds an entry at the forked seq
     session.receive(messages.Frontier({member.key: fork_seq}))
     session.next_event()
     session.next_event()

@@ -8,9 +8,13 @@ from pathlib import Path
 
 import trio
 
-from meshchat.events import EntriesAdded, PeerUp, SyncProgress
+from meshchat.events import EntriesAdded, ForkDetected, NodeEvent, PeerDown, PeerUp, SyncProgress
+from meshchat.identity import Identity
+from meshchat.log.entry import sign_entry
 from meshchat.node import Node, NodeConfig
-from meshchat.testing import link_nodes, running_node, team_homes
+from meshchat.profile import Profile
+from meshchat.store import Outcome
+from meshchat.testing import BASE_CLOCK, link_nodes, running_node, team_homes
 
 
 @asynccontextmanager
@@ -55,3 +59,43 @@ async def test_two_nodes_catch_up_and_then_push_live(tmp_path: Path) -> None:
         (status,) = b.peers()
         assert status.peer.key == a.me and status.state == "live"
         assert status.entries_in >= 2 and status.entries_out >= 1 and status.last_sync_ms is not None
+
+
+async def test_fork_proofs_replicate_and_are_announced(tmp_path: Path) -> None:
+    homes = team_homes(tmp_path, 2)
+    forker = Identity.generate()
+    with Profile.open(homes[0]) as founder:
+        founder.add_member(forker.public_key, "member", "Fox")
+        room = founder.room("general").room
+        team_id = founder.team_id
+        twins = [
+            sign_entry(forker, team_id=team_id, seq=1, prev=None, clock=BASE_CLOCK + i, kind="msg.post", body=body)
+            for i, body in enumerate([{"room": room, "text": "one"}, {"room": room, "text": "another"}])
+        ]
+        outcomes = [founder.store.accept(t.raw).outcome for t in twins]
+        assert outcomes == [Outcome.APPENDED, Outcome.FORK]
+    async with running(homes) as (nursery, (a, b)):
+        events = b.events()
+        seen: list[NodeEvent] = []
+
+        def saw(event_type: type) -> bool:
+            seen.extend(_drain(events))
+            return any(isinstance(e, event_type) for e in seen)
+
+        link = link_nodes(nursery, a, b)
+        await wait_until(lambda: b.profile.store.forked_authors() == {forker.public_key: 1})
+        assert len(b.profile.store.fork_proofs()) == 1
+        await wait_until(lambda: saw(ForkDetected))
+        assert ForkDetected(forker.public_key, 1) in seen
+        assert a.views.snapshot() == b.views.snapshot()
+        link.cancel()
+        await wait_until(lambda: saw(PeerDown))
+
+
+def _drain(channel: trio.MemoryReceiveChannel[NodeEvent]) -> list[NodeEvent]:
+    out = []
+    while True:
+        try:
+            out.append(channel.receive_nowait())
+        except trio.WouldBlock:
+            return out

@@ -275,12 +275,14 @@ class PeerManager:
         if half_open_host:
             self._half_open[half_open_host] = self._half_open.get(half_open_host, 0) + 1
             self._half_open_hosts[link] = half_open_host
+        reason = ""
         try:
             reason = await link.run()
         except Exception as exc:  # a bug in one link must not take the node down: log it loudly, end the link
             log.exception("%s: link failed", record.address)
             reason = f"internal error: {exc!r}"
-        finally:
+        finally:  # also when the task running the link is cancelled (shutdown, an in-process link cut)
+            reason = reason or link.reason or "link stopped"
             self._release_half_open(link)
             was_up = link.peer_key is not None and self._links.get(link.peer_key) is link
             if was_up:
@@ -290,13 +292,13 @@ class PeerManager:
             record.entries_out += link.entries_out
             record.link = None
             record.link_done.set()
-        record.state = "closed"
-        record.error = "" if reason == SHUTDOWN else reason
-        if was_up:
-            log.info("%s: peer %s down: %s", record.address, _short(link.peer_key), reason)
-            self.publish(PeerDown(record.status(), reason))
-        else:
-            log.info("%s: link ended: %s", record.address, reason)
+            record.state = "closed"
+            record.error = "" if reason == SHUTDOWN else reason
+            if was_up:
+                log.info("%s: peer %s down: %s", record.address, _short(link.peer_key), reason)
+                self.publish(PeerDown(record.status(), reason))
+            else:
+                log.info("%s: link ended: %s", record.address, reason)
         return link.established
 
     # ---- LinkObserver --------------------------------------------------------------------------------------

@@ -17,8 +17,10 @@ in the order the membership admitted them), each log whole before the next, so t
 author arrive before the author's own. Authors the peer already knows take turns, so one busy author cannot
 hold the others back.
 
-Fork proofs (two entries one author signed with one seq) go to the peer once it has that author's log up to
-the seq before the fork, so it can store both: one as the entry, the other as the proof.
+Fork proofs (two entries one author signed with one seq) go to the peer once it holds an entry at that seq
+(ours, sent in the normal stream, or its own other branch): it then stores the one it lacks as the proof.
+Sent earlier, they could reach a peer that does not yet know the author, whose quarantine keeps one entry
+per seq.
 """
 
 from __future__ import annotations
@@ -227,7 +229,7 @@ class SyncSession:
         for author in list(self._proofs):
             if self.in_flight >= WINDOW:
                 return
-            ready = [p for p in self._proofs[author] if peer.get(author, 0) >= p.seq - 1]
+            ready = [p for p in self._proofs[author] if peer.get(author, 0) >= p.seq]
             for proof in ready[: WINDOW - self.in_flight]:
                 self._proofs[author].remove(proof)
                 self._proofs_sent.add(proof.raws)
