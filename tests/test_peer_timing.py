@@ -1,8 +1,11 @@
-"""Backoff and deadlines under trio's MockClock: minutes of virtual time in milliseconds, no sockets."""
+"""Dialling: backoff and deadlines under trio's MockClock (minutes of virtual time in milliseconds), and
+removing peers. No sockets: connections are faked or memory streams."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,7 @@ from meshchat.net import peers
 from meshchat.net.link import LinkSettings
 from meshchat.net.peers import NetSettings
 from meshchat.node import Node, NodeConfig
-from meshchat.testing import team_homes
+from meshchat.testing import running_node, team_homes
 
 SETTINGS = NetSettings(
     link=LinkSettings(handshake_timeout=5.0), backoff_initial=0.5, backoff_max=30.0, connect_timeout=5.0
@@ -71,3 +74,45 @@ async def test_a_silent_peer_is_dropped_at_the_handshake_deadline(
             nursery.cancel_scope.cancel()
     finally:
         node.close()
+
+
+async def test_removing_a_peer_stops_redials_but_keeps_a_working_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    homes = team_homes(tmp_path, 2)
+    dials: list[tuple[str, int]] = []
+    async with running_node(homes[1]) as bo, trio.open_nursery() as nursery:
+
+        async def dial(host: str, port: int) -> trio.abc.Stream:
+            """Port 1 reaches Bo through a memory stream; anything else is refused."""
+            dials.append((host, port))
+            if port != 1:
+                raise ConnectionRefusedError(111, "Connection refused")
+            ours, theirs = trio.testing.memory_stream_pair()
+            nursery.start_soon(partial(bo.connect, theirs, outgoing=False))
+            return ours
+
+        monkeypatch.setattr(peers.trio, "open_tcp_stream", dial)
+        config = NodeConfig(peers=(("127.0.0.1", 1), ("127.0.0.1", 2)), discovery=False, net=FAST_BACKOFF)
+        async with running_node(homes[0], config) as ana:
+            await _until(lambda: any(p.state == "live" for p in ana.peers()))
+            await _until(lambda: dials.count(("127.0.0.1", 2)) >= 3)
+            ana.remove_peer("127.0.0.1", 2)
+            ana.remove_peer("127.0.0.1", 1)
+            refused_dials = dials.count(("127.0.0.1", 2))
+            await trio.sleep(0.3)  # several backoff periods
+            assert dials.count(("127.0.0.1", 2)) == refused_dials  # no more attempts
+            (status,) = ana.peers()  # the refused peer is gone from the list; the linked one stays
+            assert status.state == "live" and status.peer.key == bo.me
+            await ana.post("general", "still linked")
+            await _until(lambda: "still linked" in [m.text for m in bo.views.messages(bo.profile.room("general").room)])
+        nursery.cancel_scope.cancel()
+
+
+FAST_BACKOFF = NetSettings(backoff_initial=0.01, backoff_max=0.05)
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    with trio.fail_after(timeout):
+        while not condition():
+            await trio.sleep(0.01)

@@ -26,7 +26,7 @@ import trio
 
 from meshchat.proto.connection import Connection
 from meshchat.proto.connection import State as ConnectionState
-from meshchat.proto.errors import ProtocolError
+from meshchat.proto.errors import LocalProtocolError, ProtocolError
 from meshchat.proto.events import (
     CaughtUp,
     ConnectionClosed,
@@ -173,6 +173,9 @@ class Link:
             await task()
         except LinkEnded as exc:
             self._stop(str(exc))
+        except LocalProtocolError as exc:  # our bug, not the peer's: say so loudly, and end only this link
+            log.exception("%s: protocol misuse", self.address)
+            self._stop(f"internal error: {exc}")
         except ProtocolError as exc:
             self._stop(str(exc))
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
@@ -212,7 +215,6 @@ class Link:
                 self._last_sent = trio.current_time()
 
     async def _ingest(self) -> None:
-        peer_key = None
         while True:
             await self._batches_ready.wait()
             # At most half the window per accept: the peer refills one half while we store the other.
@@ -221,10 +223,9 @@ class Link:
                 self._batches_ready = trio.Event()
             if not batches:
                 continue
-            peer_key = peer_key or self.peer_key
-            assert peer_key is not None
+            assert self.peer_key is not None  # entries arrive only after the handshake
             raws = [raw for batch in batches for raw in batch]
-            accepted = await self.replica.accept(raws, peer_key)
+            accepted = await self.replica.accept(raws, self.peer_key)
             if accepted.bad:
                 raise LinkEnded(f"the peer sent invalid entries ({accepted.bad})")
             self.entries_in += accepted.appended

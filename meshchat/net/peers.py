@@ -75,7 +75,7 @@ def parse_address(text: str, *, default_host: str = "") -> Address:
     return host, number
 
 
-@dataclass
+@dataclass(eq=False)
 class PeerRecord:
     """What we know about one peer (a dialled address, or one incoming connection)."""
 
@@ -90,6 +90,7 @@ class PeerRecord:
     link: Link | None = None
     link_done: trio.Event = field(default_factory=trio.Event)
     last_progress: float = -math.inf
+    removed: bool = False  # a dialled peer no longer wanted: no redial once its link ends
 
     def status(self) -> PeerStatus:
         link = self.link
@@ -174,16 +175,22 @@ class PeerManager:
         self._nursery.start_soon(self._dial_forever, address, record, scope)
 
     def remove_peer(self, address: Address) -> None:
-        """Stop dialling ``address`` (discovery: PeerLost); a link already up stays until it ends."""
+        """Stop dialling ``address`` (discovery: PeerLost). A link that is up stays until it ends: a lost
+        advertisement says little about a working connection."""
         entry = self._dialers.pop(address, None)
         if entry is not None:
-            entry[1].cancel()
+            record, scope = entry
+            record.removed = True
+            if record.link is None:
+                scope.cancel()
 
     def peers(self) -> list[PeerStatus]:
         """Every peer we dial and every incoming connection (recent closed ones too). A dialled peer that is
         linked through another connection (it dialled us first) is listed once, under that connection."""
-        dialled = [r for r, _ in self._dialers.values() if r.link is not None or r.key not in self._links]
-        return [record.status() for record in dialled + self._incoming]
+        listed = [r for r, _ in self._dialers.values() if r.link is not None or r.key not in self._links]
+        listed += self._incoming
+        listed += [r for r in self._records.values() if r not in listed]  # removed peers, still linked
+        return [record.status() for record in listed]
 
     def local_advanced(self, heads: Mapping[bytes, int]) -> None:
         for link in list(self._links.values()):
@@ -223,6 +230,8 @@ class PeerManager:
                     log.debug("%s: %s", record.address, record.error)
                 else:
                     established = await self._run_link(stream, Side.CLIENT, record)
+                    if record.removed:
+                        return
                 failures = 0 if established else failures + 1
                 delay = min(settings.backoff_max, settings.backoff_initial * 2 ** max(failures - 1, 0))
                 record.state = "backoff"
