@@ -12,8 +12,10 @@ import pytest
 import trio
 
 from meshchat.identity import Identity
+from meshchat.invites import InviteCode, join_team
+from meshchat.log.rules import Role
 from meshchat.net.link import LinkSettings
-from meshchat.net.peers import Address, NetSettings
+from meshchat.net.peers import Address, NetSettings, format_address
 from meshchat.node import Node, NodeConfig
 from meshchat.profile import Profile
 from meshchat.proto.connection import Connection
@@ -234,3 +236,15 @@ async def test_too_many_half_open_connections_from_one_host_are_dropped_at_once(
         for stream in stalled:
             await stream.aclose()
         nursery.cancel_scope.cancel()
+
+
+async def test_a_newcomer_reaches_the_inviter_through_the_address_in_the_code(tmp_path: Path) -> None:
+    (home,) = team_homes(tmp_path, 1)
+    async with serving(home) as ana:
+        code = InviteCode.decode(await ana.create_invite(role="observer"))
+        assert code.addresses == (format_address(ana.listen_addresses[0]),)
+        join_team(tmp_path / "bo", code, display_name="Bo").close()
+        async with serving(tmp_path / "bo", listen=None) as bo:  # no --peer: the code says where
+            await wait_until(lambda: bo.membership.role_of(bo.me) is Role.OBSERVER)
+            await wait_until(lambda: ana.membership.role_of(bo.me) is Role.OBSERVER)
+            assert bo.peers()[0].peer.found_by == "static" and bo.peers()[0].state == "live"

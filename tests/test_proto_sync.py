@@ -252,3 +252,17 @@ def test_any_bytes_give_a_protocol_error_or_nothing(data: bytes, cut: int, flips
         pair.drive("server")
     except ProtocolError:
         pass
+
+
+def test_a_frontier_that_arrives_mid_request_is_not_overwritten_by_the_answer() -> None:
+    author = b"a" * 32
+    session = SyncSession({author: 300})
+    session.receive(messages.Frontier({author: 100}))
+    session.next_event()  # SyncStarted
+    request = session.next_event()
+    assert isinstance(request, NeedEntries) and request.after == 100
+    session.receive(messages.Frontier({author: 40}))  # the peer had to drop some: it now says 40
+    session.send_entries(request, [b"e"] * 50)  # the answer to the old request still goes out
+    session.next_event()  # SyncStarted for the new frontier
+    again = session.next_event()
+    assert isinstance(again, NeedEntries) and again.after == 40  # and 41..100 are sent again

@@ -151,8 +151,10 @@ class SyncSession:
         self.in_flight += 1
         self._busy = True
         sent_upto = request.after + len(raws)
-        self.peer_has[author] = sent_upto
-        if sent_upto >= self.local.get(author, 0):
+        held = self.peer_has.get(author, 0)
+        if request.after <= held:  # contiguous with what the peer holds (a new frontier may have lowered it)
+            self.peer_has[author] = held = max(held, sent_upto)
+        if held >= self.local.get(author, 0):
             self._pending.discard(author)
 
     def entries_processed(self, batches: int, seen: Mapping[bytes, int] = {}) -> None:
