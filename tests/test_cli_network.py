@@ -167,3 +167,15 @@ def test_a_node_killed_mid_sync_resumes_and_converges(tmp_path: Path) -> None:
         for n, lo, hi in per_author:
             assert (lo, hi) == (1, n)  # every log whole: nothing lost, nothing twice
         assert store.count() == len(raws)
+
+
+def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
+    home = tmp_path / "ana"
+    meshchat("--home", str(home), "init", "--team", "T")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = meshchat("--home", str(home), "node", "--no-discovery", "--listen", f"127.0.0.1:{port}", ok=False)
+    assert result.returncode == 2
+    assert "cannot listen on 127.0.0.1" in result.stderr and "Traceback" not in result.stderr

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from meshchat.events import NodeProblem
 from meshchat.identity import Identity
 from meshchat.invites import InviteCode, join_team
 from meshchat.log.rules import Role
@@ -248,3 +249,21 @@ async def test_a_newcomer_reaches_the_inviter_through_the_address_in_the_code(tm
             await wait_until(lambda: bo.membership.role_of(bo.me) is Role.OBSERVER)
             await wait_until(lambda: ana.membership.role_of(bo.me) is Role.OBSERVER)
             assert bo.peers()[0].peer.found_by == "static" and bo.peers()[0].state == "live"
+
+
+async def test_a_node_that_cannot_listen_says_so_and_still_dials(tmp_path: Path) -> None:
+    homes = team_homes(tmp_path, 2)
+    async with serving(homes[0]) as a:
+        taken = a.listen_addresses[0]
+        node = Node.open(homes[1], NodeConfig(listen=taken, peers=(taken,), discovery=False, net=FAST))
+        events = node.events()
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(node.run)
+                problem = events.receive_nowait()
+                assert isinstance(problem, NodeProblem) and "cannot listen" in problem.message
+                assert node.listen_addresses == []
+                await wait_until(lambda: any(p.state == "live" for p in node.peers()))
+                nursery.cancel_scope.cancel()
+        finally:
+            node.close()

@@ -7,10 +7,15 @@ import logging
 import signal
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meshchat.cli.output import short
 from meshchat.profile import Profile, ProfileError
+
+if TYPE_CHECKING:
+    import trio
+
+    from meshchat.node import Node
 
 DEFAULT_LISTEN = "0.0.0.0:7766"  # a headless relay serves every interface unless told otherwise
 log = logging.getLogger("meshchat.node")
@@ -65,8 +70,6 @@ def cmd_node(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)-7s %(message)s",
         stream=sys.stderr,
     )
-    if not args.verbose:
-        logging.getLogger("meshchat.net.link").setLevel(logging.WARNING)
     node = Node.open(args.home, NodeConfig(listen=listen, peers=peers, discovery=not args.no_discovery))
     try:
         return trio.run(_run_node, node)
@@ -75,7 +78,7 @@ def cmd_node(args: argparse.Namespace) -> int:
         log.info("stopped")
 
 
-async def _run_node(node: Any) -> int:
+async def _run_node(node: Node) -> int:
     import trio
 
     from meshchat.events import EntriesAdded, ForkDetected, NodeProblem
@@ -102,7 +105,7 @@ async def _run_node(node: Any) -> int:
     return 0
 
 
-async def _stop_on_signal(scope: Any) -> None:
+async def _stop_on_signal(scope: trio.CancelScope) -> None:
     import trio
 
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

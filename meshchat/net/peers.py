@@ -142,10 +142,11 @@ class PeerManager:
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Listen (raises OSError if the address cannot be bound) and dial; runs until cancelled."""
+        # Bound before the nursery opens, so that a taken port is a plain OSError for the caller.
+        listeners = [] if listen is None else await trio.open_tcp_listeners(listen[1], host=listen[0] or None)
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            if listen is not None:
-                listeners = await trio.open_tcp_listeners(listen[1], host=listen[0] or None)
+            if listeners:
                 self.listen_addresses = [_bound(listener) for listener in listeners]
                 for address in self.listen_addresses:
                     log.info("listening on %s", format_address(address))
