@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -339,3 +339,15 @@ def link_nodes(nursery: trio.Nursery, a: Node, b: Node) -> trio.CancelScope:
 
     nursery.start_soon(run)
     return scope
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll ``condition`` every 10 ms until it holds; ``trio.TooSlowError`` after ``timeout`` seconds."""
+    with trio.fail_after(timeout):
+        while not condition():
+            await trio.sleep(0.01)
+
+
+def room_texts(node: Node, room: str = "general") -> list[str]:
+    """The texts of a room's messages as the node shows them, oldest first."""
+    return [m.text for m in node.views.messages(node.profile.room(room).room, limit=10_000)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import trio
@@ -13,7 +12,7 @@ from meshchat.identity import Identity
 from meshchat.invites import InviteCode, create_invite, join_team
 from meshchat.node import Node, NodeConfig
 from meshchat.profile import Profile
-from meshchat.testing import link_nodes, running_node, team_homes
+from meshchat.testing import link_nodes, running_node, team_homes, wait_until
 
 
 def test_members_pass_strangers_and_removed_members_do_not(tmp_path: Path) -> None:
@@ -59,10 +58,10 @@ async def test_a_newcomer_is_admitted_where_the_invite_is_known(tmp_path: Path) 
         assert "not a member: unknown invite" in reason
         assert bo.my_role() is not None and bo.membership.role_of(bo.me) is None  # pending
         link_nodes(nursery, bo, ana)  # Ana holds the invite: Bo is in, and learns the team
-        await _until(lambda: bo.membership.role_of(bo.me) is not None)
-        await _until(lambda: ana.membership.role_of(bo.me) is not None)
+        await wait_until(lambda: bo.membership.role_of(bo.me) is not None)
+        await wait_until(lambda: ana.membership.role_of(bo.me) is not None)
         link_nodes(nursery, bo, cy)  # now Bo brings the invite along
-        await _until(lambda: cy.membership.role_of(bo.me) is not None)
+        await wait_until(lambda: cy.membership.role_of(bo.me) is not None)
         assert cy.name_of(bo.me) == "Bo"
         nursery.cancel_scope.cancel()
 
@@ -79,9 +78,3 @@ async def _link_once(a: Node, b: Node) -> str:
         inner.start_soon(side, a, a_end, True)
         inner.start_soon(side, b, b_end, False)
     return " / ".join(reasons)
-
-
-async def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    with trio.fail_after(timeout):
-        while not condition():
-            await trio.sleep(0.01)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager as AsyncContextManager
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from meshchat.profile import Profile
 from meshchat.proto.connection import Connection
 from meshchat.proto.errors import RemoteProtocolError
 from meshchat.proto.handshake import Credentials, Side
-from meshchat.testing import running_node, team_homes
+from meshchat.testing import room_texts, running_node, team_homes, wait_until
 
 LOCAL = ("127.0.0.1", 0)
 FAST = NetSettings(
@@ -39,16 +38,6 @@ def serving(
     return running_node(home, NodeConfig(listen=listen, peers=peers, discovery=False, poll_interval=0.05, net=FAST))
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    with trio.fail_after(timeout):
-        while not condition():
-            await trio.sleep(0.01)
-
-
-def texts(node: Node) -> list[str]:
-    return [m.text for m in node.views.messages(node.profile.room("general").room)]
-
-
 async def test_a_message_travels_a_chain_of_five(tmp_path: Path) -> None:
     homes = team_homes(tmp_path, 5)
     nodes: list[Node] = []
@@ -62,7 +51,7 @@ async def test_a_message_travels_a_chain_of_five(tmp_path: Path) -> None:
         a, e = nodes[0], nodes[-1]
         await e.post("general", "E is here")
         await a.post("general", "from A, for E")
-        await wait_until(lambda: "from A, for E" in texts(e) and "E is here" in texts(a))
+        await wait_until(lambda: "from A, for E" in room_texts(e) and "E is here" in room_texts(a))
         counts = {n.profile.store.count() for n in nodes}
         await wait_until(lambda: len({n.profile.store.count() for n in nodes}) == 1)
         assert len({n.views.snapshot() for n in nodes}) == 1, counts
@@ -97,7 +86,7 @@ async def test_a_wrong_network_key_gets_no_answer_and_others_are_served(
         await wait_until(lambda: "hello not made with our network key" in caplog.text)  # logged once closed
         await a.post("general", "still serving")
         async with serving(homes[1], peers=(a.listen_addresses[0],), listen=None) as b:
-            await wait_until(lambda: "still serving" in texts(b))
+            await wait_until(lambda: "still serving" in room_texts(b))
         nursery.cancel_scope.cancel()
 
 
@@ -186,7 +175,7 @@ async def test_a_frame_modified_in_transit_closes_the_link(tmp_path: Path, caplo
         async with serving(homes[1], peers=(proxy.address,), listen=None) as b:
             for _ in range(50):  # the client's first frames after the handshake (its frontier) are small
                 await b.post("general", "x" * 200)
-            await wait_until(lambda: "through the proxy" in texts(b) and len(texts(a)) == 51)
+            await wait_until(lambda: "through the proxy" in room_texts(b) and len(room_texts(a)) == 51)
         assert "failed to authenticate" in caplog.text
         assert proxy.connections >= 2  # the tampered link was cut, the redial went through
         nursery.cancel_scope.cancel()
@@ -215,7 +204,7 @@ async def test_bad_bytes_and_stalls_are_dropped_while_others_are_served(
                 await stream.send_all(attack)
         await a.post("general", "served anyway")
         async with serving(homes[1], peers=(a.listen_addresses[0],), listen=None) as b:
-            await wait_until(lambda: "served anyway" in texts(b))
+            await wait_until(lambda: "served anyway" in room_texts(b))
         for stream in attackers:
             assert await read_all(stream, timeout=3) == b""
         await wait_until(lambda: reason in caplog.text)

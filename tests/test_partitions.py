@@ -5,23 +5,16 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import trio
 
 from meshchat.node import Node, NodeConfig
-from meshchat.testing import link_nodes, team_homes
+from meshchat.testing import link_nodes, team_homes, wait_until
 
 NODES = 6
 ROUNDS = 8
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float) -> None:
-    with trio.fail_after(timeout):
-        while not condition():
-            await trio.sleep(0.01)
 
 
 @pytest.mark.parametrize("seed", range(20))

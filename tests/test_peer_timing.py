@@ -4,7 +4,6 @@ removing peers. No sockets: connections are faked or memory streams."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from meshchat.net import peers
 from meshchat.net.link import LinkSettings
 from meshchat.net.peers import NetSettings
 from meshchat.node import Node, NodeConfig
-from meshchat.testing import running_node, team_homes
+from meshchat.testing import room_texts, running_node, team_homes, wait_until
 
 SETTINGS = NetSettings(
     link=LinkSettings(handshake_timeout=5.0), backoff_initial=0.5, backoff_max=30.0, connect_timeout=5.0
@@ -95,8 +94,8 @@ async def test_removing_a_peer_stops_redials_but_keeps_a_working_link(
         monkeypatch.setattr(peers.trio, "open_tcp_stream", dial)
         config = NodeConfig(peers=(("127.0.0.1", 1), ("127.0.0.1", 2)), discovery=False, net=FAST_BACKOFF)
         async with running_node(homes[0], config) as ana:
-            await _until(lambda: any(p.state == "live" for p in ana.peers()))
-            await _until(lambda: dials.count(("127.0.0.1", 2)) >= 3)
+            await wait_until(lambda: any(p.state == "live" for p in ana.peers()))
+            await wait_until(lambda: dials.count(("127.0.0.1", 2)) >= 3)
             ana.remove_peer("127.0.0.1", 2)
             ana.remove_peer("127.0.0.1", 1)
             refused_dials = dials.count(("127.0.0.1", 2))
@@ -105,14 +104,8 @@ async def test_removing_a_peer_stops_redials_but_keeps_a_working_link(
             (status,) = ana.peers()  # the refused peer is gone from the list; the linked one stays
             assert status.state == "live" and status.peer.key == bo.me
             await ana.post("general", "still linked")
-            await _until(lambda: "still linked" in [m.text for m in bo.views.messages(bo.profile.room("general").room)])
+            await wait_until(lambda: "still linked" in room_texts(bo))
         nursery.cancel_scope.cancel()
 
 
 FAST_BACKOFF = NetSettings(backoff_initial=0.01, backoff_max=0.05)
-
-
-async def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    with trio.fail_after(timeout):
-        while not condition():
-            await trio.sleep(0.01)

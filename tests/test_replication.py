@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from meshchat.log.entry import sign_entry
 from meshchat.node import Node, NodeConfig
 from meshchat.profile import Profile
 from meshchat.store import Outcome
-from meshchat.testing import BASE_CLOCK, link_nodes, running_node, team_homes
+from meshchat.testing import BASE_CLOCK, link_nodes, room_texts, running_node, team_homes, wait_until
 
 
 @asynccontextmanager
@@ -27,16 +27,6 @@ async def running(homes: list[Path]) -> AsyncIterator[tuple[trio.Nursery, list[N
         nursery.cancel_scope.cancel()
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    with trio.fail_after(timeout):
-        while not condition():
-            await trio.sleep(0.01)
-
-
-def texts(node: Node) -> list[str]:
-    return [m.text for m in node.views.messages(node.profile.room("general").room)]
-
-
 async def test_two_nodes_catch_up_and_then_push_live(tmp_path: Path) -> None:
     homes = team_homes(tmp_path, 2)
     async with running(homes) as (nursery, (a, b)):
@@ -44,10 +34,10 @@ async def test_two_nodes_catch_up_and_then_push_live(tmp_path: Path) -> None:
         await b.post("general", "written on B before the link")
         events = b.events()
         link_nodes(nursery, a, b)
-        await wait_until(lambda: a.profile.store.count() == b.profile.store.count() and len(texts(a)) == 2)
-        assert texts(a) == texts(b)
+        await wait_until(lambda: a.profile.store.count() == b.profile.store.count() and len(room_texts(a)) == 2)
+        assert room_texts(a) == room_texts(b)
         await a.post("general", "live from A")
-        await wait_until(lambda: "live from A" in texts(b), timeout=1.0)
+        await wait_until(lambda: "live from A" in room_texts(b), timeout=1.0)
         seen = []
         while True:
             event = events.receive_nowait()
