@@ -58,7 +58,10 @@ class ForkProof:
 
 class SyncSession:
     """One side of the sync with one peer. Feed it the peer's messages and the node's news; drain
-    :meth:`next_event` (requests and reports for the node) and :meth:`outgoing` (messages for the peer)."""
+    :meth:`next_event` (requests and reports for the node) and :meth:`outgoing` (messages for the peer).
+
+    ``local`` is what we may send, per author (capped at removals and forks); ``held`` what we hold, sent
+    as our frontier (by default ``local``); ``priority`` the admission order of authors."""
 
     def __init__(
         self,
