@@ -237,7 +237,7 @@ async def test_a_newcomer_reaches_the_inviter_through_the_address_in_the_code(tm
         async with serving(tmp_path / "bo", listen=None) as bo:  # no --peer: the code says where
             await wait_until(lambda: bo.membership.role_of(bo.me) is Role.OBSERVER)
             await wait_until(lambda: ana.membership.role_of(bo.me) is Role.OBSERVER)
-            assert bo.peers()[0].peer.found_by == "static" and bo.peers()[0].state == "live"
+            await wait_until(lambda: [(p.peer.found_by, p.state) for p in bo.peers()] == [("static", "live")])
 
 
 async def test_a_node_that_cannot_listen_says_so_and_still_dials(tmp_path: Path) -> None:

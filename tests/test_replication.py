@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
+import pytest
 import trio
 
 from meshchat.events import EntriesAdded, ForkDetected, NodeEvent, PeerDown, PeerUp, SyncProgress
 from meshchat.identity import Identity
 from meshchat.log.entry import sign_entry
+from meshchat.net.link import Accepted
 from meshchat.node import Node, NodeConfig
 from meshchat.profile import Profile
 from meshchat.store import Outcome
@@ -89,3 +91,30 @@ def _drain(channel: trio.MemoryReceiveChannel[NodeEvent]) -> list[NodeEvent]:
             out.append(channel.receive_nowait())
         except trio.WouldBlock:
             return out
+
+
+async def test_shutting_down_while_a_batch_is_being_stored(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The batch is stored (a worker thread cannot be interrupted), and the closed link does not then try
+    to acknowledge it."""
+    homes = team_homes(tmp_path, 2)
+    storing = trio.Event()
+    async with trio.open_nursery() as outer, running_node(homes[0]) as a:
+        await a.post("general", "in flight at shutdown")
+        async with running_node(homes[1]) as b:
+            accept = b.replica.accept
+
+            async def slow_accept(raws: list[bytes], peer_key: bytes) -> Accepted:
+                result = await accept(raws, peer_key)
+                storing.set()
+                with trio.CancelScope(shield=True):
+                    await trio.sleep(0.2)  # still "storing" while b shuts down
+                return result
+
+            b.replica.accept = slow_accept  # type: ignore[method-assign]
+            link_nodes(outer, a, b)
+            await storing.wait()
+        # b has shut down with the batch in hand
+        outer.cancel_scope.cancel()
+    with Profile.open(homes[1]) as profile:
+        assert "in flight at shutdown" in [m.text for m in profile.views.messages(profile.room("general").room)]
+    assert "protocol misuse" not in caplog.text

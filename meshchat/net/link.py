@@ -230,6 +230,8 @@ class Link:
                 raise LinkEnded(f"the peer sent invalid entries ({accepted.bad})")
             self.entries_in += accepted.appended
             self.received += accepted.appended
+            if self.conn.state is not ConnectionState.SYNCING:
+                return  # the link was closed while the batch was stored: stored, but nobody to acknowledge
             if accepted.deferred and self._resync_at is None:
                 self._resync_at = trio.current_time() + self.settings.resync_after
             self.conn.entries_processed(len(batches), accepted.seen)
