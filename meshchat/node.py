@@ -123,7 +123,7 @@ class Node:
                 await nursery.start(self.network.run, None, peers)
             if self.network.listen_addresses:
                 addresses = [format_address(a) for a in self.network.listen_addresses]
-                await self.replica.set_local(LISTEN_KEY, pack(addresses))
+                await self._record_local(LISTEN_KEY, pack(addresses))
             nursery.start_soon(self._write_status)
             task_status.started()
 
@@ -168,14 +168,22 @@ class Node:
                 now = trio.current_time()
                 if current != written or now - last >= STATUS_HEARTBEAT_S:
                     status = NodeStatus(os.getpid(), wall_ms(), *current)
-                    await self.replica.set_local(STATUS_KEY, status.encode())
-                    written, last = current, now
+                    if await self._record_local(STATUS_KEY, status.encode()):
+                        written, last = current, now
                 await trio.sleep(STATUS_INTERVAL_S)
         finally:
             with trio.move_on_after(2.0) as cleanup:
                 cleanup.shield = True
-                status = NodeStatus(os.getpid(), wall_ms(), listen, stopped=True)
-                await self.replica.set_local(STATUS_KEY, status.encode())
+                await self._record_local(STATUS_KEY, NodeStatus(os.getpid(), wall_ms(), listen, stopped=True).encode())
+
+    async def _record_local(self, key: str, value: bytes) -> bool:
+        """Write node-local state; a busy or full disk is logged, never fatal (the next write will do)."""
+        try:
+            await self.replica.set_local(key, value)
+        except StoreError as exc:
+            log.warning("cannot record %s: %s", key, exc)
+            return False
+        return True
 
     async def _watch_store(self) -> None:
         idle_since = trio.current_time()

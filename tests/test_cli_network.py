@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -87,8 +88,10 @@ def test_invite_join_and_talk_through_two_nodes(tmp_path: Path) -> None:
             )
         members = meshchat("--home", str(ana), "members").stdout
         assert re.search(r"member\s+Bo", members), members
-        peers = meshchat("--home", str(ana), "peers").stdout
-        assert "live" in peers and meshchat("--home", str(bo), "id").stdout.strip()[:12] in peers
+        bo_key = meshchat("--home", str(bo), "id").stdout.strip()
+        # The running node rewrites its status at most once a second: give it a moment.
+        peers_of_ana = partial(meshchat, "--home", str(ana), "peers")
+        eventually(lambda: re.search(rf"live\s+{bo_key[:12]}", peers_of_ana().stdout) is not None)
         log_a, log_b = stop(node_a), stop(node_b)
     for log in (log_a, log_b):
         assert "SIGTERM" in log and "stopped" in log and "Traceback" not in log
