@@ -12,7 +12,8 @@ import trio
 from meshchat.events import EntriesAdded, ForkDetected, NodeEvent, PeerDown, PeerUp, SyncProgress
 from meshchat.identity import Identity
 from meshchat.log.entry import sign_entry
-from meshchat.net.link import Accepted
+from meshchat.net.link import Accepted, LinkSettings
+from meshchat.net.peers import NetSettings
 from meshchat.node import Node, NodeConfig
 from meshchat.profile import Profile
 from meshchat.store import Outcome
@@ -118,3 +119,26 @@ async def test_shutting_down_while_a_batch_is_being_stored(tmp_path: Path, caplo
     with Profile.open(homes[1]) as profile:
         assert "in flight at shutdown" in [m.text for m in profile.views.messages(profile.room("general").room)]
     assert "protocol misuse" not in caplog.text
+
+
+async def test_deferred_entries_are_asked_for_again(tmp_path: Path) -> None:
+    """Entries a node could not store (a gap, a full quarantine) come again after a resync."""
+    homes = team_homes(tmp_path, 2)
+    config = NodeConfig(discovery=False, poll_interval=0.05, net=NetSettings(link=LinkSettings(resync_after=0.2)))
+    async with running_node(homes[0], config) as a, running_node(homes[1], config) as b, trio.open_nursery() as n:
+        await a.post("general", "first try")
+        accept = b.replica.accept
+        calls: list[tuple[float, list[bytes]]] = []
+
+        async def deferring_accept(raws: list[bytes], peer_key: bytes) -> Accepted:
+            calls.append((trio.current_time(), raws))
+            if len(calls) == 1:  # as if nothing could be stored yet
+                return Accepted(appended=0, deferred=len(raws))
+            return await accept(raws, peer_key)
+
+        b.replica.accept = deferring_accept  # type: ignore[method-assign]
+        link_nodes(n, a, b)
+        await wait_until(lambda: "first try" in room_texts(b))
+        assert len(calls) >= 2 and calls[1][0] - calls[0][0] >= 0.2
+        assert set(calls[0][1]) <= {raw for _, raws in calls[1:] for raw in raws}  # all of it again
+        n.cancel_scope.cancel()

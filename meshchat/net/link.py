@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 RECEIVE_SIZE = 256 * 1024
 MERGE_BATCHES = WINDOW // 2  # received batches stored together in one transaction
+MAX_RESYNC_DELAY = 600.0
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class LinkSettings:
     handshake_timeout: float = 5.0  # a peer must prove itself this fast (slowloris)
     keepalive: float = 15.0  # ping after this long without sending
     idle_timeout: float = 45.0  # drop a peer silent for this long, or that will not take our bytes
-    resync_after: float = 10.0  # after deferred entries, ask the peer to send them again
+    resync_after: float = 10.0  # after deferred entries, ask the peer to send them again (doubling up to 10 min)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class Link:
         self._last_received = trio.current_time()
         self._last_sent = trio.current_time()
         self._resync_at: float | None = None
+        self._resync_delay = settings.resync_after
 
     @property
     def established(self) -> bool:
@@ -233,7 +235,9 @@ class Link:
             if self.conn.state is not ConnectionState.SYNCING:
                 return  # the link was closed while the batch was stored: stored, but nobody to acknowledge
             if accepted.deferred and self._resync_at is None:
-                self._resync_at = trio.current_time() + self.settings.resync_after
+                # Ask again later, and later each time: a full quarantine does not empty itself.
+                self._resync_at = trio.current_time() + self._resync_delay
+                self._resync_delay = min(2 * self._resync_delay, MAX_RESYNC_DELAY)
             self.conn.entries_processed(len(batches), accepted.seen)
             self.observer.progress(self)
             self._pump()
