@@ -2,10 +2,11 @@
 
 Reads (frontiers, entries to send, admission checks) use the profile's store in the trio thread: they take
 microseconds to a few milliseconds. Received batches are accepted on a second connection to the same
-database, in a worker thread, one batch at a time: SQLite has one writer anyway, and the node (and a TUI in
-the same thread) stays responsive while a large catch-up is stored. The main connection sees what the
-writer committed through SQLite's ``data_version``, exactly as it sees a ``meshchat post`` from another
-process.
+database, one batch at a time (SQLite has one writer anyway), in a worker thread so that the node (and a
+TUI in the same thread) stays responsive while a large catch-up is stored; batches as small as a live push
+are stored in the trio thread, where a thread hop would cost more than the write. The main connection sees
+what the writer committed through SQLite's ``data_version``, exactly as it sees a ``meshchat post`` from
+another process.
 
 What we send is capped: a removed author's log up to its cut, a forked author's log up to the forked seq
 (the fork proof goes with it; see ``meshchat.proto.sync``).
@@ -31,6 +32,7 @@ from meshchat.store import BatchResult, Outcome, Store, StoreError
 # (an author removed or forked in a part of the log the sender has not seen) are not the sender's fault.
 BAD_PEER_REASONS = frozenset({"entry of another team", "bad signature", "follows an entry with a bad signature"})
 RESEND_REASONS = ("gap", "quarantine is full")  # deferrals worth asking the peer to send again later
+INLINE_ACCEPT = 16  # batches this small (live pushes, ~1 ms to store) are stored without a worker thread
 
 
 class StoreReplica:
@@ -114,7 +116,10 @@ class StoreReplica:
             if self._writer is None:
                 self._writer = Store.open(self.store.path)
             try:
-                result = await trio.to_thread.run_sync(self._writer.accept_batch, raws)
+                if len(raws) <= INLINE_ACCEPT:  # a live push: a thread hop would cost more than it saves
+                    result = self._writer.accept_batch(raws)
+                else:
+                    result = await trio.to_thread.run_sync(self._writer.accept_batch, raws)
             except StoreError as exc:
                 self.on_problem(str(exc))
                 raise LinkEnded(f"cannot store what the peer sent: {exc}") from None
