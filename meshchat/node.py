@@ -10,8 +10,9 @@ and pushed on to connected peers.
 
 Networking: ``run`` listens on ``NodeConfig.listen`` and dials ``NodeConfig.peers`` (see ``meshchat.net``);
 links are authenticated and replicate through ``meshchat.proto``; received entries are stored through the
-store's one accept path (``meshchat.replica``). ``NodeConfig.discovery`` is accepted and ignored until LAN
-discovery lands (issue 4): it will feed :meth:`Node.add_peer` / :meth:`Node.remove_peer`.
+store's one accept path (``meshchat.replica``). With ``NodeConfig.discovery`` (and a listen address), the node
+advertises itself on the LAN and dials the team's other nodes as zeroconf reports them (``meshchat.net.discovery``
+feeds :meth:`Node.add_peer` / :meth:`Node.remove_peer`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from meshchat.log.entry import Entry
 from meshchat.log.kinds import MEMBERSHIP_KINDS
 from meshchat.log.rules import Membership, Role
 from meshchat.log.views import Message
+from meshchat.net.discovery import Discovery, DiscoveryEvent, PeerSeen, local_ipv4_addresses
 from meshchat.net.peers import Address, NetSettings, PeerManager, format_address
 from meshchat.profile import Profile, ProfileError
 from meshchat.replica import StoreReplica
@@ -125,7 +127,39 @@ class Node:
                 addresses = [format_address(a) for a in self.network.listen_addresses]
                 await self._record_local(LISTEN_KEY, pack(addresses))
             nursery.start_soon(self._write_status)
+            if config.discovery and self.network.listen_addresses:
+                nursery.start_soon(self._discover)
             task_status.started()
+
+    async def _discover(self) -> None:
+        """Advertise on the LAN and dial what discovery reports; a failure is reported, never fatal."""
+        host, port = self.network.listen_addresses[0]
+        if host in ("0.0.0.0", ""):  # noqa: S104 (comparing, not binding: listening on every interface)
+            addresses, interfaces = local_ipv4_addresses(), None
+        else:
+            addresses, interfaces = [host], [host]
+        if not addresses:
+            self.publish(NodeProblem("LAN discovery is off: this machine has no network address"))
+            return
+        discovery = Discovery(self.profile.network_key, port, addresses=addresses, interfaces=interfaces)
+        send, receive = trio.open_memory_channel[DiscoveryEvent](100)
+        known: dict[str, tuple[tuple[str, ...], int]] = {}  # instance -> its addresses and port
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(discovery.run, send)
+                log.info("LAN discovery: advertising %s on %s", discovery.instance, ", ".join(addresses))
+                async for event in receive:
+                    if isinstance(event, PeerSeen):
+                        known[event.instance] = (event.addresses, event.port)
+                        for address in event.addresses:
+                            self.add_peer(address, event.port, "discovery")
+                    elif event.instance in known:
+                        addresses_gone, port_gone = known.pop(event.instance)
+                        for address in addresses_gone:
+                            self.remove_peer(address, port_gone)
+        except (OSError, RuntimeError) as exc:  # zeroconf could not start (no multicast interface, ...)
+            log.warning("LAN discovery failed: %s", exc)
+            self.publish(NodeProblem(f"LAN discovery is off: {exc}"))
 
     # ---- network -------------------------------------------------------------------------------------------
 

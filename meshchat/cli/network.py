@@ -85,8 +85,8 @@ async def _run_node(node: Node) -> int:
 
     team = node.team_name
     log.info("node %s of team %r starting (home %s)", short(node.me, 12), team, node.profile.home)
-    if node.config.discovery:
-        log.info("LAN discovery is not available yet: dialling static peers only")
+    if not node.config.discovery:
+        log.info("LAN discovery is off: dialling static peers only")
     events = node.events()
     async with trio.open_nursery() as nursery:
         await nursery.start(node.run)

@@ -75,6 +75,11 @@ def parse_address(text: str, *, default_host: str = "") -> Address:
     return host, number
 
 
+def _host_of(address: str) -> str:
+    """The host part of a ``host:port`` (or ``[v6]:port``) text."""
+    return address.rpartition(":")[0].strip("[]")
+
+
 @dataclass(eq=False)
 class PeerRecord:
     """What we know about one peer (a dialled address, or one incoming connection)."""
@@ -170,6 +175,9 @@ class PeerManager:
         """Dial ``address`` and keep redialling it (the seam for discovery: PeerSeen -> add_peer)."""
         if address in self._dialers or address in self.listen_addresses or self._nursery is None:
             return
+        for incoming in self._incoming:  # it may have reached us before we heard of it
+            if incoming.found_by == "incoming" and _host_of(incoming.address) == address[0]:
+                incoming.found_by = found_by
         record = PeerRecord(format_address(address), found_by)
         scope = trio.CancelScope()
         self._dialers[address] = (record, scope)
@@ -187,9 +195,10 @@ class PeerManager:
 
     def peers(self) -> list[PeerStatus]:
         """Every peer we dial and every incoming connection (recent closed ones too). A dialled peer that is
-        linked through another connection (it dialled us first) is listed once, under that connection."""
+        linked through another connection (it dialled us first) is listed once, under that connection, and a
+        closed connection to a peer that is linked again is left out."""
         listed = [r for r, _ in self._dialers.values() if r.link is not None or r.key not in self._links]
-        listed += self._incoming
+        listed += [r for r in self._incoming if not (r.state == "closed" and r.key in self._links)]
         listed += [r for r in self._records.values() if r not in listed]  # removed peers, still linked
         return [record.status() for record in listed]
 
@@ -319,6 +328,8 @@ class PeerManager:
         assert key is not None
         self._release_half_open(link)
         record.key = key
+        if record.found_by == "incoming":
+            record.found_by = self._how_we_know(key, record.address)
         existing = self._links.get(key)
         if existing is not None and existing is not link:
             if self._client_key(existing) <= self._client_key(link):
@@ -329,6 +340,15 @@ class PeerManager:
         log.info("%s: peer %s up (%s)", record.address, _short(key), record.found_by)
         self.publish(PeerUp(record.status()))
         return None
+
+    def _how_we_know(self, key: bytes, address: str) -> FoundBy:
+        """An incoming link from a peer we also dial (it won the race to connect) keeps what found it:
+        the peers screen should say "discovery", not "incoming", for a node found on the LAN."""
+        host = _host_of(address)
+        for dialled, _ in self._dialers.values():
+            if dialled.key == key or _host_of(dialled.address) == host:
+                return dialled.found_by
+        return "incoming"
 
     def _client_key(self, link: Link) -> bytes:
         assert link.peer_key is not None
