@@ -114,6 +114,9 @@ def message_flags(priority: str, ack_required: bool) -> int:
     return (PRIORITIES.index(priority) << PRIORITY_SHIFT) | (FLAG_ACK_REQUIRED if ack_required else 0)
 
 
+_POST_FLAGS = {(p, ack): message_flags(p, ack) for p in PRIORITIES for ack in (False, True)}
+
+
 def project(entry: Entry) -> list[ViewRow]:
     """The view rows ``entry`` adds. Entries whose body does not fit their kind add nothing."""
     kind = entry.kind
@@ -171,9 +174,17 @@ def project(entry: Entry) -> list[ViewRow]:
 
 
 def _project_post(entry: Entry) -> list[ViewRow]:
-    """``msg.post`` is most of every log, so its body is checked here directly: the same rules as the
-    generic ``parse_body`` (a test holds the two to each other), about four times faster."""
-    body = entry.body()
+    columns = post_columns(entry.decoded_body)
+    return [] if columns is None else [MessageRow(*columns)]
+
+
+def post_columns(body: dict[str, Value]) -> tuple[bytes, int] | None:
+    """The ``MessageRow`` fields ``(room, flags)`` of a ``msg.post`` body, or ``None`` if it does not fit.
+
+    ``msg.post`` is most of every log, so its body is checked here directly: the same rules as the generic
+    ``parse_body``, about four times faster. The store calls this for posts instead of :func:`project`,
+    which saves building the row and the list around it.
+    """
     room = body.get("room")
     text = body.get("text")
     priority = body.get("priority", "routine")
@@ -187,10 +198,10 @@ def _project_post(entry: Entry) -> list[ViewRow]:
         or type(ack) is not bool
         or not text.strip()
     ):
-        return []
+        return None
     if ("reply_to" in body or "location" in body) and parse_body("msg.post", body) is None:
-        return []
-    return [MessageRow(room, message_flags(str(priority), ack))]
+        return None
+    return room, _POST_FLAGS[priority, ack]
 
 
 def _registers(obj: bytes, fields: dict[str, Value], stamp: Stamp, entry_id: bytes) -> Iterable[RegisterRow]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from meshchat.log.entry import Entry, decode_entry
 from meshchat.log.kinds import MEMBERSHIP_KINDS
@@ -37,6 +37,10 @@ class Ingest:
         self.own = own
         self.waiting: dict[bytes, list[Entry]] = {}
         self.moved_heads: set[bytes] = set()  # authors whose head moved: written to the table in finish()
+        # Rows of stored runs not yet inserted: written by one executemany per table (see _flush), before
+        # anything reads what they could change.
+        self.pending_entries: list[tuple[Any, ...]] = []
+        self.pending_views: dict[str, list[tuple[Any, ...]]] = {}
 
     def feed(self, entries: Iterable[Entry]) -> None:
         by_author: dict[bytes, list[Entry]] = {}
@@ -58,11 +62,23 @@ class Ingest:
             self._quarantine(author, run)
         self.waiting.clear()
         self._release_quarantine()
-        heads = self.store.heads_cache
+        self._flush()
+        heads, ixs = self.store.heads_cache, self.store.author_ix
         self.conn.executemany(
-            "UPDATE authors SET seq = ?, id = ?, clock = ? WHERE key = ?",
-            [(heads[a].seq, heads[a].id, heads[a].clock, a) for a in self.moved_heads],
+            "UPDATE authors SET seq = ?, id = ?, clock = ? WHERE ix = ?",
+            [(*heads[a], ixs[a]) for a in self.moved_heads],
         )
+
+    def _flush(self) -> None:
+        """Insert the pending rows. Runs before every read that could see them: fork checks, and evaluating
+        membership once a run changed it (other runs cannot change what membership reads: see _take_author)."""
+        if self.pending_entries:
+            self.conn.executemany(INSERT_ENTRY, self.pending_entries)
+            self.pending_entries = []
+        if self.pending_views:
+            for name, values in self.pending_views.items():
+                self.conn.executemany(INSERTS[name], values)
+            self.pending_views = {}
 
     # -- admission
 
@@ -104,22 +120,23 @@ class Ingest:
         expect_seq, expect_prev, last_clock = have + 1, head.id if head else None, head.clock if head else -1
         broken = False
         for entry in entries:
-            if entry.seq < expect_seq:
+            _, _, _, _, _, _, seq, prev, clock, _, id_, _ = entry
+            if seq < expect_seq:
                 later.append(entry)  # duplicate or fork: judged once the run is stored
             elif broken:
                 result.add(AcceptResult(Outcome.DEFERRED, entry, "follows an entry that was not taken"))
-            elif entry.seq != expect_seq:
+            elif seq != expect_seq:
                 result.add(AcceptResult(Outcome.DEFERRED, entry, f"gap: expected seq {expect_seq}"))
                 broken = True
-            elif entry.prev != expect_prev:
+            elif prev != expect_prev:
                 result.add(AcceptResult(Outcome.REJECTED, entry, "does not link to the entry before"))
                 broken = True
-            elif entry.clock <= last_clock:
+            elif clock <= last_clock:
                 result.add(AcceptResult(Outcome.REJECTED, entry, "clock does not increase along the log"))
                 broken = True
             else:
                 run.append(entry)
-                expect_seq, expect_prev, last_clock = entry.seq + 1, entry.id, entry.clock
+                expect_seq, expect_prev, last_clock = seq + 1, id_, clock
         cut = store.current_membership().removed_upto(author)
         if cut is not None and not self.own:
             for entry in run:
@@ -130,7 +147,11 @@ class Ingest:
         changed = False
         if run:
             self._store_run(author, run)
-            changed = run[0].id == store.team_id or any(e.kind in MEMBERSHIP_KINDS for e in run)
+            # Membership is evaluated from the genesis entry and the control rows (membership kinds) only:
+            # a run without them leaves it as it was, and its rows may wait in pending.
+            changed = run[0].id == store.team_id or not MEMBERSHIP_KINDS.isdisjoint([e.kind for e in run])
+            if changed:
+                self._flush()
         for entry in later:
             changed |= self._duplicate_or_fork(entry)
         if changed:
@@ -152,12 +173,12 @@ class Ingest:
         return run
 
     def _store_run(self, author: bytes, run: list[Entry]) -> None:
-        conn, store = self.conn, self.store
+        store = self.store
         ix = store.ix_for(author)
         entry_rows, view_rows = entry_and_view_rows(ix, run)
-        conn.executemany(INSERT_ENTRY, entry_rows)
+        self.pending_entries += entry_rows
         for name, values in view_rows.items():
-            conn.executemany(INSERTS[name], values)
+            self.pending_views.setdefault(name, []).extend(values)
         last = run[-1]
         store.heads_cache[author] = Head(last.seq, last.id, last.clock)
         self.moved_heads.add(author)
@@ -165,6 +186,7 @@ class Ingest:
 
     def _duplicate_or_fork(self, entry: Entry) -> bool:
         """Judge an entry at or below the head. Returns whether it revealed a new fork."""
+        self._flush()
         ix = self.store.author_ix[entry.author]
         stored = self.conn.execute("SELECT id FROM entries WHERE author = ? AND seq = ?", (ix, entry.seq)).fetchone()
         if stored is not None and stored[0] == entry.id:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from meshchat.log.entry import Entry
-from meshchat.log.views import MessageRow, Stamp, ViewRow, project
+from meshchat.log.views import MessageRow, Stamp, ViewRow, post_columns, project
 
 SCHEMA_VERSION = 1
 
@@ -153,12 +153,18 @@ def entry_and_view_rows(
     """The ``entries`` rows (with their message columns) and the other view rows, grouped per insert."""
     entry_rows: list[tuple[Any, ...]] = []
     view_rows: dict[str, list[tuple[Any, ...]]] = {}
+    add_entry_row = entry_rows.append
     for entry in entries:
-        room = flags = None
-        for row in project(entry):
-            if type(row) is MessageRow:
-                room, flags = row
-            else:
-                view_rows.setdefault(type(row).__name__, []).append(flatten(row))
-        entry_rows.append((author_ix, entry.seq, entry.clock, entry.kind, entry.id, entry.raw, room, flags))
+        raw, _, _, _, _, _, seq, _, clock, kind, id_, body = entry
+        if kind == "msg.post":  # most of every log: its one view row is the two message columns
+            columns = post_columns(body)
+            room, flags = (None, None) if columns is None else columns
+        else:
+            room = flags = None
+            for row in project(entry):
+                if type(row) is MessageRow:
+                    room, flags = row
+                else:
+                    view_rows.setdefault(type(row).__name__, []).append(flatten(row))
+        add_entry_row((author_ix, seq, clock, kind, id_, raw, room, flags))
     return entry_rows, view_rows
