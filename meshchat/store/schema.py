@@ -133,12 +133,24 @@ INSERTS = {
 }
 
 
+# Blobs are bound as bytearray, not bytes: the sqlite3 module (CPython 3.11) binds int, float, str and
+# bytearray directly but sends every other value, bytes and None included, through its adaptation protocol,
+# which builds a key tuple, looks in the adapter registry and fails two attribute lookups (one of them by
+# raising and clearing an AttributeError with a formatted message). That costs ~0.8 us per bytes value;
+# copying 400 bytes into a bytearray costs ~0.1 us. SQLite stores the same BLOB either way.
+_blob = bytearray
+
+
 def flatten(row: ViewRow) -> tuple[Any, ...]:
-    """A view row as the values of its INSERT: the Stamp becomes (author, seq, clock)."""
+    """A view row as the values of its INSERT: the Stamp becomes (author, seq, clock); blobs as bytearray."""
     out: list[Any] = []
     for value in row:
         if isinstance(value, Stamp):
-            out.extend(value)
+            out.append(_blob(value.author))
+            out.append(value.seq)
+            out.append(value.clock)
+        elif type(value) is bytes:
+            out.append(_blob(value))
         else:
             out.append(value)
     return tuple(out)
@@ -156,15 +168,18 @@ def entry_and_view_rows(
     add_entry_row = entry_rows.append
     for entry in entries:
         raw, _, _, _, _, _, seq, _, clock, kind, id_, body = entry
+        room = flags = None
         if kind == "msg.post":  # most of every log: its one view row is the two message columns
             columns = post_columns(body)
-            room, flags = (None, None) if columns is None else columns
+            if columns is not None:
+                room, flags = columns
         else:
-            room = flags = None
             for row in project(entry):
                 if type(row) is MessageRow:
                     room, flags = row
                 else:
                     view_rows.setdefault(type(row).__name__, []).append(flatten(row))
-        add_entry_row((author_ix, seq, clock, kind, id_, raw, room, flags))
+        add_entry_row(
+            (author_ix, seq, clock, kind, _blob(id_), _blob(raw), None if room is None else _blob(room), flags)
+        )
     return entry_rows, view_rows
