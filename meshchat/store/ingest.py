@@ -12,13 +12,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from meshchat.log.entry import Entry, decode_entry
 from meshchat.log.kinds import MEMBERSHIP_KINDS
 from meshchat.log.rules import ControlEntry
 from meshchat.store.results import AcceptResult, BatchResult, Head, Outcome
-from meshchat.store.schema import INSERT_ENTRY, INSERTS, entry_and_view_rows
+from meshchat.store.schema import (
+    ENTRY_ROWS_PER_INSERT,
+    INSERT_ENTRIES,
+    INSERT_ENTRY,
+    INSERTS,
+    entry_and_view_rows,
+)
 
 if TYPE_CHECKING:
     from meshchat.store.store import Store
@@ -72,8 +79,15 @@ class Ingest:
     def _flush(self) -> None:
         """Insert the pending rows. Runs before every read that could see them: fork checks, and evaluating
         membership once a run changed it (other runs cannot change what membership reads: see _take_author)."""
-        if self.pending_entries:
-            self.conn.executemany(INSERT_ENTRY, self.pending_entries)
+        rows = self.pending_entries
+        if rows:
+            whole = len(rows) - len(rows) % ENTRY_ROWS_PER_INSERT
+            for start in range(0, whole, ENTRY_ROWS_PER_INSERT):  # rows keep their order, and so their rowids
+                self.conn.execute(
+                    INSERT_ENTRIES, list(chain.from_iterable(rows[start : start + ENTRY_ROWS_PER_INSERT]))
+                )
+            if whole < len(rows):
+                self.conn.executemany(INSERT_ENTRY, rows[whole:])
             self.pending_entries = []
         if self.pending_views:
             for name, values in self.pending_views.items():
