@@ -115,6 +115,7 @@ def message_flags(priority: str, ack_required: bool) -> int:
 
 
 _POST_FLAGS = {(p, ack): message_flags(p, ack) for p in PRIORITIES for ack in (False, True)}
+_ROUTINE_FLAGS = message_flags("routine", False)
 
 
 def project(entry: Entry) -> list[ViewRow]:
@@ -187,6 +188,16 @@ def post_columns(body: dict[str, Value]) -> tuple[bytes, int] | None:
     """
     room = body.get("room")
     text = body.get("text")
+    if len(body) == 2:  # the common post: room and text only (or else one of them is missing)
+        if (
+            type(room) is not bytes
+            or len(room) != SHORT_ID
+            or type(text) is not str
+            or not 0 < len(text) <= MAX_TEXT
+            or not text.strip()
+        ):
+            return None
+        return room, _ROUTINE_FLAGS
     priority = body.get("priority", "routine")
     ack = body.get("ack_required", False)
     if (

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from itertools import chain
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from meshchat.log.entry import Entry, decode_entry
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from meshchat.store.store import Store
 
 QUARANTINE_MAX_ENTRIES = 20_000
+_SEQ = itemgetter(Entry._fields.index("seq"))  # entry.seq, as a C-level sort key
+_KIND = itemgetter(Entry._fields.index("kind"))
 
 
 class Ingest:
@@ -53,10 +56,14 @@ class Ingest:
         by_author: dict[bytes, list[Entry]] = {}
         for entry in entries:
             by_author.setdefault(entry.author, []).append(entry)
+        self.feed_by_author(by_author)
+
+    def feed_by_author(self, by_author: dict[bytes, list[Entry]]) -> None:
+        """Like :meth:`feed`, with the entries already grouped per author (in any order within a group)."""
         for author, run in by_author.items():
-            run.sort(key=lambda e: e.seq)
+            run.sort(key=_SEQ)
             if author in self.waiting:
-                self.waiting[author] = sorted(self.waiting[author] + run, key=lambda e: e.seq)
+                self.waiting[author] = sorted(self.waiting[author] + run, key=_SEQ)
             elif self._admitted(author, run):
                 if self._take_author(author, run):
                     self._retry_waiting()
@@ -163,7 +170,7 @@ class Ingest:
             self._store_run(author, run)
             # Membership is evaluated from the genesis entry and the control rows (membership kinds) only:
             # a run without them leaves it as it was, and its rows may wait in pending.
-            changed = run[0].id == store.team_id or not MEMBERSHIP_KINDS.isdisjoint([e.kind for e in run])
+            changed = run[0].id == store.team_id or not MEMBERSHIP_KINDS.isdisjoint(map(_KIND, run))
             if changed:
                 self._flush()
         for entry in later:

@@ -205,7 +205,7 @@ class Store:
     def accept_batch(self, raws: Sequence[bytes], *, verify_each: bool = False) -> BatchResult:
         """Accept many entries in one transaction, verifying one signature per chain-linked run."""
         result = BatchResult()
-        entries: list[Entry] = []
+        by_author: dict[bytes, list[Entry]] = {}
         team_id = self.team_id
         for raw in raws:
             try:
@@ -216,11 +216,15 @@ class Store:
             if entry.team_id != team_id and not (entry.team_id == ZERO_ID and entry.id == team_id):
                 result.add(AcceptResult(Outcome.REJECTED, entry, "entry of another team"))
                 continue
-            entries.append(entry)
-        if entries:
+            run = by_author.get(entry.author)
+            if run is None:
+                by_author[entry.author] = [entry]
+            else:
+                run.append(entry)
+        if by_author:
             with self._write():
                 ingest = Ingest(self, result, verify_each=verify_each)
-                ingest.feed(entries)
+                ingest.feed_by_author(by_author)
                 ingest.finish()
         return result
 
