@@ -16,6 +16,7 @@ connection committed.
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -204,6 +205,21 @@ class Store:
 
     def accept_batch(self, raws: Sequence[bytes], *, verify_each: bool = False) -> BatchResult:
         """Accept many entries in one transaction, verifying one signature per chain-linked run."""
+        # Every entry of the batch is a tuple subclass, which the cyclic garbage collector tracks and never
+        # untracks: thousands of them set off collections that walk the whole heap (in the benchmark, with
+        # its 100,000-entry history in memory, 2.4 us per entry). Nothing here makes reference cycles, so
+        # the collector is paused for the call: what the batch allocates is freed by reference counting as
+        # usual, and the collector resumes afterwards unless the application had turned it off itself.
+        collecting = gc.isenabled()
+        if collecting:
+            gc.disable()
+        try:
+            return self._accept_batch(raws, verify_each)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _accept_batch(self, raws: Sequence[bytes], verify_each: bool) -> BatchResult:
         result = BatchResult()
         by_author: dict[bytes, list[Entry]] = {}
         team_id = self.team_id
