@@ -80,7 +80,7 @@ class Ingest:
         heads, ixs = self.store.heads_cache, self.store.author_ix
         self.conn.executemany(
             "UPDATE authors SET seq = ?, id = ?, clock = ? WHERE ix = ?",
-            [(*heads[a], ixs[a]) for a in self.moved_heads],
+            [(heads[a].seq, bytearray(heads[a].id), heads[a].clock, ixs[a]) for a in self.moved_heads],
         )
 
     def _flush(self) -> None:
@@ -254,14 +254,18 @@ class Ingest:
             "INSERT OR IGNORE INTO quarantine VALUES (?, ?, ?, ?, ?)",
             [(author, e.seq, e.id, e.raw, _now_ms()) for e in run[: max(room, 0)]],
         )
+        self.store.quarantine_may_hold = True
         for entry in run[: max(room, 0)]:
             result.add(AcceptResult(Outcome.QUARANTINED, entry, "author is not a known member"))
 
     def _release_quarantine(self) -> None:
         """Take quarantined entries of authors that membership now admits (repeats while it admits more)."""
-        while True:
+        while self.store.quarantine_may_hold:
             membership = self.store.current_membership()
             authors = [a for (a,) in self.conn.execute("SELECT DISTINCT author FROM quarantine")]
+            if not authors:
+                self.store.quarantine_may_hold = False
+                return
             ready = [a for a in authors if membership.admits(a) or a in self.store.heads_cache]
             if not ready:
                 return

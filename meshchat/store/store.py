@@ -53,6 +53,7 @@ class Store:
         self.heads_cache: dict[bytes, Head] = {}
         self.author_ix: dict[bytes, int] = {}
         self.forked: dict[bytes, int] = {}  # author -> lowest seq with two entries
+        self.quarantine_may_hold = True  # False only when the quarantine table is known to be empty
         self._membership: Membership | None = None
         self._data_version = -1
         self._reload()
@@ -120,6 +121,7 @@ class Store:
         self.author_ix = {key: ix for ix, key, _, _, _ in rows}
         self.heads_cache = {key: Head(seq, id_, clock) for _, key, seq, id_, clock in rows if seq > 0}
         self.forked = dict(self._conn.execute("SELECT author, min(seq) FROM forks GROUP BY author").fetchall())
+        self.quarantine_may_hold = bool(self._conn.execute("SELECT EXISTS (SELECT 1 FROM quarantine)").fetchone()[0])
         self._membership = None
         self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
 
