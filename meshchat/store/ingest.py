@@ -25,7 +25,7 @@ from meshchat.store.schema import (
     INSERT_ENTRIES,
     INSERT_ENTRY,
     INSERTS,
-    entry_and_view_rows,
+    add_rows,
 )
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 QUARANTINE_MAX_ENTRIES = 20_000
 _SEQ = itemgetter(Entry._fields.index("seq"))  # entry.seq, as a C-level sort key
 _KIND = itemgetter(Entry._fields.index("kind"))
+_make_head = tuple.__new__  # Head._make without the Python-level call
 
 
 class Ingest:
@@ -60,11 +61,12 @@ class Ingest:
 
     def feed_by_author(self, by_author: dict[bytes, list[Entry]]) -> None:
         """Like :meth:`feed`, with the entries already grouped per author (in any order within a group)."""
+        heads = self.store.heads_cache
         for author, run in by_author.items():
             run.sort(key=_SEQ)
             if author in self.waiting:
                 self.waiting[author] = sorted(self.waiting[author] + run, key=_SEQ)
-            elif self._admitted(author, run):
+            elif author in heads or self._admitted(author, run):
                 if self._take_author(author, run):
                     self._retry_waiting()
             else:
@@ -195,15 +197,11 @@ class Ingest:
 
     def _store_run(self, author: bytes, run: list[Entry]) -> None:
         store = self.store
-        ix = store.ix_for(author)
-        entry_rows, view_rows = entry_and_view_rows(ix, run)
-        self.pending_entries += entry_rows
-        for name, values in view_rows.items():
-            self.pending_views.setdefault(name, []).extend(values)
-        last = run[-1]
-        store.heads_cache[author] = Head(last.seq, last.id, last.clock)
+        add_rows(store.ix_for(author), run, self.pending_entries, self.pending_views)
+        _, _, _, _, _, _, seq, _, clock, _, id_, _ = run[-1]
+        store.heads_cache[author] = _make_head(Head, (seq, id_, clock))
         self.moved_heads.add(author)
-        self.result.appended.extend(run)
+        self.result.appended += run
 
     def _duplicate_or_fork(self, entry: Entry) -> bool:
         """Judge an entry at or below the head. Returns whether it revealed a new fork."""

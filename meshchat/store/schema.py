@@ -170,6 +170,17 @@ def entry_and_view_rows(
     """The ``entries`` rows (with their message columns) and the other view rows, grouped per insert."""
     entry_rows: list[tuple[Any, ...]] = []
     view_rows: dict[str, list[tuple[Any, ...]]] = {}
+    add_rows(author_ix, entries, entry_rows, view_rows)
+    return entry_rows, view_rows
+
+
+def add_rows(
+    author_ix: int,
+    entries: Iterable[Entry],
+    entry_rows: list[tuple[Any, ...]],
+    view_rows: dict[str, list[tuple[Any, ...]]],
+) -> None:
+    """Append what :func:`entry_and_view_rows` returns to ``entry_rows`` and ``view_rows``."""
     add_entry_row = entry_rows.append
     for entry in entries:
         raw, _, _, _, _, _, seq, _, clock, kind, id_, body = entry
@@ -187,4 +198,3 @@ def entry_and_view_rows(
         add_entry_row(
             (author_ix, seq, clock, kind, _blob(id_), _blob(raw), None if room is None else _blob(room), flags)
         )
-    return entry_rows, view_rows
