@@ -16,7 +16,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from meshchat.log.entry import Entry, decode_entry
+from meshchat.log.entry import Entry, decode_entry, verify_signature
 from meshchat.log.kinds import MEMBERSHIP_KINDS
 from meshchat.log.rules import ControlEntry
 from meshchat.store.results import AcceptResult, BatchResult, Head, Outcome
@@ -48,10 +48,11 @@ class Ingest:
         self.own = own
         self.waiting: dict[bytes, list[Entry]] = {}
         self.moved_heads: set[bytes] = set()  # authors whose head moved: written to the table in finish()
-        # Rows of stored runs not yet inserted: written by one executemany per table (see _flush), before
-        # anything reads what they could change.
+        # Rows of stored runs not yet inserted: written a hundred per statement (see _flush), before anything
+        # reads what they could change.
         self.pending_entries: list[tuple[Any, ...]] = []
         self.pending_views: dict[str, list[tuple[Any, ...]]] = {}
+        self.checked: dict[bytes, bool] = {}  # entry id -> signature verifies (see _verify_ahead)
 
     def feed(self, entries: Iterable[Entry]) -> None:
         by_author: dict[bytes, list[Entry]] = {}
@@ -62,8 +63,11 @@ class Ingest:
     def feed_by_author(self, by_author: dict[bytes, list[Entry]]) -> None:
         """Like :meth:`feed`, with the entries already grouped per author (in any order within a group)."""
         heads = self.store.heads_cache
-        for author, run in by_author.items():
+        for run in by_author.values():
             run.sort(key=_SEQ)
+        if self.verify_each:
+            self._verify_ahead(by_author)
+        for author, run in by_author.items():
             if author in self.waiting:
                 self.waiting[author] = sorted(self.waiting[author] + run, key=_SEQ)
             elif author in heads or self._admitted(author, run):
@@ -102,6 +106,34 @@ class Ingest:
             for name, values in self.pending_views.items():
                 self.conn.executemany(INSERTS[name], values)
             self.pending_views = {}
+
+    def _verify_ahead(self, by_author: dict[bytes, list[Entry]]) -> None:
+        """Check, in one loop, the signatures that taking these entries will check one by one.
+
+        Interleaved with the rest of the accept path, each Ed25519 verification ran about 4 us slower than in
+        a loop of its own (libsodium's code and tables fall out of the CPU caches in between; measured with
+        60 us verifications and 9 us of decoding and SQLite work per entry). So this runs ahead: for each
+        author, the entries that link onto its head, in order, stopping at its first bad signature or where
+        the author was cut by a removal: the signatures _take_author would check. It stores no decision:
+        _authentic_prefix reads the results and verifies itself whatever is not there.
+        """
+        store = self.store
+        membership = store.current_membership()
+        checked = self.checked
+        for author, entries in by_author.items():
+            head = store.heads_cache.get(author)
+            expect_seq, expect_prev, last_clock = (head.seq + 1, head.id, head.clock) if head else (1, None, -1)
+            cut = None if self.own else membership.removed_upto(author)
+            for entry in entries:
+                _, header, sig, _, _, _, seq, prev, clock, _, id_, _ = entry
+                if seq < expect_seq:
+                    continue
+                if seq != expect_seq or prev != expect_prev or clock <= last_clock or (cut is not None and seq > cut):
+                    break
+                ok = checked[id_] = verify_signature(author, header, sig)
+                if not ok:
+                    break
+                expect_seq, expect_prev, last_clock = seq + 1, id_, clock
 
     # -- admission
 
@@ -187,8 +219,10 @@ class Ingest:
             return run
         if not self.verify_each and len(run) > 1 and run[-1].verify_signature():
             return run
+        checked = self.checked
         for i, entry in enumerate(run):
-            if not entry.verify_signature():
+            ok = checked.get(entry.id)
+            if not (entry.verify_signature() if ok is None else ok):
                 self.result.add(AcceptResult(Outcome.REJECTED, entry, "bad signature"))
                 for rest in run[i + 1 :]:
                     self.result.add(AcceptResult(Outcome.REJECTED, rest, "follows an entry with a bad signature"))
