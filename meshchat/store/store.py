@@ -16,6 +16,7 @@ connection committed.
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -52,6 +53,7 @@ class Store:
         self.heads_cache: dict[bytes, Head] = {}
         self.author_ix: dict[bytes, int] = {}
         self.forked: dict[bytes, int] = {}  # author -> lowest seq with two entries
+        self.quarantine_may_hold = True  # False only when the quarantine table is known to be empty
         self._membership: Membership | None = None
         self._membership_basis = (-1, -1)  # _membership_inputs() when the membership was evaluated
         self._data_version = -1
@@ -126,6 +128,7 @@ class Store:
         if not (keep_membership and unchanged):
             self._membership = None
         self.forked = forked
+        self.quarantine_may_hold = bool(self._conn.execute("SELECT EXISTS (SELECT 1 FROM quarantine)").fetchone()[0])
         self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
 
     def _refresh(self) -> None:
@@ -220,8 +223,23 @@ class Store:
 
     def accept_batch(self, raws: Sequence[bytes], *, verify_each: bool = False) -> BatchResult:
         """Accept many entries in one transaction, verifying one signature per chain-linked run."""
+        # Every entry of the batch is a tuple subclass, which the cyclic garbage collector tracks and never
+        # untracks: thousands of them set off collections that walk the whole heap (in the benchmark, with
+        # its 100,000-entry history in memory, 2.4 us per entry). Nothing here makes reference cycles, so
+        # the collector is paused for the call: what the batch allocates is freed by reference counting as
+        # usual, and the collector resumes afterwards unless the application had turned it off itself.
+        collecting = gc.isenabled()
+        if collecting:
+            gc.disable()
+        try:
+            return self._accept_batch(raws, verify_each)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _accept_batch(self, raws: Sequence[bytes], verify_each: bool) -> BatchResult:
         result = BatchResult()
-        entries: list[Entry] = []
+        by_author: dict[bytes, list[Entry]] = {}
         team_id = self.team_id
         for raw in raws:
             try:
@@ -232,11 +250,15 @@ class Store:
             if entry.team_id != team_id and not (entry.team_id == ZERO_ID and entry.id == team_id):
                 result.add(AcceptResult(Outcome.REJECTED, entry, "entry of another team"))
                 continue
-            entries.append(entry)
-        if entries:
+            run = by_author.get(entry.author)
+            if run is None:
+                by_author[entry.author] = [entry]
+            else:
+                run.append(entry)
+        if by_author:
             with self._write():
                 ingest = Ingest(self, result, verify_each=verify_each)
-                ingest.feed(entries)
+                ingest.feed_by_author(by_author)
                 ingest.finish()
         return result
 
