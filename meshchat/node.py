@@ -41,6 +41,7 @@ from meshchat.log.clock import wall_ms
 from meshchat.log.codec import pack
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import MEMBERSHIP_KINDS
+from meshchat.log.netkeys import stale_rotation
 from meshchat.log.rules import Membership, Role
 from meshchat.log.views import Message
 from meshchat.net.discovery import Discovery, DiscoveryEvent, PeerSeen, local_ipv4_addresses
@@ -141,7 +142,10 @@ class Node:
         if not addresses:
             self.publish(NodeProblem("LAN discovery is off: this machine has no network address"))
             return
-        discovery = Discovery(self.profile.network_key, port, addresses=addresses, interfaces=interfaces)
+        profile = self.profile
+        discovery = Discovery(
+            lambda: profile.network_keys().accepted(wall_ms()), port, addresses=addresses, interfaces=interfaces
+        )
         send, receive = trio.open_memory_channel[DiscoveryEvent](100)
         known: dict[str, tuple[tuple[str, ...], int]] = {}  # instance -> its addresses and port
         try:
@@ -249,8 +253,24 @@ class Node:
         self.publish(EntriesAdded(summary.total, summary.kinds, summary.rooms, authors, local=authors == {self.me}))
         if summary.kinds & MEMBERSHIP_KINDS:
             self.publish(MembershipChanged())
+            self._enforce_membership()
         self._check_forks()
         return True
+
+    def _enforce_membership(self) -> None:
+        """After a membership change: end links to peers that are no longer members, and, as an admin,
+        rotate the network key if a removed member may still know it (see ``meshchat.log.netkeys``)."""
+        membership = self.membership
+        gone = [key for key in self.network.linked_keys() if membership.role_of(key) is None]
+        self.network.end_links(gone, "removed from the team")
+        role = membership.role_of(self.me)
+        if role is not None and role >= Role.ADMIN and stale_rotation(membership):
+            try:
+                self.profile.rotate_network_key()
+                log.info("rotated the network key away from removed members")
+            except (ProfileError, StoreError) as exc:
+                self.publish(NodeProblem(f"could not rotate the network key: {exc}"))
+            self.wake()
 
     def on_new_entries(self, hook: Callable[[Sequence[NewEntry]], None]) -> None:
         """Call ``hook`` with every batch of entries new to the store (the network layer pushes them on)."""

@@ -23,6 +23,7 @@ from meshchat.log.clock import wall_ms
 from meshchat.log.codec import Value
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import INCIDENT_FIELDS, MEMBERSHIP_KINDS, SHORT_ID, TASK_FIELDS, BodyError, build_body
+from meshchat.log.netkeys import NetworkKeys, network_keys, seal_network_key
 from meshchat.log.rules import MIN_ROLE, ControlEntry, Role
 from meshchat.log.views import Message, Room, TrackedObject
 from meshchat.store import Store, StoreError
@@ -135,9 +136,15 @@ class Profile:
 
     @property
     def network_key(self) -> bytes:
-        key = self.store.get_meta("network_key")
-        assert isinstance(key, bytes)
-        return key
+        """The current network key (what invites carry, what we dial and advertise with)."""
+        return self.network_keys().current
+
+    def network_keys(self) -> NetworkKeys:
+        """Our network keys after every rotation sealed to us (see ``meshchat.log.netkeys``)."""
+        base = self.store.get_meta("network_key")
+        assert isinstance(base, bytes)
+        curve_public = self.identity.curve25519_public()
+        return network_keys(self.store.membership, self.me, base, curve_public, self.identity.curve25519_secret())
 
     def my_role(self) -> Role | None:
         """Our role as the log says, or, before our join is known here, the role our invite promised."""
@@ -315,8 +322,28 @@ class Profile:
         return self.write("member.add", {"member": key, "role": role, "name": name})
 
     def remove_member(self, key: bytes) -> Entry:
+        """Remove ``key`` (its log is cut at what we hold of it) and rotate the network key away from it."""
+        member = self.store.membership.members.get(key)
+        if member is None or member.role is None:
+            raise ProfileError(f"{key.hex()[:16]} is not a member" + (" (removed already)" if member else ""))
         head = self.store.head(key)
-        return self.write("member.remove", {"member": key, "upto_seq": head.seq if head else 0})
+        entry = self.write("member.remove", {"member": key, "upto_seq": head.seq if head else 0})
+        self.rotate_network_key()
+        return entry
+
+    def change_role(self, key: bytes, role: str) -> Entry:
+        member = self.store.membership.members.get(key)
+        if member is None or member.role is None:
+            raise ProfileError(f"{key.hex()[:16]} is not a member")
+        if member.role.label == role:
+            raise ProfileError(f"{member.name or key.hex()[:16]} is {role} already")
+        return self.write("member.add", {"member": key, "role": role, "name": member.name})
+
+    def rotate_network_key(self) -> Entry:
+        """A fresh network key, sealed to every current member (``key.rotate``)."""
+        members = sorted(k for k, m in self.store.membership.members.items() if m.role is not None)
+        sealed: dict[Any, Value] = dict(seal_network_key(secrets.token_bytes(NETWORK_KEY_SIZE), members))
+        return self.write("key.rotate", {"keys": sealed})
 
 
 def _only_known(fields: Mapping[str, Value], allowed: Mapping[str, Any], what: str) -> dict[str, Value]:
