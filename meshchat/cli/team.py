@@ -1,4 +1,4 @@
-"""Team commands: init, id, members, rooms."""
+"""Team commands: init, id, whoami, rooms. (``members`` is in ``meshchat.cli.admin``.)"""
 
 from __future__ import annotations
 
@@ -21,9 +21,6 @@ def register(commands: Any) -> None:
 
     p = commands.add_parser("whoami", help="your name, role and team")
     p.set_defaults(handler=cmd_whoami)
-
-    p = commands.add_parser("members", help="list the team's members and roles")
-    p.set_defaults(handler=cmd_members)
 
     p = commands.add_parser("rooms", help="list rooms")
     p.set_defaults(handler=cmd_rooms)
@@ -60,17 +57,6 @@ def cmd_whoami(args: argparse.Namespace) -> int:
         print(f"key  {profile.me.hex()}")
         print(f"team {profile.team_id.hex()}")
         print(f"home {args.home}")
-    return 0
-
-
-def cmd_members(args: argparse.Namespace) -> int:
-    with Profile.open(args.home) as profile:
-        membership = profile.store.membership
-        for key, member in sorted(membership.members.items(), key=lambda kv: (-(kv[1].role or -1), kv[1].name)):
-            role = member.role.label if member.role else f"removed (up to #{member.removed_upto})"
-            name = member.name or "-"
-            callsign = f" [{member.callsign}]" if member.callsign else ""
-            print(f"{key.hex()}  {role:<8} {name}{callsign}")
     return 0
 
 
