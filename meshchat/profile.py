@@ -33,6 +33,7 @@ IDENTITY_FILE = "identity.key"
 STORE_FILE = "meshchat.db"
 DEFAULT_ROOM = "general"
 NETWORK_KEY_SIZE = 32
+ADMIN_KINDS = frozenset({"member.invite", "invite.revoke", "member.add", "member.remove", "key.rotate"})
 
 
 class ProfileError(Exception):
@@ -182,6 +183,12 @@ class Profile:
 
     def _check_membership_change(self, kind: str, body: dict[str, Value]) -> None:
         """Evaluate the membership rules with this entry added, and refuse it if they would."""
+        if kind in ADMIN_KINDS:  # clear even before our node has the team's log to evaluate against
+            role = self.my_role()
+            if role is None or role < Role.ADMIN:
+                raise ProfileError(
+                    f"refused: only admins change membership; you are {role.label if role is not None else 'no member'}"
+                )
         head = self.store.head(self.me)
         seq = head.seq + 1 if head else 1
         clock = max(wall_ms(), max((h.clock for h in self.store.heads().values()), default=0) + 1)

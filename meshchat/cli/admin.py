@@ -148,7 +148,9 @@ def cmd_invites(args: argparse.Namespace) -> int:
 def cmd_members(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
         membership = profile.store.membership
-        for key, member in sorted(membership.members.items(), key=lambda kv: (-(kv[1].role or -1), kv[1].name)):
+        for key, member in sorted(
+            membership.members.items(), key=lambda kv: (-(-1 if kv[1].role is None else kv[1].role), kv[1].name)
+        ):
             role = member.role.label if member.role is not None else f"removed (up to #{member.removed_upto})"
             name = member.name or "-"
             callsign = f" [{member.callsign}]" if member.callsign else ""

@@ -47,6 +47,11 @@ class Role(IntEnum):
     def label(self) -> str:
         return self.name.lower()
 
+    def __bool__(self) -> bool:
+        """Every role is truthy, the observer's (0) too: ``role or ...`` and ``if role`` mean "a role at
+        all" (they showed observers as removed or no member before)."""
+        return True
+
 
 # The least role an author must hold for an entry of each kind to have effect. Membership kinds are judged by
 # the rules below; a kind missing here (``heads``, unknown kinds) has no effect on views at all.

@@ -327,6 +327,8 @@ class PeerManager:
             if was_up:
                 log.info("%s: peer %s down: %s", record.address, _short(link.peer_key), reason)
                 self.publish(PeerDown(record.status(), reason))
+            elif reason.startswith("refused by the peer"):  # we are not let in: say so plainly
+                log.warning("%s: this node was %s", record.address, reason)
             else:
                 log.info("%s: link ended: %s", record.address, reason)
         return link.established
