@@ -36,7 +36,7 @@ from meshchat.events import (
     NodeProblem,
     PeerStatus,
 )
-from meshchat.invites import create_invite, reachable_addresses, remembered_peers
+from meshchat.invites import DEFAULT_TTL_MS, create_invite, reachable_addresses, remembered_peers, revoke_invite
 from meshchat.log.clock import wall_ms
 from meshchat.log.codec import pack
 from meshchat.log.entry import Entry
@@ -406,11 +406,13 @@ class Node:
         result: Entry = self._write(lambda: self.profile.set_profile(name, callsign))
         return result
 
-    async def create_invite(self, role: str = "member", addresses: Sequence[str] | None = None) -> str:
+    async def create_invite(
+        self, role: str = "member", addresses: Sequence[str] | None = None, *, ttl_ms: int = DEFAULT_TTL_MS
+    ) -> str:
         """A one-time invite code (admins): the newcomer runs ``meshchat join CODE``. ``addresses`` default
         to where this node listens."""
         reach = addresses if addresses is not None else reachable_addresses(map(format_address, self.listen_addresses))
-        code = self._write(lambda: create_invite(self.profile, role=role, addresses=tuple(reach)))
+        code = self._write(lambda: create_invite(self.profile, role=role, addresses=tuple(reach), ttl_ms=ttl_ms))
         return str(code.encode())
 
     async def add_member(self, key: bytes, role: str, name: str = "") -> Entry:
@@ -418,8 +420,17 @@ class Node:
         return result
 
     async def remove_member(self, key: bytes) -> Entry:
+        """Remove a member (its log is cut at what we hold) and rotate the network key away from it."""
         result: Entry = self._write(lambda: self.profile.remove_member(key))
         return result
+
+    async def change_role(self, key: bytes, role: str) -> Entry:
+        result: Entry = self._write(lambda: self.profile.change_role(key, role))
+        return result
+
+    async def revoke_invite(self, invite_id: str) -> None:
+        """Revoke an unused invite by its id (the first hex digits of its key, as ``meshchat invites`` shows)."""
+        self._write(lambda: revoke_invite(self.profile, invite_id))
 
     def unacknowledged(self) -> list[Message]:
         return self.views.unacknowledged(self.me)
