@@ -64,6 +64,12 @@ def test_members_remove_role_and_profile(tmp_path: Path) -> None:
     # A member (who holds the log) cannot add or promote anyone.
     refused(meshchat("--home", member_home, "members", "role", other[:12], "observer", ok=False), "only admins")
     refused(meshchat("--home", member_home, "invite", ok=False), "only admins change membership")
+    stranger = "ab" * 32
+    refused(meshchat("--home", member_home, "members", "add", stranger, ok=False), "only admins change membership")
+    assert (
+        "added Eve as observer"
+        in meshchat("--home", owner_home, "members", "add", stranger, "--role", "observer", "--name", "Eve").stdout
+    )
     # The admin (once it has the owner's entries) changes members, but not the owner's admins.
     with Profile.open(Path(owner_home)) as owner, Profile.open(Path(admin_home)) as adm:
         adm.store.accept_batch(list(owner.store.iter_raw()))

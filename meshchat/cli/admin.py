@@ -1,4 +1,4 @@
-"""Team administration: invite (and revoke), invites, members (remove, role), profile.
+"""Team administration: invite (and revoke), invites, members (add, remove, role), profile.
 
 What may be done is decided by the membership rules every node applies; the profile checks them before it
 signs, so a refused action is a clear message here rather than an entry the team would ignore.
@@ -44,6 +44,11 @@ def register(commands: Any) -> None:
     members = commands.add_parser("members", help="list the team's members; 'members remove|role' change them")
     members.set_defaults(handler=cmd_members)
     actions = members.add_subparsers(dest="members_command", metavar="ACTION")
+    p = actions.add_parser("add", help="add a member by key, e.g. read out over the radio (admins)")
+    p.add_argument("key", help="the newcomer's key, 64 hex digits ('meshchat id' on their machine)")
+    p.add_argument("--role", default="member", choices=ROLE_CHOICES)
+    p.add_argument("--name", default="", help="their display name until they set their own")
+    p.set_defaults(handler=cmd_members_add)
     p = actions.add_parser("remove", help="remove a member (admins; admins only by the owner); rotates the key")
     p.add_argument("member", help="key (at least 8 hex digits), name or callsign")
     p.set_defaults(handler=cmd_members_remove)
@@ -169,6 +174,23 @@ def resolve_member(profile: Profile, text: str) -> bytes:
         what = "no member" if not found else "more than one member"
         raise ProfileError(f"{what} matches {text!r} (see 'meshchat members')")
     return found[0]
+
+
+def cmd_members_add(args: argparse.Namespace) -> int:
+    try:
+        key = bytes.fromhex(args.key)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise ProfileError("a member's key is 64 hex digits ('meshchat id' prints it)")
+    with Profile.open(args.home) as profile:
+        member = profile.store.membership.members.get(key)
+        if member is not None:
+            state = member.role.label if member.role is not None else "removed (a removed key cannot come back)"
+            raise ProfileError(f"{short(key, 16)} is a member already: {state}")
+        profile.add_member(key, args.role, args.name)
+        print(f"added {args.name or short(key, 16)} as {args.role}")
+    return 0
 
 
 def cmd_members_remove(args: argparse.Namespace) -> int:
