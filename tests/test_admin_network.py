@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+import pytest
 import trio
 
 from meshchat.export.bundle import import_bundle, write_bundle
 from meshchat.identity import Identity
+from meshchat.log import netkeys
 from meshchat.log.netkeys import stale_rotation
 from meshchat.log.rules import Role
 from meshchat.net.link import LinkSettings
@@ -120,12 +123,41 @@ async def test_a_removed_member_is_shut_out_and_its_late_entries_refused(tmp_pat
         await wait_until(lambda: gone not in late.network.linked_keys())
         assert late.profile.network_keys().current == owner.profile.network_keys().current
         assert removed.profile.network_keys().current != owner.profile.network_keys().current
-        # The removed node keeps trying both members; every attempt fails.
+        # The removed node keeps trying both members; every attempt is refused.
         removed.add_peer(*owner.listen_addresses[0], found_by="static")
-        await trio.sleep(1.5)
-        assert removed.network.linked_keys() == []
-        assert gone not in owner.network.linked_keys() and gone not in late.network.linked_keys()
-        errors = {p.peer.address: p.error for p in removed.peers() if p.peer.found_by == "static"}
-        assert len(errors) == 2 and all(errors.values()), errors
+
+        def refusals() -> list[str]:
+            return [p.error for p in removed.peers() if p.peer.found_by == "static" and p.error]
+
+        await wait_until(lambda: len(refusals()) == 2 and all("removed from the team" in e for e in refusals()))
+        for _ in range(100):  # and no attempt gets through meanwhile
+            assert removed.network.linked_keys() == []
+            assert gone not in owner.network.linked_keys() and gone not in late.network.linked_keys()
+            await trio.sleep(0.01)
         assert owner.profile.store.frontier().get(gone, 0) == 0
         assert "written after my removal" not in room_texts(owner)
+
+
+async def test_after_the_grace_period_a_removed_member_gets_no_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(netkeys, "GRACE_MS", 0)  # the rotation's grace period is over
+    caplog.set_level(logging.DEBUG, logger="meshchat")
+    owner_home, member_home, gone_home = team_homes(tmp_path, 3)
+    with Profile.open(gone_home) as gone_profile:
+        gone = gone_profile.me
+    with Profile.open(owner_home) as owner_profile:
+        owner_profile.remove_member(gone)
+        raws = list(owner_profile.store.iter_raw())
+    with Profile.open(member_home) as member_profile:
+        member_profile.store.accept_batch(raws)
+    async with AsyncExitStack() as stack:
+        owner = await stack.enter_async_context(running_node(owner_home, config()))
+        member = await stack.enter_async_context(running_node(member_home, config((owner.listen_addresses[0],))))
+        await wait_until(lambda: owner.me in member.network.linked_keys())  # members link with the new key
+        removed = await stack.enter_async_context(
+            running_node(gone_home, config((owner.listen_addresses[0], member.listen_addresses[0])))
+        )
+        await wait_until(lambda: caplog.text.count("hello not made with our network key") >= 2)
+        assert "removed from the team" not in caplog.text  # refused before anyone learns who it is
+        assert removed.network.linked_keys() == []
