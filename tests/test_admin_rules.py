@@ -15,7 +15,7 @@ import pytest
 
 from meshchat.identity import Identity
 from meshchat.log.entry import Entry
-from meshchat.log.netkeys import GRACE_MS, network_keys, seal_network_key, stale_rotation
+from meshchat.log.netkeys import GRACE_MS, network_keys, rotation_reason, seal_network_key, stale_rotation
 from meshchat.log.rules import ControlEntry, Membership, Role, evaluate, join_message
 from meshchat.store import Store
 from meshchat.store.queries import Views
@@ -252,8 +252,25 @@ def test_a_concurrent_rotation_sealed_to_a_removed_member_is_stale() -> None:
     a2.write("key.rotate", {"keys": seal_network_key(b"2" * 32, [a1.key, a2.key, goes.key])}, clock=clock + 5)
     m = _evaluate(team)
     assert stale_rotation(m)
-    team.founder.write("key.rotate", {"keys": seal_network_key(b"3" * 32, [a1.key, a2.key])}, clock=team.tick())
+    everyone = [team.founder.key, a1.key, a2.key]
+    team.founder.write("key.rotate", {"keys": seal_network_key(b"3" * 32, everyone)}, clock=team.tick())
     assert not stale_rotation(_evaluate(team))
+
+
+def test_a_member_left_with_an_older_key_gets_the_current_one() -> None:
+    team = TestTeam(members=0)
+    everyone = [team.founder.key]
+    early_pk, early_sk = _invite(team, team.founder)  # its code carries the key of before the rotation
+    rotate = {"keys": seal_network_key(b"1" * 32, everyone)}
+    team.founder.write("key.rotate", rotate, clock=team.tick())
+    late_pk, late_sk = _invite(team, team.founder)  # its code carries the rotated key
+    _join(team, late_pk, late_sk)
+    assert rotation_reason(_evaluate(team)) is None
+    early = _join(team, early_pk, early_sk)
+    assert rotation_reason(_evaluate(team)) == "a member has only an older key"
+    everyone += [team.members[0].key, early.key]
+    team.founder.write("key.rotate", {"keys": seal_network_key(b"2" * 32, everyone)}, clock=team.tick())
+    assert rotation_reason(_evaluate(team)) is None
 
 
 def _evaluate(team: TestTeam) -> Membership:

@@ -92,13 +92,35 @@ def network_keys(
 
 
 def stale_rotation(membership: Membership) -> bool:
-    """Whether a removed member may know the current key: it was removed after the latest rotation (or
-    there is none), or the latest rotation, written concurrently with its removal, was sealed to it. An
-    admin's node then rotates (again)."""
+    """Whether the network key should be rotated (again); an admin's node then does so. See
+    :func:`rotation_reason`."""
+    return rotation_reason(membership) is not None
+
+
+def rotation_reason(membership: Membership) -> str | None:
+    """Why the current key will not do, or ``None``:
+
+    - a removed member may know it: it was removed after the latest rotation (or there is none), or the latest
+      rotation, written concurrently with its removal, was sealed to it;
+    - a member holds only an older key: it is not among the latest rotation's recipients although it got its
+      key before that rotation (it joined concurrently, or with an invite made before it).
+    """
     latest = membership.rotations[-1] if membership.rotations else None
     for key, member in membership.members.items():
-        if member.role is not None or member.removed_at is None:
-            continue
-        if latest is None or member.removed_at > latest.at or key in latest.keys:
-            return True
-    return False
+        if member.role is None and member.removed_at is not None:
+            if latest is None or member.removed_at > latest.at or key in latest.keys:
+                return "a removed member may know the current key"
+        elif member.role is not None and latest is not None and key not in latest.keys:
+            older = member.key_from is None or member.key_from < latest.at
+            if older and _sealable(key):
+                return "a member has only an older key"
+    return None
+
+
+def _sealable(member: bytes) -> bool:
+    """Whether a key can receive a sealed network key (a valid Ed25519 point; ``member.add`` takes any 32 bytes)."""
+    try:
+        libnacl.crypto_sign_ed25519_pk_to_curve25519(member)
+    except (ValueError, libnacl.CryptError):
+        return False
+    return True

@@ -129,6 +129,7 @@ class Member:
     removed_upto: int | None = None
     removed_by: bytes | None = None
     removed_at: OrderKey | None = None  # the effective removal's place in the order
+    key_from: OrderKey | None = None  # when it got the network key it holds: its invite's issue, or its addition
 
 
 @dataclass(slots=True)
@@ -268,7 +269,7 @@ class _Evaluation:
             spans.append(RoleSpan(threshold, INFINITY, role))
         member = self.m.members.get(key)
         if member is None:
-            member = self.m.members[key] = Member(key=key, role=role, since=at.clock)
+            member = self.m.members[key] = Member(key=key, role=role, since=at.clock, key_from=at)
         member.role = role
 
 
@@ -403,6 +404,7 @@ def _apply_join(run: _Evaluation, team_id: bytes, entry: ControlEntry, body: Map
     invite.used_by = entry.author
     run.set_role(entry.author, invite.role, entry.key)
     m.members[entry.author].added_by = invite.issuer
+    m.members[entry.author].key_from = invite.issued  # its code carries the key current at the invite
     return None
 
 
