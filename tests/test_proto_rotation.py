@@ -1,10 +1,12 @@
-"""The handshake across a key rotation: the previous key still links during the grace period, then not."""
+"""Across a key rotation: the previous key still links (and is recognised on the LAN) during the grace period,
+then not."""
 
 from __future__ import annotations
 
 import pytest
 
 from meshchat.identity import Identity
+from meshchat.net.discovery import Discovery, current_hour, discovery_tag, tag_is_ours
 from meshchat.proto.connection import Connection, State
 from meshchat.proto.errors import LocalProtocolError, RemoteProtocolError
 from meshchat.proto.framing import FrameReader
@@ -74,3 +76,19 @@ def test_a_client_never_accepts_a_long_server_hello() -> None:
 def test_at_most_one_previous_key() -> None:
     with pytest.raises(LocalProtocolError):
         Credentials(NEW, Identity.generate(), previous_keys=(OLD, OTHER))
+
+
+def test_discovery_advertises_the_current_key_and_recognises_both() -> None:
+    keys = [(NEW, OLD)]
+    discovery = Discovery(lambda: keys[0], 7000, addresses=["10.1.2.3"])
+
+    def tags(key: bytes) -> set[bytes]:  # this hour's, or the next if it just turned
+        hour = current_hour()
+        return {discovery_tag(key, h).encode() for h in (hour, hour + 1)}
+
+    assert discovery._info().properties[b"t"] in tags(NEW)
+    assert tag_is_ours((NEW, OLD), discovery_tag(OLD, current_hour()))  # a peer that has not rotated yet
+    assert not tag_is_ours((NEW,), discovery_tag(OLD, current_hour()))  # after the grace period
+    keys[0] = (OTHER,)  # rotated again: the next refresh advertises the new tag
+    assert discovery.network_key == OTHER
+    assert discovery._info().properties[b"t"] in tags(OTHER)
