@@ -280,3 +280,16 @@ def _evaluate(team: TestTeam) -> Membership:
 
 def _curve(identity: Identity) -> tuple[bytes, bytes]:
     return identity.curve25519_public(), identity.curve25519_secret()
+
+
+def test_admins_create_and_archive_rooms_members_do_not(store_for: StoreFor) -> None:
+    team = TestTeam(members=0)
+    admin, member = team.add_member("admin"), team.add_member("member")
+    ops, logistics = b"o" * 16, b"l" * 16
+    admin.write("room.create", {"room": ops, "name": "ops", "topic": ""}, clock=team.tick())
+    member.write("room.create", {"room": logistics, "name": "logistics", "topic": ""}, clock=team.tick())
+    member.write("room.archive", {"room": ops}, clock=team.tick())
+    admin.write("room.archive", {"room": team.room}, clock=team.tick())
+    for store in _everywhere(store_for, team):
+        rooms = {r.name: r.archived for r in Views(store).rooms()}
+        assert rooms == {"general": True, "ops": False}
