@@ -41,7 +41,7 @@ from meshchat.log.clock import wall_ms
 from meshchat.log.codec import pack
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import MEMBERSHIP_KINDS
-from meshchat.log.netkeys import stale_rotation
+from meshchat.log.netkeys import rotation_reason
 from meshchat.log.rules import Membership, Role
 from meshchat.log.views import Message
 from meshchat.net.discovery import Discovery, DiscoveryEvent, PeerSeen, local_ipv4_addresses
@@ -259,15 +259,17 @@ class Node:
 
     def _enforce_membership(self) -> None:
         """After a membership change: end links to peers that are no longer members, and, as an admin,
-        rotate the network key if a removed member may still know it (see ``meshchat.log.netkeys``)."""
+        rotate the network key if a removed member may still know it or a member holds only an older one
+        (see ``meshchat.log.netkeys.rotation_reason``)."""
         membership = self.membership
         gone = [key for key in self.network.linked_keys() if membership.role_of(key) is None]
         self.network.end_links(gone, "removed from the team")
         role = membership.role_of(self.me)
-        if role is not None and role >= Role.ADMIN and stale_rotation(membership):
+        reason = rotation_reason(membership) if role is not None and role >= Role.ADMIN else None
+        if reason is not None:
             try:
                 self.profile.rotate_network_key()
-                log.info("rotated the network key away from removed members")
+                log.info("rotated the network key: %s", reason)
             except (ProfileError, StoreError) as exc:
                 self.publish(NodeProblem(f"could not rotate the network key: {exc}"))
             self.wake()
