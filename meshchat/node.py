@@ -128,6 +128,7 @@ class Node:
                 addresses = [format_address(a) for a in self.network.listen_addresses]
                 await self._record_local(LISTEN_KEY, pack(addresses))
             nursery.start_soon(self._write_status)
+            self._enforce_membership()  # a removal may have come in while no node ran
             if config.discovery and self.network.listen_addresses:
                 nursery.start_soon(self._discover)
             task_status.started()
