@@ -149,8 +149,10 @@ class Profile:
 
     def my_role(self) -> Role | None:
         """Our role as the log says, or, before our join is known here, the role our invite promised."""
-        role = self.store.membership.role_of(self.me)
-        if role is None and self.store.membership.removed_upto(self.me) is None:
+        membership = self.store.membership
+        role = membership.role_of(self.me)
+        judged = any(r.author == self.me and r.kind == "member.join" for r in membership.refusals)
+        if role is None and membership.removed_upto(self.me) is None and not judged:
             pending = self.store.get_meta("pending_role")
             if isinstance(pending, str):
                 return Role.parse(pending)

@@ -106,4 +106,9 @@ def test_a_spent_or_revoked_code_is_refused_by_the_team_and_says_why(tmp_path: P
             assert f"this node was refused by the peer: refused: not a member: {reason}" in err, err
         members = meshchat("--home", str(ana), "members").stdout
         assert "Cy" not in members and "Dan" not in members
+        stick = str(tmp_path / "ana.bundle")  # once Cy's home holds the team's log, it says why too
+        meshchat("--home", str(ana), "bundle", "export", stick)
+        meshchat("--home", str(cy), "bundle", "import", stick)
+        assert "(not a member: invite was already used)" in meshchat("--home", str(cy), "whoami").stdout
+        refused(meshchat("--home", str(cy), "post", "general", "hi", ok=False), "not a member")
         assert re.search(r"used\s+by Bo", meshchat("--home", str(ana), "invites").stdout)

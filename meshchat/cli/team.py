@@ -53,11 +53,21 @@ def cmd_id(args: argparse.Namespace) -> int:
 def cmd_whoami(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
         role = profile.my_role()
-        print(f"{profile.name_of(profile.me)} ({role.label if role else 'not a member'}) in {profile.team_name!r}")
+        status = role.label if role is not None else _why_not_a_member(profile)
+        print(f"{profile.name_of(profile.me)} ({status}) in {profile.team_name!r}")
         print(f"key  {profile.me.hex()}")
         print(f"team {profile.team_id.hex()}")
         print(f"home {args.home}")
     return 0
+
+
+def _why_not_a_member(profile: Profile) -> str:
+    """What the team's rules say about us, in words: removed, or why our join was refused."""
+    membership = profile.store.membership
+    if membership.removed_upto(profile.me) is not None:
+        return "removed from the team"
+    reasons = [r.reason for r in membership.refusals if r.author == profile.me and r.kind == "member.join"]
+    return f"not a member: {reasons[0]}" if reasons else "not a member"
 
 
 def cmd_rooms(args: argparse.Namespace) -> int:
