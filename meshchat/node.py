@@ -36,6 +36,7 @@ from meshchat.events import (
     NodeProblem,
     PeerStatus,
 )
+from meshchat.export.heads import write_heads_if_due
 from meshchat.invites import DEFAULT_TTL_MS, create_invite, reachable_addresses, remembered_peers, revoke_invite
 from meshchat.log.clock import wall_ms
 from meshchat.log.codec import pack
@@ -69,6 +70,7 @@ class NodeConfig:
     peers: tuple[tuple[str, int], ...] = ()  # static peers, dialled and redialled with backoff
     discovery: bool = True  # find peers on the LAN with zeroconf
     poll_interval: float = 0.2  # how often to look for entries written by other processes
+    heads_check_s: float = 60.0  # how often to see whether a signed heads entry is due (at most hourly)
     extra: dict[str, Any] = field(default_factory=dict)
     net: NetSettings = field(default_factory=NetSettings)  # deadlines, keepalive, backoff, connection limits
 
@@ -128,6 +130,7 @@ class Node:
                 addresses = [format_address(a) for a in self.network.listen_addresses]
                 await self._record_local(LISTEN_KEY, pack(addresses))
             nursery.start_soon(self._write_status)
+            nursery.start_soon(self._write_heads)
             self._enforce_membership()  # a removal may have come in while no node ran
             if config.discovery and self.network.listen_addresses:
                 nursery.start_soon(self._discover)
@@ -214,6 +217,19 @@ class Node:
             with trio.move_on_after(2.0) as cleanup:
                 cleanup.shield = True
                 await self._record_local(STATUS_KEY, NodeStatus(os.getpid(), wall_ms(), listen, stopped=True).encode())
+
+    async def _write_heads(self) -> None:
+        """Sign a ``heads`` entry now and then (see meshchat.export.heads): what this node holds becomes part
+        of its own chain, so an export that later drops someone's tail is caught by HQ's verifier."""
+        while True:
+            await trio.sleep(self.config.heads_check_s)
+            try:
+                written = write_heads_if_due(self.profile, now=wall_ms())
+            except (StoreError, ProfileError) as exc:
+                log.warning("cannot write heads: %s", exc)
+                continue
+            if written:
+                self.wake()
 
     async def _record_local(self, key: str, value: bytes) -> bool:
         """Write node-local state; a busy or full disk is logged, never fatal (the next write will do)."""
