@@ -24,7 +24,7 @@ from meshchat.log.codec import Value
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import INCIDENT_FIELDS, MEMBERSHIP_KINDS, SHORT_ID, TASK_FIELDS, BodyError, build_body
 from meshchat.log.netkeys import NetworkKeys, network_keys, seal_network_key
-from meshchat.log.rules import MIN_ROLE, ControlEntry, Role
+from meshchat.log.rules import MIN_ROLE, ControlEntry, Membership, Role
 from meshchat.log.views import Message, Room, TrackedObject
 from meshchat.store import Store, StoreError
 from meshchat.store.queries import Views
@@ -61,6 +61,7 @@ class Profile:
         self.identity = identity
         self.store = store
         self.views = Views(store)
+        self._network_keys: tuple[Membership, NetworkKeys] | None = None
 
     # ---- creating and opening ------------------------------------------------------------------------------
 
@@ -141,11 +142,18 @@ class Profile:
         return self.network_keys().current
 
     def network_keys(self) -> NetworkKeys:
-        """Our network keys after every rotation sealed to us (see ``meshchat.log.netkeys``)."""
+        """Our network keys after every rotation sealed to us (see ``meshchat.log.netkeys``). Asked for each
+        new link, so kept until the membership is evaluated again (opening each sealed copy costs ~50 us)."""
+        membership = self.store.membership
+        cached = self._network_keys
+        if cached is not None and cached[0] is membership:
+            return cached[1]
         base = self.store.get_meta("network_key")
         assert isinstance(base, bytes)
         curve_public = self.identity.curve25519_public()
-        return network_keys(self.store.membership, self.me, base, curve_public, self.identity.curve25519_secret())
+        keys = network_keys(membership, self.me, base, curve_public, self.identity.curve25519_secret())
+        self._network_keys = (membership, keys)
+        return keys
 
     def my_role(self) -> Role | None:
         """Our role as the log says, or, before our join is known here, the role our invite promised."""
