@@ -20,6 +20,8 @@ ROLE_CHOICES = ("member", "observer", "admin")
 def register(commands: Any) -> None:
     p = commands.add_parser(
         "invite",
+        usage="meshchat invite [--role ROLE] [--expires DURATION] [--qr] [--address HOST:PORT]\n"
+        "       meshchat invite revoke ID",
         help="print a one-time invite code for a newcomer (admins); 'invite revoke ID' withdraws one",
         description="Print a one-time invite code (and, with --qr, a QR code of it for the terminal). "
         "'meshchat invite revoke ID' withdraws an invite that was not used yet (ids: 'meshchat invites').",
@@ -41,7 +43,7 @@ def register(commands: Any) -> None:
     p = commands.add_parser("invites", help="list the team's invites: id, role, expiry, state")
     p.set_defaults(handler=cmd_invites)
 
-    members = commands.add_parser("members", help="list the team's members; 'members remove|role' change them")
+    members = commands.add_parser("members", help="list the team's members; 'members add|remove|role' change them")
     members.set_defaults(handler=cmd_members)
     actions = members.add_subparsers(dest="members_command", metavar="ACTION")
     p = actions.add_parser("add", help="add a member by key, e.g. read out over the radio (admins)")
