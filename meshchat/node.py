@@ -279,8 +279,13 @@ class Node:
         rotate the network key if a removed member may still know it or a member holds only an older one
         (see ``meshchat.log.netkeys.rotation_reason``)."""
         membership = self.membership
-        gone = [key for key in self.network.linked_keys() if membership.role_of(key) is None]
-        self.network.end_links(gone, "removed from the team")
+        # Not every peer without a role: one admitted on the evidence of its join may not be evaluated yet.
+        refused = {r.author for r in membership.refusals if r.kind == "member.join"}
+        linked = self.network.linked_keys()
+        removed = [key for key in linked if membership.removed_upto(key) is not None]
+        self.network.end_links(removed, "removed from the team")
+        spent = [key for key in linked if key in refused and membership.role_of(key) is None]
+        self.network.end_links(spent, "not a member: its join was refused")
         role = membership.role_of(self.me)
         reason = rotation_reason(membership) if role is not None and role >= Role.ADMIN else None
         if reason is not None:
