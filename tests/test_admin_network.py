@@ -132,7 +132,9 @@ async def test_a_removed_member_is_shut_out_and_its_late_entries_refused(tmp_pat
         def refusals() -> list[str]:
             return [p.error for p in removed.peers() if p.peer.found_by == "static" and p.error]
 
-        await wait_until(lambda: len(refusals()) == 2 and all("removed from the team" in e for e in refusals()))
+        await wait_until(
+            lambda: len(refusals()) == 2 and all("removed from the team" in e for e in refusals()), timeout=10
+        )
         for _ in range(100):  # and no attempt gets through meanwhile
             assert removed.network.linked_keys() == []
             assert gone not in owner.network.linked_keys() and gone not in late.network.linked_keys()
@@ -157,10 +159,10 @@ async def test_after_the_grace_period_a_removed_member_gets_no_answer(
     async with AsyncExitStack() as stack:
         owner = await stack.enter_async_context(running_node(owner_home, config()))
         member = await stack.enter_async_context(running_node(member_home, config((owner.listen_addresses[0],))))
-        await wait_until(lambda: owner.me in member.network.linked_keys())  # members link with the new key
+        await wait_until(lambda: owner.me in member.network.linked_keys(), timeout=10)  # members link with the new key
         removed = await stack.enter_async_context(
             running_node(gone_home, config((owner.listen_addresses[0], member.listen_addresses[0])))
         )
-        await wait_until(lambda: caplog.text.count("hello not made with our network key") >= 2)
+        await wait_until(lambda: caplog.text.count("hello not made with our network key") >= 2, timeout=10)
         assert "removed from the team" not in caplog.text  # refused before anyone learns who it is
         assert removed.network.linked_keys() == []
