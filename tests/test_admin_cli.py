@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from functools import partial
 from pathlib import Path
 
 from test_cli_network import eventually, free_port, meshchat, node_process
@@ -99,8 +100,8 @@ def test_a_spent_or_revoked_code_is_refused_by_the_team_and_says_why(tmp_path: P
         eventually(lambda: re.search(r"member\s+Bo", meshchat("--home", str(ana), "members").stdout) is not None)
         for home, reason in ((cy, "invite was already used"), (dan, "invite was revoked")):
             with node_process(home, free_port()) as node:
-                eventually(lambda: "== general" in meshchat("--home", str(bo), "log").stdout)
-                time.sleep(1.0)
+                peers = partial(meshchat, "--home", str(home), "peers", ok=False)
+                eventually(lambda peers=peers, reason=reason: reason in peers().stdout)
                 node.terminate()
                 _, err = node.communicate(timeout=10)
             assert f"this node was refused by the peer: refused: not a member: {reason}" in err, err
