@@ -51,6 +51,10 @@ class Identity:
         """The X25519 form of this key, for decrypting what others seal to us (e.g. a rotated network key)."""
         return bytes(libnacl.crypto_sign_ed25519_sk_to_curve25519(self._secret))
 
+    def curve25519_public(self) -> bytes:
+        """The X25519 form of the public key (what others seal to)."""
+        return bytes(libnacl.crypto_sign_ed25519_pk_to_curve25519(self._public))
+
     def __repr__(self) -> str:
         return f"Identity({self.public_key.hex()[:16]}...)"
 

@@ -7,10 +7,9 @@ the proof in its ``member.join``), the role, and the clock of the ``member.invit
 join sorts after the invite on every node.
 
 Text form (docs/formats.md): ``MC1`` followed by the RFC 4648 base32 (no padding) of
-``msgpack([1, team_id, team_name, network_key, invite_seed, invite_clock, role, [address, ...]])`` and a
-4-byte BLAKE2b checksum of the version tag and payload. A mistyped or truncated code fails the checksum and
-says so; a code from a newer format says that instead. The version is in the tag, so later formats (issue 6:
-expiry shown, QR) can coexist.
+``msgpack([1, team_id, team_name, network_key, invite_seed, invite_clock, role, [address, ...], expires])``
+and a 4-byte BLAKE2b checksum of the version tag and payload (``expires`` may be absent: older codes). A
+mistyped or truncated code fails the checksum and says so; a code from a newer format says that instead.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ import base64
 import binascii
 import hashlib
 import secrets
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +27,7 @@ from meshchat.identity import Identity
 from meshchat.log.clock import wall_ms
 from meshchat.log.codec import DecodeError, pack, unpack
 from meshchat.log.kinds import ROLES, build_body
-from meshchat.log.rules import join_message
+from meshchat.log.rules import Invite, join_message
 from meshchat.net.peers import parse_address
 from meshchat.profile import Profile, ProfileError
 
@@ -35,7 +35,8 @@ TAG = "MC1"
 VERSION = 1
 CHECKSUM_SIZE = 4
 CHECKSUM_CONTEXT = b"meshchat/v1/invite-code"
-DEFAULT_TTL_MS = 7 * 24 * 3600 * 1000  # a week; issue 6 makes it configurable
+DEFAULT_TTL_MS = 7 * 24 * 3600 * 1000  # a week (``meshchat invite --expires`` changes it)
+MAX_TTL_MS = 90 * 24 * 3600 * 1000
 MAX_ADDRESSES = 8
 INVITE_ROLES = ROLES[:3]  # observer, member, admin: nobody is invited as owner
 PEERS_KEY = "invite.peers"  # local state: the inviter's addresses, dialled by the joiner's node
@@ -55,12 +56,15 @@ class InviteCode:
     invite_clock: int  # clock of the member.invite entry
     role: str
     addresses: tuple[str, ...] = ()  # "host:port" where the inviter listens
+    expires: int = 0  # ms since the epoch, as in the member.invite entry; 0: not in the code
 
     def __post_init__(self) -> None:
         if len(self.team_id) != 32 or len(self.network_key) != 32 or len(self.invite_seed) != 32:
             raise InviteError("an invite holds 32-byte team id, network key and invite secret")
         if self.role not in INVITE_ROLES or not 0 <= self.invite_clock < 2**53:
             raise InviteError("an invite holds a role (observer, member or admin) and a clock")
+        if not 0 <= self.expires < 2**53:
+            raise InviteError("an invite's expiry is a time in ms")
         if not 0 < len(self.team_name) <= 80 or len(self.addresses) > MAX_ADDRESSES:
             raise InviteError("an invite holds the team's name and at most 8 addresses")
         for address in self.addresses:
@@ -68,6 +72,11 @@ class InviteCode:
                 parse_address(address)
             except ValueError as exc:
                 raise InviteError(f"an invite address is not valid: {exc}") from None
+
+    @property
+    def invite_public_key(self) -> bytes:
+        """The invite's id in the log (``member.invite {invite_pk}``)."""
+        return Identity(self.invite_seed).public_key
 
     def encode(self) -> str:
         payload = pack(
@@ -80,6 +89,7 @@ class InviteCode:
                 self.invite_clock,
                 self.role,
                 list(self.addresses),
+                self.expires,
             ]
         )
         data = payload + _checksum(payload)
@@ -105,9 +115,10 @@ class InviteCode:
             fields = unpack(payload, max_len=4096, max_items=MAX_ADDRESSES + 1)
         except DecodeError:
             raise InviteError("this invite code is damaged: its contents do not decode") from None
-        if type(fields) is not list or len(fields) != 8 or type(fields[0]) is not int or fields[0] != VERSION:
+        if type(fields) is not list or len(fields) not in (8, 9) or type(fields[0]) is not int or fields[0] != VERSION:
             raise InviteError("this invite code is damaged: its contents do not decode")
-        _, team_id, name, key, seed, clock, role, addresses = fields
+        _, team_id, name, key, seed, clock, role, addresses = fields[:8]
+        expires = fields[8] if len(fields) == 9 else 0
         typed = (
             isinstance(team_id, bytes)
             and isinstance(name, str)
@@ -117,10 +128,11 @@ class InviteCode:
             and isinstance(role, str)
             and isinstance(addresses, list)
             and all(isinstance(a, str) for a in addresses)
+            and type(expires) is int
         )
         if not typed:
             raise InviteError("this invite code is damaged: its contents do not decode")
-        return cls(team_id, name, key, seed, clock, role, tuple(addresses))  # type: ignore[arg-type]
+        return cls(team_id, name, key, seed, clock, role, tuple(addresses), expires)  # type: ignore[arg-type]
 
 
 def _checksum(payload: bytes) -> bytes:
@@ -133,13 +145,14 @@ def create_invite(
     """Authorise a new one-time invite key in our log (``member.invite``) and return its code."""
     if role not in INVITE_ROLES:
         raise InviteError(f"cannot invite as {role!r} (observer, member or admin)")
+    if not 0 < ttl_ms <= MAX_TTL_MS:
+        raise InviteError("an invite expires after at least a second and at most 90 days")
     seed = secrets.token_bytes(32)
     invite = Identity(seed)
-    entry = profile.write(
-        "member.invite", {"invite_pk": invite.public_key, "role": role, "expires": wall_ms() + ttl_ms}
-    )
+    expires = wall_ms() + ttl_ms
+    entry = profile.write("member.invite", {"invite_pk": invite.public_key, "role": role, "expires": expires})
     return InviteCode(
-        profile.team_id, profile.team_name, profile.network_key, seed, entry.clock, role, tuple(addresses)
+        profile.team_id, profile.team_name, profile.network_key, seed, entry.clock, role, tuple(addresses), expires
     )
 
 
@@ -149,6 +162,8 @@ def join_team(home: Path, code: InviteCode, *, display_name: str = "", callsign:
     Other nodes admit the newcomer once they hold both the invite and the join; until its own node has seen
     its join admitted, the profile reports the promised role (meta ``pending_role``).
     """
+    if code.expires and wall_ms() > code.expires:
+        raise InviteError(f"this invite expired at {_utc(code.expires)}: ask an admin for a new one")
     profile = Profile.create_joining(home, code.team_id, code.team_name, code.network_key)
     try:
         invite = Identity(code.invite_seed)
@@ -163,6 +178,62 @@ def join_team(home: Path, code: InviteCode, *, display_name: str = "", callsign:
         profile.close()
         raise
     return profile
+
+
+def _utc(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))
+
+
+def parse_duration(text: str) -> int:
+    """``90s``, ``30m``, ``24h``, ``7d`` (or a plain number of hours) in ms; a clear error otherwise."""
+    units = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+    body, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "h")
+    if not body.isdigit() or not 0 < int(body) * units[unit] <= MAX_TTL_MS:
+        raise InviteError(f"not a duration: {text!r} (e.g. 30m, 24h, 7d; at most 90 days)")
+    return int(body) * units[unit]
+
+
+@dataclass(frozen=True)
+class InviteState:
+    """One invite as the membership evaluates it, for ``meshchat invites``."""
+
+    invite: Invite
+    state: str  # open, used, revoked, expired
+
+    @property
+    def id(self) -> str:
+        return self.invite.invite_pk.hex()[:8]
+
+
+def list_invites(profile: Profile, now_ms: int | None = None) -> list[InviteState]:
+    """Every invite the team's log holds, oldest first."""
+    now = wall_ms() if now_ms is None else now_ms
+    out = []
+    for invite in sorted(profile.store.membership.invites.values(), key=lambda i: i.issued):
+        if invite.used_by is not None:
+            state = "used"
+        elif invite.revoked_by is not None:
+            state = "revoked"
+        elif invite.expires < now:
+            state = "expired"
+        else:
+            state = "open"
+        out.append(InviteState(invite, state))
+    return out
+
+
+def revoke_invite(profile: Profile, prefix: str) -> InviteState:
+    """Revoke the invite whose id (hex of its key) starts with ``prefix``."""
+    text = prefix.strip().lower()
+    matches = [i for i in list_invites(profile) if len(text) >= 4 and i.invite.invite_pk.hex().startswith(text)]
+    if len(matches) != 1:
+        what = "no invite" if not matches else "more than one invite"
+        raise InviteError(f"{what} with id {prefix!r} (see 'meshchat invites'; give at least 4 hex digits)")
+    found = matches[0]
+    if found.state in ("used", "revoked"):
+        raise InviteError(f"invite {found.id} was {found.state} already")
+    profile.write("invite.revoke", {"invite_pk": found.invite.invite_pk})
+    return found
 
 
 def remembered_peers(profile: Profile) -> list[tuple[str, int]]:

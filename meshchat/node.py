@@ -37,11 +37,12 @@ from meshchat.events import (
     PeerStatus,
 )
 from meshchat.export.heads import write_heads_if_due
-from meshchat.invites import create_invite, reachable_addresses, remembered_peers
+from meshchat.invites import DEFAULT_TTL_MS, create_invite, reachable_addresses, remembered_peers, revoke_invite
 from meshchat.log.clock import wall_ms
 from meshchat.log.codec import pack
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import MEMBERSHIP_KINDS
+from meshchat.log.netkeys import rotation_reason
 from meshchat.log.rules import Membership, Role
 from meshchat.log.views import Message
 from meshchat.net.discovery import Discovery, DiscoveryEvent, PeerSeen, local_ipv4_addresses
@@ -130,6 +131,7 @@ class Node:
                 await self._record_local(LISTEN_KEY, pack(addresses))
             nursery.start_soon(self._write_status)
             nursery.start_soon(self._write_heads)
+            self._enforce_membership()  # a removal may have come in while no node ran
             if config.discovery and self.network.listen_addresses:
                 nursery.start_soon(self._discover)
             task_status.started()
@@ -144,7 +146,10 @@ class Node:
         if not addresses:
             self.publish(NodeProblem("LAN discovery is off: this machine has no network address"))
             return
-        discovery = Discovery(self.profile.network_key, port, addresses=addresses, interfaces=interfaces)
+        profile = self.profile
+        discovery = Discovery(
+            lambda: profile.network_keys().accepted(wall_ms()), port, addresses=addresses, interfaces=interfaces
+        )
         send, receive = trio.open_memory_channel[DiscoveryEvent](100)
         known: dict[str, tuple[tuple[str, ...], int]] = {}  # instance -> its addresses and port
         try:
@@ -265,8 +270,31 @@ class Node:
         self.publish(EntriesAdded(summary.total, summary.kinds, summary.rooms, authors, local=authors == {self.me}))
         if summary.kinds & MEMBERSHIP_KINDS:
             self.publish(MembershipChanged())
+            self._enforce_membership()
         self._check_forks()
         return True
+
+    def _enforce_membership(self) -> None:
+        """After a membership change: end links to peers that are no longer members, and, as an admin,
+        rotate the network key if a removed member may still know it or a member holds only an older one
+        (see ``meshchat.log.netkeys.rotation_reason``)."""
+        membership = self.membership
+        # Not every peer without a role: one admitted on the evidence of its join may not be evaluated yet.
+        refused = {r.author for r in membership.refusals if r.kind == "member.join"}
+        linked = self.network.linked_keys()
+        removed = [key for key in linked if membership.removed_upto(key) is not None]
+        self.network.end_links(removed, "removed from the team")
+        spent = [key for key in linked if key in refused and membership.role_of(key) is None]
+        self.network.end_links(spent, "not a member: its join was refused")
+        role = membership.role_of(self.me)
+        reason = rotation_reason(membership) if role is not None and role >= Role.ADMIN else None
+        if reason is not None:
+            try:
+                self.profile.rotate_network_key()
+                log.info("rotated the network key: %s", reason)
+            except (ProfileError, StoreError) as exc:
+                self.publish(NodeProblem(f"could not rotate the network key: {exc}"))
+            self.wake()
 
     def on_new_entries(self, hook: Callable[[Sequence[NewEntry]], None]) -> None:
         """Call ``hook`` with every batch of entries new to the store (the network layer pushes them on)."""
@@ -402,11 +430,13 @@ class Node:
         result: Entry = self._write(lambda: self.profile.set_profile(name, callsign))
         return result
 
-    async def create_invite(self, role: str = "member", addresses: Sequence[str] | None = None) -> str:
+    async def create_invite(
+        self, role: str = "member", addresses: Sequence[str] | None = None, *, ttl_ms: int = DEFAULT_TTL_MS
+    ) -> str:
         """A one-time invite code (admins): the newcomer runs ``meshchat join CODE``. ``addresses`` default
         to where this node listens."""
         reach = addresses if addresses is not None else reachable_addresses(map(format_address, self.listen_addresses))
-        code = self._write(lambda: create_invite(self.profile, role=role, addresses=tuple(reach)))
+        code = self._write(lambda: create_invite(self.profile, role=role, addresses=tuple(reach), ttl_ms=ttl_ms))
         return str(code.encode())
 
     async def add_member(self, key: bytes, role: str, name: str = "") -> Entry:
@@ -414,8 +444,17 @@ class Node:
         return result
 
     async def remove_member(self, key: bytes) -> Entry:
+        """Remove a member (its log is cut at what we hold) and rotate the network key away from it."""
         result: Entry = self._write(lambda: self.profile.remove_member(key))
         return result
+
+    async def change_role(self, key: bytes, role: str) -> Entry:
+        result: Entry = self._write(lambda: self.profile.change_role(key, role))
+        return result
+
+    async def revoke_invite(self, invite_id: str) -> None:
+        """Revoke an unused invite by its id (the first hex digits of its key, as ``meshchat invites`` shows)."""
+        self._write(lambda: revoke_invite(self.profile, invite_id))
 
     def unacknowledged(self) -> list[Message]:
         return self.views.unacknowledged(self.me)

@@ -23,7 +23,8 @@ from meshchat.log.clock import wall_ms
 from meshchat.log.codec import Value
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import INCIDENT_FIELDS, MEMBERSHIP_KINDS, SHORT_ID, TASK_FIELDS, BodyError, build_body
-from meshchat.log.rules import MIN_ROLE, ControlEntry, Role
+from meshchat.log.netkeys import NetworkKeys, network_keys, seal_network_key
+from meshchat.log.rules import MIN_ROLE, ControlEntry, Membership, Role
 from meshchat.log.views import Message, Room, TrackedObject
 from meshchat.store import Store, StoreError
 from meshchat.store.queries import Views
@@ -32,6 +33,7 @@ IDENTITY_FILE = "identity.key"
 STORE_FILE = "meshchat.db"
 DEFAULT_ROOM = "general"
 NETWORK_KEY_SIZE = 32
+ADMIN_KINDS = frozenset({"member.invite", "invite.revoke", "member.add", "member.remove", "key.rotate"})
 
 
 class ProfileError(Exception):
@@ -59,6 +61,7 @@ class Profile:
         self.identity = identity
         self.store = store
         self.views = Views(store)
+        self._network_keys: tuple[Membership, NetworkKeys] | None = None
 
     # ---- creating and opening ------------------------------------------------------------------------------
 
@@ -135,14 +138,29 @@ class Profile:
 
     @property
     def network_key(self) -> bytes:
-        key = self.store.get_meta("network_key")
-        assert isinstance(key, bytes)
-        return key
+        """The current network key (what invites carry, what we dial and advertise with)."""
+        return self.network_keys().current
+
+    def network_keys(self) -> NetworkKeys:
+        """Our network keys after every rotation sealed to us (see ``meshchat.log.netkeys``). Asked for each
+        new link, so kept until the membership is evaluated again (opening each sealed copy costs ~50 us)."""
+        membership = self.store.membership
+        cached = self._network_keys
+        if cached is not None and cached[0] is membership:
+            return cached[1]
+        base = self.store.get_meta("network_key")
+        assert isinstance(base, bytes)
+        curve_public = self.identity.curve25519_public()
+        keys = network_keys(membership, self.me, base, curve_public, self.identity.curve25519_secret())
+        self._network_keys = (membership, keys)
+        return keys
 
     def my_role(self) -> Role | None:
         """Our role as the log says, or, before our join is known here, the role our invite promised."""
-        role = self.store.membership.role_of(self.me)
-        if role is None and self.store.membership.removed_upto(self.me) is None:
+        membership = self.store.membership
+        role = membership.role_of(self.me)
+        judged = any(r.author == self.me and r.kind == "member.join" for r in membership.refusals)
+        if role is None and membership.removed_upto(self.me) is None and not judged:
             pending = self.store.get_meta("pending_role")
             if isinstance(pending, str):
                 return Role.parse(pending)
@@ -175,6 +193,12 @@ class Profile:
 
     def _check_membership_change(self, kind: str, body: dict[str, Value]) -> None:
         """Evaluate the membership rules with this entry added, and refuse it if they would."""
+        if kind in ADMIN_KINDS:  # clear even before our node has the team's log to evaluate against
+            role = self.my_role()
+            if role is None or role < Role.ADMIN:
+                raise ProfileError(
+                    f"refused: only admins change membership; you are {role.label if role is not None else 'no member'}"
+                )
         head = self.store.head(self.me)
         seq = head.seq + 1 if head else 1
         clock = max(wall_ms(), max((h.clock for h in self.store.heads().values()), default=0) + 1)
@@ -315,8 +339,28 @@ class Profile:
         return self.write("member.add", {"member": key, "role": role, "name": name})
 
     def remove_member(self, key: bytes) -> Entry:
+        """Remove ``key`` (its log is cut at what we hold of it) and rotate the network key away from it."""
+        member = self.store.membership.members.get(key)
+        if member is None or member.role is None:
+            raise ProfileError(f"{key.hex()[:16]} is not a member" + (" (removed already)" if member else ""))
         head = self.store.head(key)
-        return self.write("member.remove", {"member": key, "upto_seq": head.seq if head else 0})
+        entry = self.write("member.remove", {"member": key, "upto_seq": head.seq if head else 0})
+        self.rotate_network_key()
+        return entry
+
+    def change_role(self, key: bytes, role: str) -> Entry:
+        member = self.store.membership.members.get(key)
+        if member is None or member.role is None:
+            raise ProfileError(f"{key.hex()[:16]} is not a member")
+        if member.role.label == role:
+            raise ProfileError(f"{member.name or key.hex()[:16]} is {role} already")
+        return self.write("member.add", {"member": key, "role": role, "name": member.name})
+
+    def rotate_network_key(self) -> Entry:
+        """A fresh network key, sealed to every current member (``key.rotate``)."""
+        members = sorted(k for k, m in self.store.membership.members.items() if m.role is not None)
+        sealed: dict[Any, Value] = dict(seal_network_key(secrets.token_bytes(NETWORK_KEY_SIZE), members))
+        return self.write("key.rotate", {"keys": sealed})
 
 
 def _only_known(fields: Mapping[str, Value], allowed: Mapping[str, Any], what: str) -> dict[str, Value]:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 import trio
 
 from meshchat.admission import admission_evidence, admit_peer
+from meshchat.log.clock import wall_ms
 from meshchat.log.entry import decode_entry
 from meshchat.log.rules import Membership
 from meshchat.net.link import Accepted, LinkEnded, SyncStart
@@ -63,8 +64,11 @@ class StoreReplica:
     # ---- handshake -------------------------------------------------------------------------------------
 
     def credentials(self) -> Credentials:
+        """Evaluated for each new link: a key rotation applies to the next handshake."""
         profile = self.profile
-        return Credentials(profile.network_key, profile.identity, admission_evidence(self.store, profile.me))
+        current, *previous = profile.network_keys().accepted(wall_ms())
+        evidence = admission_evidence(self.store, profile.me)
+        return Credentials(current, profile.identity, evidence, previous_keys=tuple(previous))
 
     def authorize(self, peer_key: bytes, evidence: tuple[bytes, ...]) -> str | None:
         return admit_peer(self.store, peer_key, evidence)

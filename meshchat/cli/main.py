@@ -9,11 +9,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from meshchat import __version__
-from meshchat.cli import hq, incidents, messages, network, team
+from meshchat.cli import admin, hq, incidents, messages, network, team
 from meshchat.profile import ProfileError, default_home
 
 Handler = Callable[[argparse.Namespace], int]
-COMMAND_GROUPS = (team, messages, incidents, network, hq)
+COMMAND_GROUPS = (team, admin, messages, incidents, network, hq)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""Network commands: node (a headless node), invite, join, peers."""
+"""Network commands: node (a headless node), join, peers. (``invite`` is in ``meshchat.cli.admin``.)"""
 
 from __future__ import annotations
 
@@ -29,17 +29,6 @@ def register(commands: Any) -> None:
     p.add_argument("--no-discovery", action="store_true", help="do not look for peers on the LAN")
     p.add_argument("-v", "--verbose", action="store_true", help="log every link event")
     p.set_defaults(handler=cmd_node)
-
-    p = commands.add_parser("invite", help="print a one-time invite code for a newcomer (admins)")
-    p.add_argument("--role", default="member", choices=("member", "observer", "admin"))
-    p.add_argument(
-        "--address",
-        action="append",
-        default=None,
-        metavar="HOST:PORT",
-        help="where the newcomer can reach this node (default: where its node listens)",
-    )
-    p.set_defaults(handler=cmd_invite)
 
     p = commands.add_parser("join", help="join a team with an invite code (creates a new home)")
     p.add_argument("code", help="the invite code (MC1...)")
@@ -115,37 +104,7 @@ async def _stop_on_signal(scope: trio.CancelScope) -> None:
             return
 
 
-# ---- invite and join -------------------------------------------------------------------------------------------
-
-
-def cmd_invite(args: argparse.Namespace) -> int:
-    from meshchat.invites import create_invite, reachable_addresses
-    from meshchat.log.codec import unpack
-    from meshchat.net.peers import parse_address
-    from meshchat.node import LISTEN_KEY
-
-    with Profile.open(args.home) as profile:
-        if args.address is None:
-            raw = profile.store.get_local(LISTEN_KEY)
-            listen = unpack(raw, max_len=4096) if raw else []
-            addresses = reachable_addresses(str(a) for a in listen) if isinstance(listen, list) else []
-        else:
-            for address in args.address:
-                try:
-                    parse_address(address)
-                except ValueError as exc:
-                    raise ProfileError(str(exc)) from None
-            addresses = list(args.address)
-        code = create_invite(profile, role=args.role, addresses=addresses)
-        print(f"One-time invite to {profile.team_name!r} as {args.role}. The newcomer runs:")
-        print()
-        print(f"  meshchat join {code.encode()}")
-        print()
-        if addresses:
-            print(f"It reaches this node at {', '.join(addresses)}; keep 'meshchat node' running.")
-        else:
-            print("No address is in the code (no node has listened on this home yet): the newcomer needs --peer.")
-    return 0
+# ---- join --------------------------------------------------------------------------------------------------------
 
 
 def cmd_join(args: argparse.Namespace) -> int:

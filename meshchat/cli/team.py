@@ -1,4 +1,4 @@
-"""Team commands: init, id, members, rooms."""
+"""Team commands: init, id, whoami, rooms. (``members`` is in ``meshchat.cli.admin``.)"""
 
 from __future__ import annotations
 
@@ -21,9 +21,6 @@ def register(commands: Any) -> None:
 
     p = commands.add_parser("whoami", help="your name, role and team")
     p.set_defaults(handler=cmd_whoami)
-
-    p = commands.add_parser("members", help="list the team's members and roles")
-    p.set_defaults(handler=cmd_members)
 
     p = commands.add_parser("rooms", help="list rooms")
     p.set_defaults(handler=cmd_rooms)
@@ -56,22 +53,21 @@ def cmd_id(args: argparse.Namespace) -> int:
 def cmd_whoami(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
         role = profile.my_role()
-        print(f"{profile.name_of(profile.me)} ({role.label if role else 'not a member'}) in {profile.team_name!r}")
+        status = role.label if role is not None else _why_not_a_member(profile)
+        print(f"{profile.name_of(profile.me)} ({status}) in {profile.team_name!r}")
         print(f"key  {profile.me.hex()}")
         print(f"team {profile.team_id.hex()}")
         print(f"home {args.home}")
     return 0
 
 
-def cmd_members(args: argparse.Namespace) -> int:
-    with Profile.open(args.home) as profile:
-        membership = profile.store.membership
-        for key, member in sorted(membership.members.items(), key=lambda kv: (-(kv[1].role or -1), kv[1].name)):
-            role = member.role.label if member.role else f"removed (up to #{member.removed_upto})"
-            name = member.name or "-"
-            callsign = f" [{member.callsign}]" if member.callsign else ""
-            print(f"{key.hex()}  {role:<8} {name}{callsign}")
-    return 0
+def _why_not_a_member(profile: Profile) -> str:
+    """What the team's rules say about us, in words: removed, or why our join was refused."""
+    membership = profile.store.membership
+    if membership.removed_upto(profile.me) is not None:
+        return "removed from the team"
+    reasons = [r.reason for r in membership.refusals if r.author == profile.me and r.kind == "member.join"]
+    return f"not a member: {reasons[0]}" if reasons else "not a member"
 
 
 def cmd_rooms(args: argparse.Namespace) -> int:

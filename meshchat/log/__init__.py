@@ -5,5 +5,6 @@
 - ``clock``: the hybrid logical clock.
 - ``kinds``: entry kinds and their body fields.
 - ``rules``: membership and roles, evaluated deterministically from membership entries.
+- ``netkeys``: the network key across rotations (sealed to each member; which keys a node accepts).
 - ``views``: what each entry adds to the views, and the records the UI reads.
 """

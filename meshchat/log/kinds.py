@@ -23,6 +23,8 @@ CHECKIN_STATUSES = ("safe", "need_help")
 MAX_TEXT = 8000
 MAX_NAME = 80
 SHORT_ID = 16  # rooms, incidents, check-ins and tasks are named by 16 random bytes
+SEALED_KEY = 80  # a 32-byte network key in a libsodium sealed box (32-byte ephemeral key + 16-byte tag)
+MAX_KEY_RECIPIENTS = 500  # a key.rotate body stays under the 64 KiB entry limit (~118 bytes per recipient)
 
 
 class BodyError(ValueError):
@@ -116,6 +118,15 @@ def _heads(v: object) -> bool:
     )
 
 
+def _sealed_keys(v: object) -> bool:
+    """``{member key: sealed network key}``, one to :data:`MAX_KEY_RECIPIENTS` recipients."""
+    return (
+        isinstance(v, dict)
+        and 0 < len(v) <= MAX_KEY_RECIPIENTS
+        and all(_ID32(k) and _blob(SEALED_KEY)(sealed) for k, sealed in v.items())
+    )
+
+
 SCHEMAS: dict[str, dict[str, Field]] = {
     "team.create": {"name": Field(_text(MAX_NAME))},
     "member.invite": {
@@ -131,6 +142,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "role": Field(_one_of(ROLES[:3])),
     },
     "member.remove": {"member": Field(_ID32), "upto_seq": Field(_int(0, 2**53))},
+    "key.rotate": {"keys": Field(_sealed_keys)},
     "member.profile": {
         "name": Field(_text(MAX_NAME)),
         "callsign": Field(_text(MAX_NAME, empty=True), required=False, default=""),
@@ -190,6 +202,7 @@ MEMBERSHIP_KINDS = frozenset(
         "member.add",
         "member.remove",
         "member.profile",
+        "key.rotate",
     }
 )
 

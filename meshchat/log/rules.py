@@ -47,6 +47,11 @@ class Role(IntEnum):
     def label(self) -> str:
         return self.name.lower()
 
+    def __bool__(self) -> bool:
+        """Every role is truthy, the observer's (0) too: ``role or ...`` and ``if role`` mean "a role at
+        all" (they showed observers as removed or no member before)."""
+        return True
+
 
 # The least role an author must hold for an entry of each kind to have effect. Membership kinds are judged by
 # the rules below; a kind missing here (``heads``, unknown kinds) has no effect on views at all.
@@ -123,6 +128,8 @@ class Member:
     since: int = 0
     removed_upto: int | None = None
     removed_by: bytes | None = None
+    removed_at: OrderKey | None = None  # the effective removal's place in the order
+    key_from: OrderKey | None = None  # when it got the network key it holds: its invite's issue, or its addition
 
 
 @dataclass(slots=True)
@@ -134,6 +141,14 @@ class Invite:
     issued: OrderKey
     used_by: bytes | None = None
     revoked_by: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """An effective ``key.rotate``: a new network key, sealed to each of ``keys``' members."""
+
+    at: OrderKey
+    keys: Mapping[bytes, bytes]  # member key -> sealed network key
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +174,7 @@ class Membership:
     invites: dict[bytes, Invite] = field(default_factory=dict)
     spans: dict[bytes, list[RoleSpan]] = field(default_factory=dict)
     refusals: list[Refusal] = field(default_factory=list)
+    rotations: list[Rotation] = field(default_factory=list)  # effective key.rotate entries, in team order
     seq_limits: dict[bytes, int] = field(default_factory=dict)  # forked authors: entries up to here count
 
     def role_of(self, key: bytes) -> Role | None:
@@ -253,7 +269,7 @@ class _Evaluation:
             spans.append(RoleSpan(threshold, INFINITY, role))
         member = self.m.members.get(key)
         if member is None:
-            member = self.m.members[key] = Member(key=key, role=role, since=at.clock)
+            member = self.m.members[key] = Member(key=key, role=role, since=at.clock, key_from=at)
         member.role = role
 
 
@@ -298,25 +314,8 @@ def _apply(run: _Evaluation, team_id: bytes, entry: ControlEntry, body: Mapping[
         return None
     if actor < Role.ADMIN:
         return "only admins change membership"
-    if entry.kind == "member.invite":
-        role = Role.parse(str(body["role"]))
-        if role >= Role.ADMIN and actor < Role.OWNER:
-            return "only the owner invites admins"
-        invite_pk = body["invite_pk"]
-        assert isinstance(invite_pk, bytes)
-        if invite_pk in m.invites:
-            return "invite key already issued"
-        expires = body["expires"]
-        assert isinstance(expires, int)
-        m.invites[invite_pk] = Invite(invite_pk, role, expires, entry.author, entry.key)
-        return None
-    if entry.kind == "invite.revoke":
-        invite = m.invites.get(_blob(body["invite_pk"]))
-        if invite is None:
-            return "no such invite"
-        if invite.revoked_by is None:
-            invite.revoked_by = entry.author
-        return None
+    if entry.kind in ("member.invite", "invite.revoke", "key.rotate"):
+        return _apply_admin_entry(m, actor, entry, body)
     target = _blob(body["member"])
     current = m.role_of(target)
     if target == m.founder:
@@ -346,9 +345,43 @@ def _apply(run: _Evaluation, team_id: bytes, entry: ControlEntry, body: Mapping[
     if removed.removed_upto is None or upto < removed.removed_upto:
         removed.removed_upto = upto
         removed.removed_by = entry.author
+        removed.removed_at = entry.key
     if removed.role is not None:
         run.set_role(target, None, entry.key)
     return None
+
+
+def _apply_admin_entry(m: Membership, actor: Role, entry: ControlEntry, body: Mapping[str, Value]) -> str | None:
+    """Invites, their revocation and key rotations (the author is an admin or the owner)."""
+    if entry.kind == "member.invite":
+        role = Role.parse(str(body["role"]))
+        if role >= Role.ADMIN and actor < Role.OWNER:
+            return "only the owner invites admins"
+        invite_pk = body["invite_pk"]
+        assert isinstance(invite_pk, bytes)
+        if invite_pk in m.invites:
+            return "invite key already issued"
+        expires = body["expires"]
+        assert isinstance(expires, int)
+        m.invites[invite_pk] = Invite(invite_pk, role, expires, entry.author, entry.key)
+        return None
+    if entry.kind == "invite.revoke":
+        invite = m.invites.get(_blob(body["invite_pk"]))
+        if invite is None:
+            return "no such invite"
+        if invite.used_by is not None:
+            return "invite was already used"
+        if invite.role >= Role.ADMIN and actor < Role.OWNER:
+            return "only the owner revokes an invite for an admin"
+        if invite.revoked_by is None:
+            invite.revoked_by = entry.author
+        return None
+    if entry.kind == "key.rotate":
+        keys = body["keys"]
+        assert isinstance(keys, dict)
+        m.rotations.append(Rotation(entry.key, {_blob(k): _blob(v) for k, v in keys.items()}))
+        return None
+    raise AssertionError(entry.kind)  # the caller passes only the kinds above
 
 
 def _apply_join(run: _Evaluation, team_id: bytes, entry: ControlEntry, body: Mapping[str, Value]) -> str | None:
@@ -371,6 +404,7 @@ def _apply_join(run: _Evaluation, team_id: bytes, entry: ControlEntry, body: Map
     invite.used_by = entry.author
     run.set_role(entry.author, invite.role, entry.key)
     m.members[entry.author].added_by = invite.issuer
+    m.members[entry.author].key_from = invite.issued  # its code carries the key current at the invite
     return None
 
 

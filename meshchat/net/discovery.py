@@ -20,7 +20,7 @@ import ipaddress
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import trio
@@ -46,10 +46,12 @@ def current_hour(now: float | None = None) -> int:
     return int((time.time() if now is None else now) // 3600)
 
 
-def tag_is_ours(network_key: bytes, tag: str, now: float | None = None) -> bool:
-    """Whether ``tag`` was made with our network key this hour, the last or the next (clock skew)."""
+def tag_is_ours(network_key: bytes | Sequence[bytes], tag: str, now: float | None = None) -> bool:
+    """Whether ``tag`` was made with our network key (or one of our accepted keys, during a rotation's grace
+    period) this hour, the last or the next (clock skew)."""
     hour = current_hour(now)
-    return any(hmac.compare_digest(tag, discovery_tag(network_key, h)) for h in (hour - 1, hour, hour + 1))
+    keys = [network_key] if isinstance(network_key, bytes) else list(network_key)
+    return any(hmac.compare_digest(tag, discovery_tag(key, h)) for key in keys for h in (hour - 1, hour, hour + 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +74,7 @@ DiscoveryEvent = PeerSeen | PeerLost
 
 
 def peer_from_info(
-    info: ServiceInfo, network_key: bytes, own_instance: str, now: float | None = None
+    info: ServiceInfo, network_key: bytes | Sequence[bytes], own_instance: str, now: float | None = None
 ) -> PeerSeen | None:
     """Validate a resolved advertisement; ``None`` unless it is another node of our team."""
     if info.name == own_instance:
@@ -110,27 +112,38 @@ class Discovery:
 
     def __init__(
         self,
-        network_key: bytes,
+        network_key: bytes | Callable[[], Sequence[bytes]],
         port: int,
         *,
         addresses: Sequence[str],
         interfaces: Sequence[str] | None = None,
     ) -> None:
-        self.network_key = network_key
+        """``network_key``: the key, or a function giving the accepted keys, current first (it follows key
+        rotations: the advertisement is refreshed when the current key changes)."""
+        self._keys: Callable[[], Sequence[bytes]] = (
+            (lambda: (network_key,)) if isinstance(network_key, bytes) else network_key
+        )
         self.port = port
         self.addresses = list(addresses)
         self.interfaces = list(interfaces) if interfaces is not None else None
         self.instance = f"{secrets.token_hex(6)}.{SERVICE_TYPE}"
         self._hour = current_hour()
+        self._advertised_key = b""
         self._reported: set[str] = set()  # instances we announced with PeerSeen
+
+    @property
+    def network_key(self) -> bytes:
+        """The current network key: what we advertise with."""
+        return self._keys()[0]
 
     def _info(self) -> ServiceInfo:
         self._hour = current_hour()
+        self._advertised_key = self.network_key
         return ServiceInfo(
             SERVICE_TYPE,
             self.instance,
             port=self.port,
-            properties={b"v": TXT_VERSION, b"t": discovery_tag(self.network_key, self._hour).encode()},
+            properties={b"v": TXT_VERSION, b"t": discovery_tag(self._advertised_key, self._hour).encode()},
             parsed_addresses=self.addresses,
         )
 
@@ -182,7 +195,7 @@ class Discovery:
         info = await trio.to_thread.run_sync(lambda: zc.get_service_info(SERVICE_TYPE, name, RESOLVE_TIMEOUT_MS))
         if info is None:
             return
-        seen = peer_from_info(info, self.network_key, self.instance)
+        seen = peer_from_info(info, self._keys(), self.instance)
         if seen is not None:
             self._reported.add(name)
             await events.send(seen)
@@ -190,9 +203,10 @@ class Discovery:
             log.debug("ignoring advertisement %s (not of our team)", name)
 
     async def _refresh_tag_hourly(self, zc: Zeroconf) -> None:
+        """A new tag each hour, and whenever the network key is rotated."""
         while True:
             await trio.sleep(60)
-            if current_hour() != self._hour:
+            if current_hour() != self._hour or self.network_key != self._advertised_key:
                 await trio.to_thread.run_sync(zc.update_service, self._info())
 
 

@@ -206,6 +206,17 @@ class PeerManager:
         for link in list(self._links.values()):
             link.local_advanced(heads)
 
+    def linked_keys(self) -> list[bytes]:
+        return list(self._links)
+
+    def end_links(self, keys: Iterable[bytes], reason: str) -> None:
+        """End the links to these peers (e.g. members just removed); a dialler tries again later, and the
+        handshake decides whether that peer may link."""
+        for key in keys:
+            link = self._links.get(key)
+            if link is not None:
+                link.end(reason)
+
     def add_fork_proofs(self, proofs: Sequence[ForkProof]) -> None:
         for link in list(self._links.values()):
             link.add_fork_proofs(proofs)
@@ -316,6 +327,8 @@ class PeerManager:
             if was_up:
                 log.info("%s: peer %s down: %s", record.address, _short(link.peer_key), reason)
                 self.publish(PeerDown(record.status(), reason))
+            elif reason.startswith("refused by the peer"):  # we are not let in: say so plainly
+                log.warning("%s: this node was %s", record.address, reason)
             else:
                 log.info("%s: link ended: %s", record.address, reason)
         return link.established

@@ -9,8 +9,12 @@ Four messages (exact layout in docs/formats.md)::
                         (or a sealed CLOSE with the reason the client was refused)
 
 ``K`` is the team's 32-byte network key, ``a``/``b`` fresh X25519 keys, ``H`` a keyed hash of messages 1
-and 2. The server answers nothing at all to a first message whose MAC fails, so an outsider learns nothing,
-not even that a meshchat node is listening. Session keys come from ``crypto_kx`` over the ephemeral keys
+and 2. After a key rotation (``meshchat.log.netkeys``) a side may also accept the previous key for a grace
+period: the client then appends a second MAC, made with the previous key, to message 1 (96 bytes), and the
+server uses whichever of its keys matches one of them (its current key first). The server's MAC tells the
+client which key was chosen, and that key is ``K`` for the rest of the handshake. The server answers nothing
+at all to a first message whose MAC fails, so an outsider learns nothing, not even that a meshchat node is
+listening. Session keys come from ``crypto_kx`` over the ephemeral keys
 (forward secrecy), bound to ``K`` and ``H``. Identities travel sealed, and each side signs the transcript, so
 a relay can neither read nor splice them.
 
@@ -37,6 +41,8 @@ from meshchat.proto.framing import frame
 
 NETWORK_KEY_SIZE = 32
 HELLO_SIZE = 64
+MAC_SIZE = 32
+MAX_KEYS = 2  # the current network key and, for a grace period after a rotation, the previous one
 MAX_EVIDENCE = 4
 CLIENT_HELLO = b"meshchat/v1/hello/client"
 SERVER_HELLO = b"meshchat/v1/hello/server"
@@ -70,10 +76,13 @@ class Credentials:
     network_key: bytes
     identity: Signer
     evidence: tuple[bytes, ...] = ()
+    previous_keys: tuple[bytes, ...] = ()  # still accepted (a rotation's grace period); at most one
 
     def __post_init__(self) -> None:
-        if len(self.network_key) != NETWORK_KEY_SIZE:
-            raise LocalProtocolError("the network key is 32 bytes")
+        if any(len(k) != NETWORK_KEY_SIZE for k in (self.network_key, *self.previous_keys)):
+            raise LocalProtocolError("a network key is 32 bytes")
+        if len(self.previous_keys) >= MAX_KEYS:
+            raise LocalProtocolError(f"at most {MAX_KEYS} network keys")
         if len(self.evidence) > MAX_EVIDENCE or any(len(e) > MAX_ENTRY_SIZE for e in self.evidence):
             raise LocalProtocolError(f"at most {MAX_EVIDENCE} evidence entries of at most {MAX_ENTRY_SIZE} bytes")
 
@@ -110,6 +119,11 @@ class Handshake:
         self._hello = b""  # our first message
         self._transcript = b""
         self._channel: SecureChannel | None = None
+        self._key = credentials.network_key  # K: the network key both sides hold (settled by the hellos)
+
+    @property
+    def _keys(self) -> tuple[bytes, ...]:
+        return (self.credentials.network_key, *self.credentials.previous_keys)
 
     @property
     def done(self) -> bool:
@@ -121,7 +135,7 @@ class Handshake:
         self._state = _State.WAIT_HELLO
         if self.side is Side.SERVER:
             return b""
-        self._hello = self._eph_public + self._mac(CLIENT_HELLO + self._eph_public)
+        self._hello = self._eph_public + b"".join(_mac(k, CLIENT_HELLO + self._eph_public) for k in self._keys)
         return frame(self._hello)
 
     def receive(self, payload: bytes) -> bytes:
@@ -140,36 +154,43 @@ class Handshake:
 
     # -- the steps
 
-    def _mac(self, message: bytes) -> bytes:
-        return bytes(libnacl.crypto_auth(message, self.credentials.network_key))
-
-    def _check_mac(self, mac: bytes, message: bytes) -> bool:
-        try:
-            libnacl.crypto_auth_verify(mac, message, self.credentials.network_key)
-        except ValueError:
-            return False
-        return True
+    def _matching_key(self, macs: list[bytes], message: bytes) -> bytes | None:
+        """The first of our keys (current first) under which one of ``macs`` verifies."""
+        for key in self._keys:
+            for mac in macs:
+                try:
+                    libnacl.crypto_auth_verify(mac, message, key)
+                except ValueError:
+                    continue
+                return key
+        return None
 
     def _on_hello(self, payload: bytes) -> bytes:
-        if len(payload) != HELLO_SIZE:
+        server = self.side is Side.SERVER
+        if len(payload) != HELLO_SIZE and not (server and len(payload) == HELLO_SIZE + MAC_SIZE):
             raise RemoteProtocolError("not a meshchat hello (wrong size)")
-        peer_public, mac = payload[:32], payload[32:]
-        if self.side is Side.SERVER:
-            if not self._check_mac(mac, CLIENT_HELLO + peer_public):
+        peer_public = payload[:32]
+        macs = [payload[i : i + MAC_SIZE] for i in range(32, len(payload), MAC_SIZE)]
+        if server:
+            key = self._matching_key(macs, CLIENT_HELLO + peer_public)
+            if key is None:
                 raise RemoteProtocolError("hello not made with our network key (another team, or not meshchat)")
-            self._hello = self._eph_public + self._mac(SERVER_HELLO + self._eph_public + peer_public)
+            self._key = key
+            self._hello = self._eph_public + _mac(key, SERVER_HELLO + self._eph_public + peer_public)
             client_hello, server_hello = payload, self._hello
             rx, tx, status = libnacl.crypto_kx_server_session_keys(self._eph_public, self._eph_secret, peer_public)
             c2s, s2c = rx, tx
         else:
-            if not self._check_mac(mac, SERVER_HELLO + peer_public + self._eph_public):
+            key = self._matching_key(macs, SERVER_HELLO + peer_public + self._eph_public)
+            if key is None:
                 raise RemoteProtocolError("the server's hello was not made with our network key")
+            self._key = key
             client_hello, server_hello = self._hello, payload
             rx, tx, status = libnacl.crypto_kx_client_session_keys(self._eph_public, self._eph_secret, peer_public)
             c2s, s2c = tx, rx
         if status != 0:
             raise RemoteProtocolError("unacceptable ephemeral key")
-        key = self.credentials.network_key
+        key = self._key
         self._transcript = _keyed_hash(key, TRANSCRIPT + client_hello + server_hello)
         c2s = _keyed_hash(key, KEY_C2S + c2s + self._transcript)
         s2c = _keyed_hash(key, KEY_S2C + s2c + self._transcript)
@@ -217,6 +238,10 @@ class Handshake:
 
     def _sign(self, message: bytes) -> bytes:
         return self.credentials.identity.sign(message)
+
+
+def _mac(key: bytes, message: bytes) -> bytes:
+    return bytes(libnacl.crypto_auth(message, key))
 
 
 def _keyed_hash(key: bytes, data: bytes) -> bytes:

@@ -1,0 +1,126 @@
+"""The team's network key across rotations: sealing a new key to each member, and which keys a node accepts.
+
+The network key gates the handshake's first message and the LAN discovery tag. A removed member still knows
+it, so a removal rotates it: the remover writes ``key.rotate {keys: {member: sealed}}`` where each member's
+copy is a libsodium sealed box to the X25519 form of the member's Ed25519 key. Only remaining members can open
+their copy, and every node agrees (through the membership rules) on which rotations count and in what order.
+
+A node's keys, oldest first, are the key it started with (the founder's, or the one in its invite code) and
+then the key of each effective rotation sealed to it. The newest is *current*: it dials with it and advertises
+with it. The one before stays accepted for :data:`GRACE_MS` after the rotation, so that members who have not
+seen the rotation yet can still link and learn it (and then switch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import libnacl
+
+from meshchat.log.rules import Membership
+
+NETWORK_KEY_SIZE = 32
+GRACE_MS = 7 * 24 * 3600 * 1000  # a week: longer than a member is likely to be out of reach of every other
+
+
+class SealedKeyError(ValueError):
+    """A sealed key that does not open with our identity."""
+
+
+def seal_network_key(network_key: bytes, members: Iterable[bytes]) -> dict[bytes, bytes]:
+    """``{member: sealed box of network_key}`` for each member whose key converts to X25519."""
+    if len(network_key) != NETWORK_KEY_SIZE:
+        raise ValueError("a network key is 32 bytes")
+    out: dict[bytes, bytes] = {}
+    for member in members:
+        try:
+            curve = libnacl.crypto_sign_ed25519_pk_to_curve25519(member)
+        except (ValueError, libnacl.CryptError):  # not a valid Ed25519 point: nobody can open it anyway
+            continue
+        out[member] = bytes(libnacl.crypto_box_seal(network_key, curve))
+    return out
+
+
+def open_network_key(sealed: bytes, curve_public: bytes, curve_secret: bytes) -> bytes:
+    """Open our copy of a rotated key (``curve_*``: our identity's X25519 form)."""
+    try:
+        key = bytes(libnacl.crypto_box_seal_open(sealed, curve_public, curve_secret))
+    except (ValueError, libnacl.CryptError):
+        raise SealedKeyError("a sealed network key does not open with this identity") from None
+    if len(key) != NETWORK_KEY_SIZE:
+        raise SealedKeyError("a sealed network key is not 32 bytes")
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkKeys:
+    """The keys a node uses: ``current`` to dial and advertise; ``previous`` still accepted until
+    ``previous_until`` (ms since the epoch)."""
+
+    current: bytes
+    previous: bytes | None = None
+    previous_until: int = 0
+    epoch: int = 0  # how many rotations this node has taken part in
+
+    def accepted(self, now_ms: int) -> tuple[bytes, ...]:
+        """The keys a handshake or an advertisement may use now, current first."""
+        if self.previous is not None and now_ms <= self.previous_until and self.previous != self.current:
+            return (self.current, self.previous)
+        return (self.current,)
+
+
+def network_keys(
+    membership: Membership, me: bytes, base: bytes, curve_public: bytes, curve_secret: bytes
+) -> NetworkKeys:
+    """Our keys after every effective rotation sealed to ``me``; ``base`` is the key we started with."""
+    keys = [base]
+    last_clock = 0
+    for rotation in membership.rotations:
+        sealed = rotation.keys.get(me)
+        if sealed is None:
+            continue
+        try:
+            key = open_network_key(sealed, curve_public, curve_secret)
+        except SealedKeyError:
+            continue  # an admin sealed garbage to us: that rotation does not move us
+        keys.append(key)
+        last_clock = rotation.at.clock
+    if len(keys) == 1:
+        return NetworkKeys(base)
+    return NetworkKeys(keys[-1], keys[-2], last_clock + GRACE_MS, len(keys) - 1)
+
+
+def stale_rotation(membership: Membership) -> bool:
+    """Whether the network key should be rotated (again); an admin's node then does so. See
+    :func:`rotation_reason`."""
+    return rotation_reason(membership) is not None
+
+
+def rotation_reason(membership: Membership) -> str | None:
+    """Why the current key will not do, or ``None``:
+
+    - a removed member may know it: it was removed after the latest rotation (or there is none), or the latest
+      rotation, written concurrently with its removal, was sealed to it;
+    - a member holds only an older key: it is not among the latest rotation's recipients although it got its
+      key before that rotation (it joined concurrently, or with an invite made before it).
+    """
+    latest = membership.rotations[-1] if membership.rotations else None
+    for key, member in membership.members.items():
+        if member.role is None and member.removed_at is not None:
+            if latest is None or member.removed_at > latest.at or key in latest.keys:
+                return "a removed member may know the current key"
+        elif member.role is not None and latest is not None and key not in latest.keys:
+            older = member.key_from is None or member.key_from < latest.at
+            if older and _sealable(key):
+                return "a member has only an older key"
+    return None
+
+
+def _sealable(member: bytes) -> bool:
+    """Whether a key can receive a sealed network key (a valid Ed25519 point; ``member.add`` takes any 32 bytes)."""
+    try:
+        libnacl.crypto_sign_ed25519_pk_to_curve25519(member)
+    except (ValueError, libnacl.CryptError):
+        return False
+    return True

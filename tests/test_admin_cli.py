@@ -1,0 +1,115 @@
+"""Administration as a person does it: the real `meshchat` command line, and nodes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import re
+import time
+from functools import partial
+from pathlib import Path
+
+from test_cli_network import eventually, free_port, meshchat, node_process
+
+from meshchat.profile import Profile
+from meshchat.testing import team_homes
+
+
+def code_in(output: str) -> str:
+    found = re.search(r"meshchat join (MC1\S+)", output)
+    assert found, output
+    return found.group(1)
+
+
+def refused(result: object, message: str) -> None:
+    assert getattr(result, "returncode", None) == 2, result
+    stderr = str(getattr(result, "stderr", ""))
+    assert message in stderr and "Traceback" not in stderr, stderr
+
+
+def test_invites_roles_expiry_and_revocation(tmp_path: Path) -> None:
+    ana = str(tmp_path / "ana")
+    meshchat("--home", ana, "init", "--team", "Flood response", "--name", "Ana")
+    out = meshchat("--home", ana, "invite", "--role", "observer", "--expires", "24h", "--qr").stdout
+    observer_code = code_in(out)
+    assert "as observer" in out and "█" in out  # the QR code, drawn in block characters
+    second = meshchat("--home", ana, "invite").stdout
+    invite_id = re.search(r"invite revoke ([0-9a-f]{8})", second).group(1)  # type: ignore[union-attr]
+    assert "revoked invite" in meshchat("--home", ana, "invite", "revoke", invite_id).stdout
+    refused(meshchat("--home", ana, "invite", "revoke", invite_id, ok=False), "was revoked already")
+    listing = meshchat("--home", ana, "invites").stdout
+    assert re.search(rf"{invite_id}\s+member\s+revoked by Ana", listing), listing
+    assert re.search(r"observer\s+open", listing), listing
+    refused(meshchat("--home", ana, "invite", "--expires", "soon", ok=False), "not a duration")
+    # An expired code is refused before anything is created.
+    quick = code_in(meshchat("--home", ana, "invite", "--expires", "1s").stdout)
+    time.sleep(1.2)
+    refused(meshchat("join", quick, "--home", str(tmp_path / "late"), ok=False), "this invite expired")
+    assert not (tmp_path / "late" / "meshchat.db").exists()
+    assert re.search(r"member\s+expired", meshchat("--home", ana, "invites").stdout)
+    # An observer reads but cannot post, and cannot invite.
+    bo = str(tmp_path / "bo")
+    meshchat("join", observer_code, "--home", bo, "--name", "Bo")
+    stick = str(tmp_path / "ana.bundle")
+    meshchat("--home", ana, "bundle", "export", stick)
+    meshchat("--home", bo, "bundle", "import", stick)  # Bo's home now holds the team's log
+    assert "(observer)" in meshchat("--home", bo, "whoami").stdout
+    refused(meshchat("--home", bo, "post", "general", "hello", ok=False), "needs the role member; you are observer")
+    refused(meshchat("--home", bo, "invite", ok=False), "only admins change membership")
+
+
+def test_members_remove_role_and_profile(tmp_path: Path) -> None:
+    owner_home, admin_home, member_home, other_home = (str(h) for h in team_homes(tmp_path, 4))
+    keys = [meshchat("--home", h, "id").stdout.strip() for h in (owner_home, admin_home, member_home, other_home)]
+    _, admin, member, other = keys
+    assert "is now admin" in meshchat("--home", owner_home, "members", "role", admin[:12], "admin").stdout
+    refused(meshchat("--home", owner_home, "members", "role", "nobody", "member", ok=False), "no member matches")
+    # A member (who holds the log) cannot add or promote anyone.
+    refused(meshchat("--home", member_home, "members", "role", other[:12], "observer", ok=False), "only admins")
+    refused(meshchat("--home", member_home, "invite", ok=False), "only admins change membership")
+    stranger = "ab" * 32
+    refused(meshchat("--home", member_home, "members", "add", stranger, ok=False), "only admins change membership")
+    assert (
+        "added Eve as observer"
+        in meshchat("--home", owner_home, "members", "add", stranger, "--role", "observer", "--name", "Eve").stdout
+    )
+    # The admin (once it has the owner's entries) changes members, but not the owner's admins.
+    with Profile.open(Path(owner_home)) as owner, Profile.open(Path(admin_home)) as adm:
+        adm.store.accept_batch(list(owner.store.iter_raw()))
+    meshchat("--home", admin_home, "profile", "--name", "Cy", "--callsign", "RESCUE-2")
+    assert re.search(r"admin\s+Cy \[RESCUE-2\]", meshchat("--home", admin_home, "members").stdout)
+    assert "is now observer" in meshchat("--home", admin_home, "members", "role", "n3", "observer").stdout
+    out = meshchat("--home", admin_home, "members", "remove", member[:12]).stdout
+    assert "removed n2" in out and "rotated the network key" in out
+    listing = meshchat("--home", admin_home, "members").stdout
+    assert re.search(rf"{member}\s+removed \(up to #0\)", listing), listing
+    refused(meshchat("--home", admin_home, "members", "remove", member[:12], ok=False), "removed already")
+    refused(meshchat("--home", admin_home, "members", "role", keys[0][:12], "member", ok=False), "owner")
+
+
+def test_a_spent_or_revoked_code_is_refused_by_the_team_and_says_why(tmp_path: Path) -> None:
+    ana, bo, cy, dan = (tmp_path / n for n in ("ana", "bo", "cy", "dan"))
+    port = free_port()
+    meshchat("--home", str(ana), "init", "--team", "T", "--name", "Ana")
+    code = code_in(meshchat("--home", str(ana), "invite", "--address", f"127.0.0.1:{port}").stdout)
+    revoked_out = meshchat("--home", str(ana), "invite", "--address", f"127.0.0.1:{port}").stdout
+    revoked_id = re.search(r"invite revoke ([0-9a-f]{8})", revoked_out).group(1)  # type: ignore[union-attr]
+    meshchat("--home", str(ana), "invite", "revoke", revoked_id)
+    meshchat("join", code, "--home", str(bo), "--name", "Bo")
+    meshchat("join", code, "--home", str(cy), "--name", "Cy")  # the same code again
+    meshchat("join", code_in(revoked_out), "--home", str(dan), "--name", "Dan")
+    with node_process(ana, port), node_process(bo, free_port()):
+        eventually(lambda: re.search(r"member\s+Bo", meshchat("--home", str(ana), "members").stdout) is not None)
+        for home, reason in ((cy, "invite was already used"), (dan, "invite was revoked")):
+            with node_process(home, free_port()) as node:
+                peers = partial(meshchat, "--home", str(home), "peers", ok=False)
+                eventually(lambda peers=peers, reason=reason: reason in peers().stdout)
+                node.terminate()
+                _, err = node.communicate(timeout=10)
+            assert f"this node was refused by the peer: refused: not a member: {reason}" in err, err
+        members = meshchat("--home", str(ana), "members").stdout
+        assert "Cy" not in members and "Dan" not in members
+        stick = str(tmp_path / "ana.bundle")  # once Cy's home holds the team's log, it says why too
+        meshchat("--home", str(ana), "bundle", "export", stick)
+        meshchat("--home", str(cy), "bundle", "import", stick)
+        assert "(not a member: invite was already used)" in meshchat("--home", str(cy), "whoami").stdout
+        refused(meshchat("--home", str(cy), "post", "general", "hi", ok=False), "not a member")
+        assert re.search(r"used\s+by Bo", meshchat("--home", str(ana), "invites").stdout)

@@ -1,0 +1,87 @@
+"""Invites as an admin manages them: codes that carry their expiry, durations, listing and revoking."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from meshchat.invites import (
+    TAG,
+    InviteCode,
+    InviteError,
+    _checksum,
+    create_invite,
+    join_team,
+    list_invites,
+    parse_duration,
+    revoke_invite,
+)
+from meshchat.log.codec import pack
+from meshchat.log.netkeys import stale_rotation
+from meshchat.profile import Profile, ProfileError
+from meshchat.testing import team_homes
+
+
+def test_a_code_carries_its_expiry_and_older_codes_still_read(tmp_path: Path) -> None:
+    (home,) = team_homes(tmp_path, 1)
+    with Profile.open(home) as owner:
+        code = create_invite(owner, role="observer", ttl_ms=parse_duration("24h"))
+    again = InviteCode.decode(code.encode())
+    assert again == code and again.expires > 0
+    # A code from before expiries were carried: 8 fields, read as "not said".
+    payload = pack([1, code.team_id, code.team_name, code.network_key, code.invite_seed, 5, "member", []])
+    old = TAG + base64.b32encode(payload + _checksum(payload)).decode().rstrip("=")
+    assert InviteCode.decode(old).expires == 0
+
+
+@pytest.mark.parametrize(("text", "ms"), [("90s", 90_000), ("30m", 1_800_000), ("24h", 86_400_000), ("2", 7_200_000)])
+def test_durations(text: str, ms: int) -> None:
+    assert parse_duration(text) == ms
+
+
+@pytest.mark.parametrize("text", ["", "h", "-1h", "1.5h", "91d", "0s", "soon"])
+def test_bad_durations_are_clear_errors(text: str) -> None:
+    with pytest.raises(InviteError, match="not a duration"):
+        parse_duration(text)
+
+
+def test_listing_and_revoking(tmp_path: Path) -> None:
+    (home,) = team_homes(tmp_path, 1)
+    with Profile.open(home) as owner:
+        used = create_invite(owner)
+        join_team(tmp_path / "bo", used).close()
+        with Profile.open(tmp_path / "bo") as bo:  # the owner learns of the join
+            owner.store.accept_batch([bo.store.entry(bo.me, 1).raw])  # type: ignore[union-attr]
+        open_one = create_invite(owner, role="admin")
+        states = {s.invite.invite_pk: s.state for s in list_invites(owner)}
+        assert states == {used.invite_public_key: "used", open_one.invite_public_key: "open"}
+        with pytest.raises(InviteError, match="was used already"):
+            revoke_invite(owner, used.invite_public_key.hex()[:8])
+        with pytest.raises(InviteError, match="no invite"):
+            revoke_invite(owner, "abc")  # too short to mean anything
+        revoke_invite(owner, open_one.invite_public_key.hex()[:8])
+        assert {s.state for s in list_invites(owner)} == {"used", "revoked"}
+        later = list_invites(owner, now_ms=2**52)
+        assert {s.state for s in later} == {"used", "revoked"}  # used and revoked stay what they are
+
+
+def test_removal_rotates_at_once_and_a_member_cannot_remove(tmp_path: Path) -> None:
+    owner_home, a, b = team_homes(tmp_path, 3)
+    with Profile.open(a) as pa, Profile.open(b) as pb, Profile.open(owner_home) as owner:
+        before = owner.network_key
+        pa.store.accept_batch(list(owner.store.iter_raw()))
+        with pytest.raises(ProfileError, match="only admins change membership; you are member"):
+            pa.remove_member(pb.me)
+        owner.remove_member(pb.me)
+        assert not stale_rotation(owner.store.membership)
+        assert owner.network_key != before
+        pa.store.accept_batch(list(owner.store.iter_raw()))
+        pb.store.accept_batch(list(owner.store.iter_raw()))
+        assert pa.network_key == owner.network_key  # the remaining member opens its copy
+        assert pb.network_key == before  # the removed one has none
+        keys = pa.network_keys()
+        assert (keys.current, keys.previous, keys.epoch) == (owner.network_key, before, 1)
+        with pytest.raises(ProfileError, match="removed already"):
+            owner.remove_member(pb.me)
