@@ -1,0 +1,218 @@
+"""The Textual app: opens the node (or the welcome screen on a first run) and switches between areas.
+
+Kept thin on purpose: screens own their content, :mod:`tui.bridge` owns trio, :mod:`tui.changes` folds
+events. The app holds what every screen shares: the node, the bridge, the fork alerts and the status facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, TypeVar
+
+from rich.console import RenderableType
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.message import Message as TextualMessage
+
+from meshchat.events import ForkDetected, NodeEvent, SyncProgress
+from meshchat.log.views import Message
+from meshchat.node import Node, NodeConfig
+from meshchat.profile import ProfileError
+from tui.bridge import Companion, NodeBridge, TrioCrashed
+from tui.changes import Changes, fold
+from tui.screens.base import AreaScreen
+from tui.screens.chat import ChatScreen
+from tui.screens.checkins import CheckinsScreen
+from tui.screens.incidents import IncidentsScreen
+from tui.screens.peers import PeersScreen
+from tui.screens.welcome import WelcomeScreen
+from tui.widgets.chrome import Fork, StatusFacts
+
+T = TypeVar("T")
+
+
+class MeshchatApp(App[int]):
+    """``MeshchatApp(home).run()``; tests use ``run_test``. ``companions`` run beside the node on trio (the
+    demo's simulated teammates)."""
+
+    TITLE = "meshchat"
+    CSS_PATH = "app.tcss"
+    MODES: ClassVar[dict[str, type[AreaScreen]]] = {  # type: ignore[assignment]
+        "chat": ChatScreen,
+        "incidents": IncidentsScreen,
+        "checkins": CheckinsScreen,
+        "peers": PeersScreen,
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "switch_mode('chat')", "Chat", show=False, priority=True),
+        Binding("f2", "switch_mode('incidents')", "Incidents", show=False, priority=True),
+        Binding("f3", "switch_mode('checkins')", "Check-ins", show=False, priority=True),
+        Binding("f4", "switch_mode('peers')", "Peers", show=False, priority=True),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    @dataclass
+    class NodeEvents(TextualMessage):
+        """A burst of node events, delivered by the bridge."""
+
+        events: Sequence[NodeEvent]
+
+    @dataclass
+    class NodeCrashed(TextualMessage):
+        crash: TrioCrashed
+
+    def __init__(
+        self,
+        home: Path,
+        *,
+        config: NodeConfig | None = None,
+        companions: Sequence[Companion] = (),
+    ) -> None:
+        super().__init__()
+        self.home = home
+        self.config = config or NodeConfig()
+        self.companions = tuple(companions)
+        self._node: Node | None = None
+        self.bridge: NodeBridge | None = None
+        self.forks: dict[bytes, int] = {}
+        self.sync: dict[str, SyncProgress] = {}
+        self._unacknowledged: list[Message] | None = None
+        self.current_room: bytes | None = None  # the room the chat shows (roll calls default to it)
+
+    # ---- opening and closing -------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        try:
+            node = Node.open(self.home, self.config)
+        except ProfileError as exc:
+            problem = str(exc) if self.home.is_dir() and any(self.home.iterdir()) else ""
+            self.push_screen(WelcomeScreen(self.home, problem), self._welcomed)
+            return
+        self._start(node)
+
+    def _welcomed(self, created: bool | None) -> None:
+        if created:
+            self._start(Node.open(self.home, self.config))
+
+    def _start(self, node: Node) -> None:
+        self._node = node
+        self.forks = node.forked_authors()
+        self.bridge = NodeBridge(node, self, self.companions)
+        self.bridge.start()
+        self.switch_mode("chat")
+
+    def exit(self, result: int | None = None, return_code: int = 0, message: RenderableType | None = None) -> None:
+        """Cancel trio first: Textual removes the screens before the app sees Unmount."""
+        if self.bridge is not None:
+            self.bridge.stop()
+        super().exit(result, return_code, message)
+
+    async def on_unmount(self) -> None:
+        if self.bridge is not None:
+            await self.bridge.wait_closed()
+        if self._node is not None:
+            self._node.close()
+
+    # ---- the node ------------------------------------------------------------------------------------------
+
+    @property
+    def node(self) -> Node:
+        assert self._node is not None, "the node opens on mount (or after the welcome screen)"
+        return self._node
+
+    @property
+    def has_node(self) -> bool:
+        return self._node is not None
+
+    async def write(self, action: Callable[[], Awaitable[T]]) -> T | None:
+        """Run a node write on trio. A refusal (not allowed, bad input, disk full) is shown, not raised."""
+        assert self.bridge is not None
+        try:
+            await self.bridge.wait_ready()
+            return await self.bridge.call(action)
+        except ProfileError as exc:
+            self.notify(str(exc), title="Not done", severity="error", timeout=8)
+            return None
+
+    # ---- events from the node (through the bridge) ----------------------------------------------------------
+
+    def node_events(self, events: Sequence[NodeEvent]) -> None:
+        self.post_message(self.NodeEvents(events))
+
+    def node_crashed(self, crash: TrioCrashed) -> None:
+        self.post_message(self.NodeCrashed(crash))
+
+    def on_meshchat_app_node_events(self, message: NodeEvents) -> None:
+        if not self.is_running or self._node is None:
+            return
+        changes = fold(message.events)
+        self._absorb(changes)
+        shown = self.screen_stack[0] if self.screen_stack else None  # the area, even under a form
+        for screen in self._area_screens():
+            if screen is shown:
+                screen.node_changed(changes)
+            else:
+                screen.stale = True
+
+    def on_meshchat_app_node_crashed(self, message: NodeCrashed) -> None:
+        self.exit(return_code=1, message=f"meshchat: the node stopped with an error\n{message.crash.text}")
+
+    def _absorb(self, changes: Changes) -> None:
+        if changes.messages:
+            self._unacknowledged = None
+        self.sync.update(changes.sync)
+        for fork in changes.forks:
+            self._announce_fork(fork)
+        for problem in changes.problems:
+            self.notify(problem, title="Problem", severity="error", timeout=15)
+
+    def _announce_fork(self, fork: ForkDetected) -> None:
+        self.forks[fork.author] = fork.seq
+        self.notify(
+            f"{self.node.name_of(fork.author)} signed two different entries as #{fork.seq}.",
+            title="FORK DETECTED",
+            severity="error",
+            timeout=30,
+        )
+        self.bell()
+
+    def _area_screens(self) -> list[AreaScreen]:
+        screens: list[AreaScreen] = []
+        for mode in self.MODES:
+            try:
+                stack = self.get_screen_stack(mode)
+            except KeyError:
+                continue
+            screens.extend(s for s in stack if isinstance(s, AreaScreen))
+        return screens
+
+    # ---- what every screen shows ---------------------------------------------------------------------------
+
+    def unacknowledged(self) -> list[Message]:
+        """FLASH messages waiting for my acknowledgement (cached until messages change)."""
+        if self._unacknowledged is None:
+            self._unacknowledged = self.node.unacknowledged()
+        return self._unacknowledged
+
+    def fork_list(self) -> list[Fork]:
+        return [Fork(self.node.name_of(author), seq) for author, seq in sorted(self.forks.items())]
+
+    def status_facts(self) -> StatusFacts:
+        node = self.node
+        role = node.my_role()
+        return StatusFacts(
+            me=node.name_of(node.me),
+            role=role.label if role else "not a member",
+            peers=node.peers(),
+            sync=list(self.sync.values()),
+            unacknowledged=len(self.unacknowledged()),
+        )
+
+
+def run_app(home: Path, *, config: NodeConfig | None = None, companions: Sequence[Companion] = ()) -> int:
+    """Run the TUI on ``home`` until the person quits; returns the exit code."""
+    app = MeshchatApp(home, config=config, companions=companions)
+    app.run()
+    return app.return_code or 0

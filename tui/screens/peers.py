@@ -1,0 +1,65 @@
+"""Peers and sync state: each peer's link, and any fork (an author who signed two histories)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widgets import Static
+
+from tui.changes import Changes
+from tui.format import plural
+from tui.screens.base import AreaScreen
+from tui.session import session
+from tui.widgets.peers.peer_table import PeerTable
+
+NO_PEERS = (
+    "No peers yet. Teammates' laptops on the same network appear here by themselves; others can be given "
+    "with 'meshchat node --peer HOST:PORT'. Until then everything you write is kept and syncs when a peer "
+    "appears."
+)
+
+
+class PeersScreen(AreaScreen):
+    MODE = "peers"
+    CSS_PATH = "peers.tcss"
+
+    def compose_area(self) -> ComposeResult:
+        with Vertical(id="peers"):
+            yield Static("PEERS", classes="section-title")
+            yield Static(id="peers-summary")
+            yield PeerTable(id="peer-table")
+            yield Static("FORKS", classes="section-title", id="forks-title")
+            yield Static(id="forks")
+
+    def area_mounted(self) -> None:
+        self.refresh_area(None)
+        self.focus_default()
+
+    def focus_default(self) -> None:
+        self.query_one(PeerTable).focus()
+
+    def refresh_area(self, changes: Changes | None) -> None:
+        if changes is not None and not (changes.peers or changes.forks or changes.membership):
+            return
+        app = session(self)
+        node = app.node
+        peers = node.peers()
+        live = sum(p.state in ("live", "syncing") for p in peers)
+        summary = self.query_one("#peers-summary", Static)
+        if peers:
+            summary.update(f"{plural(len(peers), 'peer')} known, {live} connected.")
+        else:
+            summary.update(Content.styled(NO_PEERS, "$text-muted"))
+        table = self.query_one(PeerTable)
+        table.display = bool(peers)
+        table.show(peers, app.sync, node.name_of)
+        forks = app.fork_list()
+        self.query_one("#forks", Static).update(
+            Content.styled(
+                "\n".join(f"⚠ {f.author}: two different entries signed as #{f.seq}" for f in forks),
+                "bold $text-error",
+            )
+            if forks
+            else Content.styled("No forks: every author's log is one unbroken chain.", "$text-success")
+        )
