@@ -43,9 +43,6 @@ class Form(ModalScreen[R | None], Generic[R]):
     def fields(self) -> ComposeResult:
         yield from ()
 
-    def on_mount(self) -> None:
-        self.focus_next()
-
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.action_save()
