@@ -64,7 +64,10 @@ class WelcomeScreen(Screen[bool]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if event.input.id == "team-name":
-            self.query_one("#your-name", Input).focus()
+            if event.value.strip():
+                self.query_one("#your-name", Input).focus()
+            else:
+                self.say("Give the team a name, e.g. 'Flood response'.")
         elif event.input.id == "your-name":
             self.create_team()
         else:
