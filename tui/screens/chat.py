@@ -28,7 +28,6 @@ RELOAD_INTERVAL_S = 0.25
 
 class ChatScreen(AreaScreen):
     MODE = "chat"
-    CSS_PATH = "chat.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+n", "new_room", "New room"),
         Binding("ctrl+r", "focus_rooms", "Rooms", show=False),

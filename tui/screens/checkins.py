@@ -22,7 +22,6 @@ from tui.widgets.checkins.rollcall import RollCallAnswers, RollCallTable
 
 class CheckinsScreen(AreaScreen):
     MODE = "checkins"
-    CSS_PATH = "checkins.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "answer('safe')", "I'm safe"),
         Binding("h", "answer('need_help')", "Need help"),

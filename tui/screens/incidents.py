@@ -22,7 +22,6 @@ from tui.widgets.incidents.detail import IncidentDetail, IncidentTimeline, TaskT
 
 class IncidentsScreen(AreaScreen):
     MODE = "incidents"
-    CSS_PATH = "incidents.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "open_incident", "New incident"),
         Binding("e", "update_incident", "Update"),

@@ -22,7 +22,6 @@ NO_PEERS = (
 
 class PeersScreen(AreaScreen):
     MODE = "peers"
-    CSS_PATH = "peers.tcss"
 
     def compose_area(self) -> ComposeResult:
         with Vertical(id="peers"):
