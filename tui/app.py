@@ -40,7 +40,7 @@ class MeshchatApp(App[int]):
     TITLE = "meshchat"
     # One .tcss per screen, all loaded at start: a screen's own CSS_PATH would re-parse every stylesheet the
     # first time it shows (about 40 ms each here).
-    CSS_PATH: ClassVar[list[str | PurePath]] = [  # type: ignore[misc]
+    CSS_PATH: ClassVar[list[str | PurePath]] = [
         "app.tcss",
         "screens/chat.tcss",
         "screens/incidents.tcss",
