@@ -79,8 +79,10 @@ class MeshchatApp(App[int]):
         *,
         config: NodeConfig | None = None,
         companions: Sequence[Companion] = (),
+        notice: str = "",
     ) -> None:
         super().__init__()
+        self.notice = notice
         self.home = home
         self.config = config or NodeConfig()
         self.companions = tuple(companions)
@@ -90,6 +92,7 @@ class MeshchatApp(App[int]):
         self.sync: dict[str, SyncProgress] = {}
         self._unacknowledged: list[Message] | None = None
         self.current_room: bytes | None = None  # the room the chat shows (roll calls default to it)
+        self._announced: set[bytes] = set()  # FLASH messages and roll calls already announced
 
     # ---- opening and closing -------------------------------------------------------------------------------
 
@@ -109,9 +112,12 @@ class MeshchatApp(App[int]):
     def _start(self, node: Node) -> None:
         self._node = node
         self.forks = node.forked_authors()
+        self._announced = {m.id for m in self.unacknowledged()} | {c.checkin for c in node.views.checkins()}
         self.bridge = NodeBridge(node, self, self.companions)
         self.bridge.start()
         self.switch_mode("chat")
+        if self.notice:
+            self.notify(self.notice, title="Welcome", timeout=30)
 
     def exit(self, result: int | None = None, return_code: int = 0, message: RenderableType | None = None) -> None:
         """Cancel trio first: Textual removes the screens before the app sees Unmount."""
@@ -177,6 +183,37 @@ class MeshchatApp(App[int]):
             self._announce_fork(fork)
         for problem in changes.problems:
             self.notify(problem, title="Problem", severity="error", timeout=15)
+        if changes.remote and "msg.post" in changes.kinds:
+            self._announce_flashes()
+        if changes.remote and "checkin.request" in changes.kinds:
+            self._announce_rollcalls()
+
+    def _announce_flashes(self) -> None:
+        """A FLASH from a teammate interrupts: a bell and a toast that says how to acknowledge it."""
+        node = self.node
+        for msg in self.unacknowledged():
+            if msg.id not in self._announced:
+                self._announced.add(msg.id)
+                self.notify(
+                    f"{msg.text}\n(F3, or select it in the chat, then a to acknowledge)",
+                    title=f"FLASH from {node.name_of(msg.author)}",
+                    severity="error",
+                    timeout=20,
+                )
+                self.bell()
+
+    def _announce_rollcalls(self) -> None:
+        node = self.node
+        for checkin in node.views.checkins():
+            if checkin.checkin not in self._announced:
+                self._announced.add(checkin.checkin)
+                if node.me in checkin.missing:
+                    self.notify(
+                        f"{checkin.question}\nF3, then s (safe) or h (need help).",
+                        title=f"Roll call from {node.name_of(checkin.requested_by)}",
+                        severity="warning",
+                        timeout=20,
+                    )
 
     def _announce_fork(self, fork: ForkDetected) -> None:
         self.forks[fork.author] = fork.seq
@@ -221,8 +258,10 @@ class MeshchatApp(App[int]):
         )
 
 
-def run_app(home: Path, *, config: NodeConfig | None = None, companions: Sequence[Companion] = ()) -> int:
+def run_app(
+    home: Path, *, config: NodeConfig | None = None, companions: Sequence[Companion] = (), notice: str = ""
+) -> int:
     """Run the TUI on ``home`` until the person quits; returns the exit code."""
-    app = MeshchatApp(home, config=config, companions=companions)
+    app = MeshchatApp(home, config=config, companions=companions, notice=notice)
     app.run()
     return app.return_code or 0

@@ -9,11 +9,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from meshchat import __version__
-from meshchat.cli import incidents, messages, team
+from meshchat.cli import demo, incidents, messages, team
 from meshchat.profile import ProfileError, default_home
 
 Handler = Callable[[argparse.Namespace], int]
-COMMAND_GROUPS = (team, messages, incidents)
+COMMAND_GROUPS = (team, messages, incidents, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -93,7 +93,7 @@ def test_open_and_update_an_incident(scene: Scene, home: Path) -> None:
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(pilot.app.screen, IncidentsScreen))
         await until(pilot, lambda: "status → active" in str(pilot.app.screen.query_one("#timeline").render()))
-        row = [str(c) for c in board.get_row_at(0)]  # type: ignore[attr-defined]
+        row = board.row_text(0)  # type: ignore[attr-defined]
         assert row[:4] == ["S2 major", "active", "Levee breach", "Bo"]
         assert row[4].startswith("commander, status by Ana")
 
@@ -121,9 +121,9 @@ def test_open_a_task_with_an_owner_and_mark_it_done(scene: Scene, home: Path) ->
         await pilot.press("enter")
         tasks = pilot.app.screen.query_one("#tasks")
         await until(pilot, lambda: tasks.row_count == 1, "the task")  # type: ignore[attr-defined]
-        assert [str(c) for c in tasks.get_row_at(0)] == ["open", "Sandbags to km 4", "Bo"]  # type: ignore[attr-defined]
+        assert tasks.row_text(0) == ["open", "Sandbags to km 4", "Bo"]  # type: ignore[attr-defined]
         await pilot.press("d")
-        await until(pilot, lambda: str(tasks.get_row_at(0)[0]) == "done", "done")  # type: ignore[attr-defined]
+        await until(pilot, lambda: tasks.row_text(0)[0] == "done", "done")  # type: ignore[attr-defined]
 
     drive(MeshchatApp(home), script)
     with Profile.open(home) as profile:
@@ -143,10 +143,10 @@ def test_answer_a_roll_call_with_one_key(scene: Scene, home: Path) -> None:
         await until(pilot, lambda: isinstance(pilot.app.screen, CheckinsScreen))
         answers = pilot.app.screen.query_one("#rollcall-answers")
         text = str(answers.render())
-        assert "NEED HELP   Cy (ankle)" in text and "Not answered Ana" in text and "press s" in text
+        assert "NEED HELP    Cy (ankle)" in text and "Not answered Ana" in text and "press s" in text
         await pilot.press("s")
         await until(pilot, lambda: "You answered: safe" in str(answers.render()), "my answer")
-        assert "everyone answered" in str(answers.render())
+        assert "Everyone has answered." in str(answers.render())
 
     drive(MeshchatApp(home), script)
     with Profile.open(home) as profile:

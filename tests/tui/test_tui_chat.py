@@ -77,7 +77,7 @@ def test_acknowledge_a_flash_from_the_message_list(scene: Scene, home: Path) -> 
         await pilot.press("up")  # from the empty composer into the messages, on the newest
         assert isinstance(pilot.app.focused, MessageList)
         await pilot.press("a")
-        await until(pilot, lambda: any("✓ acked by 1" in t for t in shown(pilot)), "the ack on screen")
+        await until(pilot, lambda: any("✓ 1 of 2 acked" in t for t in shown(pilot)), "the ack on screen")
         await until(pilot, lambda: "FLASH" not in str(pilot.app.screen.query_one("#status-flash").render()))
 
     drive(MeshchatApp(home), script)
@@ -145,5 +145,23 @@ def test_new_room(scene: Scene, home: Path) -> None:
         await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
         await until(pilot, lambda: [e.room.name for e in chat(pilot).rooms.entries] == ["general", "logistics"])
         assert str(pilot.app.screen.query_one("#room-header").render()).startswith("# logistics")
+
+    drive(MeshchatApp(home), script)
+
+
+def test_a_flash_or_roll_call_from_a_teammate_is_announced(scene: Scene, home: Path) -> None:
+    scene.save(home)
+
+    def titles(pilot: Pilot[int]) -> list[str]:
+        return [n.title for n in pilot.app._notifications]
+
+    async def script(pilot: Pilot[int]) -> None:
+        await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
+        scene.post(scene.bo, "Dam gate 2 failing: leave the valley floor", flash=True)
+        scene.write(scene.bo, "checkin.request", checkin=bytes(16), room=GENERAL, question="Are you safe?")
+        scene.deliver(home)
+        await until(pilot, lambda: "FLASH from Bo" in titles(pilot), "the FLASH toast")
+        await until(pilot, lambda: "Roll call from Bo" in titles(pilot), "the roll call toast")
+        await until(pilot, lambda: "1 FLASH" in str(pilot.app.screen.query_one("#status-flash").render()))
 
     drive(MeshchatApp(home), script)

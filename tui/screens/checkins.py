@@ -9,7 +9,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from meshchat.log.views import Checkin
 from tui.changes import Changes
@@ -18,6 +18,7 @@ from tui.screens.forms import CheckinForm
 from tui.session import session
 from tui.widgets.checkins.flash_list import FlashList
 from tui.widgets.checkins.rollcall import RollCallAnswers, RollCallTable
+from tui.widgets.table import Rows
 
 
 class CheckinsScreen(AreaScreen):
@@ -65,15 +66,16 @@ class CheckinsScreen(AreaScreen):
             self.query_one(FlashList).show(app.unacknowledged(), node.name_of, lambda r: rooms.get(r, "?"))
         if changes is None or changes.checkins:
             self.checkins = node.views.checkins()
-            self.query_one(RollCallTable).show(self.checkins, node.name_of)
+            self.query_one(RollCallTable).show_checkins(self.checkins, node.name_of)
             self.show_selected()
 
     def show_selected(self) -> None:
         node = session(self).node
         self.query_one(RollCallAnswers).show(self.selected, node.me, node.name_of)
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.show_selected()
+    def on_rows_highlighted(self, event: Rows.Highlighted) -> None:
+        if isinstance(event.table, RollCallTable):
+            self.show_selected()
 
     async def on_flash_list_ack(self, event: FlashList.Ack) -> None:
         app = session(self)

@@ -8,7 +8,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from meshchat.log.views import TrackedObject
 from tui.changes import Changes
@@ -18,6 +18,7 @@ from tui.screens.forms import IncidentForm, TaskForm
 from tui.session import session
 from tui.widgets.incidents.board import IncidentBoard
 from tui.widgets.incidents.detail import IncidentDetail, IncidentTimeline, TaskTable
+from tui.widgets.table import Rows
 
 
 class IncidentsScreen(AreaScreen):
@@ -66,7 +67,7 @@ class IncidentsScreen(AreaScreen):
             return
         node = session(self).node
         self.incidents = node.views.incidents()
-        self.board.show(self.incidents, node.name_of)
+        self.board.show_incidents(self.incidents, node.name_of)
         self.show_selected()
 
     def show_selected(self) -> None:
@@ -74,10 +75,10 @@ class IncidentsScreen(AreaScreen):
         obj = self.selected
         self.query_one(IncidentDetail).show(obj, node.name_of)
         self.query_one(IncidentTimeline).show(obj, node.name_of)
-        self.query_one(TaskTable).show(node.views.tasks(obj.obj) if obj else [], node.name_of)
+        self.query_one(TaskTable).show_tasks(node.views.tasks(obj.obj) if obj else [], node.name_of)
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table is self.board:
+    def on_rows_highlighted(self, event: Rows.Highlighted) -> None:
+        if event.table is self.board:
             self.show_selected()
 
     # ---- writing -------------------------------------------------------------------------------------------
@@ -94,7 +95,7 @@ class IncidentsScreen(AreaScreen):
         )
         if incident is not None:
             self.refresh_area(None)
-            self.board.move_cursor(row=self.board.get_row_index(incident.hex()))
+            self.board.select(incident.hex())
             self.notify(f"Incident opened: {values['title']}", timeout=3)
 
     @work

@@ -18,6 +18,7 @@ from textual.message import Message as TextualMessage
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from meshchat.log.rules import Membership
 from meshchat.log.views import Message
 from meshchat.store.queries import Cursor
 from tui.format import clock_day, same_day
@@ -34,6 +35,9 @@ class MessageSource(Protocol):
     def messages(self, room: bytes, *, before: Cursor | None = None, limit: int = 100) -> list[Message]: ...
 
     def message(self, id_prefix: str | bytes) -> Message | None: ...
+
+    @property
+    def membership(self) -> Membership: ...
 
 
 def cursor_of(msg: Message) -> Cursor:
@@ -163,6 +167,7 @@ class MessageList(OptionList):
         options: list[Option] = []
         rows: list[Message | None] = []
         previous: Message | None = None
+        members = sum(1 for m in self.source.membership.members.values() if m.role is not None)
         for msg in window:
             if previous is None or not same_day(previous.clock, msg.clock):
                 options.append(Option(f"── {clock_day(msg.clock)} ──", disabled=True))
@@ -175,7 +180,9 @@ class MessageList(OptionList):
                 and not msg.is_flash
                 and msg.reply_to is None
             )
-            look = MessageLook(self.name_of(msg.author), not grouped, self.me, self._reply_preview(msg))
+            look = MessageLook(
+                self.name_of(msg.author), not grouped, self.me, self._reply_preview(msg), max(0, members - 1)
+            )
             options.append(Option(MessageVisual(msg, look)))
             rows.append(msg)
             previous = msg

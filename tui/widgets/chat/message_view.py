@@ -32,6 +32,7 @@ class MessageLook:
     show_author: bool  # False for a follow-up by the same author a moment later
     me: bytes
     reply_preview: str = ""  # "Bo: first words…" of the message answered, if any
+    expected_acks: int = 0  # members who should acknowledge a FLASH (everyone but its author)
 
 
 def message_content(msg: Message, look: MessageLook) -> Content:
@@ -53,22 +54,30 @@ def message_content(msg: Message, look: MessageLook) -> Content:
     else:
         parts.append(msg.text)
     if msg.ack_required:
-        parts.append(("  " + ack_note(msg, look.me), _ack_style(msg, look.me)))
+        parts.append(("  " + ack_note(msg, look.me, look.expected_acks), _ack_style(msg, look)))
     if msg.pinned:
         parts.append(("  ◆ pinned", "$accent"))
     return Content.assemble(*parts)
 
 
-def ack_note(msg: Message, me: bytes) -> str:
-    """``needs your ack (a)`` / ``✓ acked by 2``: whether this person still owes an acknowledgement."""
+def owes_ack(msg: Message, me: bytes) -> bool:
+    return msg.ack_required and msg.author != me and me not in msg.acked_by
+
+
+def ack_note(msg: Message, me: bytes, expected: int) -> str:
+    """Whether this person still owes an acknowledgement, and how many of the team have given theirs."""
     count = len(msg.acked_by)
-    if msg.author != me and me not in msg.acked_by:
-        return f"◀ needs your ack (a) · acked by {count}"
-    return f"✓ acked by {count}"
+    if owes_ack(msg, me):
+        return f"◀ needs your ack (a) · {count} of {expected} acked"
+    if expected and count >= expected:
+        return f"✓ acked by all {expected}"
+    return f"✓ {count} of {expected} acked"
 
 
-def _ack_style(msg: Message, me: bytes) -> str:
-    return "bold $text-warning" if msg.author != me and me not in msg.acked_by else "$text-success"
+def _ack_style(msg: Message, look: MessageLook) -> str:
+    if owes_ack(msg, look.me):
+        return "bold $text-warning"
+    return "$text-success" if len(msg.acked_by) >= look.expected_acks else "$text-muted"
 
 
 def gutter_content(msg: Message, look: MessageLook) -> Content:

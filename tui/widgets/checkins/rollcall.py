@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 from textual.content import Content
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from meshchat.log.views import Checkin, Message
 from tui.format import clock_time, names, plural
+from tui.widgets.table import Column, Table
 
 
 def answer_counts(checkin: Checkin) -> Content:
@@ -22,33 +24,30 @@ def answer_counts(checkin: Checkin) -> Content:
     return Content.assemble(*parts)
 
 
-class RollCallTable(DataTable[Content]):
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self.add_column("Time", key="time", width=6)
-        self.add_column("Roll call", key="question")
-        self.add_column("Asked by", key="by", width=12)
-        self.add_column("Answers", key="answers")
+class RollCallTable(Table):
+    COLUMNS: ClassVar[Sequence[Column]] = (
+        Column("Time", 5),
+        Column("Roll call", min_width=16),
+        Column("Asked by", 10),
+        Column("Answers", min_width=16),
+    )
+    EMPTY = "No roll calls yet."
 
-    def show(self, checkins: Sequence[Checkin], name_of: Callable[[bytes], str]) -> None:
-        keep = self.selected_key
-        self.clear()
-        for checkin in checkins:
-            self.add_row(
-                Content.styled(clock_time(checkin.clock), "$text-muted"),
-                Content(checkin.question),
-                Content(name_of(checkin.requested_by)),
-                answer_counts(checkin),
-                key=checkin.checkin.hex(),
-            )
-        if keep is not None and keep in {c.checkin.hex() for c in checkins}:
-            self.move_cursor(row=self.get_row_index(keep))
-
-    @property
-    def selected_key(self) -> str | None:
-        if self.row_count == 0:
-            return None
-        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+    def show_checkins(self, checkins: Sequence[Checkin], name_of: Callable[[bytes], str]) -> None:
+        self.show(
+            [
+                (
+                    c.checkin.hex(),
+                    [
+                        Content.styled(clock_time(c.clock), "$text-muted"),
+                        Content(c.question),
+                        Content(name_of(c.requested_by)),
+                        answer_counts(c),
+                    ],
+                )
+                for c in checkins
+            ]
+        )
 
 
 def answers_text(checkin: Checkin, me: bytes, name_of: Callable[[bytes], str]) -> Content:
@@ -58,9 +57,12 @@ def answers_text(checkin: Checkin, me: bytes, name_of: Callable[[bytes], str]) -
     parts: list[Content | str | tuple[str, str]] = [(checkin.question + "\n", "bold")]
     if need:
         notes = [f"{name_of(k)}" + (f" ({checkin.replies[k].note})" if checkin.replies[k].note else "") for k in need]
-        parts += [("NEED HELP   ", "bold $text-error"), ", ".join(notes) + "\n"]
-    parts += [("Safe        ", "$text-success"), (names(safe, name_of) or "nobody yet") + "\n"]
-    parts += [("Not answered ", "$text-warning"), (names(checkin.missing, name_of) or "everyone answered") + "\n"]
+        parts += [("NEED HELP    ", "bold $text-error"), ", ".join(notes) + "\n"]
+    parts += [("Safe         ", "$text-success"), (names(safe, name_of) or "nobody yet") + "\n"]
+    if checkin.missing:
+        parts += [("Not answered ", "bold $text-warning"), names(checkin.missing, name_of) + "\n"]
+    else:
+        parts.append(("Everyone has answered.\n", "$text-success"))
     mine = checkin.replies.get(me)
     if mine is not None:
         parts.append(("You answered: " + ("safe" if mine.status == "safe" else "need help"), "$text-muted"))

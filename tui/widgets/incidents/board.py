@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 from textual.content import Content
-from textual.widgets import DataTable
 
 from meshchat.log.views import TrackedObject
 from tui.format import clock_time, severity_label, value_text
+from tui.widgets.table import Column, Table
 
 SEVERITY_STYLES = {1: "bold $text-error", 2: "bold $text-warning", 3: "$text-warning", 4: "", 5: "$text-muted"}
 STATUS_STYLES = {"open": "bold", "active": "bold $text-warning", "contained": "$text-success", "closed": "$text-muted"}
@@ -22,37 +23,30 @@ def last_change_text(obj: TrackedObject, name_of: Callable[[bytes], str]) -> str
     return f"{what} by {name_of(last.author)} {clock_time(last.clock)}"
 
 
-class IncidentBoard(DataTable[Content]):
+def board_cells(obj: TrackedObject, name_of: Callable[[bytes], str]) -> list[Content]:
+    severity = obj.get("severity")
+    status = value_text(obj.get("status"))
+    style = SEVERITY_STYLES.get(severity, "") if isinstance(severity, int) else ""
+    return [
+        Content.styled(severity_label(severity), style),
+        Content.styled(status, STATUS_STYLES.get(status, "")),
+        Content(value_text(obj.get("title"))),
+        Content(value_text(obj.get("commander")) or "-"),
+        Content.styled(last_change_text(obj, name_of), "$text-muted"),
+    ]
+
+
+class IncidentBoard(Table):
     """One row per incident, most severe first (the order ``Views.incidents`` gives)."""
 
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self.zebra_stripes = True
-        self.add_column("Sev", key="sev", width=12)
-        self.add_column("Status", key="status", width=10)
-        self.add_column("Incident", key="title")
-        self.add_column("Commander", key="commander", width=12)
-        self.add_column("Last update", key="last")
+    COLUMNS: ClassVar[Sequence[Column]] = (
+        Column("Severity", 11),
+        Column("Status", 9),
+        Column("Incident", min_width=16),
+        Column("Commander", 10),
+        Column("Last update", min_width=16),
+    )
+    EMPTY = "No incidents. Press n to open one."
 
-    def show(self, incidents: Sequence[TrackedObject], name_of: Callable[[bytes], str]) -> None:
-        keep = self.selected_key
-        self.clear()
-        for obj in incidents:
-            severity = obj.get("severity")
-            status = value_text(obj.get("status"))
-            self.add_row(
-                Content.styled(severity_label(severity), SEVERITY_STYLES.get(severity, "")),  # type: ignore[arg-type]
-                Content.styled(status, STATUS_STYLES.get(status, "")),
-                Content(value_text(obj.get("title"))),
-                Content(value_text(obj.get("commander")) or "-"),
-                Content.styled(last_change_text(obj, name_of), "$text-muted"),
-                key=obj.obj.hex(),
-            )
-        if keep is not None and keep in {o.obj.hex() for o in incidents}:
-            self.move_cursor(row=self.get_row_index(keep))
-
-    @property
-    def selected_key(self) -> str | None:
-        if self.row_count == 0:
-            return None
-        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+    def show_incidents(self, incidents: Sequence[TrackedObject], name_of: Callable[[bytes], str]) -> None:
+        self.show([(obj.obj.hex(), board_cells(obj, name_of)) for obj in incidents])

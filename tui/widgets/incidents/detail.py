@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from itertools import groupby
+from typing import ClassVar
 
 from textual.content import Content
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from meshchat.log.views import FieldChange, TrackedObject
 from tui.format import clock_seconds, severity_label, value_text
+from tui.widgets.table import Column, Table
 
 FIELD_ORDER = ("title", "severity", "status", "commander", "location", "summary")
 TASK_STATUS_STYLES = {"open": "bold", "done": "$text-success", "cancelled": "$text-muted"}
@@ -59,32 +61,21 @@ class IncidentTimeline(Static):
         self.update(timeline(obj, name_of) if obj is not None else "")
 
 
-class TaskTable(DataTable[Content]):
+class TaskTable(Table):
     """The incident's tasks; ``d`` marks the highlighted one done."""
 
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self.add_column("Status", key="status", width=10)
-        self.add_column("Task", key="title")
-        self.add_column("Owner", key="owner", width=12)
+    COLUMNS: ClassVar[Sequence[Column]] = (Column("Status", 9), Column("Task"), Column("Owner", 10))
+    EMPTY = "No tasks. Press t to open one."
 
-    def show(self, tasks: Sequence[TrackedObject], name_of: Callable[[bytes], str]) -> None:
-        keep = self.cursor_row
-        self.clear()
+    def show_tasks(self, tasks: Sequence[TrackedObject], name_of: Callable[[bytes], str]) -> None:
+        rows = []
         for task in tasks:
             status = value_text(task.get("status"))
             owner = task.get("owner")
-            self.add_row(
+            cells = [
                 Content.styled(status, TASK_STATUS_STYLES.get(status, "")),
                 Content(value_text(task.get("title"))),
                 Content(name_of(owner) if isinstance(owner, bytes) else "-"),
-                key=task.obj.hex(),
-            )
-        if tasks:
-            self.move_cursor(row=min(keep, len(tasks) - 1))
-
-    @property
-    def selected_key(self) -> str | None:
-        if self.row_count == 0:
-            return None
-        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+            ]
+            rows.append((task.obj.hex(), cells))
+        self.show(rows)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 from textual.content import Content
-from textual.widgets import DataTable
 
 from meshchat.events import PeerStatus, SyncProgress
 from tui.format import clock_seconds
+from tui.widgets.table import Column, Table
 
 LINK_STYLES = {
     "live": "bold $text-success",
@@ -30,23 +31,25 @@ def link_text(status: PeerStatus, sync: SyncProgress | None) -> Content:
     return Content.styled(label, LINK_STYLES.get(state, ""))
 
 
-class PeerTable(DataTable[Content]):
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self.add_column("Peer", key="peer", width=12)
-        self.add_column("Address", key="address", width=22)
-        self.add_column("Found by", key="found", width=15)
-        self.add_column("Link", key="link", width=20)
-        self.add_column("In", key="in", width=8)
-        self.add_column("Out", key="out", width=8)
-        self.add_column("Last sync", key="last", width=9)
-        self.add_column("Note", key="note")
+class PeerTable(Table):
+    COLUMNS: ClassVar[Sequence[Column]] = (
+        Column("Peer", 10),
+        Column("Address", 21),
+        Column("Found by", 14),
+        Column("Link", 20),
+        Column("In", 8),
+        Column("Out", 8),
+        Column("Last sync", 9),
+        Column("Note"),
+    )
 
-    def show(self, peers: Sequence[PeerStatus], sync: dict[str, SyncProgress], name_of: Callable[[bytes], str]) -> None:
-        self.clear()
+    def show_peers(
+        self, peers: Sequence[PeerStatus], sync: dict[str, SyncProgress], name_of: Callable[[bytes], str]
+    ) -> None:
+        rows = []
         for status in sorted(peers, key=lambda p: p.peer.address):
             peer = status.peer
-            self.add_row(
+            cells = [
                 Content.styled(name_of(peer.key) if peer.key else "?", "bold"),
                 Content(peer.address),
                 Content(FOUND_BY.get(peer.found_by, peer.found_by)),
@@ -55,5 +58,6 @@ class PeerTable(DataTable[Content]):
                 Content(f"{status.entries_out:,}"),
                 Content(clock_seconds(status.last_sync_ms) if status.last_sync_ms else "never"),
                 Content.styled(status.error, "$text-error"),
-                key=peer.address,
-            )
+            ]
+            rows.append((peer.address, cells))
+        self.show(rows)
