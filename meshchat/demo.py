@@ -214,7 +214,7 @@ class Director:
         chatter = list(CHATTER)
         quiet = 0.0
         while True:
-            await self.pause(1)
+            await trio.sleep(max(0.05, self.pace))  # never a busy loop, even at pace 0
             await self.respond()
             quiet += 1
             if chatter and quiet >= 25:

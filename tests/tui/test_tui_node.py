@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from tui_helpers import drive, until
+from tui_helpers import drive, type_text, until
 from tui_scene import Scene
 
+from meshchat.demo import NOTICE, create_demo_home, demo_companion
 from meshchat.events import EntriesAdded, ForkDetected, MembershipChanged, NodeProblem, PeerInfo, SyncProgress
 from meshchat.node import Node
 from tui.app import MeshchatApp
@@ -104,3 +105,21 @@ def test_a_long_room_opens_one_page_and_reads_older_pages_on_the_way_up(scene: S
         assert messages.window[0].text == "report 0" and len(messages.window) == 3 * PAGE + 10
 
     drive(MeshchatApp(home), script)
+
+
+def test_the_demo_shows_teammates_working_in_the_app(tmp_path: Path) -> None:
+    team = create_demo_home(tmp_path / "you")
+
+    async def script(pilot: Pilot[int]) -> None:
+        await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
+        screen = pilot.app.screen
+        assert isinstance(screen, ChatScreen)
+        await until(pilot, lambda: any("FLASH" in t for t in screen.messages.message_texts()), "the demo's FLASH")
+        await until(pilot, lambda: "Welcome" in [n.title for n in pilot.app._notifications])
+        await pilot.press("ctrl+f")
+        await type_text(pilot, "Leaving now")
+        await pilot.press("enter")
+        mine = lambda: [t for t in screen.messages.message_texts() if "Leaving now" in t]  # noqa: E731
+        await until(pilot, lambda: mine() and "acked by all 2" in mine()[0], "both teammates' acks", timeout=10)
+
+    drive(MeshchatApp(team.home, companions=[demo_companion(team, pace=0)], notice=NOTICE), script)
