@@ -95,7 +95,7 @@ def test_open_and_update_an_incident(scene: Scene, home: Path) -> None:
         await until(pilot, lambda: "status → active" in str(pilot.app.screen.query_one("#timeline").render()))
         row = board.row_text(0)  # type: ignore[attr-defined]
         assert row[:4] == ["S2 major", "active", "Levee breach", "Bo"]
-        assert row[4].startswith("commander, status by Ana")
+        assert row[4].endswith("Ana commander, status")
 
     drive(MeshchatApp(home), script)
     with Profile.open(home) as profile:

@@ -56,6 +56,23 @@ class Scene:
             extra |= {"priority": "flash", "ack_required": True}
         return self.write(author, "msg.post", room=room, text=text, **extra)
 
+    def fork(self, author: AuthorLog, text: str) -> Entry:
+        """A second entry signed with the seq of ``author``'s last one: a fork (a restored backup, a copied
+        key). Nodes keep it as proof and count the author's log only up to the seq before."""
+        last = author.entries[-1]
+        before = author.entries[-2] if len(author.entries) > 1 else None
+        twin = sign_entry(
+            author.identity,
+            team_id=self.team_id,
+            seq=last.seq,
+            prev=before.id if before else None,
+            clock=last.clock + 1,
+            kind="msg.post",
+            body={"room": GENERAL, "text": text},
+        )
+        self.pending.append(twin)
+        return twin
+
     @property
     def entries(self) -> list[Entry]:
         return [e for author in (self.ana, self.bo, self.cy) for e in author.entries]
@@ -68,7 +85,8 @@ class Scene:
         try:
             store.set_meta("team_name", self.team)
             store.set_meta("network_key", bytes(32))
-            deliver_to(store, self.entries)
+            held = self.entries
+            deliver_to(store, held + [e for e in self.pending if e not in held])  # forks are not in any log
         finally:
             store.close()
         self.pending = []

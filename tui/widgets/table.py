@@ -28,17 +28,17 @@ GAP = 2
 @dataclass(frozen=True, slots=True)
 class Column:
     label: str
-    width: int = 0  # 0: takes what the fixed columns leave (at least ``min_width``)
+    width: int = 0  # 0: shares what the fixed columns leave (at least ``min_width``), by ``weight``
     min_width: int = 8
+    weight: int = 1
 
 
 def layout(columns: Sequence[Column], total: int) -> list[int]:
     """Cell widths for ``total`` cells of room."""
     fixed = sum(c.width for c in columns) + GAP * (len(columns) - 1)
-    flexible = [c for c in columns if c.width == 0]
+    weights = sum(c.weight for c in columns if c.width == 0) or 1
     spare = max(0, total - fixed)
-    share = spare // len(flexible) if flexible else 0
-    return [c.width or max(c.min_width, share) for c in columns]
+    return [c.width or max(c.min_width, spare * c.weight // weights) for c in columns]
 
 
 def row_content(cells: Sequence[Content], widths: Sequence[int]) -> Content:

@@ -22,7 +22,7 @@ from meshchat.log.rules import Membership
 from meshchat.log.views import Message
 from meshchat.store.queries import Cursor
 from tui.format import clock_day, same_day
-from tui.widgets.chat.message_view import MessageLook, MessageVisual, reply_preview
+from tui.widgets.chat.message_view import DaySeparator, MessageLook, MessageVisual, reply_preview
 
 PAGE = 100  # messages read per page
 MAX_WINDOW = 5000  # messages held at most; further back, `meshchat log` has it all
@@ -170,7 +170,7 @@ class MessageList(OptionList):
         members = sum(1 for m in self.source.membership.members.values() if m.role is not None)
         for msg in window:
             if previous is None or not same_day(previous.clock, msg.clock):
-                options.append(Option(f"── {clock_day(msg.clock)} ──", disabled=True))
+                options.append(Option(DaySeparator(clock_day(msg.clock)), disabled=True))
                 rows.append(None)
                 previous = None
             grouped = (
@@ -201,7 +201,7 @@ class MessageList(OptionList):
 
     def _visual_plain(self, index: int) -> str:
         prompt = self.get_option_at_index(index).prompt
-        return prompt.plain if isinstance(prompt, MessageVisual) else str(prompt)
+        return prompt.plain if isinstance(prompt, MessageVisual | DaySeparator) else str(prompt)
 
     # ---- keys and scrolling --------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from meshchat.log.views import Message
 from tui.format import clock_time, short_id
 
 NAME_WIDTH = 10
-GUTTER = 5 + 1 + NAME_WIDTH + 1  # "07:10 Bo········ "
+GUTTER = 2 + 5 + 1 + NAME_WIDTH + 1  # "▌ 07:10 Bo········ ": a red bar marks every line of a FLASH
 PRIORITY_BADGES = {"flash": "FLASH", "immediate": "IMMEDIATE", "priority": "PRIORITY"}
 
 
@@ -86,11 +86,16 @@ def gutter_content(msg: Message, look: MessageLook) -> Content:
         name = name[: NAME_WIDTH - 1] + "…"
     author_style = "bold $text-error" if msg.is_flash else ("bold $text-accent" if msg.author == look.me else "bold")
     return Content.assemble(
+        flash_bar(msg),
         (clock_time(msg.clock), "$text-muted"),
         " ",
         (name.ljust(NAME_WIDTH), author_style),
         " ",
     )
+
+
+def flash_bar(msg: Message) -> Content:
+    return Content.styled("▌ ", "$error") if msg.is_flash and not msg.retracted else Content("  ")
 
 
 class MessageVisual(Visual):
@@ -117,10 +122,10 @@ class MessageVisual(Visual):
         body_width = max(1, width - GUTTER)
         gutter = self._gutter.render_strips(GUTTER, 1, style, options)
         body = self._body.render_strips(body_width, height, style, options)
-        blank = Strip.blank(GUTTER, style.rich_style)
+        follow = flash_bar(self.msg).truncate(GUTTER, pad=True).render_strips(GUTTER, 1, style, options)
         lines = []
         for index, line in enumerate(body):
-            left = gutter[0] if index == 0 and gutter else blank
+            left = gutter[0] if index == 0 and gutter else follow[0]
             lines.append(Strip.join([left.extend_cell_length(GUTTER, style.rich_style), line]))
         return lines
 
@@ -135,3 +140,29 @@ def reply_preview(msg: Message, name_of: Callable[[bytes], str], width: int = 40
 
 def message_id_label(msg: Message) -> str:
     return f"#{short_id(msg.id)}"
+
+
+class DaySeparator(Visual):
+    """``───── Wed 25 Nov 2026 ─────`` across the list, where the day changes."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    @property
+    def plain(self) -> str:
+        return self.label
+
+    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
+        return len(self.label) + 8
+
+    def get_height(self, rules: RulesMap, width: int) -> int:
+        return 1
+
+    def render_strips(self, width: int, height: int | None, style: Style, options: RenderOptions) -> list[Strip]:
+        label = f" {self.label} "
+        left = max(0, (width - len(label)) // 2)
+        right = max(0, width - left - len(label))
+        line = Content.assemble(
+            ("─" * left, "$text-muted 40%"), (label, "$text-muted"), ("─" * right, "$text-muted 40%")
+        )
+        return line.render_strips(width, 1, style, options)

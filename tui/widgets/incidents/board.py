@@ -16,11 +16,11 @@ STATUS_STYLES = {"open": "bold", "active": "bold $text-warning", "contained": "$
 
 
 def last_change_text(obj: TrackedObject, name_of: Callable[[bytes], str]) -> str:
-    """``status by Bo 07:12`` or ``opened by Ana 07:10``."""
+    """``07:12 Bo status, commander`` or ``07:10 Ana opened``: when and who first, so a narrow column keeps them."""
     last = obj.last_change
     opened = last.entry_id == obj.history[0].entry_id
     what = "opened" if opened else ", ".join(sorted({c.name for c in obj.history if c.entry_id == last.entry_id}))
-    return f"{what} by {name_of(last.author)} {clock_time(last.clock)}"
+    return f"{clock_time(last.clock)} {name_of(last.author)} {what}"
 
 
 def board_cells(obj: TrackedObject, name_of: Callable[[bytes], str]) -> list[Content]:
@@ -42,9 +42,9 @@ class IncidentBoard(Table):
     COLUMNS: ClassVar[Sequence[Column]] = (
         Column("Severity", 11),
         Column("Status", 9),
-        Column("Incident", min_width=16),
+        Column("Incident", min_width=16, weight=3),
         Column("Commander", 10),
-        Column("Last update", min_width=16),
+        Column("Last update", min_width=16, weight=2),
     )
     EMPTY = "No incidents. Press n to open one."
 

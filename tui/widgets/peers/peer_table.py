@@ -50,7 +50,7 @@ class PeerTable(Table):
         for status in sorted(peers, key=lambda p: p.peer.address):
             peer = status.peer
             cells = [
-                Content.styled(name_of(peer.key) if peer.key else "?", "bold"),
+                Content.styled(name_of(peer.key), "bold") if peer.key else Content.styled("unknown", "$text-muted"),
                 Content(peer.address),
                 Content(FOUND_BY.get(peer.found_by, peer.found_by)),
                 link_text(status, sync.get(peer.address)),
