@@ -11,7 +11,6 @@ and pushed on to connected peers.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -185,9 +184,12 @@ class Node:
     def mark_read(self, room: bytes, clock: int) -> None:
         """Remember that ``room`` is read up to ``clock`` (unread counts survive a restart). Never lowers it.
         Best effort: a busy or full store keeps the old mark rather than bother the user."""
-        if clock > self.last_read(room):
-            with contextlib.suppress(StoreError):
-                self.profile.store.set_local(self.READ_MARK_PREFIX + room.hex(), clock.to_bytes(8, "big", signed=True))
+        if clock <= self.last_read(room):
+            return
+        try:
+            self.profile.store.set_local(self.READ_MARK_PREFIX + room.hex(), clock.to_bytes(8, "big", signed=True))
+        except StoreError:
+            return
 
     def peers(self) -> list[PeerStatus]:
         """Every known peer and the state of its link."""
