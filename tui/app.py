@@ -6,15 +6,17 @@ events. The app holds what every screen shares: the node, the bridge, the fork a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePath
 from typing import ClassVar, TypeVar
 
 from rich.console import RenderableType
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message as TextualMessage
+from textual.screen import Screen
 
 from meshchat.events import ForkDetected, NodeEvent, SyncProgress
 from meshchat.log.views import Message
@@ -28,7 +30,7 @@ from tui.screens.checkins import CheckinsScreen
 from tui.screens.incidents import IncidentsScreen
 from tui.screens.peers import PeersScreen
 from tui.screens.welcome import WelcomeScreen
-from tui.widgets.chrome import Fork, StatusFacts
+from tui.widgets.chrome import NAV, Fork, StatusFacts
 
 T = TypeVar("T")
 
@@ -234,6 +236,27 @@ class MeshchatApp(App[int]):
                 continue
             screens.extend(s for s in stack if isinstance(s, AreaScreen))
         return screens
+
+    # ---- the command palette (ctrl+p) ----------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if self._node is None:
+            return
+        for mode, key, label in NAV:
+            yield SystemCommand(f"{label} ({key})", f"Show the {label.lower()} screen", partial(self.switch_mode, mode))
+        for room in self.node.views.rooms(include_archived=False):
+            yield SystemCommand(
+                f"Room: # {room.name}", room.topic or "Open this room", partial(self.open_room, room.room)
+            )
+
+    def open_room(self, room: bytes) -> None:
+        """Show ``room`` in the chat (from the command palette)."""
+        self.switch_mode("chat")
+        chat = self.screen
+        if isinstance(chat, ChatScreen):
+            chat.open_room(room)
+            chat.rooms.select_room(room)
 
     # ---- what every screen shows ---------------------------------------------------------------------------
 

@@ -165,3 +165,21 @@ def test_a_flash_or_roll_call_from_a_teammate_is_announced(scene: Scene, home: P
         await until(pilot, lambda: "1 FLASH" in str(pilot.app.screen.query_one("#status-flash").render()))
 
     drive(MeshchatApp(home), script)
+
+
+def test_the_command_palette_opens_a_room(scene: Scene, home: Path) -> None:
+    scene.write(scene.ana, "room.create", room=bytes(16), name="logistics", topic="Fuel, food, transport")
+    scene.post(scene.cy, "Diesel for 6 hours", room=bytes(16))
+    scene.save(home)
+
+    async def script(pilot: Pilot[int]) -> None:
+        await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
+        await pilot.press("f2")
+        await pilot.press("ctrl+p")
+        await type_text(pilot, "logistics")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen), "back in the chat")
+        await until(pilot, lambda: any("Diesel for 6 hours" in t for t in shown(pilot)), "the room")
+
+    drive(MeshchatApp(home), script)
