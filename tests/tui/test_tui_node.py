@@ -103,6 +103,11 @@ def test_a_long_room_opens_one_page_and_reads_older_pages_on_the_way_up(scene: S
         await pilot.press("home", "up", "home", "up", "home", "up")
         await until(pilot, lambda: not messages.has_older, "the start of the room")
         assert messages.window[0].text == "report 0" and len(messages.window) == 3 * PAGE + 10
+        await pilot.press("i")  # back to the composer, far up in history: my own post brings me down
+        await type_text(pilot, "still here")
+        await pilot.press("enter")
+        newest = lambda: messages.highlighted_message and messages.highlighted_message.text  # noqa: E731
+        await until(pilot, lambda: newest() == "still here", "my post in view")
 
     drive(MeshchatApp(home), script)
 

@@ -135,6 +135,7 @@ class ChatScreen(AreaScreen):
             return
         app, room = session(self), self.room
         reply_to = event.reply_to.id if event.reply_to else None
+        self.messages.follow_next = True  # your own message scrolls into view, wherever you were
         entry = await app.write(lambda: app.node.post(room, event.text, flash=event.flash, reply_to=reply_to))
         if entry is not None:
             self.composer.sent()
@@ -150,7 +151,11 @@ class ChatScreen(AreaScreen):
         if msg is None:
             return
         if event.action == "ack":
-            if await app.write(lambda: app.node.ack(msg.id)) is not None:
+            if not msg.ack_required:
+                self.notify("Only FLASH messages ask for an acknowledgement.", timeout=3)
+            elif msg.author == app.node.me or app.node.me in msg.acked_by:
+                self.notify("Nothing to acknowledge: this one is yours or acknowledged already.", timeout=3)
+            elif await app.write(lambda: app.node.ack(msg.id)) is not None:
                 self.notify("Acknowledged.", timeout=2)
         elif event.action == "pin":
             if await app.write(lambda: app.node.pin(msg.id)) is not None:

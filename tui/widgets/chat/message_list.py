@@ -80,6 +80,7 @@ class MessageList(OptionList):
         self.has_older = False
         self._rows: list[Message | None] = []  # one per option: the message, or None for a day separator
         self._replies: dict[bytes, str] = {}  # previews of answered messages, by id
+        self.follow_next = False  # the next reload jumps to the newest message (after the person posts)
 
     # ---- what is shown -------------------------------------------------------------------------------------
 
@@ -95,7 +96,7 @@ class MessageList(OptionList):
         """Re-read the window (new messages, acks, retractions), keeping the person's place."""
         if self.room is None:
             return
-        follow = self.following
+        follow, self.follow_next = self.following or self.follow_next, False
         keep = self.highlighted_message
         limit = min(MAX_WINDOW, max(PAGE, len(self.window) + extra))
         self.window = self.source.messages(self.room, limit=limit)
