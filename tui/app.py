@@ -40,16 +40,14 @@ class MeshchatApp(App[int]):
     demo's simulated teammates)."""
 
     TITLE = "meshchat"
-    # One .tcss per screen, all loaded at start: a screen's own CSS_PATH would re-parse every stylesheet the
-    # first time it shows (about 40 ms each here).
+    # One .tcss per screen. The areas' are loaded at start: a screen's own CSS_PATH re-parses every stylesheet
+    # the first time it shows (about 40 ms here), which a modal form or the first-run screen can afford.
     CSS_PATH: ClassVar[list[str | PurePath]] = [
         "app.tcss",
         "screens/chat.tcss",
         "screens/incidents.tcss",
         "screens/checkins.tcss",
         "screens/peers.tcss",
-        "screens/forms.tcss",
-        "screens/welcome.tcss",
     ]
     MODES: ClassVar[dict[str, type[AreaScreen]]] = {  # type: ignore[assignment]
         "chat": ChatScreen,
@@ -114,10 +112,14 @@ class MeshchatApp(App[int]):
     def _start(self, node: Node) -> None:
         self._node = node
         self.forks = node.forked_authors()
-        self._announced = {m.id for m in self.unacknowledged()} | {c.checkin for c in node.views.checkins()}
+        self.switch_mode("chat")  # first: the room on screen is what a person waits for
         self.bridge = NodeBridge(node, self, self.companions)
         self.bridge.start()
-        self.switch_mode("chat")
+        self.call_after_refresh(self._after_first_paint)
+
+    def _after_first_paint(self) -> None:
+        """What can wait until the room is on screen: what was there before we opened is not news."""
+        self._announced |= {m.id for m in self.unacknowledged()} | {c.checkin for c in self.node.views.checkins()}
         if self.notice:
             self.notify(self.notice, title="Welcome", timeout=30)
 
@@ -164,7 +166,7 @@ class MeshchatApp(App[int]):
 
     def on_meshchat_app_node_events(self, message: NodeEvents) -> None:
         if not self.is_running or self._node is None:
-            return
+            return  # events that arrive while the app shuts down
         changes = fold(message.events)
         self._absorb(changes)
         shown = self.screen_stack[0] if self.screen_stack else None  # the area, even under a form

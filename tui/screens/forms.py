@@ -26,6 +26,7 @@ SEVERITIES = [(label, level) for level, label in SEVERITY_LABELS.items()]
 class Form(ModalScreen[R | None], Generic[R]):
     """A titled box of fields with Save and Cancel."""
 
+    CSS_PATH = "forms.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
     TITLE_TEXT = ""
     SAVE_LABEL = "Save"

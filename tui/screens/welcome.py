@@ -22,6 +22,7 @@ JOIN_PENDING = (
 class WelcomeScreen(Screen[bool]):
     """Dismissed with True once a profile exists in ``home``."""
 
+    CSS_PATH = "welcome.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "app.quit", "Quit")]
 
     def __init__(self, home: Path, problem: str = "") -> None:
