@@ -145,6 +145,7 @@ def test_new_room(scene: Scene, home: Path) -> None:
         await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
         await until(pilot, lambda: [e.room.name for e in chat(pilot).rooms.entries] == ["general", "logistics"])
         assert str(pilot.app.screen.query_one("#room-header").render()).startswith("# logistics")
+        assert "No messages here yet" in str(chat(pilot).messages.get_option_at_index(0).prompt)
 
     drive(MeshchatApp(home), script)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from textual.binding import Binding, BindingType
+from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
@@ -145,9 +146,12 @@ class MessageList(OptionList):
         old_line = self._line_of(self.highlighted) - int(self.scroll_y) if self.highlighted is not None else None
         options, rows = self._build_options(self.window)
         self._rows = rows
-        self.set_options(options)
         if not rows:
+            hint = "No messages here yet. Type below and press Enter; ctrl+f makes it a FLASH."
+            self.set_options([Option(Content.styled(hint, "$text-muted"), disabled=True)])
+            self._rows = [None]
             return
+        self.set_options(options)
         target = len(rows) - 1
         if not follow and keep is not None:
             target = next((i for i, r in enumerate(rows) if r is not None and r.id == keep.id), target)
