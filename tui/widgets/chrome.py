@@ -96,7 +96,7 @@ def peers_text(peers: Sequence[PeerStatus], sync: Sequence[SyncProgress]) -> Con
     elif live:
         state = Content.styled("✓ in sync", "$text-success")
     else:
-        state = Content.styled("offline: messages are kept and sync when a peer appears", "$text-muted")
+        state = Content.styled("offline: messages wait to sync", "$text-muted")
     if live:
         dot = Content.styled(f"● {plural(len(live), 'peer')} connected", "bold $text-success")
     elif peers:

@@ -69,6 +69,8 @@ def ack_note(msg: Message, me: bytes, expected: int) -> str:
     count = len(msg.acked_by)
     if owes_ack(msg, me):
         return f"◀ needs your ack (a) · {count} of {expected} acked"
+    if expected == 0:
+        return "(nobody else in the team to acknowledge yet)"
     if expected and count >= expected:
         return f"✓ acked by all {expected}"
     return f"✓ {count} of {expected} acked"
