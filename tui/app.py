@@ -113,13 +113,13 @@ class MeshchatApp(App[int]):
         self._node = node
         self.forks = node.forked_authors()
         self.switch_mode("chat")  # first: the room on screen is what a person waits for
+        # What was there before we opened is not news; taken before the node runs, so nothing slips between.
+        self._announced |= {m.id for m in self.unacknowledged()} | {c.checkin for c in node.views.checkins()}
         self.bridge = NodeBridge(node, self, self.companions)
         self.bridge.start()
         self.call_after_refresh(self._after_first_paint)
 
     def _after_first_paint(self) -> None:
-        """What can wait until the room is on screen: what was there before we opened is not news."""
-        self._announced |= {m.id for m in self.unacknowledged()} | {c.checkin for c in self.node.views.checkins()}
         if self.notice:
             self.notify(self.notice, title="Welcome", timeout=30)
 
