@@ -54,7 +54,7 @@ def message_content(msg: Message, look: MessageLook) -> Content:
     else:
         parts.append(msg.text)
     if msg.ack_required:
-        parts.append(("  " + ack_note(msg, look.me, look.expected_acks), _ack_style(msg, look)))
+        parts.append(("\n" + ack_note(msg, look.me, look.expected_acks), _ack_style(msg, look)))
     if msg.pinned:
         parts.append(("  ◆ pinned", "$accent"))
     return Content.assemble(*parts)
