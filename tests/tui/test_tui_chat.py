@@ -184,3 +184,25 @@ def test_the_command_palette_opens_a_room(scene: Scene, home: Path) -> None:
         await until(pilot, lambda: any("Diesel for 6 hours" in t for t in shown(pilot)), "the room")
 
     drive(MeshchatApp(home), script)
+
+
+def test_typing_in_the_message_list_goes_to_the_composer(scene: Scene, home: Path) -> None:
+    scene.post(scene.bo, "Anyone at the bridge?")
+    scene.save(home)
+
+    async def script(pilot: Pilot[int]) -> None:
+        await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
+        await pilot.press("up")
+        assert isinstance(pilot.app.focused, MessageList)
+        await pilot.press("W", "e")  # a letter that is no key of the list starts a message
+        assert isinstance(pilot.app.focused, ComposerInput) and chat(pilot).composer.input.value == "We"
+        await pilot.press("backspace", "backspace", "up")
+        assert isinstance(pilot.app.focused, MessageList)
+        await pilot.press("i", "O", "n", "space", "m", "y", "space", "w", "a", "y")  # i: back to writing, at once
+        assert isinstance(pilot.app.focused, ComposerInput)
+        assert chat(pilot).composer.input.value == "On my way"
+
+    drive(MeshchatApp(home), script)
+    assert [t for t, _, _ in stored(home)] == ["Anyone at the bridge?"]  # nothing pinned, posted or tasked
+    with Profile.open(home) as profile:
+        assert profile.views.pinned() == [] and profile.views.tasks() == []

@@ -65,6 +65,7 @@ class ChatScreen(AreaScreen):
         return self.query_one(RoomList)
 
     def area_mounted(self) -> None:
+        self.messages.compose_target = self.composer.input
         rooms = [r for r in session(self).node.views.rooms() if not r.archived]
         if rooms:
             self.open_room(rooms[0].room)

@@ -56,7 +56,11 @@ class Composer(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label("FLASH", id="flash-badge")
-        yield ComposerInput(placeholder="Write a message · Enter sends · ctrl+f FLASH", id="composer-input")
+        yield ComposerInput(
+            placeholder="Write a message · Enter sends · ctrl+f FLASH",
+            id="composer-input",
+            select_on_focus=False,  # coming back to a draft must not select it (the next key would replace it)
+        )
 
     @property
     def input(self) -> ComposerInput:

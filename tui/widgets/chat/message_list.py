@@ -13,10 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.message import Message as TextualMessage
-from textual.widgets import OptionList
+from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
 from meshchat.log.rules import Membership
@@ -82,6 +83,7 @@ class MessageList(OptionList):
         self._rows: list[Message | None] = []  # one per option: the message, or None for a day separator
         self._replies: dict[bytes, str] = {}  # previews of answered messages, by id
         self.follow_next = False  # the next reload jumps to the newest message (after the person posts)
+        self.compose_target: Input | None = None  # where typing goes (the composer's input)
 
     # ---- what is shown -------------------------------------------------------------------------------------
 
@@ -222,4 +224,23 @@ class MessageList(OptionList):
             self.call_later(self.load_older)
 
     def action_act(self, action: str) -> None:
+        if action == "compose" and self.compose_target is not None:
+            self.screen.set_focus(self.compose_target)  # now, not later: the next keys must land there
+            return
         self.post_message(self.Act(action, self.highlighted_message))
+
+    def on_key(self, event: events.Key) -> None:
+        """A character that is no key of the list starts a message: it goes to the composer, with focus."""
+        if self.compose_target is None or not event.is_printable or event.character is None:
+            return
+        if event.key in _LIST_KEYS:
+            return  # the list's own keys (checked after this handler)
+        event.stop()
+        event.prevent_default()
+        self.screen.set_focus(self.compose_target)
+        self.compose_target.insert_text_at_cursor(event.character)
+
+
+_LIST_KEYS = frozenset(
+    key.strip() for binding in MessageList.BINDINGS if isinstance(binding, Binding) for key in binding.key.split(",")
+)
