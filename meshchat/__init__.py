@@ -4,6 +4,8 @@ Layers, imports pointing down only:
 
 - ``cli``: the command line.
 - ``node``: a running node: store + sync protocol + network, with a public async API and an event stream.
+- ``replica``, ``admission``, ``status``: the store's side of links, who may link, the status for ``peers``.
+- ``invites``: invite codes, and joining a team with one.
 - ``net``: trio only: links, the peer manager, zeroconf discovery.
 - ``store``: SQLite: entries, forks, quarantine, views.
 - ``proto``: pure, sans-I/O: framing, handshake, sync.

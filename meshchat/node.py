@@ -7,11 +7,19 @@ return the new entry; each is checked by the same rules every node applies (``me
 The node watches its store: whatever lands there (written by this node, received from a peer, or written by a
 ``meshchat post`` in another process on the same home) is announced as :class:`~meshchat.events.EntriesAdded`
 and pushed on to connected peers.
+
+Networking: ``run`` listens on ``NodeConfig.listen`` and dials ``NodeConfig.peers`` (see ``meshchat.net``);
+links are authenticated and replicate through ``meshchat.proto``; received entries are stored through the
+store's one accept path (``meshchat.replica``). With ``NodeConfig.discovery`` (and a listen address), the node
+advertises itself on the LAN and dials the team's other nodes as zeroconf reports them (``meshchat.net.discovery``
+feeds :meth:`Node.add_peer` / :meth:`Node.remove_peer`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,17 +27,38 @@ from typing import Any
 
 import trio
 
-from meshchat.events import EntriesAdded, ForkDetected, MembershipChanged, NodeEvent, NodeProblem, PeerStatus
+from meshchat.events import (
+    EntriesAdded,
+    ForkDetected,
+    FoundBy,
+    MembershipChanged,
+    NodeEvent,
+    NodeProblem,
+    PeerStatus,
+)
+from meshchat.export.heads import write_heads_if_due
+from meshchat.invites import create_invite, reachable_addresses, remembered_peers
+from meshchat.log.clock import wall_ms
+from meshchat.log.codec import pack
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import MEMBERSHIP_KINDS
 from meshchat.log.rules import Membership, Role
 from meshchat.log.views import Message
+from meshchat.net.discovery import Discovery, DiscoveryEvent, PeerSeen, local_ipv4_addresses
+from meshchat.net.peers import Address, NetSettings, PeerManager, format_address
 from meshchat.profile import Profile, ProfileError
+from meshchat.replica import StoreReplica
+from meshchat.status import STATUS_KEY, NodeStatus
 from meshchat.store import NewEntry, StoreError
 from meshchat.store.queries import Views
 
+log = logging.getLogger(__name__)
+
 EVENT_BUFFER = 1000
 IDLE_CHECKPOINT_S = 5.0
+LISTEN_KEY = "node.listen"  # local state: where the node last listened, for ``meshchat invite``
+STATUS_INTERVAL_S = 1.0  # peer status is written at most this often
+STATUS_HEARTBEAT_S = 5.0  # and at least this often while the node runs
 
 
 @dataclass(frozen=True)
@@ -40,7 +69,9 @@ class NodeConfig:
     peers: tuple[tuple[str, int], ...] = ()  # static peers, dialled and redialled with backoff
     discovery: bool = True  # find peers on the LAN with zeroconf
     poll_interval: float = 0.2  # how often to look for entries written by other processes
+    heads_check_s: float = 60.0  # how often to see whether a signed heads entry is due (at most hourly)
     extra: dict[str, Any] = field(default_factory=dict)
+    net: NetSettings = field(default_factory=NetSettings)  # deadlines, keepalive, backoff, connection limits
 
 
 class Node:
@@ -54,6 +85,15 @@ class Node:
         self._seen_forks = profile.store.forked_authors()
         self._wakeup = trio.Event()
         self._new_entry_hooks: list[Callable[[Sequence[NewEntry]], None]] = []
+        self.replica = StoreReplica(
+            profile,
+            on_stored=self.wake,
+            on_forks=self._check_forks,
+            on_problem=lambda message: self.publish(NodeProblem(message)),
+        )
+        self.network = PeerManager(
+            self.replica, me=profile.me, publish=self.publish, wall_ms=wall_ms, settings=self.config.net
+        )
 
     @classmethod
     def open(cls, home: Path, config: NodeConfig | None = None) -> Node:
@@ -62,15 +102,138 @@ class Node:
     def close(self) -> None:
         for channel in self._subscribers:
             channel.close()
+        self.replica.close()
         self.profile.close()
 
     # ---- running -------------------------------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Run until cancelled: watch the store, and serve the network as configured."""
+        """Run until cancelled: watch the store, and serve the network as configured. If the listen address
+        cannot be bound, a :class:`NodeProblem` says so and the node runs without listening."""
+        config = self.config
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._watch_store)
+            remembered = [a for a in remembered_peers(self.profile) if a not in config.peers]
+            peers: list[tuple[Address, FoundBy]] = [(a, "static") for a in (*config.peers, *remembered)]
+            problem = None
+            try:
+                await nursery.start(self.network.run, config.listen, peers)
+            except OSError as exc:
+                assert config.listen is not None
+                problem = f"cannot listen on {format_address(config.listen)}: {exc.strerror or exc}"
+            if problem is not None:
+                log.error("%s", problem)
+                self.publish(NodeProblem(problem))
+                await nursery.start(self.network.run, None, peers)
+            if self.network.listen_addresses:
+                addresses = [format_address(a) for a in self.network.listen_addresses]
+                await self._record_local(LISTEN_KEY, pack(addresses))
+            nursery.start_soon(self._write_status)
+            nursery.start_soon(self._write_heads)
+            if config.discovery and self.network.listen_addresses:
+                nursery.start_soon(self._discover)
             task_status.started()
+
+    async def _discover(self) -> None:
+        """Advertise on the LAN and dial what discovery reports; a failure is reported, never fatal."""
+        host, port = self.network.listen_addresses[0]
+        if host in ("0.0.0.0", ""):  # noqa: S104 (comparing, not binding: listening on every interface)
+            addresses, interfaces = local_ipv4_addresses(), None
+        else:
+            addresses, interfaces = [host], [host]
+        if not addresses:
+            self.publish(NodeProblem("LAN discovery is off: this machine has no network address"))
+            return
+        discovery = Discovery(self.profile.network_key, port, addresses=addresses, interfaces=interfaces)
+        send, receive = trio.open_memory_channel[DiscoveryEvent](100)
+        known: dict[str, tuple[tuple[str, ...], int]] = {}  # instance -> its addresses and port
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(discovery.run, send)
+                log.info("LAN discovery: advertising %s on %s", discovery.instance, ", ".join(addresses))
+                async for event in receive:
+                    if isinstance(event, PeerSeen):
+                        known[event.instance] = (event.addresses, event.port)
+                        for address in event.addresses:
+                            self.add_peer(address, event.port, "discovery")
+                    elif event.instance in known:
+                        addresses_gone, port_gone = known.pop(event.instance)
+                        for address in addresses_gone:
+                            self.remove_peer(address, port_gone)
+        except (OSError, RuntimeError) as exc:  # zeroconf could not start (no multicast interface, ...)
+            log.warning("LAN discovery failed: %s", exc)
+            self.publish(NodeProblem(f"LAN discovery is off: {exc}"))
+
+    # ---- network -------------------------------------------------------------------------------------------
+
+    @property
+    def listen_addresses(self) -> list[Address]:
+        """Where the node accepts peers (the actual port when 0 was asked for); empty if not listening."""
+        return list(self.network.listen_addresses)
+
+    def add_peer(self, host: str, port: int, found_by: FoundBy = "discovery") -> None:
+        """Dial a peer and keep redialling it (discovery calls this for each peer it sees)."""
+        self.network.add_peer((host, port), found_by)
+
+    def remove_peer(self, host: str, port: int) -> None:
+        """Stop dialling a peer (discovery: it left). A link that is up stays until it ends."""
+        self.network.remove_peer((host, port))
+
+    async def connect(self, stream: trio.abc.Stream, *, outgoing: bool, address: str = "memory") -> str:
+        """Run a link over an already connected stream until it ends (e.g. in-process nodes linked by
+        memory streams, see ``meshchat.testing``); returns why it ended."""
+        return await self.network.connect(stream, outgoing=outgoing, address=address, found_by="static")
+
+    def _check_forks(self) -> None:
+        """Announce forks new to us, and send their proofs to every peer."""
+        forks = self.profile.store.forked_authors()
+        new = {author: seq for author, seq in forks.items() if self._seen_forks.get(author) != seq}
+        self._seen_forks = forks
+        for author, seq in new.items():
+            self.publish(ForkDetected(author, seq))
+        if new:
+            self.network.add_fork_proofs(self.replica.fork_proofs())
+
+    async def _write_status(self) -> None:
+        """Keep the peers' status in local state for ``meshchat peers`` (another process)."""
+        written: tuple[tuple[str, ...], tuple[PeerStatus, ...]] | None = None
+        last = -math.inf
+        listen = tuple(format_address(a) for a in self.network.listen_addresses)
+        try:
+            while True:
+                current = (listen, tuple(self.peers()))
+                now = trio.current_time()
+                if current != written or now - last >= STATUS_HEARTBEAT_S:
+                    status = NodeStatus(os.getpid(), wall_ms(), *current)
+                    if await self._record_local(STATUS_KEY, status.encode()):
+                        written, last = current, now
+                await trio.sleep(STATUS_INTERVAL_S)
+        finally:
+            with trio.move_on_after(2.0) as cleanup:
+                cleanup.shield = True
+                await self._record_local(STATUS_KEY, NodeStatus(os.getpid(), wall_ms(), listen, stopped=True).encode())
+
+    async def _write_heads(self) -> None:
+        """Sign a ``heads`` entry now and then (see meshchat.export.heads): what this node holds becomes part
+        of its own chain, so an export that later drops someone's tail is caught by HQ's verifier."""
+        while True:
+            await trio.sleep(self.config.heads_check_s)
+            try:
+                written = write_heads_if_due(self.profile, now=wall_ms())
+            except (StoreError, ProfileError) as exc:
+                log.warning("cannot write heads: %s", exc)
+                continue
+            if written:
+                self.wake()
+
+    async def _record_local(self, key: str, value: bytes) -> bool:
+        """Write node-local state; a busy or full disk is logged, never fatal (the next write will do)."""
+        try:
+            await self.replica.set_local(key, value)
+        except StoreError as exc:
+            log.warning("cannot record %s: %s", key, exc)
+            return False
+        return True
 
     async def _watch_store(self) -> None:
         idle_since = trio.current_time()
@@ -86,34 +249,23 @@ class Node:
                 checkpointed = True
 
     def _notice_new_entries(self) -> bool:
-        """Announce what the store gained since we last looked. Returns whether there was anything."""
+        """Announce what the store gained since we last looked, and push it to linked peers. Returns whether
+        there was anything. (Summed up in SQL: during a catch-up this runs for every batch stored.)"""
         store = self.profile.store
-        new = store.new_since(self._seen_rowid)
-        if not new:
+        summary = store.summary_since(self._seen_rowid)
+        if summary is None:
             return False
-        self._seen_rowid = new[-1].rowid
-        for hook in self._new_entry_hooks:
-            hook(new)
-        kinds = frozenset(e.kind for e in new)
-        authors = frozenset(e.author for e in new)
-        self.publish(
-            EntriesAdded(
-                count=len(new),
-                kinds=kinds,
-                rooms=frozenset(e.room for e in new if e.room is not None),
-                authors=authors,
-                local=authors == {self.me},
-            )
-        )
-        if kinds & MEMBERSHIP_KINDS:
+        while self._new_entry_hooks and (new := store.new_since(self._seen_rowid, upto=summary.last_rowid)):
+            for hook in self._new_entry_hooks:
+                hook(new)
+            self._seen_rowid = new[-1].rowid
+        self._seen_rowid = summary.last_rowid
+        self.network.local_advanced(self.replica.sendable(summary.heads))
+        authors = frozenset(summary.heads)
+        self.publish(EntriesAdded(summary.total, summary.kinds, summary.rooms, authors, local=authors == {self.me}))
+        if summary.kinds & MEMBERSHIP_KINDS:
             self.publish(MembershipChanged())
-        forks = store.forked_authors()
-        for author, seq in forks.items():
-            if self._seen_forks.get(author) != seq:
-                self.publish(ForkDetected(author, seq))
-        self._seen_forks = forks
-        if len(new) == 10_000:  # more waiting: look again at once
-            self._wakeup.set()
+        self._check_forks()
         return True
 
     def on_new_entries(self, hook: Callable[[Sequence[NewEntry]], None]) -> None:
@@ -193,7 +345,7 @@ class Node:
 
     def peers(self) -> list[PeerStatus]:
         """Every known peer and the state of its link."""
-        return []
+        return self.network.peers()
 
     # ---- writing -------------------------------------------------------------------------------------------
 
@@ -271,6 +423,13 @@ class Node:
     async def set_profile(self, name: str, callsign: str = "") -> Entry:
         result: Entry = self._write(lambda: self.profile.set_profile(name, callsign))
         return result
+
+    async def create_invite(self, role: str = "member", addresses: Sequence[str] | None = None) -> str:
+        """A one-time invite code (admins): the newcomer runs ``meshchat join CODE``. ``addresses`` default
+        to where this node listens."""
+        reach = addresses if addresses is not None else reachable_addresses(map(format_address, self.listen_addresses))
+        code = self._write(lambda: create_invite(self.profile, role=role, addresses=tuple(reach)))
+        return str(code.encode())
 
     async def add_member(self, key: bytes, role: str, name: str = "") -> Entry:
         result: Entry = self._write(lambda: self.profile.add_member(key, role, name))

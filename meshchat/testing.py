@@ -1,17 +1,36 @@
-"""Public helpers for tests: teams of in-memory authors that sign chains of entries without any store.
+"""Public helpers for tests.
 
-``TestTeam`` founds a team and admits members, giving each an :class:`AuthorLog` that signs that author's
-next entry. Entries can then be fed to stores in any order, which is what convergence tests need.
+- ``TestTeam`` founds a team and admits members, giving each an :class:`AuthorLog` that signs that author's
+  next entry, without any store. Entries can then be fed to stores in any order (convergence tests).
+- ``MemoryLog`` and ``ConnectionPair``: two pure protocol connections passing bytes, backed by a store
+  stand-in (protocol tests, fuzzing).
+- ``team_homes``, ``running_node`` and ``link_nodes``: real homes of one team, nodes running in-process, and
+  links between them over memory streams.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import trio
+import trio.testing
 
 from meshchat.identity import Identity
-from meshchat.log.entry import ZERO_ID, Entry, sign_entry
+from meshchat.log.entry import ZERO_ID, Entry, decode_entry, sign_entry
+from meshchat.proto.connection import Connection
+from meshchat.proto.connection import State as ConnectionState
+from meshchat.proto.events import ConnectionClosed, EntriesReceived, HandshakeComplete, NeedEntries
+from meshchat.proto.events import Event as ProtoEvent
+from meshchat.proto.handshake import Authorize, Credentials, Side
+
+if TYPE_CHECKING:
+    from meshchat.node import Node, NodeConfig
 
 BASE_CLOCK = 1_790_000_000_000  # a fixed past instant (late 2026): tests do not depend on the wall clock
 
@@ -143,3 +162,192 @@ _WORDS = [
     "bridge",
     "ok",
 ]
+
+
+# ---- protocol test helpers: a store stand-in and a pair of connections wired to each other ---------------------
+
+
+class MemoryLog:
+    """A store stand-in for protocol tests: per-author lists of raw entries, appended in seq order only."""
+
+    def __init__(self, entries: Iterable[Entry] = ()) -> None:
+        self.logs: dict[bytes, list[bytes]] = {}
+        self.accept([e.raw for e in entries])
+
+    def frontier(self) -> dict[bytes, int]:
+        return {author: len(raws) for author, raws in self.logs.items()}
+
+    def read(self, request: NeedEntries) -> list[bytes]:
+        """Answer a :class:`~meshchat.proto.events.NeedEntries` request."""
+        raws = self.logs.get(request.author, [])[request.after : request.upto][: request.max_entries]
+        out, size = [], 0
+        for raw in raws:
+            size += len(raw)
+            if size > request.max_bytes:
+                break
+            out.append(raw)
+        return out
+
+    def accept(self, raws: Iterable[bytes]) -> dict[bytes, int]:
+        """Append what continues a log; return ``{author: highest seq seen}`` for the sync session."""
+        seen: dict[bytes, int] = {}
+        for raw in raws:
+            entry = decode_entry(raw)
+            log = self.logs.setdefault(entry.author, [])
+            if entry.seq == len(log) + 1:
+                log.append(raw)
+            seen[entry.author] = max(seen.get(entry.author, 0), entry.seq)
+        return seen
+
+    def count(self) -> int:
+        return sum(len(raws) for raws in self.logs.values())
+
+
+@dataclass
+class ConnectionPair:
+    """Two pure :class:`~meshchat.proto.connection.Connection` objects passing bytes to each other, each
+    backed by a :class:`MemoryLog` (the h11 ``ConnectionPair`` idea): whole conversations, no network."""
+
+    client: Connection
+    server: Connection
+    client_log: MemoryLog
+    server_log: MemoryLog
+    priority: tuple[bytes, ...] = ()
+    events: dict[str, list[ProtoEvent]] = field(default_factory=lambda: {"client": [], "server": []})
+
+    @classmethod
+    def create(
+        cls,
+        client_log: MemoryLog,
+        server_log: MemoryLog,
+        *,
+        network_key: bytes = b"k" * 32,
+        client: Identity | None = None,
+        server: Identity | None = None,
+        authorize: Authorize = lambda key, evidence: None,
+        priority: tuple[bytes, ...] = (),
+    ) -> ConnectionPair:
+        client_conn = Connection(Side.CLIENT, Credentials(network_key, client or Identity.generate()), authorize)
+        server_conn = Connection(Side.SERVER, Credentials(network_key, server or Identity.generate()), authorize)
+        return cls(client_conn, server_conn, client_log, server_log, priority)
+
+    def drive(self, name: str) -> None:
+        """Answer every event one side has (as a node would); raises what ``next_event`` raises."""
+        conn, log = (self.client, self.client_log) if name == "client" else (self.server, self.server_log)
+        while (event := conn.next_event()) is not None:
+            self.events[name].append(event)
+            if type(event) is HandshakeComplete:
+                conn.start_sync(log.frontier(), priority=self.priority)
+            elif type(event) is NeedEntries:
+                conn.send_entries(event, log.read(event))
+            elif type(event) is EntriesReceived:
+                conn.entries_processed(1, log.accept(event.raws))
+            elif type(event) is ConnectionClosed:
+                return
+
+    def step(self) -> int:
+        """One round: each side handles its events and sends; returns how many bytes moved."""
+        moved = 0
+        for name, conn, other in (("client", self.client, self.server), ("server", self.server, self.client)):
+            if conn.state is not ConnectionState.CLOSED:
+                self.drive(name)
+            data = conn.data_to_send()
+            if data:
+                other.receive_data(data)
+                moved += len(data)
+        return moved
+
+    def run(self, max_rounds: int = 10_000) -> None:
+        """Step until nothing moves."""
+        for _ in range(max_rounds):
+            if not self.step():
+                return
+        raise AssertionError("the conversation did not settle")
+
+
+# ---- real homes and in-process nodes ---------------------------------------------------------------------------
+
+
+def team_homes(base: Path, count: int, *, team_name: str = "Test team") -> list[Path]:
+    """``count`` homes of one team under ``base``: the founder's, then members added by the founder. Every
+    store starts with the founder's log, so every node knows the membership before its first sync."""
+    from meshchat.profile import Profile
+
+    homes = [base / "node0"]
+    with Profile.init(homes[0], team_name, display_name="n0") as founder:
+        for i in range(1, count):
+            home = base / f"node{i}"
+            with Profile.create_joining(home, founder.team_id, founder.team_name, founder.network_key) as member:
+                founder.add_member(member.me, "member", f"n{i}")
+            homes.append(home)
+        raws = list(founder.store.iter_raw())
+    for home in homes[1:]:
+        with Profile.open(home) as member:
+            member.store.accept_batch(raws)
+    return homes
+
+
+def author_home(
+    home: Path, author: AuthorLog, *, network_key: bytes, raws: Iterable[bytes] = (), team_name: str = "Test team"
+) -> Path:
+    """A home for ``author`` (from a :class:`TestTeam`) whose store holds ``raws``: a node with a given history."""
+    from meshchat.identity import save_identity
+    from meshchat.profile import IDENTITY_FILE, STORE_FILE
+    from meshchat.store import Store
+
+    home.mkdir(parents=True, mode=0o700)
+    save_identity(author.identity, home / IDENTITY_FILE)
+    with Store.create(home / STORE_FILE, author.team_id) as store:
+        store.set_meta("network_key", network_key)
+        store.set_meta("team_name", team_name)
+        batch: list[bytes] = []
+        for raw in raws:
+            batch.append(raw)
+            if len(batch) == 5000:
+                store.accept_batch(batch)
+                batch = []
+        store.accept_batch(batch)
+    return home
+
+
+@asynccontextmanager
+async def running_node(home: Path, config: NodeConfig | None = None) -> AsyncIterator[Node]:
+    """A node running in the current trio run until the block ends; then stopped and closed."""
+    from meshchat.node import Node
+
+    node = Node.open(home, config)
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(node.run)
+            yield node
+            nursery.cancel_scope.cancel()
+    finally:
+        node.close()
+
+
+def link_nodes(nursery: trio.Nursery, a: Node, b: Node) -> trio.CancelScope:
+    """Link two running in-process nodes through a memory stream pair (``a`` dials). Cancel the returned
+    scope to cut the link."""
+    a_end, b_end = trio.testing.memory_stream_pair()
+    scope = trio.CancelScope()
+
+    async def run() -> None:
+        with scope:
+            async with trio.open_nursery() as inner:
+                inner.start_soon(partial(a.connect, a_end, outgoing=True, address="memory"))
+                inner.start_soon(partial(b.connect, b_end, outgoing=False, address="memory"))
+
+    nursery.start_soon(run)
+    return scope
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll ``condition`` every 10 ms until it holds; ``trio.TooSlowError`` after ``timeout`` seconds."""
+    with trio.fail_after(timeout):
+        while not condition():
+            await trio.sleep(0.01)
+
+
+def room_texts(node: Node, room: str = "general") -> list[str]:
+    """The texts of a room's messages as the node shows them, oldest first."""
+    return [m.text for m in node.views.messages(node.profile.room(room).room, limit=10_000)]

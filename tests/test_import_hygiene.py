@@ -13,6 +13,7 @@ PURE = [
     "meshchat.log.rules",
     "meshchat.log.views",
     "meshchat.proto",
+    "meshchat.proto.connection",
 ]
 IO_MODULES = ["trio", "zeroconf", "sqlite3", "textual", "socket", "meshchat.store", "meshchat.net"]
 

@@ -11,6 +11,7 @@ import trio
 
 from meshchat.events import EntriesAdded, MembershipChanged
 from meshchat.identity import Identity
+from meshchat.log.entry import Entry, decode_entry
 from meshchat.node import Node, NodeConfig
 from meshchat.profile import Profile
 
@@ -55,3 +56,29 @@ async def test_writes_by_another_process_are_noticed(tmp_path: Path) -> None:
         assert isinstance(event, EntriesAdded) and event.count == 1 and event.local
         nursery.cancel_scope.cancel()
     node.close()
+
+
+async def test_a_running_node_signs_heads_entries_when_due(tmp_path: Path) -> None:
+    """The node witnesses what it holds in its own chain (a heads entry), without a flood of them: a second
+    one waits for the interval even though the node keeps checking."""
+    Profile.init(tmp_path / "h", "T").close()
+    node = Node.open(tmp_path / "h", NodeConfig(discovery=False, heads_check_s=0.05))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(node.run)
+        await node.post("general", "before the heads entry")
+        with trio.fail_after(5):
+            while not (heads := heads_entries(node)):
+                await trio.sleep(0.05)
+        await node.post("general", "after it")
+        await trio.sleep(0.3)  # several checks, all within the hour
+        assert heads_entries(node) == heads
+        nursery.cancel_scope.cancel()
+    node.close()
+    (entry,) = heads
+    named = entry.body()["heads"]
+    assert isinstance(named, dict)
+    assert named[node.me][0] == entry.seq - 1  # names the post before it: its own head when it signed
+
+
+def heads_entries(node: Node) -> list[Entry]:
+    return [e for e in map(decode_entry, node.profile.store.iter_raw()) if e.kind == "heads"]

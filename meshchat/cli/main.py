@@ -9,11 +9,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from meshchat import __version__
-from meshchat.cli import demo, incidents, messages, team
+from meshchat.cli import demo, hq, incidents, messages, network, team
 from meshchat.profile import ProfileError, default_home
 
 Handler = Callable[[argparse.Namespace], int]
-COMMAND_GROUPS = (team, messages, incidents, demo)
+COMMAND_GROUPS = (team, messages, incidents, network, hq, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +32,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for group in COMMAND_GROUPS:
         group.register(commands)
+    _home_after_command(parser)
     return parser
+
+
+def _home_after_command(parser: argparse.ArgumentParser) -> None:
+    """Accept ``--home`` after the command too (``meshchat join CODE --home DIR``), for every command."""
+    for action in parser._actions:  # argparse has no public way to list subparsers
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                if "--home" not in sub._option_string_actions:
+                    sub.add_argument("--home", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+                _home_after_command(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -65,17 +65,19 @@ def unpack_canonical(data: bytes, *, max_len: int, max_items: int = 256) -> Valu
 def check_canonical(value: Value, data: bytes) -> None:
     """Raise :class:`DecodeError` unless ``value`` holds no floats or foreign types, its maps have sorted
     keys, and ``data`` is exactly its encoding."""
-    if type(value) is dict and all(type(k) is str for k in value):
-        # The common case, a body map with text keys: check it flat and walk only nested values.
+    if type(value) is dict and _STR_ONLY.issuperset(map(type, value)):
+        # The common case, a body map with text keys: check it flat and walk only nested values. The
+        # type tests run inside frozenset.issuperset (C), not as a Python loop.
         keys = list(value)
         if keys != sorted(keys):
             raise DecodeError("map keys are not in canonical order")
-        for item in value.values():
-            if type(item) not in _SCALARS:
-                _check_value(item, require_sorted=True)
+        if not _SCALARS.issuperset(map(type, value.values())):
+            for item in value.values():
+                if type(item) not in _SCALARS:
+                    _check_value(item, require_sorted=True)
     else:
         _check_value(value, require_sorted=True)
-    if msgpack.packb(value, use_bin_type=True) != data:
+    if _pack_plain(value) != data:
         raise DecodeError("not canonical msgpack (the bytes do not re-encode to themselves)")
 
 
@@ -106,6 +108,13 @@ def _key_order(key: object) -> tuple[int, bytes | int]:
 
 
 _SCALARS = frozenset({type(None), bool, int, str, bytes})
+_STR_ONLY = frozenset({str})
+
+# One Packer for re-encoding checks: ``msgpack.packb`` builds a Packer (and a 256 KiB buffer) per call, which
+# costs more than the packing itself. Sharing it is safe: ``pack`` is one C call that runs no Python code for
+# the plain types checked above (so under the GIL no other thread can enter it meanwhile), msgpack marks it a
+# critical section for free-threaded builds, and it resets its buffer on errors.
+_pack_plain = msgpack.Packer(use_bin_type=True).pack
 
 
 def _check_value(value: object, *, require_sorted: bool) -> None:

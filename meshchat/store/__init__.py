@@ -6,7 +6,17 @@
 - ``queries``: reading the views (rooms, messages, incidents, check-ins, tasks, members).
 """
 
-from meshchat.store.results import AcceptResult, BatchResult, Head, NewEntry, Outcome
+from meshchat.store.results import AcceptResult, BatchResult, Head, NewEntry, NewSummary, Outcome
 from meshchat.store.store import StorageFullError, Store, StoreError
 
-__all__ = ["AcceptResult", "BatchResult", "Head", "NewEntry", "Outcome", "StorageFullError", "Store", "StoreError"]
+__all__ = [
+    "AcceptResult",
+    "BatchResult",
+    "Head",
+    "NewEntry",
+    "NewSummary",
+    "Outcome",
+    "StorageFullError",
+    "Store",
+    "StoreError",
+]

@@ -66,3 +66,13 @@ class NewEntry(NamedTuple):
     seq: int
     kind: str
     room: bytes | None
+
+
+class NewSummary(NamedTuple):
+    """Entries stored after some rowid, summed up (see ``Store.summary_since``)."""
+
+    last_rowid: int
+    total: int
+    kinds: frozenset[str]
+    rooms: frozenset[bytes]
+    heads: dict[bytes, int]  # the authors of these entries, and the head of each

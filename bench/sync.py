@@ -1,0 +1,173 @@
+"""Sync benchmark: catch-up between two processes on loopback, and live-push latency across three hops.
+
+    python bench/sync.py --n 100000
+
+1. Catch-up: node A (a ``meshchat node`` process) holds ``--n`` entries from ``--authors`` authors; node B
+   (this process) starts empty and dials A: real TCP on 127.0.0.1, real handshake and encryption, entries
+   stored through the store's accept path. Timed from B's start to B holding everything. Printed with the
+   local batch-accept rate of the same entries into a fresh store in this process (the bound) and the ratio.
+2. Live push: P -> R1 -> R2 -> D, where R1 and R2 are ``meshchat node`` processes and P and D run here.
+   P posts ``--live`` messages one at a time; each is timed from just before the post (which includes its
+   durable write) until D's node announces it.
+
+Last line: ``catchup_per_s=<number> p99_ms=<number>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import trio
+
+from meshchat.events import EntriesAdded, SyncProgress
+from meshchat.node import NodeConfig
+from meshchat.replica import admission_order
+from meshchat.store import Store
+from meshchat.testing import author_home, running_node, synthetic_history
+
+LOCAL_BATCH = 2000  # entries per accept_batch in the local bound: what one sync batch carries
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def node_process(home: Path, port: int, *peers: int) -> Iterator[subprocess.Popen[bytes]]:
+    args = [sys.executable, "-m", "meshchat.cli.main", "--home", str(home), "node", "--no-discovery"]
+    args += ["--listen", f"127.0.0.1:{port}"]
+    for peer in peers:
+        args += ["--peer", f"127.0.0.1:{peer}"]
+    process = subprocess.Popen(args, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:  # wait until it listens
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"node on port {port} did not start") from None
+                time.sleep(0.05)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def local_bound(team_id: bytes, raws: list[bytes], work: Path) -> float:
+    store = Store.create(work / "bound.db", team_id)
+    started = time.perf_counter()
+    for i in range(0, len(raws), LOCAL_BATCH):
+        store.accept_batch(raws[i : i + LOCAL_BATCH])
+    seconds = time.perf_counter() - started
+    assert store.count() == len(raws)
+    store.close()
+    return len(raws) / seconds
+
+
+async def catch_up(home: Path, port: int, total: int) -> float:
+    config = NodeConfig(peers=(("127.0.0.1", port),), discovery=False)
+    started = time.perf_counter()
+    async with running_node(home, config) as node:
+        events = node.events(buffer=0)
+        with trio.fail_after(600):
+            async for event in events:
+                if isinstance(event, SyncProgress) and event.done and node.profile.store.count() >= total:
+                    break
+        seconds = time.perf_counter() - started
+        assert node.profile.store.count() == total, node.profile.store.count()
+    return seconds
+
+
+async def live_push(poster_home: Path, sink_home: Path, first_port: int, last_port: int, count: int) -> list[float]:
+    async with (
+        running_node(poster_home, NodeConfig(peers=(("127.0.0.1", first_port),), discovery=False)) as poster,
+        running_node(sink_home, NodeConfig(peers=(("127.0.0.1", last_port),), discovery=False)) as sink,
+    ):
+        events = sink.events(buffer=0)
+
+        async def arrival() -> None:
+            async for event in events:
+                if isinstance(event, EntriesAdded) and poster.me in event.authors:
+                    return
+
+        with trio.fail_after(30):  # warm up: every link up, a few messages through
+            for i in range(5):
+                await poster.post("general", f"warm-up {i}")
+                await arrival()
+        latencies = []
+        for i in range(count):
+            started = time.perf_counter()
+            await poster.post("general", f"live {i}")
+            with trio.fail_after(10):
+                await arrival()
+            latencies.append((time.perf_counter() - started) * 1000)
+        return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=100_000, help="entries node A holds (default 100000)")
+    parser.add_argument("--authors", type=int, default=20)
+    parser.add_argument("--live", type=int, default=1000, help="messages timed across the chain (default 1000)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="meshchat-sync-bench-"))
+    try:
+        run(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
+    print(f"building a history of {args.n} entries from {args.authors} authors ...", flush=True)
+    team = synthetic_history(args.n - 4, authors=args.authors)  # 4 more: members of the live chain
+    chain = [team.add_member() for _ in range(4)]  # P, R1, R2, D: empty logs, known to every node
+    key = os.urandom(32)
+    raws_by_author = {a.key: [e.raw for e in a.entries] for a in team.authors}
+    a_home = author_home(work / "a", team.founder, network_key=key, raws=[e.raw for e in team.all_entries()])
+    with Store.open(a_home / "meshchat.db") as store:
+        order = admission_order(store.membership)
+    raws = [raw for author in order for raw in raws_by_author[author]]  # as sync sends them
+    total = len(raws)
+    bound = local_bound(team.team_id, raws, work)
+
+    b_home = author_home(work / "b", team.members[0], network_key=key)
+    port_a = free_port()
+    with node_process(a_home, port_a):
+        seconds = trio.run(catch_up, b_home, port_a, total)
+    rate = total / seconds
+    print(f"catch-up:      {total} entries in {seconds:.2f} s = {rate:,.0f} entries/s (handshake included)")
+    print(f"local bound:   {bound:,.0f} entries/s (accept_batch of {LOCAL_BATCH}, same order, one process)")
+    print(f"ratio:         {rate / bound:.2f} of the local bound")
+
+    founder_log = raws_by_author[team.founder.key]
+    homes = [
+        author_home(work / name, member, network_key=key, raws=founder_log)
+        for name, member in zip(("p", "r1", "r2", "d"), chain, strict=True)
+    ]
+    port_1, port_2 = free_port(), free_port()
+    with node_process(homes[1], port_1), node_process(homes[2], port_2, port_1):
+        latencies = trio.run(live_push, homes[0], homes[3], port_1, port_2, args.live)
+    p50 = statistics.median(latencies)
+    p99 = statistics.quantiles(latencies, n=100)[98]
+    spread = f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(latencies):.1f} ms"
+    print(f"live push:     3 hops, {len(latencies)} messages: {spread}")
+    print(f"catchup_per_s={rate:.0f} p99_ms={p99:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,284 @@
+"""HQ and sneakernet commands: export, verify, bundle (frontier / export / import), import, teams."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+from meshchat.cli.output import short
+from meshchat.export.errors import ExportError
+from meshchat.export.problems import Severity, VerifyReport
+from meshchat.export.progress import Progress
+from meshchat.profile import STORE_FILE, Profile, ProfileError
+
+Handler = Callable[[argparse.Namespace], int]
+EXIT_FAILED = 1  # verification found errors, or an import rejected entries
+EXIT_UNUSABLE = 2  # the input cannot be used at all (the CLI's usual code for errors a person can fix)
+
+
+def register(commands: Any) -> None:
+    p = commands.add_parser("export", help="write the whole log, a signed manifest and reports for HQ")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="a new (or empty) directory")
+    p.add_argument("--since", type=_since, default=None, metavar="T", help="reports from T on (e.g. 2026-11-25, 12h)")
+    p.add_argument("--room", default=None, help="reports of this room only")
+    p.add_argument("--team", default=None, help="in an HQ archive: the team (name or id prefix) to export")
+    p.add_argument("--no-heads", action="store_true", help="do not sign a heads entry first")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(handler=cmd_export)
+
+    p = commands.add_parser("verify", help="check an export with nothing but the export (exit 0: intact)")
+    p.add_argument("dir", type=Path, metavar="DIR")
+    p.add_argument("--json", action="store_true", help="the full report as JSON on stdout")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(handler=cmd_verify)
+
+    bundle = commands.add_parser("bundle", help="move entries on a USB stick between nodes that never meet")
+    actions = bundle.add_subparsers(dest="bundle_command", metavar="ACTION", required=True)
+    p = actions.add_parser("frontier", help="write what this node holds, for another node's 'bundle export --for'")
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.set_defaults(handler=cmd_bundle_frontier)
+    p = actions.add_parser("export", help="write a bundle (only what a peer lacks, with --for)")
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--for", dest="peer", type=Path, default=None, metavar="FRONTIER", help="the peer's frontier file")
+    p.add_argument("--no-heads", action="store_true", help="do not sign a heads entry first")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(handler=cmd_bundle_export)
+    p = actions.add_parser("import", help="take a bundle in, with the same checks as the network")
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(handler=cmd_bundle_import)
+
+    p = commands.add_parser("import", help="HQ archive: import exports or bundles of any teams, each kept apart")
+    p.add_argument("paths", type=Path, nargs="+", metavar="PATH", help="export directories or bundle files")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(handler=cmd_import)
+
+    p = commands.add_parser("teams", help="the teams whose logs this home holds")
+    p.set_defaults(handler=cmd_teams)
+
+
+def _plain_errors(handler: Handler) -> Handler:
+    """Errors of the export package become a one-line message and exit code 2, never a traceback."""
+
+    @wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except ExportError as exc:
+            print(f"meshchat: {exc}", file=sys.stderr)
+            return EXIT_UNUSABLE
+
+    return run
+
+
+def _since(text: str) -> int:
+    """``2026-11-25``, ``2026-11-25T07:00[:00][Z|+02:00]`` (UTC unless an offset is given), or ``90m``,
+    ``12h``, ``3d`` before now; as ms since the epoch."""
+    relative = re.fullmatch(r"(\d{1,6})([mhd])", text.strip())
+    if relative:
+        seconds = int(relative.group(1)) * {"m": 60, "h": 3600, "d": 86400}[relative.group(2)]
+        return int(time.time() * 1000) - seconds * 1000
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time: give 2026-11-25, 2026-11-25T07:00 (UTC), or 12h / 3d before now"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+# ---- export ------------------------------------------------------------------------------------------------
+
+
+@_plain_errors
+def cmd_export(args: argparse.Namespace) -> int:
+    from meshchat.export.archive import Home
+    from meshchat.export.heads import write_heads
+    from meshchat.export.reports import ReportFilter
+    from meshchat.export.writer import export_store
+    from meshchat.store.queries import Views
+
+    progress = Progress(quiet=args.quiet)
+    home = Home(args.home)
+    if args.team is None and (args.home / STORE_FILE).exists():
+        with Profile.open(args.home) as profile:
+            heads = [] if args.no_heads else write_heads(profile)
+            room = _room(Views(profile.store), args.room)
+            result = export_store(
+                profile.store,
+                profile.identity,
+                args.out,
+                report_filter=ReportFilter(args.since, room),
+                heads_entry=heads[-1] if heads else None,
+                progress=progress,
+            )
+    else:
+        teams = home.teams()
+        if args.team is None and len(teams) != 1:
+            raise ExportError(f"{args.home} holds {len(teams)} teams: choose one with --team (see 'meshchat teams')")
+        team = home.find_team(args.team) if args.team else teams[0]
+        with home.open_store(team.team_id) as store:
+            room = _room(Views(store), args.room)
+            result = export_store(
+                store, home.identity(), args.out, report_filter=ReportFilter(args.since, room), progress=progress
+            )
+    print(f"exported {result.entries:,} entries ({result.fork_proofs} fork proofs) to {result.out}")
+    print(f"log.msgpack: {result.log_bytes:,} bytes; reports: {', '.join(result.files[2:6])}, ...")
+    print(f"check it anywhere with: meshchat verify {result.out}")
+    return 0
+
+
+def _room(views: Any, name: str | None) -> bytes | None:
+    if name is None:
+        return None
+    room = views.find_room(name)
+    if room is None:
+        raise ProfileError(f"no room {name!r}")
+    return bytes(room.room)
+
+
+# ---- verify ------------------------------------------------------------------------------------------------
+
+
+@_plain_errors
+def cmd_verify(args: argparse.Namespace) -> int:
+    from meshchat.export.verify import verify_export
+
+    report = verify_export(args.dir, progress=Progress(quiet=args.quiet or args.json))
+    if args.json:
+        print(json.dumps(report.to_json(), indent=1, sort_keys=True))
+    else:
+        print_report(report)
+    return 0 if report.ok else EXIT_FAILED
+
+
+def print_report(report: VerifyReport) -> None:
+    names = report.names
+    team = report.team_id.hex() if report.team_id else "?"
+    print(f"export     {report.path}")
+    print(f"team       {report.team_name or '?'} ({team})")
+    if report.exported_by is not None:
+        who = names.get(report.exported_by) or short(report.exported_by, 16)
+        when = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime((report.exported_at or 0) // 1000))
+        print(f"exported   {when} by {who} ({report.exported_by.hex()[:16]}, {report.signer_role or '?'})")
+    print(
+        f"log        {report.entries:,} entries by {report.authors} author{'' if report.authors == 1 else 's'}; "
+        f"{report.signatures_checked:,} signatures checked one by one"
+    )
+    roles = Counter(report.roles.values())
+    print("authors    " + ", ".join(f"{count} {role}" for role, count in sorted(roles.items())))
+    for key, role in sorted(report.roles.items(), key=lambda kv: kv[1]):
+        if role in ("removed", "unknown"):
+            print(f"           {role}: {names.get(key) or '?'} ({key.hex()})")
+    print(f"heads      {report.heads_checked:,} entries named by signed heads entries, checked present")
+    print(f"forks      {report.fork_proofs} fork proofs")
+    effective = [r for r in report.retractions if r.effective]
+    print(f"retracted  {len(effective)} messages (kept in the log, marked retracted in the reports)")
+    for r in effective:
+        target = f"{names.get(r.target_author, '') if r.target_author else ''} #{r.target_seq}"
+        print(
+            f"           {names.get(r.author, short(r.author))} retracted {target.strip()} (id {r.target.hex()[:16]})"
+        )
+    for problem in report.problems:
+        if problem.severity is Severity.INFO:
+            continue
+        entry = problem.entry_text(names)
+        where = f"  [{problem.where}]" if problem.where else ""
+        print(f"{problem.severity.upper():<8} {problem.code}: {entry + ': ' if entry else ''}{problem.message}{where}")
+    errors, warnings = len(report.errors), len(report.warnings)
+    if report.ok:
+        extra = f" ({warnings} warnings above)" if warnings else ""
+        print(f"VERIFIED   every signature and every chain holds; nothing named by a heads entry is missing{extra}")
+    else:
+        print(f"FAILED     {errors} errors, {warnings} warnings")
+
+
+# ---- bundles -----------------------------------------------------------------------------------------------
+
+
+@_plain_errors
+def cmd_bundle_frontier(args: argparse.Namespace) -> int:
+    from meshchat.export.bundle import write_frontier
+
+    with Profile.open(args.home) as profile:
+        frontier = write_frontier(profile.store, profile.me, args.file)
+    total = sum(seq for seq, _ in frontier.heads.values())
+    print(f"wrote the frontier of this node ({total:,} entries by {len(frontier.heads)} authors) to {args.file}")
+    print(f"on the other node: meshchat bundle export BUNDLE --for {args.file.name}")
+    return 0
+
+
+@_plain_errors
+def cmd_bundle_export(args: argparse.Namespace) -> int:
+    from meshchat.export.bundle import read_frontier, write_bundle
+    from meshchat.export.heads import write_heads
+
+    peer = read_frontier(args.peer) if args.peer else None
+    with Profile.open(args.home) as profile:
+        if not args.no_heads:
+            write_heads(profile)
+        result = write_bundle(profile.store, profile.me, args.file, peer=peer, progress=Progress(quiet=args.quiet))
+    lacking = f" that {short(peer.node)} lacks" if peer else ""
+    print(f"wrote {result.entries:,} entries{lacking} and {result.fork_proofs} fork proofs to {args.file}")
+    print(f"({result.bytes:,} bytes; on the other node: meshchat bundle import {args.file.name})")
+    return 0
+
+
+@_plain_errors
+def cmd_bundle_import(args: argparse.Namespace) -> int:
+    from meshchat.export.bundle import import_bundle
+
+    with Profile.open(args.home) as profile:
+        result = import_bundle(profile.store, args.file, progress=Progress(quiet=args.quiet))
+    return _print_import(str(args.file), result)
+
+
+def _print_import(source: str, result: Any) -> int:
+    counts = result.counts
+    print(
+        f"{source}: {counts['appended']:,} new, {counts['duplicate']:,} already held, {counts['fork']} fork proofs, "
+        f"{result.quarantined} held until their authors are known, {counts['rejected']} rejected"
+        + (f", {result.still_deferred} could not be placed (gaps)" if result.still_deferred else "")
+    )
+    for rejection in result.rejected:
+        entry = rejection.entry
+        name = f"{entry.author.hex()[:16]}#{entry.seq} id {entry.id.hex()}: " if entry else ""
+        print(f"  rejected {name}{rejection.reason}")
+    return EXIT_FAILED if counts["rejected"] else 0
+
+
+@_plain_errors
+def cmd_import(args: argparse.Namespace) -> int:
+    from meshchat.export.archive import Home
+
+    home = Home(args.home)
+    status = 0
+    for path in args.paths:
+        result = home.import_path(path, progress=Progress(quiet=args.quiet))
+        status = max(status, _print_import(f"{path} -> team {result.team.hex()[:16]}", result))
+    for team in home.teams():
+        print(f"  {team.team_id.hex()[:16]}  {team.name or '?':<24} {team.entries:>9,} entries")
+    return status
+
+
+@_plain_errors
+def cmd_teams(args: argparse.Namespace) -> int:
+    from meshchat.export.archive import Home
+
+    teams = Home(args.home).teams()
+    for team in teams:
+        print(f"{team.team_id.hex()}  {team.name or '?':<24} {team.entries:>9,} entries  {team.path.name}")
+    if not teams:
+        print(f"{args.home} holds no team logs")
+    return 0

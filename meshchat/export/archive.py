@@ -1,0 +1,179 @@
+"""Homes that hold the logs of several teams, one store per team: the HQ archive.
+
+Layout (see docs/hq.md)::
+
+    HOME/identity.key         this node's key: signs the manifests of exports made here (created on import)
+    HOME/meshchat.db          the home's own team, when it is a member's profile (meshchat.profile)
+    HOME/teams/<team-id>.db   one store per other team, named by the 64-hex-digit team id
+    HOME/imports.jsonl        one line per import: when, what, from whom, what it did
+
+Teams never share a store: a store holds one team's entries and refuses others' at the accept path, and the
+file name is the team id, so two teams with the same name stay apart. Importing a team's exports from several
+nodes into the archive merges them (union, through the accept path).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from meshchat.export import manifest
+from meshchat.export.bundle import ImportResult, import_stream, stream_entries
+from meshchat.export.errors import ExportError
+from meshchat.export.progress import Progress
+from meshchat.identity import Identity, IdentityError, load_identity, save_identity
+from meshchat.log.entry import ID_SIZE
+from meshchat.profile import IDENTITY_FILE, STORE_FILE
+from meshchat.store import Store, StoreError
+
+TEAMS_DIR = "teams"
+IMPORT_LOG = "imports.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class TeamStore:
+    team_id: bytes
+    path: Path
+    name: str
+    entries: int
+
+
+class Home:
+    """A home directory seen as a set of team stores."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def own_store_path(self) -> Path:
+        return self.path / STORE_FILE
+
+    def team_path(self, team_id: bytes) -> Path:
+        return self.path / TEAMS_DIR / f"{team_id.hex()}.db"
+
+    def store_path(self, team_id: bytes) -> Path | None:
+        """Where this home keeps ``team_id``'s log, if it holds it."""
+        if self.own_store_path.exists():
+            with _open(self.own_store_path) as own:
+                if own.team_id == team_id:
+                    return self.own_store_path
+        path = self.team_path(team_id)
+        return path if path.exists() else None
+
+    def open_store(self, team_id: bytes, *, create: bool = False) -> Store:
+        path = self.store_path(team_id)
+        if path is not None:
+            return _open(path)
+        if not create:
+            raise ExportError(f"{self.path} holds no log of team {team_id.hex()}")
+        path = self.team_path(team_id)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            return Store.create(path, team_id)
+        except StoreError as exc:
+            raise ExportError(str(exc)) from None
+
+    def teams(self) -> list[TeamStore]:
+        """Every team this home holds, its own first."""
+        paths = [self.own_store_path] if self.own_store_path.exists() else []
+        folder = self.path / TEAMS_DIR
+        if folder.is_dir():
+            paths += sorted(p for p in folder.glob("*.db") if _is_team_file(p.stem))
+        out = []
+        for path in paths:
+            with _open(path) as store:
+                out.append(TeamStore(store.team_id, path, team_name(store), store.count()))
+        return out
+
+    def find_team(self, text: str) -> TeamStore:
+        """A team by exact name (case-insensitive) or by a hex prefix of its id (at least 4 digits)."""
+        teams = self.teams()
+        by_name = [t for t in teams if t.name.lower() == text.lower()]
+        by_id = [t for t in teams if len(text) >= 4 and t.team_id.hex().startswith(text.lower())]
+        matches = by_name or by_id
+        if len(matches) != 1:
+            listing = ", ".join(f"{t.name or '?'} ({t.team_id.hex()[:8]})" for t in teams) or "none"
+            what = "several teams match" if matches else "no team matches"
+            raise ExportError(f"{what} {text!r} in {self.path} (teams: {listing})")
+        return matches[0]
+
+    def identity(self, *, create: bool = False) -> Identity:
+        """The home's own key; an archive gets one on first import."""
+        path = self.path / IDENTITY_FILE
+        if create and not path.exists():
+            self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            save_identity(Identity.generate(), path)
+        try:
+            return load_identity(path)
+        except IdentityError as exc:
+            raise ExportError(str(exc)) from None
+
+    def import_path(self, source: Path, *, progress: Progress | None = None) -> ImportResult:
+        """Import an export directory or a bundle file into the store of its team (created if new)."""
+        progress = progress or Progress.silent()
+        self.identity(create=True)
+        if source.is_dir():
+            parts: list[tuple[Path, tuple[str, ...]]] = [
+                (source / manifest.LOG_FILE, ("chains",)),
+                (source / manifest.FORKS_FILE, ("forks",)),
+            ]
+            if not parts[0][0].exists():
+                raise ExportError(f"{source} is not a meshchat export (no {manifest.LOG_FILE})")
+        else:
+            parts = [(source, ("bundle", "chains", "forks"))]
+        result: ImportResult | None = None
+        for path, kinds in parts:
+            if not path.exists():
+                continue
+            header, entries = stream_entries(path, parts=kinds)
+            with self.open_store(header.team, create=True) as store:
+                progress.stage(f"importing {path.name}", header.entries)
+                part = import_stream(store, entries, progress=progress)
+                progress.done()
+                if not store.get_meta("team_name"):
+                    name = team_name(store)
+                    if name:
+                        store.set_meta("team_name", name)
+            if result is None:
+                result = part
+            elif part.team != result.team:
+                raise ExportError(f"{source}: its files belong to different teams")
+            else:
+                result.merge(part)
+        assert result is not None
+        self._log_import(source, result)
+        return result
+
+    def _log_import(self, source: Path, result: ImportResult) -> None:
+        manifest_file = source / manifest.MANIFEST_FILE if source.is_dir() else None
+        digest = manifest.file_digest(manifest_file)[1] if manifest_file and manifest_file.exists() else None
+        line = {
+            "at_utc": manifest.utc_text(int(time.time() * 1000)),
+            "source": str(source.resolve()),
+            "team": result.team.hex(),
+            "manifest_blake2b": digest,
+            "counts": {str(k): v for k, v in sorted(result.counts.items())},
+        }
+        with (self.path / IMPORT_LOG).open("a", encoding="utf-8") as f:
+            f.write(json.dumps(line, sort_keys=True) + "\n")
+
+
+def team_name(store: Store) -> str:
+    """The team's name as its genesis entry says (the only authoritative place), else the stored setting."""
+    founder = store.membership.founder
+    genesis = store.entry(founder, 1) if founder else None
+    name = genesis.body().get("name") if genesis and genesis.id == store.team_id else None
+    return name if isinstance(name, str) else str(store.get_meta("team_name") or "")
+
+
+def _open(path: Path) -> Store:
+    try:
+        return Store.open(path)
+    except StoreError as exc:
+        raise ExportError(str(exc)) from None
+
+
+def _is_team_file(stem: str) -> bool:
+    return len(stem) == 2 * ID_SIZE and all(c in "0123456789abcdef" for c in stem)

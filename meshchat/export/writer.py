@@ -1,0 +1,160 @@
+"""``export``: write a team's whole log, its fork proofs, the reports and a signed manifest into a directory.
+
+The directory is built under a temporary name beside the target and renamed into place at the end, so a
+half-written export never looks like a finished one. Everything is read in one snapshot of the store, so a
+node that keeps running meanwhile cannot make the log, the manifest and the reports disagree.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from meshchat import __version__
+from meshchat.export import manifest
+from meshchat.export.errors import ExportError
+from meshchat.export.framing import StreamHeader, StreamWriter
+from meshchat.export.logs import author_rows, log_order, snapshot
+from meshchat.export.progress import Progress
+from meshchat.export.reports import ReportFilter, write_reports
+from meshchat.export.summary import AuthorHead, ForkRecord, LogSummary, role_label
+from meshchat.log.entry import Entry, Signer, decode_entry
+from meshchat.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    out: Path
+    entries: int
+    fork_proofs: int
+    log_bytes: int
+    files: tuple[str, ...]
+
+
+def export_store(
+    store: Store,
+    signer: Signer,
+    out: Path,
+    *,
+    report_filter: ReportFilter | None = None,
+    heads_entry: Entry | None = None,
+    progress: Progress | None = None,
+    now: int | None = None,
+) -> ExportResult:
+    """Export ``store`` into the new directory ``out``, signing the manifest with ``signer``."""
+    progress = progress or Progress.silent()
+    report_filter = report_filter or ReportFilter()
+    _check_target(out)
+    work = out.parent / f".{out.name}.partial-{secrets.token_hex(4)}"
+    work.mkdir(parents=True)
+    try:
+        with snapshot(store):
+            result = _write(store, signer, work, report_filter, heads_entry, progress, now)
+        if out.exists():
+            out.rmdir()  # empty, checked above
+        work.rename(out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return ExportResult(out, result.entries, result.fork_proofs, result.log_bytes, result.files)
+
+
+def _check_target(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ExportError(f"{out} exists and is not an empty directory; choose a new --out")
+    if not out.parent.exists():
+        raise ExportError(f"{out.parent} does not exist")
+
+
+def _write(
+    store: Store,
+    signer: Signer,
+    work: Path,
+    report_filter: ReportFilter,
+    heads_entry: Entry | None,
+    progress: Progress,
+    now: int | None,
+) -> ExportResult:
+    made = int(time.time() * 1000) if now is None else now
+    summary = LogSummary(store.team_id)
+    heads = store.heads()
+    authors = log_order(store)
+    total = sum(heads[a].seq for a in authors)
+
+    progress.stage("writing log.msgpack", total)
+    with (work / manifest.LOG_FILE).open("wb") as f:
+        writer = StreamWriter(f, StreamHeader(store.team_id, "chains", total, signer.public_key, made))
+        for author in authors:
+            for kind, raw in author_rows(store, author, 0, heads[author].seq):
+                if summary.needs(kind):
+                    summary.add(decode_entry(raw))
+                else:
+                    summary.kinds[kind] += 1
+                writer.write(raw)
+                progress.advance()
+        writer.finish()
+    log_bytes = writer.bytes
+
+    proofs = store.fork_proofs()
+    progress.stage("writing forks.msgpack", len(proofs))
+    forks: dict[tuple[bytes, int], set[bytes]] = {}
+    with (work / manifest.FORKS_FILE).open("wb") as f:
+        writer = StreamWriter(f, StreamHeader(store.team_id, "forks", len(proofs), signer.public_key, made))
+        for stored_raw, other_raw in proofs:
+            stored, other = decode_entry(stored_raw), decode_entry(other_raw)
+            forks.setdefault((stored.author, stored.seq), {stored.id}).add(other.id)
+            writer.write(other_raw)
+            progress.advance()
+        writer.finish()
+
+    membership = summary.membership(store.forked_authors())
+    files = write_reports(
+        store, work, report_filter=report_filter, exported_at=made, exported_by=signer.public_key, progress=progress
+    )
+
+    progress.stage("signing the manifest")
+    doc: dict[str, Any] = manifest.log_sections(
+        team_id=store.team_id,
+        team_name=summary.team_name(),
+        heads=[AuthorHead(a, heads[a].seq, heads[a].seq, heads[a].id) for a in authors],
+        forks=[ForkRecord(a, s, tuple(ids)) for (a, s), ids in forks.items()],
+        fork_proofs=len(proofs),
+        retractions=summary.retractions,
+        membership=membership,
+    )
+    doc.update(
+        {
+            "format": manifest.FORMAT,
+            "v": manifest.VERSION,
+            "software": f"meshchat {__version__}",
+            "exported_by": {
+                "key": signer.public_key.hex(),
+                "name": membership.display_name(signer.public_key),
+                "role": role_label(membership, signer.public_key),
+            },
+            "exported_at": made,
+            "exported_at_utc": manifest.utc_text(made),
+            "reports_filter": {
+                "since": report_filter.since,
+                "room": report_filter.room.hex() if report_filter.room else None,
+            },
+            "heads_entry": (
+                {"author": heads_entry.author.hex(), "seq": heads_entry.seq, "id": heads_entry.id.hex()}
+                if heads_entry
+                else None
+            ),
+            "files": {},
+        }
+    )
+    for name in [manifest.LOG_FILE, manifest.FORKS_FILE, *files]:
+        size, digest = manifest.file_digest(work / name)
+        doc["files"][name] = {"bytes": size, "blake2b": digest}
+    body = manifest.encode(doc)
+    (work / manifest.MANIFEST_FILE).write_bytes(body)
+    (work / manifest.SIGNATURE_FILE).write_bytes(manifest.sign(body, signer))
+    progress.done()
+    return ExportResult(work, total, len(proofs), log_bytes, (manifest.LOG_FILE, manifest.FORKS_FILE, *files))

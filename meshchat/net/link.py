@@ -1,0 +1,313 @@
+"""One link to one peer: pumps bytes between a trio stream and a pure protocol :class:`Connection`.
+
+Four tasks per link, all cancelled together when the link ends:
+
+- the reader feeds received bytes to the connection and answers its events at once (reads for
+  ``NeedEntries`` are quick SQLite lookups; batches received go to the ingest task);
+- the ingest task hands received batches, merged, to :meth:`Replica.accept` (a worker thread), then tells
+  the connection they were processed, which acknowledges them to the peer (flow control);
+- the writer sends whatever the connection has queued, many frames per ``send_all``;
+- the watchdog enforces the handshake deadline, pings an idle link, drops a silent peer, and asks the peer
+  to resend if entries had to be deferred.
+
+Whatever a peer sends can end only its own link: protocol errors, bad entries and timeouts become a reason,
+logged by the peer manager, and the stream is closed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import trio
+
+from meshchat.proto.connection import Connection
+from meshchat.proto.connection import State as ConnectionState
+from meshchat.proto.errors import LocalProtocolError, ProtocolError
+from meshchat.proto.events import (
+    CaughtUp,
+    ConnectionClosed,
+    EntriesReceived,
+    HandshakeComplete,
+    NeedEntries,
+    SyncStarted,
+)
+from meshchat.proto.handshake import Credentials, Side
+from meshchat.proto.messages import WINDOW
+from meshchat.proto.sync import ForkProof
+
+log = logging.getLogger(__name__)
+
+RECEIVE_SIZE = 256 * 1024
+MERGE_BATCHES = WINDOW // 2  # received batches stored together in one transaction
+MAX_RESYNC_DELAY = 600.0
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    handshake_timeout: float = 5.0  # a peer must prove itself this fast (slowloris)
+    keepalive: float = 15.0  # ping after this long without sending
+    idle_timeout: float = 45.0  # drop a peer silent for this long, or that will not take our bytes
+    resync_after: float = 10.0  # after deferred entries, ask the peer to send them again (doubling up to 10 min)
+
+
+@dataclass(frozen=True)
+class SyncStart:
+    """Our side of a new sync: what we may send (``local``), what we hold, and the admission order."""
+
+    local: Mapping[bytes, int]
+    held: Mapping[bytes, int]
+    priority: Sequence[bytes] = ()
+    fork_proofs: Sequence[ForkProof] = ()
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What became of a peer's batch: counted, and judged."""
+
+    appended: int
+    seen: Mapping[bytes, int] = field(default_factory=dict)  # highest seq per author the peer sent
+    deferred: int = 0  # valid but not storable now (gaps, full quarantine): worth a resync later
+    bad: str | None = None  # the peer sent entries no honest node sends: end the link
+
+
+class Replica(Protocol):
+    """What a link needs from the node (``meshchat.replica`` implements it over the store)."""
+
+    def credentials(self) -> Credentials: ...
+
+    def authorize(self, peer_key: bytes, evidence: tuple[bytes, ...]) -> str | None: ...
+
+    def sync_start(self) -> SyncStart: ...
+
+    def read_entries(self, request: NeedEntries) -> list[bytes]: ...
+
+    async def accept(self, raws: list[bytes], peer_key: bytes) -> Accepted: ...
+
+
+class LinkObserver(Protocol):
+    """The peer manager: told about each step of a link's life."""
+
+    def authenticated(self, link: Link) -> str | None:
+        """The peer is proven; return a reason to drop the link (e.g. a duplicate), or None to sync."""
+        ...
+
+    def progress(self, link: Link) -> None: ...
+
+    def caught_up(self, link: Link) -> None: ...
+
+
+class LinkEnded(Exception):
+    """Raised inside a link's tasks (or by the replica) to end the link, with the reason."""
+
+
+class Link:
+    """Run with :meth:`run`; returns the reason the link ended."""
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        side: Side,
+        replica: Replica,
+        observer: LinkObserver,
+        settings: LinkSettings,
+        *,
+        address: str,
+    ) -> None:
+        self.stream = stream
+        self.side = side
+        self.replica = replica
+        self.observer = observer
+        self.settings = settings
+        self.address = address
+        self.conn = Connection(side, replica.credentials(), replica.authorize)
+        self.peer_key: bytes | None = None
+        self.syncing = False  # catching up (until the peer's first Idle is processed)
+        self.expected = 0
+        self.received = 0  # entries appended from this peer in the current catch-up
+        self.entries_in = 0
+        self.entries_out = 0
+        self.reason = ""
+        self._batches: list[tuple[bytes, ...]] = []
+        self._batches_ready = trio.Event()
+        self._dirty = trio.Event()
+        self._authenticated = trio.Event()
+        self._scope: trio.CancelScope | None = None
+        self._last_received = trio.current_time()
+        self._last_sent = trio.current_time()
+        self._resync_at: float | None = None
+        self._resync_delay = settings.resync_after
+
+    @property
+    def established(self) -> bool:
+        return self._authenticated.is_set()
+
+    async def run(self) -> str:
+        try:
+            async with trio.open_nursery() as nursery:
+                self._scope = nursery.cancel_scope
+                nursery.start_soon(self._guard, self._reader)
+                nursery.start_soon(self._guard, self._writer)
+                nursery.start_soon(self._guard, self._ingest)
+                nursery.start_soon(self._guard, self._watchdog)
+                self._dirty.set()  # the client hello
+        finally:
+            with trio.CancelScope(shield=True):
+                await self._farewell()
+        return self.reason or "link closed"
+
+    def end(self, reason: str) -> None:
+        """End the link from outside (shutdown, duplicate): the peer gets an authenticated close."""
+        self.conn.close(reason)
+        self._stop(reason)
+
+    def _stop(self, reason: str) -> None:
+        if not self.reason:
+            self.reason = reason
+        if self._scope is not None:
+            self._scope.cancel()
+
+    async def _guard(self, task: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await task()
+        except LinkEnded as exc:
+            self._stop(str(exc))
+        except LocalProtocolError as exc:  # our bug, not the peer's: say so loudly, and end only this link
+            log.exception("%s: protocol misuse", self.address)
+            self._stop(f"internal error: {exc}")
+        except ProtocolError as exc:
+            self._stop(str(exc))
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            self._stop(f"connection lost: {exc or type(exc).__name__}")
+        except trio.TooSlowError:
+            self._stop("the peer stopped taking our data")
+
+    async def _farewell(self) -> None:
+        """Send what is still queued (a close frame, a refusal) within a second, then close the stream."""
+        with trio.move_on_after(1.0):
+            data = self.conn.data_to_send()
+            if data:
+                with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                    await self.stream.send_all(data)
+        with trio.move_on_after(1.0):
+            await self.stream.aclose()
+
+    # ---- the tasks -------------------------------------------------------------------------------------
+
+    async def _reader(self) -> None:
+        while True:
+            data = await self.stream.receive_some(RECEIVE_SIZE)
+            self._last_received = trio.current_time()
+            self.conn.receive_data(bytes(data))
+            self._pump()
+            if not data:
+                raise LinkEnded("the peer closed the connection")
+
+    async def _writer(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty = trio.Event()
+            data = self.conn.data_to_send()
+            if data:
+                with trio.fail_after(self.settings.idle_timeout):
+                    await self.stream.send_all(data)
+                self._last_sent = trio.current_time()
+
+    async def _ingest(self) -> None:
+        while True:
+            await self._batches_ready.wait()
+            # At most half the window per accept: the peer refills one half while we store the other.
+            batches, self._batches = self._batches[:MERGE_BATCHES], self._batches[MERGE_BATCHES:]
+            if not self._batches:
+                self._batches_ready = trio.Event()
+            if not batches:
+                continue
+            assert self.peer_key is not None  # entries arrive only after the handshake
+            raws = [raw for batch in batches for raw in batch]
+            accepted = await self.replica.accept(raws, self.peer_key)
+            if accepted.bad:
+                raise LinkEnded(f"the peer sent invalid entries ({accepted.bad})")
+            self.entries_in += accepted.appended
+            self.received += accepted.appended
+            if self.conn.state is not ConnectionState.SYNCING:
+                return  # the link was closed while the batch was stored: stored, but nobody to acknowledge
+            if accepted.deferred and self._resync_at is None:
+                # Ask again later, and later each time: a full quarantine does not empty itself.
+                self._resync_at = trio.current_time() + self._resync_delay
+                self._resync_delay = min(2 * self._resync_delay, MAX_RESYNC_DELAY)
+            self.conn.entries_processed(len(batches), accepted.seen)
+            self.observer.progress(self)
+            self._pump()
+
+    async def _watchdog(self) -> None:
+        settings = self.settings
+        with trio.move_on_after(settings.handshake_timeout):
+            await self._authenticated.wait()
+        if not self._authenticated.is_set():
+            raise LinkEnded(f"no handshake within {settings.handshake_timeout:g} s")
+        tick = min(settings.keepalive, settings.idle_timeout, settings.resync_after) / 3
+        while True:
+            await trio.sleep(tick)
+            now = trio.current_time()
+            if now - self._last_received > settings.idle_timeout:
+                raise LinkEnded(f"the peer was silent for {settings.idle_timeout:g} s")
+            if now - self._last_sent > settings.keepalive:
+                self.conn.ping()
+                self._last_sent = now
+                self._dirty.set()
+            if self._resync_at is not None and now >= self._resync_at:
+                self._resync_at = None
+                start = self.replica.sync_start()
+                self.conn.resync(start.local, start.held)
+                self._pump()
+
+    # ---- events ----------------------------------------------------------------------------------------
+
+    def local_advanced(self, heads: Mapping[bytes, int]) -> None:
+        if self.conn.state is ConnectionState.SYNCING:
+            self.conn.local_advanced(heads)
+            self._pump()
+
+    def add_fork_proofs(self, proofs: Sequence[ForkProof]) -> None:
+        if self.conn.state is ConnectionState.SYNCING:
+            self.conn.add_fork_proofs(proofs)
+            self._pump()
+
+    def _pump(self) -> None:
+        """Answer every event the connection has, then wake the writer."""
+        conn = self.conn
+        while (event := conn.next_event()) is not None:
+            kind = type(event)
+            if kind is NeedEntries:
+                assert isinstance(event, NeedEntries)
+                raws = self.replica.read_entries(event)
+                conn.send_entries(event, raws)
+                self.entries_out += len(raws)
+            elif kind is EntriesReceived:
+                assert isinstance(event, EntriesReceived)
+                self._batches.append(event.raws)
+                self._batches_ready.set()
+            elif kind is HandshakeComplete:
+                assert isinstance(event, HandshakeComplete)
+                self.peer_key = event.peer_key
+                self._authenticated.set()
+                refusal = self.observer.authenticated(self)
+                if refusal is not None:
+                    self.end(refusal)
+                    return
+                start = self.replica.sync_start()
+                conn.start_sync(start.local, held=start.held, priority=start.priority, fork_proofs=start.fork_proofs)
+            elif kind is SyncStarted:
+                assert isinstance(event, SyncStarted)
+                self.syncing, self.expected, self.received = True, event.expected, 0
+                self.observer.progress(self)
+            elif kind is CaughtUp:
+                self.observer.caught_up(self)
+                self.syncing = False
+            elif kind is ConnectionClosed:
+                assert isinstance(event, ConnectionClosed)
+                raise LinkEnded(event.reason if event.clean else f"connection cut: {event.reason}")
+        self._dirty.set()

@@ -1,0 +1,383 @@
+"""The peer manager: listens, dials, keeps one link per peer, redials with backoff, reports status.
+
+- Static peers (``--peer host:port``) and, later, discovered ones (:meth:`PeerManager.add_peer`, the seam
+  for zeroconf) each get a dialer that redials with jittered exponential backoff, and waits while the peer
+  is linked through another connection (it dialled us, or we know it by another address).
+- One link per peer key: when both sides dial at once, both keep the link dialled by the lower key, so both
+  drop the same one.
+- The listener drops a connection at once when its host already has too many half-open (unauthenticated)
+  connections, and every link must finish its handshake within a deadline, so a slowloris costs little.
+- Events for the node's users: :class:`PeerUp` when a link is authenticated, :class:`SyncProgress` while
+  catching up, :class:`PeerDown` with the reason when it ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import trio
+
+from meshchat.events import (
+    FoundBy,
+    LinkState,
+    NodeEvent,
+    PeerDown,
+    PeerInfo,
+    PeerStatus,
+    PeerUp,
+    SyncProgress,
+)
+from meshchat.net.link import Link, LinkSettings, Replica
+from meshchat.proto.handshake import Side
+from meshchat.proto.sync import ForkProof
+
+log = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+MAX_CLOSED_RECORDS = 32  # ended incoming links kept for the peers screen
+PROGRESS_INTERVAL = 0.25  # at most this often a SyncProgress per link
+SHUTDOWN = "node shutting down"
+
+
+@dataclass(frozen=True)
+class NetSettings:
+    link: LinkSettings = field(default_factory=LinkSettings)
+    connect_timeout: float = 5.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    max_half_open_per_host: int = 4
+    max_half_open: int = 64
+
+
+def format_address(address: Address) -> str:
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def parse_address(text: str, *, default_host: str = "") -> Address:
+    """``host:port`` (``[v6]:port`` for IPv6) into a tuple; raises ValueError with a clear message."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep:
+        raise ValueError(f"{text!r} is not HOST:PORT")
+    host = host.strip("[]") or default_host
+    if not host:
+        raise ValueError(f"{text!r} has no host")
+    try:
+        number = int(port)
+    except ValueError:
+        raise ValueError(f"{text!r}: the port must be a number") from None
+    if not 0 <= number < 65536:
+        raise ValueError(f"{text!r}: the port must be 0 to 65535")
+    return host, number
+
+
+def _host_of(address: str) -> str:
+    """The host part of a ``host:port`` (or ``[v6]:port``) text."""
+    return address.rpartition(":")[0].strip("[]")
+
+
+@dataclass(eq=False)
+class PeerRecord:
+    """What we know about one peer (a dialled address, or one incoming connection)."""
+
+    address: str
+    found_by: FoundBy
+    key: bytes | None = None
+    state: LinkState = "connecting"
+    entries_in: int = 0
+    entries_out: int = 0
+    last_sync_ms: int | None = None
+    error: str = ""
+    link: Link | None = None
+    link_done: trio.Event = field(default_factory=trio.Event)
+    last_progress: float = -math.inf
+    removed: bool = False  # a dialled peer no longer wanted: no redial once its link ends
+
+    def status(self) -> PeerStatus:
+        link = self.link
+        entries_in = self.entries_in + (link.entries_in if link else 0)
+        entries_out = self.entries_out + (link.entries_out if link else 0)
+        return PeerStatus(
+            PeerInfo(self.address, self.found_by, self.key),
+            self.state,
+            entries_in,
+            entries_out,
+            self.last_sync_ms,
+            self.error,
+        )
+
+
+class PeerManager:
+    """Owns every link. Run :meth:`run` in a nursery; use the other methods from the same trio run."""
+
+    def __init__(
+        self,
+        replica: Replica,
+        *,
+        me: bytes,
+        publish: Callable[[NodeEvent], None],
+        wall_ms: Callable[[], int],
+        settings: NetSettings | None = None,
+    ) -> None:
+        self.replica = replica
+        self.me = me
+        self.publish = publish
+        self.wall_ms = wall_ms
+        self.settings = settings or NetSettings()
+        self.listen_addresses: list[Address] = []
+        self._links: dict[bytes, Link] = {}  # authenticated links, by peer key
+        self._dialers: dict[Address, tuple[PeerRecord, trio.CancelScope]] = {}
+        self._incoming: list[PeerRecord] = []
+        self._half_open: dict[str, int] = {}  # unauthenticated incoming connections per host
+        self._half_open_hosts: dict[Link, str] = {}
+        self._records: dict[Link, PeerRecord] = {}
+        self._nursery: trio.Nursery | None = None
+
+    # ---- running -------------------------------------------------------------------------------------------
+
+    async def run(
+        self,
+        listen: Address | None = None,
+        peers: Iterable[tuple[Address, FoundBy]] = (),
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Listen (raises OSError if the address cannot be bound) and dial; runs until cancelled."""
+        # Bound before the nursery opens, so that a taken port is a plain OSError for the caller.
+        listeners = [] if listen is None else await trio.open_tcp_listeners(listen[1], host=listen[0] or None)
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            if listeners:
+                self.listen_addresses = [_bound(listener) for listener in listeners]
+                for address in self.listen_addresses:
+                    log.info("listening on %s", format_address(address))
+                nursery.start_soon(self._serve, listeners)
+            for address, found_by in peers:
+                self.add_peer(address, found_by)
+            task_status.started()
+            try:
+                await trio.sleep_forever()
+            finally:
+                for link in list(self._records):
+                    link.end(SHUTDOWN)
+
+    async def _serve(self, listeners: list[trio.SocketListener]) -> None:
+        assert self._nursery is not None
+        await trio.serve_listeners(self._incoming_connection, listeners, handler_nursery=self._nursery)
+
+    # ---- peers -----------------------------------------------------------------------------------------
+
+    def add_peer(self, address: Address, found_by: FoundBy = "static") -> None:
+        """Dial ``address`` and keep redialling it (the seam for discovery: PeerSeen -> add_peer)."""
+        if address in self._dialers or address in self.listen_addresses or self._nursery is None:
+            return
+        for incoming in self._incoming:  # it may have reached us before we heard of it
+            if incoming.found_by == "incoming" and _host_of(incoming.address) == address[0]:
+                incoming.found_by = found_by
+        record = PeerRecord(format_address(address), found_by)
+        scope = trio.CancelScope()
+        self._dialers[address] = (record, scope)
+        self._nursery.start_soon(self._dial_forever, address, record, scope)
+
+    def remove_peer(self, address: Address) -> None:
+        """Stop dialling ``address`` (discovery: PeerLost). A link that is up stays until it ends: a lost
+        advertisement says little about a working connection."""
+        entry = self._dialers.pop(address, None)
+        if entry is not None:
+            record, scope = entry
+            record.removed = True
+            if record.link is None:
+                scope.cancel()
+
+    def peers(self) -> list[PeerStatus]:
+        """Every peer we dial and every incoming connection (recent closed ones too). A dialled peer that is
+        linked through another connection (it dialled us first) is listed once, under that connection, and a
+        closed connection to a peer that is linked again is left out."""
+        listed = [r for r, _ in self._dialers.values() if r.link is not None or r.key not in self._links]
+        listed += [r for r in self._incoming if not (r.state == "closed" and r.key in self._links)]
+        listed += [r for r in self._records.values() if r not in listed]  # removed peers, still linked
+        return [record.status() for record in listed]
+
+    def local_advanced(self, heads: Mapping[bytes, int]) -> None:
+        for link in list(self._links.values()):
+            link.local_advanced(heads)
+
+    def add_fork_proofs(self, proofs: Sequence[ForkProof]) -> None:
+        for link in list(self._links.values()):
+            link.add_fork_proofs(proofs)
+
+    async def connect(self, stream: trio.abc.Stream, *, outgoing: bool, address: str, found_by: FoundBy) -> str:
+        """Run a link over any stream (a socket, or a memory stream between in-process nodes) until it
+        ends; returns the reason it ended."""
+        record = PeerRecord(address, found_by)
+        self._remember_incoming(record)
+        await self._run_link(stream, Side.CLIENT if outgoing else Side.SERVER, record)
+        return record.error or SHUTDOWN
+
+    # ---- dialling ------------------------------------------------------------------------------------------
+
+    async def _dial_forever(self, address: Address, record: PeerRecord, scope: trio.CancelScope) -> None:
+        settings = self.settings
+        failures = 0
+        with scope:
+            while True:
+                other = self._links.get(record.key) if record.key else None
+                if other is not None and other is not record.link:
+                    record.state = "live"
+                    await self._records[other].link_done.wait()
+                    continue
+                record.state, record.error = "connecting", ""
+                established = False
+                try:
+                    with trio.fail_after(settings.connect_timeout):
+                        stream = await trio.open_tcp_stream(*address)
+                except (OSError, trio.TooSlowError) as exc:
+                    record.error = f"cannot connect: {exc or 'timed out'}"
+                    log.debug("%s: %s", record.address, record.error)
+                else:
+                    established = await self._run_link(stream, Side.CLIENT, record)
+                    if record.removed:
+                        return
+                failures = 0 if established else failures + 1
+                delay = min(settings.backoff_max, settings.backoff_initial * 2 ** max(failures - 1, 0))
+                record.state = "backoff"
+                await trio.sleep(delay * random.uniform(0.5, 1.0))
+
+    async def _incoming_connection(self, stream: trio.SocketStream) -> None:
+        settings = self.settings
+        try:
+            host, port = stream.socket.getpeername()[:2]
+        except OSError:
+            await stream.aclose()
+            return
+        if (
+            self._half_open.get(host, 0) >= settings.max_half_open_per_host
+            or sum(self._half_open.values()) >= settings.max_half_open
+        ):
+            log.warning("%s: dropped: too many unauthenticated connections from that host", host)
+            await stream.aclose()
+            return
+        record = PeerRecord(format_address((str(host), int(port))), "incoming")
+        self._remember_incoming(record)
+        await self._run_link(stream, Side.SERVER, record, half_open_host=str(host))
+
+    def _remember_incoming(self, record: PeerRecord) -> None:
+        self._incoming.append(record)
+        closed = [r for r in self._incoming if r.state == "closed"]
+        for old in closed[: max(0, len(closed) - MAX_CLOSED_RECORDS)]:
+            self._incoming.remove(old)
+
+    def _release_half_open(self, link: Link) -> None:
+        host = self._half_open_hosts.pop(link, None)
+        if host is None:
+            return
+        count = self._half_open[host] - 1
+        if count > 0:
+            self._half_open[host] = count
+        else:
+            del self._half_open[host]
+
+    # ---- one link ------------------------------------------------------------------------------------------
+
+    async def _run_link(
+        self, stream: trio.abc.Stream, side: Side, record: PeerRecord, half_open_host: str = ""
+    ) -> bool:
+        """Run one link to its end; returns whether it was authenticated."""
+        link = Link(stream, side, self.replica, self, self.settings.link, address=record.address)
+        record.link, record.link_done = link, trio.Event()
+        record.state = "handshaking"
+        self._records[link] = record
+        if half_open_host:
+            self._half_open[half_open_host] = self._half_open.get(half_open_host, 0) + 1
+            self._half_open_hosts[link] = half_open_host
+        reason = ""
+        try:
+            reason = await link.run()
+        except Exception as exc:  # a bug in one link must not take the node down: log it loudly, end the link
+            log.exception("%s: link failed", record.address)
+            reason = f"internal error: {exc!r}"
+        finally:  # also when the task running the link is cancelled (shutdown, an in-process link cut)
+            reason = reason or link.reason or "link stopped"
+            self._release_half_open(link)
+            was_up = link.peer_key is not None and self._links.get(link.peer_key) is link
+            if was_up:
+                del self._links[link.peer_key]  # type: ignore[arg-type]
+            del self._records[link]
+            record.entries_in += link.entries_in
+            record.entries_out += link.entries_out
+            record.link = None
+            record.link_done.set()
+            record.state = "closed"
+            record.error = "" if reason == SHUTDOWN else reason
+            if was_up:
+                log.info("%s: peer %s down: %s", record.address, _short(link.peer_key), reason)
+                self.publish(PeerDown(record.status(), reason))
+            else:
+                log.info("%s: link ended: %s", record.address, reason)
+        return link.established
+
+    # ---- LinkObserver --------------------------------------------------------------------------------------
+
+    def authenticated(self, link: Link) -> str | None:
+        record = self._records[link]
+        key = link.peer_key
+        assert key is not None
+        self._release_half_open(link)
+        record.key = key
+        if record.found_by == "incoming":
+            record.found_by = self._how_we_know(key, record.address)
+        existing = self._links.get(key)
+        if existing is not None and existing is not link:
+            if self._client_key(existing) <= self._client_key(link):
+                return "duplicate link: already linked to this peer"
+            existing.end("duplicate link: replaced by one dialled by the lower key")
+        self._links[key] = link
+        record.state = "syncing"
+        log.info("%s: peer %s up (%s)", record.address, _short(key), record.found_by)
+        self.publish(PeerUp(record.status()))
+        return None
+
+    def _how_we_know(self, key: bytes, address: str) -> FoundBy:
+        """An incoming link from a peer we also dial (it won the race to connect) keeps what found it:
+        the peers screen should say "discovery", not "incoming", for a node found on the LAN."""
+        host = _host_of(address)
+        for dialled, _ in self._dialers.values():
+            if dialled.key == key or _host_of(dialled.address) == host:
+                return dialled.found_by
+        return "incoming"
+
+    def _client_key(self, link: Link) -> bytes:
+        assert link.peer_key is not None
+        return self.me if link.side is Side.CLIENT else link.peer_key
+
+    def progress(self, link: Link) -> None:
+        record = self._records.get(link)
+        if record is None or not link.syncing:
+            return
+        now = trio.current_time()
+        if now - record.last_progress >= PROGRESS_INTERVAL:
+            record.last_progress = now
+            self.publish(SyncProgress(record.status().peer, link.received, link.expected, done=False))
+
+    def caught_up(self, link: Link) -> None:
+        record = self._records.get(link)
+        if record is None:
+            return
+        record.last_sync_ms = self.wall_ms()
+        if link.syncing:
+            record.state = "live"
+            log.info("%s: caught up (%d new entries)", record.address, link.received)
+            self.publish(SyncProgress(record.status().peer, link.received, link.expected, done=True))
+
+
+def _bound(listener: trio.SocketListener) -> Address:
+    host, port = listener.socket.getsockname()[:2]
+    return str(host), int(port)
+
+
+def _short(key: bytes | None) -> str:
+    return key.hex()[:12] if key else "?"

@@ -1,0 +1,177 @@
+"""One link's whole protocol, sans I/O: bytes in, events out, bytes to send (as h11's ``Connection``).
+
+The driver (``meshchat.net.link``, or a test) loops::
+
+    conn.receive_data(data)             # b"" when the peer closed its side
+    while (event := conn.next_event()) is not None:
+        ...                             # answer NeedEntries, accept EntriesReceived, ...
+    send(conn.data_to_send())
+
+``next_event`` raises :class:`RemoteProtocolError` when the peer breaks the protocol, presents the wrong
+network key or is refused: the link is then over (send what ``data_to_send`` still holds, if anything, and
+close). Frames are parsed one at a time as events are asked for, so a driver that stops asking stops reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from enum import Enum, auto
+
+from meshchat.proto import messages
+from meshchat.proto.channel import Kind, SecureChannel, close_reason
+from meshchat.proto.errors import LocalProtocolError, RemoteProtocolError
+from meshchat.proto.events import ConnectionClosed, Event, HandshakeComplete, NeedEntries
+from meshchat.proto.framing import FrameReader
+from meshchat.proto.handshake import Authorize, Credentials, Handshake, PeerRefused, Side
+from meshchat.proto.sync import ForkProof, SyncSession
+
+
+class State(Enum):
+    HANDSHAKING = auto()
+    AUTHENTICATED = auto()  # waiting for start_sync
+    SYNCING = auto()
+    CLOSED = auto()
+
+
+class Connection:
+    def __init__(self, side: Side, credentials: Credentials, authorize: Authorize) -> None:
+        self.side = side
+        self.state = State.HANDSHAKING
+        self.peer_key: bytes | None = None
+        self._handshake = Handshake(side, credentials, authorize)
+        self._reader = FrameReader()
+        self._out: list[bytes] = [self._handshake.start()]
+        self._channel: SecureChannel | None = None
+        self._session: SyncSession | None = None
+        self._eof = False
+        self._closed_event: ConnectionClosed | None = None
+
+    # ---- input -----------------------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        if self._eof:
+            raise LocalProtocolError("data after end of stream")
+        if data:
+            self._reader.feed(data)
+        else:
+            self._eof = True
+
+    def next_event(self) -> Event | None:
+        if self.state is State.CLOSED:
+            closed, self._closed_event = self._closed_event, None
+            return closed
+        if self.state is State.AUTHENTICATED:
+            raise LocalProtocolError("call start_sync after HandshakeComplete")
+        try:
+            while True:
+                if self._session is not None and (request := self._session.next_event()) is not None:
+                    return request
+                payload = self._reader.next_frame()
+                if payload is None:
+                    if self._eof:
+                        return self._end("the peer closed the connection" + self._where(), clean=False)
+                    return None
+                event = self._on_frame(payload)
+                if event is not None:
+                    return event
+        except RemoteProtocolError as exc:
+            self.state = State.CLOSED
+            if isinstance(exc, PeerRefused):
+                self._out.append(exc.farewell)
+            raise
+
+    def _where(self) -> str:
+        return " during the handshake" if self.state is State.HANDSHAKING else ""
+
+    def _on_frame(self, payload: bytes) -> Event | None:
+        if self.state is State.HANDSHAKING:
+            self._out.append(self._handshake.receive(payload))
+            result = self._handshake.result
+            if result is None:
+                return None
+            self._channel = result.channel
+            self.peer_key = result.peer_key
+            self.state = State.AUTHENTICATED
+            return HandshakeComplete(result.peer_key, result.peer_evidence)
+        assert self._channel is not None and self._session is not None
+        kind, body = self._channel.open(payload)
+        if kind is Kind.DATA:
+            self._session.receive(messages.decode(body))
+            return None
+        if kind is Kind.CLOSE:
+            return self._end(close_reason(body), clean=True)
+        raise RemoteProtocolError(f"unexpected {kind.name} frame after the handshake")
+
+    def _end(self, reason: str, *, clean: bool) -> ConnectionClosed:
+        self.state = State.CLOSED
+        return ConnectionClosed(reason, clean)
+
+    # ---- the node's side -------------------------------------------------------------------------------
+
+    def start_sync(
+        self,
+        local: Mapping[bytes, int],
+        *,
+        held: Mapping[bytes, int] | None = None,
+        priority: Sequence[bytes] = (),
+        fork_proofs: Iterable[ForkProof] = (),
+    ) -> None:
+        """Begin replication once the handshake is complete: ``local`` is what we may send per author,
+        ``held`` what we hold (our frontier; defaults to ``local``), ``priority`` the admission order."""
+        if self.state is not State.AUTHENTICATED:
+            raise LocalProtocolError("start_sync is for right after HandshakeComplete")
+        self._session = SyncSession(local, held=held, priority=priority, fork_proofs=fork_proofs)
+        self.state = State.SYNCING
+
+    @property
+    def session(self) -> SyncSession:
+        if self._session is None or self.state is not State.SYNCING:
+            raise LocalProtocolError("not syncing")
+        return self._session
+
+    def send_entries(self, request: NeedEntries, raws: Sequence[bytes]) -> None:
+        self.session.send_entries(request, raws)
+
+    def entries_processed(self, batches: int, seen: Mapping[bytes, int] = {}) -> None:
+        self.session.entries_processed(batches, seen)
+
+    def local_advanced(self, heads: Mapping[bytes, int]) -> None:
+        if self.state is State.SYNCING:
+            self.session.local_advanced(heads)
+
+    def add_fork_proofs(self, proofs: Iterable[ForkProof]) -> None:
+        if self.state is State.SYNCING:
+            self.session.add_fork_proofs(proofs)
+
+    def resync(self, local: Mapping[bytes, int], held: Mapping[bytes, int] | None = None) -> None:
+        if self.state is State.SYNCING:
+            self.session.resync(local, held)
+
+    def ping(self) -> None:
+        if self.state is State.SYNCING:
+            self.session.ping()
+
+    def close(self, reason: str) -> None:
+        """End the link, telling the peer why with an authenticated close (if the channel is up)."""
+        if self._channel is not None and self.state is not State.CLOSED:
+            self._flush_session()
+            self._out.append(self._channel.close_frame(reason))
+        if self.state is not State.CLOSED:
+            self._closed_event = ConnectionClosed(reason, clean=True)
+        self.state = State.CLOSED
+
+    # ---- output ----------------------------------------------------------------------------------------
+
+    def data_to_send(self) -> bytes:
+        """Everything to send now: many frames in one buffer, for one ``send_all``."""
+        if self.state is State.SYNCING:
+            self._flush_session()
+        out, self._out = self._out, []
+        return b"".join(out)
+
+    def _flush_session(self) -> None:
+        if self._session is None or self._channel is None:
+            return
+        seal, encode = self._channel.seal, messages.encode
+        for message in self._session.outgoing():
+            self._out.append(seal(Kind.DATA, encode(message)))

@@ -1,0 +1,66 @@
+"""What a :class:`~meshchat.proto.connection.Connection` tells the code that drives it.
+
+Small frozen dataclasses, validated when built. Only :class:`NeedEntries` and :class:`EntriesReceived` ask
+something of the caller (see ``Connection``); the others report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from meshchat.log.entry import KEY_SIZE
+from meshchat.proto.errors import LocalProtocolError
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeComplete:
+    """Both identities are proven and admitted. Call ``Connection.start_sync`` next."""
+
+    peer_key: bytes
+    peer_evidence: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStarted:
+    """The peer's frontier arrived: it holds about ``expected`` entries that we lack."""
+
+    expected: int
+
+
+@dataclass(frozen=True, slots=True)
+class NeedEntries:
+    """Read ``author``'s entries with seq in ``(after, upto]``, in seq order, at most ``max_entries`` of them
+    and ``max_bytes`` in all, and hand them to ``Connection.send_entries`` (an empty list if there are none)."""
+
+    author: bytes
+    after: int
+    upto: int
+    max_entries: int
+    max_bytes: int
+
+    def __post_init__(self) -> None:
+        if len(self.author) != KEY_SIZE or not 0 <= self.after < self.upto or self.max_entries < 1:
+            raise LocalProtocolError(f"invalid request {self!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class EntriesReceived:
+    """Raw entries from the peer, unverified. Accept them, then call ``Connection.entries_processed``."""
+
+    raws: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CaughtUp:
+    """The peer has sent everything it had that we lacked, and we have processed all of it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionClosed:
+    """The link is over. ``clean``: the peer said goodbye (an authenticated close), rather than vanishing."""
+
+    reason: str
+    clean: bool
+
+
+Event = HandshakeComplete | SyncStarted | NeedEntries | EntriesReceived | CaughtUp | ConnectionClosed

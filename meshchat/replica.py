@@ -1,0 +1,161 @@
+"""The store's side of replication: what a link needs from the node (``meshchat.net.link.Replica``).
+
+Reads (frontiers, entries to send, admission checks) use the profile's store in the trio thread: they take
+microseconds to a few milliseconds. Received batches are accepted on a second connection to the same
+database, one batch at a time (SQLite has one writer anyway), in a worker thread so that the node (and a
+TUI in the same thread) stays responsive while a large catch-up is stored; batches as small as a live push
+are stored in the trio thread, where a thread hop would cost more than the write. The main connection sees
+what the writer committed through SQLite's ``data_version``, exactly as it sees a ``meshchat post`` from
+another process.
+
+What we send is capped: a removed author's log up to its cut, a forked author's log up to the forked seq
+(the fork proof goes with it; see ``meshchat.proto.sync``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import trio
+
+from meshchat.admission import admission_evidence, admit_peer
+from meshchat.log.entry import decode_entry
+from meshchat.log.rules import Membership
+from meshchat.net.link import Accepted, LinkEnded, SyncStart
+from meshchat.profile import Profile
+from meshchat.proto.events import NeedEntries
+from meshchat.proto.handshake import Credentials
+from meshchat.proto.sync import ForkProof
+from meshchat.store import BatchResult, Outcome, Store, StoreError
+
+# Rejections that no honest node causes (it checked every entry it stores): the link ends. Other rejections
+# (an author removed or forked in a part of the log the sender has not seen) are not the sender's fault.
+BAD_PEER_REASONS = frozenset({"entry of another team", "bad signature", "follows an entry with a bad signature"})
+RESEND_REASONS = ("gap", "quarantine is full")  # deferrals worth asking the peer to send again later
+INLINE_ACCEPT = 16  # batches this small (live pushes, ~1 ms to store) are stored without a worker thread
+
+
+class StoreReplica:
+    """``on_stored`` is called when a batch added entries, ``on_forks`` when it revealed a fork, and
+    ``on_problem`` with a message for the user when the store cannot take a batch (a full disk)."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        on_stored: Callable[[], None],
+        on_forks: Callable[[], None],
+        on_problem: Callable[[str], None],
+    ) -> None:
+        self.profile = profile
+        self.store = profile.store
+        self.on_stored = on_stored
+        self.on_forks = on_forks
+        self.on_problem = on_problem
+        self._writer: Store | None = None
+        self._lock = trio.Lock()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    # ---- handshake -------------------------------------------------------------------------------------
+
+    def credentials(self) -> Credentials:
+        profile = self.profile
+        return Credentials(profile.network_key, profile.identity, admission_evidence(self.store, profile.me))
+
+    def authorize(self, peer_key: bytes, evidence: tuple[bytes, ...]) -> str | None:
+        return admit_peer(self.store, peer_key, evidence)
+
+    # ---- sending ---------------------------------------------------------------------------------------
+
+    def sync_start(self) -> SyncStart:
+        store = self.store
+        held = {author: head.seq for author, head in store.heads().items()}
+        return SyncStart(
+            local=self.sendable(store.frontier()),
+            held=held,
+            priority=admission_order(store.current_membership()),
+            fork_proofs=self.fork_proofs(),
+        )
+
+    def sendable(self, heads: Mapping[bytes, int]) -> dict[bytes, int]:
+        """``heads`` capped: a removed author's log up to its cut, a forked one's up to the forked seq."""
+        forked = self.store.forked_authors()
+        membership = self.store.current_membership()
+        out = {}
+        for author, seq in heads.items():
+            cut = membership.removed_upto(author)
+            out[author] = min(seq, forked.get(author, seq), seq if cut is None else cut)
+        return out
+
+    def fork_proofs(self) -> list[ForkProof]:
+        proofs = []
+        for stored, other in self.store.fork_proofs():
+            entry = decode_entry(other)
+            proofs.append(ForkProof(entry.author, entry.seq, (stored, other)))
+        return proofs
+
+    def read_entries(self, request: NeedEntries) -> list[bytes]:
+        store = self.store
+        store.head(request.author)  # refreshes the caches if the writer connection added an author
+        raws = store.entries_after(request.author, request.after, limit=request.max_entries, upto=request.upto)
+        size = 0
+        for i, raw in enumerate(raws):
+            size += len(raw)
+            if size > request.max_bytes:
+                return raws[:i]
+        return raws
+
+    # ---- receiving -------------------------------------------------------------------------------------
+
+    async def accept(self, raws: list[bytes], peer_key: bytes) -> Accepted:
+        async with self._lock:
+            if self._writer is None:
+                self._writer = Store.open(self.store.path)
+            try:
+                if len(raws) <= INLINE_ACCEPT:  # a live push: a thread hop would cost more than it saves
+                    result = self._writer.accept_batch(raws)
+                else:
+                    result = await trio.to_thread.run_sync(self._writer.accept_batch, raws)
+            except StoreError as exc:
+                self.on_problem(str(exc))
+                raise LinkEnded(f"cannot store what the peer sent: {exc}") from None
+        if result.appended:
+            self.on_stored()
+        if result.forks:
+            self.on_forks()
+        return summarize(result)
+
+    async def set_local(self, key: str, value: bytes) -> None:
+        """Write node-local state on the writer connection, off the trio thread."""
+        async with self._lock:
+            if self._writer is None:
+                self._writer = Store.open(self.store.path)
+            await trio.to_thread.run_sync(self._writer.set_local, key, value)
+
+
+def summarize(result: BatchResult) -> Accepted:
+    # Appended entries come in runs of one author in seq order, so the last of each author is its highest
+    # (unless a released quarantine run of lower seqs follows: an underestimate only costs a duplicate).
+    seen = {e.author: e.seq for e in result.appended}
+    deferred = 0
+    bad = None
+    for other in result.others:
+        judged = other.entry
+        if other.outcome is Outcome.REJECTED and (judged is None or other.reason in BAD_PEER_REASONS):
+            bad = bad or other.reason
+        elif other.outcome is Outcome.DEFERRED and other.reason.startswith(RESEND_REASONS):
+            deferred += 1
+        if judged is not None and judged.seq > seen.get(judged.author, 0):
+            seen[judged.author] = judged.seq
+    return Accepted(len(result.appended), seen, deferred, bad)
+
+
+def admission_order(membership: Membership) -> Sequence[bytes]:
+    """Authors in the order the membership admitted them: the founder first."""
+    members = sorted(membership.members.values(), key=lambda m: (m.since, m.key))
+    order = [m.key for m in members if m.key != membership.founder]
+    return [membership.founder, *order] if membership.founder else order

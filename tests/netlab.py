@@ -1,0 +1,147 @@
+"""A small network of Linux network namespaces, created by a test and removed after it.
+
+Each host is a namespace with one interface ``eth0`` (a veth pair) plugged into a bridge that lives in a
+namespace of its own (the "switch"), so nothing is added to the machine's real network: multicast (mDNS)
+stays on the lab's bridge. Addresses are private (10.x/24) and exist only inside the namespaces.
+
+Needs root (``ip netns``). Tests that use it skip, naming the reason, when the machine cannot make namespaces.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from types import TracebackType
+
+
+class LabUnavailable(Exception):
+    """This machine cannot create network namespaces (not root, or no iproute2)."""
+
+
+def lab_unavailable_reason() -> str | None:
+    if shutil.which("ip") is None:
+        return "iproute2 ('ip') is not installed"
+    if os.geteuid() != 0:
+        return "creating network namespaces needs root"
+    probe = f"mcprobe{secrets.token_hex(3)}"
+    try:
+        subprocess.run(["ip", "netns", "add", probe], check=True, capture_output=True)
+    except subprocess.CalledProcessError as exc:
+        return f"'ip netns add' failed: {exc.stderr.decode().strip()}"
+    subprocess.run(["ip", "netns", "del", probe], check=False, capture_output=True)
+    return None
+
+
+def _run(*argv: str) -> None:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed: {result.stderr.strip()}")
+
+
+@dataclass
+class Host:
+    name: str
+    netns: str
+    ip: str
+    veth_switch_end: str
+
+    def argv(self, *command: str) -> list[str]:
+        """A command line that runs ``command`` inside this host's namespace."""
+        return ["ip", "netns", "exec", self.netns, *command]
+
+
+@dataclass
+class NetLab:
+    """Use as a context manager: every namespace and process is removed on exit, even after a failure."""
+
+    tag: str = field(default_factory=lambda: secrets.token_hex(3))
+    subnet: int = field(default_factory=lambda: 100 + secrets.randbelow(100))
+    hosts: dict[str, Host] = field(default_factory=dict)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def switch(self) -> str:
+        return f"mcsw{self.tag}"
+
+    def __enter__(self) -> NetLab:
+        reason = lab_unavailable_reason()
+        if reason:
+            raise LabUnavailable(reason)
+        _run("ip", "netns", "add", self.switch)
+        _run("ip", "-n", self.switch, "link", "add", "br0", "type", "bridge")
+        _run("ip", "-n", self.switch, "link", "set", "br0", "up")
+        _run("ip", "-n", self.switch, "link", "set", "lo", "up")
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def add_host(self, name: str) -> Host:
+        index = len(self.hosts) + 1
+        netns = f"mc{self.tag}{name}"
+        outer = f"v{self.tag}{index}"  # interface names are at most 15 characters
+        host = Host(name, netns, f"10.{self.subnet}.0.{index}", outer)
+        _run("ip", "netns", "add", netns)
+        self.hosts[name] = host
+        _run("ip", "link", "add", "eth0", "netns", netns, "type", "veth", "peer", "name", outer, "netns", self.switch)
+        _run("ip", "-n", self.switch, "link", "set", outer, "master", "br0")
+        _run("ip", "-n", self.switch, "link", "set", outer, "up")
+        _run("ip", "-n", netns, "addr", "add", f"{host.ip}/24", "dev", "eth0")
+        _run("ip", "-n", netns, "link", "set", "eth0", "multicast", "on")
+        _run("ip", "-n", netns, "link", "set", "eth0", "up")
+        _run("ip", "-n", netns, "link", "set", "lo", "up")
+        _run("ip", "-n", netns, "route", "add", "224.0.0.0/4", "dev", "eth0")
+        return host
+
+    def start(self, host: Host, *command: str, **popen: object) -> subprocess.Popen[bytes]:
+        """Start ``command`` inside ``host``; it is killed when the lab closes."""
+        proc = subprocess.Popen(host.argv(*command), start_new_session=True, **popen)  # type: ignore[call-overload]
+        self.processes.append(proc)
+        return proc
+
+    def cut(self, host: Host) -> None:
+        """Unplug a host from the switch (its link goes down, as when Wi-Fi drops)."""
+        _run("ip", "-n", self.switch, "link", "set", host.veth_switch_end, "down")
+
+    def restore(self, host: Host) -> None:
+        _run("ip", "-n", self.switch, "link", "set", host.veth_switch_end, "up")
+
+    def rate_limit(self, host: Host, kbit: int) -> None:
+        """Limit what ``host`` sends to ``kbit`` kbit/s (token bucket; netem is not available here)."""
+        _run(
+            "ip",
+            "netns",
+            "exec",
+            host.netns,
+            "tc",
+            "qdisc",
+            "replace",
+            "dev",
+            "eth0",
+            "root",
+            "tbf",
+            "rate",
+            f"{kbit}kbit",
+            "burst",
+            "16kbit",
+            "latency",
+            "400ms",
+        )
+
+    def close(self) -> None:
+        for proc in self.processes:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+        self.processes.clear()
+        for host in self.hosts.values():
+            subprocess.run(["ip", "netns", "del", host.netns], capture_output=True, check=False)
+        self.hosts.clear()
+        subprocess.run(["ip", "netns", "del", self.switch], capture_output=True, check=False)

@@ -1,0 +1,184 @@
+"""The network as a person uses it: real `meshchat` processes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from meshchat.store import Store
+from meshchat.testing import author_home, synthetic_history
+
+CLI = [sys.executable, "-m", "meshchat.cli.main"]
+
+
+def meshchat(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=30)
+    if ok:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def node_process(home: Path, port: int, *peers: int) -> Iterator[subprocess.Popen[str]]:
+    args = [*CLI, "--home", str(home), "node", "--no-discovery", "--listen", f"127.0.0.1:{port}"]
+    for peer in peers:
+        args += ["--peer", f"127.0.0.1:{peer}"]
+    process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        assert process.stderr is not None
+        process.stderr.close()
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    """SIGTERM, as a service manager would; returns the node's log."""
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    return err
+
+
+def eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_invite_join_and_talk_through_two_nodes(tmp_path: Path) -> None:
+    ana, bo = tmp_path / "ana", tmp_path / "bo"
+    port_a, port_b = free_port(), free_port()
+    meshchat("--home", str(ana), "init", "--team", "Flood response", "--name", "Ana")
+    invite = meshchat("--home", str(ana), "invite", "--address", f"127.0.0.1:{port_a}").stdout
+    code = re.search(r"meshchat join (MC1\S+)", invite).group(1)  # type: ignore[union-attr]
+    joined = meshchat("join", code, "--home", str(bo), "--name", "Bo").stdout
+    assert "Joined team 'Flood response' as member" in joined
+    with node_process(ana, port_a, port_b) as node_a, node_process(bo, port_b, port_a) as node_b:
+        # Bo's node learns the team (and the room) from Ana's.
+        eventually(lambda: "== general" in meshchat("--home", str(bo), "log").stdout)
+        meshchat("--home", str(ana), "post", "general", "Water rising at the north levee")
+        meshchat("--home", str(bo), "post", "general", "On my way with sandbags")
+        for home in (ana, bo):
+            eventually(
+                lambda home=home: (
+                    "Water rising" in (log := meshchat("--home", str(home), "log", "general").stdout)
+                    and "sandbags" in log
+                )
+            )
+        members = meshchat("--home", str(ana), "members").stdout
+        assert re.search(r"member\s+Bo", members), members
+        bo_key = meshchat("--home", str(bo), "id").stdout.strip()
+        # The running node rewrites its status at most once a second: give it a moment.
+        peers_of_ana = partial(meshchat, "--home", str(ana), "peers")
+        eventually(lambda: re.search(rf"live\s+{bo_key[:12]}", peers_of_ana().stdout) is not None)
+        log_a, log_b = stop(node_a), stop(node_b)
+    for log in (log_a, log_b):
+        assert "SIGTERM" in log and "stopped" in log and "Traceback" not in log
+    assert "no node is running" in meshchat("--home", str(ana), "peers", ok=False).stdout
+
+
+def test_a_post_reaches_a_connected_peer_within_a_second(tmp_path: Path) -> None:
+    ana, bo = tmp_path / "ana", tmp_path / "bo"
+    port_a, port_b = free_port(), free_port()
+    meshchat("--home", str(ana), "init", "--team", "T", "--name", "Ana")
+    code = re.search(r"(MC1\S+)", meshchat("--home", str(ana), "invite").stdout).group(1)  # type: ignore[union-attr]
+    meshchat("--home", str(bo), "join", code)
+    with node_process(ana, port_a), node_process(bo, port_b, port_a):
+        eventually(lambda: "== general" in meshchat("--home", str(bo), "log").stdout)
+        with Store.open(bo / "meshchat.db") as store:
+            before = store.count()
+            meshchat("--home", str(ana), "post", "general", "quick")
+            posted = time.monotonic()
+            eventually(lambda: store.count() > before, timeout=5)
+            assert time.monotonic() - posted < 1.0
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("hello", "not a meshchat invite code"),
+        ("MC2AAAA", "newer than this meshchat"),
+        ("MC1AAAA", "damaged or mistyped"),
+    ],
+)
+def test_bad_codes_are_clear_errors(tmp_path: Path, code: str, message: str) -> None:
+    result = meshchat("join", code, "--home", str(tmp_path / "x"), ok=False)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "x" / "meshchat.db").exists()
+
+
+def test_a_mistyped_character_is_caught_by_the_checksum(tmp_path: Path) -> None:
+    home = tmp_path / "ana"
+    meshchat("--home", str(home), "init", "--team", "T")
+    code = re.search(r"(MC1\S+)", meshchat("--home", str(home), "invite").stdout).group(1)  # type: ignore[union-attr]
+    i = len(code) // 2
+    typo = code[:i] + ("A" if code[i] != "A" else "B") + code[i + 1 :]
+    result = meshchat("join", typo, "--home", str(tmp_path / "bo"), ok=False)
+    assert result.returncode == 2 and "checksum" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_node_killed_mid_sync_resumes_and_converges(tmp_path: Path) -> None:
+    team = synthetic_history(40_000, authors=8)
+    key = os.urandom(32)
+    raws = [e.raw for e in team.all_entries()]
+    author_home(tmp_path / "a", team.founder, network_key=key, raws=raws)
+    author_home(tmp_path / "b", team.members[0], network_key=key)
+    port_a, port_b = free_port(), free_port()
+    db = tmp_path / "b" / "meshchat.db"
+
+    def count() -> int:
+        with Store.open(db) as store:
+            return store.count()
+
+    with node_process(tmp_path / "a", port_a) as node_a:
+        with node_process(tmp_path / "b", port_b, port_a) as node_b:
+            eventually(lambda: count() > 2000, timeout=30)
+            node_b.send_signal(signal.SIGKILL)
+            node_b.wait()
+        interrupted = count()
+        assert 0 < interrupted < len(raws), "the kill should land mid-sync"
+        with Store.open(db) as store:
+            assert store.integrity_check() == "ok"
+        with node_process(tmp_path / "b", port_b, port_a) as node_b:
+            eventually(lambda: count() == len(raws), timeout=60)
+            stop(node_b)
+        stop(node_a)
+    with Store.open(db) as store:
+        assert store.integrity_check() == "ok"
+        per_author = store.connection.execute("SELECT count(*), min(seq), max(seq) FROM entries GROUP BY author")
+        for n, lo, hi in per_author:
+            assert (lo, hi) == (1, n)  # every log whole: nothing lost, nothing twice
+        assert store.count() == len(raws)
+
+
+def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
+    home = tmp_path / "ana"
+    meshchat("--home", str(home), "init", "--team", "T")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = meshchat("--home", str(home), "node", "--no-discovery", "--listen", f"127.0.0.1:{port}", ok=False)
+    assert result.returncode == 2
+    assert "cannot listen on 127.0.0.1" in result.stderr and "Traceback" not in result.stderr

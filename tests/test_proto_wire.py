@@ -1,0 +1,147 @@
+"""Framing, the sealed channel and the sync messages: pure, fed bytes directly."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from meshchat.proto import messages
+from meshchat.proto.channel import Kind, SecureChannel, close_reason
+from meshchat.proto.errors import LocalProtocolError, RemoteProtocolError
+from meshchat.proto.framing import MAX_FRAME, FrameReader, frame
+from meshchat.proto.messages import WINDOW, Ack, Entries, Frontier, Idle, Ping
+
+
+def test_frames_survive_any_split() -> None:
+    payloads = [b"", b"a", os.urandom(1000), os.urandom(70_000), b"end"]
+    stream = b"".join(frame(p) for p in payloads)
+    for chunk in (1, 3, 4, 5, 999, len(stream)):
+        reader = FrameReader()
+        got = []
+        for i in range(0, len(stream), chunk):
+            reader.feed(stream[i : i + chunk])
+            while (payload := reader.next_frame()) is not None:
+                got.append(payload)
+        assert got == payloads
+        assert reader.buffered == 0
+
+
+def test_an_oversized_frame_is_refused_from_its_header_alone() -> None:
+    reader = FrameReader()
+    reader.feed((MAX_FRAME + 1).to_bytes(4, "big"))  # no payload needed: the prefix is enough
+    with pytest.raises(RemoteProtocolError, match="exceeds"):
+        reader.next_frame()
+    with pytest.raises(LocalProtocolError):
+        frame(bytes(MAX_FRAME + 1))
+    reader = FrameReader()
+    reader.feed(frame(bytes(MAX_FRAME)))
+    assert reader.next_frame() == bytes(MAX_FRAME)
+
+
+def channel_pair() -> tuple[SecureChannel, SecureChannel]:
+    k1, k2 = os.urandom(32), os.urandom(32)
+    return SecureChannel(k1, k2), SecureChannel(k2, k1)
+
+
+def payload_of(framed: bytes) -> bytes:
+    reader = FrameReader()
+    reader.feed(framed)
+    payload = reader.next_frame()
+    assert payload is not None
+    return payload
+
+
+def test_sealed_frames_round_trip_in_order() -> None:
+    a, b = channel_pair()
+    sealed = [payload_of(a.seal(Kind.DATA, f"m{i}".encode())) for i in range(3)]
+    assert [b.open(p) for p in sealed] == [(Kind.DATA, b"m0"), (Kind.DATA, b"m1"), (Kind.DATA, b"m2")]
+    kind, body = b.open(payload_of(a.close_frame("bye")))
+    assert kind is Kind.CLOSE and close_reason(body) == "bye"
+
+
+@pytest.mark.parametrize("position", [0, 5, 20, -1])
+def test_a_flipped_bit_anywhere_ends_the_link(position: int) -> None:
+    a, b = channel_pair()
+    payload = bytearray(payload_of(a.seal(Kind.DATA, b"hello, field team")))
+    payload[position] ^= 0x01
+    with pytest.raises(RemoteProtocolError, match="failed to authenticate"):
+        b.open(bytes(payload))
+
+
+def test_replayed_reordered_or_dropped_frames_fail() -> None:
+    a, b = channel_pair()
+    first, second, third = (payload_of(a.seal(Kind.DATA, bytes([i]))) for i in range(3))
+    b.open(first)
+    with pytest.raises(RemoteProtocolError):
+        b.open(first)  # replay
+    a2, b2 = channel_pair()
+    p0, p1 = payload_of(a2.seal(Kind.DATA, b"0")), payload_of(a2.seal(Kind.DATA, b"1"))
+    with pytest.raises(RemoteProtocolError):
+        b2.open(p1)  # reordered (or p0 dropped)
+    assert p0 and second and third
+
+
+def test_a_frame_sealed_for_the_other_direction_does_not_open() -> None:
+    a, b = channel_pair()
+    own = payload_of(a.seal(Kind.DATA, b"x"))
+    with pytest.raises(RemoteProtocolError):
+        a.open(own)  # a reflected frame: the directions have different keys
+    assert b.open(own) == (Kind.DATA, b"x")
+
+
+def test_messages_round_trip() -> None:
+    author = os.urandom(32)
+    for message in (
+        Frontier({author: 7, os.urandom(32): 0}),
+        Entries((b"raw1", b"raw2")),
+        Ack(WINDOW),
+        Idle(),
+        Ping(),
+    ):
+        assert messages.decode(messages.encode(message)) == message
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [],
+        [99],
+        ["1", {}],
+        [1, {b"short": 1}],
+        [1, {os.urandom(32): -1}],
+        [1, {os.urandom(32): True}],
+        [1, {os.urandom(32): 1.5}],
+        [2, []],
+        [2, ["text, not bytes"]],
+        [2, [b"x"], b"extra"],
+        [3, 0],
+        [3, WINDOW + 1],
+        [4, 1],
+        {"not": "an array"},
+    ],
+)
+def test_malformed_messages_are_remote_errors(value: object) -> None:
+    import msgpack
+
+    with pytest.raises(RemoteProtocolError):
+        messages.decode(msgpack.packb(value, use_bin_type=True))
+
+
+def test_garbage_and_ext_types_are_remote_errors() -> None:
+    import msgpack
+
+    for body in (b"", b"\xc1", os.urandom(64), msgpack.packb([2, msgpack.ExtType(1, b"x")])):
+        with pytest.raises(RemoteProtocolError):
+            messages.decode(body)
+
+
+def test_messages_check_their_values_when_built() -> None:
+    with pytest.raises(LocalProtocolError):
+        Entries(())
+    with pytest.raises(LocalProtocolError):
+        Entries((bytes(70_000),))
+    with pytest.raises(LocalProtocolError):
+        Ack(0)
+    with pytest.raises(LocalProtocolError):
+        Frontier({b"k": 1})
