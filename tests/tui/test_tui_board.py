@@ -46,15 +46,17 @@ def test_first_run_creates_a_team_from_the_welcome_screen(tmp_path: Path) -> Non
         assert [r.name for r in profile.views.rooms()] == ["general"]
 
 
-def test_an_invite_code_is_taken_and_explained(tmp_path: Path) -> None:
+def test_a_mistyped_invite_code_is_explained(tmp_path: Path) -> None:
     async def script(pilot: Pilot[int]) -> None:
         await until(pilot, lambda: isinstance(pilot.app.screen, WelcomeScreen))
         pilot.app.screen.query_one("#invite-code").focus()
         await type_text(pilot, "MC1ABCDEF")
-        await pilot.press("enter")
-        assert "team lead" in str(pilot.app.screen.query_one("#welcome-message").render())
+        await pilot.press("enter", "D", "e", "e", "enter")
+        assert "mistyped" in str(pilot.app.screen.query_one("#welcome-message").render())
+        assert isinstance(pilot.app.screen, WelcomeScreen)
 
     drive(MeshchatApp(tmp_path / "new"), script)
+    assert not (tmp_path / "new").exists()  # nothing created
 
 
 async def choose(pilot: Pilot[int], select_id: str, steps: int) -> None:

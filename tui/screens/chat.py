@@ -66,12 +66,16 @@ class ChatScreen(AreaScreen):
 
     def area_mounted(self) -> None:
         self.messages.compose_target = self.composer.input
+        if not self._open_first_room():
+            self._refresh_rooms()
+        self.focus_default()
+
+    def _open_first_room(self) -> bool:
+        """Open the first room, if there is one (a newcomer who just joined gets rooms with the first sync)."""
         rooms = [r for r in session(self).node.views.rooms() if not r.archived]
         if rooms:
             self.open_room(rooms[0].room)
-        else:
-            self._refresh_rooms()
-        self.focus_default()
+        return bool(rooms)
 
     def focus_default(self) -> None:
         self.composer.focus_input()
@@ -79,6 +83,8 @@ class ChatScreen(AreaScreen):
     # ---- reading -------------------------------------------------------------------------------------------
 
     def refresh_area(self, changes: Changes | None) -> None:
+        if self.room is None and self._open_first_room():
+            return
         if changes is None or changes.room_list or changes.messages:
             self._refresh_rooms()
         if self.room is not None and (changes is None or changes.touches_room(self.room)):

@@ -11,12 +11,8 @@ from textual.containers import Center, Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
+from meshchat.invites import InviteCode, join_team
 from meshchat.profile import Profile, ProfileError
-
-JOIN_PENDING = (
-    "Joining over the network arrives with meshchat's networking. Until then, ask your team lead to add "
-    "you: run 'meshchat id' (after creating a profile) and send them the key."
-)
 
 
 class WelcomeScreen(Screen[bool]):
@@ -50,8 +46,10 @@ class WelcomeScreen(Screen[bool]):
                     yield Button("Create team", variant="primary", id="create")
             with Vertical(classes="welcome-box"):
                 yield Static("Join a team", classes="welcome-heading")
-                yield Label("Invite code (from your team lead's 'meshchat invite')", classes="field-label")
-                yield Input(placeholder="MC1…", id="invite-code")
+                yield Label("Invite code (from 'meshchat invite') and your name", classes="field-label")
+                with Horizontal(classes="join-fields"):
+                    yield Input(placeholder="MC1…", id="invite-code")
+                    yield Input(placeholder="Your name", id="join-name")
                 with Horizontal(classes="welcome-buttons"):
                     yield Button("Join", id="join")
             yield Static("", id="welcome-message")
@@ -70,6 +68,8 @@ class WelcomeScreen(Screen[bool]):
                 self.say("Give the team a name, e.g. 'Flood response'.")
         elif event.input.id == "your-name":
             self.create_team()
+        elif event.input.id == "invite-code" and event.value.strip():
+            self.query_one("#join-name", Input).focus()
         else:
             self.join_team()
 
@@ -104,8 +104,27 @@ class WelcomeScreen(Screen[bool]):
         self.dismiss(True)
 
     def join_team(self) -> None:
-        code = self.query_one("#invite-code", Input).value.strip()
-        if not code:
+        """Join with the code: a new identity whose first entry proves the invite. The node then dials the
+        addresses in the code; the team admits the newcomer once the inviter's node has the join."""
+        text = self.query_one("#invite-code", Input).value.strip()
+        name = self.query_one("#join-name", Input).value.strip()
+        if not text:
             self.say("Paste the invite code your team lead gave you.")
+            self.query_one("#invite-code", Input).focus()
             return
-        self.say(JOIN_PENDING)
+        try:
+            code = InviteCode.decode(text)
+        except ProfileError as exc:
+            self.say(str(exc))
+            self.query_one("#invite-code", Input).focus()
+            return
+        if not name:
+            self.say("Give your name, so teammates know who writes.")
+            self.query_one("#join-name", Input).focus()
+            return
+        try:
+            join_team(self.home, code, display_name=name).close()
+        except ProfileError as exc:
+            self.say(str(exc))
+            return
+        self.dismiss(True)
