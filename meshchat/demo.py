@@ -1,164 +1,61 @@
 """``meshchat demo``: a throwaway team where two teammates post, open an incident, raise a FLASH and answer a
 roll call, so a newcomer sees the product working within a minute.
 
-The teammates speak the node's own write API (:class:`Teammate`: ``post``, ``ack``, ``open_incident``, ...),
-and :class:`SimulatedTeammate` implements it by signing entries as another identity and storing them through
-the store's accept path, exactly as entries synced from a peer are stored. A real :class:`~meshchat.node.Node`
-satisfies the same protocol, so once networking is in, the demo can run each teammate as a node of its own on
-loopback (``NodeConfig(listen=..., peers=...)``) and pass those nodes as teammates: the script below does not
-change.
+The teammates are real: Bo and Cy each have a home and identity of their own and run a
+:class:`~meshchat.node.Node` on 127.0.0.1 beside yours, in the app's trio run. Your node dials Bo's (a
+configured peer) and Cy's node dials yours (an incoming peer), so what they write reaches you through the
+same handshake, sync and accept path as a teammate's laptop would, and the peers screen shows both links. The
+:class:`Director` only decides what they say and when; before a teammate acts on something (acknowledges a
+FLASH, updates an incident) it waits until that teammate's own node has it.
 """
 
 from __future__ import annotations
 
 import random
-import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
 
 import trio
 
-from meshchat.identity import Identity
-from meshchat.log.clock import wall_ms
-from meshchat.log.codec import Value
-from meshchat.log.entry import Entry, sign_entry
-from meshchat.log.kinds import build_body
-from meshchat.node import Node
-from meshchat.profile import Profile, ProfileError
+from meshchat.node import Node, NodeConfig
+from meshchat.profile import Profile
+from meshchat.store.queries import Views
 
 TEAM_NAME = "Flood response (demo)"
+LOOPBACK = "127.0.0.1"
 NOTICE = (
-    "This is a demo team: Bo and Cy are simulated teammates. Type and press Enter to post; ctrl+f makes the "
-    "next message FLASH. F2 shows the incident board, F3 the roll call (s = safe). ctrl+q quits and "
-    "deletes the demo."
+    "This is a demo team: Bo and Cy are simulated teammates, each a real node on this machine (F4 shows the "
+    "links). Type and press Enter to post; ctrl+f makes the next message FLASH. F2 shows the incident board, "
+    "F3 the roll call (s = safe). ctrl+q quits and deletes the demo."
 )
-
-
-class Teammate(Protocol):
-    """What a teammate does in the demo: a subset of :class:`~meshchat.node.Node`'s write API."""
-
-    @property
-    def me(self) -> bytes: ...
-
-    async def post(
-        self, room: str | bytes, text: str, *, flash: bool = False, reply_to: bytes | None = None
-    ) -> Entry: ...
-
-    async def ack(self, message: bytes) -> Entry: ...
-
-    async def open_incident(
-        self, title: str, severity: int, *, location: str | None = None, room: str | None = None
-    ) -> bytes: ...
-
-    async def update_incident(self, incident: bytes, fields: dict[str, Any]) -> Entry: ...
-
-    async def open_task(self, title: str, *, owner: bytes | None = None, incident: bytes | None = None) -> bytes: ...
-
-    async def request_checkin(self, room: str | bytes, question: str, *, deadline: int | None = None) -> bytes: ...
-
-    async def reply_checkin(self, checkin: bytes, status: str, note: str = "") -> Entry: ...
-
-
-class SimulatedTeammate:
-    """Another identity writing into ``node``'s store through the accept path, as if synced from its laptop."""
-
-    def __init__(self, identity: Identity, node: Node) -> None:
-        self.identity = identity
-        self.node = node
-        self._last: Entry | None = None
-
-    @property
-    def me(self) -> bytes:
-        return self.identity.public_key
-
-    def _write(self, kind: str, **fields: Value) -> Entry:
-        store = self.node.profile.store
-        head = store.head(self.me)
-        seq = head.seq + 1 if head else 1
-        last_clock = head.clock if head else 0
-        newest = max((h.clock for h in store.heads().values()), default=0)
-        entry = sign_entry(
-            self.identity,
-            team_id=self.node.team_id,
-            seq=seq,
-            prev=head.id if head else None,
-            clock=max(wall_ms(), last_clock + 1, newest + 1),
-            kind=kind,
-            body=build_body(kind, **fields),
-        )
-        result = store.accept_batch([entry.raw], verify_each=True)
-        if not result.appended:
-            raise ProfileError(f"the demo's {kind} was not stored: {result.others}")
-        self.node.wake()
-        return entry
-
-    def _room(self, room: str | bytes) -> bytes:
-        if isinstance(room, bytes):
-            return room
-        found = self.node.views.find_room(room)
-        if found is None:
-            raise ProfileError(f"no room {room!r}")
-        return found.room
-
-    async def post(self, room: str | bytes, text: str, *, flash: bool = False, reply_to: bytes | None = None) -> Entry:
-        priority = "flash" if flash else "routine"
-        return self._write(
-            "msg.post", room=self._room(room), text=text, priority=priority, ack_required=flash, reply_to=reply_to
-        )
-
-    async def ack(self, message: bytes) -> Entry:
-        return self._write("msg.ack", target=message)
-
-    async def open_incident(
-        self, title: str, severity: int, *, location: str | None = None, room: str | None = None
-    ) -> bytes:
-        incident = secrets.token_bytes(16)
-        self._write(
-            "incident.open",
-            incident=incident,
-            title=title,
-            severity=severity,
-            location={"text": location} if location else None,
-            room=self._room(room) if room else None,
-        )
-        return incident
-
-    async def update_incident(self, incident: bytes, fields: dict[str, Any]) -> Entry:
-        return self._write("incident.update", incident=incident, fields=fields)
-
-    async def open_task(self, title: str, *, owner: bytes | None = None, incident: bytes | None = None) -> bytes:
-        task = secrets.token_bytes(16)
-        self._write("task.open", task=task, title=title, owner=owner, incident=incident)
-        return task
-
-    async def request_checkin(self, room: str | bytes, question: str, *, deadline: int | None = None) -> bytes:
-        checkin = secrets.token_bytes(16)
-        self._write("checkin.request", checkin=checkin, room=self._room(room), question=question, deadline=deadline)
-        return checkin
-
-    async def reply_checkin(self, checkin: bytes, status: str, note: str = "") -> Entry:
-        return self._write("checkin.reply", checkin=checkin, status=status, note=note)
+POLL_S = 0.02
 
 
 @dataclass
 class DemoTeam:
-    """The demo's home and its two teammates' identities (Bo is an admin, so he may start a roll call)."""
+    """The demo's homes: yours (the owner), Bo's (an admin, so he may start a roll call) and Cy's (a member).
+    Each is a real home with its own identity; Bo's and Cy's start with your log, so their nodes know the
+    team before the first sync."""
 
     home: Path
-    bo: Identity
-    cy: Identity
+    bo_home: Path
+    cy_home: Path
 
 
 def create_demo_home(home: Path) -> DemoTeam:
-    """Found the demo team in ``home``: you (the owner), Bo (admin) and Cy (member), rooms general and logistics."""
-    bo, cy = Identity.generate(), Identity.generate()
-    with Profile.init(home, TEAM_NAME, display_name="You") as profile:
-        profile.add_member(bo.public_key, "admin", "Bo")
-        profile.add_member(cy.public_key, "member", "Cy")
-        profile.create_room("logistics", "Fuel, food, transport")
-    return DemoTeam(home, bo, cy)
+    """Found the demo team in ``home`` (rooms general and logistics) and make Bo's and Cy's homes beside it."""
+    teammates = {"Bo": ("admin", home.parent / "bo"), "Cy": ("member", home.parent / "cy")}
+    with Profile.init(home, TEAM_NAME, display_name="You") as founder:
+        for name, (role, their_home) in teammates.items():
+            with Profile.create_joining(their_home, founder.team_id, founder.team_name, founder.network_key) as mate:
+                founder.add_member(mate.me, role, name)
+        founder.create_room("logistics", "Fuel, food, transport")
+        raws = list(founder.store.iter_raw())
+    for _, their_home in teammates.values():
+        with Profile.open(their_home) as mate:
+            mate.store.accept_batch(raws)
+    return DemoTeam(home, teammates["Bo"][1], teammates["Cy"][1])
 
 
 @dataclass
@@ -167,15 +64,21 @@ class Director:
     messages, answers their roll calls, acknowledges their posts now and then). ``pace`` scales every pause
     (0 in tests)."""
 
-    node: Node
-    bo: Teammate
-    cy: Teammate
+    node: Node  # yours
+    bo: Node
+    cy: Node
     pace: float = 1.0
     rng: random.Random = field(default_factory=random.Random)
     acked: set[tuple[bytes, bytes]] = field(default_factory=set)  # (teammate, message) acks already given
 
     async def pause(self, seconds: float) -> None:
         await trio.sleep(seconds * self.pace)
+
+    @staticmethod
+    async def sees(mate: Node, has: Callable[[Views], object]) -> None:
+        """Until ``mate``'s own node holds what it is about to act on (it arrives by sync, through you)."""
+        while not has(mate.views):
+            await trio.sleep(POLL_S)
 
     async def run(self) -> None:
         await self.script()
@@ -191,6 +94,7 @@ class Director:
         incident = await bo.open_incident("Seepage at levee km 4", 2, location="north levee, km 4")
         await bo.post("general", "Opened an incident for the seepage at km 4 (F2 shows the board).")
         await self.pause(4)
+        await self.sees(cy, lambda v: v.find_object("incident", incident.hex()))
         await cy.update_incident(incident, {"status": "active", "commander": "Bo"})
         await cy.post("logistics", "Fuel for the pumps lasts about 6 hours. Who can fetch diesel?")
         await self.pause(5)
@@ -198,11 +102,13 @@ class Director:
             "general", "Seepage at km 4 is growing fast. Everyone off the levee crest NOW.", flash=True
         )
         await self.pause(3)
+        await self.sees(cy, lambda v: v.message(flash.id))
         await cy.ack(flash.id)
         await cy.post("general", "Off the crest, team of 4 at the pump truck.", reply_to=flash.id)
         await self.pause(4)
         checkin = await bo.request_checkin("general", "Roll call after the evacuation: are you safe?")
         await self.pause(3)
+        await self.sees(cy, lambda v: any(c.checkin == checkin for c in v.checkins()))
         await cy.reply_checkin(checkin, "safe")
         await self.pause(3)
         await bo.open_task("Sandbag ring around the boil at km 4", owner=cy.me, incident=incident)
@@ -223,15 +129,15 @@ class Director:
                 await (self.bo if author == "bo" else self.cy).post(room, text)
 
     async def respond(self) -> None:
-        """Acknowledge the person's FLASH messages and answer their roll calls."""
+        """Acknowledge the person's FLASH messages and answer their roll calls, as each teammate's node gets them."""
         me = self.node.me
         for member in (self.bo, self.cy):
-            for msg in self.node.views.unacknowledged(member.me):
+            for msg in member.views.unacknowledged(member.me):
                 if msg.author == me and (member.me, msg.id) not in self.acked:
                     self.acked.add((member.me, msg.id))
                     await self.pause(self.rng.uniform(0.5, 2))
                     await member.ack(msg.id)
-            for checkin in self.node.views.checkins():
+            for checkin in member.views.checkins():
                 if checkin.requested_by == me and member.me in checkin.missing:
                     await self.pause(self.rng.uniform(0.5, 2))
                     await member.reply_checkin(checkin.checkin, "safe")
@@ -246,10 +152,34 @@ CHATTER: Sequence[tuple[str, str, str]] = (
 
 
 def demo_companion(team: DemoTeam, *, pace: float = 1.0) -> Callable[[Node], Awaitable[None]]:
-    """What the app runs beside the node: the director with two simulated teammates."""
+    """What the app runs beside your node: Bo's and Cy's nodes on loopback, peered with yours, and the director."""
 
-    async def run(node: Node) -> None:
-        director = Director(node, SimulatedTeammate(team.bo, node), SimulatedTeammate(team.cy, node), pace)
-        await director.run()
+    async def run(you: Node) -> None:
+        await run_teammates(team, you, pace=pace)
 
     return run
+
+
+async def run_teammates(team: DemoTeam, you: Node, *, pace: float = 1.0) -> None:
+    """Run Bo's and Cy's nodes and the script until cancelled. Your node dials Bo; Cy dials you if you listen
+    (else you dial Cy too)."""
+    config = NodeConfig(listen=(LOOPBACK, 0), discovery=False)
+    bo = Node.open(team.bo_home, config)
+    try:
+        cy = Node.open(team.cy_home, config)
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(bo.run)
+                await nursery.start(cy.run)
+                you.add_peer(*bo.listen_addresses[0], "static")
+                while not any(p.peer.key == bo.me for p in you.peers()):  # one at a time: each link is told
+                    await trio.sleep(POLL_S)  # apart by key, and both nodes are on 127.0.0.1
+                if you.listen_addresses:
+                    cy.add_peer(*you.listen_addresses[0], "static")
+                else:
+                    you.add_peer(*cy.listen_addresses[0], "static")
+                await Director(you, bo, cy, pace).run()
+        finally:
+            cy.close()
+    finally:
+        bo.close()

@@ -1,4 +1,5 @@
-"""``meshchat demo``: the TUI on a throwaway team with two simulated teammates (see ``meshchat.demo``)."""
+"""``meshchat demo``: the TUI on a throwaway team with two simulated teammates, real nodes on loopback (see
+``meshchat.demo``)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def register(commands: Any) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from meshchat.demo import NOTICE, create_demo_home, demo_companion
+    from meshchat.demo import LOOPBACK, NOTICE, create_demo_home, demo_companion
+    from meshchat.node import NodeConfig
 
     try:
         app = importlib.import_module("tui.app")  # meshchat never imports the UI at import time
@@ -30,7 +32,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     home = Path(tempfile.mkdtemp(prefix="meshchat-demo-")) / "you"
     try:
         team = create_demo_home(home)
-        code = int(app.run_app(home, companions=[demo_companion(team)], notice=NOTICE))
+        config = NodeConfig(listen=(LOOPBACK, 0), discovery=False)  # the teammates' nodes dial yours here
+        code = int(app.run_app(home, config=config, companions=[demo_companion(team)], notice=NOTICE))
     finally:
         if args.keep:
             print(f"The demo's home is kept in {home} (meshchat --home {home} opens it again).")

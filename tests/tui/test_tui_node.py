@@ -9,13 +9,14 @@ from textual.pilot import Pilot
 from tui_helpers import drive, type_text, until
 from tui_scene import Scene
 
-from meshchat.demo import NOTICE, create_demo_home, demo_companion
+from meshchat.demo import LOOPBACK, NOTICE, create_demo_home, demo_companion
 from meshchat.events import EntriesAdded, ForkDetected, MembershipChanged, NodeProblem, PeerInfo, SyncProgress
-from meshchat.node import Node
+from meshchat.node import Node, NodeConfig
 from tui.app import MeshchatApp
 from tui.changes import fold
 from tui.screens.chat import ChatScreen
 from tui.widgets.chat.message_list import PAGE
+from tui.widgets.peers.peer_table import PeerTable
 
 
 def test_a_burst_of_events_folds_into_one_change() -> None:
@@ -126,5 +127,12 @@ def test_the_demo_shows_teammates_working_in_the_app(tmp_path: Path) -> None:
         await pilot.press("enter")
         mine = lambda: [t for t in screen.messages.message_texts() if "Leaving now" in t]  # noqa: E731
         await until(pilot, lambda: mine() and "acked by all 2" in mine()[0], "both teammates' acks", timeout=10)
+        await pilot.press("f4")
+        table = pilot.app.screen.query_one(PeerTable)
+        rows = lambda: sorted(" ".join(table.row_text(i)) for i in range(table.row_count))  # noqa: E731
+        await until(pilot, lambda: len(rows()) == 2 and all(" live " in r for r in rows()), "both links live")
+        assert rows()[0].startswith("Bo ") and "configured" in rows()[0]
+        assert rows()[1].startswith("Cy ") and "dialled us" in rows()[1]
 
-    drive(MeshchatApp(team.home, companions=[demo_companion(team, pace=0)], notice=NOTICE), script)
+    config = NodeConfig(listen=(LOOPBACK, 0), discovery=False)  # as meshchat demo runs it
+    drive(MeshchatApp(team.home, config=config, companions=[demo_companion(team, pace=0)], notice=NOTICE), script)
