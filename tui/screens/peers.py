@@ -13,6 +13,7 @@ from tui.screens.base import AreaScreen
 from tui.session import session
 from tui.widgets.peers.peer_table import PeerTable
 
+REFRESH_S = 1.0
 NO_PEERS = (
     "No peers yet. Teammates' laptops on the same network appear here by themselves; others can be given "
     "with 'meshchat node --peer HOST:PORT'. Until then everything you write is kept and syncs when a peer "
@@ -34,12 +35,18 @@ class PeersScreen(AreaScreen):
     def area_mounted(self) -> None:
         self.refresh_area(None)
         self.focus_default()
+        # Entries exchanged and sync times move without a peer event: re-read once a second while shown.
+        self.set_interval(REFRESH_S, self._tick)
+
+    def _tick(self) -> None:
+        if self.is_current:
+            self.refresh_area(None)
 
     def focus_default(self) -> None:
         self.query_one(PeerTable).focus()
 
     def refresh_area(self, changes: Changes | None) -> None:
-        if changes is not None and not (changes.peers or changes.forks or changes.membership):
+        if changes is not None and not (changes.peers or changes.forks or changes.membership or changes.entries):
             return
         app = session(self)
         node = app.node
