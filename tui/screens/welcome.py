@@ -57,19 +57,19 @@ class WelcomeScreen(Screen[bool]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#team-name", Input).focus()
+        self.focus_field("#team-name")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if event.input.id == "team-name":
             if event.value.strip():
-                self.query_one("#your-name", Input).focus()
+                self.focus_field("#your-name")
             else:
                 self.say("Give the team a name, e.g. 'Flood response'.")
         elif event.input.id == "your-name":
             self.create_team()
         elif event.input.id == "invite-code" and event.value.strip():
-            self.query_one("#join-name", Input).focus()
+            self.focus_field("#join-name")
         else:
             self.join_team()
 
@@ -79,6 +79,10 @@ class WelcomeScreen(Screen[bool]):
             self.create_team()
         else:
             self.join_team()
+
+    def focus_field(self, selector: str) -> None:
+        """Focus now, not after a refresh: keys typed right after Enter (a fast typist, a paste) land there."""
+        self.set_focus(self.query_one(selector, Input))
 
     def say(self, text: str, *, error: bool = True) -> None:
         message = self.query_one("#welcome-message", Static)
@@ -90,11 +94,11 @@ class WelcomeScreen(Screen[bool]):
         name = self.query_one("#your-name", Input).value.strip()
         if not team:
             self.say("Give the team a name, e.g. 'Flood response'.")
-            self.query_one("#team-name", Input).focus()
+            self.focus_field("#team-name")
             return
         if not name:
             self.say("Give your name, so teammates know who writes.")
-            self.query_one("#your-name", Input).focus()
+            self.focus_field("#your-name")
             return
         try:
             Profile.init(self.home, team, display_name=name).close()
@@ -110,17 +114,17 @@ class WelcomeScreen(Screen[bool]):
         name = self.query_one("#join-name", Input).value.strip()
         if not text:
             self.say("Paste the invite code your team lead gave you.")
-            self.query_one("#invite-code", Input).focus()
+            self.focus_field("#invite-code")
             return
         try:
             code = InviteCode.decode(text)
         except ProfileError as exc:
             self.say(str(exc))
-            self.query_one("#invite-code", Input).focus()
+            self.focus_field("#invite-code")
             return
         if not name:
             self.say("Give your name, so teammates know who writes.")
-            self.query_one("#join-name", Input).focus()
+            self.focus_field("#join-name")
             return
         try:
             join_team(self.home, code, display_name=name).close()

@@ -92,7 +92,8 @@ def peers_text(peers: Sequence[PeerStatus], sync: Sequence[SyncProgress]) -> Con
     if syncing:
         got = sum(s.received for s in syncing)
         expected = sum(max(s.expected, s.received) for s in syncing)
-        state = Content.styled(f"⟳ syncing {got:,}/{expected:,}", "bold $text-warning")
+        progress = f" {got:,}/{expected:,}" if expected else "…"  # before the peer says how much it has
+        state = Content.styled(f"⟳ syncing{progress}", "bold $text-warning")
     elif live:
         state = Content.styled("✓ in sync", "$text-success")
     else:
