@@ -55,9 +55,9 @@ def test_an_invited_teammate_joins_and_messages_typed_in_one_app_appear_in_the_o
         await pilot.press("enter")
         await type_text(pilot, "Dee")
         await pilot.press("enter")
-        await until(pilot, lambda: any("levee holding" in t for t in shown(pilot)), "Ana's message", timeout=30)
+        await until(pilot, lambda: any("Levee ok" in t for t in shown(pilot)), "Ana's message", timeout=30)
         dee_peers.extend(dee.node.peers())
-        await type_text(pilot, "Copy from Dee")
+        await type_text(pilot, "Copy, Dee")
         await pilot.press("enter")
         await until(pilot, finished.is_set, "Ana to see the answer", timeout=30)
 
@@ -75,9 +75,9 @@ def test_an_invited_teammate_joins_and_messages_typed_in_one_app_appear_in_the_o
         assert code is not None and f"127.0.0.1:{ana.node.listen_addresses[0][1]}" in str(code_address(code))
         invite.append(code)
         code_ready.set()
-        await type_text(pilot, "North levee holding")
+        await type_text(pilot, "Levee ok")
         await pilot.press("enter")
-        await until(pilot, lambda: any("Copy from Dee" in t for t in shown(pilot)) or bool(failures), timeout=30)
+        await until(pilot, lambda: any("Copy, Dee" in t for t in shown(pilot)) or bool(failures), timeout=30)
         assert not failures
         await pilot.press("f4")
         await until(pilot, lambda: any("Dee" in row and "live" in row for row in peer_rows(pilot)), "Dee's link")
