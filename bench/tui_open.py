@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -94,15 +95,21 @@ def main() -> None:
         open_app(args.open, size)
         return
     work = Path(tempfile.mkdtemp(prefix="meshchat-tui-bench-"))
-    home = work / "home"
-    print(f"building a room of {args.n} messages ...", flush=True)
+    try:
+        measure(work / "home", args.n, args.runs, size)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(home: Path, n: int, runs: int, size: tuple[int, int]) -> None:
+    print(f"building a room of {n} messages ...", flush=True)
     started = time.perf_counter()
-    count = build_home(home, args.n)
+    count = build_home(home, n)
     size_mb = sum(p.stat().st_size for p in home.glob("meshchat.db*")) / 1e6
     print(f"  {count} messages in the room, store {size_mb:.0f} MB, built in {time.perf_counter() - started:.1f} s")
-    assert count >= args.n, f"only {count} messages"
+    assert count >= n, f"only {count} messages"
     results = []
-    for run in range(args.runs):
+    for run in range(runs):
         env = {**os.environ, "TEXTUAL": ""}
         out = subprocess.run(
             [sys.executable, __file__, "--open", str(home)], capture_output=True, text=True, env=env, check=False
