@@ -117,6 +117,8 @@ def test_peers_screen_with_a_fork(
         PeerStatus(PeerInfo("10.8.0.9:7411", "static"), "backoff", error="connection refused"),
     ]
     monkeypatch.setattr(Node, "peers", lambda self: peers)
+    listening = [("0.0.0.0", 7766)]  # noqa: S104 (shown, not bound)
+    monkeypatch.setattr(Node, "listen_addresses", property(lambda self: listening))
 
     async def run_before(pilot: Pilot[int]) -> None:
         await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))

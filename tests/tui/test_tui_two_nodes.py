@@ -1,6 +1,6 @@
 """Two nodes on loopback, each with its app: a message typed in one appears in the other.
 
-Ana's app listens on 127.0.0.1 (port 0); she makes an invite through the node API. Dee starts the app on an
+Ana's app listens on 127.0.0.1 (port 0); she makes an invite on the peers screen (i, Enter). Dee starts the app on an
 empty home, pastes the code on the welcome screen and types her name: her node dials the address in the code,
 Ana's node admits her (it holds the invite and her join), and from then on what either types reaches the other.
 
@@ -15,13 +15,16 @@ from pathlib import Path
 
 from textual import events
 from textual.pilot import Pilot
+from textual.widgets import Input
 from tui_helpers import drive, type_text, until
 from tui_scene import Scene
 
 from meshchat.events import PeerStatus
+from meshchat.invites import InviteCode
 from meshchat.node import NodeConfig
 from tui.app import MeshchatApp
 from tui.screens.chat import ChatScreen
+from tui.screens.forms import InviteCodeForm, InviteForm
 from tui.screens.welcome import WelcomeScreen
 from tui.widgets.peers.peer_table import PeerTable
 
@@ -71,10 +74,16 @@ def test_an_invited_teammate_joins_and_messages_typed_in_one_app_appear_in_the_o
 
     async def ana_side(pilot: Pilot[int]) -> None:
         await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
-        code = await ana.write(lambda: ana.node.create_invite(role="member"))
-        assert code is not None and f"127.0.0.1:{ana.node.listen_addresses[0][1]}" in str(code_address(code))
+        await pilot.press("f4", "i")  # the peers screen makes invites
+        await until(pilot, lambda: isinstance(pilot.app.screen, InviteForm), "the invite form")
+        await pilot.press("enter")  # as a member
+        await until(pilot, lambda: isinstance(pilot.app.screen, InviteCodeForm), "the code")
+        code = pilot.app.screen.query_one("#invite-code-text", Input).value
+        assert InviteCode.decode(code).addresses == (f"127.0.0.1:{ana.node.listen_addresses[0][1]}",)
         invite.append(code)
+        await pilot.press("escape", "f1")
         code_ready.set()
+        await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
         await type_text(pilot, "Levee ok")
         await pilot.press("enter")
         await until(pilot, lambda: any("Copy, Dee" in t for t in shown(pilot)) or bool(failures), timeout=30)
@@ -98,9 +107,3 @@ def test_an_invited_teammate_joins_and_messages_typed_in_one_app_appear_in_the_o
     [ana_link] = dee_peers  # dialled from the address in the code
     assert ana_link.peer.found_by == "static" and ana_link.state == "live"
     assert ana_link.entries_in > 0 and ana_link.entries_out > 0
-
-
-def code_address(code: str) -> tuple[str, ...]:
-    from meshchat.invites import InviteCode
-
-    return InviteCode.decode(code).addresses

@@ -243,3 +243,49 @@ class CheckinForm(Form[tuple[bytes, str]]):
         if not question or room is None:
             raise ValueError("A roll call needs a question and a room.")
         return room, question
+
+
+class InviteForm(Form[str]):
+    """An invite for a newcomer: the role they join with. The code is made by the node (``create_invite``)."""
+
+    TITLE_TEXT = "Invite a teammate"
+    SAVE_LABEL = "Make code"
+
+    def fields(self) -> ComposeResult:
+        yield Static(
+            "A one-time code for one person. They paste it into the welcome screen of their meshchat (or run "
+            "'meshchat join CODE'); their node then finds yours at the addresses in the code.",
+            id="confirm-detail",
+        )
+        roles = [("member", "member"), ("observer (reads only)", "observer"), ("admin", "admin")]
+        yield from labelled("Role", Select(roles, value="member", allow_blank=False, id="invite-role"))
+
+    def on_mount(self) -> None:
+        self.query_one("#save", Button).focus()
+
+    def result(self) -> str:
+        return str(self.choice("invite-role"))
+
+
+class InviteCodeForm(Form[bool]):
+    """Shows a fresh invite code, ready to copy (it is also put on the clipboard where the terminal allows)."""
+
+    SAVE_LABEL = "Done"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter", "save", "Done")]
+
+    def __init__(self, code: str, role: str, addresses: Sequence[str]) -> None:
+        super().__init__()
+        self.TITLE_TEXT = f"Invite code ({role})"
+        self.code = code
+        self.addresses = addresses
+
+    def fields(self) -> ComposeResult:
+        yield Input(self.code, id="invite-code-text")
+        where = ", ".join(self.addresses) if self.addresses else "nowhere yet: this node is not listening"
+        yield Static(f"Valid for one person, for a week. It tells their node to dial: {where}.", id="confirm-detail")
+
+    def on_mount(self) -> None:
+        self.query_one("#save", Button).focus()
+
+    def result(self) -> bool:
+        return True

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import ClassVar
+
+from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
+from meshchat.invites import InviteCode
 from tui.changes import Changes
 from tui.format import plural
 from tui.screens.base import AreaScreen
+from tui.screens.forms import InviteCodeForm, InviteForm
 from tui.session import session
 from tui.widgets.peers.peer_table import PeerTable
 
@@ -23,10 +30,12 @@ NO_PEERS = (
 
 class PeersScreen(AreaScreen):
     MODE = "peers"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("i", "invite", "Invite a teammate")]
 
     def compose_area(self) -> ComposeResult:
         with Vertical(id="peers"):
             yield Static("PEERS", classes="section-title")
+            yield Static(id="peers-listening")
             yield Static(id="peers-summary")
             yield PeerTable(id="peer-table")
             yield Static("FORKS", classes="section-title", id="forks-title")
@@ -52,6 +61,7 @@ class PeersScreen(AreaScreen):
         node = app.node
         peers = node.peers()
         live = sum(p.state in ("live", "syncing") for p in peers)
+        self.query_one("#peers-listening", Static).update(listening_text(node.listen_addresses, node.config.discovery))
         summary = self.query_one("#peers-summary", Static)
         if peers:
             summary.update(f"{plural(len(peers), 'peer')} known, {live} connected.")
@@ -69,3 +79,23 @@ class PeersScreen(AreaScreen):
             if forks
             else Content.styled("No forks: every author's log is one unbroken chain.", "$text-success")
         )
+
+    @work
+    async def action_invite(self) -> None:
+        app = session(self)
+        role = await app.push_screen_wait(InviteForm())
+        if role is None:
+            return
+        code = await app.write(lambda: app.node.create_invite(role))
+        if code is not None:
+            app.copy_to_clipboard(code)
+            addresses = InviteCode.decode(code).addresses
+            await app.push_screen_wait(InviteCodeForm(code, role, addresses))
+
+
+def listening_text(addresses: Sequence[tuple[str, int]], discovery: bool) -> Content:
+    if not addresses:
+        return Content.styled("Not listening: this node only dials its peers.", "$text-muted")
+    where = ", ".join(f"{host}:{port}" for host, port in addresses)
+    lan = "LAN discovery on" if discovery else "LAN discovery off"
+    return Content.assemble("Listening on ", (where, "bold"), f" · {lan}")
