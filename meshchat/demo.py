@@ -61,7 +61,7 @@ def create_demo_home(home: Path) -> DemoTeam:
 @dataclass
 class Director:
     """Runs the demo's script against the teammates, then answers what the person does (acks their FLASH
-    messages, answers their roll calls, acknowledges their posts now and then). ``pace`` scales every pause
+    messages, answers their roll calls, and now and then says something). ``pace`` scales every pause
     (0 in tests)."""
 
     node: Node  # yours
