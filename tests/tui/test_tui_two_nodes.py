@@ -15,7 +15,6 @@ from pathlib import Path
 
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import Input
 from tui_helpers import drive, type_text, until
 from tui_scene import Scene
 
@@ -78,7 +77,9 @@ def test_an_invited_teammate_joins_and_messages_typed_in_one_app_appear_in_the_o
         await until(pilot, lambda: isinstance(pilot.app.screen, InviteForm), "the invite form")
         await pilot.press("enter")  # as a member
         await until(pilot, lambda: isinstance(pilot.app.screen, InviteCodeForm), "the code")
-        code = pilot.app.screen.query_one("#invite-code-text", Input).value
+        shown_code = pilot.app.screen
+        assert isinstance(shown_code, InviteCodeForm)
+        code = shown_code.code
         assert InviteCode.decode(code).addresses == (f"127.0.0.1:{ana.node.listen_addresses[0][1]}",)
         invite.append(code)
         await pilot.press("escape", "f1")

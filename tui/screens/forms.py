@@ -280,11 +280,16 @@ class InviteCodeForm(Form[bool]):
         self.addresses = addresses
 
     def fields(self) -> ComposeResult:
-        yield Input(self.code, id="invite-code-text")
+        yield Static(self.code, id="invite-code-text")  # wrapped, whole: select it with the mouse to copy
         where = ", ".join(self.addresses) if self.addresses else "nowhere yet: this node is not listening"
-        yield Static(f"Valid for one person, for a week. It tells their node to dial: {where}.", id="confirm-detail")
+        yield Static(
+            f"Copied to the clipboard where the terminal allows. Valid for one person, for a week. It tells "
+            f"their node to dial: {where}.",
+            id="confirm-detail",
+        )
 
     def on_mount(self) -> None:
+        self.query_one("#cancel", Button).display = False  # nothing to cancel: the invite is made
         self.query_one("#save", Button).focus()
 
     def result(self) -> bool:
