@@ -35,6 +35,7 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py --n 100000
 	$(BIN)/python bench/sync.py --n 100000
+	$(BIN)/python bench/tui_open.py --n 100000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -349,6 +349,28 @@ class Node:
     def name_of(self, key: bytes) -> str:
         return self.profile.name_of(key)
 
+    def forked_authors(self) -> dict[bytes, int]:
+        """``{author: seq}``: authors who signed two different entries with one seq, at the lowest such seq.
+        The UI keeps a fork alert up for each (``ForkDetected`` announces new ones)."""
+        return self.profile.store.forked_authors()
+
+    READ_MARK_PREFIX = "read:"  # local state: how far this person has read each room
+
+    def last_read(self, room: bytes) -> int:
+        """The clock up to which this person has read ``room`` (-1: nothing yet). Local, never replicated."""
+        raw = self.profile.store.get_local(self.READ_MARK_PREFIX + room.hex())
+        return int.from_bytes(raw, "big", signed=True) if raw else -1
+
+    def mark_read(self, room: bytes, clock: int) -> None:
+        """Remember that ``room`` is read up to ``clock`` (unread counts survive a restart). Never lowers it.
+        Best effort: a busy or full store keeps the old mark rather than bother the user."""
+        if clock <= self.last_read(room):
+            return
+        try:
+            self.profile.store.set_local(self.READ_MARK_PREFIX + room.hex(), clock.to_bytes(8, "big", signed=True))
+        except StoreError:
+            return
+
     def peers(self) -> list[PeerStatus]:
         """Every known peer and the state of its link."""
         return self.network.peers()

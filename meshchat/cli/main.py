@@ -9,11 +9,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from meshchat import __version__
-from meshchat.cli import admin, hq, incidents, messages, network, team
+from meshchat.cli import admin, demo, hq, incidents, messages, network, team
 from meshchat.profile import ProfileError, default_home
 
 Handler = Callable[[argparse.Namespace], int]
-COMMAND_GROUPS = (team, admin, messages, incidents, network, hq)
+COMMAND_GROUPS = (team, admin, messages, incidents, network, hq, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,7 +70,14 @@ def run_default(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     except ImportError:
         parser.print_help()
         return 0
-    return int(app.run_app(args.home))
+    from meshchat.cli.network import DEFAULT_LISTEN
+    from meshchat.net.peers import parse_address
+    from meshchat.node import NodeConfig
+
+    # Like 'meshchat node': listen on every interface and find the team's other nodes on the LAN. A taken
+    # port is shown in the app, which then only dials (the peers of an invite, those discovery reports).
+    config = NodeConfig(listen=parse_address(DEFAULT_LISTEN), discovery=True)
+    return int(app.run_app(args.home, config=config))
 
 
 if __name__ == "__main__":

@@ -356,11 +356,17 @@ class PeerManager:
 
     def _how_we_know(self, key: bytes, address: str) -> FoundBy:
         """An incoming link from a peer we also dial (it won the race to connect) keeps what found it:
-        the peers screen should say "discovery", not "incoming", for a node found on the LAN."""
+        the peers screen should say "discovery", not "incoming", for a node found on the LAN.
+        A dialled peer whose key we already know and which is another node is not this one, even on the same
+        host (several nodes on one machine, e.g. the demo's on 127.0.0.1)."""
         host = _host_of(address)
-        for dialled, _ in self._dialers.values():
-            if dialled.key == key or _host_of(dialled.address) == host:
-                return dialled.found_by
+        dialled = [record for record, _ in self._dialers.values()]
+        for record in dialled:
+            if record.key == key:
+                return record.found_by
+        for record in dialled:
+            if record.key is None and _host_of(record.address) == host:
+                return record.found_by
         return "incoming"
 
     def _client_key(self, link: Link) -> bytes:

@@ -1,0 +1,138 @@
+"""How the app hosts the node: events folded into bursts, trio crashes surfaced, a long room read by pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from tui_helpers import drive, type_text, until
+from tui_scene import Scene
+
+from meshchat.demo import LOOPBACK, NOTICE, create_demo_home, demo_companion
+from meshchat.events import EntriesAdded, ForkDetected, MembershipChanged, NodeProblem, PeerInfo, SyncProgress
+from meshchat.node import Node, NodeConfig
+from tui.app import MeshchatApp
+from tui.changes import fold
+from tui.screens.chat import ChatScreen
+from tui.widgets.chat.message_list import PAGE
+from tui.widgets.peers.peer_table import PeerTable
+
+
+def test_a_burst_of_events_folds_into_one_change() -> None:
+    room_a, room_b = b"a" * 16, b"b" * 16
+    peer = PeerInfo("10.0.0.5:7000", "discovery")
+    changes = fold(
+        [
+            EntriesAdded(3, frozenset({"msg.post"}), frozenset({room_a}), frozenset({b"k"}), local=True),
+            EntriesAdded(2, frozenset({"msg.ack"}), frozenset({room_b}), frozenset({b"j"}), local=False),
+            MembershipChanged(),
+            ForkDetected(b"j", 7),
+            NodeProblem("the disk is full"),
+            SyncProgress(peer, 10, 100, done=False),
+            SyncProgress(peer, 60, 100, done=False),
+        ]
+    )
+    assert changes.entries == 5 and changes.rooms == {room_a, room_b} and changes.remote
+    assert changes.messages and changes.membership and changes.peers
+    assert changes.touches_room(b"c" * 16)  # an ack may concern any room's message
+    assert [f.seq for f in changes.forks] == [7] and changes.problems == ("the disk is full",)
+    assert changes.sync["10.0.0.5:7000"].received == 60  # the latest progress wins
+    quiet = fold([EntriesAdded(1, frozenset({"incident.update"}), frozenset(), frozenset({b"k"}), local=True)])
+    assert quiet.incidents and not quiet.messages and not quiet.touches_room(room_a)
+
+
+def test_a_crash_on_the_trio_side_ends_the_app_with_the_error(
+    scene: Scene, home: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    scene.save(home)
+
+    async def crash(node: Node) -> None:
+        raise RuntimeError("the radio caught fire")
+
+    app = MeshchatApp(home, companions=[crash])
+
+    async def script(pilot: Pilot[int]) -> None:
+        await until(pilot, lambda: not pilot.app.is_running or pilot.app._exit, "the app to stop")
+
+    drive(app, script)
+    assert app.return_code == 1
+    err = capfd.readouterr().err
+    assert "the node stopped with an error" in err and "RuntimeError: the radio caught fire" in err
+
+
+def test_quitting_cancels_the_node_and_closes_the_store(scene: Scene, home: Path) -> None:
+    scene.save(home)
+    app = MeshchatApp(home)
+    seen: list[Node] = []
+
+    async def script(pilot: Pilot[int]) -> None:
+        await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
+        seen.append(app.node)
+
+    drive(app, script)
+    assert app.bridge is not None and not app.bridge.running
+    assert app.return_code == 0
+    try:
+        seen[0].views.rooms()
+    except Exception as exc:  # the connection is closed
+        assert "closed" in str(exc)
+    else:
+        raise AssertionError("the store is still open after quitting")
+
+
+def test_a_long_room_opens_one_page_and_reads_older_pages_on_the_way_up(scene: Scene, home: Path) -> None:
+    for i in range(3 * PAGE + 10):
+        scene.post([scene.bo, scene.cy][i % 2], f"report {i}", seconds=7)
+    scene.save(home)
+
+    async def script(pilot: Pilot[int]) -> None:
+        await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
+        screen = pilot.app.screen
+        assert isinstance(screen, ChatScreen)
+        messages = screen.messages
+        assert len(messages.window) == PAGE
+        assert messages.window[-1].text == f"report {3 * PAGE + 9}"
+        assert messages.has_older
+        await pilot.press("up", "home")  # into the list, to the oldest loaded message
+        oldest = messages.window[0].text
+        await pilot.press("up")  # and past it: the page before is read (scrolling to the top reads one too)
+        await until(pilot, lambda: len(messages.window) >= 2 * PAGE, "an older page")
+        assert messages.highlighted_message is not None
+        assert oldest == f"report {2 * PAGE + 10}"
+        assert messages.highlighted_message.text == f"report {2 * PAGE + 9}"  # the one just above
+        await pilot.press("home", "up", "home", "up", "home", "up")
+        await until(pilot, lambda: not messages.has_older, "the start of the room")
+        assert messages.window[0].text == "report 0" and len(messages.window) == 3 * PAGE + 10
+        await pilot.press("i")  # back to the composer, far up in history: my own post brings me down
+        await type_text(pilot, "still here")
+        await pilot.press("enter")
+        newest = lambda: messages.highlighted_message and messages.highlighted_message.text  # noqa: E731
+        await until(pilot, lambda: newest() == "still here", "my post in view")
+
+    drive(MeshchatApp(home), script)
+
+
+def test_the_demo_shows_teammates_working_in_the_app(tmp_path: Path) -> None:
+    team = create_demo_home(tmp_path / "you")
+
+    async def script(pilot: Pilot[int]) -> None:
+        await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
+        screen = pilot.app.screen
+        assert isinstance(screen, ChatScreen)
+        await until(pilot, lambda: any("FLASH" in t for t in screen.messages.message_texts()), "the demo's FLASH")
+        await until(pilot, lambda: "Welcome" in [n.title for n in pilot.app._notifications])
+        await pilot.press("ctrl+f")
+        await type_text(pilot, "Leaving now")
+        await pilot.press("enter")
+        mine = lambda: [t for t in screen.messages.message_texts() if "Leaving now" in t]  # noqa: E731
+        await until(pilot, lambda: mine() and "acked by all 2" in mine()[0], "both teammates' acks", timeout=10)
+        await pilot.press("f4")
+        table = pilot.app.screen.query_one(PeerTable)
+        rows = lambda: sorted(" ".join(table.row_text(i)) for i in range(table.row_count))  # noqa: E731
+        await until(pilot, lambda: len(rows()) == 2 and all(" live " in r for r in rows()), "both links live")
+        assert rows()[0].startswith("Bo ") and "configured" in rows()[0]
+        assert rows()[1].startswith("Cy ") and "dialled us" in rows()[1]
+
+    config = NodeConfig(listen=(LOOPBACK, 0), discovery=False)  # as meshchat demo runs it
+    drive(MeshchatApp(team.home, config=config, companions=[demo_companion(team, pace=0)], notice=NOTICE), script)

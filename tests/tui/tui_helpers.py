@@ -1,0 +1,47 @@
+"""Driving the app in tests: run it headless on asyncio (pytest-trio owns async tests, so these are sync
+tests that start their own loop), and wait for what a person would wait for."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from textual.pilot import Pilot
+from textual.widget import Widget
+
+from tui.app import MeshchatApp
+
+SIZE = (120, 40)
+W = TypeVar("W", bound=Widget)
+
+
+def drive(app: MeshchatApp, script: Callable[[Pilot[int]], Awaitable[None]], size: tuple[int, int] = SIZE) -> None:
+    """Run ``script`` against ``app`` in a headless terminal, then quit the app the way a person would."""
+
+    async def main() -> None:
+        async with app.run_test(size=size) as pilot:
+            await script(pilot)
+            await pilot.press("ctrl+q")
+
+    asyncio.run(main())
+
+
+async def until(pilot: Pilot[int], condition: Callable[[], object], what: str = "", timeout: float = 5.0) -> None:
+    """Wait until ``condition()`` holds, letting the app (and the node on trio) run meanwhile."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await pilot.pause(0.02)
+
+
+async def type_text(pilot: Pilot[int], text: str) -> None:
+    await pilot.press(*[_key(c) for c in text])
+
+
+def _key(char: str) -> str:
+    return {" ": "space", ".": "full_stop", ",": "comma", ":": "colon", "-": "minus", "!": "exclamation_mark"}.get(
+        char, char
+    )

@@ -1,0 +1,292 @@
+"""The Textual app: opens the node (or the welcome screen on a first run) and switches between areas.
+
+Kept thin on purpose: screens own their content, :mod:`tui.bridge` owns trio, :mod:`tui.changes` folds
+events. The app holds what every screen shares: the node, the bridge, the fork alerts and the status facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path, PurePath
+from typing import ClassVar, TypeVar
+
+from rich.console import RenderableType
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.message import Message as TextualMessage
+from textual.screen import Screen
+
+from meshchat.events import ForkDetected, NodeEvent, SyncProgress
+from meshchat.log.views import Message
+from meshchat.node import Node, NodeConfig
+from meshchat.profile import ProfileError
+from tui.bridge import Companion, NodeBridge, TrioCrashed
+from tui.changes import Changes, fold
+from tui.screens.base import AreaScreen
+from tui.screens.chat import ChatScreen
+from tui.screens.checkins import CheckinsScreen
+from tui.screens.incidents import IncidentsScreen
+from tui.screens.peers import PeersScreen
+from tui.screens.welcome import WelcomeScreen
+from tui.widgets.chrome import NAV, Fork, StatusFacts
+
+T = TypeVar("T")
+
+
+class MeshchatApp(App[int]):
+    """``MeshchatApp(home).run()``; tests use ``run_test``. ``companions`` run beside the node on trio (the
+    demo's simulated teammates)."""
+
+    TITLE = "meshchat"
+    # One .tcss per screen. The areas' are loaded at start: a screen's own CSS_PATH re-parses every stylesheet
+    # the first time it shows (about 40 ms here), which a modal form or the first-run screen can afford.
+    CSS_PATH: ClassVar[list[str | PurePath]] = [
+        "app.tcss",
+        "screens/chat.tcss",
+        "screens/incidents.tcss",
+        "screens/checkins.tcss",
+        "screens/peers.tcss",
+    ]
+    MODES: ClassVar[dict[str, type[AreaScreen]]] = {  # type: ignore[assignment]
+        "chat": ChatScreen,
+        "incidents": IncidentsScreen,
+        "checkins": CheckinsScreen,
+        "peers": PeersScreen,
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "switch_mode('chat')", "Chat", show=False, priority=True),
+        Binding("f2", "switch_mode('incidents')", "Incidents", show=False, priority=True),
+        Binding("f3", "switch_mode('checkins')", "Check-ins", show=False, priority=True),
+        Binding("f4", "switch_mode('peers')", "Peers", show=False, priority=True),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    @dataclass
+    class NodeEvents(TextualMessage):
+        """A burst of node events, delivered by the bridge."""
+
+        events: Sequence[NodeEvent]
+
+    @dataclass
+    class NodeCrashed(TextualMessage):
+        crash: TrioCrashed
+
+    def __init__(
+        self,
+        home: Path,
+        *,
+        config: NodeConfig | None = None,
+        companions: Sequence[Companion] = (),
+        notice: str = "",
+    ) -> None:
+        super().__init__()
+        self.notice = notice
+        self.home = home
+        self.config = config or NodeConfig()
+        self.companions = tuple(companions)
+        self._node: Node | None = None
+        self.bridge: NodeBridge | None = None
+        self.forks: dict[bytes, int] = {}
+        self.sync: dict[str, SyncProgress] = {}
+        self._unacknowledged: list[Message] | None = None
+        self.current_room: bytes | None = None  # the room the chat shows (roll calls default to it)
+        self._announced: set[bytes] = set()  # FLASH messages and roll calls already announced
+
+    # ---- opening and closing -------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        try:
+            node = Node.open(self.home, self.config)
+        except ProfileError as exc:
+            problem = str(exc) if self.home.is_dir() and any(self.home.iterdir()) else ""
+            self.push_screen(WelcomeScreen(self.home, problem), self._welcomed)
+            return
+        self._start(node)
+
+    def _welcomed(self, created: bool | None) -> None:
+        if created:
+            self._start(Node.open(self.home, self.config))
+
+    def _start(self, node: Node) -> None:
+        self._node = node
+        self.forks = node.forked_authors()
+        self.switch_mode("chat")  # first: the room on screen is what a person waits for
+        # What was there before we opened is not news; taken before the node runs, so nothing slips between.
+        self._announced |= {m.id for m in self.unacknowledged()} | {c.checkin for c in node.views.checkins()}
+        self.bridge = NodeBridge(node, self, self.companions)
+        self.bridge.start()
+        self.call_after_refresh(self._after_first_paint)
+
+    def _after_first_paint(self) -> None:
+        if self.notice:
+            self.notify(self.notice, title="Welcome", timeout=30)
+
+    def exit(self, result: int | None = None, return_code: int = 0, message: RenderableType | None = None) -> None:
+        """Cancel trio first: Textual removes the screens before the app sees Unmount."""
+        if self.bridge is not None:
+            self.bridge.stop()
+        super().exit(result, return_code, message)
+
+    async def on_unmount(self) -> None:
+        if self.bridge is not None:
+            await self.bridge.wait_closed()
+        if self._node is not None:
+            self._node.close()
+
+    # ---- the node ------------------------------------------------------------------------------------------
+
+    @property
+    def node(self) -> Node:
+        assert self._node is not None, "the node opens on mount (or after the welcome screen)"
+        return self._node
+
+    @property
+    def has_node(self) -> bool:
+        return self._node is not None
+
+    async def write(self, action: Callable[[], Awaitable[T]]) -> T | None:
+        """Run a node write on trio. A refusal (not allowed, bad input, disk full) is shown, not raised."""
+        assert self.bridge is not None
+        try:
+            await self.bridge.wait_ready()
+            return await self.bridge.call(action)
+        except ProfileError as exc:
+            self.notify(str(exc), title="Not done", severity="error", timeout=8)
+            return None
+
+    # ---- events from the node (through the bridge) ----------------------------------------------------------
+
+    def node_events(self, events: Sequence[NodeEvent]) -> None:
+        self.post_message(self.NodeEvents(events))
+
+    def node_crashed(self, crash: TrioCrashed) -> None:
+        self.post_message(self.NodeCrashed(crash))
+
+    def on_meshchat_app_node_events(self, message: NodeEvents) -> None:
+        if not self.is_running or self._node is None:
+            return  # events that arrive while the app shuts down
+        changes = fold(message.events)
+        self._absorb(changes)
+        shown = self.screen_stack[0] if self.screen_stack else None  # the area, even under a form
+        for screen in self._area_screens():
+            if screen is shown:
+                screen.node_changed(changes)
+            else:
+                screen.stale = True
+
+    def on_meshchat_app_node_crashed(self, message: NodeCrashed) -> None:
+        self.exit(return_code=1, message=f"meshchat: the node stopped with an error\n{message.crash.text}")
+
+    def _absorb(self, changes: Changes) -> None:
+        if changes.messages:
+            self._unacknowledged = None
+        self.sync.update(changes.sync)
+        for fork in changes.forks:
+            self._announce_fork(fork)
+        for problem in changes.problems:
+            self.notify(problem, title="Problem", severity="error", timeout=15)
+        if changes.remote and "msg.post" in changes.kinds:
+            self._announce_flashes()
+        if changes.remote and "checkin.request" in changes.kinds:
+            self._announce_rollcalls()
+
+    def _announce_flashes(self) -> None:
+        """A FLASH from a teammate interrupts: a bell and a toast that says how to acknowledge it."""
+        node = self.node
+        for msg in self.unacknowledged():
+            if msg.id not in self._announced:
+                self._announced.add(msg.id)
+                self.notify(
+                    f"{msg.text}\n(F3, or select it in the chat, then a to acknowledge)",
+                    title=f"FLASH from {node.name_of(msg.author)}",
+                    severity="error",
+                    timeout=20,
+                )
+                self.bell()
+
+    def _announce_rollcalls(self) -> None:
+        node = self.node
+        for checkin in node.views.checkins():
+            if checkin.checkin not in self._announced:
+                self._announced.add(checkin.checkin)
+                if node.me in checkin.missing:
+                    self.notify(
+                        f"{checkin.question}\nF3, then s (safe) or h (need help).",
+                        title=f"Roll call from {node.name_of(checkin.requested_by)}",
+                        severity="warning",
+                        timeout=20,
+                    )
+
+    def _announce_fork(self, fork: ForkDetected) -> None:
+        self.forks[fork.author] = fork.seq
+        self.notify(
+            f"{self.node.name_of(fork.author)} signed two different entries as #{fork.seq}.",
+            title="FORK DETECTED",
+            severity="error",
+            timeout=30,
+        )
+        self.bell()
+
+    def _area_screens(self) -> list[AreaScreen]:
+        screens: list[AreaScreen] = []
+        for mode in self.MODES:
+            try:
+                stack = self.get_screen_stack(mode)
+            except KeyError:
+                continue
+            screens.extend(s for s in stack if isinstance(s, AreaScreen))
+        return screens
+
+    # ---- the command palette (ctrl+p) ----------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if self._node is None:
+            return
+        for mode, key, label in NAV:
+            yield SystemCommand(f"{label} ({key})", f"Show the {label.lower()} screen", partial(self.switch_mode, mode))
+        for room in self.node.views.rooms(include_archived=False):
+            yield SystemCommand(
+                f"Room: # {room.name}", room.topic or "Open this room", partial(self.open_room, room.room)
+            )
+
+    def open_room(self, room: bytes) -> None:
+        """Show ``room`` in the chat (from the command palette)."""
+        self.switch_mode("chat")
+        chat = self.screen
+        if isinstance(chat, ChatScreen):
+            chat.open_room(room)
+            chat.rooms.select_room(room)
+
+    # ---- what every screen shows ---------------------------------------------------------------------------
+
+    def unacknowledged(self) -> list[Message]:
+        """FLASH messages waiting for my acknowledgement (cached until messages change)."""
+        if self._unacknowledged is None:
+            self._unacknowledged = self.node.unacknowledged()
+        return self._unacknowledged
+
+    def fork_list(self) -> list[Fork]:
+        return [Fork(self.node.name_of(author), seq) for author, seq in sorted(self.forks.items())]
+
+    def status_facts(self) -> StatusFacts:
+        node = self.node
+        role = node.my_role()
+        return StatusFacts(
+            me=node.name_of(node.me),
+            role=role.label if role else "not a member",
+            peers=node.peers(),
+            sync=list(self.sync.values()),
+            unacknowledged=len(self.unacknowledged()),
+        )
+
+
+def run_app(
+    home: Path, *, config: NodeConfig | None = None, companions: Sequence[Companion] = (), notice: str = ""
+) -> int:
+    """Run the TUI on ``home`` until the person quits; returns the exit code."""
+    app = MeshchatApp(home, config=config, companions=companions, notice=notice)
+    app.run()
+    return app.return_code or 0

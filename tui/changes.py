@@ -1,0 +1,107 @@
+"""One burst of node events folded into what the screens must re-read (Toolong's lesson: merge bursts).
+
+Events are hints (see ``meshchat.events``): a catch-up of 100,000 entries arrives as many ``EntriesAdded``, and
+the UI must not re-read the views for each. The bridge delivers bursts; :func:`fold` turns a burst into one
+:class:`Changes`, and each screen re-reads only what it touches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from meshchat.events import (
+    EntriesAdded,
+    ForkDetected,
+    MembershipChanged,
+    NodeEvent,
+    NodeProblem,
+    PeerDown,
+    PeerInfo,
+    PeerUp,
+    SyncProgress,
+)
+
+MESSAGE_MARKS = frozenset({"msg.ack", "msg.pin", "msg.retract"})
+INCIDENT_KINDS = frozenset({"incident.open", "incident.update", "task.open", "task.update"})
+CHECKIN_KINDS = frozenset({"checkin.request", "checkin.reply"})
+ROOM_KINDS = frozenset({"room.create", "room.archive"})
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What a burst of events changed."""
+
+    entries: int = 0
+    kinds: frozenset[str] = frozenset()
+    rooms: frozenset[bytes] = frozenset()  # rooms that gained posts
+    remote: bool = False  # some entries came from other authors
+    membership: bool = False
+    peers: bool = False
+    forks: tuple[ForkDetected, ...] = ()
+    problems: tuple[str, ...] = ()
+    sync: dict[str, SyncProgress] = field(default_factory=dict)  # latest progress per peer address
+
+    @property
+    def messages(self) -> bool:
+        """Posts, or marks on posts (acks, pins, retractions): message panes and FLASH lists re-read."""
+        return "msg.post" in self.kinds or bool(self.kinds & MESSAGE_MARKS) or self.membership
+
+    @property
+    def incidents(self) -> bool:
+        return bool(self.kinds & INCIDENT_KINDS) or self.membership
+
+    @property
+    def checkins(self) -> bool:
+        return bool(self.kinds & CHECKIN_KINDS) or self.membership
+
+    @property
+    def room_list(self) -> bool:
+        return bool(self.kinds & ROOM_KINDS) or bool(self.rooms) or self.membership
+
+    def touches_room(self, room: bytes) -> bool:
+        return room in self.rooms or bool(self.kinds & MESSAGE_MARKS) or self.membership
+
+
+def fold(events: Iterable[NodeEvent]) -> Changes:
+    """Merge a burst of events into one :class:`Changes`."""
+    entries = 0
+    kinds: set[str] = set()
+    rooms: set[bytes] = set()
+    remote = membership = peers = False
+    forks: list[ForkDetected] = []
+    problems: list[str] = []
+    sync: dict[str, SyncProgress] = {}
+    for event in events:
+        match event:
+            case EntriesAdded():
+                entries += event.count
+                kinds |= event.kinds
+                rooms |= event.rooms
+                remote = remote or not event.local
+            case MembershipChanged():
+                membership = True
+            case ForkDetected():
+                forks.append(event)
+            case NodeProblem():
+                problems.append(event.message)
+            case PeerUp() | PeerDown():
+                peers = True
+            case SyncProgress():
+                peers = True
+                sync[_address(event.peer)] = event
+    return Changes(
+        entries,
+        frozenset(kinds),
+        frozenset(rooms),
+        remote,
+        membership,
+        peers,
+        tuple(forks),
+        tuple(problems),
+        sync,
+    )
+
+
+def _address(peer: PeerInfo) -> str:
+    return peer.address

@@ -1,0 +1,67 @@
+"""Words and times for people, shared by every screen. Pure: no Textual, no node.
+
+Times are local wall-clock times of entry clocks (HLC milliseconds). Nothing here reads the current time, so
+what a screen shows depends only on the log (snapshot tests rely on that; set ``TZ`` to pin the zone).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+SEVERITY_LABELS = {1: "S1 critical", 2: "S2 major", 3: "S3 moderate", 4: "S4 minor", 5: "S5 info"}
+STATUS_LABELS = {"safe": "safe", "need_help": "NEED HELP"}
+
+
+def clock_time(clock_ms: int) -> str:
+    """``07:10`` (local time): what a message line shows."""
+    return time.strftime("%H:%M", time.localtime(clock_ms / 1000))
+
+
+def clock_seconds(clock_ms: int) -> str:
+    """``07:10:42`` (local time): incident timelines and sync times, where seconds matter."""
+    return time.strftime("%H:%M:%S", time.localtime(clock_ms / 1000))
+
+
+def clock_day(clock_ms: int) -> str:
+    """``Wed 25 Nov 2026``: the day separator between messages of different days."""
+    return time.strftime("%a %d %b %Y", time.localtime(clock_ms / 1000))
+
+
+def same_day(a_ms: int, b_ms: int) -> bool:
+    return time.localtime(a_ms / 1000)[:3] == time.localtime(b_ms / 1000)[:3]
+
+
+def short_id(blob: bytes, digits: int = 8) -> str:
+    return blob.hex()[:digits]
+
+
+def value_text(value: Any) -> str:
+    """A register value as text: locations by their text (or coordinates), ids shortened, None empty."""
+    if isinstance(value, dict):
+        text = value_text(value.get("text"))
+        lat, lon = value.get("lat_e7"), value.get("lon_e7")
+        if isinstance(lat, int) and isinstance(lon, int):
+            coords = f"{lat / 1e7:.5f},{lon / 1e7:.5f}"
+            return f"{text} ({coords})" if text else coords
+        return text
+    if isinstance(value, bytes):
+        return short_id(value)
+    return "" if value is None else str(value)
+
+
+def severity_label(value: Any) -> str:
+    return SEVERITY_LABELS.get(value, f"S{value}") if isinstance(value, int) else "S?"
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    return f"{count} {word if count == 1 else (words or word + 's')}"
+
+
+def names(keys: Iterable[bytes], name_of: Callable[[bytes], str], *, limit: int = 6) -> str:
+    """``Ana, Bo and 3 more``: who has (not) answered, without flooding a line."""
+    listed = [name_of(k) for k in keys]
+    if len(listed) <= limit:
+        return ", ".join(listed)
+    return f"{', '.join(listed[:limit])} and {len(listed) - limit} more"

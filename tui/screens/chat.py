@@ -1,0 +1,218 @@
+"""The chat: rooms on the left, the room's messages, the composer at the bottom (focused on open)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widgets import Static
+
+from meshchat.log.views import Message
+from tui.changes import Changes
+from tui.format import value_text
+from tui.screens.base import AreaScreen
+from tui.screens.forms import ConfirmForm, RoomForm, TaskForm
+from tui.session import session
+from tui.throttle import Throttle
+from tui.widgets.chat.composer import Composer, ComposerInput
+from tui.widgets.chat.message_list import MessageList
+from tui.widgets.chat.message_view import reply_preview
+from tui.widgets.chat.room_list import RoomEntry, RoomList
+
+RELOAD_INTERVAL_S = 0.25
+
+
+class ChatScreen(AreaScreen):
+    MODE = "chat"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+n", "new_room", "New room"),
+        Binding("ctrl+r", "focus_rooms", "Rooms", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.room: bytes | None = None
+        self._pending_reload = 0
+        self._reload = Throttle(self, RELOAD_INTERVAL_S, self._reload_messages)
+
+    def compose_area(self) -> ComposeResult:
+        node = session(self).node
+        with Horizontal(id="chat"):
+            with Vertical(id="sidebar"):
+                yield Static("ROOMS", classes="section-title")
+                yield RoomList(id="rooms")
+            with Vertical(id="conversation"):
+                yield Static(id="room-header")
+                yield MessageList(node.views, me=node.me, name_of=node.name_of, id="messages")
+                yield Composer(id="composer")
+
+    # ---- widgets -------------------------------------------------------------------------------------------
+
+    @property
+    def messages(self) -> MessageList:
+        return self.query_one(MessageList)
+
+    @property
+    def composer(self) -> Composer:
+        return self.query_one(Composer)
+
+    @property
+    def rooms(self) -> RoomList:
+        return self.query_one(RoomList)
+
+    def area_mounted(self) -> None:
+        self.messages.compose_target = self.composer.input
+        if not self._open_first_room():
+            self._refresh_rooms()
+        self.focus_default()
+
+    def _open_first_room(self) -> bool:
+        """Open the first room, if there is one (a newcomer who just joined gets rooms with the first sync)."""
+        rooms = [r for r in session(self).node.views.rooms() if not r.archived]
+        if rooms:
+            self.open_room(rooms[0].room)
+        return bool(rooms)
+
+    def focus_default(self) -> None:
+        self.composer.focus_input()
+
+    # ---- reading -------------------------------------------------------------------------------------------
+
+    def refresh_area(self, changes: Changes | None) -> None:
+        if self.room is None and self._open_first_room():
+            return
+        if changes is None or changes.room_list or changes.messages:
+            self._refresh_rooms()
+        if self.room is not None and (changes is None or changes.touches_room(self.room)):
+            self._pending_reload += changes.entries if changes else 0
+            self._reload()
+
+    def _refresh_rooms(self) -> None:
+        node = session(self).node
+        flash: dict[bytes, int] = {}
+        for msg in session(self).unacknowledged():
+            flash[msg.room] = flash.get(msg.room, 0) + 1
+        entries = []
+        for room in node.views.rooms():
+            unread = (
+                0
+                if room.room == self.room
+                else node.views.message_count(room.room, after_clock=node.last_read(room.room))
+            )
+            entries.append(RoomEntry(room, unread, flash.get(room.room, 0)))
+        self.rooms.show(entries, self.room)
+
+    def _reload_messages(self) -> None:
+        extra, self._pending_reload = self._pending_reload, 0
+        self.messages.reload(extra=extra)
+        self._mark_read()
+
+    def _mark_read(self) -> None:
+        if self.room is not None and self.messages.following:
+            session(self).node.mark_read(self.room, self.messages.newest_clock)
+
+    def open_room(self, room: bytes) -> None:
+        self.room = session(self).current_room = room
+        self.messages.show_room(room)
+        self._mark_read()
+        node = session(self).node
+        info = next((r for r in node.views.rooms() if r.room == room), None)
+        header = self.query_one("#room-header", Static)
+        if info is not None:
+            topic = f"  {info.topic}" if info.topic else ""
+            header.update(Content.assemble((f"# {info.name}", "bold"), (topic, "$text-muted")))
+        self.composer.action_cancel()
+        self._refresh_rooms()
+
+    def on_room_list_opened(self, event: RoomList.Opened) -> None:
+        if event.room != self.room:
+            self.open_room(event.room)
+        if event.focus:
+            self.focus_default()
+
+    # ---- writing -------------------------------------------------------------------------------------------
+
+    async def on_composer_send(self, event: Composer.Send) -> None:
+        if self.room is None:
+            self.notify("Create a room first (ctrl+n).", severity="warning")
+            return
+        app, room = session(self), self.room
+        reply_to = event.reply_to.id if event.reply_to else None
+        self.messages.follow_next = True  # your own message scrolls into view, wherever you were
+        entry = await app.write(lambda: app.node.post(room, event.text, flash=event.flash, reply_to=reply_to))
+        if entry is not None:
+            self.composer.sent()
+
+    def on_composer_input_leave(self, event: ComposerInput.Leave) -> None:
+        self.messages.focus()
+
+    async def on_message_list_act(self, event: MessageList.Act) -> None:
+        app, msg = session(self), event.message
+        if event.action == "compose":
+            self.focus_default()
+            return
+        if msg is None:
+            return
+        if event.action == "ack":
+            if not msg.ack_required:
+                self.notify("Only FLASH messages ask for an acknowledgement.", timeout=3)
+            elif msg.author == app.node.me or app.node.me in msg.acked_by:
+                self.notify("Nothing to acknowledge: this one is yours or acknowledged already.", timeout=3)
+            elif await app.write(lambda: app.node.ack(msg.id)) is not None:
+                self.notify("Acknowledged.", timeout=2)
+        elif event.action == "pin":
+            if await app.write(lambda: app.node.pin(msg.id)) is not None:
+                self.notify("Pinned: it goes into HQ's curated timeline.", timeout=3)
+        elif event.action == "reply":
+            self.composer.reply(msg, reply_preview(msg, app.node.name_of))
+        elif event.action == "retract":
+            self.confirm_retract(msg)
+        elif event.action == "task":
+            self.task_from(msg)
+
+    @work
+    async def confirm_retract(self, msg: Message) -> None:
+        app = session(self)
+        preview = reply_preview(msg, app.node.name_of, width=60)
+        form = ConfirmForm(
+            "Retract this message?",
+            f"{preview}\n\nIt disappears from everyone's chat, but the log keeps it, marked retracted, for HQ.",
+            "Retract",
+        )
+        if await app.push_screen_wait(form):
+            await app.write(lambda: app.node.retract(msg.id))
+
+    @work
+    async def task_from(self, msg: Message) -> None:
+        app = session(self)
+        node = app.node
+        members = sorted(
+            ((node.name_of(k), k) for k, m in node.membership.members.items() if m.role is not None),
+            key=lambda item: item[0].lower(),
+        )
+        incidents = [(value_text(o.get("title")), o.obj) for o in node.views.incidents() if o.get("status") != "closed"]
+        form = TaskForm(members, incidents, title=" ".join(msg.text.split())[:160])
+        values = await app.push_screen_wait(form)
+        if values is not None:
+            title, owner, incident = values
+            if await app.write(lambda: node.open_task(title, owner=owner, incident=incident)) is not None:
+                self.notify(f"Task opened: {title}", timeout=3)
+
+    @work
+    async def action_new_room(self) -> None:
+        app = session(self)
+        values = await app.push_screen_wait(RoomForm())
+        if values is not None:
+            name, topic = values
+            room = await app.write(lambda: app.node.create_room(name, topic))
+            if room is not None:
+                self._refresh_rooms()
+                self.open_room(room)
+                self.rooms.select_room(room)
+
+    def action_focus_rooms(self) -> None:
+        self.rooms.focus()

@@ -1,0 +1,101 @@
+"""Check-ins: answer a roll call with one key (s safe, h need help), see who has not answered, and
+acknowledge FLASH messages (a)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+
+from meshchat.log.views import Checkin
+from tui.changes import Changes
+from tui.screens.base import AreaScreen
+from tui.screens.forms import CheckinForm
+from tui.session import session
+from tui.widgets.checkins.flash_list import FlashList
+from tui.widgets.checkins.rollcall import RollCallAnswers, RollCallTable
+from tui.widgets.table import Rows
+
+
+class CheckinsScreen(AreaScreen):
+    MODE = "checkins"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "answer('safe')", "I'm safe"),
+        Binding("h", "answer('need_help')", "Need help"),
+        Binding("n", "new_rollcall", "New roll call"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.checkins: list[Checkin] = []
+
+    def compose_area(self) -> ComposeResult:
+        with Vertical(id="checkins"):
+            yield Static("WAITING FOR YOUR ACKNOWLEDGEMENT  a acknowledges", classes="section-title")
+            yield FlashList(id="flashes")
+            yield Static("ROLL CALLS  s safe · h need help · n new", classes="section-title")
+            with Horizontal(id="rollcalls"):
+                yield RollCallTable(id="rollcall-table")
+                yield RollCallAnswers(id="rollcall-answers")
+
+    def area_mounted(self) -> None:
+        self.refresh_area(None)
+        self.focus_default()
+
+    def focus_default(self) -> None:
+        flashes = self.query_one(FlashList)
+        if flashes.flashes:
+            flashes.focus()
+        else:
+            self.query_one(RollCallTable).focus()
+
+    @property
+    def selected(self) -> Checkin | None:
+        key = self.query_one(RollCallTable).selected_key
+        return next((c for c in self.checkins if c.checkin.hex() == key), None)
+
+    def refresh_area(self, changes: Changes | None) -> None:
+        app = session(self)
+        node = app.node
+        if changes is None or changes.messages or changes.room_list:
+            rooms = {r.room: r.name for r in node.views.rooms()}
+            self.query_one(FlashList).show(app.unacknowledged(), node.name_of, lambda r: rooms.get(r, "?"))
+        if changes is None or changes.checkins:
+            self.checkins = node.views.checkins()
+            self.query_one(RollCallTable).show_checkins(self.checkins, node.name_of)
+            self.show_selected()
+
+    def show_selected(self) -> None:
+        node = session(self).node
+        self.query_one(RollCallAnswers).show(self.selected, node.me, node.name_of)
+
+    def on_rows_highlighted(self, event: Rows.Highlighted) -> None:
+        if isinstance(event.table, RollCallTable):
+            self.show_selected()
+
+    async def on_flash_list_ack(self, event: FlashList.Ack) -> None:
+        app = session(self)
+        if await app.write(lambda: app.node.ack(event.message.id)) is not None:
+            self.notify("Acknowledged.", timeout=2)
+
+    async def action_answer(self, status: str) -> None:
+        app, checkin = session(self), self.selected
+        if checkin is None:
+            self.notify("There is no roll call to answer.", severity="warning")
+            return
+        if await app.write(lambda: app.node.reply_checkin(checkin.checkin, status)) is not None:
+            word = "safe" if status == "safe" else "NEED HELP"
+            self.notify(f"Answered: {word}", timeout=3, severity="information" if status == "safe" else "warning")
+
+    @work
+    async def action_new_rollcall(self) -> None:
+        app = session(self)
+        values = await app.push_screen_wait(CheckinForm(app.node.views.rooms(), app.current_room))
+        if values is not None:
+            room, question = values
+            if await app.write(lambda: app.node.request_checkin(room, question)) is not None:
+                self.refresh_area(None)

@@ -1,0 +1,296 @@
+"""Small modal forms: confirm, new room, open/update an incident, open a task, start a roll call.
+
+Each returns plain values through ``dismiss`` (``None`` when cancelled); the screen that opened it does the
+write. Enter in a text field saves, Esc cancels, Tab moves between fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from meshchat.log.views import Room, TrackedObject
+from tui.format import SEVERITY_LABELS, value_text
+
+R = TypeVar("R")
+INCIDENT_STATUSES = ("open", "active", "contained", "closed")
+SEVERITIES = [(label, level) for level, label in SEVERITY_LABELS.items()]
+
+
+class Form(ModalScreen[R | None], Generic[R]):
+    """A titled box of fields with Save and Cancel."""
+
+    CSS_PATH = "forms.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    TITLE_TEXT = ""
+    SAVE_LABEL = "Save"
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="form"):
+            yield Static(self.TITLE_TEXT, id="form-title")
+            yield from self.fields()
+            yield Static("", id="form-error")
+            with Horizontal(id="form-buttons"):
+                yield Button(f"{self.SAVE_LABEL} (Enter)", variant="primary", id="save")
+                yield Button("Cancel (Esc)", id="cancel")
+
+    def fields(self) -> ComposeResult:
+        yield from ()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_save()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.action_cancel()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_save(self) -> None:
+        try:
+            result = self.result()
+        except ValueError as exc:
+            self.query_one("#form-error", Static).update(str(exc))
+            return
+        self.dismiss(result)
+
+    def result(self) -> R:
+        """The form's values; raise ValueError with a message for the person when something is missing."""
+        raise NotImplementedError
+
+    def text(self, field_id: str) -> str:
+        return self.query_one(f"#{field_id}", Input).value.strip()
+
+    def choice(self, field_id: str) -> Any:
+        value = self.query_one(f"#{field_id}", Select).value
+        return None if value is Select.NULL else value
+
+
+def labelled(label: str, widget: Input | Select[Any]) -> ComposeResult:
+    yield Label(label, classes="field-label")
+    yield widget
+
+
+class ConfirmForm(Form[bool]):
+    """Yes or no, for writes that cannot be undone (a retraction stays in the log for good)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,n", "cancel", "No"),
+        Binding("y,enter", "save", "Yes"),
+    ]
+
+    def __init__(self, title: str, detail: str, yes: str) -> None:
+        super().__init__()
+        self.TITLE_TEXT = title
+        self.SAVE_LABEL = yes
+        self.detail = detail
+
+    def fields(self) -> ComposeResult:
+        yield Static(self.detail, id="confirm-detail")
+
+    def on_mount(self) -> None:
+        self.query_one("#save", Button).focus()
+
+    def result(self) -> bool:
+        return True
+
+
+class RoomForm(Form[tuple[str, str]]):
+    TITLE_TEXT = "New room"
+    SAVE_LABEL = "Create"
+
+    def fields(self) -> ComposeResult:
+        yield from labelled("Name", Input(placeholder="logistics", id="room-name"))
+        yield from labelled("Topic", Input(placeholder="what the room is for (optional)", id="room-topic"))
+
+    def result(self) -> tuple[str, str]:
+        name = self.text("room-name")
+        if not name:
+            raise ValueError("A room needs a name.")
+        return name, self.text("room-topic")
+
+
+class IncidentForm(Form[dict[str, Any]]):
+    """Opens an incident (title, severity, location) or, given one, updates it: only changed fields are
+    returned, so the board's history says exactly who changed what."""
+
+    def __init__(self, incident: TrackedObject | None = None) -> None:
+        super().__init__()
+        self.incident = incident
+        self.TITLE_TEXT = "Open an incident" if incident is None else f"Update: {value_text(incident.get('title'))}"
+        self.SAVE_LABEL = "Open" if incident is None else "Update"
+
+    def fields(self) -> ComposeResult:
+        obj = self.incident
+
+        def current(name: str) -> str:
+            return value_text(obj.get(name)) if obj is not None else ""
+
+        yield from labelled("Title", Input(current("title"), placeholder="Levee breach at km 4", id="incident-title"))
+        severity = obj.get("severity") if obj is not None else 3
+        yield from labelled("Severity", Select(SEVERITIES, value=severity, allow_blank=False, id="incident-severity"))
+        if obj is not None:
+            statuses = [(s, s) for s in INCIDENT_STATUSES]
+            status = obj.get("status") or "open"
+            yield from labelled("Status", Select(statuses, value=status, allow_blank=False, id="incident-status"))
+            yield from labelled("Commander", Input(current("commander"), id="incident-commander"))
+        yield from labelled("Location", Input(current("location"), placeholder="north dam", id="incident-location"))
+        if obj is not None:
+            yield from labelled("Summary", Input(current("summary"), id="incident-summary"))
+
+    def result(self) -> dict[str, Any]:
+        title = self.text("incident-title")
+        if not title:
+            raise ValueError("An incident needs a title.")
+        values: dict[str, Any] = {
+            "title": title,
+            "severity": self.choice("incident-severity"),
+            "location": self.text("incident-location"),
+        }
+        if self.incident is None:
+            return values
+        values |= {
+            "status": self.choice("incident-status"),
+            "commander": self.text("incident-commander"),
+            "summary": self.text("incident-summary"),
+        }
+        changed = {k: v for k, v in values.items() if v != _current(self.incident, k)}
+        if "location" in changed and not changed["location"]:
+            changed["location"] = None
+        if not changed:
+            raise ValueError("Nothing changed.")
+        return changed
+
+
+def _current(obj: TrackedObject, name: str) -> Any:
+    value = obj.get(name)
+    if name in ("location", "commander", "summary"):
+        return value_text(value)
+    return value
+
+
+class TaskForm(Form[tuple[str, bytes | None, bytes | None]]):
+    """A task: title, owner (a member), and the incident it belongs to."""
+
+    TITLE_TEXT = "Open a task"
+    SAVE_LABEL = "Open"
+
+    def __init__(
+        self,
+        members: Sequence[tuple[str, bytes]],
+        incidents: Sequence[tuple[str, bytes]],
+        *,
+        title: str = "",
+        incident: bytes | None = None,
+    ) -> None:
+        super().__init__()
+        self.members = members
+        self.incidents = incidents
+        self.default_title = title
+        self.default_incident = incident
+
+    def fields(self) -> ComposeResult:
+        yield from labelled("Task", Input(self.default_title, placeholder="Sandbags to km 4", id="task-title"))
+        yield from labelled("Owner", Select(self.members, prompt="nobody yet", id="task-owner"))
+        yield from labelled(
+            "Incident",
+            Select(
+                self.incidents,
+                prompt="none",
+                value=self.default_incident if self.default_incident is not None else Select.NULL,
+                id="task-incident",
+            ),
+        )
+
+    def result(self) -> tuple[str, bytes | None, bytes | None]:
+        title = self.text("task-title")
+        if not title:
+            raise ValueError("A task needs a title.")
+        return title, self.choice("task-owner"), self.choice("task-incident")
+
+
+class CheckinForm(Form[tuple[bytes, str]]):
+    """A roll call: a question in a room; every member answers safe or need help."""
+
+    TITLE_TEXT = "Start a roll call"
+    SAVE_LABEL = "Start"
+
+    def __init__(self, rooms: Sequence[Room], room: bytes | None) -> None:
+        super().__init__()
+        self.rooms = rooms
+        self.room = room
+
+    def fields(self) -> ComposeResult:
+        yield from labelled("Question", Input("Check in: are you safe?", id="checkin-question"))
+        options = [(f"# {r.name}", r.room) for r in self.rooms if not r.archived]
+        value = self.room if self.room in {r for _, r in options} else (options[0][1] if options else Select.NULL)
+        yield from labelled("Room", Select(options, value=value, allow_blank=False, id="checkin-room"))
+
+    def result(self) -> tuple[bytes, str]:
+        question = self.text("checkin-question")
+        room = self.choice("checkin-room")
+        if not question or room is None:
+            raise ValueError("A roll call needs a question and a room.")
+        return room, question
+
+
+class InviteForm(Form[str]):
+    """An invite for a newcomer: the role they join with. The code is made by the node (``create_invite``)."""
+
+    TITLE_TEXT = "Invite a teammate"
+    SAVE_LABEL = "Make code"
+
+    def fields(self) -> ComposeResult:
+        yield Static(
+            "A one-time code for one person. They paste it into the welcome screen of their meshchat (or run "
+            "'meshchat join CODE'); their node then finds yours at the addresses in the code.",
+            id="confirm-detail",
+        )
+        roles = [("member", "member"), ("observer (reads only)", "observer"), ("admin", "admin")]
+        yield from labelled("Role", Select(roles, value="member", allow_blank=False, id="invite-role"))
+
+    def on_mount(self) -> None:
+        self.query_one("#save", Button).focus()
+
+    def result(self) -> str:
+        return str(self.choice("invite-role"))
+
+
+class InviteCodeForm(Form[bool]):
+    """Shows a fresh invite code, ready to copy (it is also put on the clipboard where the terminal allows)."""
+
+    SAVE_LABEL = "Done"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter", "save", "Done")]
+
+    def __init__(self, code: str, role: str, addresses: Sequence[str]) -> None:
+        super().__init__()
+        self.TITLE_TEXT = f"Invite code ({role})"
+        self.code = code
+        self.addresses = addresses
+
+    def fields(self) -> ComposeResult:
+        yield Static(self.code, id="invite-code-text")  # wrapped, whole: select it with the mouse to copy
+        where = ", ".join(self.addresses) if self.addresses else "nowhere yet: this node is not listening"
+        yield Static(
+            f"Copied to the clipboard where the terminal allows. Valid for one person, for a week. It tells "
+            f"their node to dial: {where}.",
+            id="confirm-detail",
+        )
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).display = False  # nothing to cancel: the invite is made
+        self.query_one("#save", Button).focus()
+
+    def result(self) -> bool:
+        return True

@@ -1,0 +1,133 @@
+"""The incident board: the table of incidents, and for the highlighted one its fields, tasks and timeline."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Static
+
+from meshchat.log.views import TrackedObject
+from tui.changes import Changes
+from tui.format import value_text
+from tui.screens.base import AreaScreen
+from tui.screens.forms import IncidentForm, TaskForm
+from tui.session import session
+from tui.widgets.incidents.board import IncidentBoard
+from tui.widgets.incidents.detail import IncidentDetail, IncidentTimeline, TaskTable
+from tui.widgets.table import Rows
+
+
+class IncidentsScreen(AreaScreen):
+    MODE = "incidents"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "open_incident", "New incident"),
+        Binding("e", "update_incident", "Update"),
+        Binding("t", "open_task", "New task"),
+        Binding("d", "task_done", "Task done"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.incidents: list[TrackedObject] = []
+
+    def compose_area(self) -> ComposeResult:
+        with Horizontal(id="incidents"):
+            with Vertical(id="board-pane"):
+                yield Static("INCIDENTS  most severe first", classes="section-title")
+                yield IncidentBoard(id="board")
+            with VerticalScroll(id="detail-pane"):
+                yield IncidentDetail(id="incident-detail")
+                yield Static("TASKS  t new · d done", classes="section-title")
+                yield TaskTable(id="tasks")
+                yield Static("TIMELINE", classes="section-title")
+                yield IncidentTimeline(id="timeline")
+
+    def focus_default(self) -> None:
+        self.query_one(IncidentBoard).focus()
+
+    def area_mounted(self) -> None:
+        self.refresh_area(None)
+        self.focus_default()
+
+    @property
+    def board(self) -> IncidentBoard:
+        return self.query_one(IncidentBoard)
+
+    @property
+    def selected(self) -> TrackedObject | None:
+        key = self.board.selected_key
+        return next((o for o in self.incidents if o.obj.hex() == key), None)
+
+    def refresh_area(self, changes: Changes | None) -> None:
+        if changes is not None and not changes.incidents:
+            return
+        node = session(self).node
+        self.incidents = node.views.incidents()
+        self.board.show_incidents(self.incidents, node.name_of)
+        self.show_selected()
+
+    def show_selected(self) -> None:
+        node = session(self).node
+        obj = self.selected
+        self.query_one(IncidentDetail).show(obj, node.name_of)
+        self.query_one(IncidentTimeline).show(obj, node.name_of)
+        self.query_one(TaskTable).show_tasks(node.views.tasks(obj.obj) if obj else [], node.name_of)
+
+    def on_rows_highlighted(self, event: Rows.Highlighted) -> None:
+        if event.table is self.board:
+            self.show_selected()
+
+    # ---- writing -------------------------------------------------------------------------------------------
+
+    @work
+    async def action_open_incident(self) -> None:
+        app = session(self)
+        values = await app.push_screen_wait(IncidentForm())
+        if values is None:
+            return
+        location = values["location"] or None
+        incident = await app.write(
+            lambda: app.node.open_incident(values["title"], values["severity"], location=location)
+        )
+        if incident is not None:
+            self.refresh_area(None)
+            self.board.select(incident.hex())
+            self.notify(f"Incident opened: {values['title']}", timeout=3)
+
+    @work
+    async def action_update_incident(self) -> None:
+        app, obj = session(self), self.selected
+        if obj is None:
+            self.notify("No incident selected: press n to open one.", severity="warning")
+            return
+        changes = await app.push_screen_wait(IncidentForm(obj))
+        if changes and await app.write(lambda: app.node.update_incident(obj.obj, changes)) is not None:
+            self.refresh_area(None)
+
+    @work
+    async def action_open_task(self) -> None:
+        app, obj = session(self), self.selected
+        node = app.node
+        members = sorted(
+            ((node.name_of(k), k) for k, m in node.membership.members.items() if m.role is not None),
+            key=lambda item: item[0].lower(),
+        )
+        incidents = [(value_text(o.get("title")), o.obj) for o in self.incidents]
+        values = await app.push_screen_wait(TaskForm(members, incidents, incident=obj.obj if obj else None))
+        if values is not None:
+            title, owner, incident = values
+            if await app.write(lambda: node.open_task(title, owner=owner, incident=incident)) is not None:
+                self.refresh_area(None)
+
+    async def action_task_done(self) -> None:
+        app = session(self)
+        key = self.query_one(TaskTable).selected_key
+        if key is None:
+            self.notify("No task selected.", severity="warning")
+            return
+        if await app.write(lambda: app.node.update_task(bytes.fromhex(key), {"status": "done"})) is not None:
+            self.refresh_area(None)

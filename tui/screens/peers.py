@@ -1,0 +1,101 @@
+"""Peers and sync state: each peer's link, and any fork (an author who signed two histories)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widgets import Static
+
+from meshchat.invites import InviteCode
+from tui.changes import Changes
+from tui.format import plural
+from tui.screens.base import AreaScreen
+from tui.screens.forms import InviteCodeForm, InviteForm
+from tui.session import session
+from tui.widgets.peers.peer_table import PeerTable
+
+REFRESH_S = 1.0
+NO_PEERS = (
+    "No peers yet. Teammates' laptops on the same network appear here by themselves; others can be given "
+    "with 'meshchat node --peer HOST:PORT'. Until then everything you write is kept and syncs when a peer "
+    "appears."
+)
+
+
+class PeersScreen(AreaScreen):
+    MODE = "peers"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("i", "invite", "Invite a teammate")]
+
+    def compose_area(self) -> ComposeResult:
+        with Vertical(id="peers"):
+            yield Static("PEERS", classes="section-title")
+            yield Static(id="peers-listening")
+            yield Static(id="peers-summary")
+            yield PeerTable(id="peer-table")
+            yield Static("FORKS", classes="section-title", id="forks-title")
+            yield Static(id="forks")
+
+    def area_mounted(self) -> None:
+        self.refresh_area(None)
+        self.focus_default()
+        # Entries exchanged and sync times move without a peer event: re-read once a second while shown.
+        self.set_interval(REFRESH_S, self._tick)
+
+    def _tick(self) -> None:
+        if self.is_current:
+            self.refresh_area(None)
+
+    def focus_default(self) -> None:
+        self.query_one(PeerTable).focus()
+
+    def refresh_area(self, changes: Changes | None) -> None:
+        if changes is not None and not (changes.peers or changes.forks or changes.membership or changes.entries):
+            return
+        app = session(self)
+        node = app.node
+        peers = node.peers()
+        live = sum(p.state in ("live", "syncing") for p in peers)
+        self.query_one("#peers-listening", Static).update(listening_text(node.listen_addresses, node.config.discovery))
+        summary = self.query_one("#peers-summary", Static)
+        if peers:
+            summary.update(f"{plural(len(peers), 'peer')} known, {live} connected.")
+        else:
+            summary.update(Content.styled(NO_PEERS, "$text-muted"))
+        table = self.query_one(PeerTable)
+        table.display = bool(peers)
+        table.show_peers(peers, app.sync, node.name_of)
+        forks = app.fork_list()
+        self.query_one("#forks", Static).update(
+            Content.styled(
+                "\n".join(f"⚠ {f.author}: two different entries signed as #{f.seq}" for f in forks),
+                "bold $text-error",
+            )
+            if forks
+            else Content.styled("No forks: every author's log is one unbroken chain.", "$text-success")
+        )
+
+    @work
+    async def action_invite(self) -> None:
+        app = session(self)
+        role = await app.push_screen_wait(InviteForm())
+        if role is None:
+            return
+        code = await app.write(lambda: app.node.create_invite(role))
+        if code is not None:
+            app.copy_to_clipboard(code)
+            addresses = InviteCode.decode(code).addresses
+            await app.push_screen_wait(InviteCodeForm(code, role, addresses))
+
+
+def listening_text(addresses: Sequence[tuple[str, int]], discovery: bool) -> Content:
+    if not addresses:
+        return Content.styled("Not listening: this node only dials its peers.", "$text-muted")
+    where = ", ".join(f"{host}:{port}" for host, port in addresses)
+    lan = "LAN discovery on" if discovery else "LAN discovery off"
+    return Content.assemble("Listening on ", (where, "bold"), f" · {lan}")

@@ -1,0 +1,134 @@
+"""First run: create a team, or join one with an invite code. Nothing to read first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Center, Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Label, Static
+
+from meshchat.invites import InviteCode, join_team
+from meshchat.profile import Profile, ProfileError
+
+
+class WelcomeScreen(Screen[bool]):
+    """Dismissed with True once a profile exists in ``home``."""
+
+    CSS_PATH = "welcome.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "app.quit", "Quit")]
+
+    def __init__(self, home: Path, problem: str = "") -> None:
+        super().__init__()
+        self.home = home
+        self.problem = problem
+
+    def compose(self) -> ComposeResult:
+        with Center(), Vertical(id="welcome"):
+            yield Static("meshchat", id="welcome-title")
+            yield Static(
+                "Team chat, incident board and roll calls that work without internet: laptops on one network "
+                "find each other and keep everyone's log in sync.",
+                id="welcome-intro",
+            )
+            if self.problem:
+                yield Static(f"Could not open {self.home}: {self.problem}", id="welcome-problem")
+            with Vertical(classes="welcome-box"):
+                yield Static("Start a new team", classes="welcome-heading")
+                yield Label("Team name", classes="field-label")
+                yield Input(placeholder="Flood response", id="team-name")
+                yield Label("Your name", classes="field-label")
+                yield Input(placeholder="Ana", id="your-name")
+                with Horizontal(classes="welcome-buttons"):
+                    yield Button("Create team", variant="primary", id="create")
+            with Vertical(classes="welcome-box"):
+                yield Static("Join a team", classes="welcome-heading")
+                yield Label("Invite code (from 'meshchat invite') and your name", classes="field-label")
+                with Horizontal(classes="join-fields"):
+                    yield Input(placeholder="MC1…", id="invite-code")
+                    yield Input(placeholder="Your name", id="join-name")
+                with Horizontal(classes="welcome-buttons"):
+                    yield Button("Join", id="join")
+            yield Static("", id="welcome-message")
+            yield Static(f"Your profile will live in {self.home}", id="welcome-home")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.focus_field("#team-name")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.input.id == "team-name":
+            if event.value.strip():
+                self.focus_field("#your-name")
+            else:
+                self.say("Give the team a name, e.g. 'Flood response'.")
+        elif event.input.id == "your-name":
+            self.create_team()
+        elif event.input.id == "invite-code" and event.value.strip():
+            self.focus_field("#join-name")
+        else:
+            self.join_team()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "create":
+            self.create_team()
+        else:
+            self.join_team()
+
+    def focus_field(self, selector: str) -> None:
+        """Focus now, not after a refresh: keys typed right after Enter (a fast typist, a paste) land there."""
+        self.set_focus(self.query_one(selector, Input))
+
+    def say(self, text: str, *, error: bool = True) -> None:
+        message = self.query_one("#welcome-message", Static)
+        message.set_class(error, "-error")
+        message.update(text)
+
+    def create_team(self) -> None:
+        team = self.query_one("#team-name", Input).value.strip()
+        name = self.query_one("#your-name", Input).value.strip()
+        if not team:
+            self.say("Give the team a name, e.g. 'Flood response'.")
+            self.focus_field("#team-name")
+            return
+        if not name:
+            self.say("Give your name, so teammates know who writes.")
+            self.focus_field("#your-name")
+            return
+        try:
+            Profile.init(self.home, team, display_name=name).close()
+        except ProfileError as exc:
+            self.say(str(exc))
+            return
+        self.dismiss(True)
+
+    def join_team(self) -> None:
+        """Join with the code: a new identity whose first entry proves the invite. The node then dials the
+        addresses in the code; the team admits the newcomer once the inviter's node has the join."""
+        text = self.query_one("#invite-code", Input).value.strip()
+        name = self.query_one("#join-name", Input).value.strip()
+        if not text:
+            self.say("Paste the invite code your team lead gave you.")
+            self.focus_field("#invite-code")
+            return
+        try:
+            code = InviteCode.decode(text)
+        except ProfileError as exc:
+            self.say(str(exc))
+            self.focus_field("#invite-code")
+            return
+        if not name:
+            self.say("Give your name, so teammates know who writes.")
+            self.focus_field("#join-name")
+            return
+        try:
+            join_team(self.home, code, display_name=name).close()
+        except ProfileError as exc:
+            self.say(str(exc))
+            return
+        self.dismiss(True)

@@ -1,0 +1,1 @@
+"""The chat area: the room list, the (windowed) message list and the composer."""

@@ -1,0 +1,170 @@
+"""How one message looks: an IRC-style line (time, author, text) whose wrapped lines hang under the text.
+
+A :class:`MessageVisual` is a Textual ``Visual``: the message list asks it for its height at a width and for
+the strips of its lines, only for messages on screen. FLASH messages carry a red badge and say who must still
+acknowledge; retracted ones show that they were retracted, not their text (the log keeps it for HQ).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from textual.content import Content
+from textual.css.styles import RulesMap
+from textual.strip import Strip
+from textual.style import Style
+from textual.visual import RenderOptions, Visual
+
+from meshchat.log.views import Message
+from tui.format import clock_time, short_id
+
+NAME_WIDTH = 10
+GUTTER = 2 + 5 + 1 + NAME_WIDTH + 1  # "▌ 07:10 Bo········ ": a red bar marks every line of a FLASH
+PRIORITY_BADGES = {"flash": "FLASH", "immediate": "IMMEDIATE", "priority": "PRIORITY"}
+
+
+@dataclass(frozen=True, slots=True)
+class MessageLook:
+    """What the list knows beyond the message itself, to draw it."""
+
+    author_name: str
+    show_author: bool  # False for a follow-up by the same author a moment later
+    me: bytes
+    reply_preview: str = ""  # "Bo: first words…" of the message answered, if any
+    expected_acks: int = 0  # members who should acknowledge a FLASH (everyone but its author)
+
+
+def message_content(msg: Message, look: MessageLook) -> Content:
+    """The body of a message (everything right of the gutter)."""
+    if msg.retracted:
+        return Content.styled("✗ message retracted (kept in the log)", "italic $text-muted")
+    parts: list[Content | str | tuple[str, str]] = []
+    if look.reply_preview:
+        parts.append((f"↳ {look.reply_preview}\n", "$text-muted"))
+    badge = PRIORITY_BADGES.get(msg.priority)
+    if badge == "FLASH":
+        parts.append((f" {badge} ", "bold $text-error on $error-muted"))
+        parts.append(" ")
+        parts.append((msg.text, "bold"))
+    elif badge:
+        parts.append((f" {badge} ", "bold $text-warning on $warning-muted"))
+        parts.append(" ")
+        parts.append(msg.text)
+    else:
+        parts.append(msg.text)
+    if msg.ack_required:
+        parts.append(("\n" + ack_note(msg, look.me, look.expected_acks), _ack_style(msg, look)))
+    if msg.pinned:
+        parts.append(("  ◆ pinned", "$accent"))
+    return Content.assemble(*parts)
+
+
+def owes_ack(msg: Message, me: bytes) -> bool:
+    return msg.ack_required and msg.author != me and me not in msg.acked_by
+
+
+def ack_note(msg: Message, me: bytes, expected: int) -> str:
+    """Whether this person still owes an acknowledgement, and how many of the team have given theirs."""
+    count = len(msg.acked_by)
+    if owes_ack(msg, me):
+        return f"◀ needs your ack (a) · {count} of {expected} acked"
+    if expected == 0:
+        return "(nobody else in the team to acknowledge yet)"
+    if expected and count >= expected:
+        return f"✓ acked by all {expected}"
+    return f"✓ {count} of {expected} acked"
+
+
+def _ack_style(msg: Message, look: MessageLook) -> str:
+    if owes_ack(msg, look.me):
+        return "bold $text-warning"
+    return "$text-success" if len(msg.acked_by) >= look.expected_acks else "$text-muted"
+
+
+def gutter_content(msg: Message, look: MessageLook) -> Content:
+    name = look.author_name if look.show_author else ""
+    if len(name) > NAME_WIDTH:
+        name = name[: NAME_WIDTH - 1] + "…"
+    author_style = "bold $text-error" if msg.is_flash else ("bold $text-accent" if msg.author == look.me else "bold")
+    return Content.assemble(
+        flash_bar(msg),
+        (clock_time(msg.clock), "$text-muted"),
+        " ",
+        (name.ljust(NAME_WIDTH), author_style),
+        " ",
+    )
+
+
+def flash_bar(msg: Message) -> Content:
+    return Content.styled("▌ ", "$error") if msg.is_flash and not msg.retracted else Content("  ")
+
+
+class MessageVisual(Visual):
+    """One message: a fixed gutter on the first line, the body wrapped beside it."""
+
+    def __init__(self, msg: Message, look: MessageLook) -> None:
+        self.msg = msg
+        self.look = look
+        self._gutter = gutter_content(msg, look)
+        self._body = message_content(msg, look)
+
+    @property
+    def plain(self) -> str:
+        """The text a person would read (tests and search use it)."""
+        return self._gutter.plain + self._body.plain
+
+    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
+        return GUTTER + self._body.get_optimal_width(rules, container_width)
+
+    def get_height(self, rules: RulesMap, width: int) -> int:
+        return self._body.get_height(rules, max(1, width - GUTTER))
+
+    def render_strips(self, width: int, height: int | None, style: Style, options: RenderOptions) -> list[Strip]:
+        body_width = max(1, width - GUTTER)
+        gutter = self._gutter.render_strips(GUTTER, 1, style, options)
+        body = self._body.render_strips(body_width, height, style, options)
+        follow = flash_bar(self.msg).truncate(GUTTER, pad=True).render_strips(GUTTER, 1, style, options)
+        lines = []
+        for index, line in enumerate(body):
+            left = gutter[0] if index == 0 and gutter else follow[0]
+            lines.append(Strip.join([left.extend_cell_length(GUTTER, style.rich_style), line]))
+        return lines
+
+
+def reply_preview(msg: Message, name_of: Callable[[bytes], str], width: int = 40) -> str:
+    """``Bo: Arrived at the staging…`` for the line above a reply."""
+    text = "retracted message" if msg.retracted else " ".join(msg.text.split())
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return f"{name_of(msg.author)}: {text}"
+
+
+def message_id_label(msg: Message) -> str:
+    return f"#{short_id(msg.id)}"
+
+
+class DaySeparator(Visual):
+    """``───── Wed 25 Nov 2026 ─────`` across the list, where the day changes."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    @property
+    def plain(self) -> str:
+        return self.label
+
+    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
+        return len(self.label) + 8
+
+    def get_height(self, rules: RulesMap, width: int) -> int:
+        return 1
+
+    def render_strips(self, width: int, height: int | None, style: Style, options: RenderOptions) -> list[Strip]:
+        label = f" {self.label} "
+        left = max(0, (width - len(label)) // 2)
+        right = max(0, width - left - len(label))
+        line = Content.assemble(
+            ("─" * left, "$text-muted 40%"), (label, "$text-muted"), ("─" * right, "$text-muted 40%")
+        )
+        return line.render_strips(width, 1, style, options)

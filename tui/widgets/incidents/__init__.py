@@ -1,0 +1,1 @@
+"""The incident board: the table of incidents and one incident's detail, tasks and timeline."""
