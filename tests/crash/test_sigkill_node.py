@@ -3,7 +3,7 @@ and catching up from a teammate. After every kill: the database passes SQLite's 
 whose ``post`` returned is lost, the node never reuses one of its own seqs (no self-fork), and every log it
 holds is contiguous.
 
-``MESHCHAT_CRASH_KILLS`` sets the number of kills (default 20 here; ``bench/crash.py`` runs 200).
+``MESHCHAT_CRASH_KILLS`` sets the number of kills (default 15 here; ``bench/crash.py`` runs 200).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from meshchat.profile import Profile
 from meshchat.testing import team_homes
 
 WORKER = str(Path(__file__).parent / "worker.py")
-KILLS = int(os.environ.get("MESHCHAT_CRASH_KILLS", "20"))
+KILLS = int(os.environ.get("MESHCHAT_CRASH_KILLS", "15"))
 
 
 def run_kills(base: Path, kills: int, seed: int = 0) -> dict[str, int]:
@@ -37,7 +37,7 @@ def run_kills(base: Path, kills: int, seed: int = 0) -> dict[str, int]:
         first = proc.stdout.readline()  # the node is up and has posted once
         assert first, f"worker died before posting (exit {proc.wait()})"
         lines = [first]
-        deadline = time.monotonic() + rng.uniform(0.0, 0.4)
+        deadline = time.monotonic() + rng.uniform(0.0, 0.6)
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
             if not line:
