@@ -85,7 +85,7 @@ def run_chaos(
                 "listen": f"{host.ip}:{PORT}",
                 "peers": peers[i],
                 "posts": posts,
-                "seconds": fault_seconds * 0.8,
+                "seconds": fault_seconds,  # the last posts are made just before healing
                 "seed": seed * 100 + i,
                 "backoff_max": backoff_max,
                 "keepalive": keepalive,
