@@ -27,6 +27,7 @@ NODES = 5
 PORT = 7700
 PROXY_PORT = 7800
 RATE_KBIT = 256
+FINAL_CUT_S = 4.0  # one host is unplugged for the last seconds of the fault phase
 # Who dials whom, and whether through the fault proxy: a ring plus two chords, half of it proxied.
 LINKS = [(0, 1, False), (1, 2, True), (2, 3, False), (3, 4, True), (4, 0, True), (0, 2, False), (1, 3, True)]
 
@@ -129,20 +130,26 @@ def run_chaos(
 
 
 def fault_phase(lab: NetLab, hosts: list[Host], seconds: float, rng: random.Random) -> int:
-    """Unplug and replug hosts at random until ``seconds`` have passed; returns how many cuts were made."""
+    """Unplug and replug hosts at random until ``seconds`` have passed; returns how many cuts were made. The
+    last few seconds one host stays unplugged while the others write, so that healing has work to do."""
     ends = time.monotonic() + seconds
     down: dict[int, float] = {}  # host index -> when to plug it back
+    last = rng.randrange(len(hosts))
     cuts = 0
     while (now := time.monotonic()) < ends:
         for i, until in list(down.items()):
             if now >= until:
                 lab.restore(hosts[i])
                 del down[i]
-        if rng.random() < 0.3 and len(down) < 2:
+        if now > ends - FINAL_CUT_S and last not in down:
+            lab.cut(hosts[last])
+            down[last] = ends + 1  # plugged back only by the healing
+            cuts += 1
+        elif rng.random() < 0.3 and len(down) < 2:
             i = rng.randrange(len(hosts))
             if i not in down:
                 lab.cut(hosts[i])
-                down[i] = now + rng.uniform(0.5, 3.0)
+                down[i] = min(now + rng.uniform(0.5, 3.0), ends - FINAL_CUT_S)
                 cuts += 1
         time.sleep(0.25)
     return cuts
