@@ -47,7 +47,7 @@ from meshchat.log.rules import Membership, Role
 from meshchat.log.views import Message
 from meshchat.net.discovery import Discovery, DiscoveryEvent, PeerSeen, local_ipv4_addresses
 from meshchat.net.peers import Address, NetSettings, PeerManager, format_address
-from meshchat.profile import Profile, ProfileError
+from meshchat.profile import DiskFullError, Profile, ProfileError
 from meshchat.replica import StoreReplica
 from meshchat.status import STATUS_KEY, NodeStatus
 from meshchat.store import NewEntry, StoreError
@@ -380,6 +380,9 @@ class Node:
     def _write(self, action: Callable[[], Any]) -> Any:
         try:
             return action()
+        except DiskFullError as exc:  # the user must know, wherever the write came from
+            self.publish(NodeProblem(str(exc)))
+            raise
         except ProfileError:
             raise
         except StoreError as exc:

@@ -26,7 +26,7 @@ from meshchat.log.kinds import INCIDENT_FIELDS, MEMBERSHIP_KINDS, SHORT_ID, TASK
 from meshchat.log.netkeys import NetworkKeys, network_keys, seal_network_key
 from meshchat.log.rules import MIN_ROLE, ControlEntry, Membership, Role
 from meshchat.log.views import Message, Room, TrackedObject
-from meshchat.store import Store, StoreError
+from meshchat.store import StorageFullError, Store, StoreError
 from meshchat.store.queries import Views
 
 IDENTITY_FILE = "identity.key"
@@ -38,6 +38,11 @@ ADMIN_KINDS = frozenset({"member.invite", "invite.revoke", "member.add", "member
 
 class ProfileError(Exception):
     """Something the user asked for cannot be done; the message says why and, where it can, what to do."""
+
+
+class DiskFullError(ProfileError):
+    """The disk holding the store is full: nothing new can be written until space is freed. Everything already
+    stored can still be read and served to peers; a later write succeeds once there is room again."""
 
 
 def default_home() -> Path:
@@ -188,6 +193,8 @@ class Profile:
             self._check_membership_change(kind, body)
         try:
             return self.store.append_own(self.identity, kind, body)
+        except StorageFullError as exc:
+            raise DiskFullError(str(exc)) from None
         except StoreError as exc:
             raise ProfileError(str(exc)) from None
 

@@ -132,6 +132,10 @@ class NetLab:
             "400ms",
         )
 
+    def unlimit(self, host: Host) -> None:
+        """Remove a rate limit set by :meth:`rate_limit`."""
+        subprocess.run(host.argv("tc", "qdisc", "del", "dev", "eth0", "root"), capture_output=True, check=False)
+
     def close(self) -> None:
         for proc in self.processes:
             if proc.poll() is None:

@@ -17,6 +17,7 @@ connection committed.
 from __future__ import annotations
 
 import gc
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -43,6 +44,9 @@ class StorageFullError(StoreError):
     """The disk is full: nothing new can be written until space is freed. Reading still works."""
 
 
+DISK_FULL = "the disk is full: free some space, then try again (reading still works)"
+
+
 class Store:
     """One team's log in one SQLite file. Use it from one thread at a time."""
 
@@ -57,6 +61,7 @@ class Store:
         self._membership: Membership | None = None
         self._membership_basis = (-1, -1)  # _membership_inputs() when the membership was evaluated
         self._data_version = -1
+        self.read_only = False  # opened read-only because the disk was too full to open it for writing
         self._reload()
 
     # ---- opening -------------------------------------------------------------------------------------------
@@ -95,7 +100,17 @@ class Store:
     def open(cls, path: Path) -> Store:
         if not path.exists():
             raise StoreError(f"no store at {path}")
-        conn = _connect(path)
+        read_only = False
+        try:
+            conn = _connect(path)
+        except StoreError:
+            # Opening a WAL database creates its shared-memory file, which a full disk refuses. The data can
+            # still be read as it is on disk, provided no write-ahead log holds newer pages.
+            wal = path.with_name(path.name + "-wal")
+            if not _disk_full(path) or (wal.exists() and wal.stat().st_size > 0):
+                raise
+            conn = sqlite3.connect(f"{path.as_uri()}?immutable=1", uri=True, isolation_level=None)
+            read_only = True
         try:
             rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('schema_version', 'team_id')"))
         except sqlite3.DatabaseError as exc:
@@ -104,7 +119,9 @@ class Store:
         if rows.get("schema_version") != SCHEMA_VERSION or not isinstance(rows.get("team_id"), bytes):
             conn.close()
             raise StoreError(f"{path} has an unknown schema (version {rows.get('schema_version')!r})")
-        return cls(conn, path, rows["team_id"])
+        store = cls(conn, path, rows["team_id"])
+        store.read_only = read_only
+        return store
 
     def close(self) -> None:
         self._conn.close()
@@ -191,6 +208,8 @@ class Store:
     def _write(self, *, durable: bool = False) -> Iterator[None]:
         """One write transaction holding SQLite's write lock. ``durable`` commits with synchronous=FULL."""
         conn = self._conn
+        if self.read_only:
+            raise StorageFullError(DISK_FULL)
         try:
             if durable:
                 conn.execute("PRAGMA synchronous=FULL")
@@ -423,6 +442,8 @@ class Store:
         return bytes(row[0]) if row else None
 
     def set_local(self, key: str, value: bytes) -> None:
+        if self.read_only:
+            raise StorageFullError(DISK_FULL)
         try:
             with self._conn:
                 self._conn.execute("INSERT OR REPLACE INTO local VALUES (?, ?)", (key, value))
@@ -434,6 +455,8 @@ class Store:
         return row[0] if row else None
 
     def set_meta(self, key: str, value: Any) -> None:
+        if self.read_only:
+            raise StorageFullError(DISK_FULL)
         try:
             with self._conn:
                 self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
@@ -479,10 +502,19 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _disk_full(path: Path) -> bool:
+    """Whether the filesystem holding ``path`` has (next to) no space left for us."""
+    try:
+        stat = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < 64 * 1024
+
+
 def _storage_error(exc: sqlite3.OperationalError) -> StoreError:
     text = str(exc)
     if "full" in text:
-        return StorageFullError("the disk is full: free some space, then try again (reading still works)")
+        return StorageFullError(DISK_FULL)
     if "locked" in text or "busy" in text:
         return StoreError("the store is busy (another meshchat process holds it); try again")
     return StoreError(f"storage error: {text}")
