@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from meshchat.log.views import location_text
+
 SEVERITY_LABELS = {1: "S1 critical", 2: "S2 major", 3: "S3 moderate", 4: "S4 minor", 5: "S5 info"}
 STATUS_LABELS = {"safe": "safe", "need_help": "NEED HELP"}
 
@@ -40,12 +42,7 @@ def short_id(blob: bytes, digits: int = 8) -> str:
 def value_text(value: Any) -> str:
     """A register value as text: locations by their text (or coordinates), ids shortened, None empty."""
     if isinstance(value, dict):
-        text = value_text(value.get("text"))
-        lat, lon = value.get("lat_e7"), value.get("lon_e7")
-        if isinstance(lat, int) and isinstance(lon, int):
-            coords = f"{lat / 1e7:.5f},{lon / 1e7:.5f}"
-            return f"{text} ({coords})" if text else coords
-        return text
+        return location_text(value)
     if isinstance(value, bytes):
         return short_id(value)
     return "" if value is None else str(value)

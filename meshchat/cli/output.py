@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from meshchat.log.codec import Value
-from meshchat.log.views import Message, TrackedObject
+from meshchat.log.views import Message, TrackedObject, location_text
 
 
 def when(clock_ms: int) -> str:
@@ -19,12 +19,7 @@ def short(blob: bytes, digits: int = 8) -> str:
 
 def value_text(value: Value) -> str:
     if isinstance(value, dict):
-        text = value_text(value.get("text"))
-        lat, lon = value.get("lat_e7"), value.get("lon_e7")
-        if isinstance(lat, int) and isinstance(lon, int):
-            coords = f"{lat / 1e7:.5f},{lon / 1e7:.5f}"
-            return f"{text} ({coords})" if text else coords
-        return text
+        return location_text(value)
     if isinstance(value, bytes):
         return short(value)
     return "" if value is None else str(value)

@@ -292,6 +292,18 @@ class TrackedObject:
         return self.history[-1]
 
 
+def location_text(location: dict[str, Value]) -> str:
+    """A location as a person reads it: its text, its coordinates (degrees from the stored 1e-7 units), or both.
+    Every place that shows a location (CLI, TUI, HQ reports) says it the same way."""
+    text = location.get("text")
+    words = text if isinstance(text, str) else ""
+    lat, lon = location.get("lat_e7"), location.get("lon_e7")
+    if isinstance(lat, int) and isinstance(lon, int):
+        coords = f"{lat / 1e7:.5f},{lon / 1e7:.5f}"
+        return f"{words} ({coords})" if words else coords
+    return words
+
+
 def resolve_registers(
     changes: Iterable[FieldChange],
 ) -> tuple[dict[str, FieldChange], tuple[FieldChange, ...]]:

@@ -13,7 +13,7 @@ from meshchat.export.reports.model import ReportData
 from meshchat.log.codec import Value
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import parse_body
-from meshchat.log.views import FieldChange, Message, TrackedObject
+from meshchat.log.views import FieldChange, Message, TrackedObject, location_text
 
 FIELD_ORDER = ("title", "severity", "status", "commander", "owner", "location", "summary")
 
@@ -37,13 +37,7 @@ class Item:
 def value_text(data: ReportData, value: Value) -> str:
     """A register value as a person reads it (locations with coordinates, member keys as names)."""
     if isinstance(value, dict):
-        text = value.get("text")
-        lat, lon = value.get("lat_e7"), value.get("lon_e7")
-        words = text if isinstance(text, str) else ""
-        if isinstance(lat, int) and isinstance(lon, int):
-            coords = f"{lat / 1e7:.5f},{lon / 1e7:.5f}"
-            return f"{words} ({coords})" if words else coords
-        return words
+        return location_text(value)
     if isinstance(value, bytes):
         return data.name(value) if len(value) == 32 else value.hex()[:8]
     return "-" if value is None or value == "" else str(value)
