@@ -310,6 +310,27 @@ def author_home(
     return home
 
 
+LOOPBACK = ("127.0.0.1", 0)  # listen on loopback, on a port the kernel picks
+
+
+def loopback_config(
+    peers: tuple[tuple[str, int], ...] = (), *, listen: tuple[str, int] | None = LOOPBACK
+) -> NodeConfig:
+    """A node for tests on 127.0.0.1: no discovery (no multicast off this machine), quick polling, and
+    network deadlines short enough that a test sees a cut link, a redial or a refusal within a second or so."""
+    from meshchat.net.link import LinkSettings
+    from meshchat.net.peers import NetSettings
+    from meshchat.node import NodeConfig
+
+    quick = NetSettings(
+        link=LinkSettings(handshake_timeout=0.5, keepalive=1.0, idle_timeout=3.0),
+        backoff_initial=0.05,
+        backoff_max=0.2,
+        connect_timeout=1.0,
+    )
+    return NodeConfig(listen=listen, peers=peers, discovery=False, poll_interval=0.05, net=quick)
+
+
 @asynccontextmanager
 async def running_node(home: Path, config: NodeConfig | None = None) -> AsyncIterator[Node]:
     """A node running in the current trio run until the block ends; then stopped and closed."""

@@ -14,23 +14,14 @@ from meshchat.identity import Identity
 from meshchat.log import netkeys
 from meshchat.log.netkeys import stale_rotation
 from meshchat.log.rules import Role
-from meshchat.net.link import LinkSettings
-from meshchat.net.peers import Address, NetSettings
+from meshchat.net.peers import Address
 from meshchat.node import Node, NodeConfig
 from meshchat.profile import Profile
-from meshchat.testing import room_texts, running_node, team_homes, wait_until
-
-LOCAL = ("127.0.0.1", 0)
-FAST = NetSettings(
-    link=LinkSettings(handshake_timeout=0.5, keepalive=1.0, idle_timeout=3.0),
-    backoff_initial=0.05,
-    backoff_max=0.2,
-    connect_timeout=1.0,
-)
+from meshchat.testing import loopback_config, room_texts, running_node, team_homes, wait_until
 
 
 def config(peers: tuple[Address, ...] = ()) -> NodeConfig:
-    return NodeConfig(listen=LOCAL, peers=peers, discovery=False, poll_interval=0.05, net=FAST)
+    return loopback_config(peers)
 
 
 def share_founder_log(homes: list[Path]) -> None:

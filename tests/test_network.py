@@ -14,28 +14,19 @@ from meshchat.events import NodeProblem
 from meshchat.identity import Identity
 from meshchat.invites import InviteCode, join_team
 from meshchat.log.rules import Role
-from meshchat.net.link import LinkSettings
-from meshchat.net.peers import Address, NetSettings, format_address
-from meshchat.node import Node, NodeConfig
+from meshchat.net.peers import Address, format_address
+from meshchat.node import Node
 from meshchat.profile import Profile
 from meshchat.proto.connection import Connection
 from meshchat.proto.errors import RemoteProtocolError
 from meshchat.proto.handshake import Credentials, Side
-from meshchat.testing import room_texts, running_node, team_homes, wait_until
-
-LOCAL = ("127.0.0.1", 0)
-FAST = NetSettings(
-    link=LinkSettings(handshake_timeout=0.5, keepalive=1.0, idle_timeout=3.0),
-    backoff_initial=0.05,
-    backoff_max=0.2,
-    connect_timeout=1.0,
-)
+from meshchat.testing import LOOPBACK, loopback_config, room_texts, running_node, team_homes, wait_until
 
 
 def serving(
-    home: Path, *, peers: tuple[Address, ...] = (), listen: Address | None = LOCAL
+    home: Path, *, peers: tuple[Address, ...] = (), listen: Address | None = LOOPBACK
 ) -> AsyncContextManager[Node]:
-    return running_node(home, NodeConfig(listen=listen, peers=peers, discovery=False, poll_interval=0.05, net=FAST))
+    return running_node(home, loopback_config(peers, listen=listen))
 
 
 async def test_a_message_travels_a_chain_of_five(tmp_path: Path) -> None:
@@ -45,7 +36,7 @@ async def test_a_message_travels_a_chain_of_five(tmp_path: Path) -> None:
         # E first, so each node can be told its one neighbour's address: A-B-C-D-E.
         for home in reversed(homes):
             peers = (nodes[0].listen_addresses[0],) if nodes else ()
-            node = Node.open(home, NodeConfig(listen=LOCAL, peers=peers, discovery=False, net=FAST))
+            node = Node.open(home, loopback_config(peers))
             await nursery.start(node.run)
             nodes.insert(0, node)
         a, e = nodes[0], nodes[-1]
@@ -217,7 +208,7 @@ async def test_too_many_half_open_connections_from_one_host_are_dropped_at_once(
     caplog.set_level(logging.INFO, logger="meshchat")
     homes = team_homes(tmp_path, 1)
     async with trio.open_nursery() as nursery, serving(homes[0]) as a:
-        limit = FAST.max_half_open_per_host
+        limit = loopback_config().net.max_half_open_per_host
         stalled = [await raw_connection(a.listen_addresses[0]) for _ in range(limit)]
         await trio.sleep(0.05)
         extra = await raw_connection(a.listen_addresses[0])
@@ -244,7 +235,7 @@ async def test_a_node_that_cannot_listen_says_so_and_still_dials(tmp_path: Path)
     homes = team_homes(tmp_path, 2)
     async with serving(homes[0]) as a:
         taken = a.listen_addresses[0]
-        node = Node.open(homes[1], NodeConfig(listen=taken, peers=(taken,), discovery=False, net=FAST))
+        node = Node.open(homes[1], loopback_config((taken,), listen=taken))
         events = node.events()
         try:
             async with trio.open_nursery() as nursery:
