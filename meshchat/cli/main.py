@@ -75,7 +75,8 @@ def run_default(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     from meshchat.node import NodeConfig
 
     # Like 'meshchat node': listen on every interface and find the team's other nodes on the LAN. A taken
-    # port is shown in the app, which then only dials (the peers of an invite, those discovery reports).
+    # port is shown in the app, which then only dials (the peers of an invite, those discovery reports);
+    # 'meshchat ui --listen/--peer/--no-discovery' chooses otherwise.
     config = NodeConfig(listen=parse_address(DEFAULT_LISTEN), discovery=True)
     return int(app.run_app(args.home, config=config))
 

@@ -15,7 +15,7 @@ from meshchat.profile import Profile, ProfileError
 if TYPE_CHECKING:
     import trio
 
-    from meshchat.node import Node
+    from meshchat.node import Node, NodeConfig
 
 DEFAULT_LISTEN = "0.0.0.0:7766"  # a headless relay serves every interface unless told otherwise
 log = logging.getLogger("meshchat.node")
@@ -23,12 +23,13 @@ log = logging.getLogger("meshchat.node")
 
 def register(commands: Any) -> None:
     p = commands.add_parser("node", help="run a headless node: listen, dial peers, replicate (Ctrl-C stops it)")
-    p.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT", help=f"default {DEFAULT_LISTEN}")
-    p.add_argument("--no-listen", action="store_true", help="only dial out")
-    p.add_argument("--peer", action="append", default=[], metavar="HOST:PORT", help="a peer to dial (repeatable)")
-    p.add_argument("--no-discovery", action="store_true", help="do not look for peers on the LAN")
+    add_network_options(p)
     p.add_argument("-v", "--verbose", action="store_true", help="log every link event")
     p.set_defaults(handler=cmd_node)
+
+    p = commands.add_parser("ui", help="open the terminal UI (what meshchat with no command does), with these options")
+    add_network_options(p)
+    p.set_defaults(handler=cmd_ui)
 
     p = commands.add_parser("join", help="join a team with an invite code (creates a new home)")
     p.add_argument("code", help="the invite code (MC1...)")
@@ -43,23 +44,50 @@ def register(commands: Any) -> None:
 # ---- node ------------------------------------------------------------------------------------------------------
 
 
-def cmd_node(args: argparse.Namespace) -> int:
-    import trio
+def add_network_options(p: argparse.ArgumentParser) -> None:
+    """How a node (headless or in the UI) meets its peers."""
+    p.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT", help=f"default {DEFAULT_LISTEN}")
+    p.add_argument("--no-listen", action="store_true", help="only dial out")
+    p.add_argument("--peer", action="append", default=[], metavar="HOST:PORT", help="a peer to dial (repeatable)")
+    p.add_argument("--no-discovery", action="store_true", help="do not look for peers on the LAN")
 
+
+def node_config(args: argparse.Namespace) -> NodeConfig:
+    """The node configuration that :func:`add_network_options` asked for; a bad address is a clear error."""
     from meshchat.net.peers import parse_address
-    from meshchat.node import Node, NodeConfig
+    from meshchat.node import NodeConfig
 
     try:
         listen = None if args.no_listen else parse_address(args.listen, default_host="0.0.0.0")  # noqa: S104
         peers = tuple(parse_address(p) for p in args.peer)
     except ValueError as exc:
         raise ProfileError(str(exc)) from None
+    return NodeConfig(listen=listen, peers=peers, discovery=not args.no_discovery)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    import importlib
+
+    config = node_config(args)
+    try:
+        app = importlib.import_module("tui.app")
+    except ImportError:
+        raise ProfileError("the terminal UI is not installed with this copy of meshchat") from None
+    return int(app.run_app(args.home, config=config))
+
+
+def cmd_node(args: argparse.Namespace) -> int:
+    import trio
+
+    from meshchat.node import Node
+
+    config = node_config(args)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(message)s",
         stream=sys.stderr,
     )
-    node = Node.open(args.home, NodeConfig(listen=listen, peers=peers, discovery=not args.no_discovery))
+    node = Node.open(args.home, config)
     try:
         return trio.run(_run_node, node)
     finally:
