@@ -10,7 +10,10 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import libnacl
 import trio
 import trio.testing
 
@@ -100,6 +104,22 @@ class TestTeam:
         )
         self.members.append(member)
         return member
+
+    def invite(self, issuer: AuthorLog, role: str = "member", expires: int = 2**50) -> tuple[bytes, bytes]:
+        """A ``member.invite`` in ``issuer``'s log; returns the one-time invite key pair (pk, sk)."""
+        pk, sk = libnacl.crypto_sign_keypair()
+        issuer.write("member.invite", {"invite_pk": pk, "role": role, "expires": expires}, clock=self.tick())
+        return pk, sk
+
+    def join(self, pk: bytes, sk: bytes, clock: int | None = None) -> AuthorLog:
+        """A newcomer whose first entry proves the invite key ``sk`` (what ``meshchat join`` writes)."""
+        from meshchat.log.rules import join_message
+
+        newcomer = AuthorLog(Identity.generate(), self.team_id)
+        proof = libnacl.crypto_sign_detached(join_message(self.team_id, newcomer.key), sk)
+        newcomer.write("member.join", {"invite_pk": pk, "proof": proof}, clock=clock or self.tick())
+        self.members.append(newcomer)
+        return newcomer
 
     def post(self, author: AuthorLog, text: str, **extra: Any) -> Entry:
         return author.write("msg.post", {"room": self.room, "text": text, **extra}, clock=self.tick())
@@ -308,6 +328,18 @@ def author_home(
                 batch = []
         store.accept_batch(batch)
     return home
+
+
+def run_cli(home: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    """``meshchat ARGS`` in a new process on ``home``, as a person runs it. Whatever the outcome, a person is
+    never shown a traceback; with ``ok`` the command must succeed."""
+    env = {**os.environ, "MESHCHAT_HOME": str(home)}
+    command = [sys.executable, "-m", "meshchat.cli.main", *args]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
+    if ok:
+        assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
 
 
 LOOPBACK = ("127.0.0.1", 0)  # listen on loopback, on a port the kernel picks

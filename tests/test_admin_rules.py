@@ -10,13 +10,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-import libnacl
 import pytest
 
 from meshchat.identity import Identity
 from meshchat.log.entry import Entry
 from meshchat.log.netkeys import GRACE_MS, network_keys, rotation_reason, seal_network_key, stale_rotation
-from meshchat.log.rules import ControlEntry, Membership, Role, evaluate, join_message
+from meshchat.log.rules import ControlEntry, Membership, Role, evaluate
 from meshchat.store import Store
 from meshchat.store.queries import Views
 from meshchat.testing import AuthorLog, TestTeam
@@ -123,20 +122,6 @@ def _check_ranks(team: TestTeam, m: Membership) -> None:
 # ---- the single cases, each refused on every node ---------------------------------------------------------------
 
 
-def _invite(team: TestTeam, issuer: AuthorLog, role: str = "member", expires: int = 2**50) -> tuple[bytes, bytes]:
-    pk, sk = libnacl.crypto_sign_keypair()
-    issuer.write("member.invite", {"invite_pk": pk, "role": role, "expires": expires}, clock=team.tick())
-    return pk, sk
-
-
-def _join(team: TestTeam, pk: bytes, sk: bytes, clock: int | None = None) -> AuthorLog:
-    newcomer = AuthorLog(Identity.generate(), team.team_id)
-    proof = libnacl.crypto_sign_detached(join_message(team.team_id, newcomer.key), sk)
-    newcomer.write("member.join", {"invite_pk": pk, "proof": proof}, clock=clock or team.tick())
-    team.members.append(newcomer)
-    return newcomer
-
-
 def _everywhere(store_for: StoreFor, team: TestTeam) -> list[Store]:
     """The team's entries in four stores, each fed in another order; they must agree on everything."""
     stores = [load(store_for, team, order) for order in (None, 1, 2, 3)]
@@ -165,7 +150,7 @@ def test_a_member_cannot_add_invite_or_rotate(store_for: StoreFor) -> None:
     member = team.add_member("member")
     outsider = Identity.generate().public_key
     add = member.write("member.add", {"member": outsider, "name": "", "role": "member"}, clock=team.tick())
-    invite, _ = _invite(team, member)
+    invite, _ = team.invite(member)
     rotate = member.write("key.rotate", {"keys": seal_network_key(bytes(32), [member.key])}, clock=team.tick())
     for store in _everywhere(store_for, team):
         m = store.membership
@@ -176,7 +161,7 @@ def test_a_member_cannot_add_invite_or_rotate(store_for: StoreFor) -> None:
 def test_admins_cannot_touch_admins_or_their_invites(store_for: StoreFor) -> None:
     team = TestTeam(members=0)
     a1, a2 = team.add_member("admin"), team.add_member("admin")
-    owner_invite, _ = _invite(team, team.founder, role="admin")
+    owner_invite, _ = team.invite(team.founder, role="admin")
     demote = a1.write("member.add", {"member": a2.key, "name": "", "role": "member"}, clock=team.tick())
     remove = a1.write("member.remove", {"member": a2.key, "upto_seq": 1}, clock=team.tick())
     revoke = a1.write("invite.revoke", {"invite_pk": owner_invite}, clock=team.tick())
@@ -191,12 +176,12 @@ def test_admins_cannot_touch_admins_or_their_invites(store_for: StoreFor) -> Non
 def test_spent_invites_admit_nobody_anywhere(case: str, store_for: StoreFor) -> None:
     team = TestTeam(members=0)
     admin = team.add_member("admin")
-    pk, sk = _invite(team, admin, expires=team.clock + 10_000)
+    pk, sk = team.invite(admin, expires=team.clock + 10_000)
     if case == "reuse":
-        _join(team, pk, sk)
+        team.join(pk, sk)
     elif case == "revoked":
         admin.write("invite.revoke", {"invite_pk": pk}, clock=team.tick())
-    late = _join(team, pk, sk, clock=team.clock + (20_000 if case == "expired" else 1))
+    late = team.join(pk, sk, clock=team.clock + (20_000 if case == "expired" else 1))
     team.post(late, "should not be heard")
     reason = {"reuse": "invite was already used", "expired": "invite had expired", "revoked": "invite was revoked"}
     for store in _everywhere(store_for, team):
@@ -208,8 +193,8 @@ def test_spent_invites_admit_nobody_anywhere(case: str, store_for: StoreFor) -> 
 
 def test_revoking_a_used_invite_changes_nothing(store_for: StoreFor) -> None:
     team = TestTeam(members=0)
-    pk, sk = _invite(team, team.founder)
-    joined = _join(team, pk, sk)
+    pk, sk = team.invite(team.founder)
+    joined = team.join(pk, sk)
     revoke = team.founder.write("invite.revoke", {"invite_pk": pk}, clock=team.tick())
     for store in _everywhere(store_for, team):
         m = store.membership
@@ -260,13 +245,13 @@ def test_a_concurrent_rotation_sealed_to_a_removed_member_is_stale() -> None:
 def test_a_member_left_with_an_older_key_gets_the_current_one() -> None:
     team = TestTeam(members=0)
     everyone = [team.founder.key]
-    early_pk, early_sk = _invite(team, team.founder)  # its code carries the key of before the rotation
+    early_pk, early_sk = team.invite(team.founder)  # its code carries the key of before the rotation
     rotate = {"keys": seal_network_key(b"1" * 32, everyone)}
     team.founder.write("key.rotate", rotate, clock=team.tick())
-    late_pk, late_sk = _invite(team, team.founder)  # its code carries the rotated key
-    _join(team, late_pk, late_sk)
+    late_pk, late_sk = team.invite(team.founder)  # its code carries the rotated key
+    team.join(late_pk, late_sk)
     assert rotation_reason(_evaluate(team)) is None
-    early = _join(team, early_pk, early_sk)
+    early = team.join(early_pk, early_sk)
     assert rotation_reason(_evaluate(team)) == "a member has only an older key"
     everyone += [team.members[0].key, early.key]
     team.founder.write("key.rotate", {"keys": seal_network_key(b"2" * 32, everyone)}, clock=team.tick())

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,15 +21,7 @@ from meshchat.log.entry import sign_entry
 from meshchat.profile import Profile
 from meshchat.store import Outcome
 from meshchat.store.queries import Views
-
-
-def meshchat(home: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MESHCHAT_HOME": str(home)}
-    result = subprocess.run([sys.executable, "-m", "meshchat.cli.main", *args], capture_output=True, text=True, env=env)
-    if ok:
-        assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    return result
+from meshchat.testing import run_cli as meshchat
 
 
 def test_bundle_round_trip_between_two_nodes_converges(tmp_path: Path) -> None:

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-
-def meshchat(home: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MESHCHAT_HOME": str(home)}
-    result = subprocess.run([sys.executable, "-m", "meshchat.cli.main", *args], capture_output=True, text=True, env=env)
-    if ok:
-        assert result.returncode == 0, result.stderr
-    return result
+from meshchat.testing import run_cli as meshchat
 
 
 def test_a_day_in_the_field(tmp_path: Path) -> None:

@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from meshchat.export import manifest
 from meshchat.export.progress import Progress
-
-
-def meshchat(home: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MESHCHAT_HOME": str(home)}
-    result = subprocess.run([sys.executable, "-m", "meshchat.cli.main", *args], capture_output=True, text=True, env=env)
-    if ok:
-        assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    return result
+from meshchat.testing import run_cli as meshchat
 
 
 def test_export_verify_import_from_the_command_line(tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ import libnacl
 
 from meshchat.identity import Identity
 from meshchat.log.entry import Entry
-from meshchat.log.rules import ControlEntry, Role, join_message
+from meshchat.log.rules import ControlEntry, Role
 from meshchat.store import Outcome, Store
 from meshchat.store.queries import Views
-from meshchat.testing import AuthorLog, TestTeam
+from meshchat.testing import TestTeam
 
 StoreFor = Callable[..., Store]
 
@@ -74,20 +74,6 @@ def test_removal_cuts_the_log_and_wins_over_concurrent_actions(store_for: StoreF
         assert store.frontier()[victim.key] == 1  # nothing past the cut is passed on
 
 
-def _invite(team: TestTeam, issuer: AuthorLog, role: str = "member", expires: int = 2**50) -> tuple[bytes, bytes]:
-    pk, sk = libnacl.crypto_sign_keypair()
-    issuer.write("member.invite", {"invite_pk": pk, "role": role, "expires": expires}, clock=team.tick())
-    return pk, sk
-
-
-def _join(team: TestTeam, pk: bytes, sk: bytes, clock: int | None = None) -> AuthorLog:
-    newcomer = AuthorLog(Identity.generate(), team.team_id)
-    proof = libnacl.crypto_sign_detached(join_message(team.team_id, newcomer.key), sk)
-    newcomer.write("member.join", {"invite_pk": pk, "proof": proof}, clock=clock or team.tick())
-    team.members.append(newcomer)
-    return newcomer
-
-
 def why_refused(store: Store, entry: Entry) -> str | None:
     """What the rules say of ``entry`` given everything the store holds (what the CLI tells a user)."""
     trial = store.evaluate_membership([ControlEntry.of(entry)])
@@ -96,9 +82,9 @@ def why_refused(store: Store, entry: Entry) -> str | None:
 
 def test_invite_is_used_once_whatever_the_order(store_for: StoreFor) -> None:
     team = TestTeam(members=0)
-    pk, sk = _invite(team, team.founder)
-    first = _join(team, pk, sk)
-    second = _join(team, pk, sk)
+    pk, sk = team.invite(team.founder)
+    first = team.join(pk, sk)
+    second = team.join(pk, sk)
     team.post(second, "I should not be heard")
     snapshots = set()
     for seed in range(6):
@@ -114,14 +100,14 @@ def test_invite_is_used_once_whatever_the_order(store_for: StoreFor) -> None:
 
 def test_expired_revoked_and_forged_invites(store_for: StoreFor) -> None:
     team = TestTeam(members=0)
-    pk1, sk1 = _invite(team, team.founder, expires=team.clock + 10)
-    late = _join(team, pk1, sk1, clock=team.clock + 1000)
-    pk2, sk2 = _invite(team, team.founder)
+    pk1, sk1 = team.invite(team.founder, expires=team.clock + 10)
+    late = team.join(pk1, sk1, clock=team.clock + 1000)
+    pk2, sk2 = team.invite(team.founder)
     team.founder.write("invite.revoke", {"invite_pk": pk2}, clock=team.tick())
-    revoked = _join(team, pk2, sk2)
-    pk3, _ = _invite(team, team.founder)
+    revoked = team.join(pk2, sk2)
+    pk3, _ = team.invite(team.founder)
     _, wrong_sk = libnacl.crypto_sign_keypair()
-    forged = _join(team, pk3, wrong_sk)
+    forged = team.join(pk3, wrong_sk)
     store = load(store_for, team)
     m = store.membership
     assert m.role_of(late.key) is None and m.role_of(revoked.key) is None and m.role_of(forged.key) is None
@@ -132,8 +118,8 @@ def test_expired_revoked_and_forged_invites(store_for: StoreFor) -> None:
 
 def test_joined_member_can_post(store_for: StoreFor) -> None:
     team = TestTeam(members=0)
-    pk, sk = _invite(team, team.founder, role="member")
-    newcomer = _join(team, pk, sk)
+    pk, sk = team.invite(team.founder, role="member")
+    newcomer = team.join(pk, sk)
     team.post(newcomer, "hello from the newcomer")
     store = load(store_for, team)
     assert [m.text for m in Views(store).messages(team.room)] == ["hello from the newcomer"]
