@@ -12,6 +12,7 @@ By default the nodes use the shipped link settings (keepalive 15 s, idle timeout
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 import time
@@ -44,4 +45,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # SIGTERM (timeout, a CI runner) unwinds like an exception: the lab removes its namespaces and processes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     main()
