@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import importlib
+import importlib.util
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -52,10 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.home is None:
         args.home = default_home()
     handler: Handler | None = getattr(args, "handler", None)
-    if handler is None:
-        return run_default(args, parser)
     try:
-        return handler(args)
+        return handler(args) if handler is not None else run_default(args, parser)
     except ProfileError as exc:
         print(f"meshchat: {exc}", file=sys.stderr)
         return 2
@@ -64,21 +62,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_default(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """No command: the terminal UI when it is installed, else the help and the local timeline."""
-    try:
-        app = importlib.import_module("tui.app")
-    except ImportError:
+    """No command: ``meshchat ui`` with its defaults (listen like ``meshchat node``, find the team on the LAN)
+    when the terminal UI is installed, else the help."""
+    if importlib.util.find_spec("tui") is None:
         parser.print_help()
         return 0
-    from meshchat.cli.network import DEFAULT_LISTEN
-    from meshchat.net.peers import parse_address
-    from meshchat.node import NodeConfig
-
-    # Like 'meshchat node': listen on every interface and find the team's other nodes on the LAN. A taken
-    # port is shown in the app, which then only dials (the peers of an invite, those discovery reports);
-    # 'meshchat ui --listen/--peer/--no-discovery' chooses otherwise.
-    config = NodeConfig(listen=parse_address(DEFAULT_LISTEN), discovery=True)
-    return int(app.run_app(args.home, config=config))
+    ui = parser.parse_args(["--home", str(args.home), "ui"])
+    handler: Handler = ui.handler
+    return handler(ui)
 
 
 if __name__ == "__main__":
