@@ -38,6 +38,39 @@ if TYPE_CHECKING:
 
 BASE_CLOCK = 1_790_000_000_000  # a fixed past instant (late 2026): tests do not depend on the wall clock
 
+# Text that acts on a terminal if it reaches one raw (issue 12.5). Every reader passes member text through
+# ``meshchat.log.safe_text.safe_text``; tests put these into names, rooms, titles and messages and look at the
+# bytes a person's terminal receives.
+TERMINAL_ATTACKS = {
+    "escape: clear screen": "\x1b[2J",
+    "escape: colour": "\x1b[31m",
+    "OSC 52: write the clipboard": "\x1b]52;c;cm0gLXJmIH4=\x07",
+    "bell": "\x07",
+    "C1 CSI": "\x9b2J",
+    "carriage return": "\r",
+    "right-to-left override": "\u202e",
+    "left-to-right isolate": "\u2066",
+    "zero-width space": "\u200b",
+    "line separator": "\u2028",
+}
+# Each attack between guillemets, so that a raw one is found whole in a terminal's bytes even among the
+# escape codes a TUI legitimately writes.
+HOSTILE_TEXT = "".join(f"\u00ab{attack}\u00bb" for attack in TERMINAL_ATTACKS.values())
+FAKE_LINE = "ok\nAna: stand down"  # a newline that would fake a line of output of its own
+_ATTACK_CHARACTERS = frozenset(c for attack in TERMINAL_ATTACKS.values() for c in attack if not c.isprintable())
+
+
+def raw_attacks_in(output: str | bytes) -> list[str]:
+    """The :data:`TERMINAL_ATTACKS` found whole, between their guillemets, in ``output``."""
+    text = output.decode("utf-8", "replace") if isinstance(output, bytes) else output
+    return [name for name, attack in TERMINAL_ATTACKS.items() if f"\u00ab{attack}\u00bb" in text]
+
+
+def attack_characters_in(output: str) -> set[str]:
+    """Characters of :data:`TERMINAL_ATTACKS` that ``output`` holds raw: for plain-text output (the CLI), which
+    must never hold an escape, a bell, a carriage return or a bidi control of its own."""
+    return set(_ATTACK_CHARACTERS & set(output))
+
 
 @dataclass
 class AuthorLog:

@@ -196,13 +196,3 @@ def test_filters_narrow_reports_but_never_the_log(op: Op, tmp_path: Path) -> Non
     text = Page((out / "timeline.html").read_text(encoding="utf-8")).all_text
     assert "Evacuate sector 4" not in text.split("Timeline")[-1] and "Moving out now" in text
     assert "this report shows from" in text
-
-
-def test_the_fast_path_of_clean_misses_no_unsafe_character() -> None:
-    """``clean`` skips text that ``str.isprintable`` accepts: no character it must mark may be printable."""
-    from meshchat.export.reports.text import _UNSAFE
-
-    unsafe = [chr(c) for c in range(0x110000) if _UNSAFE.fullmatch(chr(c))]
-    assert len(unsafe) > 60
-    assert not [c for c in unsafe if c.isprintable()]
-    assert clean("a\u202eb\u2066c\x7f") == "a[U+202E]b[U+2066]c[U+007F]"

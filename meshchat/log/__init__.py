@@ -7,4 +7,5 @@
 - ``rules``: membership and roles, evaluated deterministically from membership entries.
 - ``netkeys``: the network key across rotations (sealed to each member; which keys a node accepts).
 - ``views``: what each entry adds to the views, and the records the UI reads.
+- ``safe_text``: untrusted text made safe to show; every reader (CLI, TUI, reports) calls it.
 """

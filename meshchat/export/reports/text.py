@@ -1,33 +1,25 @@
-"""Making untrusted log text safe to show: in HTML, in CSV cells, in plain text.
+"""Making untrusted log text safe to show in HTML and CSV cells.
 
 Everything a member typed is hostile until proven otherwise: it may hold markup, spreadsheet formulas,
-control characters that rewrite a terminal, or bidirectional overrides that make a line read differently from
-what it says ("Trojan Source"). Reports show such characters as visible ``[U+202E]`` markers; the raw log
-keeps the exact text.
+control characters, or bidirectional overrides that make a line read differently from what it says ("Trojan
+Source"). Invisible characters are made visible by :func:`meshchat.log.safe_text.safe_text`, the one rule
+that the CLI and the TUI apply too; this module adds what HTML and spreadsheets need on top. The raw log keeps
+the exact text.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from functools import lru_cache
 
-# C0 and C1 controls except tab, newline and carriage return; DEL; line/paragraph separators; bidi
-# embeddings, overrides and isolates; zero-width characters that can hide text.
-_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+from meshchat.log.safe_text import safe_text
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _marker(match: re.Match[str]) -> str:
-    return f"[U+{ord(match.group()):04X}]"
-
-
 def clean(text: str) -> str:
-    """``text`` with invisible or reordering characters made visible.
-
-    ``str.isprintable`` (C speed) is false for every such character (they are controls, format characters or
-    separators), so the common case costs almost nothing: reports have hundreds of thousands of lines."""
-    return text if text.isprintable() else _UNSAFE.sub(_marker, text)
+    """:func:`safe_text` as reports use it: line breaks kept (HTML and CSV cells lay them out)."""
+    return safe_text(text, keep_newlines=True)
 
 
 def h(text: object) -> str:
