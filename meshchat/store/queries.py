@@ -7,6 +7,7 @@ that arrives late changes what is shown without rewriting any table, and every n
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,12 +40,34 @@ class Cursor:
     seq: int
 
 
+@dataclass(frozen=True, slots=True)
+class _RoomIndex:
+    """The evaluated rooms, and the lookups a post needs, with what they were evaluated from."""
+
+    rooms: tuple[Room, ...]
+    open: tuple[Room, ...]
+    by_name: dict[str, Room]  # lower-cased name -> the first room created with it
+    by_hex: list[tuple[str, Room]]  # (hex id, room), sorted: prefix lookups by bisection
+    membership: Membership
+    marks: tuple[int | None, int | None]
+
+    @classmethod
+    def build(cls, rooms: list[Room], membership: Membership, marks: tuple[int | None, int | None]) -> _RoomIndex:
+        by_name: dict[str, Room] = {}
+        for room in rooms:
+            by_name.setdefault(room.name.lower(), room)
+        by_hex = sorted((room.room.hex(), room) for room in rooms)
+        opened = tuple(room for room in rooms if not room.archived)
+        return cls(tuple(rooms), opened, by_name, by_hex, membership, marks)
+
+
 class Views:
-    """Queries over one store. Cheap to create; holds no state but the store."""
+    """Queries over one store. Cheap to create; keeps nothing but the store and the evaluated rooms."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.conn = store.connection
+        self._rooms: _RoomIndex | None = None
 
     @property
     def membership(self) -> Membership:
@@ -54,7 +77,39 @@ class Views:
 
     def rooms(self, *, include_archived: bool = True) -> list[Room]:
         """Rooms in the order they were created. The first valid ``room.create`` of a room id wins."""
+        index = self._room_index()
+        return list(index.rooms if include_archived else index.open)
+
+    def find_room(self, name_or_id: str) -> Room | None:
+        """A room by exact name (case-insensitive), else by unique hex prefix of its id (4+ digits)."""
+        index = self._room_index()
+        by_name = index.by_name.get(name_or_id.lower())
+        if by_name is not None:
+            return by_name
+        prefix = name_or_id.lower()
+        if len(prefix) < 4:
+            return None
+        at = bisect_left(index.by_hex, (prefix,))
+        matches = index.by_hex[at : at + 2]
+        if len(matches) == 1 or (len(matches) == 2 and not matches[1][0].startswith(prefix)):
+            hex_id, room = matches[0]
+            return room if hex_id.startswith(prefix) else None
+        return None
+
+    def _room_index(self) -> _RoomIndex:
+        """The rooms, evaluated once for what they were evaluated from: the membership (a new object whenever
+        it is evaluated again) and the room rows (only ever added, so their highest rowids say whether any
+        were). Every post names its room, so this keeps a post's cost apart from the number of rooms."""
         m = self.membership
+        marks = self.conn.execute(
+            "SELECT (SELECT max(rowid) FROM v_rooms), (SELECT max(rowid) FROM v_room_archives)"
+        ).fetchone()
+        index = self._rooms
+        if index is None or index.membership is not m or index.marks != marks:
+            index = self._rooms = _RoomIndex.build(self._evaluate_rooms(m), m, marks)
+        return index
+
+    def _evaluate_rooms(self, m: Membership) -> list[Room]:
         rooms: dict[bytes, tuple[str, str, bytes, int]] = {}
         for room, name, topic, author, seq, clock in self.conn.execute(
             "SELECT room, name, topic, author, seq, clock FROM v_rooms ORDER BY clock, author, seq"
@@ -66,17 +121,7 @@ class Views:
             for room, author, seq, clock in self.conn.execute("SELECT room, author, seq, clock FROM v_room_archives")
             if m.may(author, seq, clock, "room.archive")
         }
-        out = [Room(r, n, t, r in archived, a, c) for r, (n, t, a, c) in rooms.items()]
-        return [r for r in out if include_archived or not r.archived]
-
-    def find_room(self, name_or_id: str) -> Room | None:
-        """A room by exact name (case-insensitive), else by unique hex prefix of its id."""
-        rooms = self.rooms()
-        by_name = [r for r in rooms if r.name.lower() == name_or_id.lower()]
-        if by_name:
-            return by_name[0]
-        matches = [r for r in rooms if r.room.hex().startswith(name_or_id.lower())]
-        return matches[0] if len(matches) == 1 and len(name_or_id) >= 4 else None
+        return [Room(r, n, t, r in archived, a, c) for r, (n, t, a, c) in rooms.items()]
 
     # ---- messages ------------------------------------------------------------------------------------------
 
