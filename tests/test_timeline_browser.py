@@ -95,12 +95,13 @@ def test_timeline_opens_offline_in_chromium_and_shows_the_operation(tmp_path: Pa
         "Water rising at the north levee",
         "Evacuate sector 4",
         "FLASH",
-        "Incident opened: Levee breach (severity 2) at north dam",
+        "Incident opened: Levee breach (S2 major) at north dam",
         "Incident Levee breach: status \u2192 active; commander \u2192 Ana",
         "Roll call: Roll call: are you safe?",
-        "NEEDS HELP: stuck on the roof",
+        "NEED HELP: stuck on the roof",
         "Wrong sector, ignore this",
         "RETRACTED by Cy",
+        "acknowledged by nobody",
         clean(HOSTILE).splitlines()[0][:40],
     ):
         assert expected in text, expected

@@ -12,7 +12,6 @@ from typing import Any
 
 from meshchat.log.views import location_text
 
-SEVERITY_LABELS = {1: "S1 critical", 2: "S2 major", 3: "S3 moderate", 4: "S4 minor", 5: "S5 info"}
 STATUS_LABELS = {"safe": "safe", "need_help": "NEED HELP"}
 
 
@@ -46,10 +45,6 @@ def value_text(value: Any) -> str:
     if isinstance(value, bytes):
         return short_id(value)
     return "" if value is None else str(value)
-
-
-def severity_label(value: Any) -> str:
-    return SEVERITY_LABELS.get(value, f"S{value}") if isinstance(value, int) else "S?"
 
 
 def plural(count: int, word: str, words: str | None = None) -> str:

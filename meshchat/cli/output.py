@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from meshchat.log.codec import Value
+from meshchat.log.kinds import severity_label
 from meshchat.log.views import Message, TrackedObject, location_text
 
 
@@ -45,7 +46,7 @@ def incident_line(obj: TrackedObject, name_of: dict[bytes, str]) -> str:
     who = name_of.get(last.author, short(last.author))
     what = "opened" if len(obj.history) == len(obj.fields) and last.clock == obj.opened_clock else last.name
     return (
-        f"{short(obj.obj)}  S{value_text(obj.get('severity'))}  {value_text(obj.get('status')):<9}  "
+        f"{short(obj.obj)}  {severity_label(obj.get('severity'))}  {value_text(obj.get('status')):<9}  "
         f"{value_text(obj.get('title'))}  (commander: {value_text(obj.get('commander')) or '-'}; "
         f"last: {what} by {who} at {when(last.clock)})"
     )

@@ -20,11 +20,20 @@ PRIORITIES = ("routine", "priority", "immediate", "flash")
 INCIDENT_STATUSES = ("open", "active", "contained", "closed")
 TASK_STATUSES = ("open", "done", "cancelled")
 CHECKIN_STATUSES = ("safe", "need_help")
+SEVERITY_LABELS = {1: "S1 critical", 2: "S2 major", 3: "S3 moderate", 4: "S4 minor", 5: "S5 info"}
 MAX_TEXT = 8000
 MAX_NAME = 80
 SHORT_ID = 16  # rooms, incidents, check-ins and tasks are named by 16 random bytes
 SEALED_KEY = 80  # a 32-byte network key in a libsodium sealed box (32-byte ephemeral key + 16-byte tag)
 MAX_KEY_RECIPIENTS = 500  # a key.rotate body stays under the 64 KiB entry limit (~118 bytes per recipient)
+
+
+def severity_label(value: object) -> str:
+    """An incident's severity as the board says it (``S1 critical``): every reader, the TUI, the CLI and the
+    HQ reports, names severities alike."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return SEVERITY_LABELS.get(value, f"S{value}")
+    return "S?"
 
 
 class BodyError(ValueError):

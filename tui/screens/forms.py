@@ -15,8 +15,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from meshchat.log.kinds import SEVERITY_LABELS
 from meshchat.log.views import Room, TrackedObject
-from tui.format import SEVERITY_LABELS, value_text
+from tui.format import value_text
 
 R = TypeVar("R")
 INCIDENT_STATUSES = ("open", "active", "contained", "closed")

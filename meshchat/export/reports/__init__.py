@@ -52,8 +52,9 @@ def write_reports(
     progress.stage("writing reports", len(jobs))
     (out_dir / ICS214_DIR).mkdir(exist_ok=True)
     for name, job in jobs:
-        newline = "" if name.endswith(".csv") else None
-        with (out_dir / name).open("w", encoding="utf-8", newline=newline) as out:
+        sheet = name.endswith(".csv")  # for spreadsheets: a byte-order mark says UTF-8 to Excel
+        encoding, newline = ("utf-8-sig", "") if sheet else ("utf-8", None)
+        with (out_dir / name).open("w", encoding=encoding, newline=newline) as out:
             job(out)
         progress.advance()
     progress.done()

@@ -20,8 +20,9 @@ from typing import TextIO
 
 from meshchat.export.reports.items import Item, checkin_items, object_items, pin_items, value_text
 from meshchat.export.reports.model import ReportData
-from meshchat.export.reports.text import csv_cell, h, one_line, utc
+from meshchat.export.reports.text import SHEET_ZONE, csv_cell, h, one_line, sheet_time, utc
 from meshchat.export.reports.timeline import CSP
+from meshchat.log.kinds import severity_label
 from meshchat.log.views import Message, TrackedObject
 
 FORM_STYLE = """
@@ -94,8 +95,7 @@ def write_ics214(data: ReportData, incident: TrackedObject, out: TextIO) -> None
     rows = [
         (
             "1. Incident name",
-            f"{title} (severity {value_text(data, incident.get('severity'))}, "
-            f"status {value_text(data, incident.get('status'))})",
+            f"{title} ({severity_label(incident.get('severity'))}, status {value_text(data, incident.get('status'))})",
         ),
         ("2. Operational period", f"from {utc(start)} to {until}"),
         ("3. Unit", data.team_name),
@@ -105,9 +105,10 @@ def write_ics214(data: ReportData, incident: TrackedObject, out: TextIO) -> None
 
 
 def write_ics214_team(data: ReportData, out: TextIO) -> None:
-    """The unit's own activity log: every incident opened or closed, every pinned entry, every roll call."""
+    """The unit's own activity log: every incident opened or closed, every pinned entry, every roll call and
+    every "need help" answer to one (a member in trouble is always notable)."""
     items: list[Item] = list(pin_items(data))
-    items.extend(i for i in checkin_items(data) if i.kind == "checkin")
+    items.extend(i for i in checkin_items(data) if i.kind == "checkin" or i.needs_help)
     for incident in data.incidents:
         for item in object_items(data, incident):
             if "opened" in item.text or "status \u2192" in item.text:
@@ -163,7 +164,7 @@ def _write_214(
 
 # ---- ICS-309 -----------------------------------------------------------------------------------------------
 
-ICS309_COLUMNS = ("time_utc", "from", "from_key", "from_msg_no", "to", "to_msg_nos", "subject", "priority", "id")
+ICS309_COLUMNS = ("time", "zone", "from", "from_key", "from_msg_no", "to", "to_msg_nos", "subject", "priority", "id")
 
 
 def _ics309_rows(data: ReportData) -> Iterator[tuple[Message, str, str, str]]:
@@ -189,7 +190,8 @@ def write_ics309_csv(data: ReportData, out: TextIO) -> None:
     for msg, to, numbers, subject in _ics309_rows(data):
         writer.writerow(
             (
-                utc(msg.clock),
+                sheet_time(msg.clock),
+                SHEET_ZONE,
                 csv_cell(data.name(msg.author)),
                 msg.author.hex(),
                 msg.seq,

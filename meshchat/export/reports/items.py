@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from meshchat.export.reports.model import ReportData
 from meshchat.log.codec import Value
 from meshchat.log.entry import Entry
-from meshchat.log.kinds import parse_body
+from meshchat.log.kinds import parse_body, severity_label
 from meshchat.log.views import FieldChange, Message, TrackedObject, location_text
 
 FIELD_ORDER = ("title", "severity", "status", "commander", "owner", "location", "summary")
@@ -28,6 +28,7 @@ class Item:
     text: str
     message: Message | None = None
     incident: bytes | None = None  # the incident this concerns, if any
+    needs_help: bool = False  # a roll-call answer "need help": notable in every report
 
     @property
     def order(self) -> tuple[int, bytes, int, str]:
@@ -55,9 +56,14 @@ def _groups(history: tuple[FieldChange, ...]) -> Iterator[list[FieldChange]]:
         yield group
 
 
+def field_text(data: ReportData, name: str, value: Value) -> str:
+    """A field's value as the board shows it: severities as ``S2 major``, everything else by :func:`value_text`."""
+    return severity_label(value) if name == "severity" else value_text(data, value)
+
+
 def _changes_text(data: ReportData, changes: list[FieldChange]) -> str:
     ordered = sorted(changes, key=lambda c: FIELD_ORDER.index(c.name) if c.name in FIELD_ORDER else 99)
-    return "; ".join(f"{c.name} \u2192 {value_text(data, c.value)}" for c in ordered)
+    return "; ".join(f"{c.name} \u2192 {field_text(data, c.name, c.value)}" for c in ordered)
 
 
 def object_items(data: ReportData, obj: TrackedObject) -> list[Item]:
@@ -76,7 +82,7 @@ def object_items(data: ReportData, obj: TrackedObject) -> list[Item]:
             fields = {c.name: c.value for c in group}
             text = f"{label} opened: {value_text(data, fields.get('title'))}"
             if obj.kind == "incident":
-                text += f" (severity {value_text(data, fields.get('severity'))})"
+                text += f" ({severity_label(fields.get('severity'))})"
                 if "location" in fields:
                     text += f" at {value_text(data, fields['location'])}"
             else:
@@ -103,27 +109,27 @@ def checkin_items(data: ReportData) -> list[Item]:
         for reply in data.replies.get(c.checkin, []):
             if not data.filter.keeps(reply.clock):
                 continue
-            status = "SAFE" if reply.status == "safe" else "NEEDS HELP"
+            help_ = reply.status != "safe"
             note = f": {reply.note}" if reply.note else ""
-            out.append(Item(reply.clock, reply.author, reply.seq, "reply", c.room, f"{status}{note}"))
+            text = f"{'NEED HELP' if help_ else 'SAFE'}{note}"
+            out.append(Item(reply.clock, reply.author, reply.seq, "reply", c.room, text, needs_help=help_))
     return out
 
 
 def pin_items(data: ReportData) -> list[Item]:
-    """Pinned entries as notable activity, at the time of the pinned entry, saying who pinned it."""
+    """Pinned entries as notable activity, at the time of the pinned entry, saying who pinned it. The author
+    is the item's own (every report shows it beside the text), so the text does not name them again."""
     messages = data.message_by_id()
     out = []
     for pin in data.pins:
         msg = messages.get(pin.target)
         if msg is not None:
-            text = f"{data.name(msg.author)} in {data.room_name(msg.room)}: {msg.text}"
-            out.append(
-                Item(msg.clock, msg.author, msg.seq, "pin", msg.room, f"{text} (pinned by {data.name(pin.author)})")
-            )
+            text = f"{msg.text} (in #{data.room_name(msg.room)}, pinned by {data.name(pin.author)})"
+            out.append(Item(msg.clock, msg.author, msg.seq, "pin", msg.room, text))
             continue
         entry = data.pinned_other.get(pin.target)
         if entry is not None:
-            text = f"{data.name(entry.author)}: {entry.kind} entry #{entry.seq} (pinned by {data.name(pin.author)})"
+            text = f"{entry.kind} entry #{entry.seq} (pinned by {data.name(pin.author)})"
             out.append(
                 Item(entry.clock, entry.author, entry.seq, "pin", None, text, incident=_incident_of(data, entry))
             )

@@ -13,12 +13,13 @@ import json
 from typing import Any, TextIO
 
 from meshchat.export.reports.model import ReportData
-from meshchat.export.reports.text import clean, csv_cell, utc
+from meshchat.export.reports.text import SHEET_ZONE, clean, csv_cell, sheet_time, utc
 from meshchat.log.codec import Value
 from meshchat.log.views import FieldChange, TrackedObject
 
 MESSAGE_COLUMNS = (
-    "time_utc",
+    "time",
+    "zone",
     "clock_ms",
     "room",
     "author",
@@ -43,7 +44,8 @@ def write_messages_csv(data: ReportData, out: TextIO) -> None:
         retractions = data.retractions.get(msg.id, [])
         writer.writerow(
             (
-                utc(msg.clock),
+                sheet_time(msg.clock),
+                SHEET_ZONE,
                 msg.clock,
                 csv_cell(data.room_name(msg.room)),
                 csv_cell(data.name(msg.author)),

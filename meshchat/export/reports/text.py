@@ -56,6 +56,15 @@ def _utc_second(second: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(second))
 
 
+SHEET_ZONE = "UTC"
+
+
+def sheet_time(clock_ms: int) -> str:
+    """``2026-11-25 07:10:42``, the zone (:data:`SHEET_ZONE`) in a column of its own: Excel and LibreOffice
+    read this form as a date and time; with a trailing ``Z`` or a ``T`` they keep it as text."""
+    return _utc_second(clock_ms // 1000)[:19]
+
+
 def utc_day(clock_ms: int) -> str:
     return _utc_second(clock_ms // 1000)[:10]
 

@@ -13,6 +13,7 @@ from typing import TextIO
 from meshchat.export.reports.items import Item, timeline, value_text
 from meshchat.export.reports.model import ReportData
 from meshchat.export.reports.text import h, one_line, utc, utc_day, utc_time
+from meshchat.log.kinds import severity_label
 from meshchat.log.views import Message
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -34,7 +35,7 @@ td.id{font-family:monospace;color:#777;width:6rem}
 .tag{display:inline-block;font-size:.75rem;font-weight:600;padding:0 .35rem;border-radius:.25rem;margin-left:.3rem;
 background:#ddd}
 .tag.flash{background:#c00;color:#fff}.tag.priority{background:#e80;color:#fff}.tag.retracted{background:#555;color:#fff}
-.tag.pinned{background:#27a;color:#fff}
+.tag.pinned{background:#27a;color:#fff}.tag.unacked{background:#fdd}
 tr.retracted .text{text-decoration:line-through;color:#666}
 tr.incident td,tr.task td{background:#fff7e0}tr.checkin td,tr.reply td{background:#eaf6ea}
 tr.reply.help td{background:#fde8e8}
@@ -118,7 +119,7 @@ def _incidents(data: ReportData) -> Iterator[str]:
         yield (
             f"<tr><td><bdi>{h(value_text(data, obj.get('title')))}</bdi>"
             f' <span class="id">{obj.obj.hex()[:8]}</span></td>'
-            f"<td>{h(value_text(data, obj.get('severity')))}</td><td>{h(value_text(data, obj.get('status')))}</td>"
+            f"<td>{h(severity_label(obj.get('severity')))}</td><td>{h(value_text(data, obj.get('status')))}</td>"
             f"<td><bdi>{h(value_text(data, obj.get('commander')))}</bdi></td>"
             f"<td><bdi>{h(value_text(data, obj.get('location')))}</bdi></td>"
             f"<td>{utc(obj.opened_clock)} by <bdi>{h(data.name(obj.opened_by))}</bdi></td>"
@@ -186,8 +187,7 @@ def _row(data: ReportData, item: Item, messages: dict[bytes, Message]) -> str:
         elif msg.priority != "routine":
             tags.append(f'<span class="tag priority">{h(msg.priority.upper())}</span>')
         if msg.ack_required or msg.id in data.acks:
-            acked = [data.name(a.author) for a in data.acks.get(msg.id, [])]
-            tags.append(f'<span class="tag">acknowledged by {len(acked)}</span>')
+            tags.append(_acknowledged(data, msg))
         if msg.pinned:
             tags.append('<span class="tag pinned">PINNED</span>')
         retractions = data.retractions.get(msg.id)
@@ -200,7 +200,7 @@ def _row(data: ReportData, item: Item, messages: dict[bytes, Message]) -> str:
             answered = messages.get(msg.reply_to)
             if answered is not None:
                 text = f"\u21b3 {data.name(answered.author)}: {one_line(answered.text, 60)}\n{text}"
-    elif item.kind == "reply" and not item.text.startswith("SAFE"):
+    elif item.needs_help:
         classes.append("help")
     return (
         f'<tr class="{" ".join(classes)}"><td class="time">{utc_time(item.clock)}</td>'
@@ -208,3 +208,12 @@ def _row(data: ReportData, item: Item, messages: dict[bytes, Message]) -> str:
         f'<td class="who"><bdi>{h(data.name(item.author))}</bdi></td>'
         f'<td class="what"><bdi class="text">{h(text)}</bdi>{"".join(tags)}</td><td class="id">{short_id}</td></tr>\n'
     )
+
+
+def _acknowledged(data: ReportData, msg: Message) -> str:
+    """Who acknowledged a message and when (UTC time of their ``msg.ack``), or that nobody did."""
+    acks = data.acks.get(msg.id, [])
+    if not acks:
+        return '<span class="tag unacked">acknowledged by nobody</span>'
+    who = ", ".join(f"<bdi>{h(data.name(a.author))}</bdi> {utc_time(a.clock)}" for a in acks)
+    return f'<span class="tag acked">acknowledged by {len(acks)}: {who}</span>'

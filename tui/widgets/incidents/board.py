@@ -7,8 +7,9 @@ from typing import ClassVar
 
 from textual.content import Content
 
+from meshchat.log.kinds import severity_label
 from meshchat.log.views import TrackedObject
-from tui.format import clock_time, severity_label, value_text
+from tui.format import clock_time, value_text
 from tui.widgets.table import Column, Table
 
 SEVERITY_STYLES = {1: "bold $text-error", 2: "bold $text-warning", 3: "$text-warning", 4: "", 5: "$text-muted"}

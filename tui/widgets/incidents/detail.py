@@ -9,8 +9,9 @@ from typing import ClassVar
 from textual.content import Content
 from textual.widgets import Static
 
+from meshchat.log.kinds import severity_label
 from meshchat.log.views import FieldChange, TrackedObject
-from tui.format import clock_seconds, severity_label, value_text
+from tui.format import clock_seconds, value_text
 from tui.widgets.table import Column, Table
 
 FIELD_ORDER = ("title", "severity", "status", "commander", "location", "summary")
