@@ -97,6 +97,12 @@ class NetLab:
         _run("ip", "-n", netns, "route", "add", "224.0.0.0/4", "dev", "eth0")
         return host
 
+    def add_address(self, host: Host, last_octet: int) -> str:
+        """Give ``host`` one more address on its subnet (e.g. to act as many LAN hosts at once); returns it."""
+        ip = f"10.{self.subnet}.0.{last_octet}"
+        _run("ip", "-n", host.netns, "addr", "add", f"{ip}/24", "dev", "eth0")
+        return ip
+
     def start(self, host: Host, *command: str, **popen: object) -> subprocess.Popen[bytes]:
         """Start ``command`` inside ``host``; it is killed when the lab closes."""
         proc = subprocess.Popen(host.argv(*command), start_new_session=True, **popen)  # type: ignore[call-overload]

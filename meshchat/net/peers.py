@@ -5,8 +5,10 @@
   is linked through another connection (it dialled us, or we know it by another address).
 - One link per peer key: when both sides dial at once, both keep the link dialled by the lower key, so both
   drop the same one.
-- The listener drops a connection at once when its host already has too many half-open (unauthenticated)
-  connections, and every link must finish its handshake within a deadline, so a slowloris costs little.
+- Half-open (unauthenticated) incoming connections are capped per source address and in total, and a new
+  connection never waits behind stalled ones: at a cap, the oldest half-open connection of that address (or,
+  when the table is full, of the address holding the most) is closed to make room. With a handshake deadline
+  on every link, a slowloris from many LAN addresses costs little and keeps no member out.
 - Events for the node's users: :class:`PeerUp` when a link is authenticated, :class:`SyncProgress` while
   catching up, :class:`PeerDown` with the reason when it ends.
 """
@@ -132,8 +134,7 @@ class PeerManager:
         self._links: dict[bytes, Link] = {}  # authenticated links, by peer key
         self._dialers: dict[Address, tuple[PeerRecord, trio.CancelScope]] = {}
         self._incoming: list[PeerRecord] = []
-        self._half_open: dict[str, int] = {}  # unauthenticated incoming connections per host
-        self._half_open_hosts: dict[Link, str] = {}
+        self._half_open: dict[Link, str] = {}  # unauthenticated incoming links and their hosts, oldest first
         self._records: dict[Link, PeerRecord] = {}
         self._nursery: trio.Nursery | None = None
 
@@ -259,22 +260,33 @@ class PeerManager:
                 await trio.sleep(delay * random.uniform(0.5, 1.0))
 
     async def _incoming_connection(self, stream: trio.SocketStream) -> None:
-        settings = self.settings
         try:
             host, port = stream.socket.getpeername()[:2]
         except OSError:
             await stream.aclose()
             return
-        if (
-            self._half_open.get(host, 0) >= settings.max_half_open_per_host
-            or sum(self._half_open.values()) >= settings.max_half_open
-        ):
-            log.warning("%s: dropped: too many unauthenticated connections from that host", host)
-            await stream.aclose()
-            return
+        self._make_room_for(str(host))
         record = PeerRecord(format_address((str(host), int(port))), "incoming")
         self._remember_incoming(record)
         await self._run_link(stream, Side.SERVER, record, half_open_host=str(host))
+
+    def _make_room_for(self, host: str) -> None:
+        """Close the half-open connection a new one from ``host`` replaces, if a cap is reached: the oldest of
+        ``host`` at its own cap, else, with the table full, the oldest of the host that holds the most (so an
+        attacker's many stalled connections go before a member's one)."""
+        settings = self.settings
+        by_host: dict[str, list[Link]] = {}
+        for link, owner in self._half_open.items():  # oldest first
+            by_host.setdefault(owner, []).append(link)
+        if len(by_host.get(host, ())) >= settings.max_half_open_per_host:
+            victim = by_host[host][0]
+        elif len(self._half_open) >= settings.max_half_open:
+            victim = max(by_host.values(), key=len)[0]  # max keeps the first of equals: the oldest host's
+        else:
+            return
+        owner = self._half_open.pop(victim)
+        log.warning("%s: closed an unauthenticated connection to make room for one from %s", owner, host)
+        victim.end("too many unauthenticated connections: made room for a newer one")
 
     def _remember_incoming(self, record: PeerRecord) -> None:
         self._incoming.append(record)
@@ -283,14 +295,7 @@ class PeerManager:
             self._incoming.remove(old)
 
     def _release_half_open(self, link: Link) -> None:
-        host = self._half_open_hosts.pop(link, None)
-        if host is None:
-            return
-        count = self._half_open[host] - 1
-        if count > 0:
-            self._half_open[host] = count
-        else:
-            del self._half_open[host]
+        self._half_open.pop(link, None)
 
     # ---- one link ------------------------------------------------------------------------------------------
 
@@ -303,8 +308,7 @@ class PeerManager:
         record.state = "handshaking"
         self._records[link] = record
         if half_open_host:
-            self._half_open[half_open_host] = self._half_open.get(half_open_host, 0) + 1
-            self._half_open_hosts[link] = half_open_host
+            self._half_open[link] = half_open_host
         reason = ""
         try:
             reason = await link.run()
