@@ -10,7 +10,7 @@ import argparse
 import io
 from typing import Any
 
-from meshchat.cli.output import short, when
+from meshchat.cli.output import say, say_lines, short, when
 from meshchat.invites import DEFAULT_TTL_MS, InviteError, parse_duration
 from meshchat.profile import Profile, ProfileError
 
@@ -93,18 +93,18 @@ def cmd_invite(args: argparse.Namespace) -> int:
             addresses = list(args.address)
         code = create_invite(profile, role=args.role, addresses=addresses, ttl_ms=ttl)
         text = code.encode()
-        print(f"One-time invite {short(code.invite_public_key)} to {profile.team_name!r} as {args.role}")
-        print(f"(valid until {when(code.expires)}). The newcomer runs:")
-        print()
-        print(f"  meshchat join {text}")
-        print()
+        say(f"One-time invite {short(code.invite_public_key)} to {profile.team_name!r} as {args.role}")
+        say(f"(valid until {when(code.expires)}). The newcomer runs:")
+        say()
+        say(f"  meshchat join {text}")
+        say()
         if args.qr:
-            print(qr_text(text))
+            say_lines(qr_text(text))
         if addresses:
-            print(f"It reaches this node at {', '.join(addresses)}; keep 'meshchat node' running.")
+            say(f"It reaches this node at {', '.join(addresses)}; keep 'meshchat node' running.")
         else:
-            print("No address is in the code (no node has listened on this home yet): the newcomer needs --peer.")
-        print(f"Withdraw it with 'meshchat invite revoke {short(code.invite_public_key)}'.")
+            say("No address is in the code (no node has listened on this home yet): the newcomer needs --peer.")
+        say(f"Withdraw it with 'meshchat invite revoke {short(code.invite_public_key)}'.")
     return 0
 
 
@@ -124,7 +124,7 @@ def _revoke(args: argparse.Namespace) -> int:
         raise InviteError("which invite? 'meshchat invite revoke ID' (ids: 'meshchat invites')")
     with Profile.open(args.home) as profile:
         found = revoke_invite(profile, args.invite_id)
-        print(f"revoked invite {found.id} ({found.invite.role.label}); a join with it will be refused everywhere")
+        say(f"revoked invite {found.id} ({found.invite.role.label}); a join with it will be refused everywhere")
     return 0
 
 
@@ -134,7 +134,7 @@ def cmd_invites(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
         invites = list_invites(profile)
         if not invites:
-            print("no invites yet ('meshchat invite' makes one)")
+            say("no invites yet ('meshchat invite' makes one)")
         for item in invites:
             invite = item.invite
             detail = ""
@@ -142,7 +142,7 @@ def cmd_invites(args: argparse.Namespace) -> int:
                 detail = f" by {profile.name_of(invite.used_by)}"
             elif invite.revoked_by is not None:
                 detail = f" by {profile.name_of(invite.revoked_by)}"
-            print(
+            say(
                 f"{item.id}  {invite.role.label:<8} {item.state:<7}{detail:<14} expires {when(invite.expires)}"
                 f"  issued by {profile.name_of(invite.issuer)}"
             )
@@ -161,7 +161,7 @@ def cmd_members(args: argparse.Namespace) -> int:
             role = member.role.label if member.role is not None else f"removed (up to #{member.removed_upto})"
             name = member.name or "-"
             callsign = f" [{member.callsign}]" if member.callsign else ""
-            print(f"{key.hex()}  {role:<8} {name}{callsign}")
+            say(f"{key.hex()}  {role:<8} {name}{callsign}")
     return 0
 
 
@@ -191,7 +191,7 @@ def cmd_members_add(args: argparse.Namespace) -> int:
             state = member.role.label if member.role is not None else "removed (a removed key cannot come back)"
             raise ProfileError(f"{short(key, 16)} is a member already: {state}")
         profile.add_member(key, args.role, args.name)
-        print(f"added {args.name or short(key, 16)} as {args.role}")
+        say(f"added {args.name or short(key, 16)} as {args.role}")
     return 0
 
 
@@ -201,8 +201,8 @@ def cmd_members_remove(args: argparse.Namespace) -> int:
         name = profile.name_of(key)
         entry = profile.remove_member(key)
         upto = str(entry.body().get("upto_seq"))
-        print(f"removed {name} ({short(key, 16)}): entries after #{upto} are refused by every node")
-        print("rotated the network key: the new key went to every remaining member, sealed to each")
+        say(f"removed {name} ({short(key, 16)}): entries after #{upto} are refused by every node")
+        say("rotated the network key: the new key went to every remaining member, sealed to each")
     return 0
 
 
@@ -210,7 +210,7 @@ def cmd_members_role(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
         key = resolve_member(profile, args.member)
         profile.change_role(key, args.role)
-        print(f"{profile.name_of(key)} ({short(key, 16)}) is now {args.role}")
+        say(f"{profile.name_of(key)} ({short(key, 16)}) is now {args.role}")
     return 0
 
 
@@ -219,5 +219,5 @@ def cmd_profile(args: argparse.Namespace) -> int:
         me = profile.store.membership.members.get(profile.me)
         callsign = args.callsign if args.callsign is not None else (me.callsign if me else "")
         profile.set_profile(args.name, callsign)
-        print(f"you are {args.name}" + (f" [{callsign}]" if callsign else ""))
+        say(f"you are {args.name}" + (f" [{callsign}]" if callsign else ""))
     return 0

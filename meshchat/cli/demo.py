@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from meshchat.cli.output import say
 from meshchat.profile import ProfileError
 
 
@@ -36,7 +37,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         code = int(app.run_app(home, config=config, companions=[demo_companion(team)], notice=NOTICE))
     finally:
         if args.keep:
-            print(f"The demo's home is kept in {home} (meshchat --home {home} opens it again).")
+            say(f"The demo's home is kept in {home} (meshchat --home {home} opens it again).")
         else:
             shutil.rmtree(home.parent, ignore_errors=True)
     return code

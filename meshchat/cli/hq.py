@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
@@ -14,7 +13,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
-from meshchat.cli.output import short
+from meshchat.cli.output import say, say_json, short
 from meshchat.export.errors import ExportError
 from meshchat.export.problems import Severity, VerifyReport
 from meshchat.export.progress import Progress
@@ -74,7 +73,7 @@ def _plain_errors(handler: Handler) -> Handler:
         try:
             return handler(args)
         except ExportError as exc:
-            print(f"meshchat: {exc}", file=sys.stderr)
+            say(f"meshchat: {exc}", file=sys.stderr)
             return EXIT_UNUSABLE
 
     return run
@@ -133,9 +132,9 @@ def cmd_export(args: argparse.Namespace) -> int:
             result = export_store(
                 store, home.identity(), args.out, report_filter=ReportFilter(args.since, room), progress=progress
             )
-    print(f"exported {result.entries:,} entries ({result.fork_proofs} fork proofs) to {result.out}")
-    print(f"log.msgpack: {result.log_bytes:,} bytes; reports: {', '.join(result.files[2:6])}, ...")
-    print(f"check it anywhere with: meshchat verify {result.out}")
+    say(f"exported {result.entries:,} entries ({result.fork_proofs} fork proofs) to {result.out}")
+    say(f"log.msgpack: {result.log_bytes:,} bytes; reports: {', '.join(result.files[2:6])}, ...")
+    say(f"check it anywhere with: meshchat verify {result.out}")
     return 0
 
 
@@ -157,7 +156,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     report = verify_export(args.dir, progress=Progress(quiet=args.quiet or args.json))
     if args.json:
-        print(json.dumps(report.to_json(), indent=1, sort_keys=True))
+        say_json(report.to_json())
     else:
         print_report(report)
     return 0 if report.ok else EXIT_FAILED
@@ -166,42 +165,40 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def print_report(report: VerifyReport) -> None:
     names = report.names
     team = report.team_id.hex() if report.team_id else "?"
-    print(f"export     {report.path}")
-    print(f"team       {report.team_name or '?'} ({team})")
+    say(f"export     {report.path}")
+    say(f"team       {report.team_name or '?'} ({team})")
     if report.exported_by is not None:
         who = names.get(report.exported_by) or short(report.exported_by, 16)
         when = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime((report.exported_at or 0) // 1000))
-        print(f"exported   {when} by {who} ({report.exported_by.hex()[:16]}, {report.signer_role or '?'})")
-    print(
+        say(f"exported   {when} by {who} ({report.exported_by.hex()[:16]}, {report.signer_role or '?'})")
+    say(
         f"log        {report.entries:,} entries by {report.authors} author{'' if report.authors == 1 else 's'}; "
         f"{report.signatures_checked:,} signatures checked one by one"
     )
     roles = Counter(report.roles.values())
-    print("authors    " + ", ".join(f"{count} {role}" for role, count in sorted(roles.items())))
+    say("authors    " + ", ".join(f"{count} {role}" for role, count in sorted(roles.items())))
     for key, role in sorted(report.roles.items(), key=lambda kv: kv[1]):
         if role in ("removed", "unknown"):
-            print(f"           {role}: {names.get(key) or '?'} ({key.hex()})")
-    print(f"heads      {report.heads_checked:,} entries named by signed heads entries, checked present")
-    print(f"forks      {report.fork_proofs} fork proofs")
+            say(f"           {role}: {names.get(key) or '?'} ({key.hex()})")
+    say(f"heads      {report.heads_checked:,} entries named by signed heads entries, checked present")
+    say(f"forks      {report.fork_proofs} fork proofs")
     effective = [r for r in report.retractions if r.effective]
-    print(f"retracted  {len(effective)} messages (kept in the log, marked retracted in the reports)")
+    say(f"retracted  {len(effective)} messages (kept in the log, marked retracted in the reports)")
     for r in effective:
         target = f"{names.get(r.target_author, '') if r.target_author else ''} #{r.target_seq}"
-        print(
-            f"           {names.get(r.author, short(r.author))} retracted {target.strip()} (id {r.target.hex()[:16]})"
-        )
+        say(f"           {names.get(r.author, short(r.author))} retracted {target.strip()} (id {r.target.hex()[:16]})")
     for problem in report.problems:
         if problem.severity is Severity.INFO:
             continue
         entry = problem.entry_text(names)
         where = f"  [{problem.where}]" if problem.where else ""
-        print(f"{problem.severity.upper():<8} {problem.code}: {entry + ': ' if entry else ''}{problem.message}{where}")
+        say(f"{problem.severity.upper():<8} {problem.code}: {entry + ': ' if entry else ''}{problem.message}{where}")
     errors, warnings = len(report.errors), len(report.warnings)
     if report.ok:
         extra = f" ({warnings} warnings above)" if warnings else ""
-        print(f"VERIFIED   every signature and every chain holds; nothing named by a heads entry is missing{extra}")
+        say(f"VERIFIED   every signature and every chain holds; nothing named by a heads entry is missing{extra}")
     else:
-        print(f"FAILED     {errors} errors, {warnings} warnings")
+        say(f"FAILED     {errors} errors, {warnings} warnings")
 
 
 # ---- bundles -----------------------------------------------------------------------------------------------
@@ -214,8 +211,8 @@ def cmd_bundle_frontier(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
         frontier = write_frontier(profile.store, profile.me, args.file)
     total = sum(seq for seq, _ in frontier.heads.values())
-    print(f"wrote the frontier of this node ({total:,} entries by {len(frontier.heads)} authors) to {args.file}")
-    print(f"on the other node: meshchat bundle export BUNDLE --for {args.file.name}")
+    say(f"wrote the frontier of this node ({total:,} entries by {len(frontier.heads)} authors) to {args.file}")
+    say(f"on the other node: meshchat bundle export BUNDLE --for {args.file.name}")
     return 0
 
 
@@ -230,8 +227,8 @@ def cmd_bundle_export(args: argparse.Namespace) -> int:
             write_heads(profile)
         result = write_bundle(profile.store, profile.me, args.file, peer=peer, progress=Progress(quiet=args.quiet))
     lacking = f" that {short(peer.node)} lacks" if peer else ""
-    print(f"wrote {result.entries:,} entries{lacking} and {result.fork_proofs} fork proofs to {args.file}")
-    print(f"({result.bytes:,} bytes; on the other node: meshchat bundle import {args.file.name})")
+    say(f"wrote {result.entries:,} entries{lacking} and {result.fork_proofs} fork proofs to {args.file}")
+    say(f"({result.bytes:,} bytes; on the other node: meshchat bundle import {args.file.name})")
     return 0
 
 
@@ -246,7 +243,7 @@ def cmd_bundle_import(args: argparse.Namespace) -> int:
 
 def _print_import(source: str, result: Any) -> int:
     counts = result.counts
-    print(
+    say(
         f"{source}: {counts['appended']:,} new, {counts['duplicate']:,} already held, {counts['fork']} fork proofs, "
         f"{result.quarantined} held until their authors are known, {counts['rejected']} rejected"
         + (f", {result.still_deferred} could not be placed (gaps)" if result.still_deferred else "")
@@ -254,7 +251,7 @@ def _print_import(source: str, result: Any) -> int:
     for rejection in result.rejected:
         entry = rejection.entry
         name = f"{entry.author.hex()[:16]}#{entry.seq} id {entry.id.hex()}: " if entry else ""
-        print(f"  rejected {name}{rejection.reason}")
+        say(f"  rejected {name}{rejection.reason}")
     return EXIT_FAILED if counts["rejected"] else 0
 
 
@@ -268,7 +265,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         result = home.import_path(path, progress=Progress(quiet=args.quiet))
         status = max(status, _print_import(f"{path} -> team {result.team.hex()[:16]}", result))
     for team in home.teams():
-        print(f"  {team.team_id.hex()[:16]}  {team.name or '?':<24} {team.entries:>9,} entries")
+        say(f"  {team.team_id.hex()[:16]}  {team.name or '?':<24} {team.entries:>9,} entries")
     return status
 
 
@@ -278,7 +275,7 @@ def cmd_teams(args: argparse.Namespace) -> int:
 
     teams = Home(args.home).teams()
     for team in teams:
-        print(f"{team.team_id.hex()}  {team.name or '?':<24} {team.entries:>9,} entries  {team.path.name}")
+        say(f"{team.team_id.hex()}  {team.name or '?':<24} {team.entries:>9,} entries  {team.path.name}")
     if not teams:
-        print(f"{args.home} holds no team logs")
+        say(f"{args.home} holds no team logs")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from meshchat.cli.output import incident_line, short, value_text, when
+from meshchat.cli.output import incident_line, say, short, value_text, when
 from meshchat.log.codec import Value
 from meshchat.log.kinds import CHECKIN_STATUSES, INCIDENT_STATUSES, TASK_STATUSES
 from meshchat.profile import Profile, ProfileError
@@ -76,7 +76,7 @@ def register(commands: Any) -> None:
 def cmd_incident_open(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
         incident = profile.open_incident(args.title, args.severity, location=args.location, room=args.room)
-        print(f"opened incident {short(incident)}: {args.title}")
+        say(f"opened incident {short(incident)}: {args.title}")
     return 0
 
 
@@ -88,7 +88,7 @@ def cmd_incident_update(args: argparse.Namespace) -> int:
     }
     with Profile.open(args.home) as profile:
         profile.update_incident(args.id, fields)
-        print(f"updated incident {args.id}: {', '.join(fields)}")
+        say(f"updated incident {args.id}: {', '.join(fields)}")
     return 0
 
 
@@ -97,33 +97,33 @@ def cmd_incident_list(args: argparse.Namespace) -> int:
         names = {k: profile.name_of(k) for k in profile.store.membership.members}
         incidents = profile.views.incidents()
         for obj in incidents:
-            print(incident_line(obj, names))
+            say(incident_line(obj, names))
         if not incidents:
-            print("no incidents")
+            say("no incidents")
     return 0
 
 
 def cmd_incident_show(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
         obj = profile.incident(args.id)
-        print(f"incident {obj.obj.hex()}")
+        say(f"incident {obj.obj.hex()}")
         for name in ("title", "severity", "status", "commander", "location", "summary"):
             change = obj.fields.get(name)
             if change is not None:
                 who = f"{profile.name_of(change.author)}, {when(change.clock)}"
-                print(f"  {name:<10} {value_text(change.value)}   ({who})")
-        print("history:")
+                say(f"  {name:<10} {value_text(change.value)}   ({who})")
+        say("history:")
         for change in obj.history:
             who = profile.name_of(change.author)
-            print(f"  {when(change.clock)}  {who:<12} {change.name} = {value_text(change.value)}")
+            say(f"  {when(change.clock)}  {who:<12} {change.name} = {value_text(change.value)}")
         tasks = profile.views.tasks(obj.obj)
         if tasks:
-            print("tasks:")
+            say("tasks:")
             for task in tasks:
                 owner = task.get("owner")
                 who = profile.name_of(owner) if isinstance(owner, bytes) else "-"
                 status, title = value_text(task.get("status")), value_text(task.get("title"))
-                print(f"  {short(task.obj)}  {status:<9} {title}  (owner: {who})")
+                say(f"  {short(task.obj)}  {status:<9} {title}  (owner: {who})")
     return 0
 
 
@@ -131,7 +131,7 @@ def cmd_task_open(args: argparse.Namespace) -> int:
     owner = _key(args.owner) if args.owner else None
     with Profile.open(args.home) as profile:
         task = profile.open_task(args.title, owner=owner, incident=args.incident)
-        print(f"opened task {short(task)}: {args.title}")
+        say(f"opened task {short(task)}: {args.title}")
     return 0
 
 
@@ -139,14 +139,14 @@ def cmd_task_update(args: argparse.Namespace) -> int:
     fields: dict[str, Value] = {n: getattr(args, n) for n in ("status", "title") if getattr(args, n) is not None}
     with Profile.open(args.home) as profile:
         profile.update_task(args.id, fields)
-        print(f"updated task {args.id}")
+        say(f"updated task {args.id}")
     return 0
 
 
 def cmd_checkin_request(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
         checkin = profile.request_checkin(args.room, args.question)
-        print(f"roll call {short(checkin)} opened in {args.room}")
+        say(f"roll call {short(checkin)} opened in {args.room}")
     return 0
 
 
@@ -156,19 +156,19 @@ def cmd_checkin_reply(args: argparse.Namespace) -> int:
         if len(matches) != 1 or len(args.id) < 4:
             raise ProfileError(f"no single roll call {args.id!r} (give at least 4 hex digits)")
         profile.reply_checkin(matches[0].checkin, args.status, args.note)
-        print(f"answered {args.status}")
+        say(f"answered {args.status}")
     return 0
 
 
 def cmd_checkin_list(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
         for c in profile.views.checkins():
-            print(f"{short(c.checkin)}  {when(c.clock)}  {c.question}  (by {profile.name_of(c.requested_by)})")
+            say(f"{short(c.checkin)}  {when(c.clock)}  {c.question}  (by {profile.name_of(c.requested_by)})")
             for author, reply in sorted(c.replies.items()):
                 note = f" - {reply.note}" if reply.note else ""
-                print(f"    {profile.name_of(author):<12} {reply.status}{note}")
+                say(f"    {profile.name_of(author):<12} {reply.status}{note}")
             for author in c.missing:
-                print(f"    {profile.name_of(author):<12} (no answer)")
+                say(f"    {profile.name_of(author):<12} (no answer)")
     return 0
 
 

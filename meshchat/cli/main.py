@@ -10,7 +10,9 @@ from pathlib import Path
 
 from meshchat import __version__
 from meshchat.cli import admin, demo, hq, incidents, messages, network, team
+from meshchat.cli.output import say
 from meshchat.profile import ProfileError, default_home
+from meshchat.terminal import guarded_terminal
 
 Handler = Callable[[argparse.Namespace], int]
 COMMAND_GROUPS = (team, admin, messages, incidents, network, hq, demo)
@@ -47,6 +49,13 @@ def _home_after_command(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Whatever it prints, and whatever ``argparse`` or ``logging`` print for it, reaches the
+    terminal as safe text (:func:`meshchat.terminal.guarded_terminal`)."""
+    with guarded_terminal():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.home is None:
@@ -55,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args) if handler is not None else run_default(args, parser)
     except ProfileError as exc:
-        print(f"meshchat: {exc}", file=sys.stderr)
+        say(f"meshchat: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

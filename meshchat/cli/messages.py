@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from meshchat.cli.output import message_line, short
+from meshchat.cli.output import message_line, say, short
 from meshchat.log.kinds import PRIORITIES
 from meshchat.profile import Profile, ProfileError
 
@@ -41,7 +41,7 @@ def cmd_post(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
         reply_to = profile.message(args.reply_to).id if args.reply_to else None
         entry = profile.post(args.room, args.text, flash=args.flash, priority=args.priority, reply_to=reply_to)
-        print(f"posted #{short(entry.id)} to {args.room}")
+        say(f"posted #{short(entry.id)} to {args.room}")
     return 0
 
 
@@ -52,9 +52,9 @@ def cmd_log(args: argparse.Namespace) -> int:
         rooms = [profile.room(args.room)] if args.room else profile.views.rooms()
         for room in rooms:
             if not args.room:
-                print(f"== {room.name}{' (archived)' if room.archived else ''}")
+                say(f"== {room.name}{' (archived)' if room.archived else ''}")
             for msg in profile.views.messages(room.room, limit=args.limit):
-                print(message_line(msg, profile.name_of(msg.author)))
+                say(message_line(msg, profile.name_of(msg.author)))
     return 0
 
 
@@ -62,7 +62,7 @@ def cmd_mark(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
         action = {"ack": profile.ack, "retract": profile.retract, "pin": profile.pin}[args.mark]
         action(args.message)
-        print(f"{args.mark}: done")
+        say(f"{args.mark}: done")
     return 0
 
 
@@ -70,7 +70,7 @@ def cmd_pending(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
         pending = profile.views.unacknowledged(profile.me)
         for msg in pending:
-            print(message_line(msg, profile.name_of(msg.author)))
+            say(message_line(msg, profile.name_of(msg.author)))
         if not pending:
-            print("nothing waits for your acknowledgement")
+            say("nothing waits for your acknowledgement")
     return 0

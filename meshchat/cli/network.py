@@ -9,8 +9,9 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from meshchat.cli.output import short
+from meshchat.cli.output import say, short
 from meshchat.profile import Profile, ProfileError
+from meshchat.terminal import OneLineLogRecords
 
 if TYPE_CHECKING:
     import trio
@@ -82,10 +83,12 @@ def cmd_node(args: argparse.Namespace) -> int:
     from meshchat.node import Node
 
     config = node_config(args)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(OneLineLogRecords())  # peers' reasons and members' names are in these lines
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(message)s",
-        stream=sys.stderr,
+        handlers=[handler],
     )
     node = Node.open(args.home, config)
     try:
@@ -140,9 +143,9 @@ def cmd_join(args: argparse.Namespace) -> int:
 
     code = InviteCode.decode(args.code)
     with join_team(args.home, code, display_name=args.name, callsign=args.callsign) as profile:
-        print(f"Joined team {code.team_name!r} as {code.role} (home {args.home}); your key is {profile.me.hex()}")
+        say(f"Joined team {code.team_name!r} as {code.role} (home {args.home}); your key is {profile.me.hex()}")
         where = ", ".join(code.addresses) or "a teammate's node (give --peer HOST:PORT)"
-        print(f"Run 'meshchat node' to connect to {where}: teammates admit you once their node sees your join.")
+        say(f"Run 'meshchat node' to connect to {where}: teammates admit you once their node sees your join.")
     return 0
 
 
@@ -157,11 +160,11 @@ def cmd_peers(args: argparse.Namespace) -> int:
     status = NodeStatus.decode(raw) if raw else None
     now = int(time.time() * 1000)
     if status is None or not status.running(now):
-        print(f"no node is running on {args.home} (start one with 'meshchat node')")
+        say(f"no node is running on {args.home} (start one with 'meshchat node')")
         return 1
-    print(f"node (pid {status.pid}) on {', '.join(status.listen) or 'no address: not listening'}")
+    say(f"node (pid {status.pid}) on {', '.join(status.listen) or 'no address: not listening'}")
     if not status.peers:
-        print("no peers yet")
+        say("no peers yet")
     for peer in status.peers:
         who = short(peer.peer.key, 12) if peer.peer.key else "?"
         synced = f"synced {max(0, now - peer.last_sync_ms) // 1000}s ago" if peer.last_sync_ms else "never synced"
@@ -169,5 +172,5 @@ def cmd_peers(args: argparse.Namespace) -> int:
             f"{peer.peer.address:<22} {peer.peer.found_by:<9} {peer.state:<11} {who:<12}"
             f"  in {peer.entries_in:<6} out {peer.entries_out:<6} {synced}"
         )
-        print(line + (f"  ({peer.error})" if peer.error else ""))
+        say(line + (f"  ({peer.error})" if peer.error else ""))
     return 0

@@ -1,12 +1,39 @@
-"""Formatting for people: times, names, ids, tables."""
+"""Output for people: every line a command prints goes through :func:`say`; and times, names, ids, tables.
+
+Member text (names, messages, titles), text from files and text from peers is untrusted: :func:`say` shows
+each line through :func:`meshchat.log.safe_text.safe_text`, so a control character cannot act on the
+terminal and a newline inside a message cannot fake a line of its own (``tests/test_cli_safe_text.py`` runs
+every command with hostile text). ``meshchat.terminal.guarded_terminal`` catches what escapes this.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
 import time
+from typing import Any, TextIO
 
 from meshchat.log.codec import Value
 from meshchat.log.kinds import severity_label
+from meshchat.log.safe_text import safe_text
 from meshchat.log.views import Message, TrackedObject, location_text
+
+
+def say(line: str = "", *, file: TextIO | None = None) -> None:
+    """Print ``line`` as one line of output, safe to show whatever it holds."""
+    print(safe_text(line), file=file if file is not None else sys.stdout)
+
+
+def say_lines(text: str) -> None:
+    """Print text that is several lines on purpose (a QR code), each line made safe."""
+    for line in text.removesuffix("\n").split("\n"):
+        say(line)
+
+
+def say_json(document: Any) -> None:
+    """A JSON document for programs: ASCII only, so strings keep their exact text (``\\u001b``, ``\\u202e``)
+    and nothing raw reaches a terminal."""
+    print(json.dumps(document, indent=1, sort_keys=True, ensure_ascii=True))
 
 
 def when(clock_ms: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from meshchat.cli.output import short, when
+from meshchat.cli.output import say, short, when
 from meshchat.profile import Profile, ProfileError
 
 
@@ -38,15 +38,15 @@ def register(commands: Any) -> None:
 
 def cmd_init(args: argparse.Namespace) -> int:
     with Profile.init(args.home, args.team, display_name=args.name, callsign=args.callsign) as profile:
-        print(f"Founded team {profile.team_name!r} (id {short(profile.team_id, 16)}) in {args.home}")
-        print(f"You are its owner; your key is {profile.me.hex()}")
-        print("Next: 'meshchat invite' to add teammates, 'meshchat post general TEXT' to write.")
+        say(f"Founded team {profile.team_name!r} (id {short(profile.team_id, 16)}) in {args.home}")
+        say(f"You are its owner; your key is {profile.me.hex()}")
+        say("Next: 'meshchat invite' to add teammates, 'meshchat post general TEXT' to write.")
     return 0
 
 
 def cmd_id(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
-        print(profile.me.hex())
+        say(profile.me.hex())
     return 0
 
 
@@ -54,10 +54,10 @@ def cmd_whoami(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
         role = profile.my_role()
         status = role.label if role is not None else _why_not_a_member(profile)
-        print(f"{profile.name_of(profile.me)} ({status}) in {profile.team_name!r}")
-        print(f"key  {profile.me.hex()}")
-        print(f"team {profile.team_id.hex()}")
-        print(f"home {args.home}")
+        say(f"{profile.name_of(profile.me)} ({status}) in {profile.team_name!r}")
+        say(f"key  {profile.me.hex()}")
+        say(f"team {profile.team_id.hex()}")
+        say(f"home {args.home}")
     return 0
 
 
@@ -75,16 +75,16 @@ def cmd_rooms(args: argparse.Namespace) -> int:
         for room in profile.views.rooms():
             state = " (archived)" if room.archived else ""
             count = profile.views.message_count(room.room)
-            print(f"{short(room.room)}  {room.name:<16} {count:>6} messages  since {when(room.clock)}{state}")
+            say(f"{short(room.room)}  {room.name:<16} {count:>6} messages  since {when(room.clock)}{state}")
             if room.topic:
-                print(f"          {room.topic}")
+                say(f"          {room.topic}")
     return 0
 
 
 def cmd_room_create(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
         room = profile.create_room(args.name, args.topic)
-        print(f"created room {args.name!r} ({short(room)})")
+        say(f"created room {args.name!r} ({short(room)})")
     return 0
 
 
@@ -93,5 +93,5 @@ def cmd_room_archive(args: argparse.Namespace) -> int:
         if profile.room(args.name).archived:
             raise ProfileError(f"room {args.name!r} is archived already")
         profile.archive_room(args.name)
-        print(f"archived room {args.name!r}")
+        say(f"archived room {args.name!r}")
     return 0

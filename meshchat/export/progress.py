@@ -11,6 +11,9 @@ import sys
 import time
 from typing import TextIO
 
+from meshchat.log.safe_text import safe_text
+from meshchat.terminal import raw_stream
+
 
 class Progress:
     """``stage(label, total)`` starts a stage; ``advance(n)`` moves it; ``done()`` ends it."""
@@ -52,9 +55,10 @@ class Progress:
         self.label = ""
 
     def _text(self) -> str:
+        label = safe_text(self.label)  # labels name files, and a file's name comes from whoever made it
         if self.total:
-            return f"{self.label}: {self.count:,}/{self.total:,} ({self.count * 100 // self.total}%)"
-        return f"{self.label}: {self.count:,}"
+            return f"{label}: {self.count:,}/{self.total:,} ({self.count * 100 // self.total}%)"
+        return f"{label}: {self.count:,}"
 
     def _show(self, *, final: bool) -> None:
         now = time.monotonic()
@@ -63,8 +67,9 @@ class Progress:
         if self.tty:
             if final or now - self._last_time >= self.interval:
                 self._last_time = now
-                self.stream.write("\r\x1b[K" + self._text() + ("\n" if final else ""))
-                self.stream.flush()
+                terminal = raw_stream(self.stream)  # the line is redrawn with our own control sequence
+                terminal.write("\r\x1b[K" + self._text() + ("\n" if final else ""))
+                terminal.flush()
                 self._shown = True
             return
         decile = self.count * 10 // self.total if self.total else 0
