@@ -276,7 +276,7 @@ class MeshchatApp(App[int]):
         role = node.my_role()
         return StatusFacts(
             me=node.name_of(node.me),
-            role=role.label if role else "not a member",
+            role=role.label if role is not None else "not a member",
             peers=node.peers(),
             sync=list(self.sync.values()),
             unacknowledged=len(self.unacknowledged()),

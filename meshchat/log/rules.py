@@ -16,7 +16,7 @@ left out until the set of removals stops changing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -46,11 +46,6 @@ class Role(IntEnum):
     @property
     def label(self) -> str:
         return self.name.lower()
-
-    def __bool__(self) -> bool:
-        """Every role is truthy, the observer's (0) too: ``role or ...`` and ``if role`` mean "a role at
-        all" (they showed observers as removed or no member before)."""
-        return True
 
 
 # The least role an author must hold for an entry of each kind to have effect. Membership kinds are judged by
@@ -255,8 +250,17 @@ def evaluate(
 
 
 class _Evaluation:
-    def __init__(self, membership: Membership) -> None:
+    """One pass over the membership entries: the membership being built, and how roles change in it."""
+
+    def __init__(self, team_id: bytes, membership: Membership) -> None:
+        self.team_id = team_id
         self.m = membership
+
+    def actor(self, entry: ControlEntry) -> Role:
+        """The role of an entry's author, which the table's ``needs`` has already required."""
+        role = self.m.role_of(entry.author)
+        assert role is not None
+        return role
 
     def set_role(self, key: bytes, role: Role | None, at: OrderKey) -> None:
         spans = self.m.spans.setdefault(key, [])
@@ -282,7 +286,7 @@ def _evaluate_once(
     cut: Mapping[bytes, int],
 ) -> Membership:
     membership = Membership(team_id=team_id, founder=founder, seq_limits=dict(limits))
-    run = _Evaluation(membership)
+    run = _Evaluation(team_id, membership)
     if founder is None:
         return membership
     run.set_role(founder, Role.OWNER, OrderKey(genesis_clock, founder, 1))
@@ -293,50 +297,111 @@ def _evaluate_once(
         if body is None:
             membership.refusals.append(Refusal(entry.author, entry.seq, entry.kind, "malformed body"))
             continue
-        reason = _apply(run, team_id, entry, body)
-        if reason:
+        reason = _apply(run, entry, body)
+        if reason is not None:
             membership.refusals.append(Refusal(entry.author, entry.seq, entry.kind, reason))
     return membership
 
 
-def _apply(run: _Evaluation, team_id: bytes, entry: ControlEntry, body: Mapping[str, Value]) -> str | None:
-    """Apply one membership entry; return why it had no effect, or None."""
+# ---- the membership rules: one handler per kind ---------------------------------------------------------------
+#
+# Every membership kind is judged by one entry of CONTROL_RULES below, and by nothing else: evaluation looks the
+# kind up, checks the author's standing (``needs``), and lets the handler apply the entry or name the reason it
+# has no effect. A kind that is not in the table is not a membership kind (``kinds.MEMBERSHIP_KINDS`` lists the
+# same kinds, plus the genesis, which is judged by being the genesis). What may live in a handler: reads and
+# changes of the :class:`Membership` being built, through ``_Evaluation`` for roles. Nothing else: no I/O, no
+# clock but the entry's, no state outside the evaluation, so every node reaches the same result.
+
+Handler = Callable[["_Evaluation", ControlEntry, Mapping[str, Value]], "str | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class ControlRule:
+    """How one membership kind is judged."""
+
+    needs: Role | None  # the least role its author must hold when it is evaluated; None: no role (a join)
+    apply: Handler  # applies the entry, or returns why it has no effect
+    refusal: str = "only admins change membership"  # the reason when the author's role is too low
+
+
+def _apply_profile(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Value]) -> str | None:
+    member = run.m.members[entry.author]
+    member.name = str(body["name"])
+    member.callsign = str(body["callsign"])
+    return None
+
+
+def _apply_invite(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Value]) -> str | None:
     m = run.m
-    actor = m.role_of(entry.author)
-    if entry.kind == "member.join":
-        return _apply_join(run, team_id, entry, body)
-    if actor is None:
-        return "author is not a member"
-    if entry.kind == "member.profile":
-        member = m.members[entry.author]
-        member.name = str(body["name"])
-        member.callsign = str(body["callsign"])
-        return None
-    if actor < Role.ADMIN:
-        return "only admins change membership"
-    if entry.kind in ("member.invite", "invite.revoke", "key.rotate"):
-        return _apply_admin_entry(m, actor, entry, body)
-    target = _blob(body["member"])
-    current = m.role_of(target)
-    if target == m.founder:
+    role = Role.parse(str(body["role"]))
+    if role >= Role.ADMIN and run.actor(entry) < Role.OWNER:
+        return "only the owner invites admins"
+    invite_pk = _blob(body["invite_pk"])
+    if invite_pk in m.invites:
+        return "invite key already issued"
+    expires = body["expires"]
+    assert isinstance(expires, int)
+    m.invites[invite_pk] = Invite(invite_pk, role, expires, entry.author, entry.key)
+    return None
+
+
+def _apply_revoke(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Value]) -> str | None:
+    invite = run.m.invites.get(_blob(body["invite_pk"]))
+    if invite is None:
+        return "no such invite"
+    if invite.used_by is not None:
+        return "invite was already used"
+    if invite.role >= Role.ADMIN and run.actor(entry) < Role.OWNER:
+        return "only the owner revokes an invite for an admin"
+    if invite.revoked_by is None:
+        invite.revoked_by = entry.author
+    return None
+
+
+def _apply_rotate(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Value]) -> str | None:
+    keys = body["keys"]
+    assert isinstance(keys, dict)
+    run.m.rotations.append(Rotation(entry.key, {_blob(k): _blob(v) for k, v in keys.items()}))
+    return None
+
+
+def _target_refusal(run: _Evaluation, entry: ControlEntry, target: bytes) -> str | None:
+    """Why the author may not change ``target``'s membership at all (ranks), or None."""
+    if target == run.m.founder:
         return "the owner's role cannot change"
-    if current is not None and current >= Role.ADMIN and actor < Role.OWNER:
+    current = run.m.role_of(target)
+    if current is not None and current >= Role.ADMIN and run.actor(entry) < Role.OWNER:
         return "only the owner changes an admin"
-    if entry.kind == "member.add":
-        role = Role.parse(str(body["role"]))
-        if role >= Role.ADMIN and actor < Role.OWNER:
-            return "only the owner makes admins"
-        existing = m.members.get(target)
-        if existing is not None and existing.removed_upto is not None:
-            return "a removed key cannot come back (invite a new key)"
-        run.set_role(target, role, entry.key)
-        member = m.members[target]
-        if not member.name:
-            member.name = str(body["name"])
-        if member.added_by is None:
-            member.added_by = entry.author
-        return None
-    # member.remove
+    return None
+
+
+def _apply_add(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Value]) -> str | None:
+    m = run.m
+    target = _blob(body["member"])
+    refusal = _target_refusal(run, entry, target)
+    if refusal is not None:
+        return refusal
+    role = Role.parse(str(body["role"]))
+    if role >= Role.ADMIN and run.actor(entry) < Role.OWNER:
+        return "only the owner makes admins"
+    existing = m.members.get(target)
+    if existing is not None and existing.removed_upto is not None:
+        return "a removed key cannot come back (invite a new key)"
+    run.set_role(target, role, entry.key)
+    member = m.members[target]
+    if not member.name:
+        member.name = str(body["name"])
+    if member.added_by is None:
+        member.added_by = entry.author
+    return None
+
+
+def _apply_remove(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Value]) -> str | None:
+    m = run.m
+    target = _blob(body["member"])
+    refusal = _target_refusal(run, entry, target)
+    if refusal is not None:
+        return refusal
     upto = body["upto_seq"]
     assert isinstance(upto, int)
     removed = m.members.get(target)
@@ -351,40 +416,7 @@ def _apply(run: _Evaluation, team_id: bytes, entry: ControlEntry, body: Mapping[
     return None
 
 
-def _apply_admin_entry(m: Membership, actor: Role, entry: ControlEntry, body: Mapping[str, Value]) -> str | None:
-    """Invites, their revocation and key rotations (the author is an admin or the owner)."""
-    if entry.kind == "member.invite":
-        role = Role.parse(str(body["role"]))
-        if role >= Role.ADMIN and actor < Role.OWNER:
-            return "only the owner invites admins"
-        invite_pk = body["invite_pk"]
-        assert isinstance(invite_pk, bytes)
-        if invite_pk in m.invites:
-            return "invite key already issued"
-        expires = body["expires"]
-        assert isinstance(expires, int)
-        m.invites[invite_pk] = Invite(invite_pk, role, expires, entry.author, entry.key)
-        return None
-    if entry.kind == "invite.revoke":
-        invite = m.invites.get(_blob(body["invite_pk"]))
-        if invite is None:
-            return "no such invite"
-        if invite.used_by is not None:
-            return "invite was already used"
-        if invite.role >= Role.ADMIN and actor < Role.OWNER:
-            return "only the owner revokes an invite for an admin"
-        if invite.revoked_by is None:
-            invite.revoked_by = entry.author
-        return None
-    if entry.kind == "key.rotate":
-        keys = body["keys"]
-        assert isinstance(keys, dict)
-        m.rotations.append(Rotation(entry.key, {_blob(k): _blob(v) for k, v in keys.items()}))
-        return None
-    raise AssertionError(entry.kind)  # the caller passes only the kinds above
-
-
-def _apply_join(run: _Evaluation, team_id: bytes, entry: ControlEntry, body: Mapping[str, Value]) -> str | None:
+def _apply_join(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Value]) -> str | None:
     m = run.m
     if entry.seq != 1:
         return "a join must be the first entry of its log"
@@ -399,13 +431,37 @@ def _apply_join(run: _Evaluation, team_id: bytes, entry: ControlEntry, body: Map
         return "invite was already used"
     if entry.clock > invite.expires:
         return "invite had expired"
-    if not verify_join_proof(team_id, entry.author, invite.invite_pk, _blob(body["proof"])):
+    if not verify_join_proof(run.team_id, entry.author, invite.invite_pk, _blob(body["proof"])):
         return "invite proof does not verify"
     invite.used_by = entry.author
     run.set_role(entry.author, invite.role, entry.key)
     m.members[entry.author].added_by = invite.issuer
     m.members[entry.author].key_from = invite.issued  # its code carries the key current at the invite
     return None
+
+
+CONTROL_RULES: dict[str, ControlRule] = {
+    "member.join": ControlRule(None, _apply_join),
+    "member.profile": ControlRule(Role.OBSERVER, _apply_profile),
+    "member.invite": ControlRule(Role.ADMIN, _apply_invite),
+    "invite.revoke": ControlRule(Role.ADMIN, _apply_revoke),
+    "key.rotate": ControlRule(Role.ADMIN, _apply_rotate),
+    "member.add": ControlRule(Role.ADMIN, _apply_add),
+    "member.remove": ControlRule(Role.ADMIN, _apply_remove),
+}
+assert set(CONTROL_RULES) == MEMBERSHIP_KINDS - {"team.create"}, "kinds.MEMBERSHIP_KINDS and the rules disagree"
+
+
+def _apply(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Value]) -> str | None:
+    """Apply one membership entry by its kind's rule; return why it had no effect, or None."""
+    rule = CONTROL_RULES[entry.kind]
+    if rule.needs is not None:
+        actor = run.m.role_of(entry.author)
+        if actor is None:
+            return "author is not a member"
+        if actor < rule.needs:
+            return rule.refusal
+    return rule.apply(run, entry, body)
 
 
 def verify_join_proof(team_id: bytes, newcomer: bytes, invite_pk: bytes, proof: bytes) -> bool:

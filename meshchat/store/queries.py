@@ -346,7 +346,7 @@ class Views:
             "members": [
                 [
                     k,
-                    member.role.label if member.role else None,
+                    member.role.label if member.role is not None else None,
                     member.name,
                     member.callsign,
                     member.removed_upto,

@@ -118,7 +118,7 @@ def collect(store: Store, *, report_filter: ReportFilter, exported_at: int, expo
     views = Views(store)
     m = store.membership
     people = {
-        key: Person(key, member.name, member.callsign, member.role.label if member.role else "removed")
+        key: Person(key, member.name, member.callsign, member.role.label if member.role is not None else "removed")
         for key, member in m.members.items()
     }
     rooms = {r.room: r for r in views.rooms()}
