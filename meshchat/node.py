@@ -250,8 +250,12 @@ class Node:
             if self._notice_new_entries():
                 idle_since, checkpointed = trio.current_time(), False
             elif not checkpointed and trio.current_time() - idle_since > IDLE_CHECKPOINT_S:
-                self.profile.store.checkpoint()
-                checkpointed = True
+                try:
+                    self.profile.store.checkpoint()
+                    checkpointed = True
+                except StoreError as exc:  # a full disk: the write-ahead log keeps everything; try when next idle
+                    log.warning("cannot checkpoint the store: %s", exc)
+                    idle_since = trio.current_time()
 
     def _notice_new_entries(self) -> bool:
         """Announce what the store gained since we last looked, and push it to linked peers. Returns whether

@@ -27,13 +27,15 @@ from meshchat.profile import Profile
 from meshchat.proto.events import NeedEntries
 from meshchat.proto.handshake import Credentials
 from meshchat.proto.sync import ForkProof
-from meshchat.store import BatchResult, Outcome, Store, StoreError
+from meshchat.store import BatchResult, Outcome, StorageFullError, Store, StoreError
 
 # Rejections that no honest node causes (it checked every entry it stores): the link ends. Other rejections
 # (an author removed or forked in a part of the log the sender has not seen) are not the sender's fault.
 BAD_PEER_REASONS = frozenset({"entry of another team", "bad signature", "follows an entry with a bad signature"})
 RESEND_REASONS = ("gap", "quarantine is full")  # deferrals worth asking the peer to send again later
 INLINE_ACCEPT = 16  # batches this small (live pushes, ~1 ms to store) are stored without a worker thread
+FULL_DISK_RETRY_S = 0.5  # a batch the full disk refused is tried again after this long, doubling each time
+FULL_DISK_RETRY_MAX_S = 30.0
 
 
 class StoreReplica:
@@ -116,14 +118,21 @@ class StoreReplica:
     # ---- receiving -------------------------------------------------------------------------------------
 
     async def accept(self, raws: list[bytes], peer_key: bytes) -> Accepted:
-        async with self._lock:
-            if self._writer is None:
-                self._writer = Store.open(self.store.path)
+        """Store a peer's batch. On a full disk, wait and try again (each time later, up to
+        :data:`FULL_DISK_RETRY_MAX_S`) rather than end the link: the peer's unacknowledged batches hold it back
+        meanwhile, we keep serving it what we hold, and nobody redials in a loop."""
+        delay = FULL_DISK_RETRY_S
+        reported = False
+        while True:
             try:
-                if len(raws) <= INLINE_ACCEPT:  # a live push: a thread hop would cost more than it saves
-                    result = self._writer.accept_batch(raws)
-                else:
-                    result = await trio.to_thread.run_sync(self._writer.accept_batch, raws)
+                result = await self._accept_once(raws)
+                break
+            except StorageFullError as exc:
+                if not reported:
+                    self.on_problem(f"{exc}; catching up from peers resumes by itself once there is room")
+                    reported = True
+                await trio.sleep(delay)
+                delay = min(2 * delay, FULL_DISK_RETRY_MAX_S)
             except StoreError as exc:
                 self.on_problem(str(exc))
                 raise LinkEnded(f"cannot store what the peer sent: {exc}") from None
@@ -132,6 +141,14 @@ class StoreReplica:
         if result.forks:
             self.on_forks()
         return summarize(result)
+
+    async def _accept_once(self, raws: list[bytes]) -> BatchResult:
+        async with self._lock:
+            if self._writer is None:
+                self._writer = Store.open(self.store.path)
+            if len(raws) <= INLINE_ACCEPT:  # a live push: a thread hop would cost more than it saves
+                return self._writer.accept_batch(raws)
+            return await trio.to_thread.run_sync(self._writer.accept_batch, raws)
 
     async def set_local(self, key: str, value: bytes) -> None:
         """Write node-local state on the writer connection, off the trio thread."""

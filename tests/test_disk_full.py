@@ -18,10 +18,20 @@ from pathlib import Path
 import pytest
 import trio
 
-from meshchat.events import NodeProblem
+from meshchat import node as node_module
+from meshchat.events import NodeEvent, NodeProblem, PeerUp
 from meshchat.node import Node, NodeConfig
 from meshchat.profile import DiskFullError, Profile, ProfileError
-from meshchat.testing import link_nodes, room_texts, team_homes, wait_until
+from meshchat.testing import (
+    author_home,
+    link_nodes,
+    loopback_config,
+    room_texts,
+    running_node,
+    synthetic_history,
+    team_homes,
+    wait_until,
+)
 
 FS_SIZE = "3m"
 
@@ -35,10 +45,10 @@ def _mount_unavailable() -> str | None:
 
 
 @contextlib.contextmanager
-def small_disk(where: Path) -> Iterator[Path]:
-    """A tmpfs of ``FS_SIZE`` mounted at ``where`` for the duration of the block."""
+def small_disk(where: Path, size: str = FS_SIZE) -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted at ``where`` for the duration of the block."""
     where.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={FS_SIZE}", "tmpfs", str(where)], capture_output=True)
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True)
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
     try:
@@ -161,3 +171,96 @@ async def test_full_node_refuses_posts_but_serves_peers_then_resumes(tmp_path: P
         finally:
             full.close()
             peer.close()
+
+
+def leave_free(disk: Path, size: int) -> Path:
+    """Fill the filesystem, then give back ``size`` bytes: the next ``size`` bytes written fill it."""
+    filler = fill(disk)
+    with open(filler, "r+b") as f:
+        f.truncate(max(0, filler.stat().st_size - size))
+    return filler
+
+
+def backlog_homes(disk: Path, roomy: Path, entries: int) -> tuple[Path, Path]:
+    """A node on the small disk holding only the founder's log, and a roomy teammate holding ``entries``
+    entries of 20 authors: linking them starts a catch-up of the whole backlog."""
+    team = synthetic_history(entries)
+    newcomer = team.add_member()
+    key = b"n" * 32
+    full = author_home(disk / "full", newcomer, network_key=key, raws=[e.raw for e in team.founder.entries])
+    source = author_home(roomy, team.founder, network_key=key, raws=[e.raw for e in team.all_entries()])
+    return full, source
+
+
+def drain(events: trio.MemoryReceiveChannel[NodeEvent], into: list[NodeEvent]) -> list[NodeEvent]:
+    """Move what the subscription holds now into ``into``; returns ``into``."""
+    while True:
+        try:
+            into.append(events.receive_nowait())
+        except trio.WouldBlock:
+            return into
+
+
+def disk_full(events: list[NodeEvent]) -> bool:
+    return any(isinstance(e, NodeProblem) and "disk is full" in e.message for e in events)
+
+
+async def test_a_failed_idle_checkpoint_on_a_full_disk_does_not_stop_the_node(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Posts wait in the write-ahead log until the node checkpoints when idle. On a full disk the checkpoint
+    cannot grow the database file: the node must go on (the log keeps the posts) and checkpoint later."""
+    monkeypatch.setattr(node_module, "IDLE_CHECKPOINT_S", 0.2)
+    with small_disk(tmp_path / "disk") as disk:
+        [home] = team_homes(disk, 1)
+        async with running_node(home, loopback_config(listen=None)) as node:
+            for i in range(50):
+                await node.post("general", f"in the log {i} " + "x" * 300)
+            filler = fill(disk)
+            await trio.sleep(1.0)  # idle: the node checkpoints, and the full disk refuses
+            assert len(room_texts(node)) == 50
+            filler.unlink()
+            await node.post("general", "after space was freed")
+            await trio.sleep(0.5)  # idle again: this checkpoint succeeds
+            assert len(room_texts(node)) == 51
+        with Profile.open(home) as profile:
+            assert profile.store.integrity_check() == "ok"
+            assert profile.store.count() >= 51
+
+
+async def test_a_full_disk_during_catch_up_neither_kills_the_node_nor_drops_the_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills while a node catches up. The node checkpoints when idle (here after 0.2 s), which a full
+    disk refuses; it keeps running, keeps the link (no redial loop), and stores the rest once space is freed."""
+    monkeypatch.setattr(node_module, "IDLE_CHECKPOINT_S", 0.2)
+    with small_disk(tmp_path / "disk", "16m") as disk:
+        full_home, source_home = backlog_homes(disk, tmp_path / "roomy", 6_000)
+        async with running_node(source_home, loopback_config()) as source:
+            config = loopback_config(peers=(source.listen_addresses[0],), listen=None)
+            full = Node.open(full_home, config)
+            events = full.events(buffer=0)
+            seen: list[NodeEvent] = []
+            try:
+                async with trio.open_nursery() as nursery:
+                    filler = leave_free(disk, 1024 * 1024)
+                    await nursery.start(full.run)
+                    await wait_until(lambda: disk_full(drain(events, seen)), timeout=20)
+                    held = full.profile.store.count()
+                    assert held < source.profile.store.count()
+                    ups = [e for e in full.peers() if e.state in ("syncing", "live")]
+                    assert len(ups) == 1, full.peers()
+                    # Idle on a full disk: the checkpoint fails and the link must stay as it is.
+                    await trio.sleep(2.0)
+                    [status] = full.peers()
+                    assert status.state in ("syncing", "live"), status
+                    assert status.error == "", status
+                    filler.unlink()
+                    await wait_until(lambda: full.profile.store.count() == source.profile.store.count(), timeout=30)
+                    await wait_until(lambda: [s.state for s in full.peers()] == ["live"], timeout=10)
+                    await full.post("general", "after space was freed")
+                    ups = [e for e in drain(events, seen) if isinstance(e, PeerUp)]
+                    assert len(ups) == 1, "the link was dropped and dialled again"
+                    nursery.cancel_scope.cancel()
+            finally:
+                full.close()

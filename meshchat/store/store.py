@@ -427,8 +427,12 @@ class Store:
         return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
 
     def checkpoint(self) -> None:
-        """Fold the write-ahead log into the database (the node calls this when idle)."""
-        self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        """Fold the write-ahead log into the database (the node calls this when idle). A full disk refuses
+        to grow the database file: :class:`StorageFullError`, and the log keeps everything until next time."""
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.OperationalError as exc:
+            raise _storage_error(exc) from exc
 
     @property
     def connection(self) -> sqlite3.Connection:
