@@ -1,11 +1,14 @@
-"""Who may open a link: current members, and newcomers who prove their invite in the handshake.
+"""Who may open a link that was made with the network key: current members, and recent ones who prove it.
 
-A node admits a peer whose key holds a role in the membership it has evaluated. A newcomer is not a member
-anywhere yet, so it brings *evidence*: its signed ``member.join`` (and the inviter's ``member.invite``, in
-case this node has not seen it); a member added by ``member.add`` brings that entry. The evidence is checked
-like any entry (strict decoding, team, signature) and the membership rules are evaluated with it added: the
-peer is admitted when they would make it a member. A node that does not yet hold its team's genesis (a
-newcomer before its first sync) can check nothing but the network key, and admits on that alone.
+A node admits a peer whose key holds a role in the membership it has evaluated. A member this node has not
+heard of yet brings *evidence*: the ``member.admit`` that admitted it and the ``member.invite`` behind it
+(both from the issuer's log), or the ``member.add`` that added it. The evidence is checked like any entry
+(strict decoding, team, signature) and the membership rules are evaluated with it added: the peer is admitted
+when they would make it a member. A node that does not yet hold its team's genesis can check nothing but the
+network key, and admits on that alone.
+
+Newcomers are not admitted here: they dial with an invite's hello key, and only the invite's issuer admits
+them (``meshchat.invites.admit_newcomer``).
 """
 
 from __future__ import annotations
@@ -22,12 +25,12 @@ def admission_evidence(store: Store, me: bytes) -> tuple[bytes, ...]:
     """The entries that show a node which may not have seen them that ``me`` is a member."""
     store.membership  # noqa: B018 (refreshes the store's caches if another connection wrote)
     out: list[bytes] = []
-    first = store.entry(me, 1)
-    if first is not None and first.kind == "member.join":
-        invite = _control_entry(store, "member.invite", "invite_pk", first.body().get("invite_pk"))
+    admitted = _control_entry(store, "member.admit", "member", me)
+    if admitted is not None:
+        invite = _control_entry(store, "member.invite", "invite_pk", admitted.body().get("invite_pk"))
         if invite is not None:
             out.append(invite.raw)
-        out.append(first.raw)
+        out.append(admitted.raw)
     added = _control_entry(store, "member.add", "member", me)
     if added is not None:
         out.append(added.raw)
@@ -41,6 +44,9 @@ def admit_peer(store: Store, key: bytes, evidence: tuple[bytes, ...]) -> str | N
         return None
     if membership.removed_upto(key) is not None:
         return "removed from the team"
+    refused = membership.refused_admissions.get(key)
+    if refused is not None:
+        return f"not a member: {refused.reason}"
     if membership.founder is None:
         return None  # we hold nothing to check against yet: the network key was the proof
     entries: list[Entry] = []

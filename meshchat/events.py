@@ -81,10 +81,42 @@ class SyncProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkRefused:
+    """A peer proved who it is, then refused to link with us and said why (``reason``, its words)."""
+
+    status: PeerStatus
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class InviteRefused:
+    """The node that issued our invite refused it: we are not admitted and will not be with this code.
+    ``reason`` is the team's rule (``invite was already used``, ``invite was revoked``, ``invite had
+    expired``); ``advice`` says what to do, in words to show as they are."""
+
+    reason: str
+    advice: str = "ask an admin of the team for a new invite code"
+
+    @property
+    def message(self) -> str:
+        return f"The team refused your invite: {self.reason}. What to do: {self.advice}."
+
+
+@dataclass(frozen=True, slots=True)
 class NodeProblem:
     """Something the user must know about (the disk is full, the listen port is taken, ...)."""
 
     message: str
 
 
-NodeEvent = EntriesAdded | MembershipChanged | ForkDetected | PeerUp | PeerDown | SyncProgress | NodeProblem
+NodeEvent = (
+    EntriesAdded
+    | MembershipChanged
+    | ForkDetected
+    | PeerUp
+    | PeerDown
+    | SyncProgress
+    | LinkRefused
+    | InviteRefused
+    | NodeProblem
+)

@@ -1,15 +1,22 @@
 """Invite codes: how a newcomer on another machine joins a team.
 
-An admin's node makes a one-time invite key pair and authorises its public half in its log
-(``member.invite {invite_pk, role, expires}``). The code carries what the newcomer needs: the team id and
-name, the network key (to pass the handshake), where the inviter can be reached, the invite secret (to sign
-the proof in its ``member.join``), the role, and the clock of the ``member.invite`` entry, so that the
-join sorts after the invite on every node.
+An admin's node makes a one-time invite key pair, authorises its public half in its log (``member.invite
+{invite_pk, role, expires}``) and keeps the secret half in its own local state. The code carries what the
+newcomer needs to reach that node and nothing more: the team id and name, the issuer's key and addresses, the
+role, the expiry and the one-time secret. It carries no network key.
 
-Text form (docs/formats.md): ``MC1`` followed by the RFC 4648 base32 (no padding) of
-``msgpack([1, team_id, team_name, network_key, invite_seed, invite_clock, role, [address, ...], expires])``
-and a 4-byte BLAKE2b checksum of the version tag and payload (``expires`` may be absent: older codes). A
-mistyped or truncated code fails the checksum and says so; a code from a newer format says that instead.
+The newcomer's node dials the issuer with a hello MACed under a key derived from the secret
+(``meshchat.proto.handshake.invite_hello_key``). The issuer's node, and only it, knows that key; while the
+invite is open in its own evaluation it admits the newcomer by writing ``member.admit {member, invite_pk,
+sealed_key}``, the current network key sealed to the newcomer's key, and serves it the team's log. A used,
+revoked or expired invite is refused with the rules' reason, so an honest newcomer whose code was used by
+someone else is told, and the holder of a stolen code learns only what the code already says. See
+docs/formats.md ("Invite code", "Joining") and docs/threat-model.md.
+
+Text form: ``MC2`` followed by the RFC 4648 base32 (no padding) of
+``msgpack([2, team_id, team_name, issuer, invite_secret, role, [address, ...], expires])`` and a 4-byte
+BLAKE2b checksum of the version tag and payload. A mistyped or truncated code fails the checksum and says so;
+a code of another format version says that instead.
 """
 
 from __future__ import annotations
@@ -26,20 +33,24 @@ from pathlib import Path
 from meshchat.identity import Identity
 from meshchat.log.clock import wall_ms
 from meshchat.log.codec import DecodeError, pack, unpack
-from meshchat.log.kinds import ROLES, build_body
-from meshchat.log.rules import Invite, join_message
+from meshchat.log.kinds import ROLES
+from meshchat.log.netkeys import seal_network_key
+from meshchat.log.rules import Invite
 from meshchat.net.peers import parse_address
-from meshchat.profile import Profile, ProfileError
+from meshchat.profile import PendingInvite, Profile, ProfileError
+from meshchat.proto.handshake import invite_hello_key
 
-TAG = "MC1"
-VERSION = 1
+TAG = "MC2"
+VERSION = 2
 CHECKSUM_SIZE = 4
-CHECKSUM_CONTEXT = b"meshchat/v1/invite-code"
+CHECKSUM_CONTEXT = b"meshchat/v2/invite-code"
 DEFAULT_TTL_MS = 7 * 24 * 3600 * 1000  # a week (``meshchat invite --expires`` changes it)
 MAX_TTL_MS = 90 * 24 * 3600 * 1000
 MAX_ADDRESSES = 8
+MAX_DOORS = 256  # invites of ours whose hellos a node answers (the newest): each costs a MAC check per hello
 INVITE_ROLES = ROLES[:3]  # observer, member, admin: nobody is invited as owner
 PEERS_KEY = "invite.peers"  # local state: the inviter's addresses, dialled by the joiner's node
+SECRETS_KEY = "invite.secrets"  # local state of the issuer: {invite_pk: secret} of the invites it made
 _TYPO_FIXES = str.maketrans({"0": "O", "1": "I", "8": "B"})
 
 
@@ -51,18 +62,17 @@ class InviteError(ProfileError):
 class InviteCode:
     team_id: bytes
     team_name: str
-    network_key: bytes
+    issuer: bytes  # the admin whose node admits the newcomer (its identity is checked in the handshake)
     invite_seed: bytes  # the one-time invite secret (an Ed25519 seed)
-    invite_clock: int  # clock of the member.invite entry
     role: str
-    addresses: tuple[str, ...] = ()  # "host:port" where the inviter listens
-    expires: int = 0  # ms since the epoch, as in the member.invite entry; 0: not in the code
+    addresses: tuple[str, ...] = ()  # "host:port" where the issuer's node listens
+    expires: int = 0  # ms since the epoch, as in the member.invite entry
 
     def __post_init__(self) -> None:
-        if len(self.team_id) != 32 or len(self.network_key) != 32 or len(self.invite_seed) != 32:
-            raise InviteError("an invite holds 32-byte team id, network key and invite secret")
-        if self.role not in INVITE_ROLES or not 0 <= self.invite_clock < 2**53:
-            raise InviteError("an invite holds a role (observer, member or admin) and a clock")
+        if len(self.team_id) != 32 or len(self.issuer) != 32 or len(self.invite_seed) != 32:
+            raise InviteError("an invite holds a 32-byte team id, issuer key and invite secret")
+        if self.role not in INVITE_ROLES:
+            raise InviteError("an invite holds a role (observer, member or admin)")
         if not 0 <= self.expires < 2**53:
             raise InviteError("an invite's expiry is a time in ms")
         if not 0 < len(self.team_name) <= 80 or len(self.addresses) > MAX_ADDRESSES:
@@ -84,9 +94,8 @@ class InviteCode:
                 VERSION,
                 self.team_id,
                 self.team_name,
-                self.network_key,
+                self.issuer,
                 self.invite_seed,
-                self.invite_clock,
                 self.role,
                 list(self.addresses),
                 self.expires,
@@ -100,7 +109,9 @@ class InviteCode:
         """Parse a code as a person may have typed or pasted it (spaces, dashes, line breaks, any case)."""
         compact = "".join(text.split()).replace("-", "").upper()
         if not compact.startswith("MC"):
-            raise InviteError("that is not a meshchat invite code (a code starts with MC1)")
+            raise InviteError("that is not a meshchat invite code (a code starts with MC2)")
+        if compact.startswith("MC1"):
+            raise InviteError("this invite code is from an older meshchat (MC1): ask an admin for a new one")
         if not compact.startswith(TAG):
             raise InviteError(f"this invite code has format {compact[2:3]!r}, newer than this meshchat: update it")
         body = compact[len(TAG) :].translate(_TYPO_FIXES)
@@ -115,16 +126,14 @@ class InviteCode:
             fields = unpack(payload, max_len=4096, max_items=MAX_ADDRESSES + 1)
         except DecodeError:
             raise InviteError("this invite code is damaged: its contents do not decode") from None
-        if type(fields) is not list or len(fields) not in (8, 9) or type(fields[0]) is not int or fields[0] != VERSION:
+        if type(fields) is not list or len(fields) != 8 or type(fields[0]) is not int or fields[0] != VERSION:
             raise InviteError("this invite code is damaged: its contents do not decode")
-        _, team_id, name, key, seed, clock, role, addresses = fields[:8]
-        expires = fields[8] if len(fields) == 9 else 0
+        _, team_id, name, issuer, seed, role, addresses, expires = fields
         typed = (
             isinstance(team_id, bytes)
             and isinstance(name, str)
-            and isinstance(key, bytes)
+            and isinstance(issuer, bytes)
             and isinstance(seed, bytes)
-            and type(clock) is int
             and isinstance(role, str)
             and isinstance(addresses, list)
             and all(isinstance(a, str) for a in addresses)
@@ -132,7 +141,7 @@ class InviteCode:
         )
         if not typed:
             raise InviteError("this invite code is damaged: its contents do not decode")
-        return cls(team_id, name, key, seed, clock, role, tuple(addresses), expires)  # type: ignore[arg-type]
+        return cls(team_id, name, issuer, seed, role, tuple(addresses), expires)  # type: ignore[arg-type]
 
 
 def _checksum(payload: bytes) -> bytes:
@@ -142,7 +151,7 @@ def _checksum(payload: bytes) -> bytes:
 def create_invite(
     profile: Profile, *, role: str = "member", addresses: Sequence[str] = (), ttl_ms: int = DEFAULT_TTL_MS
 ) -> InviteCode:
-    """Authorise a new one-time invite key in our log (``member.invite``) and return its code."""
+    """Authorise a new one-time invite key in our log (``member.invite``), keep its secret, return its code."""
     if role not in INVITE_ROLES:
         raise InviteError(f"cannot invite as {role!r} (observer, member or admin)")
     if not 0 < ttl_ms <= MAX_TTL_MS:
@@ -150,34 +159,75 @@ def create_invite(
     seed = secrets.token_bytes(32)
     invite = Identity(seed)
     expires = wall_ms() + ttl_ms
-    entry = profile.write("member.invite", {"invite_pk": invite.public_key, "role": role, "expires": expires})
-    return InviteCode(
-        profile.team_id, profile.team_name, profile.network_key, seed, entry.clock, role, tuple(addresses), expires
-    )
+    kept = _issued_secrets(profile)
+    kept[invite.public_key] = seed
+    profile.store.set_local(SECRETS_KEY, pack(dict(list(kept.items())[-MAX_DOORS:])))  # before the entry exists
+    profile.write("member.invite", {"invite_pk": invite.public_key, "role": role, "expires": expires})
+    return InviteCode(profile.team_id, profile.team_name, profile.me, seed, role, tuple(addresses), expires)
 
 
 def join_team(home: Path, code: InviteCode, *, display_name: str = "", callsign: str = "") -> Profile:
-    """Create a home for the newcomer: a new identity whose first entry proves the invite (``member.join``).
+    """Create a home for the newcomer: a new identity, and the invite kept until the issuer's node admits it.
 
-    Other nodes admit the newcomer once they hold both the invite and the join; until its own node has seen
-    its join admitted, the profile reports the promised role (meta ``pending_role``).
+    Nothing is written to the log here: the issuer's node writes the admission, and the newcomer's name
+    becomes its first entry once the newcomer knows it is admitted (``Profile.complete_admission``).
     """
     if code.expires and wall_ms() > code.expires:
         raise InviteError(f"this invite expired at {_utc(code.expires)}: ask an admin for a new one")
-    profile = Profile.create_joining(home, code.team_id, code.team_name, code.network_key)
+    profile = Profile.create_joining(home, code.team_id, code.team_name, None)
     try:
-        invite = Identity(code.invite_seed)
-        proof = invite.sign(join_message(code.team_id, profile.me))
-        body = build_body("member.join", invite_pk=invite.public_key, proof=proof)
-        profile.store.append_own(profile.identity, "member.join", body, wall=max(wall_ms(), code.invite_clock + 1))
-        profile.store.set_meta("pending_role", code.role)
+        profile.set_pending_invite(PendingInvite(code.invite_seed, code.issuer, code.role, display_name, callsign))
         profile.store.set_local(PEERS_KEY, pack(list(code.addresses)))
-        if display_name:
-            profile.set_profile(display_name, callsign)
     except BaseException:
         profile.close()
         raise
     return profile
+
+
+def hello_keys(profile: Profile) -> dict[bytes, bytes]:
+    """``{hello key: invite_pk}`` for the invites this node issued whose hellos it answers: every one of its
+    (newest :data:`MAX_DOORS`) invites in the log, open or not, so that a spent code is told why."""
+    invites = profile.store.membership.invites
+    return {
+        invite_hello_key(secret): invite_pk
+        for invite_pk, secret in _issued_secrets(profile).items()
+        if invite_pk in invites and invites[invite_pk].issuer == profile.me
+    }
+
+
+def admit_newcomer(profile: Profile, newcomer: bytes, invite_pk: bytes, now_ms: int) -> str | None:
+    """The issuer's node, at the handshake: admit ``newcomer``, who proved it holds the invite ``invite_pk``,
+    by writing ``member.admit`` with our current network key sealed to it. Returns ``None`` when the newcomer
+    is in, or the reason it is refused (the rules' words: ``invite was already used`` ...)."""
+    membership = profile.store.membership
+    invite = membership.invites.get(invite_pk)
+    if invite is None or invite.issuer != profile.me:
+        return "unknown invite"
+    member = membership.members.get(newcomer)
+    if member is not None:  # admitted earlier (its link broke before the admission reached it), or not ours
+        return None if member.invite == invite_pk and member.role is not None else "invite was already used"
+    reason = invite.refusal(now_ms)
+    if reason is not None:
+        return reason
+    sealed = seal_network_key(profile.network_key, [newcomer]).get(newcomer)
+    if sealed is None:
+        return "not a key a network key can be sealed to"
+    try:
+        profile.write("member.admit", {"member": newcomer, "invite_pk": invite_pk, "sealed_key": sealed})
+    except ProfileError as exc:
+        return str(exc).removeprefix("refused: ")
+    return None
+
+
+def _issued_secrets(profile: Profile) -> dict[bytes, bytes]:
+    raw = profile.store.get_local(SECRETS_KEY)
+    try:
+        kept = unpack(raw, max_len=1 << 20, max_items=MAX_DOORS + 1) if raw else {}
+    except DecodeError:
+        return {}
+    if not isinstance(kept, dict):
+        return {}
+    return {k: v for k, v in kept.items() if isinstance(k, bytes) and isinstance(v, bytes) and len(v) == 32}
 
 
 def _utc(ms: int) -> str:
@@ -208,18 +258,8 @@ class InviteState:
 def list_invites(profile: Profile, now_ms: int | None = None) -> list[InviteState]:
     """Every invite the team's log holds, oldest first."""
     now = wall_ms() if now_ms is None else now_ms
-    out = []
-    for invite in sorted(profile.store.membership.invites.values(), key=lambda i: i.issued):
-        if invite.used_by is not None:
-            state = "used"
-        elif invite.revoked_by is not None:
-            state = "revoked"
-        elif invite.expires < now:
-            state = "expired"
-        else:
-            state = "open"
-        out.append(InviteState(invite, state))
-    return out
+    invites = sorted(profile.store.membership.invites.values(), key=lambda i: i.issued)
+    return [InviteState(invite, invite.state(now)) for invite in invites]
 
 
 def revoke_invite(profile: Profile, prefix: str) -> InviteState:

@@ -31,6 +31,8 @@ from meshchat.events import (
     EntriesAdded,
     ForkDetected,
     FoundBy,
+    InviteRefused,
+    LinkRefused,
     MembershipChanged,
     NodeEvent,
     NodeProblem,
@@ -43,7 +45,7 @@ from meshchat.log.codec import pack
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import MEMBERSHIP_KINDS
 from meshchat.log.netkeys import rotation_reason
-from meshchat.log.rules import Membership, Role
+from meshchat.log.rules import INVITE_REFUSALS, Membership, Role
 from meshchat.log.views import Message
 from meshchat.net.discovery import Discovery, DiscoveryEvent, PeerSeen, local_ipv4_addresses
 from meshchat.net.peers import Address, NetSettings, PeerManager, format_address
@@ -86,6 +88,7 @@ class Node:
         self._seen_forks = profile.store.forked_authors()
         self._wakeup = trio.Event()
         self._new_entry_hooks: list[Callable[[Sequence[NewEntry]], None]] = []
+        self._told_refusal = False
         self.replica = StoreReplica(
             profile,
             on_stored=self.wake,
@@ -93,7 +96,7 @@ class Node:
             on_problem=lambda message: self.publish(NodeProblem(message)),
         )
         self.network = PeerManager(
-            self.replica, me=profile.me, publish=self.publish, wall_ms=wall_ms, settings=self.config.net
+            self.replica, me=profile.me, publish=self._network_event, wall_ms=wall_ms, settings=self.config.net
         )
 
     @classmethod
@@ -131,7 +134,10 @@ class Node:
                 await self._record_local(LISTEN_KEY, pack(addresses))
             nursery.start_soon(self._write_status)
             nursery.start_soon(self._write_heads)
-            self._enforce_membership()  # a removal may have come in while no node ran
+            self._enforce_membership()  # a removal (or our admission) may have come in while no node ran
+            if not self._told_refusal and (refusal := self.profile.invite_refusal()) is not None:
+                self._told_refusal = True
+                self._invite_refused(refusal)
             if config.discovery and self.network.listen_addresses:
                 nursery.start_soon(self._discover)
             task_status.started()
@@ -188,6 +194,31 @@ class Node:
         """Run a link over an already connected stream until it ends (e.g. in-process nodes linked by
         memory streams, see ``meshchat.testing``); returns why it ended."""
         return await self.network.connect(stream, outgoing=outgoing, address=address, found_by="static")
+
+    def _network_event(self, event: NodeEvent) -> None:
+        """The peer manager's events, passed on; a refusal of our own invite is said plainly as well."""
+        self.publish(event)
+        if not isinstance(event, LinkRefused) or self._told_refusal:
+            return
+        reason = event.reason.removeprefix("refused: ")
+        if reason in INVITE_REFUSALS.values() and self.profile.pending_invite() is not None:
+            self._told_refusal = True  # at the issuer's door: final, the issuer's rules
+            self._write(lambda: self.profile.record_invite_refusal(reason))
+            self._invite_refused(reason)
+        elif reason.removeprefix("not a member: ") in INVITE_REFUSALS.values() and self._admitted_by_invite():
+            # Our admission lost to a revocation that came first; the peer that knows it will not sync it to us.
+            self._told_refusal = True
+            self._invite_refused(reason.removeprefix("not a member: "))
+
+    def _admitted_by_invite(self) -> bool:
+        member = self.membership.members.get(self.me)
+        return member is not None and member.invite is not None
+
+    def _invite_refused(self, reason: str) -> None:
+        refused = InviteRefused(reason)
+        log.error("%s", refused.message)
+        self.publish(refused)
+        self.publish(NodeProblem(refused.message))
 
     def _check_forks(self) -> None:
         """Announce forks new to us, and send their proofs to every peer."""
@@ -283,13 +314,18 @@ class Node:
         rotate the network key if a removed member may still know it or a member holds only an older one
         (see ``meshchat.log.netkeys.rotation_reason``)."""
         membership = self.membership
-        # Not every peer without a role: one admitted on the evidence of its join may not be evaluated yet.
-        refused = {r.author for r in membership.refusals if r.kind == "member.join"}
+        if self.profile.complete_admission():  # we were just admitted: our name is our first entry
+            self.wake()
+        refused_here = membership.refused_admissions.get(self.me)
+        if refused_here is not None and membership.role_of(self.me) is None and not self._told_refusal:
+            self._told_refusal = True  # our admission lost to a revocation that came first in the order
+            self._invite_refused(refused_here.reason)
         linked = self.network.linked_keys()
         removed = [key for key in linked if membership.removed_upto(key) is not None]
         self.network.end_links(removed, "removed from the team")
-        spent = [key for key in linked if key in refused and membership.role_of(key) is None]
-        self.network.end_links(spent, "not a member: its join was refused")
+        # Not every peer without a role: one admitted on evidence may not be evaluated here yet.
+        refused = [key for key in linked if key in membership.refused_admissions and membership.role_of(key) is None]
+        self.network.end_links(refused, "not a member: its admission was refused")
         role = membership.role_of(self.me)
         reason = rotation_reason(membership) if role is not None and role >= Role.ADMIN else None
         if reason is not None:

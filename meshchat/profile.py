@@ -15,25 +15,29 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from meshchat.identity import Identity, IdentityError, load_identity, save_identity
 from meshchat.log.clock import wall_ms
-from meshchat.log.codec import Value
+from meshchat.log.codec import Value, pack, unpack
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import INCIDENT_FIELDS, MEMBERSHIP_KINDS, SHORT_ID, TASK_FIELDS, BodyError, build_body
 from meshchat.log.netkeys import NetworkKeys, network_keys, seal_network_key
 from meshchat.log.rules import MIN_ROLE, ControlEntry, Membership, Role
 from meshchat.log.views import Message, Room, TrackedObject
+from meshchat.proto.handshake import invite_hello_key
 from meshchat.store import StorageFullError, Store, StoreError
 from meshchat.store.queries import Views
 
+PENDING_INVITE_KEY = "invite.pending"  # local state: the invite a newcomer joined with, until admitted
+INVITE_REFUSED_KEY = "invite.refused"  # local state: why the inviter's node refused it
 IDENTITY_FILE = "identity.key"
 STORE_FILE = "meshchat.db"
 DEFAULT_ROOM = "general"
 NETWORK_KEY_SIZE = 32
-ADMIN_KINDS = frozenset({"member.invite", "invite.revoke", "member.add", "member.remove", "key.rotate"})
+ADMIN_KINDS = frozenset({"member.invite", "member.admit", "invite.revoke", "member.add", "member.remove", "key.rotate"})
 
 
 class ProfileError(Exception):
@@ -43,6 +47,30 @@ class ProfileError(Exception):
 class DiskFullError(ProfileError):
     """The disk holding the store is full: nothing new can be written until space is freed. Everything already
     stored can still be read and served to peers; a later write succeeds once there is room again."""
+
+
+@dataclass(frozen=True)
+class PendingInvite:
+    """What a newcomer keeps from its invite code until it is admitted (local, never replicated)."""
+
+    secret: bytes  # the code's one-time secret (an Ed25519 seed; its public key is the invite's id)
+    issuer: bytes  # the admin whose node admits with it
+    role: str
+    name: str = ""  # written as our first entry once admitted
+    callsign: str = ""
+
+    def encode(self) -> bytes:
+        return pack([self.secret, self.issuer, self.role, self.name, self.callsign])
+
+    @classmethod
+    def decode(cls, raw: bytes) -> PendingInvite:
+        fields = unpack(raw, max_len=4096)
+        if not (isinstance(fields, list) and len(fields) == 5):
+            raise ProfileError("this home's pending invite is damaged: join again with the code")
+        secret, issuer, role, name, callsign = fields
+        if not (isinstance(secret, bytes) and isinstance(issuer, bytes) and isinstance(role, str)):
+            raise ProfileError("this home's pending invite is damaged: join again with the code")
+        return cls(secret, issuer, role, str(name), str(callsign))
 
 
 def default_home() -> Path:
@@ -93,14 +121,16 @@ class Profile:
         return profile
 
     @classmethod
-    def create_joining(cls, home: Path, team_id: bytes, team_name: str, network_key: bytes) -> Profile:
-        """A new home for someone joining an existing team (see ``meshchat.invites``)."""
+    def create_joining(cls, home: Path, team_id: bytes, team_name: str, network_key: bytes | None) -> Profile:
+        """A new home for someone joining an existing team. A newcomer with an invite code has no network key
+        (``None``): its admission brings one, sealed to it (see ``meshchat.invites``)."""
         _check_new_home(home)
         _prepare_home(home)
         identity = Identity.generate()
         save_identity(identity, home / IDENTITY_FILE)
         store = Store.create(home / STORE_FILE, team_id)
-        store.set_meta("network_key", network_key)
+        if network_key is not None:
+            store.set_meta("network_key", network_key)
         store.set_meta("team_name", team_name)
         return cls(home, identity, store)
 
@@ -143,32 +173,76 @@ class Profile:
 
     @property
     def network_key(self) -> bytes:
-        """The current network key (what invites carry, what we dial and advertise with)."""
+        """The current network key (what we dial and advertise with)."""
         return self.network_keys().current
 
     def network_keys(self) -> NetworkKeys:
         """Our network keys after every rotation sealed to us (see ``meshchat.log.netkeys``). Asked for each
-        new link, so kept until the membership is evaluated again (opening each sealed copy costs ~50 us)."""
+        new link, so kept until the membership is evaluated again (opening each sealed copy costs ~50 us).
+
+        A newcomer waiting for its admission holds no network key: its only key is its invite's hello key,
+        which no node but the invite's issuer accepts (``meshchat.proto.handshake``)."""
         membership = self.store.membership
         cached = self._network_keys
         if cached is not None and cached[0] is membership:
             return cached[1]
         base = self.store.get_meta("network_key")
-        assert isinstance(base, bytes)
-        curve_public = self.identity.curve25519_public()
-        keys = network_keys(membership, self.me, base, curve_public, self.identity.curve25519_secret())
+        identity = self.identity
+        known = base if isinstance(base, bytes) else None
+        keys = network_keys(membership, self.me, known, identity.curve25519_public(), identity.curve25519_secret())
+        if keys is None:
+            pending = self.pending_invite()
+            if pending is None:
+                raise ProfileError("this home holds no network key: join again with a new invite code")
+            keys = NetworkKeys(invite_hello_key(pending.secret))
         self._network_keys = (membership, keys)
         return keys
 
-    def my_role(self) -> Role | None:
-        """Our role as the log says, or, before our join is known here, the role our invite promised."""
+    # ---- joining -------------------------------------------------------------------------------------------
+
+    def set_pending_invite(self, pending: PendingInvite) -> None:
+        self.store.set_local(PENDING_INVITE_KEY, pending.encode())
+
+    def pending_invite(self) -> PendingInvite | None:
+        """The invite this home joined with, while its admission is not known here (``None`` after)."""
+        raw = self.store.get_local(PENDING_INVITE_KEY)
+        if not raw or self.me in self.store.membership.members:
+            return None
+        return PendingInvite.decode(raw)
+
+    def invite_refusal(self) -> str | None:
+        """Why our invite was refused, while we are not a member: by the issuer's node at the door (recorded by
+        our node), or, after an admission, by the team's rules (a revocation that came first)."""
         membership = self.store.membership
-        role = membership.role_of(self.me)
-        judged = any(r.author == self.me and r.kind == "member.join" for r in membership.refusals)
-        if role is None and membership.removed_upto(self.me) is None and not judged:
-            pending = self.store.get_meta("pending_role")
-            if isinstance(pending, str):
-                return Role.parse(pending)
+        if self.me in membership.members:
+            return None
+        refused = membership.refused_admissions.get(self.me)
+        if refused is not None:
+            return refused.reason
+        raw = self.store.get_local(INVITE_REFUSED_KEY)
+        return raw.decode("utf-8", "replace") if raw else None
+
+    def record_invite_refusal(self, reason: str) -> None:
+        self.store.set_local(INVITE_REFUSED_KEY, reason.encode())
+
+    def complete_admission(self) -> bool:
+        """Once our admission is known here, write the name the newcomer gave when joining (its first entry).
+        Returns whether it wrote anything."""
+        raw = self.store.get_local(PENDING_INVITE_KEY)
+        if not raw or self.store.membership.role_of(self.me) is None:
+            return False
+        pending = PendingInvite.decode(raw)
+        self.store.set_local(PENDING_INVITE_KEY, b"")
+        if self.store.head(self.me) is None and pending.name:
+            self.set_profile(pending.name, pending.callsign)
+            return True
+        return False
+
+    def my_role(self) -> Role | None:
+        """Our role as the log says, or, while we wait for our admission, the role our invite promises."""
+        role = self.store.membership.role_of(self.me)
+        if role is None and self.invite_refusal() is None and (pending := self.pending_invite()) is not None:
+            return Role.parse(pending.role)
         return role
 
     def name_of(self, key: bytes) -> str:
@@ -178,6 +252,7 @@ class Profile:
 
     def write(self, kind: str, fields: Mapping[str, Value]) -> Entry:
         """Check and sign one entry of ours. Raises :class:`ProfileError` with a reason a person can act on."""
+        self._check_admitted()
         needed = MIN_ROLE.get(kind)
         if needed is not None:
             role = self.my_role()
@@ -214,6 +289,17 @@ class Profile:
             if refusal.author == self.me and refusal.seq == seq:
                 raise ProfileError(f"refused: {refusal.reason}")
 
+    def _check_admitted(self) -> None:
+        """A newcomer can do nothing before its admission: say why, and what to do."""
+        if self.pending_invite() is None:
+            return
+        refusal = self.invite_refusal()
+        if refusal is not None:
+            raise ProfileError(f"the team refused your invite ({refusal}): ask an admin for a new invite")
+        raise ProfileError(
+            "you are not admitted yet: your node must reach the node that invited you first ('meshchat node')"
+        )
+
     def set_profile(self, name: str, callsign: str = "") -> Entry:
         return self.write("member.profile", {"name": name, "callsign": callsign})
 
@@ -231,6 +317,7 @@ class Profile:
     def room(self, name_or_id: str) -> Room:
         room = self.views.find_room(name_or_id)
         if room is None:
+            self._check_admitted()
             names = ", ".join(r.name for r in self.views.rooms(include_archived=False)) or "none yet"
             raise ProfileError(f"no room {name_or_id!r} (rooms: {names})")
         return room

@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 import trio
 
 from meshchat.admission import admission_evidence, admit_peer
+from meshchat.identity import Identity
+from meshchat.invites import admit_newcomer, hello_keys
 from meshchat.log.clock import wall_ms
 from meshchat.log.entry import decode_entry
 from meshchat.log.rules import Membership
@@ -66,13 +68,36 @@ class StoreReplica:
     # ---- handshake -------------------------------------------------------------------------------------
 
     def credentials(self) -> Credentials:
-        """Evaluated for each new link: a key rotation applies to the next handshake."""
+        """Evaluated for each new link: a key rotation applies to the next handshake. A newcomer waiting for
+        its admission dials with its invite's hello key; every node answers hellos made with its own invites'."""
         profile = self.profile
         current, *previous = profile.network_keys().accepted(wall_ms())
+        pending = profile.pending_invite()
         evidence = admission_evidence(self.store, profile.me)
-        return Credentials(current, profile.identity, evidence, previous_keys=tuple(previous))
+        return Credentials(
+            current,
+            profile.identity,
+            evidence,
+            previous_keys=tuple(previous),
+            invite_keys=hello_keys(profile),
+            invite=Identity(pending.secret).public_key if pending is not None else None,
+        )
 
-    def authorize(self, peer_key: bytes, evidence: tuple[bytes, ...]) -> str | None:
+    def authorize(self, peer_key: bytes, evidence: tuple[bytes, ...], invite: bytes | None) -> str | None:
+        """Whether ``peer_key`` may link. A hello made with an invite's key is a newcomer at the door of the
+        invite's issuer (this node, as server: admit it if the invite is open), or our own invite (this node is
+        the newcomer: only the issuer named in the code is believed)."""
+        profile = self.profile
+        pending = profile.pending_invite()
+        if pending is not None:
+            if peer_key != pending.issuer:
+                return "not the node of the admin who issued our invite"
+            return None
+        if invite is not None:
+            reason = admit_newcomer(profile, peer_key, invite, wall_ms())
+            if reason is None:
+                self.on_stored()  # the admission is a new entry of ours: push it, announce it
+            return reason
         return admit_peer(self.store, peer_key, evidence)
 
     # ---- sending ---------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from meshchat.node import Node, NodeConfig
 
 BASE_CLOCK = 1_790_000_000_000  # a fixed past instant (late 2026): tests do not depend on the wall clock
+TEAM_NETWORK_KEY = b"N" * 32  # the network key TestTeam's admissions seal
 
 # Text that acts on a terminal if it reaches one raw (issue 12.5). Every reader passes member text through
 # ``meshchat.log.safe_text.safe_text``; tests put these into names, rooms, titles and messages and look at the
@@ -139,18 +140,20 @@ class TestTeam:
         return member
 
     def invite(self, issuer: AuthorLog, role: str = "member", expires: int = 2**50) -> tuple[bytes, bytes]:
-        """A ``member.invite`` in ``issuer``'s log; returns the one-time invite key pair (pk, sk)."""
+        """A ``member.invite`` in ``issuer``'s log; returns the one-time invite key pair (pk, secret)."""
         pk, sk = libnacl.crypto_sign_keypair()
         issuer.write("member.invite", {"invite_pk": pk, "role": role, "expires": expires}, clock=self.tick())
         return pk, sk
 
-    def join(self, pk: bytes, sk: bytes, clock: int | None = None) -> AuthorLog:
-        """A newcomer whose first entry proves the invite key ``sk`` (what ``meshchat join`` writes)."""
-        from meshchat.log.rules import join_message
+    def admit(self, issuer: AuthorLog, invite_pk: bytes, *, clock: int | None = None) -> AuthorLog:
+        """A newcomer admitted with the invite ``invite_pk`` by ``issuer`` (what the issuer's node writes when
+        the newcomer's hello proves the invite): a ``member.admit`` sealing a network key to it."""
+        from meshchat.log.netkeys import seal_network_key
 
         newcomer = AuthorLog(Identity.generate(), self.team_id)
-        proof = libnacl.crypto_sign_detached(join_message(self.team_id, newcomer.key), sk)
-        newcomer.write("member.join", {"invite_pk": pk, "proof": proof}, clock=clock or self.tick())
+        sealed = seal_network_key(TEAM_NETWORK_KEY, [newcomer.key])[newcomer.key]
+        body = {"member": newcomer.key, "invite_pk": invite_pk, "sealed_key": sealed}
+        issuer.write("member.admit", body, clock=clock or self.tick())
         self.members.append(newcomer)
         return newcomer
 
@@ -277,7 +280,7 @@ class ConnectionPair:
         network_key: bytes = b"k" * 32,
         client: Identity | None = None,
         server: Identity | None = None,
-        authorize: Authorize = lambda key, evidence: None,
+        authorize: Authorize = lambda key, evidence, invite: None,
         priority: tuple[bytes, ...] = (),
     ) -> ConnectionPair:
         client_conn = Connection(Side.CLIENT, Credentials(network_key, client or Identity.generate()), authorize)

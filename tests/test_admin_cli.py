@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from functools import partial
 from pathlib import Path
 
 from test_cli_network import eventually, free_port, meshchat, node_process
@@ -14,7 +13,7 @@ from meshchat.testing import team_homes
 
 
 def code_in(output: str) -> str:
-    found = re.search(r"meshchat join (MC1\S+)", output)
+    found = re.search(r"meshchat join (MC2\S+)", output)
     assert found, output
     return found.group(1)
 
@@ -45,13 +44,14 @@ def test_invites_roles_expiry_and_revocation(tmp_path: Path) -> None:
     refused(meshchat("join", quick, "--home", str(tmp_path / "late"), ok=False), "this invite expired")
     assert not (tmp_path / "late" / "meshchat.db").exists()
     assert re.search(r"member\s+expired", meshchat("--home", ana, "invites").stdout)
-    # An observer reads but cannot post, and cannot invite.
+    # An observer reads but cannot post, and cannot invite. (Its code names no address: its node is told.)
     bo = str(tmp_path / "bo")
-    meshchat("join", observer_code, "--home", bo, "--name", "Bo")
-    stick = str(tmp_path / "ana.bundle")
-    meshchat("--home", ana, "bundle", "export", stick)
-    meshchat("--home", bo, "bundle", "import", stick)  # Bo's home now holds the team's log
-    assert "(observer)" in meshchat("--home", bo, "whoami").stdout
+    assert "names no address" in meshchat("join", observer_code, "--home", bo, "--name", "Bo").stdout
+    assert "waiting for the node that invited you" in meshchat("--home", bo, "whoami").stdout
+    refused(meshchat("--home", bo, "post", "general", "hello", ok=False), "you are not admitted yet")
+    port = free_port()
+    with node_process(Path(ana), port), node_process(Path(bo), free_port(), port):
+        eventually(lambda: "(observer)" in meshchat("--home", bo, "whoami").stdout)
     refused(meshchat("--home", bo, "post", "general", "hello", ok=False), "needs the role member; you are observer")
     refused(meshchat("--home", bo, "invite", ok=False), "only admins change membership")
 
@@ -86,30 +86,33 @@ def test_members_remove_role_and_profile(tmp_path: Path) -> None:
 
 
 def test_a_spent_or_revoked_code_is_refused_by_the_team_and_says_why(tmp_path: Path) -> None:
-    ana, bo, cy, dan = (tmp_path / n for n in ("ana", "bo", "cy", "dan"))
+    ana, bo, cy, dan, eve = (tmp_path / n for n in ("ana", "bo", "cy", "dan", "eve"))
     port = free_port()
     meshchat("--home", str(ana), "init", "--team", "T", "--name", "Ana")
     code = code_in(meshchat("--home", str(ana), "invite", "--address", f"127.0.0.1:{port}").stdout)
     revoked_out = meshchat("--home", str(ana), "invite", "--address", f"127.0.0.1:{port}").stdout
     revoked_id = re.search(r"invite revoke ([0-9a-f]{8})", revoked_out).group(1)  # type: ignore[union-attr]
     meshchat("--home", str(ana), "invite", "revoke", revoked_id)
-    meshchat("join", code, "--home", str(bo), "--name", "Bo")
-    meshchat("join", code, "--home", str(cy), "--name", "Cy")  # the same code again
-    meshchat("join", code_in(revoked_out), "--home", str(dan), "--name", "Dan")
-    with node_process(ana, port), node_process(bo, free_port()):
+    with node_process(ana, port):
+        assert "Admitted to 'T' as member" in meshchat("join", code, "--home", str(bo), "--name", "Bo").stdout
         eventually(lambda: re.search(r"member\s+Bo", meshchat("--home", str(ana), "members").stdout) is not None)
-        for home, reason in ((cy, "invite was already used"), (dan, "invite was revoked")):
-            with node_process(home, free_port()) as node:
-                peers = partial(meshchat, "--home", str(home), "peers", ok=False)
-                eventually(lambda peers=peers, reason=reason: reason in peers().stdout)
-                node.terminate()
-                _, err = node.communicate(timeout=10)
-            assert f"this node was refused by the peer: refused: not a member: {reason}" in err, err
+        for home, used, reason in (
+            (cy, code, "invite was already used"),
+            (dan, code_in(revoked_out), "invite was revoked"),
+        ):
+            result = meshchat("join", used, "--home", str(home), "--name", "X", ok=False)
+            refused(result, f"the team refused this invite: {reason}. Ask an admin for a new invite code")
+            assert not home.exists(), "nothing is kept of a refused join"
+        # A node started on a home whose join did not wait says the same, and so does whoami.
+        meshchat("join", code, "--home", str(eve), "--wait", "0")
+        with node_process(eve, free_port()) as node:
+            eventually(lambda: "invite was already used" in meshchat("--home", str(eve), "whoami").stdout)
+            node.terminate()
+            _, err = node.communicate(timeout=10)
+        assert "The team refused your invite: invite was already used. What to do: ask an admin" in err, err
+        who = meshchat("--home", str(eve), "whoami").stdout
+        assert "not a member: the team refused your invite (invite was already used)" in who
+        refused(meshchat("--home", str(eve), "post", "general", "hi", ok=False), "the team refused your invite")
         members = meshchat("--home", str(ana), "members").stdout
-        assert "Cy" not in members and "Dan" not in members
-        stick = str(tmp_path / "ana.bundle")  # once Cy's home holds the team's log, it says why too
-        meshchat("--home", str(ana), "bundle", "export", stick)
-        meshchat("--home", str(cy), "bundle", "import", stick)
-        assert "(not a member: invite was already used)" in meshchat("--home", str(cy), "whoami").stdout
-        refused(meshchat("--home", str(cy), "post", "general", "hi", ok=False), "not a member")
+        assert "Cy" not in members and "Dan" not in members and "X" not in members
         assert re.search(r"used\s+by Bo", meshchat("--home", str(ana), "invites").stdout)

@@ -134,7 +134,7 @@ async def test_a_removed_member_is_shut_out_and_its_late_entries_refused(tmp_pat
         assert "written after my removal" not in room_texts(owner)
 
 
-async def test_after_the_grace_period_a_removed_member_gets_no_answer(
+async def test_after_the_grace_period_a_removed_member_gets_only_a_decoy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(netkeys, "GRACE_MS", 0)  # the rotation's grace period is over

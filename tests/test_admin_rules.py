@@ -176,30 +176,99 @@ def test_admins_cannot_touch_admins_or_their_invites(store_for: StoreFor) -> Non
 def test_spent_invites_admit_nobody_anywhere(case: str, store_for: StoreFor) -> None:
     team = TestTeam(members=0)
     admin = team.add_member("admin")
-    pk, sk = team.invite(admin, expires=team.clock + 10_000)
+    pk, _ = team.invite(admin, expires=team.clock + 10_000)
     if case == "reuse":
-        team.join(pk, sk)
+        first = team.admit(admin, pk)
     elif case == "revoked":
         admin.write("invite.revoke", {"invite_pk": pk}, clock=team.tick())
-    late = team.join(pk, sk, clock=team.clock + (20_000 if case == "expired" else 1))
+    late = team.admit(admin, pk, clock=team.clock + (20_000 if case == "expired" else 1))
     team.post(late, "should not be heard")
     reason = {"reuse": "invite was already used", "expired": "invite had expired", "revoked": "invite was revoked"}
     for store in _everywhere(store_for, team):
         m = store.membership
         assert m.role_of(late.key) is None
-        assert _reason(store, late.entries[0]) == reason[case]
+        assert _reason(store, admin.entries[-1]) == reason[case]
         assert "should not be heard" not in [msg.text for msg in Views(store).messages(team.room)]
+        if case == "reuse":
+            assert m.role_of(first.key) is Role.MEMBER and m.invites[pk].used_by == first.key
 
 
 def test_revoking_a_used_invite_changes_nothing(store_for: StoreFor) -> None:
     team = TestTeam(members=0)
-    pk, sk = team.invite(team.founder)
-    joined = team.join(pk, sk)
+    pk, _ = team.invite(team.founder)
+    admitted = team.admit(team.founder, pk)
     revoke = team.founder.write("invite.revoke", {"invite_pk": pk}, clock=team.tick())
     for store in _everywhere(store_for, team):
         m = store.membership
-        assert m.role_of(joined.key) is Role.MEMBER
+        assert m.role_of(admitted.key) is Role.MEMBER
         assert _reason(store, revoke) == "invite was already used"
+
+
+def test_an_invite_used_on_two_sides_of_a_split_admits_only_through_its_issuer(store_for: StoreFor) -> None:
+    """The code is used on both sides of a partition: the newcomer reaches the issuer's node; a thief with a
+    photograph of the code reaches another admin, whose (modified) node admits it, and also writes its own
+    admission with a clock before the newcomer's. Only the issuer's admission counts, on every node."""
+    team = TestTeam(members=0)
+    issuer, other_admin = team.add_member("admin"), team.add_member("admin")
+    pk, _ = team.invite(issuer)
+    split = team.clock
+    newcomer = team.admit(issuer, pk, clock=split + 500)
+    team.post(newcomer, "the newcomer, admitted")
+    thief = team.admit(other_admin, pk, clock=split + 100)  # earlier in the order than the real admission
+    thief.write("member.admit", {"member": thief.key, "invite_pk": pk, "sealed_key": bytes(80)}, clock=split + 1)
+    team.post(thief, "the thief")
+    for store in _everywhere(store_for, team):
+        m = store.membership
+        assert m.role_of(newcomer.key) is Role.MEMBER and m.invites[pk].used_by == newcomer.key
+        assert m.role_of(thief.key) is None
+        assert _reason(store, other_admin.entries[-1]) == "only the invite's issuer admits with it"
+        texts = [msg.text for msg in Views(store).messages(team.room)]
+        assert "the newcomer, admitted" in texts and "the thief" not in texts
+
+
+@pytest.mark.parametrize("revoke_first", [True, False])
+def test_a_revoke_racing_an_admission_is_settled_by_the_two_admins_order(
+    revoke_first: bool, store_for: StoreFor
+) -> None:
+    """Cut off from each other, one admin revokes the invite while its issuer admits a newcomer with it. The
+    team's order of those two admins' entries decides, the same on every node; the newcomer's clock plays no
+    part. A newcomer refused after the fact got the network key sealed to it: it must be rotated away."""
+    team = TestTeam(members=0)
+    issuer, revoker = team.add_member("admin"), team.add_member("admin")
+    pk, _ = team.invite(issuer)
+    split = team.clock
+    revoke = revoker.write("invite.revoke", {"invite_pk": pk}, clock=split + (100 if revoke_first else 900))
+    newcomer = team.admit(issuer, pk, clock=split + 500)
+    team.post(newcomer, "posted once admitted")
+    for store in _everywhere(store_for, team):
+        m = store.membership
+        texts = [msg.text for msg in Views(store).messages(team.room)]
+        if revoke_first:
+            assert m.role_of(newcomer.key) is None
+            assert _reason(store, issuer.entries[-1]) == "invite was revoked"
+            assert "posted once admitted" not in texts
+            assert rotation_reason(m) == "a refused newcomer may know the current key"
+        else:
+            assert m.role_of(newcomer.key) is Role.MEMBER
+            assert _reason(store, revoke) == "invite was already used"
+            assert "posted once admitted" in texts
+            assert rotation_reason(m) is None
+
+
+def test_an_admitted_member_counts_from_its_first_entry_whatever_its_clock(store_for: StoreFor) -> None:
+    """A newcomer whose laptop is a day behind writes its first entries with clocks before its admission: its
+    name and its posts count all the same."""
+    team = TestTeam(members=0)
+    pk, _ = team.invite(team.founder)
+    newcomer = team.admit(team.founder, pk)
+    day = 24 * 3600 * 1000
+    newcomer.entries.clear()  # the admission is not in its own log: start its log with a slow clock
+    newcomer.write("member.profile", {"name": "Slow", "callsign": "S-1"}, clock=team.clock - day)
+    newcomer.write("msg.post", {"room": team.room, "text": "from a slow clock"}, clock=team.clock - day + 10)
+    for store in _everywhere(store_for, team):
+        assert store.membership.role_of(newcomer.key) is Role.MEMBER
+        assert store.membership.display_name(newcomer.key) == "S-1"
+        assert "from a slow clock" in [msg.text for msg in Views(store).messages(team.room)]
 
 
 # ---- key rotation ---------------------------------------------------------------------------------------------
@@ -245,16 +314,23 @@ def test_a_concurrent_rotation_sealed_to_a_removed_member_is_stale() -> None:
 def test_a_member_left_with_an_older_key_gets_the_current_one() -> None:
     team = TestTeam(members=0)
     everyone = [team.founder.key]
-    early_pk, early_sk = team.invite(team.founder)  # its code carries the key of before the rotation
+    early_pk, _ = team.invite(team.founder)
+    other = team.add_member("admin")
+    everyone.append(other.key)
     rotate = {"keys": seal_network_key(b"1" * 32, everyone)}
-    team.founder.write("key.rotate", rotate, clock=team.tick())
-    late_pk, late_sk = team.invite(team.founder)  # its code carries the rotated key
-    team.join(late_pk, late_sk)
+    late_pk, _ = team.invite(team.founder)
+    team.admit(team.founder, late_pk)
     assert rotation_reason(_evaluate(team)) is None
-    early = team.join(early_pk, early_sk)
+    # Another admin rotates, cut off from the issuer; the issuer then admits with the invite it made before:
+    # the admission sorts after the rotation but may seal the key of before it.
+    other.write("key.rotate", rotate, clock=team.tick())
+    team.founder.write(
+        "key.rotate", {"keys": seal_network_key(b"2" * 32, [*everyone, team.members[-1].key])}, clock=team.tick()
+    )
+    early = team.admit(team.founder, early_pk)
     assert rotation_reason(_evaluate(team)) == "a member has only an older key"
-    everyone += [team.members[0].key, early.key]
-    team.founder.write("key.rotate", {"keys": seal_network_key(b"2" * 32, everyone)}, clock=team.tick())
+    everyone += [team.members[1].key, early.key]
+    team.founder.write("key.rotate", {"keys": seal_network_key(b"3" * 32, everyone)}, clock=team.tick())
     assert rotation_reason(_evaluate(team)) is None
 
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -71,10 +71,12 @@ def test_invite_join_and_talk_through_two_nodes(tmp_path: Path) -> None:
     port_a, port_b = free_port(), free_port()
     meshchat("--home", str(ana), "init", "--team", "Flood response", "--name", "Ana")
     invite = meshchat("--home", str(ana), "invite", "--address", f"127.0.0.1:{port_a}").stdout
-    code = re.search(r"meshchat join (MC1\S+)", invite).group(1)  # type: ignore[union-attr]
-    joined = meshchat("join", code, "--home", str(bo), "--name", "Bo").stdout
-    assert "Joined team 'Flood response' as member" in joined
-    with node_process(ana, port_a, port_b) as node_a, node_process(bo, port_b, port_a) as node_b:
+    code = re.search(r"meshchat join (MC2\S+)", invite).group(1)  # type: ignore[union-attr]
+    with node_process(ana, port_a, port_b) as node_a, ExitStack() as stack:
+        # Bo's join reaches Ana's node at the address in the code, which admits Bo and serves the log.
+        joined = meshchat("join", code, "--home", str(bo), "--name", "Bo").stdout
+        assert "Joining team 'Flood response' as member" in joined and "Admitted to 'Flood response'" in joined
+        node_b = stack.enter_context(node_process(bo, port_b, port_a))
         # Bo's node learns the team (and the room) from Ana's.
         eventually(lambda: "== general" in meshchat("--home", str(bo), "log").stdout)
         meshchat("--home", str(ana), "post", "general", "Water rising at the north levee")
@@ -102,7 +104,7 @@ def test_a_post_reaches_a_connected_peer_within_a_second(tmp_path: Path) -> None
     ana, bo = tmp_path / "ana", tmp_path / "bo"
     port_a, port_b = free_port(), free_port()
     meshchat("--home", str(ana), "init", "--team", "T", "--name", "Ana")
-    code = re.search(r"(MC1\S+)", meshchat("--home", str(ana), "invite").stdout).group(1)  # type: ignore[union-attr]
+    code = re.search(r"(MC2\S+)", meshchat("--home", str(ana), "invite").stdout).group(1)  # type: ignore[union-attr]
     meshchat("--home", str(bo), "join", code)
     with node_process(ana, port_a), node_process(bo, port_b, port_a):
         eventually(lambda: "== general" in meshchat("--home", str(bo), "log").stdout)
@@ -118,8 +120,9 @@ def test_a_post_reaches_a_connected_peer_within_a_second(tmp_path: Path) -> None
     ("code", "message"),
     [
         ("hello", "not a meshchat invite code"),
-        ("MC2AAAA", "newer than this meshchat"),
-        ("MC1AAAA", "damaged or mistyped"),
+        ("MC3AAAA", "newer than this meshchat"),
+        ("MC2AAAA", "damaged or mistyped"),
+        ("MC1AAAA", "older meshchat"),
     ],
 )
 def test_bad_codes_are_clear_errors(tmp_path: Path, code: str, message: str) -> None:
@@ -131,7 +134,7 @@ def test_bad_codes_are_clear_errors(tmp_path: Path, code: str, message: str) -> 
 def test_a_mistyped_character_is_caught_by_the_checksum(tmp_path: Path) -> None:
     home = tmp_path / "ana"
     meshchat("--home", str(home), "init", "--team", "T")
-    code = re.search(r"(MC1\S+)", meshchat("--home", str(home), "invite").stdout).group(1)  # type: ignore[union-attr]
+    code = re.search(r"(MC2\S+)", meshchat("--home", str(home), "invite").stdout).group(1)  # type: ignore[union-attr]
     i = len(code) // 2
     typo = code[:i] + ("A" if code[i] != "A" else "B") + code[i + 1 :]
     result = meshchat("join", typo, "--home", str(tmp_path / "bo"), ok=False)

@@ -11,29 +11,37 @@ from meshchat.invites import (
     TAG,
     InviteCode,
     InviteError,
-    _checksum,
+    admit_newcomer,
     create_invite,
     join_team,
     list_invites,
     parse_duration,
     revoke_invite,
 )
+from meshchat.log.clock import wall_ms
 from meshchat.log.codec import pack
 from meshchat.log.netkeys import stale_rotation
 from meshchat.profile import Profile, ProfileError
 from meshchat.testing import team_homes
 
 
-def test_a_code_carries_its_expiry_and_older_codes_still_read(tmp_path: Path) -> None:
+def test_a_code_carries_its_expiry_and_issuer_and_no_network_key(tmp_path: Path) -> None:
     (home,) = team_homes(tmp_path, 1)
     with Profile.open(home) as owner:
         code = create_invite(owner, role="observer", ttl_ms=parse_duration("24h"))
-    again = InviteCode.decode(code.encode())
-    assert again == code and again.expires > 0
-    # A code from before expiries were carried: 8 fields, read as "not said".
-    payload = pack([1, code.team_id, code.team_name, code.network_key, code.invite_seed, 5, "member", []])
-    old = TAG + base64.b32encode(payload + _checksum(payload)).decode().rstrip("=")
-    assert InviteCode.decode(old).expires == 0
+        network_key, me = owner.network_key, owner.me
+    text = code.encode()
+    again = InviteCode.decode(text)
+    assert again == code and again.expires > 0 and again.issuer == me and text.startswith("MC2")
+    assert network_key not in base64.b32decode(text[3:] + "=" * (-len(text[3:]) % 8))
+
+
+def test_a_code_of_the_old_format_is_refused_with_what_to_do() -> None:
+    payload = pack([1, bytes(32), "T", bytes(32), bytes(32), 5, "member", []])
+    old = "MC1" + base64.b32encode(payload + b"1234").decode().rstrip("=")
+    with pytest.raises(InviteError, match=r"older meshchat.*ask an admin for a new one"):
+        InviteCode.decode(old)
+    assert TAG == "MC2"
 
 
 @pytest.mark.parametrize(("text", "ms"), [("90s", 90_000), ("30m", 1_800_000), ("24h", 86_400_000), ("2", 7_200_000)])
@@ -51,9 +59,8 @@ def test_listing_and_revoking(tmp_path: Path) -> None:
     (home,) = team_homes(tmp_path, 1)
     with Profile.open(home) as owner:
         used = create_invite(owner)
-        join_team(tmp_path / "bo", used).close()
-        with Profile.open(tmp_path / "bo") as bo:  # the owner learns of the join
-            owner.store.accept_batch([bo.store.entry(bo.me, 1).raw])  # type: ignore[union-attr]
+        with join_team(tmp_path / "bo", used) as bo:  # Bo reaches the owner's node, which admits it
+            assert admit_newcomer(owner, bo.me, used.invite_public_key, wall_ms()) is None
         open_one = create_invite(owner, role="admin")
         states = {s.invite.invite_pk: s.state for s in list_invites(owner)}
         assert states == {used.invite_public_key: "used", open_one.invite_public_key: "open"}

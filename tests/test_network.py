@@ -64,16 +64,20 @@ async def read_all(stream: trio.SocketStream, timeout: float = 5.0) -> bytes:
     return data
 
 
-async def test_a_wrong_network_key_gets_no_answer_and_others_are_served(
+async def test_a_wrong_network_key_gets_a_decoy_and_others_are_served(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="meshchat")
     homes = team_homes(tmp_path, 2)
     async with trio.open_nursery() as nursery, serving(homes[0]) as a:
-        outsider = Connection(Side.CLIENT, Credentials(os.urandom(32), Identity.generate()), lambda k, e: None)
+        outsider = Connection(Side.CLIENT, Credentials(os.urandom(32), Identity.generate()), lambda k, e, i: None)
         stream = await raw_connection(a.listen_addresses[0])
         await stream.send_all(outsider.data_to_send())
-        assert await read_all(stream) == b""  # closed without a single byte
+        answer = await read_all(stream)  # a hello's worth of bytes, then closed at the handshake deadline
+        assert len(answer) == 4 + 64
+        outsider.receive_data(answer)
+        with pytest.raises(RemoteProtocolError, match="network key"):
+            outsider.next_event()
         await wait_until(lambda: "hello not made with our network key" in caplog.text)  # logged once closed
         await a.post("general", "still serving")
         async with serving(homes[1], peers=(a.listen_addresses[0],), listen=None) as b:
@@ -101,7 +105,7 @@ async def test_the_stranger_learns_why_over_the_wire(tmp_path: Path) -> None:
     with Profile.open(homes[0]) as founder:
         key = founder.network_key
     async with trio.open_nursery() as nursery, serving(homes[0]) as a:
-        conn = Connection(Side.CLIENT, Credentials(key, Identity.generate()), lambda k, e: None)
+        conn = Connection(Side.CLIENT, Credentials(key, Identity.generate()), lambda k, e, i: None)
         stream = await raw_connection(a.listen_addresses[0])
         await stream.send_all(conn.data_to_send())
         with pytest.raises(RemoteProtocolError, match="refused by the peer: refused: not a member"):

@@ -22,8 +22,8 @@ def credentials(current: bytes, *previous: bytes) -> Credentials:
 
 def link(client: Credentials, server: Credentials) -> ConnectionPair:
     pair = ConnectionPair(
-        Connection(Side.CLIENT, client, lambda k, e: None),
-        Connection(Side.SERVER, server, lambda k, e: None),
+        Connection(Side.CLIENT, client, lambda k, e, i: None),
+        Connection(Side.SERVER, server, lambda k, e, i: None),
         MemoryLog(),
         MemoryLog(),
     )
@@ -55,7 +55,7 @@ def test_after_the_grace_period_the_old_key_links_no_more(client: tuple[bytes, .
 
 def test_the_current_key_is_preferred_and_the_hello_grows_only_in_the_grace_period() -> None:
     for keys, size in (((NEW,), 64), ((NEW, OLD), 96)):
-        conn = Connection(Side.CLIENT, credentials(*keys), lambda k, e: None)
+        conn = Connection(Side.CLIENT, credentials(*keys), lambda k, e, i: None)
         reader = FrameReader()
         reader.feed(conn.data_to_send())
         hello = reader.next_frame()
@@ -66,7 +66,7 @@ def test_the_current_key_is_preferred_and_the_hello_grows_only_in_the_grace_peri
 
 
 def test_a_client_never_accepts_a_long_server_hello() -> None:
-    client = Connection(Side.CLIENT, credentials(NEW, OLD), lambda k, e: None)
+    client = Connection(Side.CLIENT, credentials(NEW, OLD), lambda k, e, i: None)
     client.data_to_send()
     client.receive_data(len(b"h" * 96).to_bytes(4, "big") + b"h" * 96)
     with pytest.raises(RemoteProtocolError, match="wrong size"):

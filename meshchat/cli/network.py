@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from meshchat.cli.output import say, short
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from meshchat.node import Node, NodeConfig
 
 DEFAULT_LISTEN = "0.0.0.0:7766"  # a headless relay serves every interface unless told otherwise
+JOIN_WAIT_S = 30.0
 log = logging.getLogger("meshchat.node")
 
 
@@ -32,10 +35,20 @@ def register(commands: Any) -> None:
     add_network_options(p)
     p.set_defaults(handler=cmd_ui)
 
-    p = commands.add_parser("join", help="join a team with an invite code (creates a new home)")
-    p.add_argument("code", help="the invite code (MC1...)")
+    p = commands.add_parser(
+        "join",
+        help="join a team with an invite code (creates a new home, then asks the inviter's node to admit you)",
+    )
+    p.add_argument("code", help="the invite code (MC2...)")
     p.add_argument("--name", default="", help="your display name")
     p.add_argument("--callsign", default="", help="your radio callsign")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=JOIN_WAIT_S,
+        metavar="SECONDS",
+        help=f"how long to try reaching the inviter's node now (default {JOIN_WAIT_S:g}; 0: later, by 'meshchat node')",
+    )
     p.set_defaults(handler=cmd_join)
 
     p = commands.add_parser("peers", help="the peers of the node running on this home")
@@ -139,14 +152,86 @@ async def _stop_on_signal(scope: trio.CancelScope) -> None:
 
 
 def cmd_join(args: argparse.Namespace) -> int:
+    """Make the newcomer's home, then reach the inviter's node: admitted (the team's log comes along),
+    refused (said plainly, with what to do; the new home is removed), or not reachable yet (the home waits)."""
     from meshchat.invites import InviteCode, join_team
 
     code = InviteCode.decode(args.code)
-    with join_team(args.home, code, display_name=args.name, callsign=args.callsign) as profile:
-        say(f"Joined team {code.team_name!r} as {code.role} (home {args.home}); your key is {profile.me.hex()}")
-        where = ", ".join(code.addresses) or "a teammate's node (give --peer HOST:PORT)"
-        say(f"Run 'meshchat node' to connect to {where}: teammates admit you once their node sees your join.")
+    join_team(args.home, code, display_name=args.name, callsign=args.callsign).close()
+    say(f"Joining team {code.team_name!r} as {code.role} (home {args.home}).")
+    where = ", ".join(code.addresses)
+    if not code.addresses:
+        say("The code names no address: run 'meshchat node --peer HOST:PORT' with the inviter's node address.")
+        return 0
+    if args.wait <= 0:
+        say(f"Run 'meshchat node' to reach the inviter's node at {where}: it admits you there.")
+        return 0
+    import trio
+
+    say(f"Reaching the inviter's node at {where} ...")
+    sys.stdout.flush()
+    outcome = trio.run(_reach_inviter, args.home, args.wait)
+    if isinstance(outcome, str):
+        _remove_new_home(args.home)
+        raise ProfileError(
+            f"the team refused this invite: {outcome}. Ask an admin for a new invite code "
+            f"('meshchat invite' on their side); nothing was kept in {args.home}."
+        )
+    with Profile.open(args.home) as profile:
+        if outcome:
+            role = profile.store.membership.role_of(profile.me)
+            say(
+                f"Admitted to {code.team_name!r} as {role.label if role else code.role}; your key is {profile.me.hex()}"
+            )
+            say(f"Received the team's log ({profile.store.count()} entries).")
+            say("Run 'meshchat node' or 'meshchat' to stay in touch.")
+        else:
+            say(f"Could not reach the inviter's node at {where} within {args.wait:g} s; your home is ready.")
+            say("Run 'meshchat node' (or 'meshchat'): it keeps trying, and says so if the team refuses the invite.")
     return 0
+
+
+async def _reach_inviter(home: Path, wait: float) -> bool | str:
+    """Run a node that dials only the inviter until we are admitted and caught up (True), the invite is
+    refused (its reason), or ``wait`` seconds pass (False)."""
+    import trio
+
+    from meshchat.events import InviteRefused, SyncProgress
+    from meshchat.node import Node, NodeConfig
+
+    node = Node.open(home, NodeConfig(listen=None, discovery=False))
+    events = node.events()
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(node.run)
+            outcome: bool | str = False
+            with trio.move_on_after(wait):
+                async for event in events:
+                    if isinstance(event, InviteRefused):
+                        outcome = event.reason
+                        break
+                    admitted = node.membership.role_of(node.me) is not None
+                    if admitted and isinstance(event, SyncProgress) and event.done:
+                        outcome = True
+                        break
+            if outcome is True:  # let our first entry (our name) reach the inviter before we stop
+                with trio.move_on_after(3):
+                    while any(p.entries_out == 0 for p in node.peers() if p.state == "live"):
+                        await trio.sleep(0.05)
+            nursery.cancel_scope.cancel()
+    finally:
+        node.close()
+    return outcome
+
+
+def _remove_new_home(home: Path) -> None:
+    """Remove what ``meshchat join`` just made (identity, store), and the directory if nothing else is in it."""
+    from meshchat.profile import IDENTITY_FILE, STORE_FILE
+
+    for name in (IDENTITY_FILE, STORE_FILE, f"{STORE_FILE}-wal", f"{STORE_FILE}-shm"):
+        (home / name).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        home.rmdir()
 
 
 # ---- peers -----------------------------------------------------------------------------------------------------

@@ -54,6 +54,8 @@ def cmd_whoami(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
         role = profile.my_role()
         status = role.label if role is not None else _why_not_a_member(profile)
+        if role is not None and profile.pending_invite() is not None:
+            status += ", waiting for the node that invited you to admit you"
         say(f"{profile.name_of(profile.me)} ({status}) in {profile.team_name!r}")
         say(f"key  {profile.me.hex()}")
         say(f"team {profile.team_id.hex()}")
@@ -62,12 +64,14 @@ def cmd_whoami(args: argparse.Namespace) -> int:
 
 
 def _why_not_a_member(profile: Profile) -> str:
-    """What the team's rules say about us, in words: removed, or why our join was refused."""
+    """What the team's rules say about us, in words: removed, or why our invite was refused."""
     membership = profile.store.membership
     if membership.removed_upto(profile.me) is not None:
         return "removed from the team"
-    reasons = [r.reason for r in membership.refusals if r.author == profile.me and r.kind == "member.join"]
-    return f"not a member: {reasons[0]}" if reasons else "not a member"
+    refusal = profile.invite_refusal()
+    if refusal is not None:
+        return f"not a member: the team refused your invite ({refusal}); ask an admin for a new invite"
+    return "not a member"
 
 
 def cmd_rooms(args: argparse.Namespace) -> int:

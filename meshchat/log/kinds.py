@@ -143,7 +143,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "role": Field(_one_of(ROLES[:3])),
         "expires": Field(_MS),
     },
-    "member.join": {"invite_pk": Field(_ID32), "proof": Field(_blob(64))},
+    "member.admit": {"member": Field(_ID32), "invite_pk": Field(_ID32), "sealed_key": Field(_blob(SEALED_KEY))},
     "invite.revoke": {"invite_pk": Field(_ID32)},
     "member.add": {
         "member": Field(_ID32),
@@ -206,7 +206,7 @@ MEMBERSHIP_KINDS = frozenset(
     {
         "team.create",
         "member.invite",
-        "member.join",
+        "member.admit",
         "invite.revoke",
         "member.add",
         "member.remove",

@@ -5,10 +5,10 @@ it, so a removal rotates it: the remover writes ``key.rotate {keys: {member: sea
 copy is a libsodium sealed box to the X25519 form of the member's Ed25519 key. Only remaining members can open
 their copy, and every node agrees (through the membership rules) on which rotations count and in what order.
 
-A node's keys, oldest first, are the key it started with (the founder's, or the one in its invite code) and
-then the key of each effective rotation sealed to it. The newest is *current*: it dials with it and advertises
-with it. The one before stays accepted for :data:`GRACE_MS` after the rotation, so that members who have not
-seen the rotation yet can still link and learn it (and then switch).
+A node's keys, oldest first, are the key it started with (the founder's, or the one its ``member.admit``
+sealed to it) and then the key of each effective rotation sealed to it. The newest is *current*: it dials with
+it and advertises with it. The one before stays accepted for :data:`GRACE_MS` after the rotation, so that
+members who have not seen the rotation yet can still link and learn it (and then switch).
 """
 
 from __future__ import annotations
@@ -71,9 +71,20 @@ class NetworkKeys:
 
 
 def network_keys(
-    membership: Membership, me: bytes, base: bytes, curve_public: bytes, curve_secret: bytes
-) -> NetworkKeys:
-    """Our keys after every effective rotation sealed to ``me``; ``base`` is the key we started with."""
+    membership: Membership, me: bytes, base: bytes | None, curve_public: bytes, curve_secret: bytes
+) -> NetworkKeys | None:
+    """Our keys after every effective rotation sealed to ``me``; ``base`` is the key we started with, or
+    ``None`` for a newcomer, whose first key is the one its admission sealed to it. ``None`` when we hold no
+    key at all (a newcomer not admitted yet, as far as this membership knows)."""
+    if base is None:
+        member = membership.members.get(me)
+        sealed = member.sealed_key if member is not None else None
+        if sealed is None:
+            return None
+        try:
+            base = open_network_key(sealed, curve_public, curve_secret)
+        except SealedKeyError:
+            return None
     keys = [base]
     last_clock = 0
     for rotation in membership.rotations:
@@ -102,10 +113,13 @@ def rotation_reason(membership: Membership) -> str | None:
 
     - a removed member may know it: it was removed after the latest rotation (or there is none), or the latest
       rotation, written concurrently with its removal, was sealed to it;
+    - a refused newcomer may know it: an admission sealed it to the newcomer but a revocation came first;
     - a member holds only an older key: it is not among the latest rotation's recipients although it got its
       key before that rotation (it joined concurrently, or with an invite made before it).
     """
     latest = membership.rotations[-1] if membership.rotations else None
+    if any(latest is None or refused.key > latest.at for refused in membership.refused_admissions.values()):
+        return "a refused newcomer may know the current key"
     for key, member in membership.members.items():
         if member.role is None and member.removed_at is not None:
             if latest is None or member.removed_at > latest.at or key in latest.keys:

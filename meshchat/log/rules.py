@@ -12,6 +12,13 @@ range of *doubled clocks* (see :func:`span_threshold`) that SQL can join on.
 ``member.remove {member, upto_seq}`` cuts the removed key's log at ``upto_seq``: later entries are refused by
 every node. A removal wins over concurrent actions of the removed party: evaluation repeats with those actions
 left out until the set of removals stops changing.
+
+Invites: an admin authorises a one-time invite key (``member.invite``); the newcomer shows the code's secret to
+the *issuer's* node, which admits it by writing ``member.admit`` in its own log. Only the issuer admits with its
+invites, so whether an invite was used is the order of the issuer's own chain (no clock decides it), expiry is
+judged by the issuer's clock when it admits, and a revocation counts against the admission only if it comes
+first in the team's order (both are admins' entries). Nothing the newcomer writes or claims takes part. An
+admitted member's role holds from its own first entry, whatever its clock says.
 """
 
 from __future__ import annotations
@@ -20,13 +27,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-import libnacl
-
 from meshchat.log.codec import Value
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import MEMBERSHIP_KINDS, parse_body
 
-JOIN_CONTEXT = b"meshchat/v1/join"
 MAX_PASSES = 8
 
 
@@ -125,6 +129,8 @@ class Member:
     removed_by: bytes | None = None
     removed_at: OrderKey | None = None  # the effective removal's place in the order
     key_from: OrderKey | None = None  # when it got the network key it holds: its invite's issue, or its addition
+    invite: bytes | None = None  # the invite it was admitted with
+    sealed_key: bytes | None = None  # the network key its admission sealed to it (member.admit)
 
 
 @dataclass(slots=True)
@@ -135,7 +141,24 @@ class Invite:
     issuer: bytes
     issued: OrderKey
     used_by: bytes | None = None
+    used_at: OrderKey | None = None  # the admission that used it
     revoked_by: bytes | None = None
+
+    def state(self, now_ms: int) -> str:
+        """``used``, ``revoked``, ``expired`` (by ``now_ms``, the caller's clock) or ``open``."""
+        if self.used_by is not None:
+            return "used"
+        if self.revoked_by is not None:
+            return "revoked"
+        return "expired" if self.expires < now_ms else "open"
+
+    def refusal(self, now_ms: int) -> str | None:
+        """Why an admission with this invite at ``now_ms`` is refused (the rules' words), or ``None``."""
+        state = self.state(now_ms)
+        return None if state == "open" else INVITE_REFUSALS[state]
+
+
+INVITE_REFUSALS = {"used": "invite was already used", "revoked": "invite was revoked", "expired": "invite had expired"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +177,11 @@ class Refusal:
     seq: int
     kind: str
     reason: str
+    clock: int = 0  # where the refused entry sits in the order (with author and seq)
+
+    @property
+    def key(self) -> OrderKey:
+        return OrderKey(self.clock, self.author, self.seq)
 
 
 INFINITY = 2**62
@@ -170,6 +198,9 @@ class Membership:
     spans: dict[bytes, list[RoleSpan]] = field(default_factory=dict)
     refusals: list[Refusal] = field(default_factory=list)
     rotations: list[Rotation] = field(default_factory=list)  # effective key.rotate entries, in team order
+    # Admissions refused although their issuer sealed the network key to the newcomer (a revocation came first
+    # in the order): that key must be rotated away from the newcomer, as from a removed member.
+    refused_admissions: dict[bytes, Refusal] = field(default_factory=dict)  # newcomer -> its refused admission
     seq_limits: dict[bytes, int] = field(default_factory=dict)  # forked authors: entries up to here count
 
     def role_of(self, key: bytes) -> Role | None:
@@ -219,11 +250,6 @@ class Membership:
         return key.hex()[:8]
 
 
-def join_message(team_id: bytes, newcomer: bytes) -> bytes:
-    """What the invite key signs to prove that ``newcomer`` holds the invite."""
-    return JOIN_CONTEXT + team_id + newcomer
-
-
 def evaluate(
     team_id: bytes,
     founder: bytes | None,
@@ -255,6 +281,7 @@ class _Evaluation:
     def __init__(self, team_id: bytes, membership: Membership) -> None:
         self.team_id = team_id
         self.m = membership
+        self.early_profiles: dict[bytes, Mapping[str, Value]] = {}  # written before their author's admission
 
     def actor(self, entry: ControlEntry) -> Role:
         """The role of an entry's author, which the table's ``needs`` has already required."""
@@ -262,9 +289,10 @@ class _Evaluation:
         assert role is not None
         return role
 
-    def set_role(self, key: bytes, role: Role | None, at: OrderKey) -> None:
+    def set_role(self, key: bytes, role: Role | None, at: OrderKey, *, from_first_entry: bool = False) -> None:
+        """``role`` for ``key``'s entries that sort after ``at`` (or, for an admission, all of them)."""
         spans = self.m.spans.setdefault(key, [])
-        threshold = span_threshold(key, at)
+        threshold = 0 if from_first_entry and not spans else span_threshold(key, at)
         if spans and spans[-1].hi == INFINITY:
             last = spans.pop()
             if last.lo < threshold:
@@ -325,6 +353,13 @@ class ControlRule:
 
 
 def _apply_profile(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Value]) -> str | None:
+    """Any member names itself. A newcomer's clock may put its first entries before its admission: a profile by
+    an author that was never a member waits for its admission (``_apply_admit``)."""
+    if run.m.role_of(entry.author) is None:
+        if entry.author in run.m.members:
+            return "author is not a member"
+        run.early_profiles[entry.author] = body
+        return None
     member = run.m.members[entry.author]
     member.name = str(body["name"])
     member.callsign = str(body["callsign"])
@@ -416,33 +451,37 @@ def _apply_remove(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Valu
     return None
 
 
-def _apply_join(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Value]) -> str | None:
+def _apply_admit(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Value]) -> str | None:
+    """``member.admit {member, invite_pk, sealed_key}``: the invite's issuer admits a newcomer with it."""
     m = run.m
-    if entry.seq != 1:
-        return "a join must be the first entry of its log"
-    if entry.author in m.members:
-        return "already a member"
     invite = m.invites.get(_blob(body["invite_pk"]))
     if invite is None:
         return "unknown invite"
-    if invite.revoked_by is not None:
-        return "invite was revoked"
-    if invite.used_by is not None:
-        return "invite was already used"
-    if entry.clock > invite.expires:
-        return "invite had expired"
-    if not verify_join_proof(run.team_id, entry.author, invite.invite_pk, _blob(body["proof"])):
-        return "invite proof does not verify"
-    invite.used_by = entry.author
-    run.set_role(entry.author, invite.role, entry.key)
-    m.members[entry.author].added_by = invite.issuer
-    m.members[entry.author].key_from = invite.issued  # its code carries the key current at the invite
+    if invite.issuer != entry.author:
+        return "only the invite's issuer admits with it"
+    newcomer = _blob(body["member"])
+    existing = m.members.get(newcomer)
+    if existing is not None:
+        removed = existing.removed_upto is not None
+        return "a removed key cannot come back (invite a new key)" if removed else "already a member"
+    reason = invite.refusal(entry.clock)  # the issuer's clock, never the newcomer's
+    if reason is not None:
+        m.refused_admissions.setdefault(newcomer, Refusal(entry.author, entry.seq, entry.kind, reason, entry.clock))
+        return reason
+    invite.used_by, invite.used_at = newcomer, entry.key
+    run.set_role(newcomer, invite.role, entry.key, from_first_entry=True)
+    member = m.members[newcomer]
+    member.added_by, member.invite, member.sealed_key = invite.issuer, invite.invite_pk, _blob(body["sealed_key"])
+    member.key_from = invite.issued  # conservative: a rotation after the invite not sealed to it means rotate again
+    early = run.early_profiles.pop(newcomer, None)
+    if early is not None:
+        member.name, member.callsign = str(early["name"]), str(early["callsign"])
     return None
 
 
 CONTROL_RULES: dict[str, ControlRule] = {
-    "member.join": ControlRule(None, _apply_join),
-    "member.profile": ControlRule(Role.OBSERVER, _apply_profile),
+    "member.admit": ControlRule(Role.ADMIN, _apply_admit),
+    "member.profile": ControlRule(None, _apply_profile),  # judged in its handler: see there
     "member.invite": ControlRule(Role.ADMIN, _apply_invite),
     "invite.revoke": ControlRule(Role.ADMIN, _apply_revoke),
     "key.rotate": ControlRule(Role.ADMIN, _apply_rotate),
@@ -462,14 +501,6 @@ def _apply(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Value]) -> 
         if actor < rule.needs:
             return rule.refusal
     return rule.apply(run, entry, body)
-
-
-def verify_join_proof(team_id: bytes, newcomer: bytes, invite_pk: bytes, proof: bytes) -> bool:
-    try:
-        libnacl.crypto_sign_verify_detached(proof, join_message(team_id, newcomer), invite_pk)
-    except ValueError:
-        return False
-    return True
 
 
 def _blob(value: Value) -> bytes:

@@ -79,7 +79,7 @@ class Replica(Protocol):
 
     def credentials(self) -> Credentials: ...
 
-    def authorize(self, peer_key: bytes, evidence: tuple[bytes, ...]) -> str | None: ...
+    def authorize(self, peer_key: bytes, evidence: tuple[bytes, ...], invite: bytes | None) -> str | None: ...
 
     def sync_start(self) -> SyncStart: ...
 
@@ -247,7 +247,7 @@ class Link:
         with trio.move_on_after(settings.handshake_timeout):
             await self._authenticated.wait()
         if not self._authenticated.is_set():
-            raise LinkEnded(f"no handshake within {settings.handshake_timeout:g} s")
+            raise LinkEnded(self.conn.handshake_failure or f"no handshake within {settings.handshake_timeout:g} s")
         tick = min(settings.keepalive, settings.idle_timeout, settings.resync_after) / 3
         while True:
             await trio.sleep(tick)

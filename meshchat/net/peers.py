@@ -25,6 +25,7 @@ import trio
 
 from meshchat.events import (
     FoundBy,
+    LinkRefused,
     LinkState,
     NodeEvent,
     PeerDown,
@@ -333,6 +334,7 @@ class PeerManager:
                 self.publish(PeerDown(record.status(), reason))
             elif reason.startswith("refused by the peer"):  # we are not let in: say so plainly
                 log.warning("%s: this node was %s", record.address, reason)
+                self.publish(LinkRefused(record.status(), reason.removeprefix("refused by the peer: ")))
             else:
                 log.info("%s: link ended: %s", record.address, reason)
         return link.established

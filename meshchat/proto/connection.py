@@ -69,7 +69,8 @@ class Connection:
                 payload = self._reader.next_frame()
                 if payload is None:
                     if self._eof:
-                        return self._end("the peer closed the connection" + self._where(), clean=False)
+                        reason = self.handshake_failure or "the peer closed the connection" + self._where()
+                        return self._end(reason, clean=False)
                     return None
                 event = self._on_frame(payload)
                 if event is not None:
@@ -79,6 +80,12 @@ class Connection:
             if isinstance(exc, PeerRefused):
                 self._out.append(exc.farewell)
             raise
+
+    @property
+    def handshake_failure(self) -> str:
+        """Why the handshake cannot succeed although the link is still open ("" if it may): the peer's hello
+        was answered with a decoy. The driver names this when the link ends (deadline, or the peer's close)."""
+        return self._handshake.decoy_reason
 
     def _where(self) -> str:
         return " during the handshake" if self.state is State.HANDSHAKING else ""

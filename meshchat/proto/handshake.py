@@ -12,22 +12,33 @@ Four messages (exact layout in docs/formats.md)::
 and 2. After a key rotation (``meshchat.log.netkeys``) a side may also accept the previous key for a grace
 period: the client then appends a second MAC, made with the previous key, to message 1 (96 bytes), and the
 server uses whichever of its keys matches one of them (its current key first). The server's MAC tells the
-client which key was chosen, and that key is ``K`` for the rest of the handshake. The server answers nothing
-at all to a first message whose MAC fails, so an outsider learns nothing, not even that a meshchat node is
-listening. Session keys come from ``crypto_kx`` over the ephemeral keys
-(forward secrecy), bound to ``K`` and ``H``. Identities travel sealed, and each side signs the transcript, so
-a relay can neither read nor splice them.
+client which key was chosen, and that key is ``K`` for the rest of the handshake.
 
-Whether a proven identity may connect is not for this module to say: ``authorize(peer_key, evidence)``
-returns ``None`` to admit, or the reason to refuse. ``evidence`` is up to four raw log entries the peer
-offers to prove its membership to a node that may not have seen it yet (a newcomer's ``member.join`` and the
-inviter's ``member.invite``).
+A newcomer has no network key yet: its ``K`` is the *hello key* of its invite, derived from the code's one-time
+secret (:func:`invite_hello_key`). Only the node that issued the invite holds that secret, so only it accepts
+such a hello; it tells ``authorize`` which invite was used, and admits the newcomer by writing ``member.admit``.
+
+A first message whose MAC fails under every key is answered with a *decoy*: a fresh ephemeral key and 32 random
+bytes, exactly the size and shape of a real answer, and the link ends at the next frame or the deadline. So the
+answer carries no information: a replayed hello, a hello made with another team's key and random bytes all get
+the same, and a captured hello tells nobody which hosts belong to the team.
+
+Session keys come from ``crypto_kx`` over the ephemeral keys (forward secrecy), bound to ``K`` and ``H``.
+Identities travel sealed, and each side signs the transcript, so a relay can neither read nor splice them.
+The client reveals its identity first (message 3), to a server that proved it holds ``K``.
+
+Whether a proven identity may connect is not for this module to say: ``authorize(peer_key, evidence,
+invite)`` returns ``None`` to admit, or the reason to refuse. ``evidence`` is up to four raw log entries the
+peer offers to prove its membership to a node that may not have seen it yet (the ``member.admit`` that admitted
+it, and the ``member.invite`` behind it); ``invite`` is the public key of the invite whose hello key this
+handshake used (on the server: the newcomer's; on the client: our own), or ``None`` for a network key.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, auto
 
@@ -51,9 +62,15 @@ KEY_C2S = b"meshchat/v1/key/c2s"
 KEY_S2C = b"meshchat/v1/key/s2c"
 CLIENT_AUTH = b"meshchat/v1/auth/client"
 SERVER_AUTH = b"meshchat/v1/auth/server"
+INVITE_HELLO = b"meshchat/v2/invite-hello"
 
-Authorize = Callable[[bytes, tuple[bytes, ...]], str | None]
-"""``authorize(peer_key, evidence)``: ``None`` admits the peer; a string is the reason it is refused."""
+Authorize = Callable[[bytes, tuple[bytes, ...], bytes | None], str | None]
+"""``authorize(peer_key, evidence, invite)``: ``None`` admits the peer; a string is the reason it is refused."""
+
+
+def invite_hello_key(invite_secret: bytes) -> bytes:
+    """The key a newcomer MACs its hello with: only the invite's issuer (and the code's holder) can make it."""
+    return hashlib.blake2b(INVITE_HELLO, key=invite_secret, digest_size=NETWORK_KEY_SIZE).digest()
 
 
 class Side(Enum):
@@ -65,21 +82,29 @@ class _State(Enum):
     START = auto()
     WAIT_HELLO = auto()
     WAIT_AUTH = auto()
+    DECOY = auto()  # answered a hello that no key of ours made; ends at the next frame
     DONE = auto()
     FAILED = auto()
 
 
 @dataclass(frozen=True)
 class Credentials:
-    """What this side proves: knowledge of the network key, and its identity (with optional evidence)."""
+    """What this side proves: knowledge of the network key, and its identity (with optional evidence).
+
+    A newcomer before its admission dials with its invite's hello key as ``network_key`` and that invite's
+    public key as ``invite``. A server also accepts hellos made with the hello keys in ``invite_keys``
+    (hello key -> invite public key): those of the invites this node issued.
+    """
 
     network_key: bytes
     identity: Signer
     evidence: tuple[bytes, ...] = ()
     previous_keys: tuple[bytes, ...] = ()  # still accepted (a rotation's grace period); at most one
+    invite_keys: Mapping[bytes, bytes] = field(default_factory=dict)
+    invite: bytes | None = None
 
     def __post_init__(self) -> None:
-        if any(len(k) != NETWORK_KEY_SIZE for k in (self.network_key, *self.previous_keys)):
+        if any(len(k) != NETWORK_KEY_SIZE for k in (self.network_key, *self.previous_keys, *self.invite_keys)):
             raise LocalProtocolError("a network key is 32 bytes")
         if len(self.previous_keys) >= MAX_KEYS:
             raise LocalProtocolError(f"at most {MAX_KEYS} network keys")
@@ -92,6 +117,7 @@ class HandshakeResult:
     peer_key: bytes
     peer_evidence: tuple[bytes, ...]
     channel: SecureChannel = field(repr=False)
+    invite: bytes | None = None  # the invite whose hello key this handshake used
 
 
 class PeerRefused(RemoteProtocolError):
@@ -120,10 +146,18 @@ class Handshake:
         self._transcript = b""
         self._channel: SecureChannel | None = None
         self._key = credentials.network_key  # K: the network key both sides hold (settled by the hellos)
+        self._invite = credentials.invite if side is Side.CLIENT else None
+        self._decoy_reason = ""
 
     @property
     def _keys(self) -> tuple[bytes, ...]:
-        return (self.credentials.network_key, *self.credentials.previous_keys)
+        own = (self.credentials.network_key, *self.credentials.previous_keys)
+        return (*own, *self.credentials.invite_keys) if self.side is Side.SERVER else own
+
+    @property
+    def decoy_reason(self) -> str:
+        """Why the peer's hello was answered with a decoy ("" if it was not): the link's end reason."""
+        return self._decoy_reason
 
     @property
     def done(self) -> bool:
@@ -147,6 +181,8 @@ class Handshake:
                 return self._on_hello(payload)
             if state is _State.WAIT_AUTH:
                 return self._on_auth(payload)
+            if state is _State.DECOY:
+                raise RemoteProtocolError(self._decoy_reason)
         except RemoteProtocolError:
             self._state = _State.FAILED
             raise
@@ -155,15 +191,17 @@ class Handshake:
     # -- the steps
 
     def _matching_key(self, macs: list[bytes], message: bytes) -> bytes | None:
-        """The first of our keys (current first) under which one of ``macs`` verifies."""
+        """The first of our keys (current first) under which one of ``macs`` verifies. Every key is tried
+        whatever matched, so the time taken does not tell which key (if any) made the hello."""
+        found = None
         for key in self._keys:
             for mac in macs:
                 try:
                     libnacl.crypto_auth_verify(mac, message, key)
                 except ValueError:
                     continue
-                return key
-        return None
+                found = found or key
+        return found
 
     def _on_hello(self, payload: bytes) -> bytes:
         server = self.side is Side.SERVER
@@ -172,13 +210,18 @@ class Handshake:
         peer_public = payload[:32]
         macs = [payload[i : i + MAC_SIZE] for i in range(32, len(payload), MAC_SIZE)]
         if server:
-            key = self._matching_key(macs, CLIENT_HELLO + peer_public)
-            if key is None:
-                raise RemoteProtocolError("hello not made with our network key (another team, or not meshchat)")
-            self._key = key
-            self._hello = self._eph_public + _mac(key, SERVER_HELLO + self._eph_public + peer_public)
-            client_hello, server_hello = payload, self._hello
+            # The same work whether or not the hello is ours, so that neither the answer nor its timing tells.
             rx, tx, status = libnacl.crypto_kx_server_session_keys(self._eph_public, self._eph_secret, peer_public)
+            key = self._matching_key(macs, CLIENT_HELLO + peer_public)
+            answer_key = key if key is not None and status == 0 else secrets.token_bytes(NETWORK_KEY_SIZE)
+            self._hello = self._eph_public + _mac(answer_key, SERVER_HELLO + self._eph_public + peer_public)
+            if key is None:  # a decoy (see the module doc)
+                self._decoy_reason = "hello not made with our network key (another team, a replay, or not meshchat)"
+                self._state = _State.DECOY
+                return frame(self._hello)
+            self._key = key
+            self._invite = self.credentials.invite_keys.get(key)
+            client_hello, server_hello = payload, self._hello
             c2s, s2c = rx, tx
         else:
             key = self._matching_key(macs, SERVER_HELLO + peer_public + self._eph_public)
@@ -220,7 +263,10 @@ class Handshake:
             libnacl.crypto_sign_verify_detached(signature, signed, peer_key)
         except ValueError:
             raise RemoteProtocolError("the peer's identity proof does not verify") from None
-        reason = "that is this node itself" if peer_key == self._me else self.authorize(peer_key, evidence)
+        if peer_key == self._me:
+            reason: str | None = "that is this node itself"
+        else:
+            reason = self.authorize(peer_key, evidence, self._invite)
         if reason is not None:
             self._state = _State.FAILED
             raise PeerRefused(peer_key, reason, channel.close_frame(f"refused: {reason}"))
@@ -228,7 +274,7 @@ class Handshake:
         if self.side is Side.SERVER:
             signature = self._sign(SERVER_AUTH + self._transcript + peer_key)
             out = channel.seal(Kind.AUTH, pack([self._me, signature, list(self.credentials.evidence)]))
-        self.result = HandshakeResult(peer_key, evidence, channel)
+        self.result = HandshakeResult(peer_key, evidence, channel, self._invite)
         self._state = _State.DONE
         return out
 

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from meshchat.log.entry import Entry, decode_entry, verify_signature
 from meshchat.log.kinds import MEMBERSHIP_KINDS
-from meshchat.log.rules import ControlEntry
 from meshchat.store.results import AcceptResult, BatchResult, Head, Outcome
 from meshchat.store.schema import (
     ENTRY_ROWS_PER_INSERT,
@@ -156,12 +155,7 @@ class Ingest:
         first = entries[0]
         if first.seq == 1 and first.id == store.team_id:
             return True  # the genesis entry
-        if store.current_membership().admits(author):
-            return True
-        if first.seq == 1 and first.kind == "member.join":
-            trial = store.evaluate_membership([ControlEntry.of(first)])
-            return trial.admits(author)
-        return False
+        return store.current_membership().admits(author)
 
     # -- one author's entries
 

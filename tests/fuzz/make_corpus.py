@@ -33,7 +33,7 @@ def seeds() -> dict[str, list[bytes]]:
     raws = [e.raw for e in team.all_entries()]
     entries = [*raws[:40], raws[5][:-1], raws[6] + b"\x00", b"", b"\x93"]
     frames = [frame(r) for r in raws[:10]] + [b"".join(frame(r) for r in raws[:30]), b"\xff\xff\xff\xff", b"\0\0\0"]
-    hello = Handshake(Side.CLIENT, Credentials(targets.NETWORK_KEY, targets.CLIENT_ID), lambda k, e: None).start()
+    hello = Handshake(Side.CLIENT, Credentials(targets.NETWORK_KEY, targets.CLIENT_ID), lambda k, e, i: None).start()
     link = [bytes([0]) + hello, bytes([1]) + frame(b"\0" * 64), bytes([0]) + frame(b"x" * 64)]
     auth = pack([targets.CLIENT_ID.public_key, targets.CLIENT_ID.sign(b"not the transcript"), raws[:2]])
     link += [bytes([2]) + record(1, auth), bytes([2]) + record(3, b"bye"), bytes([2]) + record(2, b"\x90")]

@@ -92,7 +92,7 @@ def _drive(conn: Connection, log: MemoryLog) -> None:
 
 
 def _raw(side: Side, data: bytes) -> None:
-    conn = Connection(side, Credentials(NETWORK_KEY, SERVER_ID), lambda key, evidence: None)
+    conn = Connection(side, Credentials(NETWORK_KEY, SERVER_ID), lambda key, evidence, invite: None)
     conn.data_to_send()
     step = _chunk(data)
     for start in range(0, len(data), step):
@@ -103,8 +103,8 @@ def _raw(side: Side, data: bytes) -> None:
 
 
 def _after_hello(data: bytes) -> None:
-    server = Connection(Side.SERVER, Credentials(NETWORK_KEY, SERVER_ID), lambda key, evidence: None)
-    client = Handshake(Side.CLIENT, Credentials(NETWORK_KEY, CLIENT_ID), lambda key, evidence: None)
+    server = Connection(Side.SERVER, Credentials(NETWORK_KEY, SERVER_ID), lambda key, evidence, invite: None)
+    client = Handshake(Side.CLIENT, Credentials(NETWORK_KEY, CLIENT_ID), lambda key, evidence, invite: None)
     server.receive_data(client.start())
     assert server.next_event() is None
     reply = FrameReader()

@@ -1,0 +1,179 @@
+"""Invites between real nodes on 127.0.0.1: a photographed, used, revoked or expired code admits no one and
+reads nothing, never takes membership from whoever used it first, and the code never carries the network key.
+
+The thief in these tests has the code and sets its clock as it likes (``wall_ms`` patched to an instant just
+after the invite was made): no decision may rest on that clock.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import pytest
+import trio
+
+from meshchat import invites
+from meshchat.events import InviteRefused, NodeEvent
+from meshchat.invites import InviteCode, join_team
+from meshchat.log.netkeys import stale_rotation
+from meshchat.log.rules import Role
+from meshchat.node import Node
+from meshchat.profile import Profile
+from meshchat.testing import loopback_config, room_texts, running_node, team_homes, wait_until
+
+
+def backdate(monkeypatch: pytest.MonkeyPatch, to: int) -> None:
+    """The thief's laptop clock: whatever it likes (here: just after the invite was made)."""
+    monkeypatch.setattr(invites, "wall_ms", lambda: to)
+
+
+async def joined(home: Path, code: InviteCode, stack: AsyncExitStack, name: str) -> Node:
+    join_team(home, code, display_name=name).close()
+    return await stack.enter_async_context(running_node(home, loopback_config(listen=None)))
+
+
+def refusals(node: Node) -> Callable[[], list[str]]:
+    events = node.events()
+
+    def received() -> list[str]:
+        out = []
+        while True:
+            try:
+                event: NodeEvent = events.receive_nowait()
+            except trio.WouldBlock:
+                return out
+            if isinstance(event, InviteRefused):
+                out.append(event.reason)
+
+    return received
+
+
+async def test_a_photographed_code_used_after_the_newcomer_gets_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (home,) = team_homes(tmp_path, 1)
+    async with AsyncExitStack() as stack:
+        ana = await stack.enter_async_context(running_node(home, loopback_config()))
+        made = invites.wall_ms()
+        code = InviteCode.decode(await ana.create_invite(role="member"))
+        await ana.post("general", "for members only")
+        bo = await joined(tmp_path / "bo", code, stack, "Bo")
+        await wait_until(lambda: ana.membership.role_of(bo.me) is Role.MEMBER and bo.my_role() is Role.MEMBER)
+        backdate(monkeypatch, made + 1)
+        thief = await joined(tmp_path / "thief", code, stack, "Thief")
+        told = refusals(thief)
+        await wait_until(lambda: any("invite was already used" in p.error for p in thief.peers()))
+        await wait_until(lambda: "invite was already used" in told())
+        assert thief.profile.store.count() == 0, "the thief reads nothing"
+        assert thief.network.linked_keys() == []
+        assert ana.membership.role_of(thief.me) is None
+        assert ana.membership.role_of(bo.me) is Role.MEMBER and bo.my_role() is Role.MEMBER, "Bo keeps its place"
+        assert "for members only" in room_texts(bo)
+
+
+@pytest.mark.parametrize("spent", ["revoked", "expired"])
+async def test_a_revoked_or_expired_code_admits_no_one(
+    spent: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (home,) = team_homes(tmp_path, 1)
+    async with AsyncExitStack() as stack:
+        ana = await stack.enter_async_context(running_node(home, loopback_config()))
+        made = invites.wall_ms()
+        code = InviteCode.decode(await ana.create_invite(role="member", ttl_ms=1000 if spent == "expired" else 60_000))
+        if spent == "revoked":
+            await ana.revoke_invite(code.invite_public_key.hex()[:8])
+        else:
+            await trio.sleep(1.1)
+        backdate(monkeypatch, made + 1)  # before the revocation, before the expiry
+        thief = await joined(tmp_path / "thief", code, stack, "Thief")
+        reason = {"revoked": "invite was revoked", "expired": "invite had expired"}[spent]
+        await wait_until(lambda: any(reason in p.error for p in thief.peers()))
+        assert thief.profile.store.count() == 0 and thief.network.linked_keys() == []
+        assert ana.membership.role_of(thief.me) is None
+        assert thief.my_role() is None and thief.profile.invite_refusal() == reason
+
+
+async def test_the_code_holds_no_network_key_which_arrives_sealed_after_admission(tmp_path: Path) -> None:
+    (home,) = team_homes(tmp_path, 1)
+    async with AsyncExitStack() as stack:
+        ana = await stack.enter_async_context(running_node(home, loopback_config()))
+        text = await ana.create_invite()
+        network_key = ana.profile.network_key
+        raw = base64.b32decode(text[3:] + "=" * (-len(text[3:]) % 8))
+        assert network_key not in raw, "a code seen once must not hand out the network key"
+        join_team(tmp_path / "bo", InviteCode.decode(text), display_name="Bo").close()
+        with Profile.open(tmp_path / "bo") as bo_home:
+            assert bo_home.network_key != network_key  # before its admission, the newcomer does not hold it
+        bo = await stack.enter_async_context(running_node(tmp_path / "bo", loopback_config(listen=None)))
+        await wait_until(lambda: bo.profile.network_key == network_key)
+        admission = next(e for e in ana.profile.store.iter_raw() if bo.me in e and b"member.admit" in e)
+        assert network_key not in admission  # it travels in the log sealed to the newcomer's key only
+
+
+async def test_an_invite_used_on_both_sides_of_a_split_admits_only_at_its_issuer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ana issued the code; Cy (an admin) is cut off from her. The newcomer reaches Ana; a thief with a
+    photograph of the code, its clock set before the newcomer's, reaches Cy. Cy admits no one; after the
+    partition heals, every node agrees: the newcomer is a member, the thief nothing."""
+    ana_home, cy_home = team_homes(tmp_path, 2)
+    with Profile.open(ana_home) as owner, Profile.open(cy_home) as cy_profile:
+        owner.change_role(cy_profile.me, "admin")
+        cy_profile.store.accept_batch(list(owner.store.iter_raw()))
+    async with AsyncExitStack() as stack:
+        ana = await stack.enter_async_context(running_node(ana_home, loopback_config()))
+        cy = await stack.enter_async_context(running_node(cy_home, loopback_config()))
+        made = invites.wall_ms()
+        code = InviteCode.decode(await ana.create_invite(role="member", addresses=[]))
+        cy.profile.store.accept_batch(list(ana.profile.store.iter_raw()))  # Cy even knows the invite
+        bo_home, thief_home = tmp_path / "bo", tmp_path / "thief"
+        join_team(bo_home, code, display_name="Bo").close()
+        backdate(monkeypatch, made + 1)
+        join_team(thief_home, code, display_name="Thief").close()
+        bo = await stack.enter_async_context(running_node(bo_home, loopback_config((ana.listen_addresses[0],))))
+        thief = await stack.enter_async_context(running_node(thief_home, loopback_config((cy.listen_addresses[0],))))
+        await wait_until(lambda: ana.membership.role_of(bo.me) is Role.MEMBER)
+        await wait_until(lambda: any("network key" in p.error for p in thief.peers()))  # Cy: only a decoy
+        thief.add_peer(*ana.listen_addresses[0], found_by="static")  # and Ana, later: used already
+        await wait_until(lambda: any("invite was already used" in p.error for p in thief.peers()))
+        ana.add_peer(*cy.listen_addresses[0], found_by="static")  # the partition heals
+        await wait_until(lambda: cy.membership.role_of(bo.me) is Role.MEMBER)
+        await bo.post("general", "Bo here")
+        await wait_until(lambda: "Bo here" in room_texts(cy))
+        for node in (ana, cy, bo):
+            assert node.membership.role_of(thief.me) is None
+            assert node.membership.invites[code.invite_public_key].used_by == bo.me
+        assert thief.profile.store.count() == 0
+
+
+async def test_a_revoke_racing_an_admission_wins_if_first_and_the_key_moves_on(tmp_path: Path) -> None:
+    """Cut off from Ana (who issued the code), Cy revokes it; a moment later Bo reaches Ana, who admits him
+    (she has not heard of the revocation). When the partition heals, the revocation comes first in the team's
+    order: Bo is refused everywhere, his links end, and the network key he was sealed is rotated away (his
+    node is told why by a node that refuses him by name, if one still accepts his key: see the threat model)."""
+    ana_home, cy_home = team_homes(tmp_path, 2)
+    with Profile.open(ana_home) as owner, Profile.open(cy_home) as cy_profile:
+        owner.change_role(cy_profile.me, "admin")
+        cy_profile.store.accept_batch(list(owner.store.iter_raw()))
+    async with AsyncExitStack() as stack:
+        ana = await stack.enter_async_context(running_node(ana_home, loopback_config()))
+        cy = await stack.enter_async_context(running_node(cy_home, loopback_config()))
+        code = InviteCode.decode(await ana.create_invite(role="member"))
+        cy.profile.store.accept_batch(list(ana.profile.store.iter_raw()))
+        await cy.revoke_invite(code.invite_public_key.hex()[:8])
+        await trio.sleep(0.01)  # the admission comes later, in real time and in the order
+        bo = await joined(tmp_path / "bo", code, stack, "Bo")
+        await wait_until(lambda: bo.membership.role_of(bo.me) is Role.MEMBER)
+        key_bo_got = bo.profile.network_key
+        ana.add_peer(*cy.listen_addresses[0], found_by="static")  # the partition heals
+        for node in (ana, cy):
+            await wait_until(lambda node=node: node.membership.role_of(bo.me) is None)
+        await wait_until(lambda: not stale_rotation(ana.membership) and not stale_rotation(cy.membership))
+        await wait_until(lambda: ana.profile.network_key == cy.profile.network_key != key_bo_got)
+        await wait_until(lambda: bo.me not in ana.network.linked_keys() and bo.network.linked_keys() == [])
+        for _ in range(50):  # and Bo's redials get nowhere
+            assert bo.me not in ana.network.linked_keys() + cy.network.linked_keys()
+            await trio.sleep(0.01)
