@@ -116,10 +116,12 @@ def test_every_command_shows_hostile_text_safely(terminal: Terminal, tmp_path: P
     t.run("ana", "task", "update", task, "--title", EVIL, shows_text=False)
     checkin = _only(r"roll call ([0-9a-f]{8})", t.run("ana", "checkin", "request", "general", EVIL, shows_text=False))
     invite = t.run("ana", "invite", "--qr", "--address", "127.0.0.1:9")
-    code = _only(r"meshchat join (MC1\S+)", invite)
+    code = _only(r"meshchat join (MC2\S+)", invite)
 
-    # Bo joins with the code (which carries the team's hostile name) and trades bundles with Ana.
-    t.run("bo", "join", code, "--name", EVIL, "--callsign", EVIL)
+    # Bo joins with the code (which carries the team's hostile name); no node runs here, so Ana adds Bo's key
+    # (as if read over the radio), and they trade bundles.
+    joined = t.run("bo", "join", code, "--name", EVIL, "--callsign", EVIL, "--wait", "0")
+    t.run("ana", "members", "add", _only(r"your key is ([0-9a-f]{64})", joined), "--name", EVIL)
     t.run("bo", "bundle", "frontier", str(tmp_path / "bo.frontier"), shows_text=False)
     t.run(
         "ana",

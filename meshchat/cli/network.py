@@ -157,8 +157,8 @@ def cmd_join(args: argparse.Namespace) -> int:
     from meshchat.invites import InviteCode, join_team
 
     code = InviteCode.decode(args.code)
-    join_team(args.home, code, display_name=args.name, callsign=args.callsign).close()
-    say(f"Joining team {code.team_name!r} as {code.role} (home {args.home}).")
+    with join_team(args.home, code, display_name=args.name, callsign=args.callsign) as profile:
+        say(f"Joining team {code.team_name!r} as {code.role} (home {args.home}); your key is {profile.me.hex()}")
     where = ", ".join(code.addresses)
     if not code.addresses:
         say("The code names no address: run 'meshchat node --peer HOST:PORT' with the inviter's node address.")
@@ -180,9 +180,7 @@ def cmd_join(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
         if outcome:
             role = profile.store.membership.role_of(profile.me)
-            say(
-                f"Admitted to {code.team_name!r} as {role.label if role else code.role}; your key is {profile.me.hex()}"
-            )
+            say(f"Admitted to {code.team_name!r} as {role.label if role else code.role}.")
             say(f"Received the team's log ({profile.store.count()} entries).")
             say("Run 'meshchat node' or 'meshchat' to stay in touch.")
         else:
