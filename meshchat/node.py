@@ -47,7 +47,7 @@ from meshchat.log.kinds import MEMBERSHIP_KINDS
 from meshchat.log.netkeys import rotation_reason
 from meshchat.log.rules import INVITE_REFUSALS, Membership, Role
 from meshchat.log.views import Message
-from meshchat.net.discovery import Discovery, DiscoveryEvent, PeerSeen, local_ipv4_addresses
+from meshchat.net.discovery import Discovery, DiscoveryEvent, PeerSeen, interface_addresses
 from meshchat.net.peers import Address, NetSettings, PeerManager, format_address
 from meshchat.profile import DiskFullError, Profile, ProfileError
 from meshchat.replica import StoreReplica
@@ -145,23 +145,20 @@ class Node:
     async def _discover(self) -> None:
         """Advertise on the LAN and dial what discovery reports; a failure is reported, never fatal."""
         host, port = self.network.listen_addresses[0]
-        if host in ("0.0.0.0", ""):  # noqa: S104 (comparing, not binding: listening on every interface)
-            addresses, interfaces = local_ipv4_addresses(), None
-        else:
-            addresses, interfaces = [host], [host]
-        if not addresses:
+        every = host in ("0.0.0.0", "")  # noqa: S104 (comparing, not binding: listening on every interface)
+        interfaces = interface_addresses() if every else [(host,)]  # each interface is told only its own
+        if not interfaces:
             self.publish(NodeProblem("LAN discovery is off: this machine has no network address"))
             return
         profile = self.profile
-        discovery = Discovery(
-            lambda: profile.network_keys().accepted(wall_ms()), port, addresses=addresses, interfaces=interfaces
-        )
+        discovery = Discovery(lambda: profile.network_keys().accepted(wall_ms()), port, interfaces=interfaces)
         send, receive = trio.open_memory_channel[DiscoveryEvent](100)
         known: dict[str, tuple[tuple[str, ...], int]] = {}  # instance -> its addresses and port
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(discovery.run, send)
-                log.info("LAN discovery: advertising %s on %s", discovery.instance, ", ".join(addresses))
+                where = "; ".join(", ".join(group) for group in interfaces)
+                log.info("LAN discovery: advertising on %s", where)
                 async for event in receive:
                     if isinstance(event, PeerSeen):
                         known[event.instance] = (event.addresses, event.port)

@@ -103,6 +103,14 @@ class NetLab:
         _run("ip", "-n", host.netns, "addr", "add", f"{ip}/24", "dev", "eth0")
         return ip
 
+    def add_private_interface(self, host: Host, name: str, cidr: str) -> None:
+        """Give ``host`` a second interface that leads nowhere (as a VPN or container bridge would), with
+        multicast on, so that it is one more interface a node could advertise on."""
+        _run("ip", "-n", host.netns, "link", "add", name, "type", "bridge")  # no ports: it leads nowhere
+        _run("ip", "-n", host.netns, "addr", "add", cidr, "dev", name)
+        _run("ip", "-n", host.netns, "link", "set", name, "multicast", "on")
+        _run("ip", "-n", host.netns, "link", "set", name, "up")
+
     def start(self, host: Host, *command: str, **popen: object) -> subprocess.Popen[bytes]:
         """Start ``command`` inside ``host``; it is killed when the lab closes."""
         proc = subprocess.Popen(host.argv(*command), start_new_session=True, **popen)  # type: ignore[call-overload]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from meshchat.testing import team_homes
 
 pytestmark = pytest.mark.skipif(bool(lab_unavailable_reason()), reason=lab_unavailable_reason() or "")
 PROBE = str(Path(__file__).parent / "discovery_probe.py")
+CAPTURE = str(Path(__file__).parent / "mdns_capture.py")
 
 
 def lines(proc: subprocess.Popen[bytes]) -> list[dict[str, object]]:
@@ -134,3 +136,47 @@ def test_a_peer_that_leaves_and_comes_back_reconnects_within_10_s(tmp_path: Path
         start_node(lab, b, homes[1], tmp_path / "b2.log")
         took = wait_for(lambda: "back again" in cli(homes[0], "log", "general"), 10, "b to reconnect")
         assert took < 10
+
+
+# ---- what goes on the wire, decoded with another DNS library (dnslib) ------------------------------------------
+
+
+def test_a_node_on_all_interfaces_announces_each_only_its_own_address_and_no_identity(tmp_path: Path) -> None:
+    """A node listening on 0.0.0.0, on a host that also has a VPN-like interface: the LAN hears only the LAN
+    address, under a random instance name whose SRV points to a separate random host name (so an NSEC at that
+    host listing only A denies nothing that exists), and nothing that names the team, its members or keys."""
+    dnslib = pytest.importorskip("dnslib")
+    (home,) = team_homes(tmp_path / "team", 1)
+    with Profile.open(home) as profile:
+        secrets = [profile.team_id, profile.network_key, profile.me, profile.team_name.encode()]
+        secrets += [profile.name_of(profile.me).encode(), socket.gethostname().encode()]
+    with NetLab() as lab:
+        a, b = lab.add_host("a"), lab.add_host("b")
+        private = f"172.31.{lab.subnet}.1"
+        lab.add_private_interface(a, "vpn0", f"{private}/24")
+        start_node(lab, a, home, tmp_path / "a.log")
+        capture = lab.start(b, sys.executable, CAPTURE, b.ip, "8", stdout=subprocess.PIPE)
+        packets = [bytes.fromhex(str(p["hex"])) for p in lines(capture) if p["from"] == a.ip]
+    assert packets, "the node announced nothing"
+    for raw in packets:
+        assert private.encode() not in raw and socket.inet_aton(private) not in raw
+        for secret in secrets:
+            assert secret.lower() not in raw.lower(), secret
+    records = [rr for raw in packets for rr in dnslib.DNSRecord.parse(raw).rr + dnslib.DNSRecord.parse(raw).ar]
+    by_type: dict[str, list[object]] = {}
+    for rr in records:
+        by_type.setdefault(dnslib.QTYPE.get(rr.rtype), []).append(rr)
+    addresses = {str(rr.rdata) for rr in by_type.get("A", [])}  # type: ignore[attr-defined]
+    assert addresses == {a.ip}, addresses
+    srvs = {(str(rr.rname), str(rr.rdata.target)) for rr in by_type["SRV"]}  # type: ignore[attr-defined]
+    assert srvs and all(instance != target for instance, target in srvs), srvs
+    hosts = {target for _, target in srvs}
+    instances = {instance for instance, _ in srvs}
+    assert {str(rr.rname) for rr in by_type.get("A", [])} <= hosts  # type: ignore[attr-defined]
+    assert by_type.get("NSEC"), "zeroconf says which types exist at the host name"
+    for rr in by_type["NSEC"]:
+        name, listed = str(rr.rname), set(rr.rdata.rrlist)  # type: ignore[attr-defined]
+        if name in instances:  # whatever exists at a name must not be denied there
+            assert {"SRV", "TXT"} <= listed, (name, listed)
+        else:
+            assert name in hosts and listed <= {"A", "AAAA"}, (name, listed)

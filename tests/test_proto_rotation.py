@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from meshchat.identity import Identity
-from meshchat.net.discovery import Discovery, current_hour, discovery_tag, tag_is_ours
+from meshchat.net.discovery import Discovery, discovery_tag, tag_is_ours
 from meshchat.proto.connection import Connection, State
 from meshchat.proto.errors import LocalProtocolError, RemoteProtocolError
 from meshchat.proto.framing import FrameReader
@@ -81,14 +81,14 @@ def test_at_most_one_previous_key() -> None:
 def test_discovery_advertises_the_current_key_and_recognises_both() -> None:
     keys = [(NEW, OLD)]
     discovery = Discovery(lambda: keys[0], 7000, addresses=["10.1.2.3"])
+    (ad,) = discovery.advertisements
 
-    def tags(key: bytes) -> set[bytes]:  # this hour's, or the next if it just turned
-        hour = current_hour()
-        return {discovery_tag(key, h).encode() for h in (hour, hour + 1)}
+    def tag(key: bytes) -> bytes:
+        return discovery_tag(key, ad.nonce, 7000, ad.addresses).encode()
 
-    assert discovery._info().properties[b"t"] in tags(NEW)
-    assert tag_is_ours((NEW, OLD), discovery_tag(OLD, current_hour()))  # a peer that has not rotated yet
-    assert not tag_is_ours((NEW,), discovery_tag(OLD, current_hour()))  # after the grace period
+    assert discovery._infos()[0].properties[b"t"] == tag(NEW)
+    assert tag_is_ours((NEW, OLD), tag(OLD).decode(), ad.nonce, 7000, ad.addresses)  # a peer not rotated yet
+    assert not tag_is_ours((NEW,), tag(OLD).decode(), ad.nonce, 7000, ad.addresses)  # after the grace period
     keys[0] = (OTHER,)  # rotated again: the next refresh advertises the new tag
     assert discovery.network_key == OTHER
-    assert discovery._info().properties[b"t"] in tags(OTHER)
+    assert discovery._infos()[0].properties[b"t"] == tag(OTHER)
