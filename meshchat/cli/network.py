@@ -180,7 +180,7 @@ def cmd_join(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
         if outcome:
             role = profile.store.membership.role_of(profile.me)
-            say(f"Admitted to {code.team_name!r} as {role.label if role else code.role}.")
+            say(f"Admitted to {code.team_name!r} as {role.label if role is not None else code.role}.")
             say(f"Received the team's log ({profile.store.count()} entries).")
             say("Run 'meshchat node' or 'meshchat' to stay in touch.")
         else:
