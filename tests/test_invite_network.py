@@ -8,20 +8,28 @@ after the invite was made): no decision may rest on that clock.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
-from contextlib import AsyncExitStack
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
 from meshchat import invites
-from meshchat.events import InviteRefused, NodeEvent
-from meshchat.invites import InviteCode, join_team
+from meshchat.events import InviteRefused, NodeEvent, NodeProblem
+from meshchat.identity import Identity
+from meshchat.invites import InviteCode, create_invite, join_team
+from meshchat.log.clock import wall_ms
 from meshchat.log.netkeys import stale_rotation
 from meshchat.log.rules import Role
 from meshchat.node import Node
 from meshchat.profile import Profile
+from meshchat.proto.connection import Connection
+from meshchat.proto.errors import RemoteProtocolError
+from meshchat.proto.events import HandshakeComplete
+from meshchat.proto.handshake import Credentials, Side, invite_hello_key
 from meshchat.testing import loopback_config, room_texts, running_node, team_homes, wait_until
 
 
@@ -35,18 +43,44 @@ async def joined(home: Path, code: InviteCode, stack: AsyncExitStack, name: str)
     return await stack.enter_async_context(running_node(home, loopback_config(listen=None)))
 
 
-def refusals(node: Node) -> Callable[[], list[str]]:
+@asynccontextmanager
+async def watched_newcomer(home: Path, code: InviteCode, name: str) -> AsyncIterator[tuple[Node, Told]]:
+    """A newcomer's node, its events watched from before it starts."""
+    join_team(home, code, display_name=name).close()
+    node = Node.open(home, loopback_config(listen=None))
+    told = refusals(node)
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(node.run)
+            yield node, told
+            nursery.cancel_scope.cancel()
+    finally:
+        node.close()
+
+
+Told = Callable[[], list[str]]
+
+
+def refusals(node: Node) -> Told:
+    """What the node told its users about its invite: the reasons of ``InviteRefused`` events, each checked to
+    come with the ``NodeProblem`` a UI shows (what happened, and what to do)."""
     events = node.events()
+    reasons: list[str] = []
+    problems: list[str] = []
 
     def received() -> list[str]:
-        out = []
         while True:
             try:
                 event: NodeEvent = events.receive_nowait()
             except trio.WouldBlock:
-                return out
+                break
             if isinstance(event, InviteRefused):
-                out.append(event.reason)
+                reasons.append(event.reason)
+            elif isinstance(event, NodeProblem):
+                problems.append(event.message)
+        for reason in reasons:
+            assert f"The team refused your invite: {reason}. What to do: ask an admin" in " ".join(problems)
+        return reasons
 
     return received
 
@@ -57,14 +91,13 @@ async def test_a_photographed_code_used_after_the_newcomer_gets_nothing(
     (home,) = team_homes(tmp_path, 1)
     async with AsyncExitStack() as stack:
         ana = await stack.enter_async_context(running_node(home, loopback_config()))
-        made = invites.wall_ms()
+        made = wall_ms()
         code = InviteCode.decode(await ana.create_invite(role="member"))
         await ana.post("general", "for members only")
         bo = await joined(tmp_path / "bo", code, stack, "Bo")
         await wait_until(lambda: ana.membership.role_of(bo.me) is Role.MEMBER and bo.my_role() is Role.MEMBER)
         backdate(monkeypatch, made + 1)
-        thief = await joined(tmp_path / "thief", code, stack, "Thief")
-        told = refusals(thief)
+        thief, told = await stack.enter_async_context(watched_newcomer(tmp_path / "thief", code, "Thief"))
         await wait_until(lambda: any("invite was already used" in p.error for p in thief.peers()))
         await wait_until(lambda: "invite was already used" in told())
         assert thief.profile.store.count() == 0, "the thief reads nothing"
@@ -81,7 +114,7 @@ async def test_a_revoked_or_expired_code_admits_no_one(
     (home,) = team_homes(tmp_path, 1)
     async with AsyncExitStack() as stack:
         ana = await stack.enter_async_context(running_node(home, loopback_config()))
-        made = invites.wall_ms()
+        made = wall_ms()
         code = InviteCode.decode(await ana.create_invite(role="member", ttl_ms=1000 if spent == "expired" else 60_000))
         if spent == "revoked":
             await ana.revoke_invite(code.invite_public_key.hex()[:8])
@@ -126,7 +159,7 @@ async def test_an_invite_used_on_both_sides_of_a_split_admits_only_at_its_issuer
     async with AsyncExitStack() as stack:
         ana = await stack.enter_async_context(running_node(ana_home, loopback_config()))
         cy = await stack.enter_async_context(running_node(cy_home, loopback_config()))
-        made = invites.wall_ms()
+        made = wall_ms()
         code = InviteCode.decode(await ana.create_invite(role="member", addresses=[]))
         cy.profile.store.accept_batch(list(ana.profile.store.iter_raw()))  # Cy even knows the invite
         bo_home, thief_home = tmp_path / "bo", tmp_path / "thief"
@@ -177,3 +210,37 @@ async def test_a_revoke_racing_an_admission_wins_if_first_and_the_key_moves_on(t
         for _ in range(50):  # and Bo's redials get nowhere
             assert bo.me not in ana.network.linked_keys() + cy.network.linked_keys()
             await trio.sleep(0.01)
+
+
+async def test_a_newcomer_believes_only_the_issuer_named_in_its_code(tmp_path: Path) -> None:
+    """Someone who photographed the code sets up a node that answers the code's hello (it can: it has the
+    secret) and waits for the newcomer: the newcomer's node sees that it is not the issuer, and says so."""
+    (home,) = team_homes(tmp_path, 1)
+    with Profile.open(home) as ana:
+        code = create_invite(ana)
+    join_team(tmp_path / "bo", code, display_name="Bo").close()
+    impostor = Connection(Side.SERVER, Credentials(invite_hello_key(code.invite_seed), Identity.generate()), admit_all)
+    async with running_node(tmp_path / "bo", loopback_config(listen=None)) as bo:
+        bo_end, impostor_end = trio.testing.memory_stream_pair()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve_once, impostor, impostor_end)
+            reason = await bo.connect(bo_end, outgoing=True, address="impostor")
+            nursery.cancel_scope.cancel()
+        assert "not the node of the admin who issued our invite" in reason
+        assert bo.profile.store.count() == 0 and bo.membership.role_of(bo.me) is None
+
+
+def admit_all(key: bytes, evidence: tuple[bytes, ...], invite: bytes | None) -> str | None:
+    return None
+
+
+async def serve_once(conn: Connection, stream: trio.abc.Stream) -> None:
+    """Drive one pure server connection over a stream until it ends (an impostor that says nothing more)."""
+    with contextlib.suppress(RemoteProtocolError, trio.BrokenResourceError, trio.ClosedResourceError):
+        await stream.send_all(conn.data_to_send())
+        while data := await stream.receive_some():
+            conn.receive_data(data)
+            while (event := conn.next_event()) is not None:
+                if isinstance(event, HandshakeComplete):
+                    conn.start_sync({})
+            await stream.send_all(conn.data_to_send())
