@@ -50,7 +50,7 @@ def test_a_mistyped_invite_code_is_explained(tmp_path: Path) -> None:
     async def script(pilot: Pilot[int]) -> None:
         await until(pilot, lambda: isinstance(pilot.app.screen, WelcomeScreen))
         pilot.app.screen.query_one("#invite-code").focus()
-        await type_text(pilot, "MC1ABCDEF")
+        await type_text(pilot, "MC2ABCDEF")
         await pilot.press("enter", "D", "e", "e", "enter")
         assert "mistyped" in str(pilot.app.screen.query_one("#welcome-message").render())
         assert isinstance(pilot.app.screen, WelcomeScreen)

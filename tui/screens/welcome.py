@@ -48,7 +48,7 @@ class WelcomeScreen(Screen[bool]):
                 yield Static("Join a team", classes="welcome-heading")
                 yield Label("Invite code (from 'meshchat invite') and your name", classes="field-label")
                 with Horizontal(classes="join-fields"):
-                    yield Input(placeholder="MC1…", id="invite-code")
+                    yield Input(placeholder="MC2…", id="invite-code")
                     yield Input(placeholder="Your name", id="join-name")
                 with Horizontal(classes="welcome-buttons"):
                     yield Button("Join", id="join")
@@ -108,8 +108,8 @@ class WelcomeScreen(Screen[bool]):
         self.dismiss(True)
 
     def join_team(self) -> None:
-        """Join with the code: a new identity whose first entry proves the invite. The node then dials the
-        addresses in the code; the team admits the newcomer once the inviter's node has the join."""
+        """Join with the code: a new identity that keeps the invite. The node then dials the inviter's node at
+        the addresses in the code, which admits the newcomer (or refuses the invite: a NodeProblem says why)."""
         text = self.query_one("#invite-code", Input).value.strip()
         name = self.query_one("#join-name", Input).value.strip()
         if not text:
