@@ -15,7 +15,9 @@ from typing import ClassVar, TypeVar
 from rich.console import RenderableType
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.markup import escape
 from textual.message import Message as TextualMessage
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from meshchat.events import ForkDetected, NodeEvent, SyncProgress
@@ -24,6 +26,7 @@ from meshchat.node import Node, NodeConfig
 from meshchat.profile import ProfileError
 from tui.bridge import Companion, NodeBridge, TrioCrashed
 from tui.changes import Changes, fold
+from tui.format import shown, shown_body
 from tui.screens.base import AreaScreen
 from tui.screens.chat import ChatScreen
 from tui.screens.checkins import CheckinsScreen
@@ -146,6 +149,23 @@ class MeshchatApp(App[int]):
     def has_node(self) -> bool:
         return self._node is not None
 
+    def name_of(self, key: bytes) -> str:
+        """A member's name as every screen shows it: made safe (it is whatever the member chose)."""
+        return shown(self.node.name_of(key))
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every toast, from any screen or widget, shows its text safe and never as markup: toasts carry
+        members' messages, names and questions (``[@click=app.quit]`` in a FLASH would be a live link)."""
+        super().notify(shown_body(message), title=shown(title), severity=severity, timeout=timeout, markup=False)
+
     async def write(self, action: Callable[[], Awaitable[T]]) -> T | None:
         """Run a node write on trio. A refusal (not allowed, bad input, disk full) is shown, not raised."""
         assert self.bridge is not None
@@ -177,7 +197,7 @@ class MeshchatApp(App[int]):
                 screen.stale = True
 
     def on_meshchat_app_node_crashed(self, message: NodeCrashed) -> None:
-        self.exit(return_code=1, message=f"meshchat: the node stopped with an error\n{message.crash.text}")
+        self.exit(return_code=1, message=shown_body(f"meshchat: the node stopped with an error\n{message.crash.text}"))
 
     def _absorb(self, changes: Changes) -> None:
         if changes.messages:
@@ -194,13 +214,12 @@ class MeshchatApp(App[int]):
 
     def _announce_flashes(self) -> None:
         """A FLASH from a teammate interrupts: a bell and a toast that says how to acknowledge it."""
-        node = self.node
         for msg in self.unacknowledged():
             if msg.id not in self._announced:
                 self._announced.add(msg.id)
                 self.notify(
                     f"{msg.text}\n(F3, or select it in the chat, then a to acknowledge)",
-                    title=f"FLASH from {node.name_of(msg.author)}",
+                    title=f"FLASH from {self.name_of(msg.author)}",
                     severity="error",
                     timeout=20,
                 )
@@ -214,7 +233,7 @@ class MeshchatApp(App[int]):
                 if node.me in checkin.missing:
                     self.notify(
                         f"{checkin.question}\nF3, then s (safe) or h (need help).",
-                        title=f"Roll call from {node.name_of(checkin.requested_by)}",
+                        title=f"Roll call from {self.name_of(checkin.requested_by)}",
                         severity="warning",
                         timeout=20,
                     )
@@ -222,7 +241,7 @@ class MeshchatApp(App[int]):
     def _announce_fork(self, fork: ForkDetected) -> None:
         self.forks[fork.author] = fork.seq
         self.notify(
-            f"{self.node.name_of(fork.author)} signed two different entries as #{fork.seq}.",
+            f"{self.name_of(fork.author)} signed two different entries as #{fork.seq}.",
             title="FORK DETECTED",
             severity="error",
             timeout=30,
@@ -248,8 +267,10 @@ class MeshchatApp(App[int]):
         for mode, key, label in NAV:
             yield SystemCommand(f"{label} ({key})", f"Show the {label.lower()} screen", partial(self.switch_mode, mode))
         for room in self.node.views.rooms(include_archived=False):
-            yield SystemCommand(
-                f"Room: # {room.name}", room.topic or "Open this room", partial(self.open_room, room.room)
+            yield SystemCommand(  # the palette reads these as markup
+                escape(f"Room: # {shown(room.name)}"),
+                escape(shown(room.topic)) or "Open this room",
+                partial(self.open_room, room.room),
             )
 
     def open_room(self, room: bytes) -> None:
@@ -269,13 +290,13 @@ class MeshchatApp(App[int]):
         return self._unacknowledged
 
     def fork_list(self) -> list[Fork]:
-        return [Fork(self.node.name_of(author), seq) for author, seq in sorted(self.forks.items())]
+        return [Fork(self.name_of(author), seq) for author, seq in sorted(self.forks.items())]
 
     def status_facts(self) -> StatusFacts:
         node = self.node
         role = node.my_role()
         return StatusFacts(
-            me=node.name_of(node.me),
+            me=self.name_of(node.me),
             role=role.label if role is not None else "not a member",
             peers=node.peers(),
             sync=list(self.sync.values()),

@@ -2,6 +2,12 @@
 
 Times are local wall-clock times of entry clocks (HLC milliseconds). Nothing here reads the current time, so
 what a screen shows depends only on the log (snapshot tests rely on that; set ``TZ`` to pin the zone).
+
+Text that members wrote (names, rooms, topics, titles, messages, notes) reaches a widget only through
+:func:`shown` (one line) or :func:`shown_body` (a message body): the TUI's use of
+``meshchat.log.safe_text``, so that no control character reaches the terminal and no newline breaks a row.
+Give it to widgets as plain text (``Content(...)``, ``markup=False``), never as markup: ``[@click=...]`` in
+a name would otherwise become a link that runs an action.
 """
 
 from __future__ import annotations
@@ -10,9 +16,21 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from meshchat.log.safe_text import safe_text
 from meshchat.log.views import location_text
 
 STATUS_LABELS = {"safe": "safe", "need_help": "NEED HELP"}
+
+
+def shown(text: str) -> str:
+    """Member text for one line of a widget (a name, a room, a title, a table cell): a newline shows as ⏎."""
+    return safe_text(text)
+
+
+def shown_body(text: str) -> str:
+    """A message's text for a body that the widget lays out beside its own gutter, where later lines hang
+    under the text and cannot pass for messages of their own: line breaks are kept."""
+    return safe_text(text, keep_newlines=True)
 
 
 def clock_time(clock_ms: int) -> str:
@@ -39,12 +57,13 @@ def short_id(blob: bytes, digits: int = 8) -> str:
 
 
 def value_text(value: Any) -> str:
-    """A register value as text: locations by their text (or coordinates), ids shortened, None empty."""
+    """A register value as text, made safe: locations by their text (or coordinates), ids shortened, None
+    empty."""
     if isinstance(value, dict):
-        return location_text(value)
+        return shown(location_text(value))
     if isinstance(value, bytes):
         return short_id(value)
-    return "" if value is None else str(value)
+    return "" if value is None else shown(str(value))
 
 
 def plural(count: int, word: str, words: str | None = None) -> str:
@@ -53,7 +72,7 @@ def plural(count: int, word: str, words: str | None = None) -> str:
 
 def names(keys: Iterable[bytes], name_of: Callable[[bytes], str], *, limit: int = 6) -> str:
     """``Ana, Bo and 3 more``: who has (not) answered, without flooding a line."""
-    listed = [name_of(k) for k in keys]
+    listed = [shown(name_of(k)) for k in keys]
     if len(listed) <= limit:
         return ", ".join(listed)
     return f"{', '.join(listed[:limit])} and {len(listed) - limit} more"

@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from tui.changes import Changes
+from tui.format import shown
 from tui.session import session
 from tui.widgets.chrome import ForkBanner, NavBar, NavItem, StatusBar
 
@@ -24,7 +25,7 @@ class AreaScreen(Screen[None]):
         self.stale = False
 
     def compose(self) -> ComposeResult:
-        yield NavBar(session(self).node.team_name, self.MODE)
+        yield NavBar(shown(session(self).node.team_name), self.MODE)
         yield ForkBanner(id="fork-banner")
         yield from self.compose_area()
         yield StatusBar(id="status-bar")

@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from meshchat.log.views import Message
 from tui.changes import Changes
-from tui.format import value_text
+from tui.format import shown, value_text
 from tui.screens.base import AreaScreen
 from tui.screens.forms import ConfirmForm, RoomForm, TaskForm
 from tui.session import session
@@ -47,7 +47,7 @@ class ChatScreen(AreaScreen):
                 yield RoomList(id="rooms")
             with Vertical(id="conversation"):
                 yield Static(id="room-header")
-                yield MessageList(node.views, me=node.me, name_of=node.name_of, id="messages")
+                yield MessageList(node.views, me=node.me, name_of=session(self).name_of, id="messages")
                 yield Composer(id="composer")
 
     # ---- widgets -------------------------------------------------------------------------------------------
@@ -123,8 +123,8 @@ class ChatScreen(AreaScreen):
         info = next((r for r in node.views.rooms() if r.room == room), None)
         header = self.query_one("#room-header", Static)
         if info is not None:
-            topic = f"  {info.topic}" if info.topic else ""
-            header.update(Content.assemble((f"# {info.name}", "bold"), (topic, "$text-muted")))
+            topic = f"  {shown(info.topic)}" if info.topic else ""
+            header.update(Content.assemble((f"# {shown(info.name)}", "bold"), (topic, "$text-muted")))
         self.composer.action_cancel()
         self._refresh_rooms()
 
@@ -168,7 +168,7 @@ class ChatScreen(AreaScreen):
             if await app.write(lambda: app.node.pin(msg.id)) is not None:
                 self.notify("Pinned: it goes into HQ's curated timeline.", timeout=3)
         elif event.action == "reply":
-            self.composer.reply(msg, reply_preview(msg, app.node.name_of))
+            self.composer.reply(msg, reply_preview(msg, app.name_of))
         elif event.action == "retract":
             self.confirm_retract(msg)
         elif event.action == "task":
@@ -177,7 +177,7 @@ class ChatScreen(AreaScreen):
     @work
     async def confirm_retract(self, msg: Message) -> None:
         app = session(self)
-        preview = reply_preview(msg, app.node.name_of, width=60)
+        preview = reply_preview(msg, app.name_of, width=60)
         form = ConfirmForm(
             "Retract this message?",
             f"{preview}\n\nIt disappears from everyone's chat, but the log keeps it, marked retracted, for HQ.",
@@ -191,11 +191,11 @@ class ChatScreen(AreaScreen):
         app = session(self)
         node = app.node
         members = sorted(
-            ((node.name_of(k), k) for k, m in node.membership.members.items() if m.role is not None),
+            ((app.name_of(k), k) for k, m in node.membership.members.items() if m.role is not None),
             key=lambda item: item[0].lower(),
         )
         incidents = [(value_text(o.get("title")), o.obj) for o in node.views.incidents() if o.get("status") != "closed"]
-        form = TaskForm(members, incidents, title=" ".join(msg.text.split())[:160])
+        form = TaskForm(members, incidents, title=shown(" ".join(msg.text.split()))[:160])
         values = await app.push_screen_wait(form)
         if values is not None:
             title, owner, incident = values

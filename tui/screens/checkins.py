@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from meshchat.log.views import Checkin
 from tui.changes import Changes
+from tui.format import shown
 from tui.screens.base import AreaScreen
 from tui.screens.forms import CheckinForm
 from tui.session import session
@@ -62,16 +63,16 @@ class CheckinsScreen(AreaScreen):
         app = session(self)
         node = app.node
         if changes is None or changes.messages or changes.room_list:
-            rooms = {r.room: r.name for r in node.views.rooms()}
-            self.query_one(FlashList).show(app.unacknowledged(), node.name_of, lambda r: rooms.get(r, "?"))
+            rooms = {r.room: shown(r.name) for r in node.views.rooms()}
+            self.query_one(FlashList).show(app.unacknowledged(), app.name_of, lambda r: rooms.get(r, "?"))
         if changes is None or changes.checkins:
             self.checkins = node.views.checkins()
-            self.query_one(RollCallTable).show_checkins(self.checkins, node.name_of)
+            self.query_one(RollCallTable).show_checkins(self.checkins, session(self).name_of)
             self.show_selected()
 
     def show_selected(self) -> None:
         node = session(self).node
-        self.query_one(RollCallAnswers).show(self.selected, node.me, node.name_of)
+        self.query_one(RollCallAnswers).show(self.selected, node.me, session(self).name_of)
 
     def on_rows_highlighted(self, event: Rows.Highlighted) -> None:
         if isinstance(event.table, RollCallTable):

@@ -1,7 +1,9 @@
 """Small modal forms: confirm, new room, open/update an incident, open a task, start a roll call.
 
 Each returns plain values through ``dismiss`` (``None`` when cancelled); the screen that opened it does the
-write. Enter in a text field saves, Esc cancels, Tab moves between fields.
+write. Enter in a text field saves, Esc cancels, Tab moves between fields. Titles, details and choices can
+hold member text, made safe by ``tui.format.shown`` and never read as markup (``markup=False``, rich ``Text``
+prompts).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -17,7 +20,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from meshchat.log.kinds import SEVERITY_LABELS
 from meshchat.log.views import Room, TrackedObject
-from tui.format import value_text
+from tui.format import shown, value_text
 
 R = TypeVar("R")
 INCIDENT_STATUSES = ("open", "active", "contained", "closed")
@@ -34,9 +37,9 @@ class Form(ModalScreen[R | None], Generic[R]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
-            yield Static(self.TITLE_TEXT, id="form-title")
+            yield Static(self.TITLE_TEXT, id="form-title", markup=False)
             yield from self.fields()
-            yield Static("", id="form-error")
+            yield Static("", id="form-error", markup=False)
             with Horizontal(id="form-buttons"):
                 yield Button(f"{self.SAVE_LABEL} (Enter)", variant="primary", id="save")
                 yield Button("Cancel (Esc)", id="cancel")
@@ -98,7 +101,7 @@ class ConfirmForm(Form[bool]):
         self.detail = detail
 
     def fields(self) -> ComposeResult:
-        yield Static(self.detail, id="confirm-detail")
+        yield Static(self.detail, id="confirm-detail", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#save", Button).focus()
@@ -175,8 +178,9 @@ class IncidentForm(Form[dict[str, Any]]):
 
 
 def _current(obj: TrackedObject, name: str) -> Any:
+    """A field's value as the form showed it (text made safe), so that an untouched field is not a change."""
     value = obj.get(name)
-    if name in ("location", "commander", "summary"):
+    if name in ("title", "location", "commander", "summary"):
         return value_text(value)
     return value
 
@@ -203,11 +207,12 @@ class TaskForm(Form[tuple[str, bytes | None, bytes | None]]):
 
     def fields(self) -> ComposeResult:
         yield from labelled("Task", Input(self.default_title, placeholder="Sandbags to km 4", id="task-title"))
-        yield from labelled("Owner", Select(self.members, prompt="nobody yet", id="task-owner"))
+        members = [(Text(shown(name)), key) for name, key in self.members]
+        yield from labelled("Owner", Select(members, prompt="nobody yet", id="task-owner"))
         yield from labelled(
             "Incident",
             Select(
-                self.incidents,
+                [(Text(shown(title)), key) for title, key in self.incidents],
                 prompt="none",
                 value=self.default_incident if self.default_incident is not None else Select.NULL,
                 id="task-incident",
@@ -234,7 +239,7 @@ class CheckinForm(Form[tuple[bytes, str]]):
 
     def fields(self) -> ComposeResult:
         yield from labelled("Question", Input("Check in: are you safe?", id="checkin-question"))
-        options = [(f"# {r.name}", r.room) for r in self.rooms if not r.archived]
+        options = [(Text(f"# {shown(r.name)}"), r.room) for r in self.rooms if not r.archived]
         value = self.room if self.room in {r for _, r in options} else (options[0][1] if options else Select.NULL)
         yield from labelled("Room", Select(options, value=value, allow_blank=False, id="checkin-room"))
 

@@ -67,15 +67,15 @@ class IncidentsScreen(AreaScreen):
             return
         node = session(self).node
         self.incidents = node.views.incidents()
-        self.board.show_incidents(self.incidents, node.name_of)
+        self.board.show_incidents(self.incidents, session(self).name_of)
         self.show_selected()
 
     def show_selected(self) -> None:
         node = session(self).node
         obj = self.selected
-        self.query_one(IncidentDetail).show(obj, node.name_of)
-        self.query_one(IncidentTimeline).show(obj, node.name_of)
-        self.query_one(TaskTable).show_tasks(node.views.tasks(obj.obj) if obj else [], node.name_of)
+        self.query_one(IncidentDetail).show(obj, session(self).name_of)
+        self.query_one(IncidentTimeline).show(obj, session(self).name_of)
+        self.query_one(TaskTable).show_tasks(node.views.tasks(obj.obj) if obj else [], session(self).name_of)
 
     def on_rows_highlighted(self, event: Rows.Highlighted) -> None:
         if event.table is self.board:
@@ -113,7 +113,7 @@ class IncidentsScreen(AreaScreen):
         app, obj = session(self), self.selected
         node = app.node
         members = sorted(
-            ((node.name_of(k), k) for k, m in node.membership.members.items() if m.role is not None),
+            ((app.name_of(k), k) for k, m in node.membership.members.items() if m.role is not None),
             key=lambda item: item[0].lower(),
         )
         incidents = [(value_text(o.get("title")), o.obj) for o in self.incidents]

@@ -69,7 +69,7 @@ class PeersScreen(AreaScreen):
             summary.update(Content.styled(NO_PEERS, "$text-muted"))
         table = self.query_one(PeerTable)
         table.display = bool(peers)
-        table.show_peers(peers, app.sync, node.name_of)
+        table.show_peers(peers, app.sync, app.name_of)
         forks = app.fork_list()
         self.query_one("#forks", Static).update(
             Content.styled(

@@ -35,7 +35,7 @@ class WelcomeScreen(Screen[bool]):
                 id="welcome-intro",
             )
             if self.problem:
-                yield Static(f"Could not open {self.home}: {self.problem}", id="welcome-problem")
+                yield Static(f"Could not open {self.home}: {self.problem}", id="welcome-problem", markup=False)
             with Vertical(classes="welcome-box"):
                 yield Static("Start a new team", classes="welcome-heading")
                 yield Label("Team name", classes="field-label")
@@ -53,7 +53,7 @@ class WelcomeScreen(Screen[bool]):
                 with Horizontal(classes="welcome-buttons"):
                     yield Button("Join", id="join")
             yield Static("", id="welcome-message")
-            yield Static(f"Your profile will live in {self.home}", id="welcome-home")
+            yield Static(f"Your profile will live in {self.home}", id="welcome-home", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:

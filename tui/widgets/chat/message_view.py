@@ -17,7 +17,7 @@ from textual.style import Style
 from textual.visual import RenderOptions, Visual
 
 from meshchat.log.views import Message
-from tui.format import clock_time, short_id
+from tui.format import clock_time, short_id, shown, shown_body
 
 NAME_WIDTH = 10
 GUTTER = 2 + 5 + 1 + NAME_WIDTH + 1  # "▌ 07:10 Bo········ ": a red bar marks every line of a FLASH
@@ -43,16 +43,17 @@ def message_content(msg: Message, look: MessageLook) -> Content:
     if look.reply_preview:
         parts.append((f"↳ {look.reply_preview}\n", "$text-muted"))
     badge = PRIORITY_BADGES.get(msg.priority)
+    text = shown_body(msg.text)  # its later lines hang under the text, right of the gutter
     if badge == "FLASH":
         parts.append((f" {badge} ", "bold $text-error on $error-muted"))
         parts.append(" ")
-        parts.append((msg.text, "bold"))
+        parts.append((text, "bold"))
     elif badge:
         parts.append((f" {badge} ", "bold $text-warning on $warning-muted"))
         parts.append(" ")
-        parts.append(msg.text)
+        parts.append(text)
     else:
-        parts.append(msg.text)
+        parts.append(text)
     if msg.ack_required:
         parts.append(("\n" + ack_note(msg, look.me, look.expected_acks), _ack_style(msg, look)))
     if msg.pinned:
@@ -134,7 +135,7 @@ class MessageVisual(Visual):
 
 def reply_preview(msg: Message, name_of: Callable[[bytes], str], width: int = 40) -> str:
     """``Bo: Arrived at the staging…`` for the line above a reply."""
-    text = "retracted message" if msg.retracted else " ".join(msg.text.split())
+    text = "retracted message" if msg.retracted else shown(" ".join(msg.text.split()))
     if len(text) > width:
         text = text[: width - 1] + "…"
     return f"{name_of(msg.author)}: {text}"

@@ -11,6 +11,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from meshchat.log.views import Room
+from tui.format import shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,9 +22,9 @@ class RoomEntry:
 
 
 def room_label(entry: RoomEntry) -> Content:
-    name = Content.styled(f"# {entry.room.name}", "bold" if entry.unread else "")
+    name = Content.styled(f"# {shown(entry.room.name)}", "bold" if entry.unread else "")
     if entry.room.archived:
-        name = Content.styled(f"# {entry.room.name} (archived)", "$text-muted")
+        name = Content.styled(f"# {shown(entry.room.name)} (archived)", "$text-muted")
     parts: list[Content | str | tuple[str, str]] = [name]
     if entry.flash:
         parts.append((f" ⚑{entry.flash}", "bold $text-error"))

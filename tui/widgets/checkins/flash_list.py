@@ -13,7 +13,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from meshchat.log.views import Message
-from tui.format import clock_time
+from tui.format import clock_time, shown
 
 
 class FlashList(OptionList):
@@ -44,7 +44,7 @@ class FlashList(OptionList):
                     (f" {clock_time(m.clock)} ", "$text-muted"),
                     (name_of(m.author), "bold"),
                     (f" in #{room_name(m.room)}: ", "$text-muted"),
-                    m.text,
+                    shown(m.text),
                 )
             )
             for m in messages

@@ -9,7 +9,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from meshchat.log.views import Checkin, Message
-from tui.format import clock_time, names, plural
+from tui.format import clock_time, names, plural, shown
 from tui.widgets.table import Column, Table
 
 
@@ -40,7 +40,7 @@ class RollCallTable(Table):
                     c.checkin.hex(),
                     [
                         Content.styled(clock_time(c.clock), "$text-muted"),
-                        Content(c.question),
+                        Content(shown(c.question)),
                         Content(name_of(c.requested_by)),
                         answer_counts(c),
                     ],
@@ -54,9 +54,9 @@ def answers_text(checkin: Checkin, me: bytes, name_of: Callable[[bytes], str]) -
     """Who needs help (with their notes), who is safe, who has not answered, and what I answered."""
     need = [k for k, r in checkin.replies.items() if r.status == "need_help"]
     safe = [k for k, r in checkin.replies.items() if r.status == "safe"]
-    parts: list[Content | str | tuple[str, str]] = [(checkin.question + "\n", "bold")]
+    parts: list[Content | str | tuple[str, str]] = [(shown(checkin.question) + "\n", "bold")]
     if need:
-        notes = [f"{name_of(k)}" + (f" ({checkin.replies[k].note})" if checkin.replies[k].note else "") for k in need]
+        notes = [name_of(k) + (f" ({shown(checkin.replies[k].note)})" if checkin.replies[k].note else "") for k in need]
         parts += [("NEED HELP    ", "bold $text-error"), ", ".join(notes) + "\n"]
     parts += [("Safe         ", "$text-success"), (names(safe, name_of) or "nobody yet") + "\n"]
     if checkin.missing:

@@ -8,7 +8,7 @@ from typing import ClassVar
 from textual.content import Content
 
 from meshchat.events import PeerStatus, SyncProgress
-from tui.format import clock_seconds
+from tui.format import clock_seconds, shown
 from tui.widgets.table import Column, Table
 
 LINK_STYLES = {
@@ -51,13 +51,13 @@ class PeerTable(Table):
             peer = status.peer
             cells = [
                 Content.styled(name_of(peer.key), "bold") if peer.key else Content.styled("unknown", "$text-muted"),
-                Content(peer.address),
+                Content(shown(peer.address)),
                 Content(FOUND_BY.get(peer.found_by, peer.found_by)),
                 link_text(status, sync.get(peer.address)),
                 Content(f"{status.entries_in:,}"),
                 Content(f"{status.entries_out:,}"),
                 Content(clock_seconds(status.last_sync_ms) if status.last_sync_ms else "never"),
-                Content.styled(status.error, "$text-error"),
+                Content.styled(shown(status.error), "$text-error"),
             ]
             rows.append((peer.address, cells))
         self.show(rows)
