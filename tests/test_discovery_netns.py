@@ -154,8 +154,10 @@ def test_a_node_on_all_interfaces_announces_each_only_its_own_address_and_no_ide
         a, b = lab.add_host("a"), lab.add_host("b")
         private = f"172.31.{lab.subnet}.1"
         lab.add_private_interface(a, "vpn0", f"{private}/24")
-        start_node(lab, a, home, tmp_path / "a.log")
-        capture = lab.start(b, sys.executable, CAPTURE, b.ip, "8", stdout=subprocess.PIPE)
+        log = tmp_path / "a.log"
+        start_node(lab, a, home, log)
+        wait_for(lambda: "LAN discovery: advertising" in log.read_text(errors="replace"), 30, "a to advertise")
+        capture = lab.start(b, sys.executable, CAPTURE, b.ip, "6", stdout=subprocess.PIPE)
         packets = [bytes.fromhex(str(p["hex"])) for p in lines(capture) if p["from"] == a.ip]
     assert packets, "the node announced nothing"
     for raw in packets:
