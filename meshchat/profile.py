@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from meshchat.identity import Identity, IdentityError, load_identity, save_identity
-from meshchat.log.clock import wall_ms
 from meshchat.log.codec import Value, pack, unpack
+from meshchat.log.effects import retraction_allowed
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import INCIDENT_FIELDS, MEMBERSHIP_KINDS, SHORT_ID, TASK_FIELDS, BodyError, build_body
 from meshchat.log.netkeys import NetworkKeys, network_keys, seal_network_key
-from meshchat.log.rules import MIN_ROLE, ControlEntry, Membership, Role
+from meshchat.log.rules import MIN_ROLE, ControlEntry, Membership, Role, role_allows
 from meshchat.log.views import Message, Room, TrackedObject
 from meshchat.proto.handshake import invite_hello_key
 from meshchat.store import StorageFullError, Store, StoreError
@@ -245,6 +245,13 @@ class Profile:
             return Role.parse(pending.role)
         return role
 
+    def role_for_next_entry(self) -> Role | None:
+        """The role the rules will see behind our next entry, judged at that entry's own seq and clock as every
+        node will judge it (not our role "now"); while we wait for our admission, the role our invite promises."""
+        seq, clock = self.store.next_own_stamp(self.me)
+        role = self.store.membership.authority(self.me, seq, clock)
+        return role if role is not None or self.me in self.store.membership.members else self.my_role()
+
     def name_of(self, key: bytes) -> str:
         return self.store.membership.display_name(key)
 
@@ -255,10 +262,10 @@ class Profile:
         self._check_admitted()
         needed = MIN_ROLE.get(kind)
         if needed is not None:
-            role = self.my_role()
+            role = self.role_for_next_entry()
             if role is None:
                 raise ProfileError("you are not a member of this team (any more)")
-            if role < needed:
+            if not role_allows(role, kind):
                 raise ProfileError(f"{kind} needs the role {needed.label}; you are {role.label}")
         try:
             body = build_body(kind, **fields)
@@ -281,9 +288,7 @@ class Profile:
                 raise ProfileError(
                     f"refused: only admins change membership; you are {role.label if role is not None else 'no member'}"
                 )
-        head = self.store.head(self.me)
-        seq = head.seq + 1 if head else 1
-        clock = max(wall_ms(), max((h.clock for h in self.store.heads().values()), default=0) + 1)
+        seq, clock = self.store.next_own_stamp(self.me)
         trial = self.store.evaluate_membership([ControlEntry(clock, self.me, seq, kind, body)])
         for refusal in trial.refusals:
             if refusal.author == self.me and refusal.seq == seq:
@@ -357,8 +362,7 @@ class Profile:
 
     def retract(self, message: str | bytes) -> Entry:
         msg = self.message(message)
-        role = self.my_role()
-        if msg.author != self.me and (role is None or role < Role.ADMIN):
+        if not retraction_allowed(self.role_for_next_entry(), self.me, msg.author):
             raise ProfileError("only the author or an admin can retract a message")
         return self.write("msg.retract", {"target": msg.id})
 

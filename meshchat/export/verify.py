@@ -32,8 +32,10 @@ from meshchat.export.problems import RetractionInfo, Severity, VerifyReport
 from meshchat.export.progress import Progress
 from meshchat.export.signatures import SignatureChecker
 from meshchat.export.summary import AuthorHead, ForkRecord, LogSummary, role_label
+from meshchat.log.effects import retraction_hides
 from meshchat.log.entry import ID_SIZE, ZERO_ID, Entry, EntryError, decode_entry, verify_signature
-from meshchat.log.rules import Membership, Role
+from meshchat.log.rules import Membership
+from meshchat.log.views import post_columns
 
 E = Severity.ERROR
 W = Severity.WARNING
@@ -61,6 +63,7 @@ class _Verifier:
         self.fork_proofs: list[Entry] = []
         self.confirmed_forks: dict[tuple[bytes, int], set[bytes]] = {}
         self.membership: Membership | None = None
+        self.message_ids: set[bytes] = set()
 
     def add(self, severity: Severity, code: str, message: str, **entry: Any) -> None:
         self.report.add(severity, code, message, **entry)
@@ -250,6 +253,8 @@ class _Verifier:
         chain.last_seq = max(chain.last_seq, seq)
         chain.ids[seq], chain.prevs[seq], chain.clocks[seq], chain.frames[seq] = entry.id, entry.prev, entry.clock, here
         self.summary.add(entry)
+        if entry.kind == "msg.post" and post_columns(entry.decoded_body) is not None:
+            self.message_ids.add(entry.id)  # what a retraction can hide
         self.report.entries += 1
         self.signatures.add((author, seq, entry.id), author, entry.header, entry.sig)
 
@@ -382,6 +387,8 @@ class _Verifier:
                     )
 
     def _collect_retractions(self) -> None:
+        """Each retraction, and whether it hid its target, judged by ``meshchat.log.effects`` as every node's
+        views judge it (a target that is not a message in the log is not hidden)."""
         assert self.summary is not None and self.membership is not None
         m = self.membership
         targets = {r.target for r in self.summary.retractions}
@@ -392,10 +399,8 @@ class _Verifier:
                     where[eid] = (chain.key, seq)
         for r in self.summary.retractions:
             target_author, target_seq = where.get(r.target, (None, None))
-            role = m.authority(r.author, r.seq, r.clock)
-            effective = (target_author == r.author and m.may(r.author, r.seq, r.clock, "msg.retract")) or (
-                target_author is not None and role is not None and role >= Role.ADMIN
-            )
+            message_author = target_author if r.target in self.message_ids else None
+            effective = retraction_hides(m, r.author, r.seq, r.clock, message_author)
             self.report.retractions.append(
                 RetractionInfo(r.author, r.seq, r.id, r.target, target_author, target_seq, effective)
             )

@@ -70,6 +70,12 @@ MIN_ROLE: dict[str, Role] = {
 }
 
 
+def role_allows(role: Role | None, kind: str) -> bool:
+    """Whether an author holding ``role`` (``None``: none) writes entries of ``kind`` that take effect."""
+    needed = MIN_ROLE.get(kind)
+    return needed is not None and role is not None and role >= needed
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class OrderKey:
     """Where an entry sits in the one order every node agrees on."""
@@ -230,9 +236,7 @@ class Membership:
 
     def may(self, key: bytes, seq: int, clock: int, kind: str) -> bool:
         """Whether an entry of ``kind`` by ``key`` has effect on the views."""
-        needed = MIN_ROLE.get(kind)
-        role = self.authority(key, seq, clock)
-        return needed is not None and role is not None and role >= needed
+        return role_allows(self.authority(key, seq, clock), kind)
 
     def removed_upto(self, key: bytes) -> int | None:
         member = self.members.get(key)

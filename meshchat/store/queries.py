@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from meshchat.log.codec import pack, unpack
+from meshchat.log.effects import MarksOn, MarkStamp, marks_on, pin_counts
 from meshchat.log.entry import MAX_ENTRY_SIZE, decode_entry
 from meshchat.log.kinds import PRIORITIES, parse_body
-from meshchat.log.rules import Membership, Role
+from meshchat.log.rules import Membership
 from meshchat.log.views import (
     FLAG_ACK_REQUIRED,
     PRIORITY_SHIFT,
@@ -59,6 +60,9 @@ class _RoomIndex:
         by_hex = sorted((room.room.hex(), room) for room in rooms)
         opened = tuple(room for room in rooms if not room.archived)
         return cls(tuple(rooms), opened, by_name, by_hex, membership, marks)
+
+
+NO_MARKS = MarksOn()
 
 
 class Views:
@@ -188,7 +192,7 @@ class Views:
         )
         out: list[bytes] = []
         for target, author, seq, clock in rows:
-            if m.may(author, seq, clock, "msg.pin") and target not in out:
+            if target not in out and pin_counts(m, author, seq, clock):
                 out.append(target)
         return out
 
@@ -199,7 +203,7 @@ class Views:
         for entry, (_, _, _, _, flags) in zip(entries, rows, strict=True):
             body = entry.body()
             reply_to = body.get("reply_to")
-            retracted, pinned, acked = marks.get(entry.id, (False, False, ()))
+            on = marks.get(entry.id, NO_MARKS)
             out.append(
                 Message(
                     id=entry.id,
@@ -212,20 +216,19 @@ class Views:
                     ack_required=bool(flags & FLAG_ACK_REQUIRED),
                     reply_to=reply_to if isinstance(reply_to, bytes) else None,
                     location=body.get("location"),
-                    retracted=retracted,
-                    pinned=pinned,
-                    acked_by=acked,
+                    retracted=on.retracted,
+                    pinned=on.pinned,
+                    acked_by=on.acked_by,
                 )
             )
         return out
 
-    def _marks(
-        self, ids: list[bytes], authors: dict[bytes, bytes], m: Membership
-    ) -> dict[bytes, tuple[bool, bool, tuple[bytes, ...]]]:
-        """Retractions, pins and acks of the given messages that had effect."""
+    def _marks(self, ids: list[bytes], authors: dict[bytes, bytes], m: Membership) -> dict[bytes, MarksOn]:
+        """The retractions, pins and acknowledgements that took effect on the given messages (``authors``: each
+        message's author), as :func:`meshchat.log.effects.marks_on` judges them."""
         if not ids:
             return {}
-        state: dict[bytes, tuple[bool, bool, list[bytes]]] = {}
+        grouped: dict[bytes, list[MarkStamp]] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             placeholders = ",".join("?" * len(chunk))
@@ -235,17 +238,8 @@ class Views:
                 chunk,
             )
             for target, mark, author, seq, clock in marks:
-                retracted, pinned, acked = state.get(target, (False, False, []))
-                if mark == "retract":
-                    role = m.authority(author, seq, clock)
-                    own = author == authors.get(target) and m.may(author, seq, clock, "msg.retract")
-                    retracted = retracted or own or (role is not None and role >= Role.ADMIN)
-                elif mark == "pin":
-                    pinned = pinned or m.may(author, seq, clock, "msg.pin")
-                elif mark == "ack" and m.may(author, seq, clock, "msg.ack") and author not in acked:
-                    acked.append(author)
-                state[target] = (retracted, pinned, acked)
-        return {k: (r, p, tuple(a)) for k, (r, p, a) in state.items()}
+                grouped.setdefault(target, []).append(MarkStamp(mark, author, seq, clock))
+        return {target: marks_on(m, marks, authors.get(target)) for target, marks in grouped.items()}
 
     def _entries_by_id(self, id_prefix: str | bytes, *, kind: str) -> list[bytes]:
         """Raw entries of ``kind`` whose id is ``id_prefix`` (bytes) or starts with it (hex, 6+ digits, unique)."""

@@ -17,7 +17,21 @@ from collections.abc import Iterable
 from typing import Any
 
 from meshchat.log.entry import Entry
-from meshchat.log.views import MessageRow, Stamp, ViewRow, post_columns, project
+from meshchat.log.views import (
+    CheckinReplyRow,
+    CheckinRow,
+    ControlRow,
+    MarkRow,
+    MessageRow,
+    ObjectRow,
+    RegisterRow,
+    RoomArchiveRow,
+    RoomRow,
+    Stamp,
+    ViewRow,
+    post_columns,
+    project,
+)
 
 SCHEMA_VERSION = 1
 
@@ -103,34 +117,28 @@ CREATE TABLE IF NOT EXISTS v_control (
 );
 """
 
-VIEW_TABLES = (
-    "v_marks",
-    "v_rooms",
-    "v_room_archives",
-    "v_objects",
-    "v_registers",
-    "v_checkins",
-    "v_checkin_replies",
-    "v_control",
-)
-
-# How each view row type is inserted. The row's Stamp is flattened to (author, seq, clock).
-INSERTS = {
-    "MarkRow": "INSERT INTO v_marks (target, mark, author, seq, clock) VALUES (?, ?, ?, ?, ?)",
-    "RoomRow": "INSERT INTO v_rooms (room, name, topic, author, seq, clock) VALUES (?, ?, ?, ?, ?, ?)",
-    "RoomArchiveRow": "INSERT INTO v_room_archives (room, author, seq, clock) VALUES (?, ?, ?, ?)",
-    "ObjectRow": "INSERT INTO v_objects (obj, kind, parent, author, seq, clock, entry_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    "RegisterRow": (
-        "INSERT INTO v_registers (obj, name, value, author, seq, clock, entry_id) VALUES (?, ?, ?, ?, ?, ?, ?)"
-    ),
-    "CheckinRow": (
-        "INSERT INTO v_checkins (checkin, room, question, deadline, author, seq, clock) VALUES (?, ?, ?, ?, ?, ?, ?)"
-    ),
-    "CheckinReplyRow": (
-        "INSERT INTO v_checkin_replies (checkin, status, note, author, seq, clock) VALUES (?, ?, ?, ?, ?, ?)"
-    ),
-    "ControlRow": "INSERT INTO v_control (kind, body, author, seq, clock) VALUES (?, ?, ?, ?, ?)",
+# The table each view row type goes to. Its columns are the row's fields in order, the Stamp flattened to
+# (author, seq, clock): a new row type needs its CREATE TABLE above and one line here.
+ROW_TABLES: dict[type[ViewRow], str] = {
+    MarkRow: "v_marks",
+    RoomRow: "v_rooms",
+    RoomArchiveRow: "v_room_archives",
+    ObjectRow: "v_objects",
+    RegisterRow: "v_registers",
+    CheckinRow: "v_checkins",
+    CheckinReplyRow: "v_checkin_replies",
+    ControlRow: "v_control",
 }
+VIEW_TABLES = tuple(ROW_TABLES.values())
+
+
+def _insert(row_type: type[ViewRow], table: str) -> str:
+    columns = [c for name in row_type._fields for c in (("author", "seq", "clock") if name == "stamp" else (name,))]
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
+
+
+# How each view row type is inserted, by the type's name.
+INSERTS = {row_type.__name__: _insert(row_type, table) for row_type, table in ROW_TABLES.items()}
 
 
 # Blobs are bound as bytearray, not bytes: the sqlite3 module (CPython 3.11) binds int, float, str and

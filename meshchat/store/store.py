@@ -290,22 +290,32 @@ class Store:
         """
         with self._write(durable=True):
             head = self.heads_cache.get(signer.public_key)
-            max_seen = max((h.clock for h in self.heads_cache.values()), default=0)
+            seq, clock = self._next_stamp(signer.public_key, wall)
             entry = sign_entry(
                 signer,
                 team_id=self.team_id,
-                seq=head.seq + 1 if head else 1,
+                seq=seq,
                 prev=head.id if head else None,
-                clock=next_clock(
-                    wall=wall_ms() if wall is None else wall,
-                    last_own=head.clock if head else 0,
-                    max_seen=max_seen,
-                ),
+                clock=clock,
                 kind=kind,
                 body=body,
             )
             self._ingest_own(entry)
         return entry
+
+    def next_own_stamp(self, author: bytes, *, wall: int | None = None) -> tuple[int, int]:
+        """``(seq, clock)`` that :meth:`append_own` would give ``author``'s next entry now: where the rules
+        will judge it (the profile checks a write there before signing it)."""
+        self._refresh()
+        return self._next_stamp(author, wall)
+
+    def _next_stamp(self, author: bytes, wall: int | None) -> tuple[int, int]:
+        head = self.heads_cache.get(author)
+        max_seen = max((h.clock for h in self.heads_cache.values()), default=0)
+        clock = next_clock(
+            wall=wall_ms() if wall is None else wall, last_own=head.clock if head else 0, max_seen=max_seen
+        )
+        return (head.seq + 1 if head else 1), clock
 
     def _ingest_own(self, entry: Entry) -> None:
         result = BatchResult()

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from meshchat.log.effects import MarkStamp, marks_on
 from meshchat.log.entry import Entry, decode_entry
-from meshchat.log.rules import Membership, Role
+from meshchat.log.rules import Membership
 from meshchat.log.views import Checkin, Message, Room, TrackedObject
 from meshchat.store import Store
 from meshchat.store.queries import Views
@@ -165,28 +166,25 @@ def collect(store: Store, *, report_filter: ReportFilter, exported_at: int, expo
 
 
 def _read_marks(store: Store, m: Membership, authors: dict[bytes, bytes], data: ReportData) -> None:
-    """Acks, retractions and pins that had effect, as ``Views`` judges them (see ``Views._marks``)."""
-    pinned: set[bytes] = set()
+    """Acks, retractions and pins that took effect, judged by ``meshchat.log.effects`` as the views judge
+    them; for messages outside the report only their pins matter (a pinned entry of another kind shows)."""
+    grouped: dict[bytes, list[MarkStamp]] = {}
     for target, mark, author, seq, clock in store.connection.execute(
         "SELECT target, mark, author, seq, clock FROM v_marks ORDER BY clock, author, seq"
     ):
-        if mark == "ack":
-            if target in authors and m.may(author, seq, clock, "msg.ack"):
-                acks = data.acks.setdefault(target, [])
-                if all(a.author != author for a in acks):
-                    acks.append(Mark(target, author, seq, clock))
-        elif mark == "retract":
-            if target not in authors:
-                continue
-            role = m.authority(author, seq, clock)
-            own = author == authors[target] and m.may(author, seq, clock, "msg.retract")
-            if own or (role is not None and role >= Role.ADMIN):
-                data.retractions.setdefault(target, []).append(Mark(target, author, seq, clock))
-        elif mark == "pin" and m.may(author, seq, clock, "msg.pin") and target not in pinned:
-            if not data.filter.keeps(clock):
-                continue
-            pinned.add(target)
-            data.pins.append(Mark(target, author, seq, clock))
+        grouped.setdefault(target, []).append(MarkStamp(mark, author, seq, clock))
+    pins: list[Mark] = []
+    for target, marks in grouped.items():
+        on = marks_on(m, marks, authors.get(target))
+        if target in authors:
+            if on.acks:
+                data.acks[target] = [Mark(target, a.author, a.seq, a.clock) for a in on.acks]
+            if on.retractions:
+                data.retractions[target] = [Mark(target, r.author, r.seq, r.clock) for r in on.retractions]
+        first = next((p for p in on.pins if data.filter.keeps(p.clock)), None)
+        if first is not None:
+            pins.append(Mark(target, first.author, first.seq, first.clock))
+    data.pins = sorted(pins, key=lambda p: (p.clock, p.author, p.seq))
 
 
 def _read_replies(store: Store, m: Membership, checkins: set[bytes], data: ReportData) -> None:

@@ -1,0 +1,98 @@
+"""What the entries that point at other entries do: retractions, pins and acknowledgements.
+
+Whether a mark takes effect is decided here and nowhere else. The views (``store.queries``), the HQ reports
+(``export.reports.model``), the offline verifier (``export.verify``) and the profile's check before it signs
+(``profile``) all call these functions, so they cannot disagree (``tests/test_effects.py`` generates histories
+and checks that they do not).
+
+The rules, all judged with the membership at the mark's own place in the order (its author's role *then*,
+its removal cut, its fork limit), never at the reader's "now":
+
+- a **retraction** hides a message (a ``msg.post`` in the log): its author may retract it as a member, an admin
+  may retract anyone's. A retraction of something that is not a message, or not in the log, hides nothing.
+- a **pin** counts when its author may pin (member or above); the pinned entry may be any kind, and may arrive
+  later: readers show it once they hold it.
+- an **acknowledgement** counts when its author holds any role; one per member and message counts (the first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from meshchat.log.rules import Membership, Role, role_allows
+
+MARK_KINDS = {"retract": "msg.retract", "pin": "msg.pin", "ack": "msg.ack"}
+
+
+class MarkStamp(NamedTuple):
+    """One mark as the rules need it: which mark, and who wrote it where (``(author, seq, clock)``)."""
+
+    mark: str  # "retract", "pin" or "ack"
+    author: bytes
+    seq: int
+    clock: int
+
+
+def retraction_hides(m: Membership, author: bytes, seq: int, clock: int, target_author: bytes | None) -> bool:
+    """Whether a retraction ``(author, seq, clock)`` hides its target. ``target_author`` is the author of the
+    target when the target is a message in the log, ``None`` otherwise (then it hides nothing)."""
+    return retraction_allowed(m.authority(author, seq, clock), author, target_author)
+
+
+def retraction_allowed(role: Role | None, author: bytes, target_author: bytes | None) -> bool:
+    """The rule behind :func:`retraction_hides`, given the role the retraction's author holds at its place
+    (the profile asks it with the role our next entry will hold)."""
+    if role is None or target_author is None:
+        return False
+    return role >= Role.ADMIN or (target_author == author and role_allows(role, "msg.retract"))
+
+
+def pin_counts(m: Membership, author: bytes, seq: int, clock: int) -> bool:
+    """Whether a pin ``(author, seq, clock)`` counts, whatever it points at."""
+    return m.may(author, seq, clock, "msg.pin")
+
+
+def ack_counts(m: Membership, author: bytes, seq: int, clock: int) -> bool:
+    """Whether an acknowledgement ``(author, seq, clock)`` counts (the first per member and message)."""
+    return m.may(author, seq, clock, "msg.ack")
+
+
+@dataclass(slots=True)
+class MarksOn:
+    """The marks that took effect on one entry, each in the team's order."""
+
+    retractions: list[MarkStamp] = field(default_factory=list)
+    pins: list[MarkStamp] = field(default_factory=list)
+    acks: list[MarkStamp] = field(default_factory=list)  # the first acknowledgement of each member
+
+    @property
+    def retracted(self) -> bool:
+        return bool(self.retractions)
+
+    @property
+    def pinned(self) -> bool:
+        return bool(self.pins)
+
+    @property
+    def acked_by(self) -> tuple[bytes, ...]:
+        return tuple(a.author for a in self.acks)
+
+
+def marks_on(m: Membership, marks: Iterable[MarkStamp], target_author: bytes | None) -> MarksOn:
+    """Fold the marks on one entry, given in the team's order, into those that took effect.
+    ``target_author``: as for :func:`retraction_hides`."""
+    out = MarksOn()
+    acked: set[bytes] = set()
+    for mark in marks:
+        if mark.mark == "retract":
+            if retraction_hides(m, mark.author, mark.seq, mark.clock, target_author):
+                out.retractions.append(mark)
+        elif mark.mark == "pin":
+            if pin_counts(m, mark.author, mark.seq, mark.clock):
+                out.pins.append(mark)
+        elif mark.mark == "ack" and mark.author not in acked and ack_counts(m, mark.author, mark.seq, mark.clock):
+            acked.add(mark.author)
+            out.acks.append(mark)
+    return out
