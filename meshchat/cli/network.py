@@ -181,7 +181,7 @@ def cmd_join(args: argparse.Namespace) -> int:
         if outcome:
             role = profile.store.membership.role_of(profile.me)
             say(f"Admitted to {code.team_name!r} as {role.label if role is not None else code.role}.")
-            say(f"Received the team's log ({profile.store.count()} entries).")
+            say(f"Received {profile.store.count()} entries of the team's log.")
             say("Run 'meshchat node' or 'meshchat' to stay in touch.")
         else:
             say(f"Could not reach the inviter's node at {where} within {args.wait:g} s; your home is ready.")
@@ -212,6 +212,8 @@ async def _reach_inviter(home: Path, wait: float) -> bool | str:
                     if admitted and isinstance(event, SyncProgress) and event.done:
                         outcome = True
                         break
+            if outcome is False and node.membership.role_of(node.me) is not None:
+                outcome = True  # admitted, and the log still coming: the node finishes it later
             if outcome is True:  # let our first entry (our name) reach the inviter before we stop
                 with trio.move_on_after(3):
                     while any(p.entries_out == 0 for p in node.peers() if p.state == "live"):
