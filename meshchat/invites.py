@@ -204,8 +204,8 @@ def admit_newcomer(profile: Profile, newcomer: bytes, invite_pk: bytes, now_ms: 
     if invite is None or invite.issuer != profile.me:
         return "unknown invite"
     member = membership.members.get(newcomer)
-    if member is not None:  # admitted earlier (its link broke before the admission reached it), or not ours
-        return None if member.invite == invite_pk and member.role is not None else "invite was already used"
+    if member is not None:  # admitted earlier (its link broke before the admission reached it), or added by key
+        return None if member.role is not None else "removed from the team"
     reason = invite.refusal(now_ms)
     if reason is not None:
         return reason

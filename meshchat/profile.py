@@ -434,7 +434,12 @@ class Profile:
     # ---- membership ----------------------------------------------------------------------------------------
 
     def add_member(self, key: bytes, role: str, name: str = "") -> Entry:
-        return self.write("member.add", {"member": key, "role": role, "name": name})
+        """Add ``key`` (read out from its ``meshchat id``), or change its role. A new key also gets the current
+        network key, sealed to it: a home made with a code that was never admitted has none."""
+        fields: dict[str, Value] = {"member": key, "role": role, "name": name}
+        if key not in self.store.membership.members:
+            fields["sealed_key"] = seal_network_key(self.network_key, [key]).get(key)
+        return self.write("member.add", fields)
 
     def remove_member(self, key: bytes) -> Entry:
         """Remove ``key`` (its log is cut at what we hold of it) and rotate the network key away from it."""

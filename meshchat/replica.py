@@ -25,7 +25,7 @@ from meshchat.log.clock import wall_ms
 from meshchat.log.entry import decode_entry
 from meshchat.log.rules import Membership
 from meshchat.net.link import Accepted, LinkEnded, SyncStart
-from meshchat.profile import Profile
+from meshchat.profile import Profile, ProfileError
 from meshchat.proto.events import NeedEntries
 from meshchat.proto.handshake import Credentials
 from meshchat.proto.sync import ForkProof
@@ -71,7 +71,10 @@ class StoreReplica:
         """Evaluated for each new link: a key rotation applies to the next handshake. A newcomer waiting for
         its admission dials with its invite's hello key; every node answers hellos made with its own invites'."""
         profile = self.profile
-        current, *previous = profile.network_keys().accepted(wall_ms())
+        try:
+            current, *previous = profile.network_keys().accepted(wall_ms())
+        except ProfileError as exc:
+            raise LinkEnded(str(exc)) from None
         pending = profile.pending_invite()
         evidence = admission_evidence(self.store, profile.me)
         return Credentials(

@@ -25,7 +25,7 @@ from meshchat.log.clock import wall_ms
 from meshchat.log.netkeys import stale_rotation
 from meshchat.log.rules import Role
 from meshchat.node import Node
-from meshchat.profile import Profile
+from meshchat.profile import Profile, ProfileError
 from meshchat.proto.connection import Connection
 from meshchat.proto.errors import RemoteProtocolError
 from meshchat.proto.events import HandshakeComplete
@@ -244,3 +244,28 @@ async def serve_once(conn: Connection, stream: trio.abc.Stream) -> None:
                 if isinstance(event, HandshakeComplete):
                     conn.start_sync({})
             await stream.send_all(conn.data_to_send())
+
+
+async def test_a_newcomer_whose_code_was_used_first_is_added_by_key_and_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thief was faster with the code. The newcomer is told, reads its key to the admin over the radio, the
+    admin adds it by key (its network key goes along, sealed) and removes the thief: the newcomer's node, still
+    trying, now links, receives the team's log and key, and posts."""
+    (home,) = team_homes(tmp_path, 1)
+    async with AsyncExitStack() as stack:
+        ana = await stack.enter_async_context(running_node(home, loopback_config()))
+        code = InviteCode.decode(await ana.create_invite(role="member"))
+        thief = await joined(tmp_path / "thief", code, stack, "Thief")
+        await wait_until(lambda: ana.membership.role_of(thief.me) is Role.MEMBER)
+        bo, told = await stack.enter_async_context(watched_newcomer(tmp_path / "bo", code, "Bo"))
+        await wait_until(lambda: "invite was already used" in told())
+        with pytest.raises(ProfileError, match="the team refused your invite"):
+            await bo.post("general", "too early")
+        await ana.add_member(bo.me, "member", "Bo")
+        await ana.remove_member(thief.me)
+        await wait_until(lambda: bo.membership.role_of(bo.me) is Role.MEMBER, timeout=10)
+        await wait_until(lambda: bo.profile.network_key == ana.profile.network_key)
+        await bo.post("general", "Bo, added by key")
+        await wait_until(lambda: "Bo, added by key" in room_texts(ana))
+        assert ana.membership.role_of(thief.me) is None

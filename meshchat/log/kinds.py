@@ -149,6 +149,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "member": Field(_ID32),
         "name": Field(_text(MAX_NAME, empty=True), required=False, default=""),
         "role": Field(_one_of(ROLES[:3])),
+        "sealed_key": Field(_or_nil(_blob(SEALED_KEY)), required=False),  # the network key, for a new key
     },
     "member.remove": {"member": Field(_ID32), "upto_seq": Field(_int(0, 2**53))},
     "key.rotate": {"keys": Field(_sealed_keys)},

@@ -432,6 +432,9 @@ def _apply_add(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Value])
         member.name = str(body["name"])
     if member.added_by is None:
         member.added_by = entry.author
+    sealed = body.get("sealed_key")
+    if member.sealed_key is None and isinstance(sealed, bytes):  # a key added by hand gets its first network key
+        member.sealed_key = sealed
     return None
 
 

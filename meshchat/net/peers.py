@@ -34,7 +34,7 @@ from meshchat.events import (
     PeerUp,
     SyncProgress,
 )
-from meshchat.net.link import Link, LinkSettings, Replica
+from meshchat.net.link import Link, LinkEnded, LinkSettings, Replica
 from meshchat.proto.handshake import Side
 from meshchat.proto.sync import ForkProof
 
@@ -304,7 +304,14 @@ class PeerManager:
         self, stream: trio.abc.Stream, side: Side, record: PeerRecord, half_open_host: str = ""
     ) -> bool:
         """Run one link to its end; returns whether it was authenticated."""
-        link = Link(stream, side, self.replica, self, self.settings.link, address=record.address)
+        try:
+            link = Link(stream, side, self.replica, self, self.settings.link, address=record.address)
+        except LinkEnded as exc:  # the replica cannot link now (no network key yet): this link ends, the node goes on
+            log.warning("%s: cannot start a link: %s", record.address, exc)
+            record.state, record.error = "closed", f"cannot start a link: {exc}"
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
+            return False
         record.link, record.link_done = link, trio.Event()
         record.state = "handshaking"
         self._records[link] = record
