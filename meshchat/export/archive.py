@@ -15,6 +15,7 @@ nodes into the archive merges them (union, through the accept path).
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from meshchat.export import manifest
 from meshchat.export.bundle import ImportResult, import_stream, stream_entries
 from meshchat.export.errors import ExportError
 from meshchat.export.progress import Progress
+from meshchat.files import UnsafeFileError
 from meshchat.identity import Identity, IdentityError, load_identity, save_identity
 from meshchat.log.entry import ID_SIZE
 from meshchat.profile import IDENTITY_FILE, STORE_FILE
@@ -113,6 +115,9 @@ class Home:
     def import_path(self, source: Path, *, progress: Progress | None = None) -> ImportResult:
         """Import an export directory or a bundle file into the store of its team (created if new)."""
         progress = progress or Progress.silent()
+        if not os.path.lexists(source):
+            raise ExportError(f"{source} does not exist (give an export directory or a bundle file)")
+        digest = _manifest_digest(source)  # first: a manifest that is a pipe or a link stops the import here
         self.identity(create=True)
         if source.is_dir():
             parts: list[tuple[Path, tuple[str, ...]]] = [
@@ -125,7 +130,7 @@ class Home:
             parts = [(source, ("bundle", "chains", "forks"))]
         result: ImportResult | None = None
         for path, kinds in parts:
-            if not path.exists():
+            if not os.path.lexists(path):  # a forks.msgpack that is a link, a pipe or a device is refused, not skipped
                 continue
             header, entries = stream_entries(path, parts=kinds)
             with self.open_store(header.team, create=True) as store:
@@ -143,12 +148,10 @@ class Home:
             else:
                 result.merge(part)
         assert result is not None
-        self._log_import(source, result)
+        self._log_import(source, result, digest)
         return result
 
-    def _log_import(self, source: Path, result: ImportResult) -> None:
-        manifest_file = source / manifest.MANIFEST_FILE if source.is_dir() else None
-        digest = manifest.file_digest(manifest_file)[1] if manifest_file and manifest_file.exists() else None
+    def _log_import(self, source: Path, result: ImportResult, digest: str | None) -> None:
         line = {
             "at_utc": manifest.utc_text(int(time.time() * 1000)),
             "source": str(source.resolve()),
@@ -166,6 +169,16 @@ def team_name(store: Store) -> str:
     genesis = store.entry(founder, 1) if founder else None
     name = genesis.body().get("name") if genesis and genesis.id == store.team_id else None
     return name if isinstance(name, str) else str(store.get_meta("team_name") or "")
+
+
+def _manifest_digest(source: Path) -> str | None:
+    """The digest of an export's manifest (``None`` for a bundle, or an export without one)."""
+    if not source.is_dir() or not os.path.lexists(source / manifest.MANIFEST_FILE):
+        return None
+    try:
+        return manifest.file_digest(source / manifest.MANIFEST_FILE)[1]
+    except UnsafeFileError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def _open(path: Path) -> Store:

@@ -24,6 +24,7 @@ from meshchat.export.errors import BundleFormatError, ExportError
 from meshchat.export.framing import StreamHeader, StreamWriter, read_entries, read_header
 from meshchat.export.logs import author_entries, log_order, snapshot
 from meshchat.export.progress import Progress
+from meshchat.files import UnsafeFileError, open_untrusted
 from meshchat.log.entry import ID_SIZE, MAX_SEQ
 from meshchat.store import AcceptResult, Outcome, Store
 
@@ -264,11 +265,9 @@ def stream_entries(path: Path, *, parts: tuple[str, ...]) -> tuple[StreamHeader,
     """Open a log stream file and check its header; the iterator reads entries lazily and closes the file."""
     where = path.name
     try:
-        f = path.open("rb")
-    except FileNotFoundError:
-        raise ExportError(f"{path} does not exist") from None
-    except OSError as exc:
-        raise ExportError(f"cannot read {path}: {exc.strerror}") from None
+        f = open_untrusted(path)
+    except UnsafeFileError as exc:
+        raise ExportError(str(exc)) from None
     try:
         header = read_header(f, where=where)
     except BaseException:

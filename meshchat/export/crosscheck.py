@@ -9,6 +9,7 @@ from typing import Any
 from meshchat.export import manifest
 from meshchat.export.chains import Add, Chain
 from meshchat.export.problems import Severity
+from meshchat.files import UnsafeFileError
 from meshchat.log.entry import ID_SIZE
 
 E = Severity.ERROR
@@ -103,12 +104,12 @@ def check_files(path: Path, doc: dict[str, Any], add: Add) -> None:
             add(E, "manifest", f"the manifest lists an unsafe path {name!r}; not read", where=manifest.MANIFEST_FILE)
             continue
         listed.add(rel)
-        target = path / rel
-        if not manifest.is_regular(target):
-            what = "missing" if not target.exists() and not target.is_symlink() else "not a regular file"
+        try:
+            size, digest = manifest.file_digest(Path(rel), inside=path)
+        except UnsafeFileError as exc:
+            what = "missing" if exc.missing else f"not read: {exc}"
             add(E, "missing-file", f"{rel} is listed in the manifest but {what}", where=rel)
             continue
-        size, digest = manifest.file_digest(target)
         if not isinstance(stated, dict) or stated.get("bytes") != size or stated.get("blake2b") != digest:
             add(
                 E,
@@ -116,7 +117,7 @@ def check_files(path: Path, doc: dict[str, Any], add: Add) -> None:
                 f"{rel} is not the file the exporter signed (size or BLAKE2b digest differs)",
                 where=rel,
             )
-    for extra in sorted(p for p in path.rglob("*") if p.is_file() or p.is_symlink()):
+    for extra in sorted(p for p in path.rglob("*") if p.is_symlink() or not p.is_dir()):  # pipes too: not opened
         rel = extra.relative_to(path).as_posix()
         if rel not in listed and rel not in (manifest.MANIFEST_FILE, manifest.SIGNATURE_FILE):
             add(W, "extra-file", f"{rel} is not covered by the manifest (added after the export?)", where=rel)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import stat
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import libnacl
 
 from meshchat.export.errors import BundleFormatError
 from meshchat.export.summary import AuthorHead, ForkRecord, Retraction, role_label
+from meshchat.files import UnsafeFileError, open_untrusted, read_untrusted
 from meshchat.log.entry import Signer
 from meshchat.log.rules import Membership
 
@@ -130,33 +130,23 @@ def _hex(value: object, size: int, name: str) -> bytes:
 
 
 def open_regular(path: Path) -> BinaryIO:
-    """Open a file of a bundle for reading, refusing links, devices and pipes: a stick may carry a
-    ``log.msgpack`` that points at ``/dev/zero`` or blocks forever. Raises ``FileNotFoundError`` if absent."""
-    info = path.lstat()
-    if not stat.S_ISREG(info.st_mode):
-        raise BundleFormatError(f"{path.name} is not a regular file (links, devices and pipes are not followed)")
-    return path.open("rb")
-
-
-def is_regular(path: Path) -> bool:
+    """Open a file of a bundle the one safe way (:func:`meshchat.files.open_untrusted`): a stick may carry a
+    ``log.msgpack`` that points at ``/dev/zero`` or is a pipe that blocks forever. Raises
+    ``FileNotFoundError`` if absent, :class:`BundleFormatError` for anything else."""
     try:
-        return stat.S_ISREG(path.lstat().st_mode)
-    except OSError:
-        return False
+        return open_untrusted(path)
+    except UnsafeFileError as exc:
+        if exc.missing:
+            raise FileNotFoundError(str(exc)) from None
+        raise BundleFormatError(f"{path.name}: {exc}") from None
 
 
 def read_limited(path: Path, limit: int) -> bytes:
     """A whole file, refusing one larger than ``limit`` (a bundle is untrusted input)."""
     try:
-        with open_regular(path) as f:
-            data = f.read(limit + 1)
-    except FileNotFoundError:
-        raise BundleFormatError(f"{path.name} is missing") from None
-    except OSError as exc:
-        raise BundleFormatError(f"cannot read {path}: {exc.strerror}") from None
-    if len(data) > limit:
-        raise BundleFormatError(f"{path.name} is larger than {limit} bytes")
-    return data
+        return read_untrusted(path, limit)
+    except UnsafeFileError as exc:
+        raise BundleFormatError(f"{path.name} is missing" if exc.missing else str(exc)) from None
 
 
 def parse_json(data: bytes, *, where: str) -> Any:
@@ -183,11 +173,12 @@ def parse_json(data: bytes, *, where: str) -> Any:
         raise BundleFormatError(f"{where} is not valid JSON: {exc}") from None
 
 
-def file_digest(path: Path) -> tuple[int, str]:
-    """Size and BLAKE2b-256 (hex) of a file, read in chunks."""
+def file_digest(path: Path, *, inside: Path | None = None) -> tuple[int, str]:
+    """Size and BLAKE2b-256 (hex) of a file, read in chunks; opened the one safe way (no links, no pipes:
+    :class:`~meshchat.files.UnsafeFileError`), ``inside`` a directory if given."""
     digest = hashlib.blake2b(digest_size=32)
     size = 0
-    with path.open("rb") as f:
+    with open_untrusted(path, inside=inside) as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
             size += len(chunk)
