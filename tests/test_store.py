@@ -11,7 +11,7 @@ import pytest
 from meshchat.identity import Identity
 from meshchat.log.entry import SIGNING_CONTEXT, sign_entry
 from meshchat.store import Outcome, Store
-from meshchat.store.queries import Views
+from meshchat.store.queries import Cursor, Views
 from meshchat.testing import TestTeam
 
 StoreFor = Callable[..., Store]
@@ -213,3 +213,31 @@ def test_open_refuses_foreign_files(tmp_path: Path) -> None:
         Store.open(tmp_path / "junk.db")
     with pytest.raises(StoreError):
         Store.open(tmp_path / "missing.db")
+
+
+def test_messages_page_both_ways_from_a_cursor(team: TestTeam, store_for: StoreFor) -> None:
+    """A room is read a page at a time from its end, its start or any message: the TUI's window, and search
+    results that open a room at a message far back."""
+    a, b = team.members
+    for i in range(30):
+        team.post([a, b][i % 2], f"m{i}")
+        if i % 3 == 0:  # two authors in one millisecond: the cursor orders them by author, then seq
+            team.clock -= 1000
+    store = store_for(team.team_id)
+    store.accept_batch([e.raw for e in sorted(team.all_entries(), key=lambda e: e.clock)])
+    views = Views(store)
+    everything = views.messages(team.room, limit=1000)
+    assert len(everything) == 30
+    order = [(m.clock, m.author, m.seq) for m in everything]
+    assert order == sorted(order)
+    newest = views.messages(team.room, limit=7)
+    assert newest == everything[-7:]
+    at = everything[10]
+    cursor = Cursor(at.clock, at.author, at.seq)
+    assert views.messages(team.room, before=cursor, limit=4) == everything[6:10]
+    assert views.messages(team.room, after=cursor, limit=4) == everything[11:15]
+    assert views.messages(team.room, after=cursor, limit=1000) == everything[11:]
+    start = Cursor(-1, b"", 0)
+    assert views.messages(team.room, after=start, limit=5) == everything[:5]
+    with pytest.raises(ValueError, match="not both"):
+        views.messages(team.room, before=cursor, after=cursor)

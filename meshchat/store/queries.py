@@ -31,6 +31,10 @@ from meshchat.log.views import (
 )
 from meshchat.store.store import Store
 
+_MESSAGE_COLUMNS = "SELECT a.key, e.seq, e.clock, e.raw, e.flags FROM entries e JOIN authors a ON a.ix = e.author "
+_MESSAGES_BEFORE = _MESSAGE_COLUMNS + "WHERE e.room = ? AND e.clock < ? ORDER BY e.clock DESC LIMIT ?"
+_MESSAGES_AFTER = _MESSAGE_COLUMNS + "WHERE e.room = ? AND e.clock > ? ORDER BY e.clock ASC LIMIT ?"
+
 
 @dataclass(frozen=True, slots=True)
 class Cursor:
@@ -129,30 +133,38 @@ class Views:
 
     # ---- messages ------------------------------------------------------------------------------------------
 
-    def messages(self, room: bytes, *, before: Cursor | None = None, limit: int = 100) -> list[Message]:
-        """The last ``limit`` messages of ``room`` before ``before`` (or the newest), oldest first. Reads only
-        what it returns, so a room of 100,000 messages opens as fast as one of ten."""
+    def messages(
+        self, room: bytes, *, before: Cursor | None = None, after: Cursor | None = None, limit: int = 100
+    ) -> list[Message]:
+        """Up to ``limit`` messages of ``room``, oldest first: the newest ones (strictly before ``before``, if
+        given), or, with ``after``, the oldest ones strictly after it. Reads only what it returns, so a room of
+        100,000 messages opens as fast as one of ten, at its end, its start or anywhere between."""
+        if before is not None and after is not None:
+            raise ValueError("give before or after, not both")
         m = self.membership
-        bound = before.clock if before else 2**62
-        rows = self.conn.execute(
-            "SELECT a.key, e.seq, e.clock, e.raw, e.flags FROM entries e JOIN authors a ON a.ix = e.author "
-            "WHERE e.room = ? AND e.clock < ? ORDER BY e.clock DESC LIMIT ?",
-            (room, bound, limit * 2 + 16),
-        ).fetchall()
-        if before is not None:  # messages sharing the cursor's millisecond, ordered by author and seq
+        cursor = after or before
+        if after is not None:
+            rows = self.conn.execute(_MESSAGES_AFTER, (room, after.clock, limit * 2 + 16)).fetchall()
+        else:
+            bound = before.clock if before else 2**62
+            rows = self.conn.execute(_MESSAGES_BEFORE, (room, bound, limit * 2 + 16)).fetchall()
+        if cursor is not None:  # messages sharing the cursor's millisecond, ordered by author and seq
             rows += self.conn.execute(
                 "SELECT a.key, e.seq, e.clock, e.raw, e.flags FROM entries e JOIN authors a ON a.ix = e.author "
                 "WHERE e.room = ? AND e.clock = ?",
-                (room, before.clock),
+                (room, cursor.clock),
             ).fetchall()
         picked = []
         for key, seq, clock, raw, flags in rows:
             if before is not None and (clock, key, seq) >= (before.clock, before.author, before.seq):
                 continue
+            if after is not None and (clock, key, seq) <= (after.clock, after.author, after.seq):
+                continue
             if m.may(key, seq, clock, "msg.post"):
                 picked.append((clock, key, seq, raw, flags))
         picked.sort(key=lambda r: r[:3])
-        return self._messages_from_rows(picked[-limit:], m)
+        chosen = picked[:limit] if after is not None else picked[-limit:]
+        return self._messages_from_rows(chosen, m)
 
     def message_count(self, room: bytes, *, after_clock: int = -1) -> int:
         """How many posts the room holds after ``after_clock`` (for unread counts; not filtered by role)."""
