@@ -42,10 +42,11 @@ from meshchat.export.heads import write_heads_if_due
 from meshchat.invites import DEFAULT_TTL_MS, create_invite, reachable_addresses, remembered_peers, revoke_invite
 from meshchat.log.clock import wall_ms
 from meshchat.log.codec import pack
+from meshchat.log.effects import retraction_allowed
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import MEMBERSHIP_KINDS
 from meshchat.log.netkeys import rotation_reason
-from meshchat.log.rules import INVITE_REFUSALS, Membership, Role
+from meshchat.log.rules import INVITE_REFUSALS, Membership, Role, role_allows
 from meshchat.log.views import Message
 from meshchat.net.discovery import Discovery, DiscoveryEvent, PeerSeen, interface_addresses
 from meshchat.net.peers import Address, NetSettings, PeerManager, format_address
@@ -385,6 +386,15 @@ class Node:
 
     def name_of(self, key: bytes) -> str:
         return self.profile.name_of(key)
+
+    def may(self, kind: str) -> bool:
+        """Whether an entry of ``kind`` written now would take effect (the role behind our next entry, as every
+        node will judge it): the UI offers a person only what this allows."""
+        return role_allows(self.profile.role_for_next_entry(), kind)
+
+    def may_retract(self, message: Message) -> bool:
+        """Whether our retraction of ``message`` would hide it (our own as a member, anyone's as an admin)."""
+        return retraction_allowed(self.profile.role_for_next_entry(), self.me, message.author)
 
     def forked_authors(self) -> dict[bytes, int]:
         """``{author: seq}``: authors who signed two different entries with one seq, at the lowest such seq.
