@@ -6,6 +6,7 @@ events. The app holds what every screen shares: the node, the bridge, the fork a
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -123,6 +124,10 @@ class MeshchatApp(App[int]):
         self.call_after_refresh(self._after_first_paint)
 
     def _after_first_paint(self) -> None:
+        # What exists now (modules, Textual's machinery, the screens) lives as long as the app: keep it out of
+        # the garbage collector's full passes, each of which stops the app (~180 ms here for the whole heap;
+        # bench/tui_open.py measures the longest stall). Cyclic garbage made later is still collected.
+        gc.freeze()
         if self.notice:
             self.notify(self.notice, title="Welcome", timeout=30)
 
@@ -218,7 +223,7 @@ class MeshchatApp(App[int]):
             if msg.id not in self._announced:
                 self._announced.add(msg.id)
                 self.notify(
-                    f"{msg.text}\n(F3, or select it in the chat, then a to acknowledge)",
+                    f"{msg.text}\n(F3 then a, or select it in the chat and press Enter, a)",
                     title=f"FLASH from {self.name_of(msg.author)}",
                     severity="error",
                     timeout=20,

@@ -15,7 +15,6 @@ from meshchat.node import Node, NodeConfig
 from tui.app import MeshchatApp
 from tui.changes import fold
 from tui.screens.chat import ChatScreen
-from tui.widgets.chat.message_list import PAGE
 from tui.widgets.peers.peer_table import PeerTable
 
 
@@ -79,38 +78,6 @@ def test_quitting_cancels_the_node_and_closes_the_store(scene: Scene, home: Path
         assert "closed" in str(exc)
     else:
         raise AssertionError("the store is still open after quitting")
-
-
-def test_a_long_room_opens_one_page_and_reads_older_pages_on_the_way_up(scene: Scene, home: Path) -> None:
-    for i in range(3 * PAGE + 10):
-        scene.post([scene.bo, scene.cy][i % 2], f"report {i}", seconds=7)
-    scene.save(home)
-
-    async def script(pilot: Pilot[int]) -> None:
-        await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
-        screen = pilot.app.screen
-        assert isinstance(screen, ChatScreen)
-        messages = screen.messages
-        assert len(messages.window) == PAGE
-        assert messages.window[-1].text == f"report {3 * PAGE + 9}"
-        assert messages.has_older
-        await pilot.press("up", "home")  # into the list, to the oldest loaded message
-        oldest = messages.window[0].text
-        await pilot.press("up")  # and past it: the page before is read (scrolling to the top reads one too)
-        await until(pilot, lambda: len(messages.window) >= 2 * PAGE, "an older page")
-        assert messages.highlighted_message is not None
-        assert oldest == f"report {2 * PAGE + 10}"
-        assert messages.highlighted_message.text == f"report {2 * PAGE + 9}"  # the one just above
-        await pilot.press("home", "up", "home", "up", "home", "up")
-        await until(pilot, lambda: not messages.has_older, "the start of the room")
-        assert messages.window[0].text == "report 0" and len(messages.window) == 3 * PAGE + 10
-        await pilot.press("i")  # back to the composer, far up in history: my own post brings me down
-        await type_text(pilot, "still here")
-        await pilot.press("enter")
-        newest = lambda: messages.highlighted_message and messages.highlighted_message.text  # noqa: E731
-        await until(pilot, lambda: newest() == "still here", "my post in view")
-
-    drive(MeshchatApp(home), script)
 
 
 def test_the_demo_shows_teammates_working_in_the_app(tmp_path: Path) -> None:

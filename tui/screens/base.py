@@ -7,12 +7,11 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from tui.changes import Changes
 from tui.format import shown
 from tui.session import session
-from tui.widgets.chrome import ForkBanner, NavBar, NavItem, StatusBar
+from tui.widgets.chrome import ForkBanner, KeyBar, NavBar, NavItem, StatusBar
 
 
 class AreaScreen(Screen[None]):
@@ -29,7 +28,7 @@ class AreaScreen(Screen[None]):
         yield ForkBanner(id="fork-banner")
         yield from self.compose_area()
         yield StatusBar(id="status-bar")
-        yield Footer()
+        yield KeyBar()
 
     def compose_area(self) -> ComposeResult:
         """The screen's own content, between the fork banner and the status bar."""

@@ -24,6 +24,19 @@ from tui.widgets.chat.message_view import reply_preview
 from tui.widgets.chat.room_list import RoomEntry, RoomList
 
 RELOAD_INTERVAL_S = 0.25
+ACTION_KEYS_SHOWN = {
+    "ack": "a acknowledge",
+    "reply": "r reply",
+    "pin": "p pin",
+    "retract": "x retract",
+    "task": "t task",
+}
+
+
+def action_bar_text(actions: list[str]) -> Content:
+    """``ACT ON THE SELECTED MESSAGE  a acknowledge · r reply · … · Esc cancel``: the explicit act mode."""
+    keys = " · ".join(ACTION_KEYS_SHOWN[a] for a in actions) or "nothing you may do to this message"
+    return Content.assemble((" ACT ", "bold reverse"), f"  {keys} · Esc cancels")
 
 
 class ChatScreen(AreaScreen):
@@ -36,7 +49,7 @@ class ChatScreen(AreaScreen):
     def __init__(self) -> None:
         super().__init__()
         self.room: bytes | None = None
-        self._pending_reload = 0
+        self._room_line = Content("")
         self._reload = Throttle(self, RELOAD_INTERVAL_S, self._reload_messages)
 
     def compose_area(self) -> ComposeResult:
@@ -66,6 +79,7 @@ class ChatScreen(AreaScreen):
 
     def area_mounted(self) -> None:
         self.messages.compose_target = self.composer.input
+        self.messages.allowed = self._may
         if not self._open_first_room():
             self._refresh_rooms()
         self.focus_default()
@@ -88,7 +102,6 @@ class ChatScreen(AreaScreen):
         if changes is None or changes.room_list or changes.messages:
             self._refresh_rooms()
         if self.room is not None and (changes is None or changes.touches_room(self.room)):
-            self._pending_reload += changes.entries if changes else 0
             self._reload()
 
     def _refresh_rooms(self) -> None:
@@ -107,24 +120,23 @@ class ChatScreen(AreaScreen):
         self.rooms.show(entries, self.room)
 
     def _reload_messages(self) -> None:
-        extra, self._pending_reload = self._pending_reload, 0
-        self.messages.reload(extra=extra)
+        self.messages.reload()
         self._mark_read()
 
     def _mark_read(self) -> None:
-        if self.room is not None and self.messages.following:
+        if self.room is not None and self.messages.at_newest:
             session(self).node.mark_read(self.room, self.messages.newest_clock)
 
     def open_room(self, room: bytes) -> None:
-        self.room = session(self).current_room = room
-        self.messages.show_room(room)
-        self._mark_read()
         node = session(self).node
+        self.room = session(self).current_room = room
+        self.messages.show_room(room, unread_after=node.last_read(room))
+        self._mark_read()
         info = next((r for r in node.views.rooms() if r.room == room), None)
-        header = self.query_one("#room-header", Static)
         if info is not None:
             topic = f"  {shown(info.topic)}" if info.topic else ""
-            header.update(Content.assemble((f"# {shown(info.name)}", "bold"), (topic, "$text-muted")))
+            self._room_line = Content.assemble((f"# {shown(info.name)}", "bold"), (topic, "$text-muted"))
+            self._show_room_line()
         self.composer.action_cancel()
         self._refresh_rooms()
 
@@ -146,9 +158,38 @@ class ChatScreen(AreaScreen):
         entry = await app.write(lambda: app.node.post(room, event.text, flash=event.flash, reply_to=reply_to))
         if entry is not None:
             self.composer.sent()
+            self.messages.deselect()  # sending ends what was done with the chosen message
 
     def on_composer_input_leave(self, event: ComposerInput.Leave) -> None:
         self.messages.focus()
+
+    def on_message_list_acting_changed(self, event: MessageList.ActingChanged) -> None:
+        self._show_room_line()
+
+    def _show_room_line(self) -> None:
+        """The line above the messages: the room's name and topic, or, in act mode, the keys that act (in the
+        same line, so entering and leaving the mode moves nothing on screen)."""
+        line = self.query_one("#room-header", Static)
+        acting = self.messages.acting
+        line.set_class(acting, "-acting")
+        line.update(action_bar_text(self.messages.available_actions()) if acting else self._room_line, layout=False)
+
+    def _may(self, action: str, msg: Message) -> bool:
+        """Whether act mode offers ``action`` on ``msg`` to this person (what they may do, and what applies)."""
+        node = session(self).node
+        if action == "ack":
+            return msg.ack_required and msg.author != node.me and node.me not in msg.acked_by and node.may("msg.ack")
+        if msg.retracted:
+            return False
+        if action == "reply":
+            return node.may("msg.post")
+        if action == "pin":
+            return not msg.pinned and node.may("msg.pin")
+        if action == "retract":
+            return node.may_retract(msg)
+        if action == "task":
+            return node.may("task.open")
+        return False
 
     async def on_message_list_act(self, event: MessageList.Act) -> None:
         app, msg = session(self), event.message

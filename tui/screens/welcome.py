@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Center, Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from meshchat.invites import InviteCode, join_team
 from meshchat.profile import Profile, ProfileError
+from tui.widgets.chrome import KeyBar
 
 
 class WelcomeScreen(Screen[bool]):
@@ -54,7 +55,7 @@ class WelcomeScreen(Screen[bool]):
                     yield Button("Join", id="join")
             yield Static("", id="welcome-message")
             yield Static(f"Your profile will live in {self.home}", id="welcome-home", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.focus_field("#team-name")

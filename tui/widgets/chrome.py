@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.message import Message as TextualMessage
+from textual.screen import Screen
 from textual.widgets import Static
 
 from meshchat.events import PeerStatus, SyncProgress
@@ -124,3 +125,53 @@ class StatusBar(Horizontal):
             else ""
         )
         self.query_one("#status-me", Static).update(Content.assemble((facts.me, "bold"), f" · {facts.role}"))
+
+
+class KeyBar(Static):
+    """The keys of what has focus, on one line at the bottom; click one to press it.
+
+    Textual's ``Footer`` rebuilds one widget per key whenever the keys change, that is on every focus change
+    and every mode change (about 100 ms here, during which no key is read); this redraws one line.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(id="key-bar")
+        self._spans: list[tuple[int, int, str]] = []  # cells of each key on the line, for clicks
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self._bindings_changed(self.screen)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def _bindings_changed(self, screen: Screen[object]) -> None:
+        if self.is_attached and screen is self.screen:
+            self.update(self._line(), layout=False)  # one line, docked: its size never changes
+
+    def _line(self) -> Content:
+        parts: list[Content] = []
+        spans: list[tuple[int, int, str]] = []
+        seen: set[str] = set()
+        at = 0
+        for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
+            if not binding.show or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            key = self.app.get_key_display(binding)
+            part = Content.assemble(
+                (f" {key} ", "bold $footer-key-foreground" if enabled else "$text-disabled"),
+                (f"{binding.description} ", "$footer-description-foreground" if enabled else "$text-disabled"),
+            )
+            spans.append((at, at + part.cell_length, binding.key.split(",")[0]))
+            at += part.cell_length
+            parts.append(part)
+        self._spans = spans
+        return Content("").join(parts)
+
+    def on_click(self, event: events.Click) -> None:
+        for start, end, key in self._spans:
+            if start <= event.x < end:
+                event.stop()
+                self.app.simulate_key(key)
+                return

@@ -1,68 +1,109 @@
-"""The selected room's messages: a window of pages read by cursor, never the whole room.
+"""The selected room's messages: a scroll view over a window of the room, with a selection that stays put.
 
-A room may hold 100,000 messages. The list reads the newest page when a room opens and older pages as the
-person scrolls up (``Views.messages(before=Cursor)``), so opening costs one page whatever the room's size.
-Lines are drawn only for messages on screen (``OptionList`` is a line-API scroll view; see
-:class:`~tui.widgets.chat.message_view.MessageVisual`). When entries arrive, the window is re-read from the
-newest message back to its oldest, at most a few times a second, and the view stays where the person was.
+What a person relies on here, under stress:
+
+- **The selection stays on the message they chose.** It is a message id, not a row number: new messages,
+  acks, pins, late entries synced into the middle, older pages read above and trimmed pages never move it.
+  ``↓`` on the newest message stays there (no wrap to the top).
+- **Typing writes.** Letters typed while the list has focus go to the composer. Actions on a message happen
+  only in the act mode, entered with Enter and shown (the message is outlined and the action bar lists the
+  keys); one action, or Esc, leaves it.
+- **Big rooms stay fast.** The list holds a :class:`~tui.widgets.chat.room_window.RoomWindow` (at most a few
+  hundred messages), lays out only what changed, draws only the lines on screen (a line-API ``ScrollView``),
+  and reads older or newer history a page at a time only when the person scrolls near that end. Home and End
+  jump to the room's first and newest message without reading what lies between.
+- **The view stays where the person was**: an anchor (the selected message, or the top line) keeps its place
+  on screen across every re-layout, and a view at the newest message follows new ones (also after a resize).
+- **Long messages fold** after a few lines ("show more"; → unfolds, ← folds); an unfolded message taller
+  than the screen is read to its end with ↓ and PageDown before the selection moves on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import ClassVar, cast
 
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.content import Content
+from textual.cache import LRUCache
+from textual.css.styles import RulesMap
+from textual.geometry import Size
 from textual.message import Message as TextualMessage
-from textual.widgets import Input, OptionList
-from textual.widgets.option_list import Option
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.style import Style
+from textual.visual import Visual
+from textual.widgets import Input
 
-from meshchat.log.rules import Membership
 from meshchat.log.views import Message
 from meshchat.store.queries import Cursor
 from tui.format import clock_day, same_day
 from tui.widgets.chat.message_view import DaySeparator, MessageLook, MessageVisual, reply_preview
+from tui.widgets.chat.room_window import PAGE, MessageSource, RoomWindow
 
-PAGE = 100  # messages read per page
-MAX_WINDOW = 5000  # messages held at most; further back, `meshchat log` has it all
 GROUP_MS = 5 * 60 * 1000  # follow-ups by the same author within this time omit the name
+STRIP_CACHE_ROWS = 160
+ACTION_KEYS = {"a": "ack", "r": "reply", "p": "pin", "x": "retract", "t": "task"}
+ACTION_LABELS = {"ack": "acknowledge", "reply": "reply", "pin": "pin", "retract": "retract", "task": "task"}
+NO_MESSAGES = "No messages here yet. Type below and press Enter; ctrl+f makes it a FLASH."
+
+RowKey = tuple[str, bytes | str]
 
 
-class MessageSource(Protocol):
-    """The reads the list needs (``Node.views`` provides them)."""
+@dataclass(slots=True)
+class Row:
+    """One thing drawn in the list: a message, a day separator or the "new since you left" line."""
 
-    def messages(self, room: bytes, *, before: Cursor | None = None, limit: int = 100) -> list[Message]: ...
-
-    def message(self, id_prefix: str | bytes) -> Message | None: ...
-
-    @property
-    def membership(self) -> Membership: ...
-
-
-def cursor_of(msg: Message) -> Cursor:
-    return Cursor(msg.clock, msg.author, msg.seq)
+    key: RowKey
+    visual: Visual
+    message: Message | None = None
+    serial: int = 0  # a new number for every new visual of a message: the drawing cache's key
+    height: int = 1
 
 
-class MessageList(OptionList):
-    """Messages of one room, newest at the bottom. Keys act on the highlighted message."""
+class MessageList(ScrollView, can_focus=True):
+    """Messages of one room, newest at the bottom. See the module docstring for what it promises."""
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "message-list--selected",
+        "message-list--cursor",
+        "message-list--acting",
+    }
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "act('ack')", "Ack"),
+        Binding("up", "cursor_up", "Up", show=False),
+        Binding("down", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "first", "First message of the room", show=False),
+        Binding("end", "last", "Newest message", show=False),
+        Binding("enter", "act_mode", "Act on message"),
+        Binding("right", "unfold", "Show all of a long message", show=False),
+        Binding("left", "fold", "Fold a long message", show=False),
+        Binding("escape", "leave", "Back to writing"),
+        # Act mode only (Enter first); ``check_action`` hides them otherwise, ``on_key`` runs them.
+        Binding("a", "act('ack')", "Acknowledge"),
         Binding("r", "act('reply')", "Reply"),
         Binding("p", "act('pin')", "Pin"),
         Binding("x", "act('retract')", "Retract"),
         Binding("t", "act('task')", "Task"),
-        Binding("escape,i", "act('compose')", "Write", show=False),
     ]
+
+    acting: reactive[bool] = reactive(False, bindings=True)
 
     @dataclass
     class Act(TextualMessage):
         """The person asked for ``action`` on ``message`` (ack, reply, pin, retract, task, compose)."""
 
         action: str
+        message: Message | None
+
+    @dataclass
+    class ActingChanged(TextualMessage):
+        """Act mode was entered (``message``: what it acts on) or left (``None``)."""
+
         message: Message | None
 
     def __init__(
@@ -73,112 +114,125 @@ class MessageList(OptionList):
         name_of: Callable[[bytes], str],
         id: str | None = None,
     ) -> None:
-        super().__init__(id=id, markup=False)
+        super().__init__(id=id)
         self.source = source
         self.me = me
         self.name_of = name_of
         self.room: bytes | None = None
-        self.window: list[Message] = []  # oldest first, always up to the newest message of the room
-        self.has_older = False
-        self._rows: list[Message | None] = []  # one per option: the message, or None for a day separator
-        self._replies: dict[bytes, str] = {}  # previews of answered messages, by id
-        self.follow_next = False  # the next reload jumps to the newest message (after the person posts)
+        self.window = RoomWindow(source, b"")
+        self.rows: list[Row] = []
+        self._starts: list[int] = []  # first line of each row
+        self._width = 0  # the width the rows are laid out at
+        self.selected: bytes | None = None  # the chosen message's id: what keys act on
+        self.expanded: set[bytes] = set()  # long messages the person unfolded
+        self.unread_after: int | None = None  # clock: "new since you left" goes above the first later message
+        self.follow_next = False  # the next reload goes to the newest message (after the person posts)
         self.compose_target: Input | None = None  # where typing goes (the composer's input)
+        self.allowed: Callable[[str, Message], bool] = lambda action, message: True
+        self._looks: dict[bytes, tuple[Message, MessageLook, bool, MessageVisual, int]] = {}
+        self._serial = 0
+        # Rows drawn lately (a few screens). Kept small: every Strip carries caches of its own, and a big heap
+        # makes each full garbage collection, a pause of the whole app, longer.
+        self._strips: LRUCache[tuple[RowKey, int, int, Style], list[Strip]] = LRUCache(STRIP_CACHE_ROWS)
+        self._growing = False
+        self._stick = True  # the view keeps to the newest end (a resize or new messages keep it there)
+        self._scrolling = False  # a scroll of ours is under way (not the person's)
 
-    # ---- what is shown -------------------------------------------------------------------------------------
+    # ---- opening and reading -------------------------------------------------------------------------------
 
-    def show_room(self, room: bytes) -> None:
-        """Open a room at its newest message."""
+    def show_room(self, room: bytes, *, unread_after: int | None = None) -> None:
+        """Open ``room``: at its newest message, or, with unread messages, where "new since you left" starts
+        (``unread_after``: the clock up to which the person has read it)."""
         self.room = room
-        self._replies.clear()
-        self.window = self.source.messages(room, limit=PAGE)
-        self.has_older = len(self.window) == PAGE
-        self._rebuild(follow=True)
+        self.window = RoomWindow(self.source, room)
+        self.selected = None
+        self.acting = False
+        self.expanded.clear()
+        self._looks.clear()
+        self.unread_after = None
+        first_unread = None
+        if unread_after is not None and unread_after >= 0:
+            after = self.source.messages(room, after=Cursor(unread_after, b"\xff" * 33, 2**62), limit=1)
+            first_unread = after[0] if after else None
+        if first_unread is not None:
+            self.unread_after = unread_after
+            self.window.open_at(first_unread)
+            if self.window.at_end and len(self.window) < PAGE:
+                self.window.open_newest()
+            self._relayout()
+            if not self._scroll_unread_into_view():
+                self._scroll_end()
+            return
+        self.window.open_newest()
+        self._relayout()
+        self._scroll_end()
 
-    def reload(self, *, extra: int = 0) -> None:
-        """Re-read the window (new messages, acks, retractions), keeping the person's place."""
+    def reload(self) -> None:
+        """Re-read the window (new messages, acks, pins, retractions), keeping the person's place."""
         if self.room is None:
             return
-        follow, self.follow_next = self.following or self.follow_next, False
-        keep = self.highlighted_message
-        limit = min(MAX_WINDOW, max(PAGE, len(self.window) + extra))
-        self.window = self.source.messages(self.room, limit=limit)
-        self.has_older = len(self.window) == limit
-        self._rebuild(follow=follow, keep=keep)
-
-    def load_older(self) -> bool:
-        """Read the page before the oldest loaded message. Returns whether anything was added."""
-        if self.room is None or not self.has_older or not self.window or len(self.window) >= MAX_WINDOW:
-            return False
-        keep = self.highlighted_message
-        older = self.source.messages(self.room, before=cursor_of(self.window[0]), limit=PAGE)
-        self.has_older = len(older) == PAGE
-        if not older:
-            return False
-        self.window = older + self.window
-        self._rebuild(follow=False, keep=keep, anchor_top=True)
-        return True
+        follow_next, self.follow_next = self.follow_next, False
+        if follow_next and not self.window.at_end:
+            self.window.open_newest()
+            self._relayout()
+            self._scroll_end()
+            return
+        at_newest = self.at_newest
+        anchor = self._anchor()
+        self.window.reread(follow=at_newest or follow_next)
+        self._relayout()
+        if follow_next or (at_newest and self._end_keeps_selection()):
+            self._scroll_end()
+        else:
+            self._restore(anchor)
+        self._sync_acting()
 
     @property
-    def following(self) -> bool:
-        """Whether the view sits at the newest message (new ones then scroll into view)."""
-        return self.highlighted is None or self.highlighted >= len(self._rows) - 1 or self.is_vertical_scroll_end
+    def at_newest(self) -> bool:
+        """Whether the view shows the room's newest message at the bottom (new ones then scroll into view)."""
+        return self.window.at_end and self._stick
 
     @property
-    def is_vertical_scroll_end(self) -> bool:
-        return self.scroll_y >= self.max_scroll_y
-
-    @property
-    def highlighted_message(self) -> Message | None:
-        if self.highlighted is None or not 0 <= self.highlighted < len(self._rows):
-            return None
-        return self._rows[self.highlighted]
+    def selected_message(self) -> Message | None:
+        index = self._row_index(("msg", self.selected)) if self.selected is not None else None
+        return self.rows[index].message if index is not None else None
 
     @property
     def newest_clock(self) -> int:
-        return self.window[-1].clock if self.window else -1
+        return self.window.messages[-1].clock if self.window.messages and self.window.at_end else -1
 
     def message_texts(self) -> list[str]:
-        """What each shown message says (for tests: the plain text of each line's body)."""
-        return [self._visual_plain(i) for i, row in enumerate(self._rows) if row is not None]
+        """What each held message says, oldest first (for tests: gutter and body as plain text)."""
+        return [row.visual.plain for row in self.rows if isinstance(row.visual, MessageVisual)]
 
-    # ---- building options ----------------------------------------------------------------------------------
+    def visible_messages(self) -> list[Message]:
+        """Messages with at least one line on screen."""
+        top, bottom = int(self.scroll_y), int(self.scroll_y) + self.scrollable_content_region.height
+        return [
+            row.message
+            for row, start in zip(self.rows, self._starts, strict=True)
+            if row.message is not None and start < bottom and start + row.height > top
+        ]
 
-    def _rebuild(self, *, follow: bool, keep: Message | None = None, anchor_top: bool = False) -> None:
-        old_line = self._line_of(self.highlighted) - int(self.scroll_y) if self.highlighted is not None else None
-        options, rows = self._build_options(self.window)
-        self._rows = rows
-        if not rows:
-            hint = "No messages here yet. Type below and press Enter; ctrl+f makes it a FLASH."
-            self.set_options([Option(Content.styled(hint, "$text-muted"), disabled=True)])
-            self._rows = [None]
-            return
-        self.set_options(options)
-        target = len(rows) - 1
-        if not follow and keep is not None:
-            target = next((i for i, r in enumerate(rows) if r is not None and r.id == keep.id), target)
-        self.highlighted = target
-        if follow:
-            self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
-        elif old_line is not None and not anchor_top:
-            self.scroll_to(y=max(0, self._line_of(target) - old_line), animate=False, immediate=True)
-        else:
-            self.scroll_to_highlight()
+    # ---- layout --------------------------------------------------------------------------------------------
 
-    def _line_of(self, index: int | None) -> int:
-        if index is None:
-            return 0
-        return self._index_to_line.get(index, 0)
-
-    def _build_options(self, window: Sequence[Message]) -> tuple[list[Option], list[Message | None]]:
-        options: list[Option] = []
-        rows: list[Message | None] = []
+    def _relayout(self) -> None:
+        """Rows for the window's messages; visuals and heights are reused for messages that did not change."""
+        width = self.scrollable_content_region.width
+        rows: list[Row] = []
         previous: Message | None = None
-        members = sum(1 for m in self.source.membership.members.values() if m.role is not None)
-        for msg in window:
+        expected = max(0, sum(1 for m in self.source.membership.members.values() if m.role is not None) - 1)
+        marker_done = self.unread_after is None
+        looks: dict[bytes, tuple[Message, MessageLook, bool, MessageVisual, int]] = {}
+        names: dict[bytes, str] = {}
+        for msg in self.window.messages:
+            if not marker_done and self.unread_after is not None and msg.clock > self.unread_after:
+                rows.append(Row(("new", "unread"), DaySeparator("new since you left", accent=True)))
+                marker_done = True
+                previous = None
             if previous is None or not same_day(previous.clock, msg.clock):
-                options.append(Option(DaySeparator(clock_day(msg.clock)), disabled=True))
-                rows.append(None)
+                day = clock_day(msg.clock)
+                rows.append(Row(("day", f"{day}:{msg.id.hex()}"), DaySeparator(day)))
                 previous = None
             grouped = (
                 previous is not None
@@ -187,60 +241,438 @@ class MessageList(OptionList):
                 and not msg.is_flash
                 and msg.reply_to is None
             )
-            look = MessageLook(
-                self.name_of(msg.author), not grouped, self.me, self._reply_preview(msg), max(0, members - 1)
-            )
-            options.append(Option(MessageVisual(msg, look)))
-            rows.append(msg)
+            name = names.get(msg.author)
+            if name is None:
+                name = names[msg.author] = self.name_of(msg.author)
+            look = MessageLook(name, not grouped, self.me, self._reply_preview(msg), expected)
+            folded = msg.id not in self.expanded
+            cached = self._looks.get(msg.id)
+            if cached is not None and cached[0] == msg and cached[1] == look and cached[2] == folded:
+                visual, serial = cached[3], cached[4]
+            else:
+                self._serial += 1
+                visual, serial = MessageVisual(msg, look, folded=folded), self._serial
+            looks[msg.id] = (msg, look, folded, visual, serial)
+            rows.append(Row(("msg", msg.id), visual, msg, serial))
             previous = msg
-        return options, rows
+        if not rows and self.room is not None:
+            rows.append(Row(("hint", "empty"), DaySeparator(NO_MESSAGES)))
+        self._looks = looks
+        self.rows = rows
+        self._layout_heights(width)
+
+    def _layout_heights(self, width: int) -> None:
+        if width != self._width:
+            self._strips.clear()
+        self._width = width
+        starts, line = [], 0
+        rules = cast(RulesMap, self.styles)
+        for row in self.rows:
+            row.height = row.visual.get_height(rules, width) if width > 0 else 1
+            starts.append(line)
+            line += row.height
+        self._starts = starts
+        self.virtual_size = Size(width, line)
+        self._refresh_scrollbars()
+        self.refresh()
+
+    def _row_index(self, key: RowKey) -> int | None:
+        return next((i for i, row in enumerate(self.rows) if row.key == key), None)
+
+    def _row_at_line(self, line: int) -> int | None:
+        if not self.rows or line < 0 or line >= self.virtual_size.height:
+            return None
+        return bisect.bisect_right(self._starts, line) - 1
 
     def _reply_preview(self, msg: Message) -> str:
         if msg.reply_to is None:
             return ""
-        preview = self._replies.get(msg.reply_to)
-        if preview is None:
-            answered = next((m for m in self.window if m.id == msg.reply_to), None)
-            answered = answered or self.source.message(msg.reply_to)
-            preview = reply_preview(answered, self.name_of) if answered else "a message not held here"
-            self._replies[msg.reply_to] = preview
-        return preview
+        answered = next((m for m in self.window.messages if m.id == msg.reply_to), None)
+        if answered is None:
+            cached = self._looks.get(msg.id)
+            if cached is not None and cached[1].reply_preview:
+                return cached[1].reply_preview
+            answered = self.source.message(msg.reply_to)
+        return reply_preview(answered, self.name_of) if answered else "a message not held here"
 
-    def _visual_plain(self, index: int) -> str:
-        prompt = self.get_option_at_index(index).prompt
-        return prompt.plain if isinstance(prompt, MessageVisual | DaySeparator) else str(prompt)
+    # ---- keeping the view in place -------------------------------------------------------------------------
 
-    # ---- keys and scrolling --------------------------------------------------------------------------------
+    def _anchor(self) -> tuple[RowKey, int] | None:
+        """What must stay where it is on screen: the selected message if visible, else the top line's row."""
+        top = int(self.scroll_y)
+        height = self.scrollable_content_region.height
+        index = self._row_index(("msg", self.selected)) if self.selected is not None else None
+        if index is not None and top - self.rows[index].height < self._starts[index] < top + height:
+            return self.rows[index].key, self._starts[index] - top
+        first = self._row_at_line(top)
+        if first is None:
+            return None
+        return self.rows[first].key, self._starts[first] - top
 
-    def action_cursor_up(self) -> None:
-        first = next((i for i, r in enumerate(self._rows) if r is not None), None)
-        if self.highlighted is not None and first is not None and self.highlighted <= first and self.load_older():
-            pass
-        super().action_cursor_up()
+    def _restore(self, anchor: tuple[RowKey, int] | None) -> None:
+        if anchor is None:
+            return
+        index = self._row_index(anchor[0])
+        if index is not None:
+            self._scroll_to_line(self._starts[index] - anchor[1])
+
+    def _scroll_to_line(self, y: int) -> None:
+        target = max(0, min(y, self.max_scroll_y))
+        self._stick = target >= self.max_scroll_y
+        self._scrolling = True
+        try:
+            self.scroll_to(y=target, animate=False, immediate=True)
+        finally:
+            self._scrolling = False
+
+    def _scroll_end(self) -> None:
+        self._scroll_to_line(self.virtual_size.height)
+
+    def _scroll_unread_into_view(self) -> bool:
+        index = self._row_index(("new", "unread"))
+        if index is None:
+            return False
+        self._scroll_to_line(self._starts[index] - 1)
+        return True
+
+    def _end_keeps_selection(self) -> bool:
+        """Whether going to the newest message keeps the selected one on screen (it must, while the list has
+        focus: the person is about to act on it)."""
+        if not self.has_focus or self.selected is None:
+            return True
+        index = self._row_index(("msg", self.selected))
+        if index is None:
+            return True
+        height = self.scrollable_content_region.height
+        return self._starts[index] >= self.virtual_size.height - height
+
+    def _on_resize(self, event: events.Resize) -> None:
+        stick = self._stick
+        anchor = self._anchor()
+        if self.scrollable_content_region.width != self._width:
+            self._layout_heights(self.scrollable_content_region.width)
+        if stick:
+            self._scroll_end()
+            self.call_after_refresh(self._scroll_end)  # again once the scrollbars have settled
+        else:
+            self._restore(anchor)
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
-        if new <= 0 < old and self.has_older:
-            self.call_later(self.load_older)
+        if not self._scrolling:  # the person scrolled (wheel, scrollbar): keep to the end only if they went there
+            self._stick = new >= self.max_scroll_y
+        if not self._growing:
+            self.call_after_refresh(self._grow_if_near_an_end)
+
+    def _grow_if_near_an_end(self) -> None:
+        """Read the next page of history when the view comes within a screen of the window's end."""
+        if self._growing or self.room is None or not self.rows:
+            return
+        margin = self.scrollable_content_region.height
+        self._growing = True
+        try:
+            if self.scroll_y < margin and not self.window.at_start:
+                anchor = self._anchor()
+                if self.window.grow_older():
+                    self._relayout()
+                    self._restore(anchor)
+            elif self.scroll_y > self.max_scroll_y - margin and not self.window.at_end:
+                anchor = self._anchor()
+                if self.window.grow_newer():
+                    self._relayout()
+                    self._restore(anchor)
+        finally:
+            self._growing = False
+
+    # ---- drawing -------------------------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        line = int(self.scroll_y) + y
+        index = self._row_at_line(line)
+        base = self.get_visual_style()
+        if index is None:
+            return Strip.blank(width, base.rich_style)
+        row = self.rows[index]
+        state = self._row_state(row)
+        strips = self._row_strips(row, state, width)
+        offset = line - self._starts[index]
+        return strips[offset] if offset < len(strips) else Strip.blank(width, base.rich_style)
+
+    def _row_state(self, row: Row) -> str:
+        if row.message is None or row.message.id != self.selected:
+            return ""
+        if self.acting:
+            return "message-list--acting"
+        return "message-list--cursor" if self.has_focus else "message-list--selected"
+
+    def _row_strips(self, row: Row, state: str, width: int) -> list[Strip]:
+        style: Style = self.get_visual_style(state) if state else self.get_visual_style()
+        key = (row.key, row.serial, width, style)  # the style, not a state name: focus and theme change it
+        strips = self._strips.get(key)
+        if strips is None:
+            rendered = Visual.to_strips(self, row.visual, width, None, style)
+            strips = [strip.extend_cell_length(width, style.rich_style) for strip in rendered[: row.height]]
+            self._strips[key] = strips
+        return strips
+
+    def _on_focus(self, event: events.Focus) -> None:
+        if self.selected is None or self.selected_message is None or self.selected not in self._visible_ids():
+            self._select(self._default_selection())
+        self.refresh()
+
+    def _on_blur(self, event: events.Blur) -> None:
+        self.acting = False
+        self.refresh()
+
+    # ---- selection -----------------------------------------------------------------------------------------
+
+    def _message_rows(self) -> list[int]:
+        return [i for i, row in enumerate(self.rows) if row.message is not None]
+
+    def _visible_ids(self) -> set[bytes]:
+        return {m.id for m in self.visible_messages()}
+
+    def _default_selection(self) -> bytes | None:
+        """The newest message on screen (at the newest end: the newest message)."""
+        visible = self.visible_messages()
+        if visible:
+            return visible[-1].id
+        held = [row.message for row in self.rows if row.message is not None]
+        return held[-1].id if held else None
+
+    def deselect(self) -> None:
+        """Nothing chosen: coming back into the list starts at the newest message on screen."""
+        self._select(None)
+
+    def select(self, message_id: bytes | None) -> None:
+        """Select ``message_id`` and bring it into view (search results, tests)."""
+        self._select(message_id)
+        self._show_selected(from_below=False)
+
+    def _select(self, message_id: bytes | None) -> None:
+        if message_id != self.selected:
+            self.acting = False
+        self.selected = message_id
+        self.refresh()
+
+    def _show_selected(self, *, from_below: bool) -> None:
+        """Scroll so the selected message is on screen: its top, or (moving up into a message taller than the
+        screen) its last screenful."""
+        index = self._row_index(("msg", self.selected)) if self.selected is not None else None
+        if index is None:
+            return
+        top, height = int(self.scroll_y), self.scrollable_content_region.height
+        start, rows = self._starts[index], self.rows[index].height
+        if start >= top and start + rows <= top + height:
+            return
+        if rows > height:
+            self._scroll_to_line(start + rows - height if from_below else start)
+        elif start < top:
+            self._scroll_to_line(start)
+        else:
+            self._scroll_to_line(start + rows - height)
+
+    def action_cursor_up(self) -> None:
+        self._step(-1)
+
+    def action_cursor_down(self) -> None:
+        self._step(1)
+
+    def _step(self, direction: int) -> None:
+        """One message up or down. A selected message taller than the screen is scrolled through first."""
+        index = self._row_index(("msg", self.selected)) if self.selected is not None else None
+        if index is None or self.selected not in self._visible_ids():
+            self._select(self._default_selection())
+            self._show_selected(from_below=direction < 0)
+            return
+        top, height = int(self.scroll_y), self.scrollable_content_region.height
+        start, end = self._starts[index], self._starts[index] + self.rows[index].height
+        if direction > 0 and end > top + height:
+            self._scroll_to_line(min(top + max(1, height - 2), end - height))
+            return
+        if direction < 0 and start < top:
+            self._scroll_to_line(max(start, top - max(1, height - 2)))
+            return
+        target = self._neighbour(index, direction)
+        if target is None and direction < 0 and not self.window.at_start:
+            self._grow(older=True)
+            index = self._row_index(("msg", self.selected)) if self.selected is not None else None
+            target = self._neighbour(index, direction) if index is not None else None
+        elif target is None and direction > 0 and not self.window.at_end:
+            self._grow(older=False)
+            index = self._row_index(("msg", self.selected)) if self.selected is not None else None
+            target = self._neighbour(index, direction) if index is not None else None
+        if target is None:
+            return  # the first or newest message: stay (no wrap)
+        message = self.rows[target].message
+        assert message is not None
+        self._select(message.id)
+        self._show_selected(from_below=direction < 0)
+
+    def _neighbour(self, index: int, direction: int) -> int | None:
+        i = index + direction
+        while 0 <= i < len(self.rows):
+            if self.rows[i].message is not None:
+                return i
+            i += direction
+        return None
+
+    def _grow(self, *, older: bool) -> None:
+        anchor = self._anchor()
+        self._growing = True
+        try:
+            added = self.window.grow_older() if older else self.window.grow_newer()
+            if added:
+                self._relayout()
+                self._restore(anchor)
+        finally:
+            self._growing = False
+
+    def action_page_up(self) -> None:
+        self._page(-1)
+
+    def action_page_down(self) -> None:
+        self._page(1)
+
+    def _page(self, direction: int) -> None:
+        height = self.scrollable_content_region.height
+        self._scroll_to_line(int(self.scroll_y) + direction * max(1, height - 1))
+        if direction > 0 and self.scroll_y >= self.max_scroll_y and not self.window.at_end:
+            self._grow(older=False)
+        if direction < 0 and self.scroll_y <= 0 and not self.window.at_start:
+            self._grow(older=True)
+        visible = self.visible_messages()
+        if self.selected not in {m.id for m in visible} and visible:
+            self._select((visible[0] if direction < 0 else visible[-1]).id)
+        elif direction > 0 and self.at_newest and visible:
+            self._select(visible[-1].id)
+
+    def action_first(self) -> None:
+        """The first message of the room (read from the start, whatever lies between)."""
+        if not self.window.at_start:
+            self.window.open_oldest()
+            self._relayout()
+        self._scroll_to_line(0)
+        rows = self._message_rows()
+        if rows:
+            message = self.rows[rows[0]].message
+            self._select(message.id if message else None)
+
+    def action_last(self) -> None:
+        """The newest message of the room."""
+        if not self.window.at_end:
+            self.window.open_newest()
+            self._relayout()
+        self._scroll_end()
+        rows = self._message_rows()
+        if rows:
+            message = self.rows[rows[-1]].message
+            self._select(message.id if message else None)
+
+    def action_unfold(self) -> None:
+        self._set_folded(False)
+
+    def action_fold(self) -> None:
+        self._set_folded(True)
+
+    def _set_folded(self, folded: bool) -> None:
+        message = self.selected_message
+        if message is None:
+            return
+        if folded:
+            self.expanded.discard(message.id)
+        else:
+            self.expanded.add(message.id)
+        anchor = self._anchor()
+        self._relayout()
+        self._restore(anchor)
+        self._show_selected(from_below=False)
+
+    # ---- acting --------------------------------------------------------------------------------------------
+
+    def action_act_mode(self) -> None:
+        message = self.selected_message
+        if message is None:
+            return
+        if message.id not in self._visible_ids():
+            self._show_selected(from_below=False)
+        self.acting = True
+
+    def watch_acting(self, acting: bool) -> None:
+        self.refresh()
+        self.post_message(self.ActingChanged(self.selected_message if acting else None))
+
+    def _sync_acting(self) -> None:
+        if self.acting and self.selected_message is None:
+            self.acting = False
+
+    def available_actions(self) -> list[str]:
+        """What act mode offers for the selected message: only what this person may do to it."""
+        message = self.selected_message
+        if message is None:
+            return []
+        return [action for action in ACTION_KEYS.values() if self.allowed(action, message)]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "act":
+            return self.acting and bool(parameters) and parameters[0] in self.available_actions()
+        return True
 
     def action_act(self, action: str) -> None:
-        if action == "compose" and self.compose_target is not None:
-            self.screen.set_focus(self.compose_target)  # now, not later: the next keys must land there
+        message = self.selected_message
+        self.acting = False
+        if message is not None and action in self.available_actions():
+            self.post_message(self.Act(action, message))
+
+    def action_leave(self) -> None:
+        if self.acting:
+            self.acting = False
             return
-        self.post_message(self.Act(action, self.highlighted_message))
+        self._to_composer()
+
+    def _to_composer(self) -> None:
+        if self.compose_target is not None:
+            self.screen.set_focus(self.compose_target)  # now, not later: the next keys must land there
+        self.post_message(self.Act("compose", None))
 
     def on_key(self, event: events.Key) -> None:
-        """A character that is no key of the list starts a message: it goes to the composer, with focus."""
-        if self.compose_target is None or not event.is_printable or event.character is None:
+        """Typing writes: a printable key goes to the composer, except an action key in act mode (and ``?``,
+        the help)."""
+        if not event.is_printable or event.character is None:
             return
-        if event.key in _LIST_KEYS:
-            return  # the list's own keys (checked after this handler)
+        if self.acting:
+            action = ACTION_KEYS.get(event.character)
+            event.stop()
+            event.prevent_default()
+            if action is not None and action in self.available_actions():
+                self.action_act(action)
+                return
+            self.acting = False
+            if action is not None:
+                self.notify(f"You cannot {ACTION_LABELS[action]} this message.", timeout=3)
+                return
+        if event.character == "?":
+            return  # the help (a binding of the app)
         event.stop()
         event.prevent_default()
-        self.screen.set_focus(self.compose_target)
-        self.compose_target.insert_text_at_cursor(event.character)
+        if self.compose_target is not None:
+            self.screen.set_focus(self.compose_target)
+            self.compose_target.insert_text_at_cursor(event.character)
 
+    # ---- mouse ---------------------------------------------------------------------------------------------
 
-_LIST_KEYS = frozenset(
-    key.strip() for binding in MessageList.BINDINGS if isinstance(binding, Binding) for key in binding.key.split(",")
-)
+    async def _on_click(self, event: events.Click) -> None:
+        index = self._row_at_line(int(self.scroll_y) + event.y)
+        if index is None or self.rows[index].message is None:
+            return
+        message = self.rows[index].message
+        assert message is not None
+        offset = int(self.scroll_y) + event.y - self._starts[index]
+        visual = self.rows[index].visual
+        self.focus()
+        self._select(message.id)
+        if isinstance(visual, MessageVisual) and visual.folded and offset == self.rows[index].height - 1:
+            self.action_unfold()
+        elif event.chain >= 2:
+            self.action_act_mode()

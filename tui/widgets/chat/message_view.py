@@ -2,7 +2,9 @@
 
 A :class:`MessageVisual` is a Textual ``Visual``: the message list asks it for its height at a width and for
 the strips of its lines, only for messages on screen. FLASH messages carry a red badge and say who must still
-acknowledge; retracted ones show that they were retracted, not their text (the log keeps it for HQ).
+acknowledge; retracted ones show that they were retracted, not their text (the log keeps it for HQ). A long
+message is folded to its first :data:`FOLD_LINES` lines and a "show more" line until the person unfolds it.
+Member text arrives made safe (``tui.format.shown``/``shown_body``, names through ``MeshchatApp.name_of``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from meshchat.log.views import Message
 from tui.format import clock_time, short_id, shown, shown_body
 
 NAME_WIDTH = 10
+FOLD_LINES = 8  # a longer message shows this many lines and "show more" until it is unfolded
 GUTTER = 2 + 5 + 1 + NAME_WIDTH + 1  # "▌ 07:10 Bo········ ": a red bar marks every line of a FLASH
 PRIORITY_BADGES = {"flash": "FLASH", "immediate": "IMMEDIATE", "priority": "PRIORITY"}
 
@@ -69,7 +72,7 @@ def ack_note(msg: Message, me: bytes, expected: int) -> str:
     """Whether this person still owes an acknowledgement, and how many of the team have given theirs."""
     count = len(msg.acked_by)
     if owes_ack(msg, me):
-        return f"◀ needs your ack (a) · {count} of {expected} acked"
+        return f"◀ needs your ack (Enter, a) · {count} of {expected} acked"
     if expected == 0:
         return "(nobody else in the team to acknowledge yet)"
     if expected and count >= expected:
@@ -102,29 +105,43 @@ def flash_bar(msg: Message) -> Content:
 
 
 class MessageVisual(Visual):
-    """One message: a fixed gutter on the first line, the body wrapped beside it."""
+    """One message: a fixed gutter on the first line, the body wrapped beside it; folded if long and asked."""
 
-    def __init__(self, msg: Message, look: MessageLook) -> None:
+    def __init__(self, msg: Message, look: MessageLook, *, folded: bool = True) -> None:
         self.msg = msg
         self.look = look
+        self.folded = folded
         self._gutter = gutter_content(msg, look)
         self._body = message_content(msg, look)
+        self._heights: dict[int, int] = {}  # body width -> lines of the whole body
 
     @property
     def plain(self) -> str:
         """The text a person would read (tests and search use it)."""
         return self._gutter.plain + self._body.plain
 
+    def body_height(self, rules: RulesMap, width: int) -> int:
+        """Lines of the whole (unfolded) body at ``width`` cells for the visual."""
+        body_width = max(1, width - GUTTER)
+        height = self._heights.get(body_width)
+        if height is None:
+            height = self._heights[body_width] = self._body.get_height(rules, body_width)
+        return height
+
     def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
         return GUTTER + self._body.get_optimal_width(rules, container_width)
 
     def get_height(self, rules: RulesMap, width: int) -> int:
-        return self._body.get_height(rules, max(1, width - GUTTER))
+        full = self.body_height(rules, width)
+        return FOLD_LINES + 1 if self.folded and full > FOLD_LINES + 1 else full
 
     def render_strips(self, width: int, height: int | None, style: Style, options: RenderOptions) -> list[Strip]:
         body_width = max(1, width - GUTTER)
         gutter = self._gutter.render_strips(GUTTER, 1, style, options)
-        body = self._body.render_strips(body_width, height, style, options)
+        body = self._body.render_strips(body_width, None, style, options)
+        if self.folded and len(body) > FOLD_LINES + 1:
+            more = Content.styled(f"… {len(body) - FOLD_LINES} more lines · → shows all", "italic $text-accent")
+            body = body[:FOLD_LINES] + more.render_strips(body_width, 1, style, options)
         follow = flash_bar(self.msg).truncate(GUTTER, pad=True).render_strips(GUTTER, 1, style, options)
         lines = []
         for index, line in enumerate(body):
@@ -146,10 +163,12 @@ def message_id_label(msg: Message) -> str:
 
 
 class DaySeparator(Visual):
-    """``───── Wed 25 Nov 2026 ─────`` across the list, where the day changes."""
+    """``───── Wed 25 Nov 2026 ─────`` across the list, where the day changes (and, in the accent colour,
+    ``───── new since you left ─────`` above the first unread message)."""
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, *, accent: bool = False) -> None:
         self.label = label
+        self.accent = accent
 
     @property
     def plain(self) -> str:
@@ -165,7 +184,6 @@ class DaySeparator(Visual):
         label = f" {self.label} "
         left = max(0, (width - len(label)) // 2)
         right = max(0, width - left - len(label))
-        line = Content.assemble(
-            ("─" * left, "$text-muted 40%"), (label, "$text-muted"), ("─" * right, "$text-muted 40%")
-        )
+        rule, text = ("$accent", "bold $text-accent") if self.accent else ("$text-muted 40%", "$text-muted")
+        line = Content.assemble(("─" * left, rule), (label, text), ("─" * right, rule))
         return line.render_strips(width, 1, style, options)
