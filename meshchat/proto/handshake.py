@@ -209,37 +209,38 @@ class Handshake:
             raise RemoteProtocolError("not a meshchat hello (wrong size)")
         peer_public = payload[:32]
         macs = [payload[i : i + MAC_SIZE] for i in range(32, len(payload), MAC_SIZE)]
+        decoy = False
         if server:
-            # The same work whether or not the hello is ours, so that neither the answer nor its timing tells.
+            # The same work whether or not the hello is ours, so that neither the answer nor its timing tells:
+            # a hello no key of ours made is answered as if under a random key, and the link ends after.
             rx, tx, status = libnacl.crypto_kx_server_session_keys(self._eph_public, self._eph_secret, peer_public)
-            key = self._matching_key(macs, CLIENT_HELLO + peer_public)
-            answer_key = key if key is not None and status == 0 else secrets.token_bytes(NETWORK_KEY_SIZE)
-            self._hello = self._eph_public + _mac(answer_key, SERVER_HELLO + self._eph_public + peer_public)
-            if key is None:  # a decoy (see the module doc)
-                self._decoy_reason = "hello not made with our network key (another team, a replay, or not meshchat)"
-                self._state = _State.DECOY
-                return frame(self._hello)
-            self._key = key
+            matched = self._matching_key(macs, CLIENT_HELLO + peer_public)
+            decoy = matched is None
+            key = secrets.token_bytes(NETWORK_KEY_SIZE) if matched is None else matched
+            self._hello = self._eph_public + _mac(key, SERVER_HELLO + self._eph_public + peer_public)
             self._invite = self.credentials.invite_keys.get(key)
             client_hello, server_hello = payload, self._hello
             c2s, s2c = rx, tx
         else:
-            key = self._matching_key(macs, SERVER_HELLO + peer_public + self._eph_public)
-            if key is None:
+            matched = self._matching_key(macs, SERVER_HELLO + peer_public + self._eph_public)
+            if matched is None:
                 raise RemoteProtocolError("the server's hello was not made with our network key")
-            self._key = key
+            key = matched
             client_hello, server_hello = self._hello, payload
             rx, tx, status = libnacl.crypto_kx_client_session_keys(self._eph_public, self._eph_secret, peer_public)
             c2s, s2c = tx, rx
-        if status != 0:
+        if status != 0 and not decoy:
             raise RemoteProtocolError("unacceptable ephemeral key")
-        key = self._key
+        self._key = key
         self._transcript = _keyed_hash(key, TRANSCRIPT + client_hello + server_hello)
         c2s = _keyed_hash(key, KEY_C2S + c2s + self._transcript)
         s2c = _keyed_hash(key, KEY_S2C + s2c + self._transcript)
         if self.side is Side.SERVER:
             self._channel = SecureChannel(send_key=s2c, receive_key=c2s)
             self._state = _State.WAIT_AUTH
+            if decoy:  # see the module doc
+                self._decoy_reason = "hello not made with our network key (another team, a replay, or not meshchat)"
+                self._state, self._channel = _State.DECOY, None
             return frame(self._hello)
         self._channel = SecureChannel(send_key=c2s, receive_key=s2c)
         self._state = _State.WAIT_AUTH
