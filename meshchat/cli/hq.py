@@ -133,7 +133,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                 store, home.identity(), args.out, report_filter=ReportFilter(args.since, room), progress=progress
             )
     say(f"exported {result.entries:,} entries ({result.fork_proofs} fork proofs) to {result.out}")
-    say(f"log.msgpack: {result.log_bytes:,} bytes; reports: {', '.join(result.files[2:6])}, ...")
+    reports = [f for f in result.files[2:] if f not in result.data_files]
+    say(f"log.msgpack: {result.log_bytes:,} bytes; data: {', '.join(result.data_files)}")
+    say(f"reports: {', '.join(reports[:5])}{', ...' if len(reports) > 5 else ''}")
     say(f"check it anywhere with: meshchat verify {result.out}")
     return 0
 
@@ -181,6 +183,8 @@ def print_report(report: VerifyReport) -> None:
         if role in ("removed", "unknown"):
             say(f"           {role}: {names.get(key) or '?'} ({key.hex()})")
     say(f"heads      {report.heads_checked:,} entries named by signed heads entries, checked present")
+    for name, count in sorted(report.data_checked.items()):
+        say(f"data       {name}: {count:,} {'lines' if name.endswith('.jsonl') else 'rows'} compared with the log")
     say(f"forks      {report.fork_proofs} fork proofs")
     effective = [r for r in report.retractions if r.effective]
     say(f"retracted  {len(effective)} messages (kept in the log, marked retracted in the reports)")

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from meshchat.export.summary import log_order_key
+from meshchat.log.entry import Entry, decode_entry
 from meshchat.store import Store
 
 CHUNK = 5000
@@ -43,6 +44,15 @@ def author_rows(store: Store, author: bytes, after: int, upto: int) -> Iterator[
             return
         yield from rows
         after += len(rows)
+
+
+def team_order(store: Store) -> Iterator[Entry]:
+    """Every entry of the log in the team's one order ``(clock, author, seq)`` (``entries.jsonl``)."""
+    rows = store.connection.execute(
+        "SELECT e.raw FROM entries e JOIN authors a ON a.ix = e.author ORDER BY e.clock, a.key, e.seq"
+    )
+    for (raw,) in rows:
+        yield decode_entry(raw)
 
 
 @contextmanager

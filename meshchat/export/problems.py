@@ -79,6 +79,7 @@ class VerifyReport:
     kinds: Counter[str] = field(default_factory=Counter)
     names: dict[bytes, str] = field(default_factory=dict)
     roles: dict[bytes, str] = field(default_factory=dict)  # owner, admin, member, observer, removed, unknown
+    data_checked: dict[str, int] = field(default_factory=dict)  # data file -> lines or rows compared with the log
 
     def add(self, severity: Severity, code: str, message: str, **entry: Any) -> None:
         self.problems.append(Problem(severity, code, message, **entry))
@@ -107,6 +108,7 @@ class VerifyReport:
             "fork_proofs": self.fork_proofs,
             "signatures_checked": self.signatures_checked,
             "heads_checked": self.heads_checked,
+            "data_checked": dict(sorted(self.data_checked.items())),
             "kinds": dict(sorted(self.kinds.items())),
             "authors_by_role": {
                 role: sorted(k.hex() for k, r in self.roles.items() if r == role)

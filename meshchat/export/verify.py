@@ -26,6 +26,7 @@ from typing import Any, cast
 from meshchat.export import manifest
 from meshchat.export.chains import Chain, check_chains, check_forks, identify
 from meshchat.export.crosscheck import check_files, compare_manifest, hex_field
+from meshchat.export.entries import ENTRIES_FILE, check_entries
 from meshchat.export.errors import BundleFormatError, ExportError
 from meshchat.export.framing import Frame, StreamHeader, read_entries, read_header
 from meshchat.export.problems import RetractionInfo, Severity, VerifyReport
@@ -89,6 +90,10 @@ class _Verifier:
             self._check_membership()
             self._check_heads()
             self._collect_retractions()
+            if self.membership is not None:
+                lines = check_entries(self.path, self.membership, self.team, self.add)
+                if lines:
+                    self.report.data_checked[ENTRIES_FILE] = lines
             if self.doc is not None:
                 compare_manifest(self.doc, self._expected_manifest(), self.chains, self.add)
         if raw_manifest is not None and self.doc is not None:

@@ -10,15 +10,17 @@ from __future__ import annotations
 import secrets
 import shutil
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from meshchat import __version__
 from meshchat.export import manifest
+from meshchat.export.entries import ENTRIES_FILE, write_entries
 from meshchat.export.errors import ExportError
 from meshchat.export.framing import StreamHeader, StreamWriter
-from meshchat.export.logs import author_rows, log_order, snapshot
+from meshchat.export.logs import author_rows, log_order, snapshot, team_order
 from meshchat.export.progress import Progress
 from meshchat.export.reports import ReportFilter, write_reports
 from meshchat.export.summary import AuthorHead, ForkRecord, LogSummary, role_label
@@ -32,7 +34,8 @@ class ExportResult:
     entries: int
     fork_proofs: int
     log_bytes: int
-    files: tuple[str, ...]
+    files: tuple[str, ...]  # every file but the manifest and its signature, relative to ``out``
+    data_files: tuple[str, ...] = ()  # the machine-readable ones (entries.jsonl, ...)
 
 
 def export_store(
@@ -60,7 +63,7 @@ def export_store(
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    return ExportResult(out, result.entries, result.fork_proofs, result.log_bytes, result.files)
+    return ExportResult(out, result.entries, result.fork_proofs, result.log_bytes, result.files, result.data_files)
 
 
 def _check_target(out: Path) -> None:
@@ -112,7 +115,11 @@ def _write(
         writer.finish()
 
     membership = summary.membership(store.forked_authors())
-    files = write_reports(
+    progress.stage(f"writing {ENTRIES_FILE}", total)
+    with (work / ENTRIES_FILE).open("w", encoding="utf-8", newline="\n") as f:
+        write_entries(_advancing(team_order(store), progress), membership, f)
+    data_files = [ENTRIES_FILE]
+    files = data_files + write_reports(
         store, work, report_filter=report_filter, exported_at=made, exported_by=signer.public_key, progress=progress
     )
 
@@ -157,4 +164,11 @@ def _write(
     (work / manifest.MANIFEST_FILE).write_bytes(body)
     (work / manifest.SIGNATURE_FILE).write_bytes(manifest.sign(body, signer))
     progress.done()
-    return ExportResult(work, total, len(proofs), log_bytes, (manifest.LOG_FILE, manifest.FORKS_FILE, *files))
+    listed = (manifest.LOG_FILE, manifest.FORKS_FILE, *files)
+    return ExportResult(work, total, len(proofs), log_bytes, listed, tuple(data_files))
+
+
+def _advancing(entries: Iterable[Entry], progress: Progress) -> Iterator[Entry]:
+    for entry in entries:
+        yield entry
+        progress.advance()

@@ -137,6 +137,22 @@ class Member:
     key_from: OrderKey | None = None  # when it got the network key it holds: its invite's issue, or its addition
     invite: bytes | None = None  # the invite it was admitted with
     sealed_key: bytes | None = None  # the network key its admission sealed to it (member.admit)
+    names: list[tuple[OrderKey, str, str]] = field(default_factory=list)  # (from, name, callsign), in order
+
+    def rename(self, at: OrderKey, name: str, callsign: str) -> None:
+        """Set the name and callsign from ``at`` on, keeping what they were before (see ``name_at``)."""
+        self.name, self.callsign = name, callsign
+        self.names.append((at, name, callsign))
+
+    def name_at(self, at: OrderKey) -> tuple[str, str]:
+        """``(name, callsign)`` as they were at ``at`` in the team's order: an HQ record names an entry's author
+        as the team knew them when it was written, not as they were called at the end."""
+        current = ("", "")
+        for since, name, callsign in self.names:
+            if since > at:
+                break
+            current = (name, callsign)
+        return current
 
 
 @dataclass(slots=True)
@@ -285,7 +301,8 @@ class _Evaluation:
     def __init__(self, team_id: bytes, membership: Membership) -> None:
         self.team_id = team_id
         self.m = membership
-        self.early_profiles: dict[bytes, Mapping[str, Value]] = {}  # written before their author's admission
+        # profiles written before their author's admission, with where they sit in the order
+        self.early_profiles: dict[bytes, tuple[OrderKey, Mapping[str, Value]]] = {}
 
     def actor(self, entry: ControlEntry) -> Role:
         """The role of an entry's author, which the table's ``needs`` has already required."""
@@ -362,11 +379,9 @@ def _apply_profile(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Val
     if run.m.role_of(entry.author) is None:
         if entry.author in run.m.members:
             return "author is not a member"
-        run.early_profiles[entry.author] = body
+        run.early_profiles[entry.author] = (entry.key, body)
         return None
-    member = run.m.members[entry.author]
-    member.name = str(body["name"])
-    member.callsign = str(body["callsign"])
+    run.m.members[entry.author].rename(entry.key, str(body["name"]), str(body["callsign"]))
     return None
 
 
@@ -429,7 +444,7 @@ def _apply_add(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Value])
     run.set_role(target, role, entry.key)
     member = m.members[target]
     if not member.name:
-        member.name = str(body["name"])
+        member.rename(entry.key, str(body["name"]), member.callsign)
     if member.added_by is None:
         member.added_by = entry.author
     sealed = body.get("sealed_key")
@@ -482,7 +497,8 @@ def _apply_admit(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Value
     member.key_from = invite.issued  # conservative: a rotation after the invite not sealed to it means rotate again
     early = run.early_profiles.pop(newcomer, None)
     if early is not None:
-        member.name, member.callsign = str(early["name"]), str(early["callsign"])
+        at, profile = early
+        member.rename(at, str(profile["name"]), str(profile["callsign"]))
     return None
 
 
