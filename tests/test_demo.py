@@ -9,7 +9,7 @@ import trio
 
 from meshchat.demo import LOOPBACK, create_demo_home, run_teammates
 from meshchat.node import Node, NodeConfig
-from meshchat.testing import wait_until
+from meshchat.testing import run_cli, wait_until
 
 
 async def test_the_teammates_fill_every_area_over_loopback_and_answer_the_person(tmp_path: Path) -> None:
@@ -53,6 +53,10 @@ async def test_the_teammates_fill_every_area_over_loopback_and_answer_the_person
             nursery.cancel_scope.cancel()
     finally:
         node.close()
+    out = tmp_path / "usb"  # HQ gets the demo team's operation as data, and can check every file of it
+    run_cli(team.home, "export", "--out", str(out), "--quiet")
+    verified = run_cli(tmp_path / "hq", "verify", str(out), "--quiet").stdout
+    assert "VERIFIED" in verified and "entries.jsonl:" in verified and "operation.sqlite:" in verified
 
 
 def team_key(node: Node, name: str) -> bytes:

@@ -154,9 +154,9 @@ def _room(views: Any, name: str | None) -> bytes | None:
 
 @_plain_errors
 def cmd_verify(args: argparse.Namespace) -> int:
-    from meshchat.export.verify import verify_export
+    from meshchat.export.fullverify import verify_all
 
-    report = verify_export(args.dir, progress=Progress(quiet=args.quiet or args.json))
+    report = verify_all(args.dir, progress=Progress(quiet=args.quiet or args.json))
     if args.json:
         say_json(report.to_json())
     else:

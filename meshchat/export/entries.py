@@ -99,10 +99,15 @@ def record(entry: Entry, membership: Membership) -> dict[str, Any]:
     }
 
 
+def json_text(value: object) -> str:
+    """Compact JSON of ``value``, every character ``str.isprintable`` refuses written as a ``\\u`` escape."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text if text.isprintable() else "".join(map(_escape, text))
+
+
 def line(doc: dict[str, Any]) -> str:
     """The line written for ``doc``: UTF-8 JSON, with every unprintable character escaped."""
-    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-    return (text if text.isprintable() else "".join(map(_escape, text))) + "\n"
+    return json_text(doc) + "\n"
 
 
 def _escape(char: str) -> str:

@@ -20,11 +20,12 @@ seq and id where they can be known. Only a directory that is not an export at al
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
 from meshchat.export import manifest
-from meshchat.export.chains import Chain, check_chains, check_forks, identify
+from meshchat.export.chains import Add, Chain, check_chains, check_forks, identify
 from meshchat.export.crosscheck import check_files, compare_manifest, hex_field
 from meshchat.export.entries import ENTRIES_FILE, check_entries
 from meshchat.export.errors import BundleFormatError, ExportError
@@ -43,14 +44,30 @@ W = Severity.WARNING
 I = Severity.INFO  # noqa: E741
 
 
-def verify_export(path: Path, *, progress: Progress | None = None, workers: int | None = None) -> VerifyReport:
-    """Verify the export directory ``path``. Raises :class:`ExportError` only when it is not an export."""
-    return _Verifier(path, progress or Progress.silent(), workers).run()
+DataCheck = Callable[[Path, Membership, bytes, Add], int]
+"""Compares one data file of an export with what its log gives; adds problems; returns lines or rows compared."""
+
+
+def verify_export(
+    path: Path,
+    *,
+    progress: Progress | None = None,
+    workers: int | None = None,
+    data_checks: Mapping[str, DataCheck] | None = None,
+) -> VerifyReport:
+    """Verify the export directory ``path``. Raises :class:`ExportError` only when it is not an export.
+
+    ``entries.jsonl`` is always compared with the log. Data files whose check needs more than the bundle
+    (``operation.sqlite`` needs SQLite and the views: ``meshchat.export.operation.check``) are checked when
+    ``data_checks`` names them; otherwise only their digest is (an info says so)."""
+    checks: dict[str, DataCheck] = {ENTRIES_FILE: check_entries, **(data_checks or {})}
+    return _Verifier(path, progress or Progress.silent(), workers, checks).run()
 
 
 class _Verifier:
-    def __init__(self, path: Path, progress: Progress, workers: int | None) -> None:
+    def __init__(self, path: Path, progress: Progress, workers: int | None, checks: dict[str, DataCheck]) -> None:
         self.path = path
+        self.data_checks = checks
         self.progress = progress
         self.report = VerifyReport(path)
         self.doc: dict[str, Any] | None = None
@@ -90,10 +107,7 @@ class _Verifier:
             self._check_membership()
             self._check_heads()
             self._collect_retractions()
-            if self.membership is not None:
-                lines = check_entries(self.path, self.membership, self.team, self.add)
-                if lines:
-                    self.report.data_checked[ENTRIES_FILE] = lines
+            self._check_data_files()
             if self.doc is not None:
                 compare_manifest(self.doc, self._expected_manifest(), self.chains, self.add)
         if raw_manifest is not None and self.doc is not None:
@@ -409,6 +423,29 @@ class _Verifier:
             self.report.retractions.append(
                 RetractionInfo(r.author, r.seq, r.id, r.target, target_author, target_seq, effective)
             )
+
+    def _check_data_files(self) -> None:
+        """Each data file (``entries.jsonl``, ``operation.sqlite``, ...) against the log it was made from."""
+        assert self.membership is not None and self.team is not None
+        listed = self.doc.get("data_files") if self.doc is not None else None
+        named = (
+            {n for n in listed if isinstance(n, str) and manifest.safe_relative(n)}
+            if isinstance(listed, list)
+            else set()
+        )
+        log_broken = bool(self.report.errors)
+        for name in sorted(set(self.data_checks) | named):
+            check = self.data_checks.get(name)
+            if check is None:
+                self.add(I, "data-unchecked", f"{name}: its digest was checked, its content not compared with the log")
+                continue
+            if log_broken and name != ENTRIES_FILE:
+                self.add(W, "data-unchecked", f"{name} not compared with the log: the log itself has errors (above)")
+                continue
+            self.progress.stage(f"comparing {name} with the log")
+            count = check(self.path, self.membership, self.team, self.add)
+            if count:
+                self.report.data_checked[name] = count
 
     def _expected_manifest(self) -> dict[str, Any]:
         """What the manifest should state, computed from the log as the exporter computes it."""

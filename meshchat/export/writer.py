@@ -21,6 +21,9 @@ from meshchat.export.entries import ENTRIES_FILE, write_entries
 from meshchat.export.errors import ExportError
 from meshchat.export.framing import StreamHeader, StreamWriter
 from meshchat.export.logs import author_rows, log_order, snapshot, team_order
+from meshchat.export.operation import OPERATION_FILE
+from meshchat.export.operation.source import operation_source
+from meshchat.export.operation.sqlfile import write_operation
 from meshchat.export.progress import Progress
 from meshchat.export.reports import ReportFilter, write_reports
 from meshchat.export.summary import AuthorHead, ForkRecord, LogSummary, role_label
@@ -118,7 +121,9 @@ def _write(
     progress.stage(f"writing {ENTRIES_FILE}", total)
     with (work / ENTRIES_FILE).open("w", encoding="utf-8", newline="\n") as f:
         write_entries(_advancing(team_order(store), progress), membership, f)
-    data_files = [ENTRIES_FILE]
+    progress.stage(f"writing {OPERATION_FILE}")
+    write_operation(work / OPERATION_FILE, operation_source(store))
+    data_files = [ENTRIES_FILE, OPERATION_FILE]
     files = data_files + write_reports(
         store, work, report_filter=report_filter, exported_at=made, exported_by=signer.public_key, progress=progress
     )
@@ -154,6 +159,7 @@ def _write(
                 if heads_entry
                 else None
             ),
+            "data_files": data_files,
             "files": {},
         }
     )

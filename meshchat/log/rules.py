@@ -138,6 +138,7 @@ class Member:
     invite: bytes | None = None  # the invite it was admitted with
     sealed_key: bytes | None = None  # the network key its admission sealed to it (member.admit)
     names: list[tuple[OrderKey, str, str]] = field(default_factory=list)  # (from, name, callsign), in order
+    roles: list[tuple[OrderKey, Role | None]] = field(default_factory=list)  # (entry that set it, role), in order
 
     def rename(self, at: OrderKey, name: str, callsign: str) -> None:
         """Set the name and callsign from ``at`` on, keeping what they were before (see ``name_at``)."""
@@ -324,6 +325,7 @@ class _Evaluation:
         if member is None:
             member = self.m.members[key] = Member(key=key, role=role, since=at.clock, key_from=at)
         member.role = role
+        member.roles.append((at, role))
 
 
 def _evaluate_once(
