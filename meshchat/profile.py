@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from meshchat.identity import Identity, IdentityError, load_identity, save_identity
 from meshchat.log.codec import Value, pack, unpack
@@ -86,14 +86,66 @@ def new_id() -> bytes:
     return secrets.token_bytes(SHORT_ID)
 
 
-class Profile:
+class TeamReader:
+    """One team's log, read: the views and the lookups every command uses (a room by name, a message, an
+    incident by id prefix). A :class:`Profile` is one with an identity that writes; an HQ archive opens each
+    team it holds as one of these (``meshchat --home HQ log --team T``), so reading commands work on both."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.views = Views(store)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def team_id(self) -> bytes:
+        return self.store.team_id
+
+    @property
+    def team_name(self) -> str:
+        return str(self.store.get_meta("team_name") or "")
+
+    def name_of(self, key: bytes) -> str:
+        return self.store.membership.display_name(key)
+
+    def room(self, name_or_id: str) -> Room:
+        room = self.views.find_room(name_or_id)
+        if room is None:
+            names = ", ".join(r.name for r in self.views.rooms(include_archived=False)) or "none yet"
+            raise ProfileError(f"no room {name_or_id!r} (rooms: {names})")
+        return room
+
+    def message(self, id_or_prefix: str | bytes) -> Message:
+        msg = self.views.message(id_or_prefix)
+        if msg is None:
+            raise ProfileError(f"no message {id_or_prefix if isinstance(id_or_prefix, str) else id_or_prefix.hex()}")
+        return msg
+
+    def incident(self, prefix: str | bytes) -> TrackedObject:
+        return self._object("incident", prefix)
+
+    def _object(self, kind: str, prefix: str | bytes) -> TrackedObject:
+        text = prefix.hex() if isinstance(prefix, bytes) else prefix
+        obj = self.views.find_object(kind, text)
+        if obj is None:
+            raise ProfileError(f"no {kind} {text!r} (give at least 4 hex digits of its id)")
+        return obj
+
+
+class Profile(TeamReader):
     """An opened home directory. Close it (or use ``with``) when done."""
 
     def __init__(self, home: Path, identity: Identity, store: Store) -> None:
+        super().__init__(store)
         self.home = home
         self.identity = identity
-        self.store = store
-        self.views = Views(store)
         self._network_keys: tuple[Membership, NetworkKeys] | None = None
 
     # ---- creating and opening ------------------------------------------------------------------------------
@@ -148,28 +200,11 @@ class Profile:
             raise ProfileError(str(exc)) from None
         return cls(home, identity, store)
 
-    def close(self) -> None:
-        self.store.close()
-
-    def __enter__(self) -> Profile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # ---- facts ---------------------------------------------------------------------------------------------
 
     @property
     def me(self) -> bytes:
         return self.identity.public_key
-
-    @property
-    def team_id(self) -> bytes:
-        return self.store.team_id
-
-    @property
-    def team_name(self) -> str:
-        return str(self.store.get_meta("team_name") or "")
 
     @property
     def network_key(self) -> bytes:
@@ -252,9 +287,6 @@ class Profile:
         role = self.store.membership.authority(self.me, seq, clock)
         return role if role is not None or self.me in self.store.membership.members else self.my_role()
 
-    def name_of(self, key: bytes) -> str:
-        return self.store.membership.display_name(key)
-
     # ---- writing -------------------------------------------------------------------------------------------
 
     def write(self, kind: str, fields: Mapping[str, Value]) -> Entry:
@@ -320,12 +352,9 @@ class Profile:
         self.write("room.archive", {"room": self.room(name_or_id).room})
 
     def room(self, name_or_id: str) -> Room:
-        room = self.views.find_room(name_or_id)
-        if room is None:
-            self._check_admitted()
-            names = ", ".join(r.name for r in self.views.rooms(include_archived=False)) or "none yet"
-            raise ProfileError(f"no room {name_or_id!r} (rooms: {names})")
-        return room
+        if self.views.find_room(name_or_id) is None:
+            self._check_admitted()  # a newcomer not admitted yet is told so, not that the room is missing
+        return super().room(name_or_id)
 
     def post(
         self,
@@ -353,12 +382,6 @@ class Profile:
                 "location": location,
             },
         )
-
-    def message(self, id_or_prefix: str | bytes) -> Message:
-        msg = self.views.message(id_or_prefix)
-        if msg is None:
-            raise ProfileError(f"no message {id_or_prefix if isinstance(id_or_prefix, str) else id_or_prefix.hex()}")
-        return msg
 
     def retract(self, message: str | bytes) -> Entry:
         msg = self.message(message)
@@ -390,9 +413,6 @@ class Profile:
         )
         return incident
 
-    def incident(self, prefix: str | bytes) -> TrackedObject:
-        return self._object("incident", prefix)
-
     def update_incident(self, incident: str | bytes, fields: Mapping[str, Value]) -> Entry:
         obj = self.incident(incident)
         changes = _only_known(fields, INCIDENT_FIELDS, "incident")
@@ -409,13 +429,6 @@ class Profile:
     def update_task(self, task: str | bytes, fields: Mapping[str, Value]) -> Entry:
         obj = self._object("task", task)
         return self.write("task.update", {"task": obj.obj, "fields": _only_known(fields, TASK_FIELDS, "task")})
-
-    def _object(self, kind: str, prefix: str | bytes) -> TrackedObject:
-        text = prefix.hex() if isinstance(prefix, bytes) else prefix
-        obj = self.views.find_object(kind, text)
-        if obj is None:
-            raise ProfileError(f"no {kind} {text!r} (give at least 4 hex digits of its id)")
-        return obj
 
     # ---- check-ins -----------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 from meshchat.export import manifest
@@ -92,3 +93,38 @@ def test_progress_reports_large_stages_and_keeps_quiet_when_asked() -> None:
     progress.advance(10)
     progress.done()
     assert slow_only.getvalue() == ""
+
+
+def test_an_hq_archive_reads_like_a_home(tmp_path: Path) -> None:
+    """``--team`` opens one team of an archive for the reading commands; ``teams`` says how each was verified."""
+    flood, fire, hq = tmp_path / "flood", tmp_path / "fire", tmp_path / "hq"
+    meshchat(flood, "init", "--team", "Flood response", "--name", "Ana")
+    meshchat(flood, "post", "general", "Water rising at the north levee")
+    meshchat(flood, "incident", "open", "Levee breach", "--severity", "1")
+    meshchat(flood, "checkin", "request", "general")
+    meshchat(fire, "init", "--team", "Wildfire", "--name", "Bo")
+    meshchat(fire, "post", "general", "Smoke over the ridge")
+    meshchat(flood, "export", "--out", str(tmp_path / "flood-usb"), "--quiet")
+    meshchat(fire, "export", "--out", str(tmp_path / "fire-usb"), "--quiet")
+    forged = tmp_path / "fire-forged"
+    shutil.copytree(tmp_path / "fire-usb", forged)
+    (forged / "timeline.html").write_text("<p>nothing happened</p>")
+    meshchat(fire, "bundle", "export", str(tmp_path / "fire.bundle"), "--quiet")
+    imported = meshchat(hq, "import", str(tmp_path / "flood-usb"), str(forged), ok=False)
+    assert imported.returncode == 1 and "FAILED verification (1 error)" in imported.stdout
+    assert "verified, signed by" in imported.stdout
+
+    log = meshchat(hq, "log", "--team", "flood response").stdout
+    assert "Water rising at the north levee" in log and "Smoke" not in log
+    board = meshchat(hq, "incident", "list", "--team", "Flood response").stdout
+    assert "S1 critical" in board and "Levee breach" in board
+    assert "Check in: are you safe?" in meshchat(hq, "checkin", "list", "--team", "flood response").stdout
+    assert "Bo" in meshchat(hq, "members", "--team", "wildfire").stdout
+    unsure = meshchat(hq, "log", ok=False)
+    assert unsure.returncode == 2 and "archive of 2 teams: choose one with --team" in unsure.stderr
+
+    meshchat(hq, "import", str(tmp_path / "fire.bundle"))
+    teams = meshchat(hq, "teams").stdout
+    flood_line, fire_line = (teams[teams.index(name) :].splitlines()[1] for name in ("Flood response", "Wildfire"))
+    assert "verified: 1 export" in flood_line
+    assert "FAILED: 1 of 1 exports did not verify" in fire_line

@@ -11,6 +11,7 @@ import io
 from typing import Any
 
 from meshchat.cli.output import say, say_lines, short, when
+from meshchat.cli.reading import add_team_option, open_reader
 from meshchat.invites import DEFAULT_TTL_MS, InviteError, parse_duration
 from meshchat.profile import Profile, ProfileError
 
@@ -44,6 +45,7 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=cmd_invites)
 
     members = commands.add_parser("members", help="list the team's members; 'members add|remove|role' change them")
+    add_team_option(members)
     members.set_defaults(handler=cmd_members)
     actions = members.add_subparsers(dest="members_command", metavar="ACTION")
     p = actions.add_parser("add", help="add a member by key, e.g. read out over the radio (admins)")
@@ -153,7 +155,7 @@ def cmd_invites(args: argparse.Namespace) -> int:
 
 
 def cmd_members(args: argparse.Namespace) -> int:
-    with Profile.open(args.home) as profile:
+    with open_reader(args) as profile:
         membership = profile.store.membership
         for key, member in sorted(
             membership.members.items(), key=lambda kv: (-(-1 if kv[1].role is None else kv[1].role), kv[1].name)

@@ -268,18 +268,36 @@ def cmd_import(args: argparse.Namespace) -> int:
     for path in args.paths:
         result = home.import_path(path, progress=Progress(quiet=args.quiet))
         status = max(status, _print_import(f"{path} -> team {result.team.hex()[:16]}", result))
+        report = result.verified
+        if report is not None:
+            signer = f"signed by {short(report.exported_by, 16) if report.exported_by else '?'} ({report.signer_role})"
+            errors = len(report.errors)
+            verdict = "verified" if report.ok else f"FAILED verification ({errors} error{'s' * (errors != 1)})"
+            say(f"  {verdict}, {signer}; 'meshchat verify {path}' shows everything")
+            if not report.ok:
+                status = max(status, EXIT_FAILED)
+    states = home.verification()
     for team in home.teams():
-        say(f"  {team.team_id.hex()[:16]}  {team.name or '?':<24} {team.entries:>9,} entries")
+        state = states.get(team.team_id)
+        say(f"  {team.team_id.hex()[:16]}  {team.name or '?':<24} {team.entries:>9,} entries  {_state(state)}")
     return status
+
+
+def _state(state: Any) -> str:
+    from meshchat.export.archive import Verification
+
+    return (state or Verification()).text
 
 
 @_plain_errors
 def cmd_teams(args: argparse.Namespace) -> int:
     from meshchat.export.archive import Home
 
-    teams = Home(args.home).teams()
+    home = Home(args.home)
+    teams, states = home.teams(), home.verification()
     for team in teams:
         say(f"{team.team_id.hex()}  {team.name or '?':<24} {team.entries:>9,} entries  {team.path.name}")
+        say(f"{'':<64}  {_state(states.get(team.team_id))}")
     if not teams:
         say(f"{args.home} holds no team logs")
     return 0

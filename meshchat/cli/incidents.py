@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from meshchat.cli.output import incident_line, say, short, value_text, when
+from meshchat.cli.reading import add_team_option, open_reader
 from meshchat.log.codec import Value
 from meshchat.log.kinds import CHECKIN_STATUSES, INCIDENT_STATUSES, TASK_STATUSES
 from meshchat.profile import Profile, ProfileError
@@ -40,9 +41,11 @@ def register(commands: Any) -> None:
     p.add_argument("--title")
     p.set_defaults(handler=cmd_incident_update)
     p = actions.add_parser("list", help="the board: every incident, most severe first")
+    add_team_option(p)
     p.set_defaults(handler=cmd_incident_list)
     p = actions.add_parser("show", help="one incident with its full history and tasks")
     p.add_argument("id")
+    add_team_option(p)
     p.set_defaults(handler=cmd_incident_show)
 
     task = commands.add_parser("task", help="tasks, usually of an incident")
@@ -70,6 +73,7 @@ def register(commands: Any) -> None:
     p.add_argument("--note", default="")
     p.set_defaults(handler=cmd_checkin_reply)
     p = actions.add_parser("list", help="roll calls with who answered what, and who has not")
+    add_team_option(p)
     p.set_defaults(handler=cmd_checkin_list)
 
 
@@ -93,7 +97,7 @@ def cmd_incident_update(args: argparse.Namespace) -> int:
 
 
 def cmd_incident_list(args: argparse.Namespace) -> int:
-    with Profile.open(args.home) as profile:
+    with open_reader(args) as profile:
         names = {k: profile.name_of(k) for k in profile.store.membership.members}
         incidents = profile.views.incidents()
         for obj in incidents:
@@ -104,7 +108,7 @@ def cmd_incident_list(args: argparse.Namespace) -> int:
 
 
 def cmd_incident_show(args: argparse.Namespace) -> int:
-    with Profile.open(args.home) as profile:
+    with open_reader(args) as profile:
         obj = profile.incident(args.id)
         say(f"incident {obj.obj.hex()}")
         for name in ("title", "severity", "status", "commander", "location", "summary"):
@@ -161,7 +165,7 @@ def cmd_checkin_reply(args: argparse.Namespace) -> int:
 
 
 def cmd_checkin_list(args: argparse.Namespace) -> int:
-    with Profile.open(args.home) as profile:
+    with open_reader(args) as profile:
         for c in profile.views.checkins():
             say(f"{short(c.checkin)}  {when(c.clock)}  {c.question}  (by {profile.name_of(c.requested_by)})")
             for author, reply in sorted(c.replies.items()):

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from meshchat.cli.output import message_line, say, short
+from meshchat.cli.reading import add_team_option, open_reader
 from meshchat.log.kinds import PRIORITIES
 from meshchat.profile import Profile, ProfileError
 
@@ -22,6 +23,7 @@ def register(commands: Any) -> None:
     p = commands.add_parser("log", help="print a room's timeline (all rooms if none given)")
     p.add_argument("room", nargs="?", default=None)
     p.add_argument("-n", "--limit", type=int, default=50, help="how many recent messages (default 50)")
+    add_team_option(p)
     p.set_defaults(handler=cmd_log)
 
     for name, text in (
@@ -48,7 +50,7 @@ def cmd_post(args: argparse.Namespace) -> int:
 def cmd_log(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise ProfileError("--limit must be at least 1")
-    with Profile.open(args.home) as profile:
+    with open_reader(args) as profile:
         rooms = [profile.room(args.room)] if args.room else profile.views.rooms()
         for room in rooms:
             if not args.room:

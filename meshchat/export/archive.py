@@ -19,11 +19,14 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from meshchat.export import manifest
 from meshchat.export.bundle import ImportResult, import_stream, stream_entries
 from meshchat.export.errors import ExportError
+from meshchat.export.problems import VerifyReport
 from meshchat.export.progress import Progress
+from meshchat.export.verify import verify_export
 from meshchat.files import UnsafeFileError
 from meshchat.identity import Identity, IdentityError, load_identity, save_identity
 from meshchat.log.entry import ID_SIZE
@@ -40,6 +43,29 @@ class TeamStore:
     path: Path
     name: str
     entries: int
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """How the exports imported for one team fared in ``verify`` (from ``imports.jsonl``)."""
+
+    exports: int = 0  # export directories imported
+    failed: int = 0  # of those, how many did not verify
+    bundles: int = 0  # bundles imported (no manifest: each entry checked by the accept path, nothing more)
+    last: str = ""  # when the last import was, UTC
+
+    @property
+    def text(self) -> str:
+        """One line for ``meshchat teams``."""
+        if self.failed:
+            return f"FAILED: {self.failed} of {self.exports} exports did not verify (see imports.jsonl)"
+        if self.exports:
+            plural = "s" if self.exports > 1 else ""
+            extra = f" and {self.bundles} bundles" if self.bundles else ""
+            return f"verified: {self.exports} export{plural}{extra}, last imported {self.last}"
+        if self.bundles:
+            return "not verified: bundles only (each entry checked on import; completeness unknown)"
+        return "this home's own team (its store, not an import)"
 
 
 class Home:
@@ -113,12 +139,18 @@ class Home:
             raise ExportError(str(exc)) from None
 
     def import_path(self, source: Path, *, progress: Progress | None = None) -> ImportResult:
-        """Import an export directory or a bundle file into the store of its team (created if new)."""
+        """Import an export directory or a bundle file into the store of its team (created if new). An
+        export is verified first (the checks of the evidence, ``verify_export``) and the outcome recorded in
+        ``imports.jsonl`` and on the result: its entries go in either way, each through the accept path, but
+        ``meshchat teams`` says which teams rest on an export that did not verify."""
         progress = progress or Progress.silent()
         if not os.path.lexists(source):
             raise ExportError(f"{source} does not exist (give an export directory or a bundle file)")
         digest = _manifest_digest(source)  # first: a manifest that is a pipe or a link stops the import here
         self.identity(create=True)
+        report: VerifyReport | None = None
+        if source.is_dir() and (source / manifest.MANIFEST_FILE).exists():
+            report = verify_export(source, progress=progress)
         if source.is_dir():
             parts: list[tuple[Path, tuple[str, ...]]] = [
                 (source / manifest.LOG_FILE, ("chains",)),
@@ -148,8 +180,33 @@ class Home:
             else:
                 result.merge(part)
         assert result is not None
+        result.verified = report
         self._log_import(source, result, digest)
         return result
+
+    def verification(self) -> dict[bytes, Verification]:
+        """Per team, how the imports into this home were verified (``imports.jsonl``; lines it cannot read
+        are skipped: the log is this home's own notes, not evidence)."""
+        counts: dict[bytes, dict[str, Any]] = {}
+        try:
+            lines = (self.path / IMPORT_LOG).read_text(encoding="utf-8").splitlines()
+        except OSError:
+            lines = []
+        for text in lines:
+            try:
+                line = json.loads(text)
+                team = bytes.fromhex(line["team"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            state = counts.setdefault(team, {"exports": 0, "failed": 0, "bundles": 0, "last": ""})
+            verified = line.get("verified")
+            if isinstance(verified, dict):
+                state["exports"] += 1
+                state["failed"] += 0 if verified.get("ok") is True else 1
+            else:
+                state["bundles"] += 1
+            state["last"] = str(line.get("at_utc", ""))
+        return {team: Verification(**state) for team, state in counts.items()}
 
     def _log_import(self, source: Path, result: ImportResult, digest: str | None) -> None:
         line = {
@@ -158,6 +215,7 @@ class Home:
             "team": result.team.hex(),
             "manifest_blake2b": digest,
             "counts": {str(k): v for k, v in sorted(result.counts.items())},
+            "verified": _verified(result.verified) if result.verified is not None else None,
         }
         with (self.path / IMPORT_LOG).open("a", encoding="utf-8") as f:
             f.write(json.dumps(line, sort_keys=True) + "\n")
@@ -179,6 +237,16 @@ def _manifest_digest(source: Path) -> str | None:
         return manifest.file_digest(source / manifest.MANIFEST_FILE)[1]
     except UnsafeFileError as exc:
         raise ExportError(str(exc)) from None
+
+
+def _verified(report: VerifyReport) -> dict[str, Any]:
+    return {
+        "ok": report.ok,
+        "errors": len(report.errors),
+        "warnings": len(report.warnings),
+        "signer": report.exported_by.hex() if report.exported_by else None,
+        "signer_role": report.signer_role,
+    }
 
 
 def _open(path: Path) -> Store:

@@ -23,6 +23,7 @@ from meshchat.export import manifest
 from meshchat.export.errors import BundleFormatError, ExportError
 from meshchat.export.framing import StreamHeader, StreamWriter, read_entries, read_header
 from meshchat.export.logs import author_entries, log_order, snapshot
+from meshchat.export.problems import VerifyReport
 from meshchat.export.progress import Progress
 from meshchat.files import UnsafeFileError, open_untrusted
 from meshchat.log.entry import ID_SIZE, MAX_SEQ
@@ -197,6 +198,7 @@ class ImportResult:
     rejected: list[AcceptResult] = field(default_factory=list)
     still_deferred: int = 0
     quarantined: int = 0
+    verified: VerifyReport | None = None  # an export's verification before it was imported (HQ archive)
 
     MAX_DETAILS = 100
 
