@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from meshchat.export.bundle import import_bundle, write_bundle
+from meshchat.export.fullverify import verify_all
 from meshchat.export.heads import heads_bodies
 from meshchat.export.progress import Progress
 from meshchat.export.verify import verify_export
@@ -84,6 +85,14 @@ def main() -> None:
         f"verify:  {verify_s:6.2f} s  ({entries / verify_s:,.0f} entries/s, every signature checked, "
         f"{workers} threads; {report.heads_checked} heads checked)"
     )
+
+    started = time.perf_counter()
+    checked = verify_all(result.out, progress=(stages := Stages()))
+    full_s = time.perf_counter() - started
+    assert checked.ok, checked.errors[:5]
+    compared = ", ".join(f"{name} {count:,}" for name, count in checked.data_checked.items())
+    print(f"verify_all: {full_s:4.2f} s  (verify, then the data files compared with the log: {compared})")
+    print(f"         {stages.breakdown(started + full_s)}")
 
     started = time.perf_counter()
     bundle = write_bundle(store, team.founder.identity.public_key, work / "full.bundle")
