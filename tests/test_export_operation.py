@@ -286,3 +286,13 @@ def test_a_view_posing_as_a_table_is_refused_before_it_is_read(op: Op, tmp_path:
     )
     (message,) = _changes(report)
     assert "rollcall_missing" in message and "not read" in message
+
+
+@pytest.mark.parametrize("content", [b"", b"SQLite format 3\x00" + b"\xff" * 200, b"not a database at all" * 50])
+def test_a_garbage_operation_file_is_a_clear_finding(op: Op, tmp_path: Path, content: bytes) -> None:
+    out = copy_export(op.out, tmp_path / "garbage")
+    (out / OPERATION_FILE).write_bytes(content)
+    resign(out, Identity.generate())
+    report = verify_all(out)
+    (problem,) = [p for p in report.errors if p.code.startswith("operation")]
+    assert problem.code in ("operation", "operation-schema") and OPERATION_FILE in problem.message
