@@ -116,11 +116,14 @@ class Home:
         return out
 
     def find_team(self, text: str) -> TeamStore:
-        """A team by exact name (case-insensitive) or by a hex prefix of its id (at least 4 digits)."""
+        """A team by exact name (case-insensitive), else by the start of its name (``flood`` for "Flood
+        response", if no other team's name starts so), else by a hex prefix of its id (at least 4 digits)."""
         teams = self.teams()
-        by_name = [t for t in teams if t.name.lower() == text.lower()]
-        by_id = [t for t in teams if len(text) >= 4 and t.team_id.hex().startswith(text.lower())]
-        matches = by_name or by_id
+        needle = text.strip().lower()
+        by_name = [t for t in teams if t.name.lower() == needle]
+        by_start = [t for t in teams if needle and t.name.lower().startswith(needle)]
+        by_id = [t for t in teams if len(needle) >= 4 and t.team_id.hex().startswith(needle)]
+        matches = by_name or (by_start if len(by_start) == 1 else []) or by_id or by_start
         if len(matches) != 1:
             listing = ", ".join(f"{t.name or '?'} ({t.team_id.hex()[:8]})" for t in teams) or "none"
             what = "several teams match" if matches else "no team matches"
