@@ -11,13 +11,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meshchat.cli.output import say, say_json, short
 from meshchat.export.errors import ExportError
 from meshchat.export.problems import Severity, VerifyReport
 from meshchat.export.progress import Progress
 from meshchat.profile import STORE_FILE, Profile, ProfileError
+
+if TYPE_CHECKING:
+    from meshchat.export.archive import Verification
 
 Handler = Callable[[argparse.Namespace], int]
 EXIT_FAILED = 1  # verification found errors, or an import rejected entries
@@ -283,7 +286,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     return status
 
 
-def _state(state: Any) -> str:
+def _state(state: Verification | None) -> str:
+    """How a team of an archive was verified, in one line (``Verification.text``)."""
     from meshchat.export.archive import Verification
 
     return (state or Verification()).text
