@@ -17,6 +17,7 @@ from meshchat.export.entries import json_text, json_value
 from meshchat.export.operation import schema
 from meshchat.export.reports.model import ReportData
 from meshchat.export.reports.text import clean
+from meshchat.export.summary import role_label
 from meshchat.log.codec import Value
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import severity_label
@@ -86,15 +87,13 @@ def members(src: Source) -> Iterator[Row]:
     m = src.membership
     for key in sorted(set(m.members) | set(src.heads)):
         member = m.members.get(key)
-        person = src.data.people.get(key)
-        role = person.role if person else ("removed" if m.admits(key) else "unknown")
         since = member.since if member else 0
         yield (
             key.hex(),
             clean(member.name if member else ""),
             clean(member.callsign if member else ""),
             clean(src.data.name(key)),
-            role,
+            role_label(m, key),
             _hex(member.added_by) if member else None,
             since,
             sql_time(since),
