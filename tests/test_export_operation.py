@@ -197,7 +197,7 @@ def test_text_is_safe_to_select_in_a_terminal(db: sqlite3.Connection) -> None:
 
 @pytest.mark.skipif(shutil.which("sqlite3") is None, reason="the sqlite3 shell is installed by .ci/run")
 def test_it_opens_with_no_meshchat_installed(op: Op, tmp_path: Path) -> None:
-    """The sqlite3 shell, and a Python that cannot import meshchat (isolated mode, another directory)."""
+    """The sqlite3 shell, and a Python that cannot import meshchat (no site-packages, another directory)."""
     shell = subprocess.run(
         ["sqlite3", "-readonly", str(op.out / OPERATION_FILE), "SELECT name FROM rooms ORDER BY name;"],
         capture_output=True,
@@ -211,9 +211,8 @@ def test_it_opens_with_no_meshchat_installed(op: Op, tmp_path: Path) -> None:
         "c = sqlite3.connect(sys.argv[1])\n"
         "print(c.execute('SELECT count(*) FROM entries').fetchone()[0])\n"
     )
-    python = Path(sys.base_prefix) / "bin" / "python3"  # the interpreter under the venv: no meshchat there
-    plain = subprocess.run(
-        [python, "-I", "-c", script, str(op.out / OPERATION_FILE)],
+    plain = subprocess.run(  # -S: no site-packages at all, so nothing but the standard library
+        [sys.executable, "-I", "-S", "-c", script, str(op.out / OPERATION_FILE)],
         capture_output=True,
         text=True,
         cwd=tmp_path,
