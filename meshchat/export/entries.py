@@ -33,6 +33,7 @@ from meshchat.export.chains import Add
 from meshchat.export.errors import BundleFormatError
 from meshchat.export.framing import read_entries, read_header
 from meshchat.export.problems import Severity
+from meshchat.files import is_regular_file
 from meshchat.log.codec import Value
 from meshchat.log.entry import Entry, EntryError, decode_entry
 from meshchat.log.rules import Membership, OrderKey
@@ -155,7 +156,7 @@ def check_entries(export: Path, membership: Membership, team: bytes, add: Add) -
     The log was checked before this runs; frames that do not decode, or belong to another team, were named
     then and are left out here, as the exporter never writes them."""
     where = ENTRIES_FILE
-    if not manifest.is_regular(export / where):
+    if not is_regular_file(export / where):
         return 0
     try:
         expected = sorted(_expected(export / manifest.LOG_FILE, membership, team), key=lambda e: (e.key, e.frame))

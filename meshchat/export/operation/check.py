@@ -28,6 +28,7 @@ from meshchat.export.operation import OPERATION_FILE, schema
 from meshchat.export.operation.source import operation_source
 from meshchat.export.operation.sqlfile import open_untrusted, write_operation
 from meshchat.export.problems import Severity
+from meshchat.files import is_regular_file
 from meshchat.log.rules import Membership
 from meshchat.store import Store, StoreError
 
@@ -39,7 +40,7 @@ def check_operation(export: Path, membership: Membership, team: bytes, add: Add)
     """Compare the export's ``operation.sqlite`` with the one its log gives; return the rows compared."""
     del membership  # the rebuilt store evaluates it again, as the exporter's store did
     found_path = export / OPERATION_FILE
-    if not manifest.is_regular(found_path):
+    if not is_regular_file(found_path):
         return 0
     with tempfile.TemporaryDirectory(prefix="meshchat-verify-") as tmp:
         expected_path = Path(tmp) / OPERATION_FILE
