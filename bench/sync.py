@@ -6,16 +6,21 @@
    (this process) starts empty and dials A: real TCP on 127.0.0.1, real handshake and encryption, entries
    stored through the store's accept path. Timed from B's start to B holding everything. Printed with the
    local batch-accept rate of the same entries into a fresh store in this process (the bound) and the ratio.
-2. Live push: P -> R1 -> R2 -> D, where R1 and R2 are ``meshchat node`` processes and P and D run here.
+2. Bytes: the same catch-up from one peer, then from three (three ``meshchat node`` processes that each hold
+   everything), each link through a counting relay in this process; printed: the bytes B received, per entry,
+   and the three-peer cost as a multiple of the one-peer cost. Counted until no link has moved a byte for 2 s,
+   so duplicates that arrive after B holds everything count too.
+3. Live push: P -> R1 -> R2 -> D, where R1 and R2 are ``meshchat node`` processes and P and D run here.
    P posts ``--live`` messages one at a time; each is timed from just before the post (which includes its
    durable write) until D's node announces it.
 
-Last line: ``catchup_per_s=<number> p99_ms=<number>``.
+Last line: ``catchup_per_s=<number> three_peer_bytes=<ratio> p99_ms=<number>``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import socket
@@ -93,6 +98,55 @@ async def catch_up(home: Path, port: int, total: int) -> float:
     return seconds
 
 
+class CountingRelay:
+    """Forwards TCP connections from a local port to ``target`` and counts the bytes sent back (to the dialler)."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.received = 0
+        self.last_byte = time.perf_counter()
+
+    async def serve(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        task_status.started(listeners[0].socket.getsockname()[1])
+        await trio.serve_listeners(self._relay, listeners)
+
+    async def _relay(self, near: trio.SocketStream) -> None:
+        far = await trio.open_tcp_stream("127.0.0.1", self.target)
+        async with near, far, trio.open_nursery() as nursery:
+            nursery.start_soon(self._pump, near, far, False)
+            nursery.start_soon(self._pump, far, near, True)
+
+    async def _pump(self, source: trio.SocketStream, sink: trio.SocketStream, count: bool) -> None:
+        try:
+            async for data in source:
+                if count:
+                    self.received += len(data)
+                    self.last_byte = time.perf_counter()
+                await sink.send_all(data)
+            await sink.send_eof()
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+
+
+async def catch_up_bytes(home: Path, ports: list[int], total: int) -> tuple[int, float]:
+    """B catches up from the nodes on ``ports``, each through a counting relay: (bytes received, seconds)."""
+    relays = [CountingRelay(port) for port in ports]
+    async with trio.open_nursery() as nursery:
+        near = [await nursery.start(relay.serve) for relay in relays]
+        config = NodeConfig(peers=tuple(("127.0.0.1", port) for port in near), discovery=False)
+        started = time.perf_counter()
+        async with running_node(home, config) as node:
+            with trio.fail_after(600):
+                while node.profile.store.count() < total:
+                    await trio.sleep(0.01)
+            seconds = time.perf_counter() - started
+            while time.perf_counter() - max(r.last_byte for r in relays) < 2.0:  # duplicates still in flight
+                await trio.sleep(0.1)
+        nursery.cancel_scope.cancel()
+    return sum(r.received for r in relays), seconds
+
+
 async def live_push(poster_home: Path, sink_home: Path, first_port: int, last_port: int, count: int) -> list[float]:
     async with (
         running_node(poster_home, NodeConfig(peers=(("127.0.0.1", first_port),), discovery=False)) as poster,
@@ -134,8 +188,9 @@ def main() -> None:
 
 def run(args: argparse.Namespace, work: Path) -> None:
     print(f"building a history of {args.n} entries from {args.authors} authors ...", flush=True)
-    team = synthetic_history(args.n - 4, authors=args.authors)  # 4 more: members of the live chain
-    chain = [team.add_member() for _ in range(4)]  # P, R1, R2, D: empty logs, known to every node
+    team = synthetic_history(args.n - 9, authors=args.authors)  # 9 more: the catch-up nodes and the live chain
+    fresh = [team.add_member() for _ in range(9)]  # empty logs, known to every node
+    chain = fresh[:4]  # P, R1, R2, D
     key = os.urandom(32)
     raws_by_author = {a.key: [e.raw for e in a.entries] for a in team.authors}
     a_home = author_home(work / "a", team.founder, network_key=key, raws=[e.raw for e in team.all_entries()])
@@ -145,7 +200,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
     total = len(raws)
     bound = local_bound(team.team_id, raws, work)
 
-    b_home = author_home(work / "b", team.members[0], network_key=key)
+    b_home = author_home(work / "b", fresh[8], network_key=key)
     port_a = free_port()
     with node_process(a_home, port_a):
         seconds = trio.run(catch_up, b_home, port_a, total)
@@ -153,6 +208,23 @@ def run(args: argparse.Namespace, work: Path) -> None:
     print(f"catch-up:      {total} entries in {seconds:.2f} s = {rate:,.0f} entries/s (handshake included)")
     print(f"local bound:   {bound:,.0f} entries/s (accept_batch of {LOCAL_BATCH}, same order, one process)")
     print(f"ratio:         {rate / bound:.2f} of the local bound")
+
+    ports = [free_port() for _ in range(3)]
+    b1 = author_home(work / "b1", fresh[4], network_key=key)
+    b3 = author_home(work / "b3", fresh[5], network_key=key)
+    sources = [a_home] + [author_home(work / f"a{i}", fresh[6 + i], network_key=key, raws=raws) for i in range(2)]
+    with contextlib.ExitStack() as stack:
+        for home, port in zip(sources, ports, strict=True):
+            stack.enter_context(node_process(home, port))
+        one, one_s = trio.run(catch_up_bytes, b1, ports[:1], total)
+        three, three_s = trio.run(catch_up_bytes, b3, ports, total)
+    print(f"bytes, 1 peer:  {one:,} B received = {one / total:.0f} B per entry ({one_s:.2f} s, through a relay)")
+    print(
+        f"bytes, 3 peers: {three:,} B received = {three / total:.0f} B per entry ({three_s:.2f} s): "
+        f"{three / one:.2f}x one peer"
+    )
+    raw_size = sum(map(len, raws)) / total
+    print(f"entry size:     {raw_size:.0f} B on average (its raw bytes)")
 
     founder_log = raws_by_author[team.founder.key]
     homes = [
@@ -166,7 +238,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
     p99 = statistics.quantiles(latencies, n=100)[98]
     spread = f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(latencies):.1f} ms"
     print(f"live push:     3 hops, {len(latencies)} messages: {spread}")
-    print(f"catchup_per_s={rate:.0f} p99_ms={p99:.1f}")
+    print(f"catchup_per_s={rate:.0f} three_peer_bytes={three / one:.2f} p99_ms={p99:.1f}")
 
 
 if __name__ == "__main__":

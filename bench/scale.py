@@ -1,0 +1,256 @@
+"""Scale: N nodes as processes, each posting short messages; what it costs to deliver them to everyone.
+
+    python bench/scale.py                                   # N = 10, 20, 40; discovery, ring, mesh
+    python bench/scale.py --nodes 40 --topology discovery --messages 50
+
+Needs root: every node runs in its own network namespace on one bridge (``tests/netlab.py``), as laptops on
+one LAN, so each node's traffic is counted exactly by its interface. Topologies:
+
+- ``discovery``: every node listens on its address with LAN discovery on and no ``--peer``: whatever links
+  discovery makes (as a real LAN would give);
+- ``ring``: no discovery; node i dials node i+1 (static peers);
+- ``mesh``: no discovery; every pair of nodes linked (node i dials every j > i).
+
+Once the links are up, every node posts ``--messages`` short messages about ``--interval`` s apart. Printed
+per run: links per node (from each node's status), how long after the last post every node held every
+message, bytes per message per node during that time (what each node's interface received, Ethernet/IP/TCP
+headers and mDNS included; and the TCP payload its sockets received), the size of one entry for comparison,
+then idle traffic (bytes/s received per node) and CPU per node over ``--idle`` seconds after convergence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from netlab import Host, NetLab  # noqa: E402
+
+from meshchat.status import STATUS_KEY, NodeStatus  # noqa: E402
+from meshchat.testing import team_homes  # noqa: E402
+
+PORT = 7766
+
+
+@dataclass
+class Result:
+    nodes: int
+    topology: str
+    links: list[int]
+    converge_s: float
+    wire_per_msg_node: float
+    payload_per_msg_node: float
+    entry_size: float
+    idle_wire_bps: float
+    idle_cpu_pct: float
+    messages: int
+
+
+def interface_bytes(host: Host) -> tuple[int, int]:
+    """(received, sent) bytes of the host's eth0 as the kernel counts them."""
+    out = subprocess.run(
+        ["ip", "-n", host.netns, "-s", "-j", "link", "show", "eth0"], capture_output=True, text=True, check=True
+    ).stdout
+    stats = json.loads(out)[0]["stats64"]
+    return int(stats["rx"]["bytes"]), int(stats["tx"]["bytes"])
+
+
+def payload_received(host: Host) -> int:
+    """TCP payload received on the host's open sockets (``ss``: bytes_received)."""
+    out = subprocess.run(host.argv("ss", "-tinH"), capture_output=True, text=True, check=True).stdout
+    return sum(int(n) for n in re.findall(r"bytes_received:(\d+)", out))
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Stores:
+    """Read-only views of every node's store (WAL readers: they see each commit as it happens)."""
+
+    def __init__(self, homes: list[Path]) -> None:
+        self.conns = [sqlite3.connect(f"file:{h / 'meshchat.db'}?mode=ro", uri=True, timeout=10) for h in homes]
+
+    def posts(self) -> list[int]:
+        return [c.execute("SELECT count(*) FROM entries WHERE kind = 'msg.post'").fetchone()[0] for c in self.conns]
+
+    def entry_size(self) -> float:
+        row = self.conns[0].execute("SELECT avg(length(raw)) FROM entries WHERE kind = 'msg.post'").fetchone()
+        return float(row[0] or 0)
+
+    def live_links(self) -> list[int]:
+        links = []
+        for conn in self.conns:
+            row = conn.execute("SELECT value FROM local WHERE key = ?", (STATUS_KEY,)).fetchone()
+            status = NodeStatus.decode(bytes(row[0])) if row else None
+            links.append(sum(p.state in ("live", "syncing") for p in status.peers) if status else 0)
+        return links
+
+    def close(self) -> None:
+        for conn in self.conns:
+            conn.close()
+
+
+def run_one(n: int, topology: str, messages: int, interval: float, idle: float, work: Path) -> Result:
+    base = work / f"{topology}{n}"
+    homes = team_homes(base, n)
+    go = base / "go"
+    with NetLab() as lab:
+        hosts = [lab.add_host(f"n{i}") for i in range(n)]
+        procs = []
+        for i, host in enumerate(hosts):
+            if topology == "ring":
+                peers = [f"{hosts[(i + 1) % n].ip}:{PORT}"] if n > 1 else []
+            elif topology == "mesh":
+                peers = [f"{hosts[j].ip}:{PORT}" for j in range(i + 1, n)]
+            else:
+                peers = []
+            spec = {
+                "home": str(homes[i]),
+                "listen": f"{host.ip}:{PORT}",
+                "peers": peers,
+                "discovery": topology == "discovery",
+                "go": str(go),
+                "posts": messages,
+                "interval": interval,
+                "seed": i,
+            }
+            log = (base / f"node{i}.log").open("wb")
+            procs.append(
+                lab.start(
+                    host,
+                    sys.executable,
+                    str(HERE / "lab_node.py"),
+                    json.dumps(spec),
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                )
+            )
+        last_post: list[float] = []
+        readers = [threading.Thread(target=read_posts, args=(p, last_post), daemon=True) for p in procs]
+        for proc in procs:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            if b"up" not in line:
+                raise RuntimeError(f"a node did not start: see {base}/node*.log")
+        stores = Stores(homes)
+        try:
+            settle_links(stores, n, topology)
+            links = stores.live_links()
+            before = [interface_bytes(h)[0] for h in hosts]
+            payload_before = [payload_received(h) for h in hosts]
+            for reader in readers:
+                reader.start()
+            go.touch()
+            target = n * messages
+            deadline = time.monotonic() + 600
+            while min(stores.posts()) < target:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no convergence after 600 s: {stores.posts()} of {target}")
+                time.sleep(0.05)
+            converged = time.time()
+            for reader in readers:
+                reader.join(timeout=10)
+            converge_s = converged - max(last_post)
+            after = [interface_bytes(h)[0] for h in hosts]
+            payload_after = [payload_received(h) for h in hosts]
+            cpu_before = [cpu_seconds(p.pid) for p in procs]
+            started = time.monotonic()
+            time.sleep(idle)
+            idle_s = time.monotonic() - started
+            idle_after = [interface_bytes(h)[0] for h in hosts]
+            cpu_after = [cpu_seconds(p.pid) for p in procs]
+            entry_size = stores.entry_size()
+        finally:
+            stores.close()
+    wire = [a - b for a, b in zip(after, before, strict=True)]
+    payload = [a - b for a, b in zip(payload_after, payload_before, strict=True)]
+    return Result(
+        nodes=n,
+        topology=topology,
+        links=links,
+        converge_s=converge_s,
+        wire_per_msg_node=sum(wire) / n / target,
+        payload_per_msg_node=sum(payload) / n / target,
+        entry_size=entry_size,
+        idle_wire_bps=sum(i - a for i, a in zip(idle_after, after, strict=True)) / n / idle_s,
+        idle_cpu_pct=100 * sum(c1 - c0 for c0, c1 in zip(cpu_before, cpu_after, strict=True)) / n / idle_s,
+        messages=target,
+    )
+
+
+def read_posts(proc: subprocess.Popen[bytes], last_post: list[float]) -> None:
+    """Collect the wall time of a node's posts until it says it is done."""
+    assert proc.stdout is not None
+    latest = 0.0
+    for line in proc.stdout:
+        event: dict[str, Any] = json.loads(line)
+        if "wall" in event:
+            latest = max(latest, float(event["wall"]))
+        if "done" in event:
+            break
+    last_post.append(latest)
+
+
+def settle_links(stores: Stores, n: int, topology: str, timeout: float = 180.0) -> None:
+    """Wait until every node has a live link and the link counts have not changed for three seconds."""
+    deadline = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        links = stores.live_links()
+        if links != last:
+            last, since = links, time.monotonic()
+        enough = min(links) >= (1 if n > 1 else 0) and (topology != "mesh" or min(links) >= n - 1)
+        if enough and time.monotonic() - since >= 3.0:
+            return
+        time.sleep(0.25)
+    raise RuntimeError(f"links did not settle: {last}")
+
+
+def report(r: Result) -> str:
+    ratio = r.wire_per_msg_node / r.entry_size if r.entry_size else 0
+    return (
+        f"N={r.nodes:<3} {r.topology:<9} links/node {statistics.mean(r.links):4.1f} (max {max(r.links)})  "
+        f"converged {r.converge_s:5.2f} s after the last post  "
+        f"per message per node: wire {r.wire_per_msg_node:7.0f} B ({ratio:4.2f}x the entry), "
+        f"TCP payload {r.payload_per_msg_node:7.0f} B; entry {r.entry_size:.0f} B  "
+        f"idle: {r.idle_wire_bps:7.0f} B/s, CPU {r.idle_cpu_pct:4.1f}% per node"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--nodes", type=int, nargs="+", default=[10, 20, 40])
+    parser.add_argument(
+        "--topology", nargs="+", default=["discovery", "ring", "mesh"], choices=["discovery", "ring", "mesh"]
+    )
+    parser.add_argument("--messages", type=int, default=50, help="posts per node (default 50)")
+    parser.add_argument("--interval", type=float, default=0.2, help="seconds between one node's posts")
+    parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle measured after convergence")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="meshchat-scale-") as tmp:
+        for topology in args.topology:
+            for n in args.nodes:
+                result = run_one(n, topology, args.messages, args.interval, args.idle, Path(tmp))
+                print(report(result), flush=True)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: the lab removes namespaces and nodes
+    main()
