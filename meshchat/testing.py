@@ -5,7 +5,8 @@
 - ``MemoryLog`` and ``ConnectionPair``: two pure protocol connections passing bytes, backed by a store
   stand-in (protocol tests, fuzzing).
 - ``team_homes``, ``running_node`` and ``link_nodes``: real homes of one team, nodes running in-process, and
-  links between them over memory streams.
+  links between them over in-memory streams (``stream_pair``: as fast as memory, or as slow as a radio link,
+  in virtual time; each counts the bytes it carries).
 """
 
 from __future__ import annotations
@@ -270,6 +271,7 @@ class ConnectionPair:
     server_log: MemoryLog
     priority: tuple[bytes, ...] = ()
     events: dict[str, list[ProtoEvent]] = field(default_factory=lambda: {"client": [], "server": []})
+    received: dict[str, int] = field(default_factory=lambda: {"client": 0, "server": 0})  # bytes each side got
 
     @classmethod
     def create(
@@ -311,6 +313,7 @@ class ConnectionPair:
             if data:
                 other.receive_data(data)
                 moved += len(data)
+                self.received["server" if name == "client" else "client"] += len(data)
         return moved
 
     def run(self, max_rounds: int = 10_000) -> None:
@@ -414,11 +417,132 @@ async def running_node(home: Path, config: NodeConfig | None = None) -> AsyncIte
         node.close()
 
 
-def link_nodes(nursery: trio.Nursery, a: Node, b: Node) -> trio.CancelScope:
-    """Link two running in-process nodes through a memory stream pair (``a`` dials). Cancel the returned
-    scope to cut the link."""
-    a_end, b_end = trio.testing.memory_stream_pair()
+class Pipe:
+    """One direction of an in-memory link that behaves like a slow TCP connection: ``send_all`` returns once
+    its bytes fit in a send buffer of ``buffer`` bytes (as a kernel's socket buffer), and the bytes reach the
+    other end at ``rate`` bytes per second (``None``: at once). Counts what it carries (``carried``).
+
+    Its pump runs in the nursery given to :func:`stream_pair`; virtual time (``MockClock``) makes a link of
+    9.6 kbit/s cost milliseconds of a test."""
+
+    def __init__(self, rate: float | None, buffer: int) -> None:
+        self.rate = rate
+        self.capacity = buffer
+        self.carried = 0
+        self._queued = bytearray()  # sent, not yet on the wire
+        self._arrived = bytearray()  # on the other side, not yet read
+        self._closed = False  # the sender closed its side: EOF once the queue drains
+        self._gone = False  # the receiver closed its side: sending fails
+        self._changed = trio.Event()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        view = memoryview(bytes(data))
+        while view:
+            if self._gone or self._closed:
+                raise trio.BrokenResourceError("the other side is closed")
+            room = self.capacity - len(self._queued) if self.rate is not None else len(view)
+            if room <= 0:
+                await self._changed.wait()
+                continue
+            self._queued += view[:room]
+            view = view[room:]
+            self._wake()
+        await trio.lowlevel.checkpoint()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        while not self._arrived and not (self._closed and not self._queued) and not self._gone:
+            await self._changed.wait()
+        size = len(self._arrived) if max_bytes is None else min(max_bytes, len(self._arrived))
+        out = bytes(self._arrived[:size])
+        del self._arrived[:size]
+        await trio.lowlevel.checkpoint()
+        return out
+
+    def close_send(self) -> None:
+        self._closed = True
+        self._wake()
+
+    def close_receive(self) -> None:
+        self._gone = True
+        self._wake()
+
+    async def pump(self) -> None:
+        """Move queued bytes to the other side at the pipe's rate, a packet (1,448 bytes) at a time."""
+        while True:
+            if not self._queued:
+                if self._closed or self._gone:
+                    return
+                await self._changed.wait()
+                continue
+            size = len(self._queued) if self.rate is None else min(1448, len(self._queued))
+            packet = bytes(self._queued[:size])
+            if self.rate is not None:
+                await trio.sleep(size / self.rate)
+            del self._queued[:size]
+            self._arrived += packet
+            self.carried += size
+            self._wake()
+
+
+class PipeStream(trio.abc.HalfCloseableStream):
+    """One end of :func:`stream_pair`: sends into one :class:`Pipe`, receives from the other."""
+
+    def __init__(self, outgoing: Pipe, incoming: Pipe) -> None:
+        self.outgoing = outgoing
+        self.incoming = incoming
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.outgoing.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def send_eof(self) -> None:
+        self.outgoing.close_send()
+        await trio.lowlevel.checkpoint()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        return await self.incoming.receive_some(max_bytes)
+
+    async def aclose(self) -> None:
+        self.outgoing.close_send()
+        self.incoming.close_receive()
+        await trio.lowlevel.checkpoint()
+
+
+def stream_pair(
+    nursery: trio.Nursery, rate: float | None = None, *, buffer: int = 16_384
+) -> tuple[PipeStream, PipeStream]:
+    """Two connected in-memory streams; each direction carries ``rate`` bytes/s (``None``: unlimited) through
+    a send buffer of ``buffer`` bytes, and counts its bytes (``stream.incoming.carried``: what an end received)."""
+    forth, back = Pipe(rate, buffer), Pipe(rate, buffer)
+    nursery.start_soon(forth.pump)
+    nursery.start_soon(back.pump)
+    return PipeStream(forth, back), PipeStream(back, forth)
+
+
+@dataclass
+class MemoryLink:
+    """A link between two in-process nodes (see :func:`link_nodes`): ``cancel`` cuts it; each end's stream
+    counts what that end received (``a_end.incoming.carried``)."""
+
+    scope: trio.CancelScope
+    a_end: PipeStream
+    b_end: PipeStream
+
+    def cancel(self) -> None:
+        self.scope.cancel()
+
+
+def link_nodes(nursery: trio.Nursery, a: Node, b: Node, *, rate: float | None = None) -> MemoryLink:
+    """Link two running in-process nodes through an in-memory stream pair (``a`` dials) that carries ``rate``
+    bytes/s each way (``None``: unlimited)."""
     scope = trio.CancelScope()
+    a_end, b_end = stream_pair(nursery, rate)
 
     async def run() -> None:
         with scope:
@@ -427,7 +551,7 @@ def link_nodes(nursery: trio.Nursery, a: Node, b: Node) -> trio.CancelScope:
                 inner.start_soon(partial(b.connect, b_end, outgoing=False, address="memory"))
 
     nursery.start_soon(run)
-    return scope
+    return MemoryLink(scope, a_end, b_end)
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -1,0 +1,132 @@
+"""Each entry crosses each link about once: one source per author, notes elsewhere, duplicates counted.
+
+In-process nodes linked by in-memory streams that count the bytes they carry, in virtual time. The
+black-box figures (nodes as processes, 10 to 40 of them) are ``bench/scale.py``'s and ``bench/sync.py``'s.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+
+from meshchat.net.link import SyncStart
+from meshchat.node import Node, NodeConfig
+from meshchat.testing import MemoryLink, author_home, link_nodes, running_node, synthetic_history, team_homes
+
+CONFIG = NodeConfig(discovery=False, poll_interval=0.05)
+
+
+@pytest.fixture
+def mock_clock() -> trio.testing.MockClock:
+    return trio.testing.MockClock(autojump_threshold=0)
+
+
+@asynccontextmanager
+async def nodes_on(homes: list[Path]) -> AsyncIterator[tuple[trio.Nursery, list[Node]]]:
+    async with AsyncExitStack() as stack:
+        nodes = [await stack.enter_async_context(running_node(home, CONFIG)) for home in homes]
+        nursery = await stack.enter_async_context(trio.open_nursery())
+        yield nursery, nodes
+        nursery.cancel_scope.cancel()
+
+
+async def until_quiet(links: list[MemoryLink], quiet: float = 2.0) -> None:
+    """Wait until no link has carried a byte for ``quiet`` seconds (pings aside: they are rarer)."""
+    last = -1
+    while True:
+        total = sum(link.a_end.incoming.carried + link.b_end.incoming.carried for link in links)
+        if total == last:
+            return
+        last = total
+        await trio.sleep(quiet)
+
+
+async def test_catching_up_from_three_peers_costs_about_what_one_does(
+    tmp_path: Path, mock_clock: trio.testing.MockClock
+) -> None:
+    """v1: every linked peer sent everything, so three peers cost 3.00x the bytes of one."""
+    team = synthetic_history(3000, authors=10)
+    fresh = [team.add_member() for _ in range(5)]
+    key = os.urandom(32)
+    raws = [e.raw for e in team.all_entries()]
+    sources = [author_home(tmp_path / f"s{i}", fresh[i], network_key=key, raws=raws) for i in range(3)]
+    one = author_home(tmp_path / "one", fresh[3], network_key=key)
+    three = author_home(tmp_path / "three", fresh[4], network_key=key)
+    received, statuses = {}, []
+    for name, home, count in (("one", one, 1), ("three", three, 3)):
+        async with nodes_on([home, *sources[:count]]) as (nursery, (b, *peers)):
+            links = [link_nodes(nursery, b, peer) for peer in peers]
+            with trio.fail_after(600):
+                while b.profile.store.count() < len(raws):
+                    await trio.sleep(0.05)
+            await until_quiet(links)
+            received[name] = sum(link.a_end.incoming.carried for link in links)
+            statuses = b.peers()
+    assert received["three"] <= 1.1 * received["one"], received
+    assert sum(status.duplicates_in for status in statuses) <= 0.02 * len(raws)
+
+
+async def test_duplicates_received_are_counted_and_shown(tmp_path: Path, mock_clock: trio.testing.MockClock) -> None:
+    """``meshchat peers`` showed 0 duplicates while 2 of 3 catch-up bytes were duplicates. Here B understates
+    what it holds, so A sends entries B already has: they are counted on B's side of the link."""
+    homes = team_homes(tmp_path, 2)
+    async with nodes_on(homes) as (nursery, (a, b)):
+        for i in range(20):
+            await a.post("general", f"before the link {i}")
+        for raw in a.profile.store.entries_after(a.me, 0, limit=100):
+            b.profile.store.accept(raw)
+        real_start = b.replica.sync_start
+
+        def forgetful_start() -> SyncStart:
+            start = real_start()
+            held = {author: 0 for author in start.held}
+            return SyncStart(local=start.local, held=held, priority=start.priority, team_id=start.team_id)
+
+        b.replica.sync_start = forgetful_start  # type: ignore[method-assign]
+        link_nodes(nursery, a, b)
+        with trio.fail_after(30):
+            while not b.peers() or b.peers()[0].duplicates_in < 20:
+                await trio.sleep(0.05)
+        (status,) = b.peers()
+        assert status.duplicates_in >= 20 and status.bytes_in > 0 and status.bytes_out > 0
+
+
+async def test_a_full_mesh_delivers_each_entry_about_once_per_node(
+    tmp_path: Path, mock_clock: trio.testing.MockClock
+) -> None:
+    """Eight nodes, every pair linked (what LAN discovery built): v1 delivered each entry once per neighbour,
+    so each node received ~7 copies. Each node should receive about one copy, plus notes."""
+    n, posts = 8, 5
+    homes = team_homes(tmp_path, n)
+    rng = random.Random(7)
+    async with nodes_on(homes) as (nursery, nodes):
+        links = [link_nodes(nursery, nodes[i], nodes[j]) for i in range(n) for j in range(i + 1, n)]
+        await trio.sleep(5)  # links up, first notes exchanged
+        await until_quiet(links)
+        before = sum(link.a_end.incoming.carried + link.b_end.incoming.carried for link in links)
+        sizes = []
+        for _ in range(posts):
+            for node in rng.sample(nodes, n):
+                entry = await node.post("general", f"water level {rng.randrange(100)} cm at gauge {node.me[0]}")
+                sizes.append(len(entry.raw))
+                await trio.sleep(rng.uniform(0.05, 0.3))
+        target = nodes[0].profile.store.count()
+        with trio.fail_after(60):
+            while any(node.profile.store.count() < target for node in nodes):
+                await trio.sleep(0.05)
+        await until_quiet(links)
+        carried = sum(link.a_end.incoming.carried + link.b_end.incoming.carried for link in links) - before
+        per_message_per_node = carried / (n * posts) / n
+        entry = sum(sizes) / len(sizes)
+        assert per_message_per_node <= 1.5 * entry, f"{per_message_per_node:.0f} B per message per node"
+        quiet_from = sum(link.a_end.incoming.carried + link.b_end.incoming.carried for link in links)
+        await trio.sleep(60)
+        idle = sum(link.a_end.incoming.carried + link.b_end.incoming.carried for link in links) - quiet_from
+        assert idle / n / 60 < 100, f"{idle / n / 60:.0f} B/s per node once everyone has everything"
