@@ -59,6 +59,7 @@ class Result:
     idle_wire_bps: float
     idle_cpu_pct: float
     messages: int
+    settled: bool
 
 
 def interface_bytes(host: Host) -> tuple[int, int]:
@@ -151,7 +152,7 @@ def run_one(n: int, topology: str, messages: int, interval: float, idle: float, 
                 raise RuntimeError(f"a node did not start: see {base}/node*.log")
         stores = Stores(homes)
         try:
-            settle_links(stores, n, topology)
+            settled = settle_links(stores, n, topology)
             links = stores.live_links()
             before = [interface_bytes(h)[0] for h in hosts]
             payload_before = [payload_received(h) for h in hosts]
@@ -192,6 +193,7 @@ def run_one(n: int, topology: str, messages: int, interval: float, idle: float, 
         idle_wire_bps=sum(i - a for i, a in zip(idle_after, after, strict=True)) / n / idle_s,
         idle_cpu_pct=100 * sum(c1 - c0 for c0, c1 in zip(cpu_before, cpu_after, strict=True)) / n / idle_s,
         messages=target,
+        settled=settled,
     )
 
 
@@ -208,8 +210,9 @@ def read_posts(proc: subprocess.Popen[bytes], last_post: list[float]) -> None:
     last_post.append(latest)
 
 
-def settle_links(stores: Stores, n: int, topology: str, timeout: float = 180.0) -> None:
-    """Wait until every node has a live link and the link counts have not changed for three seconds."""
+def settle_links(stores: Stores, n: int, topology: str, timeout: float = 120.0) -> bool:
+    """Wait until every node has a live link and the link counts have not changed for three seconds; returns
+    False if they were still changing after ``timeout`` seconds (the run goes on, and says so)."""
     deadline = time.monotonic() + timeout
     last, since = None, time.monotonic()
     while time.monotonic() < deadline:
@@ -218,9 +221,9 @@ def settle_links(stores: Stores, n: int, topology: str, timeout: float = 180.0) 
             last, since = links, time.monotonic()
         enough = min(links) >= (1 if n > 1 else 0) and (topology != "mesh" or min(links) >= n - 1)
         if enough and time.monotonic() - since >= 3.0:
-            return
+            return True
         time.sleep(0.25)
-    raise RuntimeError(f"links did not settle: {last}")
+    return False
 
 
 def report(r: Result) -> str:
@@ -231,6 +234,7 @@ def report(r: Result) -> str:
         f"per message per node: wire {r.wire_per_msg_node:7.0f} B ({ratio:4.2f}x the entry), "
         f"TCP payload {r.payload_per_msg_node:7.0f} B; entry {r.entry_size:.0f} B  "
         f"idle: {r.idle_wire_bps:7.0f} B/s, CPU {r.idle_cpu_pct:4.1f}% per node"
+        + ("" if r.settled else "  (links were still changing after 120 s)")
     )
 
 

@@ -33,6 +33,10 @@ class PeerStatus:
     entries_out: int = 0
     last_sync_ms: int | None = None  # wall time when we last caught up with it
     error: str = ""
+    why: str = ""  # why this link exists (a static peer, a ring neighbour found on the LAN, dialled by the peer)
+    duplicates_in: int = 0  # entries the peer sent that we held already
+    bytes_in: int = 0  # bytes received on the link (compressed, encrypted: what the network carried)
+    bytes_out: int = 0
 
 
 @dataclass(frozen=True, slots=True)

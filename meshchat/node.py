@@ -50,6 +50,7 @@ from meshchat.log.rules import INVITE_REFUSALS, Membership, Role, role_allows
 from meshchat.log.views import Message
 from meshchat.net.discovery import Discovery, DiscoveryEvent, PeerSeen, interface_addresses
 from meshchat.net.peers import Address, NetSettings, PeerManager, format_address
+from meshchat.net.topology import Neighbourhood, Steps
 from meshchat.profile import DiskFullError, Profile, ProfileError
 from meshchat.replica import StoreReplica
 from meshchat.status import STATUS_KEY, NodeStatus
@@ -154,24 +155,34 @@ class Node:
         profile = self.profile
         discovery = Discovery(lambda: profile.network_keys().accepted(wall_ms()), port, interfaces=interfaces)
         send, receive = trio.open_memory_channel[DiscoveryEvent](100)
-        known: dict[str, tuple[tuple[str, ...], int]] = {}  # instance -> its addresses and port
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(discovery.run, send)
                 where = "; ".join(", ".join(group) for group in interfaces)
                 log.info("LAN discovery: advertising on %s", where)
+                neighbourhood = Neighbourhood(discovery.instance)  # our place on the ring of the team's nodes
                 async for event in receive:
                     if isinstance(event, PeerSeen):
-                        known[event.instance] = (event.addresses, event.port)
-                        for address in event.addresses:
-                            self.add_peer(address, event.port, "discovery")
-                    elif event.instance in known:
-                        addresses_gone, port_gone = known.pop(event.instance)
-                        for address in addresses_gone:
-                            self.remove_peer(address, port_gone)
+                        steps = neighbourhood.seen(event.instance, event.addresses, event.port)
+                    else:
+                        steps = neighbourhood.lost(event.instance)
+                    self._follow(steps)
         except (OSError, RuntimeError) as exc:  # zeroconf could not start (no multicast interface, ...)
             log.warning("LAN discovery failed: %s", exc)
             self.publish(NodeProblem(f"LAN discovery is off: {exc}"))
+
+    def _follow(self, steps: Steps) -> None:
+        """Dial the ring neighbours discovery gives us (``meshchat.net.topology``), no more."""
+        network = self.network
+        for where in steps.forget.values():
+            for address in where.addresses:
+                network.remove_peer((address, where.port))
+        for where in steps.retire.values():
+            for address in where.addresses:
+                network.retire_peer((address, where.port), "no longer a ring neighbour on the LAN")
+        for where, why in steps.dial.values():
+            for address in where.addresses:
+                network.add_peer((address, where.port), "discovery", why=why)
 
     # ---- network -------------------------------------------------------------------------------------------
 
@@ -298,12 +309,13 @@ class Node:
                 hook(new)
             self._seen_rowid = new[-1].rowid
         self._seen_rowid = summary.last_rowid
-        self.network.local_advanced(self.replica.sendable(summary.heads))
+        self.network.local_advanced(self.replica.sendable(summary.heads), summary.heads)
         authors = frozenset(summary.heads)
         self.publish(EntriesAdded(summary.total, summary.kinds, summary.rooms, authors, local=authors == {self.me}))
         if summary.kinds & MEMBERSHIP_KINDS:
             self.publish(MembershipChanged())
             self._enforce_membership()
+            self.network.know_authors(self.membership.members)
         self._check_forks()
         return True
 

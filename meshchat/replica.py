@@ -113,6 +113,7 @@ class StoreReplica:
             held=held,
             priority=admission_order(store.current_membership()),
             fork_proofs=self.fork_proofs(),
+            team_id=store.team_id,
         )
 
     def sendable(self, heads: Mapping[bytes, int]) -> dict[bytes, int]:
@@ -139,11 +140,15 @@ class StoreReplica:
         size = 0
         for i, raw in enumerate(raws):
             size += len(raw)
-            if size > request.max_bytes:
+            if size > request.max_bytes and i:
                 return raws[:i]
         return raws
 
     # ---- receiving -------------------------------------------------------------------------------------
+
+    def peer_holds(self, peer_key: bytes, heads: Mapping[bytes, int]) -> None:
+        """What a peer holds, as its notes say. The store's side (a node that finds it lost its own recent
+        entries: ``heads[me]`` above our own head) is issue 13's ``sync-store`` part."""
 
     async def accept(self, raws: list[bytes], peer_key: bytes) -> Accepted:
         """Store a peer's batch. On a full disk, wait and try again (each time later, up to
@@ -190,7 +195,7 @@ def summarize(result: BatchResult) -> Accepted:
     # Appended entries come in runs of one author in seq order, so the last of each author is its highest
     # (unless a released quarantine run of lower seqs follows: an underestimate only costs a duplicate).
     seen = {e.author: e.seq for e in result.appended}
-    deferred = 0
+    deferred = duplicates = 0
     bad = None
     for other in result.others:
         judged = other.entry
@@ -198,9 +203,11 @@ def summarize(result: BatchResult) -> Accepted:
             bad = bad or other.reason
         elif other.outcome is Outcome.DEFERRED and other.reason.startswith(RESEND_REASONS):
             deferred += 1
+        elif other.outcome is Outcome.DUPLICATE:
+            duplicates += 1
         if judged is not None and judged.seq > seen.get(judged.author, 0):
             seen[judged.author] = judged.seq
-    return Accepted(len(result.appended), seen, deferred, bad)
+    return Accepted(len(result.appended), seen, deferred, bad, duplicates)
 
 
 def admission_order(membership: Membership) -> Sequence[bytes]:

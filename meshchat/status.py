@@ -8,7 +8,7 @@ no node is running on that home.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from meshchat.events import PeerInfo, PeerStatus
@@ -30,7 +30,20 @@ class NodeStatus:
 
     def encode(self) -> bytes:
         peers = [
-            [p.peer.address, p.peer.found_by, p.peer.key, p.state, p.entries_in, p.entries_out, p.last_sync_ms, p.error]
+            [
+                p.peer.address,
+                p.peer.found_by,
+                p.peer.key,
+                p.state,
+                p.entries_in,
+                p.entries_out,
+                p.last_sync_ms,
+                p.error,
+                p.why,
+                p.duplicates_in,
+                p.bytes_in,
+                p.bytes_out,
+            ]
             for p in self.peers
         ]
         return pack([self.pid, self.updated_ms, list(self.listen), peers, self.stopped])
@@ -42,12 +55,17 @@ class NodeStatus:
             value: Any = unpack(raw, max_len=1 << 22, max_items=10_000)
             pid, updated, listen, rows, stopped = value
             peers = []
-            for address, found_by, key, state, entries_in, entries_out, last_sync, error in rows:
-                if found_by not in _FOUND_BY or state not in _STATES:
+            for row in rows:  # 8 fields from a node before why, duplicates and bytes were kept
+                address, found_by, key, state, entries_in, entries_out, last_sync, error = row[:8]
+                why, duplicates, bytes_in, bytes_out = row[8:] if len(row) == 12 else ("", 0, 0, 0)
+                if found_by not in _FOUND_BY or state not in _STATES or len(row) not in (8, 12):
                     return None
                 info = PeerInfo(str(address), found_by, key if isinstance(key, bytes) else None)
                 synced = last_sync if isinstance(last_sync, int) else None
-                peers.append(PeerStatus(info, state, int(entries_in), int(entries_out), synced, str(error)))
+                status = PeerStatus(info, state, int(entries_in), int(entries_out), synced, str(error), str(why))
+                peers.append(
+                    replace(status, duplicates_in=int(duplicates), bytes_in=int(bytes_in), bytes_out=int(bytes_out))
+                )
             return cls(int(pid), int(updated), tuple(str(a) for a in listen), tuple(peers), bool(stopped))
         except (DecodeError, TypeError, ValueError):  # not ours: unpacking a wrong shape raises these
             return None

@@ -229,6 +229,7 @@ class MemoryLog:
 
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
         self.logs: dict[bytes, list[bytes]] = {}
+        self.team_id = ZERO_ID  # the team of the entries it holds, once it holds one
         self.accept([e.raw for e in entries])
 
     def frontier(self) -> dict[bytes, int]:
@@ -237,10 +238,11 @@ class MemoryLog:
     def read(self, request: NeedEntries) -> list[bytes]:
         """Answer a :class:`~meshchat.proto.events.NeedEntries` request."""
         raws = self.logs.get(request.author, [])[request.after : request.upto][: request.max_entries]
-        out, size = [], 0
+        out: list[bytes] = []
+        size = 0
         for raw in raws:
             size += len(raw)
-            if size > request.max_bytes:
+            if size > request.max_bytes and out:
                 break
             out.append(raw)
         return out
@@ -250,6 +252,7 @@ class MemoryLog:
         seen: dict[bytes, int] = {}
         for raw in raws:
             entry = decode_entry(raw)
+            self.team_id = entry.id if entry.is_genesis else entry.team_id
             log = self.logs.setdefault(entry.author, [])
             if entry.seq == len(log) + 1:
                 log.append(raw)
@@ -272,6 +275,7 @@ class ConnectionPair:
     priority: tuple[bytes, ...] = ()
     events: dict[str, list[ProtoEvent]] = field(default_factory=lambda: {"client": [], "server": []})
     received: dict[str, int] = field(default_factory=lambda: {"client": 0, "server": 0})  # bytes each side got
+    now: float = 0.0  # the pair's clock: :meth:`run` moves it to the next deadline when nothing else moves
 
     @classmethod
     def create(
@@ -285,9 +289,20 @@ class ConnectionPair:
         authorize: Authorize = lambda key, evidence, invite: None,
         priority: tuple[bytes, ...] = (),
     ) -> ConnectionPair:
-        client_conn = Connection(Side.CLIENT, Credentials(network_key, client or Identity.generate()), authorize)
-        server_conn = Connection(Side.SERVER, Credentials(network_key, server or Identity.generate()), authorize)
-        return cls(client_conn, server_conn, client_log, server_log, priority)
+        clock = _PairClock()
+        client_conn = Connection(
+            Side.CLIENT, Credentials(network_key, client or Identity.generate()), authorize, clock=clock
+        )
+        server_conn = Connection(
+            Side.SERVER, Credentials(network_key, server or Identity.generate()), authorize, clock=clock
+        )
+        pair = cls(client_conn, server_conn, client_log, server_log, priority)
+        clock.pair = pair
+        return pair
+
+    @property
+    def team_id(self) -> bytes:
+        return self.server_log.team_id if self.server_log.team_id != ZERO_ID else self.client_log.team_id
 
     def drive(self, name: str) -> None:
         """Answer every event one side has (as a node would); raises what ``next_event`` raises."""
@@ -295,7 +310,7 @@ class ConnectionPair:
         while (event := conn.next_event()) is not None:
             self.events[name].append(event)
             if type(event) is HandshakeComplete:
-                conn.start_sync(log.frontier(), priority=self.priority)
+                conn.start_sync(log.frontier(), team_id=self.team_id, priority=self.priority)
             elif type(event) is NeedEntries:
                 conn.send_entries(event, log.read(event))
             elif type(event) is EntriesReceived:
@@ -317,11 +332,26 @@ class ConnectionPair:
         return moved
 
     def run(self, max_rounds: int = 10_000) -> None:
-        """Step until nothing moves."""
+        """Step until nothing moves, moving the clock to the next deadline (notes waiting) when needed."""
         for _ in range(max_rounds):
-            if not self.step():
+            if self.step():
+                continue
+            deadlines = [
+                d for c in (self.client, self.server) if c.state is ConnectionState.SYNCING and (d := c.next_deadline())
+            ]
+            if not deadlines:
                 return
+            self.now = max(self.now, min(deadlines))
         raise AssertionError("the conversation did not settle")
+
+
+class _PairClock:
+    """The clock of a :class:`ConnectionPair`'s connections: the pair's ``now``."""
+
+    pair: ConnectionPair | None = None
+
+    def __call__(self) -> float:
+        return self.pair.now if self.pair is not None else 0.0
 
 
 # ---- real homes and in-process nodes ---------------------------------------------------------------------------

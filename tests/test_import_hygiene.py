@@ -14,6 +14,8 @@ PURE = [
     "meshchat.log.views",
     "meshchat.proto",
     "meshchat.proto.connection",
+    "meshchat.proto.sources",
+    "meshchat.proto.pacing",
 ]
 IO_MODULES = ["trio", "zeroconf", "sqlite3", "textual", "socket", "meshchat.store", "meshchat.net"]
 

@@ -242,7 +242,7 @@ async def serve_once(conn: Connection, stream: trio.abc.Stream) -> None:
             conn.receive_data(data)
             while (event := conn.next_event()) is not None:
                 if isinstance(event, HandshakeComplete):
-                    conn.start_sync({})
+                    conn.start_sync({}, team_id=bytes(32))
             await stream.send_all(conn.data_to_send())
 
 

@@ -12,7 +12,7 @@ from meshchat.log.entry import decode_entry
 from meshchat.proto import messages
 from meshchat.proto.channel import Kind
 from meshchat.proto.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
-from meshchat.proto.events import CaughtUp, EntriesReceived, NeedEntries, SyncStarted
+from meshchat.proto.events import CaughtUp, EntriesReceived, NeedEntries, NotesReceived, SyncStarted
 from meshchat.proto.messages import WINDOW, Entries
 from meshchat.proto.sync import ForkProof, SyncSession
 from meshchat.testing import ConnectionPair, MemoryLog, TestTeam, synthetic_history
@@ -70,9 +70,10 @@ def test_the_sender_never_exceeds_the_window() -> None:
     for _ in range(10_000):
         moved = pair.step()
         if pair.server.state.name == "SYNCING":
-            peak = max(peak, pair.server.session.in_flight)
-            pair.server.session.batch_entries = 50  # small batches: many of them in flight
-            pair.server.session.window_bytes = 1 << 30  # the byte window is tested in test_fairness.py
+            session = pair.server.session
+            peak = max(peak, len(session.pacer.in_flight))
+            session.batch_entries = 50  # small batches: many of them in flight
+            session.pacer.rate = 1e9  # the byte window is tested in test_fairness.py
         if not moved:
             break
     assert peak == WINDOW
@@ -114,10 +115,16 @@ def test_authors_new_to_the_peer_go_in_admission_order() -> None:
     assert order == list(priority)
 
 
+def clock() -> float:
+    return 0.0
+
+
 def test_known_authors_take_turns() -> None:
-    session = SyncSession({bytes([i]) * 32: 100 for i in range(3)}, priority=[bytes([i]) * 32 for i in range(3)])
-    session.receive(messages.Frontier({bytes([i]) * 32: 1 for i in range(3)}))
+    authors = [bytes([i]) * 32 for i in range(3)]
+    session = SyncSession(dict.fromkeys(authors, 100), priority=authors, clock=clock)
+    session.receive(messages.Notes(dict.fromkeys(authors, 1), frozenset(authors)))
     assert isinstance(session.next_event(), SyncStarted)
+    assert isinstance(session.next_event(), NotesReceived)
     served = []
     for _ in range(6):
         request = session.next_event()
@@ -137,9 +144,10 @@ def test_fork_proofs_follow_the_log_up_to_the_fork() -> None:
     other = type(member)(member.identity, team.team_id, member.entries[:-1])
     twin = team.post(other, "the other m3")
     proof = ForkProof(member.key, fork_seq, (member.entries[-1].raw, twin.raw))
-    session = SyncSession({member.key: fork_seq}, fork_proofs=[proof])
-    session.receive(messages.Frontier({member.key: fork_seq - 3}))
+    session = SyncSession({member.key: fork_seq}, fork_proofs=[proof], clock=clock)
+    session.receive(messages.Notes({member.key: fork_seq - 3}, frozenset([member.key])))
     session.next_event()  # SyncStarted
+    session.next_event()  # NotesReceived
     assert not [m for m in session.outgoing() if isinstance(m, Entries) and twin.raw in m.raws]
     request = session.next_event()
     assert isinstance(request, NeedEntries) and request.after == fork_seq - 3
@@ -151,15 +159,15 @@ def test_fork_proofs_follow_the_log_up_to_the_fork() -> None:
     session.next_event()
     sent = [m for m in session.outgoing() if isinstance(m, Entries)]
     assert Entries(proof.raws) in sent  # once the peer holds an entry at the forked seq
-    session.receive(messages.Frontier({member.key: fork_seq}))
-    session.next_event()
-    session.next_event()
+    session.receive(messages.Notes({member.key: fork_seq}, frozenset([member.key])))
+    while session.next_event() is not None:
+        pass
     assert Entries(proof.raws) not in session.outgoing()  # sent once per link
 
 
 def synced_session() -> SyncSession:
-    session = SyncSession({})
-    session.receive(messages.Frontier({}))
+    session = SyncSession({}, clock=clock)
+    session.receive(messages.Notes({}))
     return session
 
 
@@ -175,9 +183,9 @@ def test_a_peer_that_ignores_flow_control_is_cut_off() -> None:
     "message",
     [Entries((b"x",)), messages.Idle()],
 )
-def test_nothing_comes_before_the_frontier(message: messages.Message) -> None:
-    with pytest.raises(RemoteProtocolError, match="before a frontier"):
-        SyncSession({}).receive(message)
+def test_nothing_comes_before_the_first_notes(message: messages.Message) -> None:
+    with pytest.raises(RemoteProtocolError, match="before notes"):
+        SyncSession({}, clock=clock).receive(message)
 
 
 def test_acknowledging_unsent_batches_is_an_error() -> None:
@@ -186,8 +194,9 @@ def test_acknowledging_unsent_batches_is_an_error() -> None:
 
 
 def test_the_node_must_answer_what_was_asked() -> None:
-    session = SyncSession({b"a" * 32: 5})
-    session.receive(messages.Frontier({}))
+    session = SyncSession({b"a" * 32: 5}, clock=clock)
+    session.receive(messages.Notes({b"a" * 32: 0}, frozenset([b"a" * 32])))
+    session.next_event()
     session.next_event()
     request = session.next_event()
     assert isinstance(request, NeedEntries)
@@ -255,18 +264,38 @@ def test_any_bytes_give_a_protocol_error_or_nothing(data: bytes, cut: int, flips
         pass
 
 
-def test_a_frontier_that_arrives_mid_request_is_not_overwritten_by_the_answer() -> None:
+def test_a_note_that_arrives_mid_request_is_not_overwritten_by_the_answer() -> None:
     author = b"a" * 32
-    session = SyncSession({author: 300})
-    session.receive(messages.Frontier({author: 100}))
+    session = SyncSession({author: 300}, clock=clock)
+    session.receive(messages.Notes({author: 100}, frozenset([author])))
     session.next_event()  # SyncStarted
+    session.next_event()  # NotesReceived
     request = session.next_event()
     assert isinstance(request, NeedEntries) and request.after == 100
-    session.receive(messages.Frontier({author: 40}))  # the peer had to drop some: it now says 40
+    session.receive(messages.Notes({author: 40}, frozenset([author])))  # the peer dropped some: it says 40
     session.send_entries(request, [b"e"] * 50)  # the answer to the old request still goes out
-    session.next_event()  # SyncStarted for the new frontier
+    session.next_event()  # NotesReceived
+    session.receive(messages.Ack(1))  # the peer stored the answer, and still held only 40 when it wrote
+    session.receive(messages.Notes({author: 40}, frozenset([author])))
+    session.next_event()  # NotesReceived
     again = session.next_event()
     assert isinstance(again, NeedEntries) and again.after == 40  # and 41..100 are sent again
+
+
+def test_a_note_does_not_unsay_entries_still_in_flight() -> None:
+    """A peer's note written before it stored what we sent must not make us send it all again."""
+    author = b"a" * 32
+    session = SyncSession({author: 300}, clock=clock)
+    session.receive(messages.Notes({author: 100}, frozenset([author])))
+    session.next_event()
+    session.next_event()
+    request = session.next_event()
+    assert isinstance(request, NeedEntries)
+    session.send_entries(request, [b"e"] * 50)  # 101..150, in flight
+    session.receive(messages.Notes({author: 100}, frozenset([author])))  # crossed them on the wire
+    session.next_event()  # NotesReceived
+    following = session.next_event()
+    assert isinstance(following, NeedEntries) and following.after == 150
 
 
 def test_a_catch_up_of_short_messages_costs_at_most_60_percent_of_their_bytes() -> None:

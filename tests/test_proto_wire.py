@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 
+import msgpack
 import pytest
 
+from meshchat.log.entry import decode_entry
 from meshchat.proto import messages
 from meshchat.proto.channel import Kind, SecureChannel, close_reason
 from meshchat.proto.errors import LocalProtocolError, RemoteProtocolError
 from meshchat.proto.framing import MAX_FRAME, FrameReader, frame
-from meshchat.proto.messages import WINDOW, Ack, Entries, Frontier, Idle, Ping
+from meshchat.proto.messages import WINDOW, Ack, Entries, Idle, Notes, Ping
+from meshchat.testing import TestTeam
 
 
 def test_frames_survive_any_split() -> None:
@@ -90,16 +93,48 @@ def test_a_frame_sealed_for_the_other_direction_does_not_open() -> None:
     assert b.open(own) == (Kind.DATA, b"x")
 
 
+TEAM = TestTeam(members=2)
+
+
 def test_messages_round_trip() -> None:
     author = os.urandom(32)
+    raws = tuple(e.raw for e in TEAM.all_entries())
     for message in (
-        Frontier({author: 7, os.urandom(32): 0}),
-        Entries((b"raw1", b"raw2")),
+        Notes({author: 7, os.urandom(32): 0}, frozenset([author])),
+        Notes({}),
+        Entries(raws),
         Ack(WINDOW),
         Idle(),
         Ping(),
     ):
-        assert messages.decode(messages.encode(message)) == message
+        assert messages.decode(messages.encode(message, TEAM.team_id), TEAM.team_id) == message
+
+
+def test_compact_entries_rebuild_every_byte() -> None:
+    """Runs of one author's chain, another author, a fork pair, and the genesis (zero team id: sent whole)."""
+    team = TestTeam(members=2)
+    member = team.members[0]
+    for i in range(5):
+        team.post(member, f"status {i}")
+    twin = type(member)(member.identity, team.team_id, member.entries[:-1])
+    fork = team.post(twin, "the other last status")
+    raws = (*[e.raw for e in team.all_entries()], member.entries[-1].raw, fork.raw, team.founder.entries[0].raw)
+    encoded = messages.encode(Entries(raws), team.team_id)
+    assert messages.decode(encoded, team.team_id) == Entries(raws)
+    kinds, items = msgpack.unpackb(encoded)[1:]
+    assert team.founder.entries[0].raw in items  # the genesis travels whole
+    assert sum(1 for item in items if isinstance(item, list)) <= 2 + len(team.members) + 2
+    assert len(encoded) < 0.75 * sum(map(len, raws))
+
+
+def test_a_compact_entry_that_lies_does_not_verify() -> None:
+    """The receiver rebuilds what the sender claims; a changed field gives an entry whose signature fails."""
+    team = TestTeam(members=1)
+    post = team.post(team.members[0], "all clear")
+    value = msgpack.unpackb(messages.encode(Entries((post.raw,)), team.team_id))
+    value[2][0][3][0][3] = msgpack.packb({"room": team.room, "text": "evacuate now"})  # another body
+    (rebuilt,) = messages.decode(msgpack.packb(value), team.team_id).raws  # type: ignore[union-attr]
+    assert rebuilt != post.raw and not decode_entry(rebuilt).verify_signature()
 
 
 @pytest.mark.parametrize(
@@ -112,9 +147,16 @@ def test_messages_round_trip() -> None:
         [1, {os.urandom(32): -1}],
         [1, {os.urandom(32): True}],
         [1, {os.urandom(32): 1.5}],
-        [2, []],
-        [2, ["text, not bytes"]],
-        [2, [b"x"], b"extra"],
+        [1, {os.urandom(32): 3}, "extra"],
+        [2, [], []],
+        [2, [], ["text, not bytes"]],
+        [2, [], [b"x"], b"extra"],
+        [2, ["msg.post"], [[os.urandom(32), 1, None, []]]],
+        [2, ["msg.post"], [[os.urandom(32), 2, None, [[0, 0, bytes(64), b"\x80"]]]]],
+        [2, ["msg.post"], [[os.urandom(32), 1, None, [[0, 1, bytes(64), b"\x80"]]]]],
+        [2, ["msg.post"], [[os.urandom(32), 1, None, [[0, 0, bytes(63), b"\x80"]]]]],
+        [2, ["msg.post"], [[os.urandom(32), 1, None, [[-1, 0, bytes(64), b"\x80"]]]]],
+        [2, [7], [[os.urandom(32), 1, None, [[0, 0, bytes(64), b"\x80"]]]]],
         [3, 0],
         [3, WINDOW + 1],
         [4, 1],
@@ -122,18 +164,31 @@ def test_messages_round_trip() -> None:
     ],
 )
 def test_malformed_messages_are_remote_errors(value: object) -> None:
-    import msgpack
-
     with pytest.raises(RemoteProtocolError):
-        messages.decode(msgpack.packb(value, use_bin_type=True))
+        messages.decode(msgpack.packb(value, use_bin_type=True), TEAM.team_id)
 
 
 def test_garbage_and_ext_types_are_remote_errors() -> None:
-    import msgpack
-
     for body in (b"", b"\xc1", os.urandom(64), msgpack.packb([2, msgpack.ExtType(1, b"x")])):
         with pytest.raises(RemoteProtocolError):
-            messages.decode(body)
+            messages.decode(body, TEAM.team_id)
+
+
+def test_the_compressed_stream_refuses_bombs_and_big_windows() -> None:
+    from backports.zstd import CompressionParameter, ZstdCompressor
+
+    from meshchat.proto.compression import StreamCompressor, StreamDecompressor
+
+    sender, receiver = StreamCompressor(), StreamDecompressor()
+    for message in (b"notes", b"entries" * 1000, b"notes"):
+        assert receiver.decompress(sender.compress(message)) == message
+    with pytest.raises(RemoteProtocolError, match="grows past"):
+        receiver.decompress(sender.compress(bytes(2 * messages.MAX_MESSAGE)))  # 2 MiB from a few hundred bytes
+    greedy = ZstdCompressor(options={CompressionParameter.window_log: 24})
+    with pytest.raises(RemoteProtocolError, match="damaged"):
+        StreamDecompressor().decompress(greedy.compress(b"x" * 100, mode=ZstdCompressor.FLUSH_BLOCK))
+    with pytest.raises(RemoteProtocolError, match="damaged"):
+        StreamDecompressor().decompress(os.urandom(50))
 
 
 def test_messages_check_their_values_when_built() -> None:
@@ -144,4 +199,6 @@ def test_messages_check_their_values_when_built() -> None:
     with pytest.raises(LocalProtocolError):
         Ack(0)
     with pytest.raises(LocalProtocolError):
-        Frontier({b"k": 1})
+        Notes({b"k": 1})
+    with pytest.raises(LocalProtocolError):
+        Notes({b"k" * 32: 1}, frozenset([b"j" * 32]))

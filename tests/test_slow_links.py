@@ -17,6 +17,7 @@ import pytest
 import trio
 import trio.testing
 
+from meshchat import replica
 from meshchat.node import Node, NodeConfig
 from meshchat.testing import author_home, link_nodes, running_node, synthetic_history
 
@@ -25,7 +26,10 @@ CONFIG = NodeConfig(discovery=False, poll_interval=0.05)
 
 
 @pytest.fixture
-def mock_clock() -> trio.testing.MockClock:
+def mock_clock(monkeypatch: pytest.MonkeyPatch) -> trio.testing.MockClock:
+    """Virtual time that jumps whenever every task waits. A batch stored in a worker thread would let it run
+    on while the thread works (real milliseconds, virtual seconds), so here every batch is stored inline."""
+    monkeypatch.setattr(replica, "INLINE_ACCEPT", 1_000_000)
     return trio.testing.MockClock(autojump_threshold=0)
 
 

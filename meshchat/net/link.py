@@ -3,10 +3,13 @@
 Four tasks per link, all cancelled together when the link ends:
 
 - the reader feeds received bytes to the connection and answers its events at once (reads for
-  ``NeedEntries`` are quick SQLite lookups; batches received go to the ingest task);
+  ``NeedEntries`` are quick SQLite lookups; batches received go to the ingest task; a peer's notes go to
+  the peer manager, which chooses which peer pushes us which author, and to the replica);
 - the ingest task hands received batches, merged, to :meth:`Replica.accept` (a worker thread), then tells
   the connection they were processed, which acknowledges them to the peer (flow control);
-- the writer sends whatever the connection has queued, many frames per ``send_all``;
+- the writer sends whatever the connection has queued, many frames per ``send_all``, in pieces of at most
+  :data:`SEND_PIECE` bytes, each under the idle deadline: a slow link is judged by its progress, never by
+  how long a whole batch takes; it also wakes when notes that were waiting for company fall due;
 - the watchdog enforces the handshake deadline, pings an idle link, drops a silent peer, and asks the peer
   to resend if entries had to be deferred.
 
@@ -18,7 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import math
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -33,6 +37,7 @@ from meshchat.proto.events import (
     EntriesReceived,
     HandshakeComplete,
     NeedEntries,
+    NotesReceived,
     SyncStarted,
 )
 from meshchat.proto.handshake import Credentials, Side
@@ -42,6 +47,7 @@ from meshchat.proto.sync import ForkProof
 log = logging.getLogger(__name__)
 
 RECEIVE_SIZE = 256 * 1024
+SEND_PIECE = 16 * 1024  # bytes handed to the socket at a time, each under the idle deadline
 MERGE_BATCHES = WINDOW // 2  # received batches stored together in one transaction
 MAX_RESYNC_DELAY = 600.0
 
@@ -56,12 +62,14 @@ class LinkSettings:
 
 @dataclass(frozen=True)
 class SyncStart:
-    """Our side of a new sync: what we may send (``local``), what we hold, and the admission order."""
+    """Our side of a new sync: what we may send (``local``), what we hold, the admission order, and the
+    team (compact entries leave its id out)."""
 
     local: Mapping[bytes, int]
     held: Mapping[bytes, int]
     priority: Sequence[bytes] = ()
     fork_proofs: Sequence[ForkProof] = ()
+    team_id: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,8 @@ class Accepted:
     seen: Mapping[bytes, int] = field(default_factory=dict)  # highest seq per author the peer sent
     deferred: int = 0  # valid but not storable now (gaps, full quarantine): worth a resync later
     bad: str | None = None  # the peer sent entries no honest node sends: end the link
+    duplicates: int = 0  # entries we held already (shown in ``meshchat peers``)
+    unlinked: Mapping[bytes, int] = field(default_factory=dict)  # author -> seq that did not link to our head
 
 
 class Replica(Protocol):
@@ -87,12 +97,24 @@ class Replica(Protocol):
 
     async def accept(self, raws: list[bytes], peer_key: bytes) -> Accepted: ...
 
+    def peer_holds(self, peer_key: bytes, heads: Mapping[bytes, int]) -> None:
+        """What a peer says it holds (all of it, then as it learns more): e.g. more of our own log than we do."""
+        ...
+
 
 class LinkObserver(Protocol):
     """The peer manager: told about each step of a link's life."""
 
     def authenticated(self, link: Link) -> str | None:
         """The peer is proven; return a reason to drop the link (e.g. a duplicate), or None to sync."""
+        ...
+
+    def syncing(self, link: Link, start: SyncStart) -> Iterable[bytes]:
+        """The link starts syncing from ``start``: the authors to want pushed from it from the start."""
+        ...
+
+    def notes(self, link: Link, heads: Mapping[bytes, int]) -> None:
+        """The peer said what it holds."""
         ...
 
     def progress(self, link: Link) -> None: ...
@@ -123,14 +145,18 @@ class Link:
         self.observer = observer
         self.settings = settings
         self.address = address
-        self.conn = Connection(side, replica.credentials(), replica.authorize)
+        self.conn = Connection(side, replica.credentials(), replica.authorize, clock=trio.current_time)
         self.peer_key: bytes | None = None
         self.syncing = False  # catching up (until the peer's first Idle is processed)
         self.expected = 0
         self.received = 0  # entries appended from this peer in the current catch-up
         self.entries_in = 0
         self.entries_out = 0
+        self.duplicates_in = 0  # entries the peer sent that we held already
+        self.bytes_in = 0
+        self.bytes_out = 0
         self.reason = ""
+        self._asked_again: set[bytes] = set()  # authors asked once for a fork proof on this link
         self._batches: list[tuple[bytes, ...]] = []
         self._batches_ready = trio.Event()
         self._dirty = trio.Event()
@@ -201,6 +227,7 @@ class Link:
         while True:
             data = await self.stream.receive_some(RECEIVE_SIZE)
             self._last_received = trio.current_time()
+            self.bytes_in += len(data)
             self.conn.receive_data(bytes(data))
             self._pump()
             if not data:
@@ -208,12 +235,16 @@ class Link:
 
     async def _writer(self) -> None:
         while True:
-            await self._dirty.wait()
+            due = self.conn.next_deadline()  # notes waiting for company go at this time anyway
+            with trio.move_on_at(math.inf if due is None else due):
+                await self._dirty.wait()
             self._dirty = trio.Event()
-            data = self.conn.data_to_send()
-            if data:
+            data = memoryview(self.conn.data_to_send())
+            for start in range(0, len(data), SEND_PIECE):
+                piece = data[start : start + SEND_PIECE]
                 with trio.fail_after(self.settings.idle_timeout):
-                    await self.stream.send_all(data)
+                    await self.stream.send_all(piece)
+                self.bytes_out += len(piece)
                 self._last_sent = trio.current_time()
 
     async def _ingest(self) -> None:
@@ -232,12 +263,17 @@ class Link:
                 raise LinkEnded(f"the peer sent invalid entries ({accepted.bad})")
             self.entries_in += accepted.appended
             self.received += accepted.appended
+            self.duplicates_in += accepted.duplicates
             if self.conn.state is not ConnectionState.SYNCING:
                 return  # the link was closed while the batch was stored: stored, but nobody to acknowledge
             if accepted.deferred and self._resync_at is None:
                 # Ask again later, and later each time: a full quarantine does not empty itself.
                 self._resync_at = trio.current_time() + self._resync_delay
                 self._resync_delay = min(2 * self._resync_delay, MAX_RESYNC_DELAY)
+            for author, seq in accepted.unlinked.items():  # the entry before is a fork proof: ask for it once
+                if author not in self._asked_again and seq >= 2:
+                    self._asked_again.add(author)
+                    self.conn.ask_again(author, seq - 2)
             self.conn.entries_processed(len(batches), accepted.seen)
             self.observer.progress(self)
             self._pump()
@@ -266,9 +302,15 @@ class Link:
 
     # ---- events ----------------------------------------------------------------------------------------
 
-    def local_advanced(self, heads: Mapping[bytes, int]) -> None:
+    def local_advanced(self, heads: Mapping[bytes, int], held: Mapping[bytes, int] | None = None) -> None:
         if self.conn.state is ConnectionState.SYNCING:
-            self.conn.local_advanced(heads)
+            self.conn.local_advanced(heads, held)
+            self._pump()
+
+    def set_wants(self, wanted: Iterable[bytes], unwanted: Iterable[bytes] = ()) -> None:
+        """Ask the peer to push ``wanted`` authors from now on, and no longer ``unwanted`` ones."""
+        if self.conn.state is ConnectionState.SYNCING:
+            self.conn.set_wants(wanted, unwanted)
             self._pump()
 
     def add_fork_proofs(self, proofs: Sequence[ForkProof]) -> None:
@@ -299,7 +341,18 @@ class Link:
                     self.end(refusal)
                     return
                 start = self.replica.sync_start()
-                conn.start_sync(start.local, held=start.held, priority=start.priority, fork_proofs=start.fork_proofs)
+                conn.start_sync(
+                    start.local,
+                    team_id=start.team_id,
+                    held=start.held,
+                    priority=start.priority,
+                    fork_proofs=start.fork_proofs,
+                    wants=self.observer.syncing(self, start),
+                )
+            elif kind is NotesReceived:
+                assert isinstance(event, NotesReceived) and self.peer_key is not None
+                self.replica.peer_holds(self.peer_key, event.heads)
+                self.observer.notes(self, event.heads)
             elif kind is SyncStarted:
                 assert isinstance(event, SyncStarted)
                 self.syncing, self.expected, self.received = True, event.expected, 0

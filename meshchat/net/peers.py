@@ -5,6 +5,9 @@
   is linked through another connection (it dialled us, or we know it by another address).
 - One link per peer key: when both sides dial at once, both keep the link dialled by the lower key, so both
   drop the same one.
+- One source per author: which link pushes us which author's entries (``meshchat.proto.sources``), fed
+  with every link's notes, what the store gained and what each link delivered, and checked each second
+  for sources that fell behind or stalled.
 - Half-open (unauthenticated) incoming connections are capped per source address and in total, and a new
   connection never waits behind stalled ones: at a cap, the oldest half-open connection of that address (or,
   when the table is full, of the address holding the most) is closed to make room. With a handshake deadline
@@ -34,8 +37,9 @@ from meshchat.events import (
     PeerUp,
     SyncProgress,
 )
-from meshchat.net.link import Link, LinkEnded, LinkSettings, Replica
+from meshchat.net.link import Link, LinkEnded, LinkSettings, Replica, SyncStart
 from meshchat.proto.handshake import Side
+from meshchat.proto.sources import Changes, Sources
 from meshchat.proto.sync import ForkProof
 
 log = logging.getLogger(__name__)
@@ -43,6 +47,7 @@ log = logging.getLogger(__name__)
 Address = tuple[str, int]
 MAX_CLOSED_RECORDS = 32  # ended incoming links kept for the peers screen
 PROGRESS_INTERVAL = 0.25  # at most this often a SyncProgress per link
+STEER_INTERVAL = 1.0  # how often sources that fell behind or stalled are looked for
 SHUTDOWN = "node shutting down"
 
 
@@ -54,6 +59,7 @@ class NetSettings:
     backoff_max: float = 30.0
     max_half_open_per_host: int = 4
     max_half_open: int = 64
+    retire_after: float = 10.0  # a LAN link no longer chosen is ended this long after (see meshchat.net.topology)
 
 
 def format_address(address: Address) -> str:
@@ -89,10 +95,14 @@ class PeerRecord:
 
     address: str
     found_by: FoundBy
+    why: str = ""
     key: bytes | None = None
     state: LinkState = "connecting"
     entries_in: int = 0
     entries_out: int = 0
+    duplicates_in: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
     last_sync_ms: int | None = None
     error: str = ""
     link: Link | None = None
@@ -102,16 +112,26 @@ class PeerRecord:
 
     def status(self) -> PeerStatus:
         link = self.link
-        entries_in = self.entries_in + (link.entries_in if link else 0)
-        entries_out = self.entries_out + (link.entries_out if link else 0)
         return PeerStatus(
             PeerInfo(self.address, self.found_by, self.key),
             self.state,
-            entries_in,
-            entries_out,
+            self.entries_in + (link.entries_in if link else 0),
+            self.entries_out + (link.entries_out if link else 0),
             self.last_sync_ms,
             self.error,
+            why=self.why,
+            duplicates_in=self.duplicates_in + (link.duplicates_in if link else 0),
+            bytes_in=self.bytes_in + (link.bytes_in if link else 0),
+            bytes_out=self.bytes_out + (link.bytes_out if link else 0),
         )
+
+    def keep_counts(self, link: Link) -> None:
+        """The link ended: keep what it counted."""
+        self.entries_in += link.entries_in
+        self.entries_out += link.entries_out
+        self.duplicates_in += link.duplicates_in
+        self.bytes_in += link.bytes_in
+        self.bytes_out += link.bytes_out
 
 
 class PeerManager:
@@ -138,6 +158,7 @@ class PeerManager:
         self._half_open: dict[Link, str] = {}  # unauthenticated incoming links and their hosts, oldest first
         self._records: dict[Link, PeerRecord] = {}
         self._nursery: trio.Nursery | None = None
+        self.sources: Sources[Link] = Sources(me, trio.current_time)
 
     # ---- running -------------------------------------------------------------------------------------------
 
@@ -160,6 +181,7 @@ class PeerManager:
                 nursery.start_soon(self._serve, listeners)
             for address, found_by in peers:
                 self.add_peer(address, found_by)
+            nursery.start_soon(self._steer)
             task_status.started()
             try:
                 await trio.sleep_forever()
@@ -167,20 +189,40 @@ class PeerManager:
                 for link in list(self._records):
                     link.end(SHUTDOWN)
 
+    async def _steer(self) -> None:
+        """Now and then, switch sources that fell behind another peer or stalled. A bug here is logged
+        loudly and the next round tries again: it must not take the node down."""
+        while True:
+            await trio.sleep(STEER_INTERVAL)
+            try:
+                self._apply(self.sources.check())
+            except Exception:
+                log.exception("choosing sources failed")
+
+    def _apply(self, changes: Changes[Link]) -> None:
+        for link in changes.wanted.keys() | changes.unwanted.keys():
+            if link in self._records:
+                link.set_wants(changes.wanted.get(link, ()), changes.unwanted.get(link, ()))
+
     async def _serve(self, listeners: list[trio.SocketListener]) -> None:
         assert self._nursery is not None
         await trio.serve_listeners(self._incoming_connection, listeners, handler_nursery=self._nursery)
 
     # ---- peers -----------------------------------------------------------------------------------------
 
-    def add_peer(self, address: Address, found_by: FoundBy = "static") -> None:
-        """Dial ``address`` and keep redialling it (the seam for discovery: PeerSeen -> add_peer)."""
-        if address in self._dialers or address in self.listen_addresses or self._nursery is None:
+    def add_peer(self, address: Address, found_by: FoundBy = "static", *, why: str = "") -> None:
+        """Dial ``address`` and keep redialling it; ``why`` is shown in ``meshchat peers`` (discovery says
+        which ring neighbour it is; a static peer is one the user gave)."""
+        why = why or ("a peer given with --peer, or from the invite" if found_by == "static" else found_by)
+        if address in self._dialers:
+            self._dialers[address][0].why = why
+            return
+        if address in self.listen_addresses or self._nursery is None:
             return
         for incoming in self._incoming:  # it may have reached us before we heard of it
             if incoming.found_by == "incoming" and _host_of(incoming.address) == address[0]:
-                incoming.found_by = found_by
-        record = PeerRecord(format_address(address), found_by)
+                incoming.found_by, incoming.why = found_by, why
+        record = PeerRecord(format_address(address), found_by, why)
         scope = trio.CancelScope()
         self._dialers[address] = (record, scope)
         self._nursery.start_soon(self._dial_forever, address, record, scope)
@@ -195,6 +237,24 @@ class PeerManager:
             if record.link is None:
                 scope.cancel()
 
+    def retire_peer(self, address: Address, reason: str) -> None:
+        """Stop dialling ``address``, and end the link we dialled to it after ``retire_after`` seconds unless it
+        is wanted again by then (discovery: no longer a ring neighbour; the new neighbours link meanwhile)."""
+        entry = self._dialers.pop(address, None)
+        if entry is None or self._nursery is None:
+            return
+        record, scope = entry
+        record.removed = True
+        if record.link is None:
+            scope.cancel()
+        else:
+            self._nursery.start_soon(self._retire_later, address, record.link, reason)
+
+    async def _retire_later(self, address: Address, link: Link, reason: str) -> None:
+        await trio.sleep(self.settings.retire_after)
+        if address not in self._dialers and link in self._records:
+            link.end(reason)
+
     def peers(self) -> list[PeerStatus]:
         """Every peer we dial and every incoming connection (recent closed ones too). A dialled peer that is
         linked through another connection (it dialled us first) is listed once, under that connection, and a
@@ -204,9 +264,12 @@ class PeerManager:
         listed += [r for r in self._records.values() if r not in listed]  # removed peers, still linked
         return [record.status() for record in listed]
 
-    def local_advanced(self, heads: Mapping[bytes, int]) -> None:
+    def local_advanced(self, heads: Mapping[bytes, int], held: Mapping[bytes, int] | None = None) -> None:
+        """The store gained entries: ``heads`` is what we may now send of each author, ``held`` what we hold
+        (the same but for removed or forked authors)."""
+        self.sources.we_hold(heads if held is None else held)
         for link in list(self._links.values()):
-            link.local_advanced(heads)
+            link.local_advanced(heads, held)
 
     def linked_keys(self) -> list[bytes]:
         return list(self._links)
@@ -226,7 +289,7 @@ class PeerManager:
     async def connect(self, stream: trio.abc.Stream, *, outgoing: bool, address: str, found_by: FoundBy) -> str:
         """Run a link over any stream (a socket, or a memory stream between in-process nodes) until it
         ends; returns the reason it ended."""
-        record = PeerRecord(address, found_by)
+        record = PeerRecord(address, found_by, "a link the application opened (in-process)")
         self._remember_incoming(record)
         await self._run_link(stream, Side.CLIENT if outgoing else Side.SERVER, record)
         return record.error or SHUTDOWN
@@ -267,7 +330,7 @@ class PeerManager:
             await stream.aclose()
             return
         self._make_room_for(str(host))
-        record = PeerRecord(format_address((str(host), int(port))), "incoming")
+        record = PeerRecord(format_address((str(host), int(port))), "incoming", "the peer dialled us")
         self._remember_incoming(record)
         await self._run_link(stream, Side.SERVER, record, half_open_host=str(host))
 
@@ -329,9 +392,10 @@ class PeerManager:
             was_up = link.peer_key is not None and self._links.get(link.peer_key) is link
             if was_up:
                 del self._links[link.peer_key]  # type: ignore[arg-type]
+            changes = self.sources.link_down(link)
             del self._records[link]
-            record.entries_in += link.entries_in
-            record.entries_out += link.entries_out
+            self._apply(changes)
+            record.keep_counts(link)
             record.link = None
             record.link_done.set()
             record.state = "closed"
@@ -355,7 +419,7 @@ class PeerManager:
         self._release_half_open(link)
         record.key = key
         if record.found_by == "incoming":
-            record.found_by = self._how_we_know(key, record.address)
+            record.found_by, record.why = self._how_we_know(key, record.address)
         existing = self._links.get(key)
         if existing is not None and existing is not link:
             if self._client_key(existing) <= self._client_key(link):
@@ -367,26 +431,40 @@ class PeerManager:
         self.publish(PeerUp(record.status()))
         return None
 
-    def _how_we_know(self, key: bytes, address: str) -> FoundBy:
-        """An incoming link from a peer we also dial (it won the race to connect) keeps what found it:
-        the peers screen should say "discovery", not "incoming", for a node found on the LAN.
-        A dialled peer whose key we already know and which is another node is not this one, even on the same
-        host (several nodes on one machine, e.g. the demo's on 127.0.0.1)."""
+    def _how_we_know(self, key: bytes, address: str) -> tuple[FoundBy, str]:
+        """How we know the peer of an incoming link, and why the link exists. One from a peer we also dial (it
+        won the race to connect) keeps what found it and why we dial it: the peers screen should say
+        "discovery", not "incoming", for a node found on the LAN. A dialled peer whose key we already know and
+        which is another node is not this one, even on the same host (several nodes on one machine, e.g. the
+        demo's on 127.0.0.1)."""
         host = _host_of(address)
         dialled = [record for record, _ in self._dialers.values()]
         for record in dialled:
             if record.key == key:
-                return record.found_by
+                return record.found_by, record.why
         for record in dialled:
             if record.key is None and _host_of(record.address) == host:
-                return record.found_by
-        return "incoming"
+                return record.found_by, record.why
+        return "incoming", "the peer dialled us (we are on its list: a ring neighbour, or a peer it was given)"
 
     def _client_key(self, link: Link) -> bytes:
         assert link.peer_key is not None
         return self.me if link.side is Side.CLIENT else link.peer_key
 
+    def syncing(self, link: Link, start: SyncStart) -> set[bytes]:
+        self.sources.we_hold(start.held)
+        self.sources.know(start.priority)
+        return self.sources.link_up(link)
+
+    def know_authors(self, authors: Iterable[bytes]) -> None:
+        """Members that may write (e.g. just admitted): their first entries are to be pushed to us too."""
+        self._apply(self.sources.know(authors))
+
+    def notes(self, link: Link, heads: Mapping[bytes, int]) -> None:
+        self._apply(self.sources.peer_holds(link, heads))
+
     def progress(self, link: Link) -> None:
+        self.sources.link_delivered(link)
         record = self._records.get(link)
         if record is None or not link.syncing:
             return

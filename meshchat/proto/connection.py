@@ -14,11 +14,13 @@ close). Frames are parsed one at a time as events are asked for, so a driver tha
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import Enum, auto
 
 from meshchat.proto import messages
 from meshchat.proto.channel import Kind, SecureChannel, close_reason
+from meshchat.proto.compression import StreamCompressor, StreamDecompressor
 from meshchat.proto.errors import LocalProtocolError, RemoteProtocolError
 from meshchat.proto.events import ConnectionClosed, Event, HandshakeComplete, NeedEntries
 from meshchat.proto.framing import FrameReader
@@ -34,8 +36,13 @@ class State(Enum):
 
 
 class Connection:
-    def __init__(self, side: Side, credentials: Credentials, authorize: Authorize) -> None:
+    """``clock`` (seconds, any origin) paces the sync: the link's measured rate and when notes are due."""
+
+    def __init__(
+        self, side: Side, credentials: Credentials, authorize: Authorize, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.side = side
+        self.clock = clock
         self.state = State.HANDSHAKING
         self.peer_key: bytes | None = None
         self._handshake = Handshake(side, credentials, authorize)
@@ -43,6 +50,9 @@ class Connection:
         self._out: list[bytes] = [self._handshake.start()]
         self._channel: SecureChannel | None = None
         self._session: SyncSession | None = None
+        self._team_id = b""
+        self._compressor = StreamCompressor()
+        self._decompressor = StreamDecompressor()
         self._eof = False
         self._closed_event: ConnectionClosed | None = None
 
@@ -102,11 +112,13 @@ class Connection:
             return HandshakeComplete(result.peer_key, result.peer_evidence)
         assert self._channel is not None and self._session is not None
         kind, body = self._channel.open(payload)
-        if kind is Kind.DATA:
-            self._session.receive(messages.decode(body))
+        if kind is Kind.SYNC:
+            self._session.receive(messages.decode(self._decompressor.decompress(body), self._team_id))
             return None
         if kind is Kind.CLOSE:
             return self._end(close_reason(body), clean=True)
+        if kind is Kind.DATA:
+            raise RemoteProtocolError("the peer speaks link protocol v1: it runs an older meshchat, update it")
         raise RemoteProtocolError(f"unexpected {kind.name} frame after the handshake")
 
     def _end(self, reason: str, *, clean: bool) -> ConnectionClosed:
@@ -119,15 +131,22 @@ class Connection:
         self,
         local: Mapping[bytes, int],
         *,
+        team_id: bytes,
         held: Mapping[bytes, int] | None = None,
         priority: Sequence[bytes] = (),
         fork_proofs: Iterable[ForkProof] = (),
+        wants: Iterable[bytes] | None = None,
     ) -> None:
         """Begin replication once the handshake is complete: ``local`` is what we may send per author,
-        ``held`` what we hold (our frontier; defaults to ``local``), ``priority`` the admission order."""
+        ``held`` what we hold (defaults to ``local``), ``priority`` the admission order, ``wants`` the authors
+        this peer should push to us (``None``: all it has; see ``SyncSession``). ``team_id`` is the link's
+        team: compact entries leave it out."""
         if self.state is not State.AUTHENTICATED:
             raise LocalProtocolError("start_sync is for right after HandshakeComplete")
-        self._session = SyncSession(local, held=held, priority=priority, fork_proofs=fork_proofs)
+        self._team_id = team_id
+        self._session = SyncSession(
+            local, held=held, priority=priority, fork_proofs=fork_proofs, wants=wants, clock=self.clock
+        )
         self.state = State.SYNCING
 
     @property
@@ -142,9 +161,21 @@ class Connection:
     def entries_processed(self, batches: int, seen: Mapping[bytes, int] = {}) -> None:
         self.session.entries_processed(batches, seen)
 
-    def local_advanced(self, heads: Mapping[bytes, int]) -> None:
+    def local_advanced(self, heads: Mapping[bytes, int], held: Mapping[bytes, int] | None = None) -> None:
         if self.state is State.SYNCING:
-            self.session.local_advanced(heads)
+            self.session.local_advanced(heads, held)
+
+    def set_wants(self, wanted: Iterable[bytes], unwanted: Iterable[bytes] = ()) -> None:
+        if self.state is State.SYNCING:
+            self.session.set_wants(wanted, unwanted)
+
+    def ask_again(self, author: bytes, after: int) -> None:
+        if self.state is State.SYNCING:
+            self.session.ask_again(author, after)
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`data_to_send` will have something that is not due yet (waiting notes)."""
+        return self.session.next_deadline() if self.state is State.SYNCING else None
 
     def add_fork_proofs(self, proofs: Iterable[ForkProof]) -> None:
         if self.state is State.SYNCING:
@@ -179,6 +210,6 @@ class Connection:
     def _flush_session(self) -> None:
         if self._session is None or self._channel is None:
             return
-        seal, encode = self._channel.seal, messages.encode
+        seal, encode, compress, team = self._channel.seal, messages.encode, self._compressor.compress, self._team_id
         for message in self._session.outgoing():
-            self._out.append(seal(Kind.DATA, encode(message)))
+            self._out.append(seal(Kind.SYNC, compress(encode(message, team))))

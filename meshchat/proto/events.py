@@ -6,6 +6,7 @@ something of the caller (see ``Connection``); the others report.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from meshchat.log.entry import KEY_SIZE
@@ -22,15 +23,24 @@ class HandshakeComplete:
 
 @dataclass(frozen=True, slots=True)
 class SyncStarted:
-    """The peer's frontier arrived: it holds about ``expected`` entries that we lack."""
+    """The peer's first notes arrived: it holds about ``expected`` entries that we lack."""
 
     expected: int
 
 
 @dataclass(frozen=True, slots=True)
+class NotesReceived:
+    """The peer says it holds ``heads`` (``{author: seq}``, some authors or all): for the choice of sources,
+    and for the store's own checks (a peer holding more of our own log than we do)."""
+
+    heads: Mapping[bytes, int]
+
+
+@dataclass(frozen=True, slots=True)
 class NeedEntries:
     """Read ``author``'s entries with seq in ``(after, upto]``, in seq order, at most ``max_entries`` of them
-    and ``max_bytes`` in all, and hand them to ``Connection.send_entries`` (an empty list if there are none)."""
+    and ``max_bytes`` in all (but at least one, whatever its size), and hand them to
+    ``Connection.send_entries`` (an empty list if there are none)."""
 
     author: bytes
     after: int
@@ -63,4 +73,4 @@ class ConnectionClosed:
     clean: bool
 
 
-Event = HandshakeComplete | SyncStarted | NeedEntries | EntriesReceived | CaughtUp | ConnectionClosed
+Event = HandshakeComplete | SyncStarted | NotesReceived | NeedEntries | EntriesReceived | CaughtUp | ConnectionClosed

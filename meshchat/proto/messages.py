@@ -1,12 +1,19 @@
-"""The sync messages carried in DATA frames: frozen dataclasses, validated when built, with a strict codec.
+"""The sync messages (link protocol v2): frozen dataclasses, validated when built, with a strict codec.
 
-Each message is a msgpack array whose first element is its type (see docs/formats.md)::
+Each message is a msgpack array whose first element is its type (docs/formats.md, "Sync messages")::
 
-    [1, {author: head_seq, ...}]   Frontier  what the sender holds (and may pass on), per author
-    [2, [entry, entry, ...]]       Entries   raw entries, each author's in seq order
-    [3, n]                         Ack       the sender has processed n more Entries messages
-    [4]                            Idle      the sender has sent everything it has that the receiver lacks
-    [5]                            Ping      keeps an idle link alive
+    [1, {author: note, ...}]        Notes    what the sender holds of these authors (note = seq * 2 + push),
+                                              and whether it wants each pushed to it by the receiver
+    [2, [kind, ...], [item, ...]]   Entries  entries in compact form: runs of one author's log, or raw entries
+    [3, n]                          Ack      the sender has processed n more Entries messages
+    [4]                             Idle     the sender has sent everything the receiver asked of it
+    [5]                             Ping     keeps a quiet link alive
+
+Entries travel compact: the receiver rebuilds each entry's exact bytes from what it cannot derive (signature,
+body, clock, kind) and what it can (the team id from the link; author, seq and ``prev`` from the entry before
+it in the same run; body length and hash from the body). The rebuilt entry is then checked like any other,
+so a sender that lies about a derived field gets a bad signature, not a different entry. An entry the compact
+form cannot carry exactly (the genesis, whose team id is zero) travels whole.
 
 Building a message with bad values raises :class:`LocalProtocolError`; decoding bytes that are not exactly
 one valid message raises :class:`RemoteProtocolError`.
@@ -14,25 +21,30 @@ one valid message raises :class:`RemoteProtocolError`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 import msgpack
 
 from meshchat.log.codec import DecodeError, unpack
-from meshchat.log.entry import KEY_SIZE, MAX_ENTRY_SIZE, MAX_SEQ
-from meshchat.proto.channel import MAX_PLAINTEXT
+from meshchat.log.entry import ENTRY_VERSION, ID_SIZE, KEY_SIZE, MAX_CLOCK, MAX_ENTRY_SIZE, MAX_SEQ, SIG_SIZE
 from meshchat.proto.errors import LocalProtocolError, RemoteProtocolError
 
-MAX_AUTHORS = 10_000  # authors in one Frontier (a frontier of 10,000 authors is ~400 KiB)
+MAX_AUTHORS = 10_000  # authors in one Notes message
 MAX_BATCH_ENTRIES = 8_192
-MAX_BATCH_BYTES = 512 * 1024  # raw entry bytes in one Entries message: well inside one frame
-WINDOW = 16  # Entries messages a sender may have unacknowledged: at most 8 MiB in flight per link
+MAX_BATCH_BYTES = 512 * 1024  # entry bytes (as rebuilt) in one Entries message
+MAX_KINDS = 256  # distinct kinds named in one Entries message
+MAX_MESSAGE = 1024 * 1024  # one encoded message, before compression
+WINDOW = 16  # Entries messages a sender may have unacknowledged
+
+_packb = msgpack.Packer(use_bin_type=True).pack
+_unpackb = msgpack.unpackb
 
 
 class MessageType(IntEnum):
-    FRONTIER = 1
+    NOTES = 1
     ENTRIES = 2
     ACK = 3
     IDLE = 4
@@ -40,17 +52,24 @@ class MessageType(IntEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Frontier:
+class Notes:
+    """The sender holds ``heads[author]`` of each author named (a lower seq than it said before means it
+    could not keep some: send them again), and wants the authors in ``push`` sent to it as the receiver gets
+    them; it wants the others' entries from someone else and only hears of them here."""
+
     heads: Mapping[bytes, int]
+    push: frozenset[bytes] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
         if len(self.heads) > MAX_AUTHORS:
-            raise LocalProtocolError(f"a frontier names at most {MAX_AUTHORS} authors")
+            raise LocalProtocolError(f"a Notes message names at most {MAX_AUTHORS} authors")
         for author, seq in self.heads.items():
             if type(author) is not bytes or len(author) != KEY_SIZE:
-                raise LocalProtocolError("frontier keys are 32-byte author keys")
+                raise LocalProtocolError("notes are about 32-byte author keys")
             if type(seq) is not int or not 0 <= seq <= MAX_SEQ:
-                raise LocalProtocolError(f"frontier seq out of range: {seq!r}")
+                raise LocalProtocolError(f"note seq out of range: {seq!r}")
+        if not self.push <= self.heads.keys():
+            raise LocalProtocolError("push names an author the notes do not")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +109,19 @@ class Ping:
     pass
 
 
-Message = Frontier | Entries | Ack | Idle | Ping
+Message = Notes | Entries | Ack | Idle | Ping
 
 
-def encode(message: Message) -> bytes:
+# ---- encoding ----------------------------------------------------------------------------------------------
+
+
+def encode(message: Message, team_id: bytes) -> bytes:
+    """The message's bytes; ``team_id`` (the link's team) is what compact entries leave out."""
     if type(message) is Entries:
-        value: list[object] = [MessageType.ENTRIES, list(message.raws)]
-    elif type(message) is Frontier:
-        value = [MessageType.FRONTIER, dict(message.heads)]
+        value: list[object] = [MessageType.ENTRIES, *compact_entries(message.raws, team_id)]
+    elif type(message) is Notes:
+        push = message.push
+        value = [MessageType.NOTES, {a: seq * 2 + (a in push) for a, seq in message.heads.items()}]
     elif type(message) is Ack:
         value = [MessageType.ACK, message.batches]
     elif type(message) is Idle:
@@ -106,23 +130,69 @@ def encode(message: Message) -> bytes:
         value = [MessageType.PING]
     else:
         raise LocalProtocolError(f"not a sync message: {message!r}")
-    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+    return _packb(value)  # type: ignore[no-any-return]
 
 
-def decode(body: bytes) -> Message:
-    """One message from the body of a DATA frame. Raises :class:`RemoteProtocolError` on anything else."""
+def compact_entries(raws: Iterable[bytes], team_id: bytes) -> tuple[list[str], list[object]]:
+    """``(kinds, items)``: runs of consecutive entries of one author's chain, each entry reduced to
+    ``[clock - previous clock, kind index, sig, body]``; an entry whose header would not be rebuilt byte for
+    byte from those fields (the genesis) goes whole, as a bin item."""
+    kinds: dict[str, int] = {}
+    items: list[object] = []
+    run: list[object] | None = None  # the open run's entry list
+    author_open, next_seq, last_id, last_clock = b"", 0, b"", 0
+    for raw in raws:
+        header, sig, body = _unpackb(raw)
+        fields = _unpackb(header)
+        version, team, author, seq, prev, clock, kind, _, _ = fields
+        if (
+            version != ENTRY_VERSION
+            or team != team_id
+            or _header(team_id, author, seq, prev, clock, kind, body) != header
+        ):
+            items.append(raw)
+            run = None
+            continue
+        index = kinds.setdefault(kind, len(kinds))
+        if run is None or author != author_open or seq != next_seq or prev != last_id:
+            run = []
+            items.append([author, seq, prev, run])
+            author_open, last_clock = author, 0
+        run.append([clock - last_clock, index, sig, body])
+        next_seq, last_id, last_clock = seq + 1, _id(header, sig), clock
+    if len(kinds) > MAX_KINDS:
+        raise LocalProtocolError(f"an Entries message names at most {MAX_KINDS} kinds")
+    return list(kinds), items
+
+
+def _header(team_id: bytes, author: bytes, seq: int, prev: bytes | None, clock: int, kind: str, body: bytes) -> bytes:
+    digest = hashlib.blake2b(body, digest_size=ID_SIZE).digest()
+    return _packb([ENTRY_VERSION, team_id, author, seq, prev, clock, kind, len(body), digest])  # type: ignore[no-any-return]
+
+
+def _id(header: bytes, sig: bytes) -> bytes:
+    hasher = hashlib.blake2b(header, digest_size=ID_SIZE)
+    hasher.update(sig)
+    return hasher.digest()
+
+
+# ---- decoding ----------------------------------------------------------------------------------------------
+
+
+def decode(body: bytes, team_id: bytes) -> Message:
+    """One message from its bytes. Raises :class:`RemoteProtocolError` on anything else."""
     try:
-        value = unpack(body, max_len=MAX_PLAINTEXT, max_items=max(MAX_AUTHORS, MAX_BATCH_ENTRIES), check_values=False)
+        value = unpack(body, max_len=MAX_MESSAGE, max_items=max(MAX_AUTHORS, MAX_BATCH_ENTRIES), check_values=False)
     except DecodeError as exc:
         raise RemoteProtocolError(f"malformed sync message: {exc}") from None
     if type(value) is not list or not value or type(value[0]) is not int:
         raise RemoteProtocolError("a sync message is an array that starts with its type")
     kind, args = value[0], value[1:]
     try:
-        if kind == MessageType.ENTRIES and len(args) == 1 and type(args[0]) is list:
-            return Entries(tuple(args[0]))  # type: ignore[arg-type]
-        if kind == MessageType.FRONTIER and len(args) == 1 and type(args[0]) is dict:
-            return Frontier(args[0])  # type: ignore[arg-type]
+        if kind == MessageType.ENTRIES and len(args) == 2 and type(args[0]) is list and type(args[1]) is list:
+            return Entries(rebuild_entries(args[0], args[1], team_id))  # type: ignore[arg-type]
+        if kind == MessageType.NOTES and len(args) == 1 and type(args[0]) is dict:
+            return _notes(args[0])
         if kind == MessageType.ACK and len(args) == 1:
             return Ack(args[0])  # type: ignore[arg-type]
         if kind == MessageType.IDLE and not args:
@@ -132,3 +202,53 @@ def decode(body: bytes) -> Message:
     except LocalProtocolError as exc:
         raise RemoteProtocolError(f"invalid sync message: {exc}") from None
     raise RemoteProtocolError(f"unknown or malformed sync message of type {kind}")
+
+
+def _notes(value: Mapping[object, object]) -> Notes:
+    heads: dict[bytes, int] = {}
+    push = set()
+    for author, note in value.items():
+        if type(note) is not int or note < 0:
+            raise RemoteProtocolError("a note is a non-negative integer")
+        heads[author] = note >> 1  # type: ignore[index]
+        if note & 1:
+            push.add(author)
+    return Notes(heads, frozenset(push))  # type: ignore[arg-type]
+
+
+def rebuild_entries(kinds: list[object], items: list[object], team_id: bytes) -> tuple[bytes, ...]:
+    """The exact bytes of the entries a compact Entries message carries (see :func:`compact_entries`)."""
+    if len(kinds) > MAX_KINDS or set(map(type, kinds)) - {str}:
+        raise RemoteProtocolError("an Entries message names its kinds as up to 256 strings")
+    out: list[bytes] = []
+    for item in items:
+        if type(item) is bytes:
+            out.append(item)
+            continue
+        if type(item) is not list or len(item) != 4:
+            raise RemoteProtocolError("an Entries item is a raw entry or a run [author, seq, prev, entries]")
+        author, seq, prev, run = item
+        if type(author) is not bytes or len(author) != KEY_SIZE:
+            raise RemoteProtocolError("a run's author is a 32-byte key")
+        if type(seq) is not int or not 1 <= seq <= MAX_SEQ:
+            raise RemoteProtocolError("a run's seq is an integer from 1")
+        if (prev is None) != (seq == 1) or (prev is not None and (type(prev) is not bytes or len(prev) != ID_SIZE)):
+            raise RemoteProtocolError("a run's prev is nil for seq 1 and a 32-byte id otherwise")
+        if type(run) is not list or not run or len(out) + len(run) > MAX_BATCH_ENTRIES:
+            raise RemoteProtocolError("a run holds 1 to 8,192 entries")
+        clock = 0
+        for entry in run:
+            if type(entry) is not list or len(entry) != 4:
+                raise RemoteProtocolError("a compact entry is [clock delta, kind, sig, body]")
+            delta, kind, sig, body = entry
+            if type(delta) is not int or type(kind) is not int or not 0 <= kind < len(kinds):
+                raise RemoteProtocolError("a compact entry's clock delta and kind index are integers in range")
+            if type(sig) is not bytes or len(sig) != SIG_SIZE or type(body) is not bytes:
+                raise RemoteProtocolError("a compact entry's sig is 64 bytes and its body a byte string")
+            clock += delta
+            if not 0 <= clock <= MAX_CLOCK or seq > MAX_SEQ or len(body) > MAX_ENTRY_SIZE:
+                raise RemoteProtocolError("a compact entry's clock, seq or size is out of range")
+            header = _header(team_id, author, seq, prev, clock, kinds[kind], body)  # type: ignore[arg-type]
+            out.append(_packb([header, sig, body]))
+            prev, seq = _id(header, sig), seq + 1
+    return tuple(out)

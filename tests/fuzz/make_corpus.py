@@ -17,6 +17,7 @@ import targets
 
 from meshchat.log.codec import pack
 from meshchat.proto import messages
+from meshchat.proto.channel import Kind
 from meshchat.proto.framing import frame
 from meshchat.proto.handshake import Credentials, Handshake, Side
 from meshchat.testing import ConnectionPair, MemoryLog, synthetic_history
@@ -37,12 +38,12 @@ def seeds() -> dict[str, list[bytes]]:
     link = [bytes([0]) + hello, bytes([1]) + frame(b"\0" * 64), bytes([0]) + frame(b"x" * 64)]
     auth = pack([targets.CLIENT_ID.public_key, targets.CLIENT_ID.sign(b"not the transcript"), raws[:2]])
     link += [bytes([2]) + record(1, auth), bytes([2]) + record(3, b"bye"), bytes([2]) + record(2, b"\x90")]
-    # Real sync messages, captured as a conversation encodes them.
+    # Real sync messages (plaintext: the target compresses SYNC records), captured as a conversation encodes them.
     captured: list[bytes] = []
     encode = messages.encode
 
-    def capture(message: messages.Message) -> bytes:
-        body = encode(message)
+    def capture(message: messages.Message, team_id: bytes) -> bytes:
+        body = encode(message, team_id)
         captured.append(body)
         return body
 
@@ -52,8 +53,10 @@ def seeds() -> dict[str, list[bytes]]:
     finally:
         messages.encode = encode  # type: ignore[assignment]
     small = [body for body in captured if len(body) < 20_000]
-    link += [bytes([3]) + record(2, body) for body in small]
-    link.append(bytes([3]) + b"".join(record(2, body) for body in small[:4]))
+    link += [bytes([3]) + record(Kind.SYNC, body) for body in small]
+    link.append(bytes([3]) + b"".join(record(Kind.SYNC, body) for body in small[:4]))
+    link.append(bytes([3]) + record(targets.RAW_SYNC, b"\x28\xb5\x2f\xfd" + bytes(20)))  # a zstd frame header
+    link.append(bytes([2]) + record(Kind.DATA, b"\x91\x04"))  # link protocol v1: refused by name
     return {"entry": entries, "frames": frames, "link": link}
 
 

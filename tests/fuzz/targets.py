@@ -10,7 +10,9 @@ plus seeded mutations) and the long, coverage-guided run (``bench/fuzz.py``, wit
 - ``link``: a whole :class:`~meshchat.proto.connection.Connection`, in one of four positions chosen by the
   first byte: raw bytes to a server or to a client, and, so that the fuzzer gets past the cryptography, records
   sealed with the real session keys after a genuine hello (the identity proof) or after a whole handshake
-  (the sync messages, driven as a node would drive them).
+  (the sync messages, driven as a node would drive them: a SYNC record is compressed on the client's own
+  stream first, so that mutations reach the message decoder; a ``RAW_SYNC`` record goes to the
+  decompressor as it is).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable, Iterator
 
 from meshchat.identity import Identity
 from meshchat.log.entry import EntryError, decode_entry
+from meshchat.proto.channel import Kind
 from meshchat.proto.connection import Connection
 from meshchat.proto.connection import State as ConnectionState
 from meshchat.proto.errors import RemoteProtocolError
@@ -76,7 +79,7 @@ def _drive(conn: Connection, log: MemoryLog) -> None:
         if event is None or type(event) is ConnectionClosed:
             return
         if type(event) is HandshakeComplete:
-            conn.start_sync(log.frontier())
+            conn.start_sync(log.frontier(), team_id=log.team_id)
         elif type(event) is NeedEntries:
             conn.send_entries(event, log.read(event))
         elif type(event) is EntriesReceived:
@@ -121,6 +124,7 @@ def _after_hello(data: bytes) -> None:
             return
 
 
+RAW_SYNC = 0x84  # a record kind: seal the body as a SYNC frame as it is, without compressing it first
 _TEAM = TestTeam(members=1)
 _HELD = [e.raw for e in _TEAM.all_entries()]
 
@@ -132,7 +136,12 @@ def _after_handshake(data: bytes) -> None:
     pair.run()
     channel = pair.client._channel
     assert channel is not None and pair.server.state is ConnectionState.SYNCING
+    compressor = pair.client._compressor  # the client's stream goes on: a record of kind SYNC is a message
     for kind, body in _records(data):
+        if kind == Kind.SYNC:
+            body = compressor.compress(body)
+        elif kind == RAW_SYNC:  # a piece of compressed stream as the fuzzer made it
+            kind = Kind.SYNC
         pair.server.receive_data(channel.seal(kind, body))  # type: ignore[arg-type]
         _drive(pair.server, pair.server_log)
         if pair.server.state is ConnectionState.CLOSED:
