@@ -106,8 +106,9 @@ class InviteCode:
 
     @classmethod
     def decode(cls, text: str) -> InviteCode:
-        """Parse a code as a person may have typed or pasted it (spaces, dashes, line breaks, any case)."""
-        compact = "".join(text.split()).replace("-", "").upper()
+        """Parse a code as a person may have typed or pasted it: spaces, dashes, line breaks, any case, and the
+        CLI's whole line ``meshchat join CODE [--options]`` as ``meshchat invite`` prints it."""
+        compact = "".join(_code_words(text)).replace("-", "").upper()
         if not compact.startswith("MC"):
             raise InviteError("that is not a meshchat invite code (a code starts with MC2)")
         if compact.startswith("MC1"):
@@ -232,6 +233,22 @@ def _issued_secrets(profile: Profile) -> dict[bytes, bytes]:
 
 def _utc(ms: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))
+
+
+def _code_words(text: str) -> list[str]:
+    """The words of the code in ``text``: without a leading ``meshchat join`` (a shell prompt's ``$`` too) and
+    without the options after the code (``--name Bo``, ``--home DIR``)."""
+    words = text.split()
+    if words[:1] == ["$"]:
+        words = words[1:]
+    if [w.lower() for w in words[:2]] == ["meshchat", "join"]:
+        words = words[2:]
+    code: list[str] = []
+    for word in words:
+        if word.startswith("--"):
+            break
+        code.append(word)
+    return code
 
 
 def parse_duration(text: str) -> int:

@@ -36,6 +36,27 @@ def test_a_code_carries_its_expiry_and_issuer_and_no_network_key(tmp_path: Path)
     assert network_key not in base64.b32decode(text[3:] + "=" * (-len(text[3:]) % 8))
 
 
+def test_a_code_is_read_as_pasted_alone_over_lines_or_as_the_cli_line(tmp_path: Path) -> None:
+    """The TUI's invite box shows a code over several lines; ``meshchat invite`` prints ``meshchat join CODE``.
+    Whatever a person pastes of those, the code is found (issue 14.4)."""
+    (home,) = team_homes(tmp_path, 1)
+    with Profile.open(home) as owner:
+        code = create_invite(owner, role="member")
+    text = code.encode()
+    lines = "\n".join(text[i : i + 20] for i in range(0, len(text), 20))
+    for pasted in (
+        text,
+        lines,
+        f"meshchat join {text}",
+        f"  Meshchat JOIN {text} --name Bo --home /tmp/bo\n",
+        f"$ meshchat join\n{lines}\n",
+        text.lower(),
+    ):
+        assert InviteCode.decode(pasted) == code, pasted
+    with pytest.raises(InviteError, match="not a meshchat invite code"):
+        InviteCode.decode(f"meshchat post general {text}")
+
+
 def test_a_code_of_the_old_format_is_refused_with_what_to_do() -> None:
     payload = pack([1, bytes(32), "T", bytes(32), bytes(32), 5, "member", []])
     old = "MC1" + base64.b32encode(payload + b"1234").decode().rstrip("=")
