@@ -399,6 +399,15 @@ class Node:
     def name_of(self, key: bytes) -> str:
         return self.profile.name_of(key)
 
+    def invite_refusal(self) -> str | None:
+        """While this home's invite is refused: what happened and what to do, in words to show as they are."""
+        reason = self.profile.invite_refusal()
+        return InviteRefused(reason).message if reason is not None else None
+
+    def awaiting_admission(self) -> bool:
+        """Whether this home joined with an invite that its issuer's node has not admitted yet (as far as we know)."""
+        return self.profile.pending_invite() is not None and self.profile.invite_refusal() is None
+
     def may(self, kind: str) -> bool:
         """Whether an entry of ``kind`` written now would take effect (the role behind our next entry, as every
         node will judge it): the UI offers a person only what this allows."""

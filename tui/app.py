@@ -97,6 +97,7 @@ class MeshchatApp(App[int]):
         self._unacknowledged: list[Message] | None = None
         self.current_room: bytes | None = None  # the room the chat shows (roll calls default to it)
         self._announced: set[bytes] = set()  # FLASH messages and roll calls already announced
+        self.invite_problem: str | None = None  # our invite was refused: what happened and what to do
 
     # ---- opening and closing -------------------------------------------------------------------------------
 
@@ -116,6 +117,7 @@ class MeshchatApp(App[int]):
     def _start(self, node: Node) -> None:
         self._node = node
         self.forks = node.forked_authors()
+        self.invite_problem = node.invite_refusal()
         self.switch_mode("chat")  # first: the room on screen is what a person waits for
         # What was there before we opened is not news; taken before the node runs, so nothing slips between.
         self._announced |= {m.id for m in self.unacknowledged()} | {c.checkin for c in node.views.checkins()}
@@ -212,6 +214,9 @@ class MeshchatApp(App[int]):
             self._announce_fork(fork)
         for problem in changes.problems:
             self.notify(problem, title="Problem", severity="error", timeout=15)
+        if changes.invite_refused and changes.invite_refused != self.invite_problem:
+            self.invite_problem = changes.invite_refused  # a banner on every screen says it from now on
+            self.bell()
         if changes.remote and "msg.post" in changes.kinds:
             self._announce_flashes()
         if changes.remote and "checkin.request" in changes.kinds:

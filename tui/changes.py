@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from meshchat.events import (
     EntriesAdded,
     ForkDetected,
+    InviteRefused,
     MembershipChanged,
     NodeEvent,
     NodeProblem,
@@ -41,6 +42,7 @@ class Changes:
     forks: tuple[ForkDetected, ...] = ()
     problems: tuple[str, ...] = ()
     sync: dict[str, SyncProgress] = field(default_factory=dict)  # latest progress per peer address
+    invite_refused: str = ""  # our own invite was refused: what happened and what to do
 
     @property
     def messages(self) -> bool:
@@ -72,6 +74,7 @@ def fold(events: Iterable[NodeEvent]) -> Changes:
     forks: list[ForkDetected] = []
     problems: list[str] = []
     sync: dict[str, SyncProgress] = {}
+    invite_refused = ""
     for event in events:
         match event:
             case EntriesAdded():
@@ -83,8 +86,11 @@ def fold(events: Iterable[NodeEvent]) -> Changes:
                 membership = True
             case ForkDetected():
                 forks.append(event)
+            case InviteRefused():
+                invite_refused = event.message
             case NodeProblem():
-                problems.append(event.message)
+                if event.message != invite_refused:  # said once, by the banner
+                    problems.append(event.message)
             case PeerUp() | PeerDown():
                 peers = True
             case SyncProgress():
@@ -100,6 +106,7 @@ def fold(events: Iterable[NodeEvent]) -> Changes:
         tuple(forks),
         tuple(problems),
         sync,
+        invite_refused,
     )
 
 

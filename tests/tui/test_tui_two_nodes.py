@@ -1,8 +1,10 @@
 """Two nodes on loopback, each with its app: a message typed in one appears in the other.
 
-Ana's app listens on 127.0.0.1 (port 0); she makes an invite on the peers screen (i, Enter). Dee starts the app on an
-empty home, pastes the code on the welcome screen and types her name: her node dials the address in the code,
-Ana's node admits her (it holds the invite and her join), and from then on what either types reaches the other.
+Ana's app listens on 127.0.0.1 (port 0); she makes an invite on the peers screen (i, Enter) and saves it to a file
+(w). Dee starts the app on an empty home, pastes the whole ``meshchat join CODE`` line as a terminal copies it from
+the invite box (over several lines) and types her name: her node dials the address in the code, Ana's node admits
+her, and from then on what either types reaches the other. A second newcomer's invite is revoked before she joins:
+her app says plainly that the team refused it, why, and what to do (issue 14.4).
 
 trio allows one run per thread (a guest run holds the thread's run context), so Dee's app runs in a thread of
 its own, with its own asyncio loop and its own trio guest run, as it would in another process.
@@ -10,9 +12,11 @@ its own, with its own asyncio loop and its own trio guest run, as it would in an
 
 from __future__ import annotations
 
+import textwrap
 import threading
 from pathlib import Path
 
+import trio
 from textual import events
 from textual.pilot import Pilot
 from tui_helpers import drive, type_text, until
@@ -21,6 +25,7 @@ from tui_scene import Scene
 from meshchat.events import PeerStatus
 from meshchat.invites import InviteCode
 from meshchat.node import NodeConfig
+from meshchat.testing import loopback_config, running_node
 from tui.app import MeshchatApp
 from tui.screens.chat import ChatScreen
 from tui.screens.forms import InviteCodeForm, InviteForm
@@ -52,7 +57,8 @@ def test_an_invited_teammate_joins_and_messages_typed_in_one_app_appear_in_the_o
     async def dee_side(pilot: Pilot[int]) -> None:
         await until(pilot, lambda: isinstance(pilot.app.screen, WelcomeScreen), "the welcome screen")
         pilot.app.screen.query_one("#invite-code").focus()
-        pilot.app.screen.query_one("#invite-code").post_message(events.Paste(invite[0]))  # as a terminal pastes
+        as_copied = "\n".join(textwrap.wrap(invite[0], 40))  # the box wraps the line; a terminal copies its lines
+        pilot.app.screen.query_one("#invite-code").post_message(events.Paste(as_copied))
         await pilot.pause()
         await pilot.press("enter")
         await type_text(pilot, "Dee")
@@ -81,7 +87,11 @@ def test_an_invited_teammate_joins_and_messages_typed_in_one_app_appear_in_the_o
         assert isinstance(shown_code, InviteCodeForm)
         code = shown_code.code
         assert InviteCode.decode(code).addresses == (f"127.0.0.1:{ana.node.listen_addresses[0][1]}",)
-        invite.append(code)
+        assert shown_code.line == f"meshchat join {code}"
+        await pilot.press("w")  # saved to a file only Ana can read
+        assert shown_code.saved is not None and shown_code.saved.read_text() == shown_code.line + "\n"
+        assert shown_code.saved.stat().st_mode & 0o777 == 0o600
+        invite.append(shown_code.line)
         await pilot.press("escape", "f1")
         code_ready.set()
         await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
@@ -108,3 +118,61 @@ def test_an_invited_teammate_joins_and_messages_typed_in_one_app_appear_in_the_o
     [ana_link] = dee_peers  # dialled from the address in the code
     assert ana_link.peer.found_by == "static" and ana_link.state == "live"
     assert ana_link.entries_in > 0 and ana_link.entries_out > 0
+
+
+def test_a_refused_invite_is_said_plainly_with_why_and_what_to_do(tmp_path: Path) -> None:
+    Scene().save(tmp_path / "ana")
+    code: list[str] = []
+    ready, stop = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def run_ana() -> None:
+        async def main() -> None:
+            async with running_node(tmp_path / "ana", loopback_config()) as node:
+                made = await node.create_invite("member")
+                await node.revoke_invite(InviteCode.decode(made).invite_public_key.hex()[:8])
+                code.append(made)
+                ready.set()
+                while not stop.is_set():
+                    await trio.sleep(0.05)
+
+        try:
+            trio.run(main)
+        except BaseException as exc:
+            failures.append(exc)
+            ready.set()
+
+    async def eve_side(pilot: Pilot[int]) -> None:
+        await until(pilot, lambda: isinstance(pilot.app.screen, WelcomeScreen), "the welcome screen")
+        pilot.app.screen.query_one("#invite-code").focus()
+        pilot.app.screen.query_one("#invite-code").post_message(events.Paste(code[0]))
+        await pilot.pause()
+        await pilot.press("enter")
+        await type_text(pilot, "Eve")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen), "the chat")
+        banner = pilot.app.screen.query_one("#notice-banner")
+        await until(pilot, lambda: banner.display, "the refusal", timeout=15)
+        text = str(banner.render())
+        assert "refused your invite" in text and "revoked" in text and "ask an admin" in text
+        assert "refused" in str(pilot.app.screen.query_one("#room-header").render())
+        await pilot.press("f4")  # every screen says it
+        await until(pilot, lambda: pilot.app.screen.query_one("#notice-banner").display)
+
+    thread = threading.Thread(target=run_ana, name="ana's node")
+    thread.start()
+    try:
+        ready.wait(timeout=30)
+        if failures:
+            raise failures[0]
+        drive(MeshchatApp(tmp_path / "eve", config=loopback_config(listen=None)), eve_side)
+
+        async def reopened(pilot: Pilot[int]) -> None:  # and again the next time the app opens
+            await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen), "the chat")
+            assert pilot.app.screen.query_one("#notice-banner").display
+
+        drive(MeshchatApp(tmp_path / "eve"), reopened)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not failures

@@ -33,6 +33,15 @@ ACTION_KEYS_SHOWN = {
 }
 
 
+def no_room_text(awaiting_admission: bool, refusal: str | None) -> str:
+    """What the chat says before there is a room to show."""
+    if refusal:
+        return "Not admitted: your invite was refused (see the red bar)."
+    if awaiting_admission:
+        return "Joining: waiting for the inviter's node to admit you. The rooms appear with the first sync."
+    return "No rooms yet: an admin creates one (ctrl+n)."
+
+
 def action_bar_text(actions: list[str]) -> Content:
     """``ACT ON THE SELECTED MESSAGE  a acknowledge · r reply · … · Esc cancel``: the explicit act mode."""
     keys = " · ".join(ACTION_KEYS_SHOWN[a] for a in actions) or "nothing you may do to this message"
@@ -86,9 +95,13 @@ class ChatScreen(AreaScreen):
 
     def _open_first_room(self) -> bool:
         """Open the first room, if there is one (a newcomer who just joined gets rooms with the first sync)."""
-        rooms = [r for r in session(self).node.views.rooms() if not r.archived]
+        node = session(self).node
+        rooms = [r for r in node.views.rooms() if not r.archived]
         if rooms:
             self.open_room(rooms[0].room)
+        else:
+            self._room_line = Content.styled(no_room_text(node.awaiting_admission(), node.invite_refusal()), "italic")
+            self._show_room_line()
         return bool(rooms)
 
     def focus_default(self) -> None:

@@ -8,13 +8,16 @@ prompts).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -274,29 +277,80 @@ class InviteForm(Form[str]):
 
 
 class InviteCodeForm(Form[bool]):
-    """Shows a fresh invite code, ready to copy (it is also put on the clipboard where the terminal allows)."""
+    """A fresh invite, ready to hand over: the whole ``meshchat join CODE`` line (the welcome screen and the CLI
+    both take it), copied to the clipboard (OSC 52, where the terminal allows it) and, on ``w``, saved to a
+    file only this user can read."""
 
     SAVE_LABEL = "Done"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter", "save", "Done")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,enter", "save", "Done"),
+        Binding("c", "copy", "Copy again"),
+        Binding("w", "write_file", "Save to a file"),
+    ]
 
-    def __init__(self, code: str, role: str, addresses: Sequence[str]) -> None:
+    def __init__(self, code: str, role: str, addresses: Sequence[str], save_dir: Path) -> None:
         super().__init__()
         self.TITLE_TEXT = f"Invite code ({role})"
         self.code = code
+        self.line = f"meshchat join {code}"
         self.addresses = addresses
+        self.save_dir = save_dir
+        self.saved: Path | None = None
 
     def fields(self) -> ComposeResult:
-        yield Static(self.code, id="invite-code-text")  # wrapped, whole: select it with the mouse to copy
+        yield Static(self.line, id="invite-code-text", markup=False)  # wrapped, whole; the mouse selects it too
         where = ", ".join(self.addresses) if self.addresses else "nowhere yet: this node is not listening"
         yield Static(
-            f"Copied to the clipboard where the terminal allows. Valid for one person, for a week. It tells "
-            f"their node to dial: {where}.",
+            f"Give it to one person: it works once, for a week. Their node dials {where}.",
             id="confirm-detail",
+            markup=False,
         )
+        yield Static("", id="invite-copied")
+        with Horizontal(id="invite-actions"):
+            yield Button("Copy (c)", id="copy")
+            yield Button("Save to a file (w)", id="write-file")
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).display = False  # nothing to cancel: the invite is made
         self.query_one("#save", Button).focus()
+        self.action_copy()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """Copy and Save here; Done is the form's own (Textual then calls ``Form.on_button_pressed``)."""
+        if event.button.id in ("copy", "write-file"):
+            event.stop()
+            event.prevent_default()  # not the form's handler: these buttons neither save nor cancel
+            if event.button.id == "copy":
+                self.action_copy()
+            else:
+                self.action_write_file()
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.line)
+        self._say("Sent to the clipboard (OSC 52: most terminals take it; tmux needs 'set -g set-clipboard on').")
+
+    def action_write_file(self) -> None:
+        try:
+            self.saved = save_invite(self.save_dir, self.code, self.line)
+        except OSError as exc:
+            self._say(f"Could not save it: {exc.strerror or exc}")
+            return
+        self._say(f"Saved to {self.saved} (only you can read it; delete it once it is handed over).")
+
+    def _say(self, text: str) -> None:
+        self.query_one("#invite-copied", Static).update(Content.styled(text, "$text-success"))
 
     def result(self) -> bool:
         return True
+
+
+def save_invite(directory: Path, code: str, line: str) -> Path:
+    """Write ``line`` to ``directory/invite-<first digits of the code>.txt``, readable by this user only (the
+    code lets one person into the team)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    path = directory / f"invite-{code[3:11].lower()}.txt"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(line + "\n")
+    return path

@@ -14,17 +14,18 @@ from textual.widgets import Static
 
 from meshchat.invites import InviteCode
 from tui.changes import Changes
-from tui.format import plural
+from tui.format import plural, shown
 from tui.screens.base import AreaScreen
 from tui.screens.forms import InviteCodeForm, InviteForm
 from tui.session import session
 from tui.widgets.peers.peer_table import PeerTable
+from tui.widgets.table import Rows
 
 REFRESH_S = 1.0
 NO_PEERS = (
-    "No peers yet. Teammates' laptops on the same network appear here by themselves; others can be given "
-    "with 'meshchat node --peer HOST:PORT'. Until then everything you write is kept and syncs when a peer "
-    "appears."
+    "No peers yet. Teammates' laptops on the same network appear here by themselves. For one across a routed "
+    "network or a VPN, start the app with its address: 'meshchat ui --peer HOST:PORT' (and press i here to "
+    "invite someone new). Until then everything you write is kept and syncs when a peer appears."
 )
 
 
@@ -38,6 +39,7 @@ class PeersScreen(AreaScreen):
             yield Static(id="peers-listening")
             yield Static(id="peers-summary")
             yield PeerTable(id="peer-table")
+            yield Static(id="peer-note")
             yield Static("FORKS", classes="section-title", id="forks-title")
             yield Static(id="forks")
 
@@ -70,6 +72,7 @@ class PeersScreen(AreaScreen):
         table = self.query_one(PeerTable)
         table.display = bool(peers)
         table.show_peers(peers, app.sync, app.name_of)
+        self._show_note()
         forks = app.fork_list()
         self.query_one("#forks", Static).update(
             Content.styled(
@@ -80,6 +83,20 @@ class PeersScreen(AreaScreen):
             else Content.styled("No forks: every author's log is one unbroken chain.", "$text-success")
         )
 
+    def on_rows_highlighted(self, event: Rows.Highlighted) -> None:
+        if isinstance(event.table, PeerTable):
+            self._show_note()
+
+    def _show_note(self) -> None:
+        """The highlighted peer's last problem in full (the table's column cuts it to fit)."""
+        table = self.query_one(PeerTable)
+        key = table.selected_key
+        status = next((p for p in session(self).node.peers() if p.peer.address == key), None)
+        note = self.query_one("#peer-note", Static)
+        note.display = status is not None and bool(status.error)
+        if status is not None and status.error:
+            note.update(Content.assemble((f"{status.peer.address}: ", "bold"), (shown(status.error), "$text-error")))
+
     @work
     async def action_invite(self) -> None:
         app = session(self)
@@ -88,9 +105,8 @@ class PeersScreen(AreaScreen):
             return
         code = await app.write(lambda: app.node.create_invite(role))
         if code is not None:
-            app.copy_to_clipboard(code)
             addresses = InviteCode.decode(code).addresses
-            await app.push_screen_wait(InviteCodeForm(code, role, addresses))
+            await app.push_screen_wait(InviteCodeForm(code, role, addresses, app.home / "invites"))
 
 
 def listening_text(addresses: Sequence[tuple[str, int]], discovery: bool) -> Content:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Center, Horizontal, Vertical
@@ -14,6 +15,19 @@ from textual.widgets import Button, Input, Label, Static
 from meshchat.invites import InviteCode, join_team
 from meshchat.profile import Profile, ProfileError
 from tui.widgets.chrome import KeyBar
+
+
+class CodeInput(Input):
+    """The invite code field: a paste keeps every line (Textual's ``Input`` keeps only the first), so a code
+    copied over several lines, or the CLI's whole ``meshchat join CODE`` line, arrives whole. The core's code
+    reader (``InviteCode.decode``) makes sense of it."""
+
+    def _on_paste(self, event: events.Paste) -> None:
+        event.stop()
+        event.prevent_default()  # not Input's own paste
+        text = " ".join(event.text.split())
+        if text:
+            self.insert_text_at_cursor(text)
 
 
 class WelcomeScreen(Screen[bool]):
@@ -47,9 +61,11 @@ class WelcomeScreen(Screen[bool]):
                     yield Button("Create team", variant="primary", id="create")
             with Vertical(classes="welcome-box"):
                 yield Static("Join a team", classes="welcome-heading")
-                yield Label("Invite code (from 'meshchat invite') and your name", classes="field-label")
+                yield Label(
+                    "Invite code (paste it whole, or the line 'meshchat join …') and your name", classes="field-label"
+                )
                 with Horizontal(classes="join-fields"):
-                    yield Input(placeholder="MC2…", id="invite-code")
+                    yield CodeInput(placeholder="MC2…", id="invite-code")
                     yield Input(placeholder="Your name", id="join-name")
                 with Horizontal(classes="welcome-buttons"):
                     yield Button("Join", id="join")

@@ -76,6 +76,16 @@ class ForkBanner(Static):
         self.update("\n".join(lines))
 
 
+class NoticeBanner(Static):
+    """A bar under the navigation that stays on every screen while something blocks the person (their invite
+    was refused): what happened and what to do."""
+
+    def show_notice(self, text: str | None) -> None:
+        self.display = bool(text)
+        if text:
+            self.update(Content.assemble(("⚠ ", "bold"), (text, "bold")))
+
+
 @dataclass(frozen=True, slots=True)
 class StatusFacts:
     """What the status bar says; the app gathers it from the node."""
