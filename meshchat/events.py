@@ -40,6 +40,18 @@ class PeerStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class Heard:
+    """When this node last heard from a member, and by which path: ``link`` (a link to that member's own node,
+    at ``address``), ``relay`` (their entries came in through ``via``'s node) or ``log`` (nothing this run:
+    ``at_ms`` is the clock of their newest entry held, their own clock)."""
+
+    at_ms: int
+    path: Literal["link", "relay", "log"]
+    via: bytes | None = None
+    address: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class EntriesAdded:
     """New entries are in the store (ours, or received). Re-read the views that ``kinds`` and ``rooms`` touch."""
 

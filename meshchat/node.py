@@ -31,6 +31,7 @@ from meshchat.events import (
     EntriesAdded,
     ForkDetected,
     FoundBy,
+    Heard,
     InviteRefused,
     LinkRefused,
     MembershipChanged,
@@ -44,6 +45,7 @@ from meshchat.log.clock import wall_ms
 from meshchat.log.codec import pack
 from meshchat.log.effects import retraction_allowed
 from meshchat.log.entry import Entry
+from meshchat.log.flash import FlashStatus, flash_recipients, flash_status
 from meshchat.log.kinds import MEMBERSHIP_KINDS
 from meshchat.log.netkeys import rotation_reason
 from meshchat.log.rules import INVITE_REFUSALS, Membership, Role, role_allows
@@ -416,6 +418,33 @@ class Node:
     def may_retract(self, message: Message) -> bool:
         """Whether our retraction of ``message`` would hide it (our own as a member, anyone's as an admin)."""
         return retraction_allowed(self.profile.role_for_next_entry(), self.me, message.author)
+
+    def last_heard(self) -> dict[bytes, Heard]:
+        """When this node last heard from each author, and how (see :class:`~meshchat.events.Heard`): a live link
+        to their node now; else the last batch that brought their entries (from them, or relayed by a peer);
+        else, for authors not heard from this run, the clock of their newest entry held."""
+        heard = {author: Heard(head.clock, "log") for author, head in self.profile.store.heads().items()}
+        addresses = {p.peer.key: p.peer.address for p in self.peers() if p.peer.key is not None}
+        for author, (at_ms, via) in self.replica.heard.items():
+            direct = via == author
+            heard[author] = Heard(at_ms, "link" if direct else "relay", via, addresses.get(via, "") if direct else "")
+        now = wall_ms()
+        for status in self.peers():
+            key, address = status.peer.key, status.peer.address
+            if key is None:
+                continue
+            if status.state in ("live", "syncing"):
+                heard[key] = Heard(now, "link", key, address)
+            elif status.last_sync_ms and status.last_sync_ms > heard.get(key, Heard(0, "log")).at_ms:
+                heard[key] = Heard(status.last_sync_ms, "link", key, address)
+        return heard
+
+    def flash_status(self, message: Message, now_ms: int | None = None) -> FlashStatus:
+        """Who must still acknowledge ``message`` (a FLASH), who of them is silent or unreachable, and whether it
+        is overdue: the rule of ``meshchat.log.flash`` with this node's facts (``last_heard``, the time)."""
+        heard = {key: h.at_ms for key, h in self.last_heard().items()}
+        recipients = flash_recipients(self.membership, message.author)
+        return flash_status(message.clock, message.acked_by, recipients, heard, wall_ms() if now_ms is None else now_ms)
 
     def forked_authors(self) -> dict[bytes, int]:
         """``{author: seq}``: authors who signed two different entries with one seq, at the lowest such seq.

@@ -58,6 +58,8 @@ class StoreReplica:
         self.on_forks = on_forks
         self.on_problem = on_problem
         self._writer: Store | None = None
+        # author -> (wall ms, peer) of the last batch that brought their entries (or came from that peer itself)
+        self.heard: dict[bytes, tuple[int, bytes]] = {}
         self._lock = trio.Lock()
 
     def close(self) -> None:
@@ -170,6 +172,9 @@ class StoreReplica:
                 self.on_problem(str(exc))
                 raise LinkEnded(f"cannot store what the peer sent: {exc}") from None
         if result.appended:
+            now = wall_ms()
+            for author in {e.author for e in result.appended} | {peer_key}:
+                self.heard[author] = (now, peer_key)
             self.on_stored()
         if result.forks:
             self.on_forks()
