@@ -442,9 +442,16 @@ class Node:
     def flash_status(self, message: Message, now_ms: int | None = None) -> FlashStatus:
         """Who must still acknowledge ``message`` (a FLASH), who of them is silent or unreachable, and whether it
         is overdue: the rule of ``meshchat.log.flash`` with this node's facts (``last_heard``, the time)."""
+        return self.flash_statuses([message], now_ms)[0]
+
+    def flash_statuses(self, messages: Sequence[Message], now_ms: int | None = None) -> list[FlashStatus]:
+        """:meth:`flash_status` of several FLASHes, with one reading of the facts."""
+        if not messages:
+            return []
         heard = {key: h.at_ms for key, h in self.last_heard().items()}
-        recipients = flash_recipients(self.membership, message.author)
-        return flash_status(message.clock, message.acked_by, recipients, heard, wall_ms() if now_ms is None else now_ms)
+        now = wall_ms() if now_ms is None else now_ms
+        membership = self.membership
+        return [flash_status(m.clock, m.acked_by, flash_recipients(membership, m.author), heard, now) for m in messages]
 
     def forked_authors(self) -> dict[bytes, int]:
         """``{author: seq}``: authors who signed two different entries with one seq, at the lowest such seq.

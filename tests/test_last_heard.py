@@ -32,6 +32,7 @@ async def test_a_member_is_heard_over_a_link_through_a_relay_or_only_in_the_log(
             assert dee.me not in heard  # never wrote, never linked: nothing to go by
             message = ana.views.message(flash.id)
             assert message is not None
+            assert ana.views.flashes_by(ana.me) == [message] and ana.views.flashes_by(cy.me) == []
             await wait_until(lambda: bo.views.message(flash.id) is not None)
             await bo.ack(flash.id)
             await wait_until(lambda: bo.me in (ana.views.message(flash.id) or message).acked_by)

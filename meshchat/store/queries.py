@@ -196,6 +196,18 @@ class Views:
         messages = self._messages_from_rows(sorted(picked, key=lambda r: r[:3]), m)
         return [msg for msg in messages if member not in msg.acked_by and not msg.retracted]
 
+    def flashes_by(self, author: bytes) -> list[Message]:
+        """The FLASH messages (those that require acknowledgement) ``author`` wrote, oldest first, retracted
+        ones left out: what a sender follows until everyone has acknowledged."""
+        m = self.membership
+        rows = self.conn.execute(
+            "SELECT a.key, e.seq, e.clock, e.raw, e.flags FROM entries e JOIN authors a ON a.ix = e.author "
+            "WHERE e.flags & 1 AND a.key = ? ORDER BY e.clock",
+            (author,),
+        ).fetchall()
+        picked = [(c, k, s, r, f) for k, s, c, r, f in rows if m.may(k, s, c, "msg.post")]
+        return [msg for msg in self._messages_from_rows(picked, m) if not msg.retracted]
+
     def pinned(self) -> list[bytes]:
         """Ids of entries pinned by a member, in pin order (the curated timeline of the HQ export)."""
         m = self.membership
