@@ -7,6 +7,7 @@ events. The app holds what every screen shares: the node, the bridge, the fork a
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -22,11 +23,14 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from meshchat.events import ForkDetected, NodeEvent, SyncProgress
+from meshchat.log.clock import wall_ms
 from meshchat.log.views import Message
 from meshchat.node import Node, NodeConfig
 from meshchat.profile import ProfileError
 from tui.bridge import Companion, NodeBridge, TrioCrashed
 from tui.changes import Changes, fold
+from tui.desktop import notification_sequence
+from tui.flash_watch import FlashWatch
 from tui.format import shown, shown_body
 from tui.screens.base import AreaScreen
 from tui.screens.chat import ChatScreen
@@ -37,6 +41,7 @@ from tui.screens.welcome import WelcomeScreen
 from tui.widgets.chrome import NAV, Fork, StatusFacts
 
 T = TypeVar("T")
+ALARM_TICK_S = 1.0  # how often the FLASH alarm looks at the time
 
 
 class MeshchatApp(App[int]):
@@ -64,6 +69,11 @@ class MeshchatApp(App[int]):
         Binding("f2", "switch_mode('incidents')", "Incidents", show=False, priority=True),
         Binding("f3", "switch_mode('checkins')", "Check-ins", show=False, priority=True),
         Binding("f4", "switch_mode('peers')", "Peers", show=False, priority=True),
+        # F-keys are taken by many laptops and some terminals: alt+1..4 too (macOS: Option as Meta).
+        Binding("alt+1", "switch_mode('chat')", "Chat", show=False, priority=True),
+        Binding("alt+2", "switch_mode('incidents')", "Incidents", show=False, priority=True),
+        Binding("alt+3", "switch_mode('checkins')", "Check-ins", show=False, priority=True),
+        Binding("alt+4", "switch_mode('peers')", "Peers", show=False, priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -98,6 +108,10 @@ class MeshchatApp(App[int]):
         self.current_room: bytes | None = None  # the room the chat shows (roll calls default to it)
         self._announced: set[bytes] = set()  # FLASH messages and roll calls already announced
         self.invite_problem: str | None = None  # our invite was refused: what happened and what to do
+        self.flash_watch: FlashWatch | None = None
+        self.clock: Callable[[], int] = wall_ms  # the time the FLASH alarm goes by (tests set their own)
+        self.bells = 0  # times the bell rang (the terminal's bell is silent in tests)
+        self.desktop_notifications: list[tuple[str, str]] = []  # (title, body) of each one sent
 
     # ---- opening and closing -------------------------------------------------------------------------------
 
@@ -121,9 +135,13 @@ class MeshchatApp(App[int]):
         self.switch_mode("chat")  # first: the room on screen is what a person waits for
         # What was there before we opened is not news; taken before the node runs, so nothing slips between.
         self._announced |= {m.id for m in self.unacknowledged()} | {c.checkin for c in node.views.checkins()}
+        self.flash_watch = FlashWatch(node, self.name_of)
+        self.flash_watch.alarm.known([m.id for m in self.unacknowledged()])
         self.bridge = NodeBridge(node, self, self.companions)
         self.bridge.start()
         self.call_after_refresh(self._after_first_paint)
+        self.call_after_refresh(self.watch_flashes)  # the screens are composed by then
+        self.set_interval(ALARM_TICK_S, self.watch_flashes)
 
     def _after_first_paint(self) -> None:
         # What exists now (modules, Textual's machinery, the screens) lives as long as the app: keep it out of
@@ -219,6 +237,8 @@ class MeshchatApp(App[int]):
             self.bell()
         if changes.remote and "msg.post" in changes.kinds:
             self._announce_flashes()
+        if changes.messages or changes.membership or changes.peers:
+            self.watch_flashes()
         if changes.remote and "checkin.request" in changes.kinds:
             self._announce_rollcalls()
 
@@ -232,8 +252,7 @@ class MeshchatApp(App[int]):
                     title=f"FLASH from {self.name_of(msg.author)}",
                     severity="error",
                     timeout=20,
-                )
-                self.bell()
+                )  # the alarm rings (watch_flashes)
 
     def _announce_rollcalls(self) -> None:
         node = self.node
@@ -257,6 +276,40 @@ class MeshchatApp(App[int]):
             timeout=30,
         )
         self.bell()
+
+    # ---- FLASH alarms --------------------------------------------------------------------------------------
+
+    def watch_flashes(self) -> None:
+        """Read the FLASH facts (once a second, and when messages change): ring, notify, redraw what changed."""
+        watch = self.flash_watch
+        if watch is None or not self.is_running:
+            return
+        now = self.clock()
+        before = watch.facts.signature
+        watch.read(now, self.unacknowledged())
+        alarm = watch.tick(now)
+        if alarm.ring:
+            self.bell()
+        for kind, message in alarm.notifications:
+            self.desktop_notify(*watch.notification(kind, message))
+        if watch.facts.signature != before:
+            for screen in self._area_screens():
+                if screen.is_current and screen.is_mounted:
+                    screen.refresh_chrome()
+                    screen.flashes_changed()
+                else:
+                    screen.stale = True
+
+    def bell(self) -> None:
+        self.bells += 1
+        super().bell()
+
+    def desktop_notify(self, title: str, body: str) -> None:
+        """A desktop notification, where the terminal is known to show one (``tui.desktop``)."""
+        self.desktop_notifications.append((title, body))
+        sequence = notification_sequence(title, body, os.environ)
+        if sequence is not None and not self.is_headless and self._driver is not None:
+            self._driver.write(sequence)  # as App.bell writes the bell
 
     def _area_screens(self) -> list[AreaScreen]:
         screens: list[AreaScreen] = []

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from meshchat.events import Heard
 from meshchat.log.safe_text import safe_text
 from meshchat.log.views import location_text
 
@@ -76,3 +77,16 @@ def names(keys: Iterable[bytes], name_of: Callable[[bytes], str], *, limit: int 
     if len(listed) <= limit:
         return ", ".join(listed)
     return f"{', '.join(listed[:limit])} and {len(listed) - limit} more"
+
+
+def heard_text(heard: Heard | None, name_of: Callable[[bytes], str]) -> str:
+    """``last heard 07:02 via Bo's node``, ``last heard 07:02 on a direct link, 10.0.0.5:7766``, ``last wrote
+    07:02, their newest entry here``, ``never heard from``: when and how this node last heard from a member."""
+    if heard is None or heard.at_ms <= 0:
+        return "never heard from"
+    when = clock_time(heard.at_ms)
+    if heard.path == "relay" and heard.via is not None:
+        return f"last heard {when} via {name_of(heard.via)}'s node"
+    if heard.path == "link":
+        return f"last heard {when} on a direct link" + (f", {shown(heard.address)}" if heard.address else "")
+    return f"last wrote {when}, their newest entry here"

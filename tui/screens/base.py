@@ -11,7 +11,7 @@ from textual.screen import Screen
 from tui.changes import Changes
 from tui.format import shown
 from tui.session import session
-from tui.widgets.chrome import ForkBanner, KeyBar, NavBar, NavItem, NoticeBanner, StatusBar
+from tui.widgets.chrome import FlashBanner, ForkBanner, KeyBar, NavBar, NavItem, NoticeBanner, StatusBar
 
 
 class AreaScreen(Screen[None]):
@@ -26,6 +26,7 @@ class AreaScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield NavBar(shown(session(self).node.team_name), self.MODE)
         yield ForkBanner(id="fork-banner")
+        yield FlashBanner(id="flash-banner")
         yield NoticeBanner(id="notice-banner")
         yield from self.compose_area()
         yield StatusBar(id="status-bar")
@@ -62,11 +63,18 @@ class AreaScreen(Screen[None]):
     def refresh_chrome(self) -> None:
         app = session(self)
         self.query_one(ForkBanner).show_forks(app.fork_list())
+        self.query_one(FlashBanner).show_lines(app.flash_watch.banner_lines() if app.flash_watch else [])
         self.query_one(NoticeBanner).show_notice(app.invite_problem)
         self.query_one(StatusBar).show(app.status_facts())
 
     def refresh_area(self, changes: Changes | None) -> None:
         """Re-read what ``changes`` touch (``None``: everything)."""
 
+    def flashes_changed(self) -> None:
+        """A FLASH's status changed without new entries (it became overdue, a member went quiet)."""
+
     def on_nav_item_chosen(self, event: NavItem.Chosen) -> None:
         session(self).switch_mode(event.mode)
+
+    def on_flash_banner_clicked(self, event: FlashBanner.Clicked) -> None:
+        session(self).switch_mode("checkins")

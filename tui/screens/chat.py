@@ -89,6 +89,10 @@ class ChatScreen(AreaScreen):
     def area_mounted(self) -> None:
         self.messages.compose_target = self.composer.input
         self.messages.allowed = self._may
+        app = session(self)
+        if app.flash_watch is not None:
+            watch = app.flash_watch
+            self.messages.flash_status = lambda message: watch.status_of(message, app.clock())
         if not self._open_first_room():
             self._refresh_rooms()
         self.focus_default()
@@ -116,6 +120,10 @@ class ChatScreen(AreaScreen):
             self._refresh_rooms()
         if self.room is not None and (changes is None or changes.touches_room(self.room)):
             self._reload()
+
+    def flashes_changed(self) -> None:
+        if self.room is not None:
+            self.messages.reload()  # the lines under FLASH messages: overdue, silent, unreachable
 
     def _refresh_rooms(self) -> None:
         node = session(self).node

@@ -9,6 +9,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Static
 
 from meshchat.log.views import Checkin
@@ -38,6 +39,8 @@ class CheckinsScreen(AreaScreen):
         with Vertical(id="checkins"):
             yield Static("WAITING FOR YOUR ACKNOWLEDGEMENT  a acknowledges", classes="section-title")
             yield FlashList(id="flashes")
+            yield Static("YOUR FLASH MESSAGES  who has not acknowledged", classes="section-title", id="sent-title")
+            yield Static(id="sent-flashes")
             yield Static("ROLL CALLS  s safe · h need help · n new", classes="section-title")
             with Horizontal(id="rollcalls"):
                 yield RollCallTable(id="rollcall-table")
@@ -46,6 +49,12 @@ class CheckinsScreen(AreaScreen):
     def area_mounted(self) -> None:
         self.refresh_area(None)
         self.focus_default()
+
+    def flashes_changed(self) -> None:
+        watch = session(self).flash_watch
+        lines = watch.sent_lines() if watch is not None else []
+        self.query_one("#sent-title").display = self.query_one("#sent-flashes").display = bool(lines)
+        self.query_one("#sent-flashes", Static).update(Content("\n").join(lines))
 
     def focus_default(self) -> None:
         flashes = self.query_one(FlashList)
@@ -65,6 +74,7 @@ class CheckinsScreen(AreaScreen):
         if changes is None or changes.messages or changes.room_list:
             rooms = {r.room: shown(r.name) for r in node.views.rooms()}
             self.query_one(FlashList).show(app.unacknowledged(), app.name_of, lambda r: rooms.get(r, "?"))
+            self.flashes_changed()
         if changes is None or changes.checkins:
             self.checkins = node.views.checkins()
             self.query_one(RollCallTable).show_checkins(self.checkins, session(self).name_of)

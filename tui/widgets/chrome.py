@@ -76,6 +76,24 @@ class ForkBanner(Static):
         self.update("\n".join(lines))
 
 
+class FlashBanner(Static):
+    """FLASH messages on every screen until they are acknowledged, and the sender's overdue ones with who is
+    silent and who is unreachable. A click shows the check-ins screen, where ``a`` acknowledges."""
+
+    @dataclass
+    class Clicked(TextualMessage):
+        """The person clicked the banner."""
+
+    def show_lines(self, lines: Sequence[Content]) -> None:
+        self.display = bool(lines)
+        if lines:
+            self.update(Content("\n").join(lines), layout=True)
+
+    def on_click(self, event: events.Click) -> None:
+        event.stop()
+        self.post_message(self.Clicked())
+
+
 class NoticeBanner(Static):
     """A bar under the navigation that stays on every screen while something blocks the person (their invite
     was refused): what happened and what to do."""

@@ -38,10 +38,11 @@ from textual.style import Style
 from textual.visual import Visual
 from textual.widgets import Input
 
+from meshchat.log.flash import FlashStatus, flash_recipients, flash_status
 from meshchat.log.views import Message
 from meshchat.store.queries import Cursor
 from tui.format import clock_day, same_day
-from tui.widgets.chat.message_view import DaySeparator, MessageLook, MessageVisual, reply_preview
+from tui.widgets.chat.message_view import DaySeparator, MessageLook, MessageVisual, flash_line, reply_preview
 from tui.widgets.chat.room_window import PAGE, MessageSource, RoomWindow
 
 GROUP_MS = 5 * 60 * 1000  # follow-ups by the same author within this time omit the name
@@ -129,6 +130,7 @@ class MessageList(ScrollView, can_focus=True):
         self.follow_next = False  # the next reload goes to the newest message (after the person posts)
         self.compose_target: Input | None = None  # where typing goes (the composer's input)
         self.allowed: Callable[[str, Message], bool] = lambda action, message: True
+        self.flash_status: Callable[[Message], FlashStatus] = self._plain_flash_status  # the app's, with its facts
         self._looks: dict[bytes, tuple[Message, MessageLook, bool, MessageVisual, int]] = {}
         self._serial = 0
         # Rows drawn lately (a few screens). Kept small: every Strip carries caches of its own, and a big heap
@@ -221,7 +223,6 @@ class MessageList(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         rows: list[Row] = []
         previous: Message | None = None
-        expected = max(0, sum(1 for m in self.source.membership.members.values() if m.role is not None) - 1)
         marker_done = self.unread_after is None
         looks: dict[bytes, tuple[Message, MessageLook, bool, MessageVisual, int]] = {}
         names: dict[bytes, str] = {}
@@ -244,7 +245,8 @@ class MessageList(ScrollView, can_focus=True):
             name = names.get(msg.author)
             if name is None:
                 name = names[msg.author] = self.name_of(msg.author)
-            look = MessageLook(name, not grouped, self.me, self._reply_preview(msg), expected)
+            flash = flash_line(msg, self.flash_status(msg), self.me, self.name_of) if msg.ack_required else ("", "")
+            look = MessageLook(name, not grouped, self.me, self._reply_preview(msg), flash)
             folded = msg.id not in self.expanded
             cached = self._looks.get(msg.id)
             if cached is not None and cached[0] == msg and cached[1] == look and cached[2] == folded:
@@ -283,6 +285,10 @@ class MessageList(ScrollView, can_focus=True):
         if not self.rows or line < 0 or line >= self.virtual_size.height:
             return None
         return bisect.bisect_right(self._starts, line) - 1
+
+    def _plain_flash_status(self, msg: Message) -> FlashStatus:
+        """Acknowledgements counted against the membership, without the node's facts (never overdue)."""
+        return flash_status(msg.clock, msg.acked_by, flash_recipients(self.source.membership, msg.author), {}, 0)
 
     def _reply_preview(self, msg: Message) -> str:
         if msg.reply_to is None:

@@ -18,8 +18,9 @@ from textual.strip import Strip
 from textual.style import Style
 from textual.visual import RenderOptions, Visual
 
+from meshchat.log.flash import FlashStatus
 from meshchat.log.views import Message
-from tui.format import clock_time, short_id, shown, shown_body
+from tui.format import clock_time, names, short_id, shown, shown_body
 
 NAME_WIDTH = 10
 FOLD_LINES = 8  # a longer message shows this many lines and "show more" until it is unfolded
@@ -35,7 +36,7 @@ class MessageLook:
     show_author: bool  # False for a follow-up by the same author a moment later
     me: bytes
     reply_preview: str = ""  # "Bo: first words…" of the message answered, if any
-    expected_acks: int = 0  # members who should acknowledge a FLASH (everyone but its author)
+    flash_line: tuple[str, str] = ("", "")  # a FLASH's acknowledgement line and its style (see flash_line)
 
 
 def message_content(msg: Message, look: MessageLook) -> Content:
@@ -57,8 +58,8 @@ def message_content(msg: Message, look: MessageLook) -> Content:
         parts.append(text)
     else:
         parts.append(text)
-    if msg.ack_required:
-        parts.append(("\n" + ack_note(msg, look.me, look.expected_acks), _ack_style(msg, look)))
+    if msg.ack_required and look.flash_line[0]:
+        parts.append(("\n" + look.flash_line[0], look.flash_line[1]))
     if msg.pinned:
         parts.append(("  ◆ pinned", "$accent"))
     return Content.assemble(*parts)
@@ -68,22 +69,27 @@ def owes_ack(msg: Message, me: bytes) -> bool:
     return msg.ack_required and msg.author != me and me not in msg.acked_by
 
 
-def ack_note(msg: Message, me: bytes, expected: int) -> str:
-    """Whether this person still owes an acknowledgement, and how many of the team have given theirs."""
-    count = len(msg.acked_by)
+def flash_line(msg: Message, status: FlashStatus, me: bytes, name_of: Callable[[bytes], str]) -> tuple[str, str]:
+    """The line under a FLASH: whether this person still owes an acknowledgement, how many have given theirs,
+    and, for the sender, who has not (silent or unreachable once it is overdue). With its style."""
+    expected = len(status.acked) + len(status.waiting)
+    count = len(status.acked)
     if owes_ack(msg, me):
-        return f"◀ needs your ack (Enter, a) · {count} of {expected} acked"
+        late = "OVERDUE · " if status.overdue else ""
+        return f"◀ {late}needs your ack (Enter, a) · {count} of {expected} acked", "bold $text-warning"
     if expected == 0:
-        return "(nobody else in the team to acknowledge yet)"
-    if expected and count >= expected:
-        return f"✓ acked by all {expected}"
-    return f"✓ {count} of {expected} acked"
-
-
-def _ack_style(msg: Message, look: MessageLook) -> str:
-    if owes_ack(msg, look.me):
-        return "bold $text-warning"
-    return "$text-success" if len(msg.acked_by) >= look.expected_acks else "$text-muted"
+        return "(nobody else in the team to acknowledge yet)", "$text-muted"
+    if status.done:
+        return f"✓ acked by all {expected}", "$text-success"
+    if msg.author == me and status.overdue:
+        parts = [f"⚠ overdue · {count} of {expected} acked"]
+        if status.silent:
+            parts.append("silent: " + ", ".join(name_of(k) for k in status.silent))
+        if status.unreachable:
+            parts.append("unreachable: " + ", ".join(name_of(k) for k in status.unreachable))
+        return " · ".join(parts), "bold $text-error"
+    waiting = f" · waiting for {names(status.waiting, name_of)}" if msg.author == me else ""
+    return f"✓ {count} of {expected} acked{waiting}", "$text-muted"
 
 
 def gutter_content(msg: Message, look: MessageLook) -> Content:
