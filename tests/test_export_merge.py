@@ -11,6 +11,7 @@ from export_support import export, found_team, frames
 from meshchat.export import manifest
 from meshchat.export.archive import Home
 from meshchat.export.bundle import import_bundle, read_frontier, write_bundle, write_frontier
+from meshchat.export.pins import Expected
 from meshchat.export.verify import verify_export
 from meshchat.export.writer import export_store
 from meshchat.profile import Profile
@@ -69,7 +70,8 @@ def test_three_partial_exports_verify_and_merge_to_the_union(tmp_path: Path) -> 
             merged_out = tmp_path / "merged"
             export_store(store, hq.identity(), merged_out)
             merged_snapshot = Views(store).snapshot()
-        report = verify_export(merged_out)
+        assert not verify_export(merged_out).ok  # signed by the archive, no member: HQ pins the archive's key
+        report = verify_export(merged_out, expected=Expected(signer=hq.identity().public_key.hex()))
         assert report.ok and not report.warnings, report.problems
         merged = log_raws(merged_out)
         assert len(merged) == len(set(merged)) and set(merged) == union

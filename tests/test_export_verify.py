@@ -234,9 +234,9 @@ def test_dropped_tail_is_caught_by_a_heads_entry_even_in_a_consistent_forgery(bu
         assert store.head(named.author).seq == named.seq - 1  # type: ignore[union-attr]
         export_store(store, forger, tmp_path / "forged")
     report = verify_export(tmp_path / "forged")
-    assert {p.code for p in report.errors} == {"missing-head"}  # ben's and ana's heads entries both witness
-    assert names_entry(report, named, "missing-head")
-    assert report.signer_role == "unknown"  # and the forger's key is no member
+    assert {p.code for p in report.errors} == {"missing-head", "signer-not-member"}  # the forger's key is no member
+    assert names_entry(report, named, "missing-head")  # and ben's and ana's heads entries both witness
+    assert report.signer_role == "unknown"
 
 
 def test_manifest_lies_are_named(built: Built, tmp_path: Path) -> None:
@@ -415,4 +415,5 @@ def test_the_exporters_own_heads_entry_must_be_in_the_log(built: Built, tmp_path
     assert written["author"] == built.ana.me.hex()
     resign(work, Identity.generate(), heads_entry={**written, "id": "00" * 32})
     report = verify_export(work)
-    assert [(p.code, p.seq) for p in report.errors] == [("missing-head", written["seq"])]
+    found = [(p.code, p.seq) for p in report.errors]
+    assert found == [("signer-not-member", None), ("missing-head", written["seq"])], found

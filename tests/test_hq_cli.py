@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -43,8 +44,13 @@ def test_export_verify_import_from_the_command_line(tmp_path: Path) -> None:
     assert "0 rejected" in imported and "Flood response" in imported
     teams = meshchat(hq, "teams").stdout
     assert "Flood response" in teams
-    meshchat(hq, "export", "--team", "flood response", "--out", str(tmp_path / "from-hq"))
-    assert "VERIFIED" in meshchat(nobody, "verify", str(tmp_path / "from-hq")).stdout
+    from_hq = tmp_path / "from-hq"
+    archived = meshchat(hq, "export", "--team", "flood response", "--out", str(from_hq)).stdout
+    signer = re.search(r"--expect-signer ([0-9a-f]{32}) ", archived)
+    assert signer, archived
+    unpinned = meshchat(nobody, "verify", str(from_hq), ok=False)  # the archive is no member of the team
+    assert unpinned.returncode == 1 and "signer-not-member" in unpinned.stdout
+    assert "VERIFIED" in meshchat(nobody, "verify", "--expect-signer", signer.group(1), str(from_hq)).stdout
 
 
 def test_clear_errors(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
@@ -39,6 +40,20 @@ def register(commands: Any) -> None:
 
     p = commands.add_parser("verify", help="check an export with nothing but the export (exit 0: intact)")
     p.add_argument("dir", type=Path, metavar="DIR")
+    p.add_argument(
+        "--expect-team",
+        type=_pin("team"),
+        default=None,
+        metavar="TEAM_ID",
+        help="the team's id as 'meshchat export' printed it (at least 32 hex digits; spaces are ignored)",
+    )
+    p.add_argument(
+        "--expect-signer",
+        type=_pin("signer"),
+        default=None,
+        metavar="KEY",
+        help="the exporting node's key as 'meshchat export' printed it (needed for an HQ archive's exports)",
+    )
     p.add_argument("--json", action="store_true", help="the full report as JSON on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(handler=cmd_verify)
@@ -82,6 +97,18 @@ def _plain_errors(handler: Handler) -> Handler:
     return run
 
 
+def _pin(what: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        from meshchat.export.pins import PinError, parse_pin
+
+        try:
+            return parse_pin(text, what)
+        except PinError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
 def _since(text: str) -> int:
     """``2026-11-25``, ``2026-11-25T07:00[:00][Z|+02:00]`` (UTC unless an offset is given), or ``90m``,
     ``12h``, ``3d`` before now; as ms since the epoch."""
@@ -115,6 +142,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     home = Home(args.home)
     if args.team is None and (args.home / STORE_FILE).exists():
         with Profile.open(args.home) as profile:
+            role = profile.my_role()
+            pins = _Pins(profile.team_id, profile.team_name, profile.me, profile.name_of(profile.me), role)
             heads = [] if args.no_heads else write_heads(profile)
             room = _room(Views(profile.store), args.room)
             result = export_store(
@@ -130,6 +159,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.team is None and len(teams) != 1:
             raise ExportError(f"{args.home} holds {len(teams)} teams: choose one with --team (see 'meshchat teams')")
         team = home.find_team(args.team) if args.team else teams[0]
+        pins = _Pins(team.team_id, team.name, home.identity().public_key, "", None)
         with home.open_store(team.team_id) as store:
             room = _room(Views(store), args.room)
             result = export_store(
@@ -139,8 +169,34 @@ def cmd_export(args: argparse.Namespace) -> int:
     reports = [f for f in result.files[2:] if f not in result.data_files]
     say(f"log.msgpack: {result.log_bytes:,} bytes; data: {', '.join(result.data_files)}")
     say(f"reports: {', '.join(reports[:5])}{', ...' if len(reports) > 5 else ''}")
-    say(f"check it anywhere with: meshchat verify {result.out}")
+    pins.say(result.out)
     return 0
+
+
+@dataclass(frozen=True)
+class _Pins:
+    """What HQ pins before it trusts this export, printed to be read over the radio (docs/hq.md)."""
+
+    team: bytes
+    team_name: str
+    signer: bytes
+    signer_name: str
+    role: Any  # the signer's Role, None when it is no member (an HQ archive)
+
+    def say(self, out: Path) -> None:
+        from meshchat.export.pins import compact, radio_text
+
+        if self.role is not None:
+            who = f"{self.signer_name} ({self.role.label})"
+        else:
+            who = "this home: no member of the team, so HQ verifies with this key pinned"
+        say("for HQ, to read over the radio:")
+        say(f"  team    {radio_text(self.team)}   {self.team_name}")
+        say(f"  signer  {radio_text(self.signer)}   {who}")
+        say(
+            f"check it anywhere with: meshchat verify --expect-team {compact(self.team)} "
+            f"--expect-signer {compact(self.signer)} {out}"
+        )
 
 
 def _room(views: Any, name: str | None) -> bytes | None:
@@ -158,8 +214,10 @@ def _room(views: Any, name: str | None) -> bytes | None:
 @_plain_errors
 def cmd_verify(args: argparse.Namespace) -> int:
     from meshchat.export.fullverify import verify_all
+    from meshchat.export.pins import Expected
 
-    report = verify_all(args.dir, progress=Progress(quiet=args.quiet or args.json))
+    expected = Expected(team=args.expect_team, signer=args.expect_signer)
+    report = verify_all(args.dir, expected=expected, progress=Progress(quiet=args.quiet or args.json))
     if args.json:
         say_json(report.to_json())
     else:
@@ -176,6 +234,13 @@ def print_report(report: VerifyReport) -> None:
         who = names.get(report.exported_by) or short(report.exported_by, 16)
         when = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime((report.exported_at or 0) // 1000))
         say(f"exported   {when} by {who} ({report.exported_by.hex()[:16]}, {report.signer_role or '?'})")
+    pinned = []
+    if report.expected_team is not None:
+        pinned.append("team " + ("NOT as expected" if report.has("unexpected-team") else "as expected"))
+    if report.expected_signer is not None:
+        pinned.append("signer " + ("NOT as expected" if report.has("unexpected-signer") else "as expected"))
+    if pinned:
+        say(f"pinned     {'; '.join(pinned)}")
     say(
         f"log        {report.entries:,} entries by {report.authors} author{'' if report.authors == 1 else 's'}; "
         f"{report.signatures_checked:,} signatures checked one by one"

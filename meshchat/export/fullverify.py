@@ -8,11 +8,16 @@ from pathlib import Path
 
 from meshchat.export.operation import OPERATION_FILE
 from meshchat.export.operation.check import check_operation
+from meshchat.export.pins import Expected
 from meshchat.export.problems import VerifyReport
 from meshchat.export.progress import Progress
 from meshchat.export.verify import verify_export
 
 
-def verify_all(path: Path, *, progress: Progress | None = None, workers: int | None = None) -> VerifyReport:
-    """Verify an export and compare each of its data files with its log."""
-    return verify_export(path, progress=progress, workers=workers, data_checks={OPERATION_FILE: check_operation})
+def verify_all(
+    path: Path, *, expected: Expected | None = None, progress: Progress | None = None, workers: int | None = None
+) -> VerifyReport:
+    """Verify an export (against the team and signer HQ pinned) and compare each of its data files with its
+    log."""
+    checks = {OPERATION_FILE: check_operation}
+    return verify_export(path, expected=expected, progress=progress, workers=workers, data_checks=checks)

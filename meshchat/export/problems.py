@@ -29,11 +29,14 @@ class Problem:
     where: str = ""
 
     def entry_text(self, names: dict[bytes, str]) -> str:
-        """``ana a1b2c3d4e5f60718#17 id 0e9f...`` (full id), or ``""`` when no entry is named."""
+        """``ana a1b2c3d4e5f60718#17 id 0e9f...`` (full id), ``ana a1b2c3d4e5f60718`` for an author alone, or
+        ``""`` when no entry is named."""
         if self.author is None:
             return ""
         who = names.get(self.author, "")
-        text = f"{who + ' ' if who else ''}{self.author.hex()[:16]}#{self.seq if self.seq is not None else '?'}"
+        text = f"{who + ' ' if who else ''}{self.author.hex()[:16]}"
+        if self.seq is not None or self.id is not None:  # an author alone (missing-author) has no entry to name
+            text += f"#{self.seq if self.seq is not None else '?'}"
         if self.id is not None:
             text += f" id {self.id.hex()}"
         return text
@@ -69,6 +72,8 @@ class VerifyReport:
     exported_by: bytes | None = None
     exported_at: int | None = None
     signer_role: str = ""
+    expected_team: str | None = None  # what HQ pinned (hex prefixes), None when not pinned
+    expected_signer: str | None = None
     entries: int = 0
     authors: int = 0
     fork_proofs: int = 0
@@ -96,6 +101,9 @@ class VerifyReport:
     def ok(self) -> bool:
         return not self.errors
 
+    def has(self, code: str) -> bool:
+        return any(p.code == code for p in self.problems)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "path": str(self.path),
@@ -103,6 +111,8 @@ class VerifyReport:
             "team": {"id": self.team_id.hex() if self.team_id else None, "name": self.team_name},
             "exported_by": self.exported_by.hex() if self.exported_by else None,
             "exported_at": self.exported_at,
+            "signer_role": self.signer_role,
+            "expected": {"team": self.expected_team, "signer": self.expected_signer},
             "entries": self.entries,
             "authors": self.authors,
             "fork_proofs": self.fork_proofs,

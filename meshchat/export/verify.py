@@ -13,6 +13,10 @@ What is checked, and why it is enough (see docs/hq.md):
    ``forks.msgpack``), are shown as warnings: the bundle is intact, but HQ must look.
 5. The manifest: its signature over its exact bytes, the digest of every file it lists, and that what it
    states (authors, heads, counts, forks, retractions) is what the log says.
+6. Who vouches for it: the manifest's signer must be a member of the team in the log, unless HQ pinned that
+   key (``Expected.signer``): anyone can drop entries and re-sign an export with a key of their own. HQ can
+   also pin the team (``Expected.team``), against a whole team made up under the same name. Members whose
+   membership is in the log but none of whose entries are (``missing-author``) are shown.
 
 Bad content never raises: it becomes a :class:`~meshchat.export.problems.Problem` naming file, frame, author,
 seq and id where they can be known. Only a directory that is not an export at all raises ``ExportError``.
@@ -30,6 +34,7 @@ from meshchat.export.crosscheck import check_files, compare_manifest, hex_field
 from meshchat.export.entries import ENTRIES_FILE, check_entries
 from meshchat.export.errors import BundleFormatError, ExportError
 from meshchat.export.framing import Frame, StreamHeader, read_entries, read_header
+from meshchat.export.pins import Expected, matches
 from meshchat.export.problems import RetractionInfo, Severity, VerifyReport
 from meshchat.export.progress import Progress
 from meshchat.export.signatures import SignatureChecker
@@ -42,6 +47,8 @@ from meshchat.log.views import post_columns
 E = Severity.ERROR
 W = Severity.WARNING
 I = Severity.INFO  # noqa: E741
+# Errors about who signed the export, not about the log: the data files can still be compared with the log.
+_WHO_VOUCHES = frozenset({"signer-not-member", "unexpected-signer", "unexpected-team"})
 
 
 DataCheck = Callable[[Path, Membership, bytes, Add], int]
@@ -51,25 +58,31 @@ DataCheck = Callable[[Path, Membership, bytes, Add], int]
 def verify_export(
     path: Path,
     *,
+    expected: Expected | None = None,
     progress: Progress | None = None,
     workers: int | None = None,
     data_checks: Mapping[str, DataCheck] | None = None,
 ) -> VerifyReport:
-    """Verify the export directory ``path``. Raises :class:`ExportError` only when it is not an export.
+    """Verify the export directory ``path``, against the team and signer HQ pinned in ``expected``. Raises
+    :class:`ExportError` only when it is not an export.
 
     ``entries.jsonl`` is always compared with the log. Data files whose check needs more than the bundle
     (``operation.sqlite`` needs SQLite and the views: ``meshchat.export.operation.check``) are checked when
     ``data_checks`` names them; otherwise only their digest is (an info says so)."""
     checks: dict[str, DataCheck] = {ENTRIES_FILE: check_entries, **(data_checks or {})}
-    return _Verifier(path, progress or Progress.silent(), workers, checks).run()
+    return _Verifier(path, expected or Expected(), progress or Progress.silent(), workers, checks).run()
 
 
 class _Verifier:
-    def __init__(self, path: Path, progress: Progress, workers: int | None, checks: dict[str, DataCheck]) -> None:
+    def __init__(
+        self, path: Path, expected: Expected, progress: Progress, workers: int | None, checks: dict[str, DataCheck]
+    ) -> None:
         self.path = path
+        self.expected = expected
         self.data_checks = checks
         self.progress = progress
-        self.report = VerifyReport(path)
+        self.report = VerifyReport(path, expected_team=expected.team, expected_signer=expected.signer)
+        self.signature_ok = False
         self.doc: dict[str, Any] | None = None
         self.team: bytes | None = None
         self.summary: LogSummary | None = None
@@ -105,13 +118,16 @@ class _Verifier:
             check_chains(self.chains.values(), self.add)
             self.confirmed_forks = check_forks(self.fork_proofs, self.chains, self.add)
             self._check_membership()
+            self._check_signer()
             self._check_heads()
+            self._check_missing_authors()
             self._collect_retractions()
             self._check_data_files()
             if self.doc is not None:
                 compare_manifest(self.doc, self._expected_manifest(), self.chains, self.add)
         if raw_manifest is not None and self.doc is not None:
             check_files(self.path, self.doc, self.add)
+        self._check_pins()
         self.progress.done()
         order = {E: 0, W: 1, I: 2}
         self.report.problems.sort(key=lambda p: order[p.severity])
@@ -150,6 +166,7 @@ class _Verifier:
             self.add(E, "manifest-signature", "the manifest is signed by another key than the exporter it names")
         else:
             self.report.exported_by = sig.key
+            self.signature_ok = True
         return data
 
     def _read_log(self) -> None:
@@ -371,6 +388,72 @@ class _Verifier:
         if self.report.exported_by is not None:
             self.report.signer_role = role_label(m, self.report.exported_by)
 
+    def _check_signer(self) -> None:
+        """Only a member's node vouches for an export by itself: anyone can drop a tail or a whole author and
+        export what is left from a home of their own, where every chain holds and the manifest agrees with
+        the log (issue 12.4). A key that is no member (an HQ archive) vouches only when HQ pinned it."""
+        signer, m = self.report.exported_by, self.membership
+        if signer is None or not self.signature_ok or m is None:
+            return  # the manifest's own problems say why
+        if self.expected.signer is not None and matches(self.expected.signer, signer):
+            return  # HQ pinned this key; _check_pins says so
+        role = self.report.signer_role
+        if role == "unknown":
+            who = "a key that is no member of this team"
+        elif role == "removed":
+            who = f"{m.display_name(signer) or 'a member'}, removed from the team"
+        else:
+            return
+        self.add(
+            E,
+            "signer-not-member",
+            f"the manifest is signed by {who} ({signer.hex()[:16]}): anyone can drop entries from an export and "
+            "sign what is left, so only a member's signature vouches for it. An HQ archive's export is verified "
+            "with --expect-signer and the archive's key",
+            where=manifest.SIGNATURE_FILE,
+        )
+
+    def _check_pins(self) -> None:
+        """The team and the signer HQ expects, as ``meshchat export`` printed them (read over the radio)."""
+        team_pin, signer_pin = self.expected.team, self.expected.signer
+        if team_pin is not None and (self.team is None or not matches(team_pin, self.team)):
+            found = f"team {self.team.hex()} ({self.report.team_name or 'no name'})" if self.team else "no known team"
+            self.add(E, "unexpected-team", f"this export is of {found}, not of the team expected ({team_pin})")
+        if signer_pin is None:
+            return
+        signer = self.report.exported_by
+        if signer is None or not self.signature_ok:
+            self.add(E, "unexpected-signer", f"no valid signature of the key expected ({signer_pin}) is here")
+        elif not matches(signer_pin, signer):
+            self.add(
+                E,
+                "unexpected-signer",
+                f"the manifest is signed by {signer.hex()} ({self.report.signer_role or '?'}), "
+                f"not by the key expected ({signer_pin})",
+                where=manifest.SIGNATURE_FILE,
+            )
+
+    def _check_missing_authors(self) -> None:
+        """Members whose membership entry is in the log but none of whose entries are. No heads entry names
+        them (that would be ``missing-head``), so they may never have written anything that reached the
+        exporter, or their whole log was left out: only another member's export can tell which."""
+        m = self.membership
+        assert m is not None
+        named = {p.author for p in self.report.problems if p.code == "missing-head"}
+        for key, member in m.members.items():
+            if key in self.chains or key in named:
+                continue
+            self.report.names.setdefault(key, m.display_name(key))
+            role = member.role.label if member.role is not None else "removed"
+            by = (m.display_name(member.added_by) or member.added_by.hex()[:16]) if member.added_by else "?"
+            self.add(
+                W,
+                "missing-author",
+                f"a member ({role}, added by {by}) with not one entry in the export: they never wrote anything "
+                "that reached the exporter, or their whole log was left out (compare another member's export)",
+                author=key,
+            )
+
     def _check_heads(self) -> None:
         assert self.summary is not None
         seen: set[tuple[bytes, int, bytes]] = set()
@@ -433,7 +516,7 @@ class _Verifier:
             if isinstance(listed, list)
             else set()
         )
-        log_broken = bool(self.report.errors)
+        log_broken = any(p.code not in _WHO_VOUCHES for p in self.report.errors)
         for name in sorted(set(self.data_checks) | named):
             check = self.data_checks.get(name)
             if check is None:
