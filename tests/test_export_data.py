@@ -13,7 +13,7 @@ import pytest
 from export_support import HOSTILE, copy_export, export, found_team, frames, resign, sync
 
 from meshchat.export import manifest
-from meshchat.export.entries import ENTRIES_FILE
+from meshchat.export.entries import ENTRIES_FILE, MAX_NAMED
 from meshchat.export.verify import verify_export
 from meshchat.identity import Identity
 from meshchat.log.entry import Entry
@@ -176,3 +176,16 @@ def test_dropped_swapped_and_added_lines_are_named(team: Team, tmp_path: Path) -
     report = verify_export(_forge(team, tmp_path / "garbage", garbage))
     problem = next(p for p in report.errors if p.code == "entries-changed")
     assert problem.id == team.hostile.id and "not a JSON object" in problem.message
+
+
+def test_many_changed_lines_are_named_up_to_a_bound_then_counted(team: Team, tmp_path: Path) -> None:
+    def rename_everyone(text: list[str]) -> None:
+        text[:] = [line.replace('"author_name":"', '"author_name":"X') for line in text] * 2  # and twice over
+
+    report = verify_export(_forge(team, tmp_path, rename_everyone))
+    total = team.ana.store.count()
+    named = [p for p in report.errors if p.code == "entries-changed" and p.seq is not None]
+    assert len(named) == min(total, MAX_NAMED) and all("in: author_name" in p.message for p in named)
+    rest = [p for p in report.errors if p.code == "entries-changed" and p.seq is None]
+    assert total <= MAX_NAMED or rest[0].message.startswith(f"{total - MAX_NAMED} more lines")
+    assert [p.code for p in report.errors if p.code == "entries-extra"] == ["entries-extra"]
