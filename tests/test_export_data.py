@@ -189,3 +189,14 @@ def test_many_changed_lines_are_named_up_to_a_bound_then_counted(team: Team, tmp
     rest = [p for p in report.errors if p.code == "entries-changed" and p.seq is None]
     assert total <= MAX_NAMED or rest[0].message.startswith(f"{total - MAX_NAMED} more lines")
     assert [p.code for p in report.errors if p.code == "entries-extra"] == ["entries-extra"]
+
+
+def test_the_same_content_spelled_otherwise_is_not_a_change(team: Team, tmp_path: Path) -> None:
+    """Verify compares content: another JSON writer (key order, escapes, spacing) writes the same records."""
+
+    def respell(text: list[str]) -> None:
+        text[:] = [json.dumps(json.loads(line), sort_keys=True, indent=None) + "\n" for line in text]
+
+    report = verify_export(_forge(team, tmp_path, respell))
+    assert not [p for p in report.problems if p.code.startswith("entries")]
+    assert report.data_checked[ENTRIES_FILE] == team.ana.store.count()

@@ -25,7 +25,7 @@ from meshchat.export.operation import OPERATION_FILE
 from meshchat.export.operation.source import operation_source
 from meshchat.export.operation.sqlfile import write_operation
 from meshchat.export.progress import Progress
-from meshchat.export.reports import ReportFilter, write_reports
+from meshchat.export.reports import ReportFilter, collect, write_reports
 from meshchat.export.summary import AuthorHead, ForkRecord, LogSummary, role_label
 from meshchat.log.entry import Entry, Signer, decode_entry
 from meshchat.store import Store
@@ -121,12 +121,16 @@ def _write(
     progress.stage(f"writing {ENTRIES_FILE}", total)
     with (work / ENTRIES_FILE).open("w", encoding="utf-8", newline="\n") as f:
         write_entries(_advancing(team_order(store), progress), membership, f)
+    progress.stage("reading the views")
+    everything = collect(store, report_filter=ReportFilter(), exported_at=made, exported_by=signer.public_key)
     progress.stage(f"writing {OPERATION_FILE}")
-    write_operation(work / OPERATION_FILE, operation_source(store))
+    write_operation(work / OPERATION_FILE, operation_source(store, everything))
     data_files = [ENTRIES_FILE, OPERATION_FILE]
-    files = data_files + write_reports(
-        store, work, report_filter=report_filter, exported_at=made, exported_by=signer.public_key, progress=progress
-    )
+    data = everything
+    if report_filter != ReportFilter():  # the data files are whole; narrowed reports read the views again
+        progress.stage("reading the views for the narrowed reports")
+        data = collect(store, report_filter=report_filter, exported_at=made, exported_by=signer.public_key)
+    files = data_files + write_reports(data, work, progress=progress)
 
     progress.stage("signing the manifest")
     doc: dict[str, Any] = manifest.log_sections(

@@ -20,25 +20,15 @@ from meshchat.export.reports.ics import write_ics214, write_ics214_team, write_i
 from meshchat.export.reports.model import ReportData, ReportFilter, collect
 from meshchat.export.reports.tables import write_incidents_json, write_messages_csv
 from meshchat.export.reports.timeline import write_timeline
-from meshchat.store import Store
 
 __all__ = ["ReportData", "ReportFilter", "collect", "write_reports"]
 
 ICS214_DIR = "ics214"
 
 
-def write_reports(
-    store: Store,
-    out_dir: Path,
-    *,
-    report_filter: ReportFilter,
-    exported_at: int,
-    exported_by: bytes,
-    progress: Progress,
-) -> list[str]:
-    """Write every report into ``out_dir``; return their paths relative to it, in the order written."""
-    progress.stage("reading views for the reports")
-    data = collect(store, report_filter=report_filter, exported_at=exported_at, exported_by=exported_by)
+def write_reports(data: ReportData, out_dir: Path, *, progress: Progress) -> list[str]:
+    """Write every report of ``data`` (read by :func:`collect`) into ``out_dir``; return their paths relative
+    to it, in the order written."""
     jobs: list[tuple[str, Callable[[TextIO], None]]] = [
         ("timeline.html", lambda out: write_timeline(data, out)),
         ("messages.csv", lambda out: write_messages_csv(data, out)),
