@@ -460,6 +460,8 @@ class Profile(TeamReader):
         if member is None or member.role is None:
             raise ProfileError(f"{key.hex()[:16]} is not a member" + (" (removed already)" if member else ""))
         head = self.store.head(key)
+        if head is not None:  # what we hold of its log, signed first: no removal can cut below it
+            self.write("heads", {"heads": {key: [head.seq, head.id]}})
         entry = self.write("member.remove", {"member": key, "upto_seq": head.seq if head else 0})
         self.rotate_network_key()
         return entry

@@ -241,3 +241,33 @@ def test_messages_page_both_ways_from_a_cursor(team: TestTeam, store_for: StoreF
     assert views.messages(team.room, after=start, limit=5) == everything[:5]
     with pytest.raises(ValueError, match="not both"):
         views.messages(team.room, before=cursor, after=cursor)
+
+
+def test_a_schema_1_store_is_migrated_on_open(tmp_path: Path, team: TestTeam) -> None:
+    """Schema 2 adds the receipt time of each entry and the view of signed heads entries: a store written by
+    the previous version opens, keeps every entry, and gains both (receipts unknown for what it held)."""
+    import sqlite3
+
+    member = team.members[0]
+    post = team.post(member, "from before the upgrade")
+    member.write("heads", {"heads": {team.founder.key: [2, team.founder.entries[1].id]}}, clock=team.tick())
+    path = tmp_path / "old.db"
+    with Store.create(path, team.team_id) as store:
+        store.accept_batch([e.raw for e in team.all_entries()])
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "ALTER TABLE entries DROP COLUMN received; DROP TABLE v_held;"
+        "UPDATE meta SET value = 1 WHERE key = 'schema_version';"
+    )
+    conn.close()
+    with Store.open(path) as store:
+        assert store.get_meta("schema_version") == 2
+        assert store.count() == len(team.all_entries())
+        rows = store.connection.execute("SELECT held, upto, author FROM v_held").fetchall()
+        assert rows == [(team.founder.key, 2, member.key)]
+        assert store.connection.execute("SELECT count(*) FROM entries WHERE received IS NOT NULL").fetchone()[0] == 0
+        later = team.post(member, "after the upgrade")
+        store.accept(later.raw, now=later.clock + 5)
+        received = store.connection.execute("SELECT received FROM entries WHERE id = ?", (later.id,)).fetchone()
+        assert received == (later.clock + 5,)
+        assert [m.text for m in Views(store).messages(team.room)] == [post.body()["text"], "after the upgrade"]

@@ -99,9 +99,11 @@ class Home:
         path = self.team_path(team_id)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
-            return Store.create(path, team_id)
+            store = Store.create(path, team_id)
         except StoreError as exc:
             raise ExportError(str(exc)) from None
+        store.set_meta("receipts", "off")  # when HQ imported an entry says nothing about when the team had it
+        return store
 
     def teams(self) -> list[TeamStore]:
         """Every team this home holds, its own first."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import MEMBERSHIP_KINDS, parse_body
-from meshchat.log.rules import ControlEntry, Membership, evaluate
+from meshchat.log.rules import ControlEntry, Held, Membership, evaluate
 
 _COUNTED_ONLY = frozenset({"msg.post", "msg.ack"})
 
@@ -34,6 +34,7 @@ class HeadsClaim:
 
     author: bytes
     seq: int
+    clock: int
     id: bytes
     named: dict[bytes, tuple[int, bytes]]
 
@@ -100,7 +101,7 @@ class LogSummary:
                 seq, eid = value
                 assert isinstance(key, bytes) and isinstance(seq, int) and isinstance(eid, bytes)
                 named[key] = (seq, eid)
-            self.heads_claims.append(HeadsClaim(entry.author, entry.seq, entry.id, named))
+            self.heads_claims.append(HeadsClaim(entry.author, entry.seq, entry.clock, entry.id, named))
 
     def team_name(self) -> str:
         if self.genesis is None:
@@ -113,7 +114,15 @@ class LogSummary:
         founder = self.genesis.author if self.genesis else None
         clock = self.genesis.clock if self.genesis else 0
         limits = {author: seq - 1 for author, seq in forked.items()}
-        return evaluate(self.team_id, founder, clock, self.controls, seq_limits=limits)
+        return evaluate(self.team_id, founder, clock, self.controls, seq_limits=limits, held=self.held())
+
+    def held(self) -> list[Held]:
+        """Every line of every heads entry (removal floors: see ``meshchat.log.rules.held_floor``)."""
+        return [
+            Held(c.author, c.seq, c.clock, author, seq)
+            for c in self.heads_claims
+            for author, (seq, _) in c.named.items()
+        ]
 
 
 def role_label(membership: Membership, key: bytes) -> str:

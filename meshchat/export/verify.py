@@ -370,6 +370,22 @@ class _Verifier:
                 )
                 continue
             cut = m.removed_upto(chain.key)
+            member = m.members.get(chain.key)
+            if (
+                member is not None
+                and cut is not None
+                and member.removal_asked is not None
+                and member.removal_asked < cut
+            ):
+                by = m.display_name(member.removed_by) if member.removed_by else "?"
+                self.add(
+                    W,
+                    "removal-floor",
+                    f"{by} removed this author asking to cut its log at #{member.removal_asked}, below the #{cut} "
+                    f"its own heads entries say it held: the cut stays at #{cut}, nothing the remover had is erased",
+                    author=chain.key,
+                    seq=cut,
+                )
             later = [s for s in chain.ids if cut is not None and s > cut]
             if later:
                 member = m.members[chain.key]

@@ -134,6 +134,7 @@ class Member:
     removed_upto: int | None = None
     removed_by: bytes | None = None
     removed_at: OrderKey | None = None  # the effective removal's place in the order
+    removal_asked: int | None = None  # the upto_seq that removal wrote (removed_upto is higher if it held more)
     key_from: OrderKey | None = None  # when it got the network key it holds: its invite's issue, or its addition
     invite: bytes | None = None  # the invite it was admitted with
     sealed_key: bytes | None = None  # the network key its admission sealed to it (member.admit)
@@ -271,6 +272,24 @@ class Membership:
         return key.hex()[:8]
 
 
+@dataclass(frozen=True, slots=True)
+class Held:
+    """One line of a signed ``heads`` entry: its author (``witness``), in its entry ``wseq`` written at
+    ``wclock``, says it held ``author``'s log up to ``upto``."""
+
+    witness: bytes
+    wseq: int
+    wclock: int
+    author: bytes
+    upto: int
+
+
+def held_floor(held: Iterable[Held], witness: bytes, before_seq: int, author: bytes) -> int:
+    """The highest seq of ``author`` that ``witness``'s own entries before its ``before_seq`` say it held (0:
+    none). What a removal by ``witness`` at ``before_seq`` cannot cut below."""
+    return max((h.upto for h in held if h.witness == witness and h.author == author and h.wseq < before_seq), default=0)
+
+
 def evaluate(
     team_id: bytes,
     founder: bytes | None,
@@ -278,30 +297,34 @@ def evaluate(
     entries: Iterable[ControlEntry],
     *,
     seq_limits: Mapping[bytes, int] | None = None,
+    held: Iterable[Held] = (),
 ) -> Membership:
     """Evaluate membership. ``founder`` is the author of the genesis entry (``None`` while it is missing);
-    ``seq_limits`` caps authors whose later entries must not count (forks: before the forked seq)."""
+    ``seq_limits`` caps authors whose later entries must not count (forks: before the forked seq); ``held``:
+    what removers' own ``heads`` entries say they held of the members they remove (at least those lines)."""
     ordered = sorted(
         (e for e in entries if e.kind in MEMBERSHIP_KINDS and e.kind != "team.create"), key=lambda e: e.key
     )
     limits = dict(seq_limits or {})
+    evidence = list(held)
     cut: dict[bytes, int] = {}
-    result = _evaluate_once(team_id, founder, genesis_clock, ordered, limits, cut)
+    result = _evaluate_once(team_id, founder, genesis_clock, ordered, limits, cut, evidence)
     for _ in range(MAX_PASSES):
         removals = {k: m.removed_upto for k, m in result.members.items() if m.removed_upto is not None}
         if removals == cut:
             break
         cut = {k: v for k, v in removals.items() if v is not None}
-        result = _evaluate_once(team_id, founder, genesis_clock, ordered, limits, cut)
+        result = _evaluate_once(team_id, founder, genesis_clock, ordered, limits, cut, evidence)
     return result
 
 
 class _Evaluation:
     """One pass over the membership entries: the membership being built, and how roles change in it."""
 
-    def __init__(self, team_id: bytes, membership: Membership) -> None:
+    def __init__(self, team_id: bytes, membership: Membership, held: list[Held]) -> None:
         self.team_id = team_id
         self.m = membership
+        self.held = held
         # profiles written before their author's admission, with where they sit in the order
         self.early_profiles: dict[bytes, tuple[OrderKey, Mapping[str, Value]]] = {}
 
@@ -335,9 +358,10 @@ def _evaluate_once(
     ordered: list[ControlEntry],
     limits: Mapping[bytes, int],
     cut: Mapping[bytes, int],
+    held: list[Held],
 ) -> Membership:
     membership = Membership(team_id=team_id, founder=founder, seq_limits=dict(limits))
-    run = _Evaluation(team_id, membership)
+    run = _Evaluation(team_id, membership, held)
     if founder is None:
         return membership
     run.set_role(founder, Role.OWNER, OrderKey(genesis_clock, founder, 1))
@@ -461,13 +485,17 @@ def _apply_remove(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Valu
     refusal = _target_refusal(run, entry, target)
     if refusal is not None:
         return refusal
-    upto = body["upto_seq"]
-    assert isinstance(upto, int)
+    asked = body["upto_seq"]
+    assert isinstance(asked, int)
     removed = m.members.get(target)
     if removed is None:
         return "not a member"
+    # The remover cannot erase what it had already accepted from the member: its own earlier heads entries
+    # (an honest node signs one right before removing) name how far it held the member's log.
+    upto = max(asked, held_floor(run.held, entry.author, entry.seq, target))
     if removed.removed_upto is None or upto < removed.removed_upto:
         removed.removed_upto = upto
+        removed.removal_asked = asked
         removed.removed_by = entry.author
         removed.removed_at = entry.key
     if removed.role is not None:

@@ -89,6 +89,16 @@ class CheckinReplyRow(NamedTuple):
     stamp: Stamp
 
 
+class HeldRow(NamedTuple):
+    """What a signed ``heads`` entry states, one author at a time: its writer (the stamp) held ``held``'s log up to
+    ``upto`` (whose id is ``held_id``) when it wrote it. The evidence for removal floors and clock witnesses."""
+
+    held: bytes
+    upto: int
+    held_id: bytes
+    stamp: Stamp
+
+
 class ControlRow(NamedTuple):
     """A membership entry, kept apart so the rules can be evaluated without reading the whole log."""
 
@@ -106,6 +116,7 @@ ViewRow = (
     | RegisterRow
     | CheckinRow
     | CheckinReplyRow
+    | HeldRow
     | ControlRow
 )
 
@@ -171,7 +182,18 @@ def project(entry: Entry) -> list[ViewRow]:
         ]
     if kind == "checkin.reply":
         return [CheckinReplyRow(_b(body["checkin"]), str(body["status"]), str(body["note"]), stamp)]
+    if kind == "heads":
+        named = body["heads"]
+        assert isinstance(named, dict)
+        return [HeldRow(_b(author), *_held(value), stamp) for author, value in sorted(named.items())]
     return []
+
+
+def _held(value: Value) -> tuple[int, bytes]:
+    assert isinstance(value, list)  # [seq, id], shapes checked by parse_body
+    seq, entry_id = value
+    assert isinstance(seq, int) and isinstance(entry_id, bytes)
+    return seq, entry_id
 
 
 def _project_post(entry: Entry) -> list[ViewRow]:

@@ -39,8 +39,11 @@ _make_head = tuple.__new__  # Head._make without the Python-level call
 class Ingest:
     """Feed it decoded entries (in chunks, if need be), then call :meth:`finish` once."""
 
-    def __init__(self, store: Store, result: BatchResult, *, verify_each: bool, own: bool = False) -> None:
+    def __init__(
+        self, store: Store, result: BatchResult, *, verify_each: bool, own: bool = False, received: int | None = None
+    ) -> None:
         self.store = store
+        self.received = received  # when these entries reached this node (the entries' ``received`` column)
         self.conn = store.connection
         self.result = result
         self.verify_each = verify_each
@@ -225,7 +228,7 @@ class Ingest:
 
     def _store_run(self, author: bytes, run: list[Entry]) -> None:
         store = self.store
-        add_rows(store.ix_for(author), run, self.pending_entries, self.pending_views)
+        add_rows(store.ix_for(author), run, self.pending_entries, self.pending_views, self.received)
         _, _, _, _, _, _, seq, _, clock, _, id_, _ = run[-1]
         store.heads_cache[author] = _make_head(Head, (seq, id_, clock))
         self.moved_heads.add(author)

@@ -21,6 +21,7 @@ from meshchat.log.views import (
     CheckinReplyRow,
     CheckinRow,
     ControlRow,
+    HeldRow,
     MarkRow,
     MessageRow,
     ObjectRow,
@@ -33,7 +34,7 @@ from meshchat.log.views import (
     project,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 ENTRIES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -55,6 +56,10 @@ CREATE TABLE IF NOT EXISTS entries (
     -- The message view, kept in the entry's own row: a separate table cost 4-6 us more per entry.
     room BLOB,  -- msg.post only: the room it was posted in
     flags INTEGER,  -- msg.post only: priority and ack_required (see meshchat.log.views.message_flags)
+    -- When this node first stored the entry (its own: when it wrote it), by its own wall clock, in ms; NULL where
+    -- unknown (entries stored before schema 2, an HQ archive). Local, never replicated: "claims 10:02, received
+    -- 14:30", and the team's time as this node sees it (meshchat.log.clock).
+    received INTEGER,
     UNIQUE (author, seq)
 );
 -- The second of two entries with one (author, seq): the proof of a fork. The first stays in entries.
@@ -78,6 +83,13 @@ CREATE TABLE IF NOT EXISTS quarantine (
 -- This node's own state, never replicated: read markers, peer status, settings.
 CREATE TABLE IF NOT EXISTS local (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 """
+
+# Added in schema 2 (see MIGRATIONS).
+HELD_VIEW = (
+    "CREATE TABLE IF NOT EXISTS v_held (held BLOB NOT NULL, upto INTEGER NOT NULL, held_id BLOB NOT NULL, "
+    "author BLOB NOT NULL, seq INTEGER NOT NULL, clock INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS v_held_held ON v_held (held)",
+)
 
 VIEWS = """
 CREATE INDEX IF NOT EXISTS entries_room ON entries (room, clock) WHERE room IS NOT NULL;
@@ -116,6 +128,14 @@ CREATE TABLE IF NOT EXISTS v_control (
     kind TEXT NOT NULL, body BLOB NOT NULL, author BLOB NOT NULL, seq INTEGER NOT NULL, clock INTEGER NOT NULL
 );
 """
+VIEWS += "".join(f"{statement};\n" for statement in HELD_VIEW)
+
+
+# How a store of an older schema becomes the current one: from version N, these statements, then the view rows
+# of the entries of these kinds (whose rows all go to tables the statements created).
+MIGRATIONS: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    1: (("ALTER TABLE entries ADD COLUMN received INTEGER", *HELD_VIEW), ("heads",)),
+}
 
 # The table each view row type goes to. Its columns are the row's fields in order, the Stamp flattened to
 # (author, seq, clock): a new row type needs its CREATE TABLE above and one line here.
@@ -127,6 +147,7 @@ ROW_TABLES: dict[type[ViewRow], str] = {
     RegisterRow: "v_registers",
     CheckinRow: "v_checkins",
     CheckinReplyRow: "v_checkin_replies",
+    HeldRow: "v_held",
     ControlRow: "v_control",
 }
 VIEW_TABLES = tuple(ROW_TABLES.values())
@@ -164,21 +185,23 @@ def flatten(row: ViewRow) -> tuple[Any, ...]:
     return tuple(out)
 
 
-INSERT_ENTRY = "INSERT INTO entries (author, seq, clock, kind, id, raw, room, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_ENTRY = (
+    "INSERT INTO entries (author, seq, clock, kind, id, raw, room, flags, received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 # Many rows per statement: SQLite then runs one statement (and opens the table and its indexes once) per
 # ENTRY_ROWS_PER_INSERT rows, and the sqlite3 module releases the GIL once, not per row. Measured: 26.7k
-# -> 18.4k instructions per row. 100 rows take 800 parameters, below the 999 of SQLite before 3.32.
+# -> 18.4k instructions per row. 100 rows take 900 parameters, below the 999 of SQLite before 3.32.
 ENTRY_ROWS_PER_INSERT = 100
-INSERT_ENTRIES = INSERT_ENTRY + ", (?, ?, ?, ?, ?, ?, ?, ?)" * (ENTRY_ROWS_PER_INSERT - 1)
+INSERT_ENTRIES = INSERT_ENTRY + ", (?, ?, ?, ?, ?, ?, ?, ?, ?)" * (ENTRY_ROWS_PER_INSERT - 1)
 
 
 def entry_and_view_rows(
-    author_ix: int, entries: Iterable[Entry]
+    author_ix: int, entries: Iterable[Entry], received: int | None = None
 ) -> tuple[list[tuple[Any, ...]], dict[str, list[tuple[Any, ...]]]]:
     """The ``entries`` rows (with their message columns) and the other view rows, grouped per insert."""
     entry_rows: list[tuple[Any, ...]] = []
     view_rows: dict[str, list[tuple[Any, ...]]] = {}
-    add_rows(author_ix, entries, entry_rows, view_rows)
+    add_rows(author_ix, entries, entry_rows, view_rows, received)
     return entry_rows, view_rows
 
 
@@ -187,6 +210,7 @@ def add_rows(
     entries: Iterable[Entry],
     entry_rows: list[tuple[Any, ...]],
     view_rows: dict[str, list[tuple[Any, ...]]],
+    received: int | None,
 ) -> None:
     """Append what :func:`entry_and_view_rows` returns to ``entry_rows`` and ``view_rows``."""
     add_entry_row = entry_rows.append
@@ -204,5 +228,15 @@ def add_rows(
                 else:
                     view_rows.setdefault(type(row).__name__, []).append(flatten(row))
         add_entry_row(
-            (author_ix, seq, clock, kind, _blob(id_), _blob(raw), None if room is None else _blob(room), flags)
+            (
+                author_ix,
+                seq,
+                clock,
+                kind,
+                _blob(id_),
+                _blob(raw),
+                None if room is None else _blob(room),
+                flags,
+                received,
+            )
         )

@@ -27,10 +27,18 @@ from typing import Any
 from meshchat.log.clock import next_clock, wall_ms
 from meshchat.log.codec import unpack
 from meshchat.log.entry import MAX_ENTRY_SIZE, ZERO_ID, Entry, EntryError, Signer, decode_entry, sign_entry
-from meshchat.log.rules import ControlEntry, Membership, evaluate
+from meshchat.log.rules import ControlEntry, Held, Membership, evaluate
 from meshchat.store.ingest import Ingest
 from meshchat.store.results import AcceptResult, BatchResult, Head, NewEntry, NewSummary, Outcome
-from meshchat.store.schema import ENTRIES, INSERTS, SCHEMA_VERSION, VIEW_TABLES, VIEWS, entry_and_view_rows
+from meshchat.store.schema import (
+    ENTRIES,
+    INSERTS,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    VIEW_TABLES,
+    VIEWS,
+    entry_and_view_rows,
+)
 
 BUSY_TIMEOUT_S = 10.0
 WAL_AUTOCHECKPOINT_PAGES = 16384  # 64 MiB: bulk catch-up is not slowed by checkpoints; idle nodes checkpoint
@@ -93,7 +101,7 @@ class Store:
         )
         store = cls.create(path, genesis.id)
         with store._write(durable=True):
-            store._ingest_own(genesis)
+            store._ingest_own(genesis, genesis.clock)
         return store
 
     @classmethod
@@ -116,7 +124,10 @@ class Store:
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreError(f"{path} is not a meshchat store: {exc}") from None
-        if rows.get("schema_version") != SCHEMA_VERSION or not isinstance(rows.get("team_id"), bytes):
+        version = rows.get("schema_version")
+        if version in MIGRATIONS and not read_only:
+            version = _migrate(conn, version)
+        if version != SCHEMA_VERSION or not isinstance(rows.get("team_id"), bytes):
             conn.close()
             raise StoreError(f"{path} has an unknown schema (version {rows.get('schema_version')!r})")
         store = cls(conn, path, rows["team_id"])
@@ -190,9 +201,33 @@ class Store:
                 "SELECT kind, body, author, seq, clock FROM v_control"
             )
         ]
+        everything = [*controls, *extra]
         # A forked author's entries count up to the seq before the fork, on every node alike.
         limits = {author: seq - 1 for author, seq in self.forked.items()}
-        return evaluate(self.team_id, founder, genesis_clock, [*controls, *extra], seq_limits=limits)
+        held = self.held_by_removers(everything)
+        return evaluate(self.team_id, founder, genesis_clock, everything, seq_limits=limits, held=held)
+
+    def held_by_removers(self, controls: Iterable[ControlEntry]) -> list[Held]:
+        """What each remover's own heads entries say it held of the member it removes (the removal's floor)."""
+        pairs = {
+            (c.author, member)
+            for c in controls
+            if c.kind == "member.remove" and isinstance(member := c.body.get("member"), bytes)
+        }
+        out: list[Held] = []
+        for remover, member in pairs:
+            rows = self._conn.execute(
+                "SELECT seq, clock, upto FROM v_held WHERE held = ? AND author = ?", (member, remover)
+            )
+            out += [Held(remover, seq, clock, member, upto) for seq, clock, upto in rows]
+        return out
+
+    def _receipt_time(self, now: int | None) -> int | None:
+        """What to record as the receipt time of entries stored now: ``None`` where receipts mean nothing (an
+        HQ archive stores what couriers bring, long after the fact; meta ``receipts`` = ``off``)."""
+        if self.get_meta("receipts") == "off":
+            return None
+        return wall_ms() if now is None else now
 
     def ix_for(self, author: bytes) -> int:
         """The small integer key of ``author`` in this store, created on first use (inside a write)."""
@@ -233,15 +268,16 @@ class Store:
 
     # ---- accepting -----------------------------------------------------------------------------------------
 
-    def accept(self, raw: bytes) -> AcceptResult:
+    def accept(self, raw: bytes, *, now: int | None = None) -> AcceptResult:
         """Accept one entry from anywhere (network, bundle, file), verifying its own signature."""
-        batch = self.accept_batch([raw], verify_each=True)
+        batch = self.accept_batch([raw], verify_each=True, now=now)
         if batch.appended:
             return AcceptResult(Outcome.APPENDED, batch.appended[0])
         return batch.others[0]
 
-    def accept_batch(self, raws: Sequence[bytes], *, verify_each: bool = False) -> BatchResult:
-        """Accept many entries in one transaction, verifying one signature per chain-linked run."""
+    def accept_batch(self, raws: Sequence[bytes], *, verify_each: bool = False, now: int | None = None) -> BatchResult:
+        """Accept many entries in one transaction, verifying one signature per chain-linked run. ``now``: when
+        they reached this node (default: the wall clock), recorded as each stored entry's receipt time."""
         # Every entry of the batch is a tuple subclass, which the cyclic garbage collector tracks and never
         # untracks: thousands of them set off collections that walk the whole heap (in the benchmark, with
         # its 100,000-entry history in memory, 2.4 us per entry). Nothing here makes reference cycles, so
@@ -251,12 +287,12 @@ class Store:
         if collecting:
             gc.disable()
         try:
-            return self._accept_batch(raws, verify_each)
+            return self._accept_batch(raws, verify_each, now)
         finally:
             if collecting:
                 gc.enable()
 
-    def _accept_batch(self, raws: Sequence[bytes], verify_each: bool) -> BatchResult:
+    def _accept_batch(self, raws: Sequence[bytes], verify_each: bool, now: int | None) -> BatchResult:
         result = BatchResult()
         by_author: dict[bytes, list[Entry]] = {}
         team_id = self.team_id
@@ -276,7 +312,7 @@ class Store:
                 run.append(entry)
         if by_author:
             with self._write():
-                ingest = Ingest(self, result, verify_each=verify_each)
+                ingest = Ingest(self, result, verify_each=verify_each, received=self._receipt_time(now))
                 ingest.feed_by_author(by_author)
                 ingest.finish()
         return result
@@ -300,7 +336,7 @@ class Store:
                 kind=kind,
                 body=body,
             )
-            self._ingest_own(entry)
+            self._ingest_own(entry, wall_ms() if wall is None else wall)
         return entry
 
     def next_own_stamp(self, author: bytes, *, wall: int | None = None) -> tuple[int, int]:
@@ -317,9 +353,9 @@ class Store:
         )
         return (head.seq + 1 if head else 1), clock
 
-    def _ingest_own(self, entry: Entry) -> None:
+    def _ingest_own(self, entry: Entry, written: int) -> None:
         result = BatchResult()
-        ingest = Ingest(self, result, verify_each=True, own=True)
+        ingest = Ingest(self, result, verify_each=True, own=True, received=self._receipt_time(written))
         ingest.feed([entry])
         ingest.finish()
         if not result.appended:
@@ -502,6 +538,38 @@ class Store:
 def _decode_body(body: bytes) -> dict[str, Any]:
     value = unpack(body, max_len=MAX_ENTRY_SIZE)
     return value if isinstance(value, dict) else {}
+
+
+def _migrate(conn: sqlite3.Connection, version: int) -> int:
+    """Bring a store of an older schema to the current one, one step at a time, each in one transaction (a
+    crash leaves the old version whole). Returns the version reached."""
+    while version in MIGRATIONS:
+        statements, kinds = MIGRATIONS[version]
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in statements:
+                conn.execute(statement)
+            _add_view_rows(conn, kinds)
+            version += 1
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise _storage_error(exc) if isinstance(exc, sqlite3.OperationalError) else StoreError(str(exc)) from exc
+    return version
+
+
+def _add_view_rows(conn: sqlite3.Connection, kinds: tuple[str, ...]) -> None:
+    """Insert the view rows of every entry of ``kinds`` (for tables a migration created)."""
+    if not kinds:
+        return
+    marks = ",".join("?" * len(kinds))
+    rows = conn.execute(f"SELECT author, raw FROM entries WHERE kind IN ({marks})", kinds)  # noqa: S608
+    for ix, raw in rows.fetchall():
+        _, view_rows = entry_and_view_rows(ix, [decode_entry(raw)])
+        for name, values in view_rows.items():
+            conn.executemany(INSERTS[name], values)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
