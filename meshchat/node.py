@@ -27,6 +27,9 @@ from typing import Any
 
 import trio
 
+from meshchat.blobs.attach import AttachError, attach_files
+from meshchat.blobs.settings import BlobSettings
+from meshchat.blobs.store import BlobStore
 from meshchat.events import (
     EntriesAdded,
     ForkDetected,
@@ -41,6 +44,7 @@ from meshchat.events import (
 )
 from meshchat.export.heads import write_heads_if_due
 from meshchat.invites import DEFAULT_TTL_MS, create_invite, reachable_addresses, remembered_peers, revoke_invite
+from meshchat.log.attachments import Attachment
 from meshchat.log.clock import wall_ms
 from meshchat.log.codec import pack
 from meshchat.log.effects import retraction_allowed
@@ -93,6 +97,7 @@ class Node:
         self._wakeup = trio.Event()
         self._new_entry_hooks: list[Callable[[Sequence[NewEntry]], None]] = []
         self._told_refusal = False
+        self.blobs = BlobStore.of_home(profile.home)
         self.replica = StoreReplica(
             profile,
             on_stored=self.wake,
@@ -504,11 +509,29 @@ class Node:
         priority: str | None = None,
         reply_to: bytes | None = None,
         location: dict[str, Any] | None = None,
+        attach: Sequence[Path] = (),
     ) -> Entry:
+        """Post to a room; ``attach``: files to attach (copied into the blob store, in a worker thread, before
+        the message is signed). Raises :class:`ProfileError` saying why a file cannot be attached."""
+        files: list[Attachment] = []
+        if attach:
+            limit = self.blob_settings().max_attach
+            try:
+                files = await trio.to_thread.run_sync(
+                    lambda: attach_files(self.blobs, attach, max_size=limit, text=text)
+                )
+            except AttachError as exc:
+                raise ProfileError(str(exc)) from None
         result: Entry = self._write(
-            lambda: self.profile.post(room, text, flash=flash, priority=priority, reply_to=reply_to, location=location)
+            lambda: self.profile.post(
+                room, text, flash=flash, priority=priority, reply_to=reply_to, location=location, files=files
+            )
         )
         return result
+
+    def blob_settings(self) -> BlobSettings:
+        """This node's limits for attaching and fetching files (``meshchat.blobs.settings``)."""
+        return BlobSettings.load(self.profile.store)
 
     async def ack(self, message: bytes) -> Entry:
         result: Entry = self._write(lambda: self.profile.ack(message))

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
 from meshchat.identity import Identity, IdentityError, load_identity, save_identity
+from meshchat.log.attachments import Attachment
 from meshchat.log.codec import Value, pack, unpack
 from meshchat.log.effects import retraction_allowed
 from meshchat.log.entry import Entry
@@ -365,8 +366,10 @@ class Profile(TeamReader):
         priority: str | None = None,
         reply_to: bytes | None = None,
         location: dict[str, Any] | None = None,
+        files: Sequence[Attachment] = (),
     ) -> Entry:
-        """Post to a room (by name, id prefix or id). FLASH messages require acknowledgement."""
+        """Post to a room (by name, id prefix or id). FLASH messages require acknowledgement. ``files``: the
+        attachments, already in the blob store (``meshchat.blobs.attach``)."""
         room_id = room if isinstance(room, bytes) else self.room(room).room
         if not text.strip():
             raise ProfileError("cannot post an empty message")
@@ -380,6 +383,7 @@ class Profile(TeamReader):
                 "ack_required": level == "flash",
                 "reply_to": reply_to,
                 "location": location,
+                "files": [f.descriptor() for f in files] or None,
             },
         )
 

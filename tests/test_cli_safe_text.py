@@ -105,6 +105,12 @@ def test_every_command_shows_hostile_text_safely(terminal: Terminal, tmp_path: P
     t.run("ana", "post", "general", EVIL, "--flash", shows_text=False)
     t.run("ana", "log")
     t.run("ana", "log", "general")
+    hostile_file = tmp_path / f"{EVIL}.pdf"  # a file name is member text too: it travels in the message
+    hostile_file.write_bytes(b"%PDF-1.4 evil")
+    t.run("ana", "post", "general", EVIL, "--attach", str(hostile_file))
+    blob = _only(r"blob ([0-9a-f]{16})", t.run("ana", "files"))
+    (tmp_path / "saved").mkdir()
+    t.run("ana", "save", blob, str(tmp_path / "saved"))
     opened = t.run("ana", "incident", "open", EVIL, "--severity", "2", "--location", EVIL)
     incident = _only(r"opened incident ([0-9a-f]{8})", opened)
     t.run(

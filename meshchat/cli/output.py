@@ -13,6 +13,8 @@ import sys
 import time
 from typing import Any, TextIO
 
+from meshchat.blobs.store import human_size
+from meshchat.log.attachments import Attachment
 from meshchat.log.codec import Value
 from meshchat.log.kinds import severity_label
 from meshchat.log.safe_text import safe_text
@@ -66,6 +68,14 @@ def message_line(msg: Message, author: str) -> str:
     tag = f" [{', '.join(marks)}]" if marks else ""
     text = "(retracted) " + msg.text if msg.retracted else msg.text
     return f"{when(msg.clock)}  {author:<12} {text}{tag}  #{short(msg.id)}"
+
+
+def attachment_line(file: Attachment, fraction: float) -> str:
+    """One attachment under its message: name, size, type (pixels for an image) and whether it is here
+    (``fraction``: how much of it this node holds)."""
+    kind = f"{file.type} {file.width}x{file.height}" if file.width and file.height else file.type
+    state = "here" if fraction >= 1 else f"partly here ({int(fraction * 100)}%)" if fraction > 0 else "not fetched"
+    return f"    + {file.name}  {human_size(file.size)}  {kind}  {state}  blob {file.blob.hex()[:16]}"
 
 
 def incident_line(obj: TrackedObject, name_of: dict[bytes, str]) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from meshchat.log.attachments import is_file_list
 from meshchat.log.codec import Value
 
 ROLES = ("observer", "member", "admin", "owner")
@@ -170,6 +171,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "reply_to": Field(_or_nil(_ID32), required=False),
         "ack_required": Field(_is_bool, required=False, default=False),
         "location": Field(_or_nil(_location), required=False),
+        "files": Field(_or_nil(is_file_list), required=False),  # attachments: meshchat.log.attachments
     },
     "msg.retract": {"target": Field(_ID32)},
     "msg.ack": {"target": Field(_ID32)},

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from meshchat.log.attachments import Attachment
 from meshchat.log.codec import Value, pack
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import MAX_TEXT, MEMBERSHIP_KINDS, PRIORITIES, SHORT_ID, parse_body
@@ -232,7 +233,7 @@ def post_columns(body: dict[str, Value]) -> tuple[bytes, int] | None:
         or not text.strip()
     ):
         return None
-    if ("reply_to" in body or "location" in body) and parse_body("msg.post", body) is None:
+    if ("reply_to" in body or "location" in body or "files" in body) and parse_body("msg.post", body) is None:
         return None
     return room, _POST_FLAGS[priority, ack]
 
@@ -265,6 +266,7 @@ class Message:
     retracted: bool = False
     pinned: bool = False
     acked_by: tuple[bytes, ...] = ()
+    files: tuple[Attachment, ...] = ()  # attachments (meshchat.log.attachments)
 
     @property
     def is_flash(self) -> bool:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from meshchat.log.attachments import attachments_of
 from meshchat.log.codec import pack, unpack
 from meshchat.log.effects import MarksOn, MarkStamp, marks_on, pin_counts
 from meshchat.log.entry import MAX_ENTRY_SIZE, decode_entry
@@ -243,6 +244,7 @@ class Views:
                     retracted=on.retracted,
                     pinned=on.pinned,
                     acked_by=on.acked_by,
+                    files=attachments_of(body),
                 )
             )
         return out

@@ -1,0 +1,512 @@
+"""Blobs on disk: the files of attachments, under the home, by content.
+
+Layout (``HOME/blobs``)::
+
+    ab/<id hex>          a whole blob, checked against its id (mode 0600)
+    ab/<id hex>.idx      its chunk hash list (part 0 of the blob on the wire), written before the blob
+    partial/<id>.part    a blob being fetched: each chunk written at its offset once it was checked
+    partial/<id>.state   what of it is held: msgpack [size, bitfield, index or nil], replaced atomically
+    tmp/                 files being written; emptied when the store opens
+
+A blob appears under its id only whole and checked: a fetch writes into ``partial/``, and when its last
+chunk is in, the whole file is read again and hashed (a crash may have lost chunks the state file counts)
+before it is renamed into place. A file attached by this node is copied into ``tmp/`` while its chunks are
+hashed, then renamed. So nothing half-written ever sits under a blob's name, and a reader of ``ab/<id>``
+never needs to check it again.
+
+Chunks are checked against the index as they arrive (``PartialBlob.store_chunk``); the index itself against
+the blob id. A blob of one chunk has no index to fetch: its one chunk is checked against the id directly.
+
+The disk filling up raises :class:`~meshchat.store.StorageFullError` with what was needed and what is free;
+a fetch is not started without room for the whole blob and :data:`RESERVE` bytes to spare.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import stat
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from meshchat.log.attachments import (
+    CHUNK_SIZE,
+    HASH_SIZE,
+    MAX_BLOB_SIZE,
+    AttachmentError,
+    ChunkSet,
+    blob_id,
+    check_index,
+    chunk_count,
+    chunk_hash,
+    chunk_span,
+)
+from meshchat.log.codec import DecodeError, pack, unpack
+from meshchat.store import StorageFullError, StoreError
+
+BLOBS_DIR = "blobs"
+RESERVE = 64 * 1024 * 1024  # bytes a fetch leaves free on the disk (the store and the system need room too)
+READ_BLOCK = 4 * CHUNK_SIZE
+
+
+class BlobTooLarge(ValueError):
+    """A file over the size this node attaches (or over the format's limit)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    """A file added to the store: its id, size and chunk hashes, and where it now is."""
+
+    blob: bytes
+    size: int
+    index: bytes
+    path: Path
+
+
+def human_size(size: int) -> str:
+    """``size`` bytes as people say it: 812 B, 4.2 KB, 17 MB, 1.4 GB (powers of 1000, as file managers do)."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}".replace(".0 ", " ")
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+class BlobStore:
+    """The blobs of one home. Safe to use from several threads (each partial blob has its own lock)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._tmp = root / "tmp"
+        self._partial_dir = root / "partial"
+        self._partials: dict[bytes, PartialBlob] = {}
+        self._lock = threading.Lock()
+        self._ready = False  # folders made (on the first write: a home on a read-only medium still reads)
+
+    def _prepare(self) -> None:
+        if self._ready:
+            return
+        try:
+            for folder in (self.root, self._tmp, self._partial_dir):
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for leftover in self._tmp.iterdir():  # an interrupted write: never anyone's blob
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+        except OSError as exc:
+            raise _storage_problem(exc, 0) from None
+        self._ready = True
+
+    @classmethod
+    def of_home(cls, home: Path) -> BlobStore:
+        return cls(home / BLOBS_DIR)
+
+    # ---- whole blobs -------------------------------------------------------------------------------------
+
+    def path_of(self, blob: bytes) -> Path:
+        name = blob.hex()
+        return self.root / name[:2] / name
+
+    def has(self, blob: bytes) -> bool:
+        return self.path_of(blob).is_file()
+
+    def held(self) -> Iterator[bytes]:
+        """Every whole blob in the store."""
+        if not self.root.is_dir():
+            return
+        for folder in self.root.iterdir():
+            if len(folder.name) != 2 or not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                if len(path.name) == 2 * HASH_SIZE and path.name.startswith(folder.name):
+                    with contextlib.suppress(ValueError):
+                        yield bytes.fromhex(path.name)
+
+    def holdings(self, blob: bytes, size: int) -> ChunkSet:
+        """The chunks of ``blob`` this node holds (and can serve): all, some (a fetch under way), or none."""
+        count = chunk_count(size)
+        if self.has(blob):
+            return ChunkSet.full(count)
+        partial = self._partials.get(blob) or self._load_partial(blob, size)
+        return ChunkSet(count, partial.held.bits) if partial is not None else ChunkSet(count)
+
+    def fraction_held(self, blob: bytes, size: int) -> float:
+        """How much of ``blob`` is here: 1.0 whole, 0.0 none of it."""
+        if self.has(blob):
+            return 1.0
+        held = self.holdings(blob, size)
+        return len(held) / held.count
+
+    def index(self, blob: bytes, size: int) -> bytes | None:
+        """The chunk hash list of a blob we hold whole or in part (``None`` if we hold none of it)."""
+        path = self.path_of(blob)
+        if path.is_file():
+            try:
+                index = path.with_name(path.name + ".idx").read_bytes()
+                check_index(blob, size, index)
+            except (OSError, AttachmentError):  # lost or damaged: the blob itself is checked, so hash it again
+                index = self._hash_file(path, size)
+                self._write_atomic(path.with_name(path.name + ".idx"), index)
+            return index
+        partial = self._partials.get(blob) or self._load_partial(blob, size)
+        return partial.index if partial is not None else None
+
+    def read_part(self, blob: bytes, size: int, part: int, offset: int, max_bytes: int) -> bytes | None:
+        """Up to ``max_bytes`` of part ``part`` (0: the index, i >= 1: chunk i) from ``offset``, or ``None``
+        if we do not hold that part."""
+        if part == 0:
+            index = self.index(blob, size)
+            return None if index is None else index[offset : offset + max_bytes]
+        start, length = chunk_span(size, part)
+        if not 0 <= offset <= length:
+            return None
+        path = self.path_of(blob)
+        if not path.is_file():
+            partial = self._partials.get(blob) or self._load_partial(blob, size)
+            if partial is None or part not in partial.held:
+                return None
+            path = partial.data_path
+        try:
+            with path.open("rb") as f:
+                f.seek(start + offset)
+                return f.read(min(max_bytes, length - offset))
+        except OSError:
+            return None
+
+    def open(self, blob: bytes) -> BinaryIO:
+        """A whole blob, for reading (opening with a viewer, saving a copy, an export)."""
+        try:
+            return self.path_of(blob).open("rb")
+        except OSError as exc:
+            raise StoreError(f"blob {blob.hex()[:16]} is not here: {exc.strerror or exc}") from None
+
+    # ---- adding a file of ours ---------------------------------------------------------------------------
+
+    def add_file(self, source: Path, *, max_size: int) -> StoredBlob:
+        """Copy ``source`` into the store, hashing its chunks on the way (the copy is what gets attached,
+        so the file may change afterwards). Raises :class:`BlobTooLarge`, ``OSError`` for a file that cannot
+        be read, :class:`StorageFullError`."""
+        limit = min(max_size, MAX_BLOB_SIZE)
+        with _open_regular(source) as src:
+            size_now = os.fstat(src.fileno()).st_size
+            if size_now > limit:
+                raise BlobTooLarge(
+                    f"{source.name} is {human_size(size_now)}; attachments are at most {human_size(limit)}"
+                )
+            if size_now == 0:
+                raise BlobTooLarge(f"{source.name} is empty: nothing to attach")
+            self.check_room(size_now, reserve=0)
+            self._prepare()
+            fd, tmp_name = _temp_in(self._tmp)
+            tmp = Path(tmp_name)
+            try:
+                hashes = []
+                size = 0
+                try:
+                    with os.fdopen(fd, "wb") as out:
+                        while block := src.read(CHUNK_SIZE):
+                            size += len(block)
+                            if size > limit:
+                                raise BlobTooLarge(
+                                    f"{source.name} is larger than {human_size(limit)}, the attachment limit"
+                                )
+                            hashes.append(chunk_hash(block))
+                            out.write(block)
+                        out.flush()
+                        os.fsync(out.fileno())
+                except OSError as exc:
+                    raise _storage_problem(exc, size_now) from None
+                if size == 0:
+                    raise BlobTooLarge(f"{source.name} is empty: nothing to attach")
+                index = b"".join(hashes)
+                blob = blob_id(size, index)
+                path = self._install(blob, index, tmp)
+            finally:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+        return StoredBlob(blob, size, index, path)
+
+    def add_bytes(self, data: bytes) -> StoredBlob:
+        """Store ``data`` as a blob (what a bundle carries, and tests)."""
+        if not 0 < len(data) <= MAX_BLOB_SIZE:
+            raise BlobTooLarge("a blob is 1 byte to 2 GiB")
+        index = b"".join(chunk_hash(data[o : o + CHUNK_SIZE]) for o in range(0, len(data), CHUNK_SIZE))
+        blob = blob_id(len(data), index)
+        self._prepare()
+        fd, tmp_name = _temp_in(self._tmp)
+        tmp = Path(tmp_name)
+        try:
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(data)
+                    out.flush()
+                    os.fsync(out.fileno())
+            except OSError as exc:
+                raise _storage_problem(exc, len(data)) from None
+            path = self._install(blob, index, tmp)
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        return StoredBlob(blob, len(data), index, path)
+
+    def _install(self, blob: bytes, index: bytes, data_file: Path) -> Path:
+        """Move a checked file in under the blob's name (its index first). Nothing if it is there already."""
+        path = self.path_of(blob)
+        if path.is_file():
+            return path
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        self._write_atomic(path.with_name(path.name + ".idx"), index)
+        os.chmod(data_file, 0o600)
+        os.replace(data_file, path)
+        _fsync_dir(path.parent)
+        return path
+
+    # ---- fetching ----------------------------------------------------------------------------------------
+
+    def partial(self, blob: bytes, size: int) -> PartialBlob:
+        """The fetch of ``blob`` (resumed from what the disk holds of it, or new). Check the room first
+        (:meth:`check_room`)."""
+        self._prepare()
+        with self._lock:
+            partial = self._partials.get(blob)
+            if partial is None:
+                partial = self._load_partial(blob, size) or PartialBlob(self, blob, size)
+                self._partials[blob] = partial
+            return partial
+
+    def forget_partial(self, blob: bytes) -> None:
+        """Drop a fetch and what it held (nobody wants the blob any more)."""
+        with self._lock:
+            self._partials.pop(blob, None)
+        for suffix in (".part", ".state"):
+            with contextlib.suppress(OSError):
+                (self._partial_dir / (blob.hex() + suffix)).unlink()
+
+    def partial_blobs(self) -> list[bytes]:
+        """Blobs with a fetch under way on disk (to resume after a restart)."""
+        out: list[bytes] = []
+        if not self._partial_dir.is_dir():
+            return out
+        for path in self._partial_dir.glob("*.state"):
+            with contextlib.suppress(ValueError):
+                out.append(bytes.fromhex(path.stem))
+        return out
+
+    def _load_partial(self, blob: bytes, size: int) -> PartialBlob | None:
+        state = self._partial_dir / (blob.hex() + ".state")
+        try:
+            raw = state.read_bytes()
+        except OSError:
+            return None
+        try:
+            fields = unpack(raw, max_len=MAX_BLOB_SIZE // CHUNK_SIZE * HASH_SIZE + 4096)
+            if not (isinstance(fields, list) and len(fields) == 3 and fields[0] == size):
+                raise DecodeError("not a partial blob's state")
+            _, bits, index = fields
+            if not isinstance(bits, bytes) or not (index is None or isinstance(index, bytes)):
+                raise DecodeError("not a partial blob's state")
+            held = ChunkSet(chunk_count(size), bits)
+            if index is not None:
+                check_index(blob, size, index)
+        except (DecodeError, ValueError):  # damaged: start again rather than trust it
+            self.forget_partial(blob)
+            return None
+        partial = PartialBlob(self, blob, size)
+        partial.held, partial.index = held, index
+        return partial
+
+    def free_bytes(self) -> int:
+        where = self.root if self.root.exists() else self.root.parent
+        try:
+            return shutil.disk_usage(where).free
+        except OSError:
+            return 0
+
+    def check_room(self, size: int, *, reserve: int = RESERVE) -> None:
+        """Raise :class:`StorageFullError` unless the disk has room for ``size`` more bytes and ``reserve``."""
+        free = self.free_bytes()
+        if free < size + reserve:
+            raise StorageFullError(
+                f"the disk is too full for {human_size(size)} (free: {human_size(free)}"
+                + (f", and meshchat keeps {human_size(reserve)} free" if reserve else "")
+                + "): free some space, then try again"
+            )
+
+    # ---- internals ---------------------------------------------------------------------------------------
+
+    def _hash_file(self, path: Path, size: int) -> bytes:
+        hashes = []
+        with path.open("rb") as f:
+            for index in range(1, chunk_count(size) + 1):
+                hashes.append(chunk_hash(f.read(chunk_span(size, index)[1])))
+        return b"".join(hashes)
+
+    def _write_atomic(self, path: Path, data: bytes, *, durable: bool = True) -> None:
+        self._prepare()
+        fd, tmp_name = _temp_in(self._tmp)
+        try:
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(data)
+                    if durable:
+                        out.flush()
+                        os.fsync(out.fileno())
+                os.chmod(tmp_name, 0o600)
+                os.replace(tmp_name, path)
+            except OSError as exc:
+                raise _storage_problem(exc, len(data)) from None
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+            raise
+
+
+class PartialBlob:
+    """A blob being fetched: the chunks held so far, checked, and the index once known."""
+
+    def __init__(self, store: BlobStore, blob: bytes, size: int) -> None:
+        self.store = store
+        self.blob = blob
+        self.size = size
+        self.count = chunk_count(size)
+        self.held = ChunkSet(self.count)
+        self.index: bytes | None = None
+        self.data_path = store._partial_dir / (blob.hex() + ".part")
+        self._state_path = store._partial_dir / (blob.hex() + ".state")
+        self._lock = threading.Lock()
+
+    @property
+    def needs_index(self) -> bool:
+        """Whether part 0 must be fetched before chunks can be checked (not for a blob of one chunk)."""
+        return self.index is None and self.count > 1
+
+    def set_index(self, index: bytes) -> None:
+        """Part 0 arrived: raises :class:`AttachmentError` if it is not the list the blob id commits to."""
+        check_index(self.blob, self.size, index)
+        with self._lock:
+            self.index = index
+            self._save()
+
+    def check_chunk(self, part: int, data: bytes) -> None:
+        """Raise :class:`AttachmentError` unless ``data`` is chunk ``part`` of the blob."""
+        _, length = chunk_span(self.size, part)
+        if len(data) != length:
+            raise AttachmentError(f"chunk {part} is {length} bytes, not {len(data)}")
+        digest = chunk_hash(data)
+        if self.count == 1:
+            if blob_id(self.size, digest) != self.blob:
+                raise AttachmentError("the file does not match its blob id")
+            return
+        if self.index is None:
+            raise AttachmentError("a chunk came before the chunk list")
+        if self.index[(part - 1) * HASH_SIZE : part * HASH_SIZE] != digest:
+            raise AttachmentError(f"chunk {part} does not match its hash")
+
+    def store_chunk(self, part: int, data: bytes) -> bool:
+        """Check chunk ``part`` and write it; returns whether the blob is now whole (then call
+        :meth:`finish`). Raises :class:`AttachmentError` for a bad chunk, :class:`StorageFullError`."""
+        self.check_chunk(part, data)
+        offset, _ = chunk_span(self.size, part)
+        flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(self.data_path, flags, 0o600)
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.pwrite(fd, view, offset)
+                    view, offset = view[written:], offset + written
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise _storage_problem(exc, len(data)) from None
+        with self._lock:
+            if self.count == 1:
+                self.index = chunk_hash(data)
+            self.held.add(part)
+            self._save()
+            return self.held.complete
+
+    def finish(self) -> Path | None:
+        """The last chunk is in: read the whole file again, and move it in under its id if every chunk
+        matches (returns its path). Chunks a crash lost are dropped from what is held (returns ``None``:
+        fetch them again)."""
+        assert self.index is not None
+        with self._lock:
+            try:
+                with self.data_path.open("rb") as f:
+                    os.fsync(f.fileno())
+                    bad = []
+                    for part in range(1, self.count + 1):
+                        _, length = chunk_span(self.size, part)
+                        if chunk_hash(f.read(length)) != self.index[(part - 1) * HASH_SIZE : part * HASH_SIZE]:
+                            bad.append(part)
+            except OSError as exc:
+                raise _storage_problem(exc, 0) from None
+            if bad:
+                for part in bad:
+                    self.held.discard(part)
+                self._save()
+                return None
+            path = self.store._install(self.blob, self.index, self.data_path)
+        self.store.forget_partial(self.blob)
+        return path
+
+    def _save(self) -> None:
+        state = pack([self.size, bytes(self.held.bits), self.index])
+        try:
+            self.store._write_atomic(self._state_path, state, durable=False)
+        except OSError as exc:
+            raise _storage_problem(exc, len(state)) from None
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """A file the person named (links followed: it is their own file), refusing what is not a regular file
+    (a FIFO would hang the read) with a message they can act on."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise IsADirectoryError(f"{path} is a directory: attach a file") from None
+    except PermissionError:
+        raise PermissionError(f"{path}: permission denied") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(f"{path} is a directory: attach a file")
+        if not stat.S_ISREG(mode):
+            raise OSError(f"{path} is not a regular file (a pipe, a device or a socket)")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _temp_in(folder: Path) -> tuple[int, str]:
+    try:
+        return tempfile.mkstemp(dir=folder, prefix="blob-")
+    except OSError as exc:
+        raise _storage_problem(exc, 0) from None
+
+
+def _storage_problem(exc: OSError, needed: int) -> StoreError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        what = f" for {human_size(needed)}" if needed else ""
+        return StorageFullError(f"the disk is full{what}: free some space, then try again")
+    return StoreError(f"cannot write a blob: {exc.strerror or exc}")
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,196 @@
+"""Blobs on disk and images: whole blobs only under their id, fetches checked chunk by chunk, bounded decoding."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from meshchat.blobs.attach import AttachError, attach_file, attach_files
+from meshchat.blobs.images import decode_thumbnail, probe, thumbnail
+from meshchat.blobs.store import BlobStore
+from meshchat.log.attachments import CHUNK_SIZE, MAX_THUMB, AttachmentError, chunk_span
+from meshchat.store import StorageFullError
+
+
+def _photo(path: Path, size: tuple[int, int] = (3000, 2000)) -> Path:
+    image = Image.new("RGB", size, (30, 90, 160))
+    for x in range(0, size[0], 37):
+        image.paste((x % 256, 200, 40), (x, 0, x + 5, size[1]))
+    image.save(path, "JPEG", quality=92)
+    return path
+
+
+def test_a_file_is_copied_in_under_its_id_and_served_by_parts(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs")
+    data = os.urandom(2 * CHUNK_SIZE + 100)
+    (tmp_path / "f.bin").write_bytes(data)
+    stored = store.add_file(tmp_path / "f.bin", max_size=10**9)
+    (tmp_path / "f.bin").write_bytes(b"changed later")  # what was attached is the copy
+    assert store.has(stored.blob) and stored.path.read_bytes() == data
+    assert oct(stored.path.stat().st_mode & 0o777) == "0o600"
+    assert store.read_part(stored.blob, len(data), 0, 0, 10**6) == stored.index
+    assert store.read_part(stored.blob, len(data), 3, 0, 10**6) == data[2 * CHUNK_SIZE :]
+    assert store.read_part(stored.blob, len(data), 2, 10, 5) == data[CHUNK_SIZE + 10 : CHUNK_SIZE + 15]
+    assert store.holdings(stored.blob, len(data)).complete
+    assert list(store.held()) == [stored.blob]
+    assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+
+
+def test_a_fetch_checks_every_chunk_and_moves_in_whole(tmp_path: Path) -> None:
+    source = BlobStore(tmp_path / "a")
+    data = os.urandom(3 * CHUNK_SIZE - 7)
+    stored = source.add_bytes(data)
+    store = BlobStore(tmp_path / "b")
+    partial = store.partial(stored.blob, len(data))
+    assert partial.needs_index
+    with pytest.raises(AttachmentError):
+        partial.store_chunk(1, data[:CHUNK_SIZE])  # nothing to check it against yet
+    with pytest.raises(AttachmentError):
+        partial.set_index(b"\x00" * len(stored.index))
+    partial.set_index(stored.index)
+    with pytest.raises(AttachmentError):
+        partial.store_chunk(2, b"\x00" * CHUNK_SIZE)  # a hostile peer's chunk
+    assert partial.store_chunk(3, data[2 * CHUNK_SIZE :]) is False
+    assert partial.store_chunk(1, data[:CHUNK_SIZE]) is False
+    assert not store.has(stored.blob) and len(store.holdings(stored.blob, len(data))) == 2
+    assert store.read_part(stored.blob, len(data), 1, 0, 10) == data[:10]  # what is checked is served
+    assert store.read_part(stored.blob, len(data), 2, 0, 10) is None
+    # A restart resumes from what the disk holds.
+    again = BlobStore(tmp_path / "b").partial(stored.blob, len(data))
+    assert list(again.held) == [1, 3] and again.index == stored.index
+    assert again.store_chunk(2, data[CHUNK_SIZE : 2 * CHUNK_SIZE]) is True
+    path = again.finish()
+    assert path is not None and path.read_bytes() == data
+    assert store.has(stored.blob) and store.partial_blobs() == []
+
+
+def test_a_chunk_lost_in_a_crash_is_found_before_the_blob_moves_in(tmp_path: Path) -> None:
+    data = os.urandom(2 * CHUNK_SIZE)
+    stored = BlobStore(tmp_path / "a").add_bytes(data)
+    store = BlobStore(tmp_path / "b")
+    partial = store.partial(stored.blob, len(data))
+    partial.set_index(stored.index)
+    partial.store_chunk(1, data[:CHUNK_SIZE])
+    assert partial.store_chunk(2, data[CHUNK_SIZE:]) is True
+    with partial.data_path.open("r+b") as f:  # the page cache never reached the disk
+        f.seek(CHUNK_SIZE + 5)
+        f.write(b"\x00\x00")
+    assert partial.finish() is None
+    assert not store.has(stored.blob) and list(partial.held) == [1]
+    partial.store_chunk(2, data[CHUNK_SIZE:])
+    assert partial.finish() is not None and store.path_of(stored.blob).read_bytes() == data
+
+
+def test_one_chunk_blobs_are_checked_against_the_id_itself(tmp_path: Path) -> None:
+    stored = BlobStore(tmp_path / "a").add_bytes(b"small file")
+    partial = BlobStore(tmp_path / "b").partial(stored.blob, 10)
+    assert not partial.needs_index
+    with pytest.raises(AttachmentError):
+        partial.store_chunk(1, b"small fil!")
+    assert partial.store_chunk(1, b"small file") is True
+    assert partial.finish() is not None
+
+
+def test_attaching_refuses_what_it_cannot_carry_and_says_the_limit(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs")
+    (tmp_path / "big.bin").write_bytes(b"x" * 5000)
+    with pytest.raises(AttachError, match=r"5 KB; attachments are at most 4 KB"):
+        attach_file(store, tmp_path / "big.bin", max_size=4000)
+    (tmp_path / "empty").write_bytes(b"")
+    with pytest.raises(AttachError, match="empty"):
+        attach_file(store, tmp_path / "empty", max_size=4000)
+    with pytest.raises(AttachError, match="does not exist"):
+        attach_file(store, tmp_path / "nope.jpg", max_size=4000)
+    with pytest.raises(AttachError, match="directory"):
+        attach_file(store, tmp_path, max_size=4000)
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(AttachError, match="not a regular file"):  # and does not hang waiting for a writer
+        attach_file(store, tmp_path / "fifo", max_size=4000)
+    with pytest.raises(AttachError, match="at most 8 files"):
+        attach_files(store, [tmp_path / "big.bin"] * 9, max_size=10**6)
+    assert list(store.held()) == []
+
+
+def test_no_room_on_the_disk_is_said_before_copying(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = BlobStore(tmp_path / "blobs")
+    (tmp_path / "f.bin").write_bytes(b"x" * 5000)
+    monkeypatch.setattr(store, "free_bytes", lambda: 100)
+    with pytest.raises(StorageFullError, match=r"too full for 5 KB \(free: 100 B"):
+        store.add_file(tmp_path / "f.bin", max_size=10**6)
+    with pytest.raises(AttachError, match="too full"):
+        attach_file(store, tmp_path / "f.bin", max_size=10**6)
+
+
+def test_a_photo_gets_its_type_size_and_a_small_thumbnail(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs")
+    photo = _photo(tmp_path / "IMG_0001.JPG")
+    attachment = attach_file(store, photo, max_size=10**8)
+    assert (attachment.type, attachment.width, attachment.height) == ("image/jpeg", 3000, 2000)
+    assert attachment.thumb is not None and len(attachment.thumb) <= MAX_THUMB
+    small = decode_thumbnail(attachment.thumb)
+    assert small is not None and max(small.size) <= 192 and small.size[0] > small.size[1]
+    tight = thumbnail(photo, budget=1500)
+    assert tight is not None and len(tight) <= 1500
+    # A file named .jpg that is no image is a plain file; a PNG named .jpg is a PNG.
+    (tmp_path / "fake.jpg").write_bytes(b"not an image at all" * 10)
+    assert attach_file(store, tmp_path / "fake.jpg", max_size=10**6).type == "application/octet-stream"
+    Image.new("RGB", (10, 10)).save(tmp_path / "real.jpg", "PNG")
+    assert attach_file(store, tmp_path / "real.jpg", max_size=10**6).type == "image/png"
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4 ...")
+    assert attach_file(store, tmp_path / "notes.pdf", max_size=10**6).type == "application/pdf"
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` pixels (a decompression bomb's opening)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1000))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_a_decompression_bomb_is_refused_from_its_header(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_png_claiming(100_000, 100_000))
+    assert probe(bomb) is None and thumbnail(bomb) is None
+    attachment = attach_file(BlobStore(tmp_path / "blobs"), bomb, max_size=10**6)
+    assert attachment.type == "application/octet-stream" and attachment.thumb is None
+    (tmp_path / "cut.jpg").write_bytes(_photo(tmp_path / "whole.jpg").read_bytes()[:2000])  # truncated
+    assert thumbnail(tmp_path / "cut.jpg") is None
+
+
+def test_a_peers_thumbnail_is_decoded_only_if_small_and_jpeg() -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (600, 10)).save(out, "JPEG")
+    assert decode_thumbnail(out.getvalue()) is None  # wider than any thumbnail
+    out = io.BytesIO()
+    Image.new("RGB", (60, 10)).save(out, "PNG")
+    assert decode_thumbnail(out.getvalue()) is None
+    assert decode_thumbnail(b"\xff\xd8\xff garbage") is None
+    out = io.BytesIO()
+    Image.new("RGB", (60, 10), (255, 0, 0)).save(out, "JPEG")
+    image = decode_thumbnail(out.getvalue())
+    assert image is not None and image.size == (60, 10)
+
+
+def test_reading_parts_never_reads_outside_the_chunk(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs")
+    data = os.urandom(CHUNK_SIZE + 10)
+    stored = store.add_bytes(data)
+    start, length = chunk_span(len(data), 2)
+    assert store.read_part(stored.blob, len(data), 2, 0, 10**6) == data[start : start + length]
+    assert store.read_part(stored.blob, len(data), 2, 11, 10) is None
+    with pytest.raises(ValueError):
+        store.read_part(stored.blob, len(data), 3, 0, 10)
