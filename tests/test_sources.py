@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from meshchat.proto import messages
 from meshchat.proto.events import NeedEntries
-from meshchat.proto.sources import BEHIND_GRACE, SPLIT_MIN, STALL_TIME, Sources
+from meshchat.proto.sources import GRAFT_AFTER, SPLIT_MIN, STALL_TIME, Sources
 from meshchat.proto.sync import NOTE_DELAY, SyncSession
 
 ME, A, B, C = (bytes([i]) * 32 for i in range(4))
@@ -45,21 +45,49 @@ def test_a_source_that_goes_is_replaced_at_once_by_the_peer_that_holds_most() ->
     assert changes.wanted == {"p3": {A}} and sources.source[A] == "p3"
 
 
-def test_a_source_that_falls_behind_another_peer_is_switched_after_a_grace() -> None:
+def test_an_entry_announced_elsewhere_that_our_source_does_not_deliver_moves_the_source() -> None:
+    """Plumtree's graft: p2 announces A's next entry; p1, our source, does not deliver it within a grace."""
     clock = Clock()
     sources: Sources[str] = Sources(ME, clock)
     sources.we_hold({A: 3})
     sources.link_up("p1")
     sources.link_up("p2")
     sources.peer_holds("p1", {A: 3})
-    sources.peer_holds("p2", {A: 4})  # p2 has A's next entry; p1, our source, does not
+    sources.peer_holds("p2", {A: 4})
     assert not sources.check()
-    clock.now += BEHIND_GRACE / 2
-    sources.we_hold({A: 3})
-    assert not sources.check()  # p1 may still get it in time
-    clock.now += BEHIND_GRACE
+    clock.now += GRAFT_AFTER / 2
+    assert not sources.check()  # p1 may still bring it
+    sources.we_hold({A: 4})  # it did
+    clock.now += GRAFT_AFTER
+    assert not sources.check()
+    sources.peer_holds("p2", {A: 5})
+    clock.now += GRAFT_AFTER
     changes = sources.check()
     assert changes.unwanted == {"p1": {A}} and changes.wanted == {"p2": {A}}
+
+
+def test_a_backlog_our_source_holds_is_not_a_reason_to_switch() -> None:
+    clock = Clock()
+    sources: Sources[str] = Sources(ME, clock)
+    sources.we_hold({A: 3})
+    sources.link_up("p1")
+    sources.link_up("p2")
+    sources.peer_holds("p1", {A: 900})
+    sources.peer_holds("p2", {A: 900})  # the same backlog: p1 is sending it, slowly
+    clock.now += 10 * GRAFT_AFTER
+    sources.link_delivered("p1")
+    assert not sources.check()
+
+
+def test_an_author_comes_from_its_own_node_when_we_are_linked_to_it() -> None:
+    clock = Clock()
+    sources: Sources[str] = Sources(ME, clock)
+    sources.know([A, B])
+    assert sources.link_up("p1", key=C) == {A, B}
+    assert sources.link_up("a", key=A) == set()
+    changes = sources.check()  # A's own node: its log comes from there
+    assert changes.unwanted == {"p1": {A}} and changes.wanted == {"a": {A}}
+    assert sources.source == {A: "a", B: "p1"}
 
 
 def test_a_source_that_owes_us_and_delivers_nothing_is_switched() -> None:
@@ -112,7 +140,7 @@ def test_a_peer_gets_entries_only_of_authors_it_asked_for_and_notes_about_the_re
     sender.send_entries(request, [b"entry a6"])
     assert sender.next_event() is None
     out = sender.outgoing()
-    assert [type(m) for m in out] == [messages.Notes, messages.Entries, messages.Idle]  # B's note rides along
+    assert [type(m) for m in out] == [messages.Notes, messages.Entries]  # B's note rides along; a live push: no Idle
     assert out[0] == messages.Notes({B: 6}, frozenset([B]))
     sender.local_advanced({A: 6, B: 7})
     assert sender.next_event() is None and sender.outgoing() == []  # a lone note waits for company ...

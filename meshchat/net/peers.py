@@ -6,8 +6,8 @@
 - One link per peer key: when both sides dial at once, both keep the link dialled by the lower key, so both
   drop the same one.
 - One source per author: which link pushes us which author's entries (``meshchat.proto.sources``), fed
-  with every link's notes, what the store gained and what each link delivered, and checked each second
-  for sources that fell behind or stalled.
+  with every link's notes, what the store gained and what each link delivered, and checked four times a
+  second for sources that are late or stalled.
 - Half-open (unauthenticated) incoming connections are capped per source address and in total, and a new
   connection never waits behind stalled ones: at a cap, the oldest half-open connection of that address (or,
   when the table is full, of the address holding the most) is closed to make room. With a handshake deadline
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 Address = tuple[str, int]
 MAX_CLOSED_RECORDS = 32  # ended incoming links kept for the peers screen
 PROGRESS_INTERVAL = 0.25  # at most this often a SyncProgress per link
-STEER_INTERVAL = 1.0  # how often sources that fell behind or stalled are looked for
+STEER_INTERVAL = 0.25  # how often sources that are late or stalled are looked for
 SHUTDOWN = "node shutting down"
 
 
@@ -190,7 +190,7 @@ class PeerManager:
                     link.end(SHUTDOWN)
 
     async def _steer(self) -> None:
-        """Now and then, switch sources that fell behind another peer or stalled. A bug here is logged
+        """Now and then, switch sources that are late or stalled. A bug here is logged
         loudly and the next round tries again: it must not take the node down."""
         while True:
             await trio.sleep(STEER_INTERVAL)
@@ -454,7 +454,7 @@ class PeerManager:
     def syncing(self, link: Link, start: SyncStart) -> set[bytes]:
         self.sources.we_hold(start.held)
         self.sources.know(start.priority)
-        return self.sources.link_up(link)
+        return self.sources.link_up(link, link.peer_key)
 
     def know_authors(self, authors: Iterable[bytes]) -> None:
         """Members that may write (e.g. just admitted): their first entries are to be pushed to us too."""

@@ -6,8 +6,9 @@ note, see ``meshchat.proto.sync``); its other peers only send notes of how far t
 sources back from every node gives one tree per author along which entries flow; notes are the lazy links
 that repair it:
 
-- a peer whose notes hold more of an author than our source does, for longer than :data:`BEHIND_GRACE`
-  (time for the source to get it too), becomes the source: the tree bends round a slow or cut branch;
+- an author's own node, when we are linked to it, is its source (nobody has its entries sooner);
+- when a peer's notes announce an entry our source has not delivered within :data:`GRAFT_AFTER`, that peer
+  becomes the source (Plumtree's graft: the tree bends round a slow, looping or cut branch);
 - a source that owes us entries and has delivered nothing for :data:`STALL_TIME` is replaced likewise;
 - when a source's link goes, its authors move at once to the peer that holds the most of them;
 - catching up from several peers splits the work: when a peer's first notes show it holds as much as the
@@ -25,13 +26,14 @@ item, switched on the same signals.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 L = TypeVar("L", bound=Hashable)
 
-BEHIND_GRACE = 1.0  # seconds a source may hold less of an author than another peer before we switch
+GRAFT_AFTER = 0.5  # seconds an entry another peer announced may take to come from our source
 STALL_TIME = 15.0  # seconds a source that owes us entries may deliver nothing before we switch
 SPLIT_MIN = 50  # entries behind on an author before its catch-up is worth moving to another peer
 
@@ -62,25 +64,29 @@ class Sources(Generic[L]):
         self.held: dict[bytes, int] = {}  # what our store holds, per author
         self.notes: dict[L, dict[bytes, int]] = {}  # what each linked peer says it holds (links in order up)
         self.source: dict[bytes, L] = {}
-        self.since: dict[bytes, float] = {}  # when the author's source was set, or last gave us something
+        self.keys: dict[L, bytes | None] = {}  # the peer's key on each link (its own log's origin)
         self.delivered_at: dict[L, float] = {}  # when each link last delivered entries
+        self._announced: dict[bytes, deque[tuple[int, float]]] = {}  # author -> (seq above ours, first heard)
         self._noted: set[L] = set()  # links whose first notes arrived
 
     # ---- what happens ------------------------------------------------------------------------------------
 
-    def link_up(self, link: L) -> set[bytes]:
-        """A new link: the authors to want pushed from it from the start (those that have no source)."""
+    def link_up(self, link: L, key: bytes | None = None) -> set[bytes]:
+        """A new link to the peer ``key``: the authors to want pushed from it from the start (those that have no
+        source). The peer's own log moves to it from another source with the next :meth:`check`."""
         now = self.clock()
         self.notes[link] = {}
+        self.keys[link] = key
         self.delivered_at[link] = now
-        orphans = [a for a in self.held if a != self.me and a not in self.source]
+        orphans = {a for a in self.held if a != self.me and a not in self.source}
         for author in orphans:
             self._assign(author, link, now)
-        return set(orphans)
+        return orphans
 
     def link_down(self, link: L) -> Changes[L]:
         """The link is gone: its authors move to the peers that hold the most of them."""
         self.notes.pop(link, None)
+        self.keys.pop(link, None)
         self.delivered_at.pop(link, None)
         self._noted.discard(link)
         changes: Changes[L] = Changes()
@@ -102,6 +108,10 @@ class Sources(Generic[L]):
         changes: Changes[L] = Changes()
         now = self.clock()
         for author, seq in heads.items():
+            if seq > self.held.get(author, 0):
+                heard = self._announced.setdefault(author, deque())
+                if not heard or seq > heard[-1][0]:
+                    heard.append((seq, now))
             if author not in self.source and (author != self.me or seq > self.held.get(author, 0)):
                 best = self._best(author)
                 if best is not None:
@@ -113,12 +123,13 @@ class Sources(Generic[L]):
         return changes
 
     def we_hold(self, heads: Mapping[bytes, int]) -> None:
-        """Our store now holds ``heads``: the authors that advanced are making progress."""
-        now = self.clock()
+        """Our store now holds ``heads``."""
         for author, seq in heads.items():
             if seq > self.held.get(author, 0):
                 self.held[author] = seq
-                self.since[author] = now
+                heard = self._announced.get(author)
+                while heard and heard[0][0] <= seq:
+                    heard.popleft()
 
     def know(self, authors: Iterable[bytes]) -> Changes[L]:
         """Authors that may write, though we hold nothing of them yet (new members): each gets a source, so
@@ -128,7 +139,6 @@ class Sources(Generic[L]):
         for author in authors:
             if author not in self.held and author != self.me:
                 self.held[author] = 0
-                self.since[author] = now
                 best = self._best(author)
                 if best is not None:
                     self._assign(author, best, now)
@@ -141,7 +151,9 @@ class Sources(Generic[L]):
             self.delivered_at[link] = self.clock()
 
     def check(self) -> Changes[L]:
-        """Switch the sources that fell behind another peer or stalled (call now and then, e.g. each second)."""
+        """Switch the sources that are not the best we have: the author's own node when we are linked to it,
+        else a peer that announced what our source has not delivered within :data:`GRAFT_AFTER`, or one that
+        delivers when our source has delivered nothing for :data:`STALL_TIME` (call it often: 4 times a second)."""
         now = self.clock()
         changes: Changes[L] = Changes()
         for author in [a for a in self.held if a not in self.source and a != self.me]:  # e.g. from a bundle
@@ -149,24 +161,33 @@ class Sources(Generic[L]):
             if best is not None:
                 self._assign(author, best, now)
                 changes.want(best, author)
+        origins = {key: link for link, key in self.keys.items() if key is not None}
         for author, source in list(self.source.items()):
-            held = self.held.get(author, 0)
-            best = self._best(author)
-            if best is None or best == source:
+            origin = origins.get(author)
+            if origin is not None:
+                if origin != source:
+                    self._move(author, source, origin, changes, now)
                 continue
-            top = self.notes[best].get(author, 0)
-            has = self.notes[source].get(author, 0)
-            behind = has < top and held < top and now - self.since.get(author, now) >= BEHIND_GRACE
-            stalled = held < has and now - self.delivered_at[source] >= STALL_TIME and top > held
-            if behind or stalled:
-                self._move(author, source, best, changes, now)
+            held = self.held.get(author, 0)
+            heard = self._announced.get(author)
+            # An entry another peer announced that our source has not said it holds, and has not sent us in time
+            # (what our source does hold is a backlog on its way, not a broken branch).
+            late = bool(heard) and heard[0][0] > self.notes[source].get(author, 0) and now - heard[0][1] >= GRAFT_AFTER  # type: ignore[index]
+            stalled = now - self.delivered_at[source] >= STALL_TIME and self.notes[source].get(author, 0) > held
+            if late or stalled:
+                best = self._best(author, besides=source)
+                if best is not None and self.notes[best].get(author, 0) > held:
+                    self._move(author, source, best, changes, now)
         return changes
 
     # ---- internals ---------------------------------------------------------------------------------------
 
     def _assign(self, author: bytes, link: L, now: float) -> None:
+        """``link`` is now ``author``'s source: it gets the full grace for what others announced."""
         self.source[author] = link
-        self.since[author] = now
+        heard = self._announced.get(author)
+        if heard:
+            self._announced[author] = deque((seq, now) for seq, _ in heard)
 
     def _move(self, author: bytes, old: L, new: L, changes: Changes[L], now: float) -> None:
         self._assign(author, new, now)
@@ -178,13 +199,17 @@ class Sources(Generic[L]):
         notes = self.notes[link]
         return sum(max(0, notes.get(a, 0) - self.held.get(a, 0)) for a, s in self.source.items() if s == link)
 
-    def _best(self, author: bytes) -> L | None:
-        """The link to take ``author`` from: the one whose peer holds the most of it; among equals, for an
-        author we hold nothing of, the one that already sends us the most such authors (one peer sends every
-        new author, in admission order), and otherwise the least busy; then the one up longest."""
-        if not self.notes:
+    def _best(self, author: bytes, besides: L | None = None) -> L | None:
+        """The link to take ``author`` from: the author's own node; else the one whose peer holds the most of
+        it; among equals, for an author we hold nothing of, the one that already sends us the most such
+        authors (one peer sends every new author, in admission order), and otherwise the least busy; then
+        the one up longest. ``besides``: not that one."""
+        links = [link for link in self.notes if link != besides]
+        if not links:
             return None
-        links = list(self.notes)
+        for link in links:
+            if self.keys.get(link) == author:
+                return link
         top = max(self.notes[link].get(author, 0) for link in links)
         candidates = [link for link in links if self.notes[link].get(author, 0) == top]
         if len(candidates) == 1:
