@@ -22,7 +22,7 @@ from meshchat.admission import admission_evidence, admit_peer
 from meshchat.identity import Identity
 from meshchat.invites import admit_newcomer, hello_keys
 from meshchat.log.clock import wall_ms
-from meshchat.log.entry import decode_entry
+from meshchat.log.entry import Entry, decode_entry
 from meshchat.log.rules import Membership
 from meshchat.net.link import Accepted, LinkEnded, SyncStart
 from meshchat.profile import Profile, ProfileError
@@ -152,7 +152,7 @@ class StoreReplica:
         """What a peer holds, as its notes say. The store's side (a node that finds it lost its own recent
         entries: ``heads[me]`` above our own head) is issue 13's ``sync-store`` part."""
 
-    async def accept(self, raws: list[bytes], peer_key: bytes) -> Accepted:
+    async def accept(self, raws: list[bytes | Entry], peer_key: bytes) -> Accepted:
         """Store a peer's batch. On a full disk, wait and try again (each time later, up to
         :data:`FULL_DISK_RETRY_MAX_S`) rather than end the link: the peer's unacknowledged batches hold it back
         meanwhile, we keep serving it what we hold, and nobody redials in a loop."""
@@ -180,7 +180,7 @@ class StoreReplica:
             self.on_forks()
         return summarize(result)
 
-    async def _accept_once(self, raws: list[bytes]) -> BatchResult:
+    async def _accept_once(self, raws: list[bytes | Entry]) -> BatchResult:
         async with self._lock:
             if self._writer is None:
                 self._writer = Store.open(self.store.path)

@@ -173,6 +173,11 @@ class Connection:
         if self.state is State.SYNCING:
             self.session.ask_again(author, after)
 
+    def has_output(self) -> bool:
+        """Whether :meth:`data_to_send` has something (or notes that are not due yet): the driver need not wake
+        its writer otherwise."""
+        return bool(self._out) or (self.state is State.SYNCING and self.session.has_output())
+
     def next_deadline(self) -> float | None:
         """When :meth:`data_to_send` will have something that is not due yet (waiting notes)."""
         return self.session.next_deadline() if self.state is State.SYNCING else None

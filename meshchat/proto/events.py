@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from meshchat.log.entry import KEY_SIZE
+from meshchat.log.entry import KEY_SIZE, Entry
 from meshchat.proto.errors import LocalProtocolError
 
 
@@ -55,9 +55,12 @@ class NeedEntries:
 
 @dataclass(frozen=True, slots=True)
 class EntriesReceived:
-    """Raw entries from the peer, unverified. Accept them, then call ``Connection.entries_processed``."""
+    """Entries from the peer, their signatures unchecked: ``raws`` as bytes, and ``decoded`` the same entries
+    decoded and checked by the entry rules (so the store need not decode them again). Accept them, then call
+    ``Connection.entries_processed``."""
 
     raws: tuple[bytes, ...]
+    decoded: tuple[Entry, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,14 +22,24 @@ one valid message raises :class:`RemoteProtocolError`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
 import msgpack
 
 from meshchat.log.codec import DecodeError, unpack
-from meshchat.log.entry import ENTRY_VERSION, ID_SIZE, KEY_SIZE, MAX_CLOCK, MAX_ENTRY_SIZE, MAX_SEQ, SIG_SIZE
+from meshchat.log.entry import (
+    ENTRY_VERSION,
+    ID_SIZE,
+    KEY_SIZE,
+    MAX_ENTRY_SIZE,
+    MAX_SEQ,
+    Entry,
+    EntryError,
+    decode_entry,
+    entry_from_parts,
+)
 from meshchat.proto.errors import LocalProtocolError, RemoteProtocolError
 
 MAX_AUTHORS = 10_000  # authors in one Notes message
@@ -74,7 +84,11 @@ class Notes:
 
 @dataclass(frozen=True, slots=True)
 class Entries:
+    """Raw entries. A decoded message also carries them decoded (``decoded``, one per raw, checked by the
+    entry rules), so that the store need not decode them again."""
+
     raws: tuple[bytes, ...]
+    decoded: tuple[Entry, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         raws = self.raws
@@ -165,7 +179,7 @@ def compact_entries(raws: Iterable[bytes], team_id: bytes) -> tuple[list[str], l
     return list(kinds), items
 
 
-def _header(team_id: bytes, author: bytes, seq: int, prev: bytes | None, clock: int, kind: str, body: bytes) -> bytes:
+def _header(team_id: bytes, author: bytes, seq: int, prev: object, clock: int, kind: str, body: bytes) -> bytes:
     digest = hashlib.blake2b(body, digest_size=ID_SIZE).digest()
     return _packb([ENTRY_VERSION, team_id, author, seq, prev, clock, kind, len(body), digest])  # type: ignore[no-any-return]
 
@@ -190,7 +204,8 @@ def decode(body: bytes, team_id: bytes) -> Message:
     kind, args = value[0], value[1:]
     try:
         if kind == MessageType.ENTRIES and len(args) == 2 and type(args[0]) is list and type(args[1]) is list:
-            return Entries(rebuild_entries(args[0], args[1], team_id))  # type: ignore[arg-type]
+            entries = rebuild_entries(args[0], args[1], team_id)
+            return Entries(tuple(e.raw for e in entries), entries)
         if kind == MessageType.NOTES and len(args) == 1 and type(args[0]) is dict:
             return _notes(args[0])
         if kind == MessageType.ACK and len(args) == 1:
@@ -216,39 +231,34 @@ def _notes(value: Mapping[object, object]) -> Notes:
     return Notes(heads, frozenset(push))  # type: ignore[arg-type]
 
 
-def rebuild_entries(kinds: list[object], items: list[object], team_id: bytes) -> tuple[bytes, ...]:
-    """The exact bytes of the entries a compact Entries message carries (see :func:`compact_entries`)."""
+def rebuild_entries(kinds: Sequence[object], items: Sequence[object], team_id: bytes) -> tuple[Entry, ...]:
+    """The entries a compact Entries message carries (see :func:`compact_entries`), each checked by the entry
+    rules (``meshchat.log.entry``); an entry that breaks one is the sender's fault."""
     if len(kinds) > MAX_KINDS or set(map(type, kinds)) - {str}:
         raise RemoteProtocolError("an Entries message names its kinds as up to 256 strings")
-    out: list[bytes] = []
-    for item in items:
-        if type(item) is bytes:
-            out.append(item)
-            continue
-        if type(item) is not list or len(item) != 4:
-            raise RemoteProtocolError("an Entries item is a raw entry or a run [author, seq, prev, entries]")
-        author, seq, prev, run = item
-        if type(author) is not bytes or len(author) != KEY_SIZE:
-            raise RemoteProtocolError("a run's author is a 32-byte key")
-        if type(seq) is not int or not 1 <= seq <= MAX_SEQ:
-            raise RemoteProtocolError("a run's seq is an integer from 1")
-        if (prev is None) != (seq == 1) or (prev is not None and (type(prev) is not bytes or len(prev) != ID_SIZE)):
-            raise RemoteProtocolError("a run's prev is nil for seq 1 and a 32-byte id otherwise")
-        if type(run) is not list or not run or len(out) + len(run) > MAX_BATCH_ENTRIES:
-            raise RemoteProtocolError("a run holds 1 to 8,192 entries")
-        clock = 0
-        for entry in run:
-            if type(entry) is not list or len(entry) != 4:
-                raise RemoteProtocolError("a compact entry is [clock delta, kind, sig, body]")
-            delta, kind, sig, body = entry
-            if type(delta) is not int or type(kind) is not int or not 0 <= kind < len(kinds):
-                raise RemoteProtocolError("a compact entry's clock delta and kind index are integers in range")
-            if type(sig) is not bytes or len(sig) != SIG_SIZE or type(body) is not bytes:
-                raise RemoteProtocolError("a compact entry's sig is 64 bytes and its body a byte string")
-            clock += delta
-            if not 0 <= clock <= MAX_CLOCK or seq > MAX_SEQ or len(body) > MAX_ENTRY_SIZE:
-                raise RemoteProtocolError("a compact entry's clock, seq or size is out of range")
-            header = _header(team_id, author, seq, prev, clock, kinds[kind], body)  # type: ignore[arg-type]
-            out.append(_packb([header, sig, body]))
-            prev, seq = _id(header, sig), seq + 1
+    out: list[Entry] = []
+    pack = msgpack.Packer(use_bin_type=True).pack
+    try:
+        for item in items:
+            if type(item) is bytes:
+                out.append(decode_entry(item))
+                continue
+            if type(item) is not list or len(item) != 4:
+                raise RemoteProtocolError("an Entries item is a raw entry or a run [author, seq, prev, entries]")
+            author, seq, prev, run = item
+            if type(seq) is not int or type(run) is not list or not run or len(out) + len(run) > MAX_BATCH_ENTRIES:
+                raise RemoteProtocolError("a run has a seq and holds 1 to 8,192 entries")
+            clock = 0
+            for compact in run:
+                if type(compact) is not list or len(compact) != 4:
+                    raise RemoteProtocolError("a compact entry is [clock delta, kind, sig, body]")
+                delta, kind, sig, body = compact
+                if type(delta) is not int or type(kind) is not int or not 0 <= kind < len(kinds):
+                    raise RemoteProtocolError("a compact entry's clock delta and kind index are integers in range")
+                clock += delta
+                entry = entry_from_parts(team_id, author, seq, prev, clock, kinds[kind], sig, body, pack=pack)  # type: ignore[arg-type]
+                out.append(entry)
+                prev, seq = entry.id, seq + 1
+    except EntryError as exc:
+        raise RemoteProtocolError(f"an invalid entry: {exc}") from None
     return tuple(out)

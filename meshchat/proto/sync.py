@@ -100,7 +100,8 @@ class SyncSession:
         self._pending: set[bytes] = set()  # authors the peer wants and lacks
         self._asked: NeedEntries | None = None  # the request the node has not answered yet
         self._last_served: tuple[int, bytes] = (-1, b"")  # the known author served last (they take turns)
-        self._busy = True  # sent something (or got notes) since our last Idle
+        self._busy = True  # owe the peer an Idle: it asked for more, or we sent it backlog, since our last Idle
+        self._asked_live = False  # the request the node has not answered is for a live author
         self._peer_idle = False  # the peer said Idle; CaughtUp once its batches are processed
         self._notes: dict[bytes, int] = {}  # notes to send: author -> the seq we hold
         self._asks: dict[bytes, int] = {}  # notes that ask again: author -> a seq below what we hold
@@ -121,7 +122,7 @@ class SyncSession:
             if self.unprocessed >= WINDOW:
                 raise RemoteProtocolError(f"flow control violated: more than {WINDOW} unacknowledged batches")
             self.unprocessed += 1
-            self._events.append(EntriesReceived(message.raws))
+            self._events.append(EntriesReceived(message.raws, message.decoded))
         elif type(message) is Notes:
             self._on_notes(message)
         elif type(message) is Ack:
@@ -142,17 +143,19 @@ class SyncSession:
             self._started = True
             expected = sum(max(0, seq - self.held.get(a, 0)) for a, seq in notes.heads.items())
             self._events.append(SyncStarted(expected))
+            self._busy = True
         for author, seq in notes.heads.items():
             # Entries we sent that the peer had not acknowledged when it wrote this are still on their way.
             peer[author] = max(seq, pacer.in_flight_seq(author)) if pacer.in_flight else seq
             if author in notes.push:
+                if author not in self.peer_wants or seq < self.local.get(author, 0):  # asked for more: an Idle
+                    self._busy = True  # will say when it has all of it
                 self.peer_wants.add(author)
             else:
                 self.peer_wants.discard(author)
             self._update_pending(author)
         if self.want_all:
             self._want(notes.heads)
-        self._busy = True
         self._events.append(NotesReceived(dict(notes.heads)))
 
     def _update_pending(self, author: bytes) -> None:
@@ -222,6 +225,8 @@ class SyncSession:
             self.peer_has[author] = max(held, sent_upto)
         self._update_pending(author)
         self._send(raws, {author: sent_upto}, limited=bool(self._pending))
+        if not self._asked_live:  # a live entry needs no Idle after it: the peer is caught up already
+            self._busy = True
 
     def entries_processed(self, batches: int, seen: Mapping[bytes, int] = {}) -> None:
         """We stored (or judged) ``batches`` more of the peer's Entries messages. ``seen``: the highest seq of
@@ -260,13 +265,17 @@ class SyncSession:
             live = self._live_author()
             room = pacer.room()
             if live is not None and room + LIVE_ALLOWANCE > 0:
-                return self._ask(live, max(1, min(pacer.batch, room + LIVE_ALLOWANCE)))
+                return self._ask(live, max(1, min(pacer.batch, room + LIVE_ALLOWANCE)), live=True)
             if room > 0:
-                return self._ask(self._pick_author(), min(pacer.batch, room))
+                return self._ask(self._pick_author(), min(pacer.batch, room), live=False)
         if self._busy and not self._pending:
             self._busy = False
             self._outbox.append(Idle())
         return None
+
+    def has_output(self) -> bool:
+        """Whether :meth:`outgoing` has something now, or notes that wait for their time."""
+        return bool(self._outbox or self._notes or self._asks)
 
     def next_deadline(self) -> float | None:
         """When :meth:`outgoing` will have notes to send that are not due now (None: nothing waits)."""
@@ -310,7 +319,8 @@ class SyncSession:
         self._notes_due = None
         return Notes(heads, frozenset(a for a in heads if a in wants))
 
-    def _ask(self, author: bytes, max_bytes: int) -> NeedEntries:
+    def _ask(self, author: bytes, max_bytes: int, *, live: bool) -> NeedEntries:
+        self._asked_live = live
         after = self.peer_has.get(author, 0)
         self._asked = NeedEntries(author, after, self.local[author], self.batch_entries, max_bytes)
         return self._asked
@@ -318,7 +328,6 @@ class SyncSession:
     def _send(self, raws: Sequence[bytes], seqs: Mapping[bytes, int], *, limited: bool = False) -> None:
         self._outbox.append(Entries(tuple(raws)))
         self.pacer.sent(sum(map(len, raws)), seqs, limited=limited)
-        self._busy = True
 
     def _check_caught_up(self) -> None:
         if self._peer_idle and self.unprocessed == 0:
