@@ -52,6 +52,7 @@ class Result:
     nodes: int
     topology: str
     links: list[int]
+    links_after: list[int]
     converge_s: float
     wire_per_msg_node: float
     payload_per_msg_node: float
@@ -176,6 +177,7 @@ def run_one(n: int, topology: str, messages: int, interval: float, idle: float, 
             time.sleep(idle)
             idle_s = time.monotonic() - started
             idle_after = [interface_bytes(h)[0] for h in hosts]
+            links_after = stores.live_links()
             cpu_after = [cpu_seconds(p.pid) for p in procs]
             entry_size = stores.entry_size()
         finally:
@@ -186,6 +188,7 @@ def run_one(n: int, topology: str, messages: int, interval: float, idle: float, 
         nodes=n,
         topology=topology,
         links=links,
+        links_after=links_after,
         converge_s=converge_s,
         wire_per_msg_node=sum(wire) / n / target,
         payload_per_msg_node=sum(payload) / n / target,
@@ -211,8 +214,9 @@ def read_posts(proc: subprocess.Popen[bytes], last_post: list[float]) -> None:
 
 
 def settle_links(stores: Stores, n: int, topology: str, timeout: float = 120.0) -> bool:
-    """Wait until every node has a live link and the link counts have not changed for three seconds; returns
-    False if they were still changing after ``timeout`` seconds (the run goes on, and says so)."""
+    """Wait until every node has a live link and the link counts have not changed for three seconds (twelve with
+    discovery: a link no longer chosen is ended 10 s after); returns False if they were still changing after
+    ``timeout`` seconds (the run goes on, and says so)."""
     deadline = time.monotonic() + timeout
     last, since = None, time.monotonic()
     while time.monotonic() < deadline:
@@ -220,7 +224,7 @@ def settle_links(stores: Stores, n: int, topology: str, timeout: float = 120.0) 
         if links != last:
             last, since = links, time.monotonic()
         enough = min(links) >= (1 if n > 1 else 0) and (topology != "mesh" or min(links) >= n - 1)
-        if enough and time.monotonic() - since >= 3.0:
+        if enough and time.monotonic() - since >= (12.0 if topology == "discovery" else 3.0):
             return True
         time.sleep(0.25)
     return False
@@ -229,7 +233,8 @@ def settle_links(stores: Stores, n: int, topology: str, timeout: float = 120.0) 
 def report(r: Result) -> str:
     ratio = r.wire_per_msg_node / r.entry_size if r.entry_size else 0
     return (
-        f"N={r.nodes:<3} {r.topology:<9} links/node {statistics.mean(r.links):4.1f} (max {max(r.links)})  "
+        f"N={r.nodes:<3} {r.topology:<9} links/node {statistics.mean(r.links):4.1f} (max {max(r.links)}; "
+        f"{statistics.mean(r.links_after):.1f} at the end)  "
         f"converged {r.converge_s:5.2f} s after the last post  "
         f"per message per node: wire {r.wire_per_msg_node:7.0f} B ({ratio:4.2f}x the entry), "
         f"TCP payload {r.payload_per_msg_node:7.0f} B; entry {r.entry_size:.0f} B  "
