@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from meshchat.log.flash import FLASH_ACK_DEADLINE_MS, UNREACHABLE_AFTER_MS, flash_recipients, flash_status
+from meshchat.log.flash import (
+    FLASH_ACK_DEADLINE_MS,
+    UNREACHABLE_AFTER_MS,
+    flash_recipients,
+    flash_status,
+    split_by_reach,
+)
 from meshchat.log.rules import Membership, Role
 from meshchat.store import Store
 from meshchat.store.queries import Views
@@ -44,3 +50,9 @@ def test_it_is_a_function_of_its_inputs_only() -> None:
     args = (T0, [BO], [BO, CY], {CY: T0}, T0 + FLASH_ACK_DEADLINE_MS)
     assert flash_status(*args) == flash_status(*args)
     assert flash_status(*args, deadline_ms=FLASH_ACK_DEADLINE_MS + 1).overdue is False
+
+
+def test_members_who_have_not_answered_split_into_heard_lately_and_unreachable() -> None:
+    heard = {BO: T0, CY: T0 - UNREACHABLE_AFTER_MS}
+    assert split_by_reach([DEE, CY, BO], heard, T0) == ((BO,), (CY, DEE))
+    assert split_by_reach([BO], heard, T0 + UNREACHABLE_AFTER_MS) == ((), (BO,))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from textual.content import Content
 
 from meshchat.events import Heard
-from meshchat.log.flash import FlashStatus
+from meshchat.log.flash import FlashStatus, split_by_reach
 from meshchat.log.views import Message
 from meshchat.node import Node
 from tui.alarm import Alarm, FlashAlarm, Owed
@@ -29,6 +29,8 @@ class FlashFacts:
     owed: tuple[Owed, ...] = ()  # waiting for my acknowledgement, oldest first
     mine: tuple[tuple[Message, FlashStatus], ...] = ()  # my recent FLASHes still waiting for someone
     heard: dict[bytes, Heard] = field(default_factory=dict)
+    unreachable: frozenset[bytes] = frozenset()  # members not heard from for UNREACHABLE_AFTER_MS (or never)
+    now_ms: int = 0
 
     @property
     def signature(self) -> tuple[object, ...]:
@@ -36,6 +38,7 @@ class FlashFacts:
         return (
             tuple((o.message.id, o.status.overdue) for o in self.owed),
             tuple((m.id, s.overdue, s.silent, s.unreachable, s.acked) for m, s in self.mine),
+            self.unreachable,
         )
 
 
@@ -57,7 +60,10 @@ class FlashWatch:
         self._acked = {m.id: m.acked_by for m in messages}
         owed = tuple(Owed(m, self._statuses[m.id]) for m in unacknowledged)
         waiting = tuple((m, self._statuses[m.id]) for m in mine if not self._statuses[m.id].done)
-        self.facts = FlashFacts(owed, waiting, node.last_heard())
+        heard = node.last_heard()
+        members = [k for k, m in node.membership.members.items() if m.role is not None and k != node.me]
+        _, unreachable = split_by_reach(members, {k: h.at_ms for k, h in heard.items()}, now_ms)
+        self.facts = FlashFacts(owed, waiting, heard, frozenset(unreachable), now_ms)
         return self.facts
 
     def tick(self, now_ms: int) -> Alarm:

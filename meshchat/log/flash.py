@@ -1,4 +1,5 @@
-"""FLASH messages: who must acknowledge one, who has, and when it is overdue.
+"""FLASH messages: who must acknowledge one, who has, and when it is overdue; and, for FLASHes and roll calls
+alike, who of those who have not answered is silent and who is unreachable.
 
 A FLASH asks every member to acknowledge it. Who must, who has, and whether it is overdue (past its deadline
 with acknowledgements missing) is a pure function of the log (the message, its acknowledgements, the
@@ -50,6 +51,19 @@ class FlashStatus:
         return not self.silent and not self.unreachable
 
 
+def split_by_reach(
+    keys: Iterable[bytes], heard_ms: Mapping[bytes, int], now_ms: int, unreachable_after_ms: int = UNREACHABLE_AFTER_MS
+) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    """``(heard from lately, unreachable)``: members heard from within ``unreachable_after_ms`` of ``now_ms``
+    could have seen a FLASH or a roll call; the others may not have received it. Each part sorted."""
+    lately: list[bytes] = []
+    unreachable: list[bytes] = []
+    for key in sorted(set(keys)):
+        heard = heard_ms.get(key)
+        (lately if heard is not None and now_ms - heard < unreachable_after_ms else unreachable).append(key)
+    return tuple(lately), tuple(unreachable)
+
+
 def flash_status(
     clock: int,
     acked_by: Iterable[bytes],
@@ -63,17 +77,13 @@ def flash_status(
     """The status of a FLASH written at ``clock``, acknowledged by ``acked_by``, owed by ``recipients``;
     ``heard_ms`` says when the reading node last heard from each member (absent: never)."""
     acked = set(acked_by)
-    owed = sorted(set(recipients) - acked)
-    silent: list[bytes] = []
-    unreachable: list[bytes] = []
-    for key in owed:
-        heard = heard_ms.get(key)
-        (silent if heard is not None and now_ms - heard < unreachable_after_ms else unreachable).append(key)
+    owed = set(recipients) - acked
+    silent, unreachable = split_by_reach(owed, heard_ms, now_ms, unreachable_after_ms)
     due = clock + deadline_ms
     return FlashStatus(
         due_ms=due,
         acked=tuple(sorted(acked & set(recipients))),
-        silent=tuple(silent),
-        unreachable=tuple(unreachable),
+        silent=silent,
+        unreachable=unreachable,
         overdue=bool(owed) and now_ms >= due,
     )

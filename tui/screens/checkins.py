@@ -16,7 +16,7 @@ from meshchat.log.views import Checkin
 from tui.changes import Changes
 from tui.format import shown
 from tui.screens.base import AreaScreen
-from tui.screens.forms import CheckinForm
+from tui.screens.forms import CheckinForm, NeedHelpForm
 from tui.session import session
 from tui.widgets.checkins.flash_list import FlashList
 from tui.widgets.checkins.rollcall import RollCallAnswers, RollCallTable
@@ -26,8 +26,8 @@ from tui.widgets.table import Rows
 class CheckinsScreen(AreaScreen):
     MODE = "checkins"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "answer('safe')", "I'm safe"),
-        Binding("h", "answer('need_help')", "Need help"),
+        Binding("s", "safe", "I'm safe"),
+        Binding("h", "need_help", "Need help"),
         Binding("n", "new_rollcall", "New roll call"),
     ]
 
@@ -55,6 +55,7 @@ class CheckinsScreen(AreaScreen):
         lines = watch.sent_lines() if watch is not None else []
         self.query_one("#sent-title").display = self.query_one("#sent-flashes").display = bool(lines)
         self.query_one("#sent-flashes", Static).update(Content("\n").join(lines))
+        self._show_rollcalls()  # who is unreachable may have changed
 
     def focus_default(self) -> None:
         flashes = self.query_one(FlashList)
@@ -77,12 +78,20 @@ class CheckinsScreen(AreaScreen):
             self.flashes_changed()
         if changes is None or changes.checkins:
             self.checkins = node.views.checkins()
-            self.query_one(RollCallTable).show_checkins(self.checkins, session(self).name_of)
-            self.show_selected()
+            self._show_rollcalls()
+
+    def _show_rollcalls(self) -> None:
+        app = session(self)
+        facts = app.flash_watch.facts if app.flash_watch is not None else None
+        unreachable = facts.unreachable if facts is not None else frozenset()
+        self.query_one(RollCallTable).show_checkins(self.checkins, app.name_of, unreachable)
+        self.show_selected()
 
     def show_selected(self) -> None:
-        node = session(self).node
-        self.query_one(RollCallAnswers).show(self.selected, node.me, session(self).name_of)
+        app = session(self)
+        facts = app.flash_watch.facts if app.flash_watch is not None else None
+        unreachable, heard = (facts.unreachable, facts.heard) if facts is not None else (frozenset(), {})
+        self.query_one(RollCallAnswers).show(self.selected, app.node.me, app.name_of, unreachable, heard)
 
     def on_rows_highlighted(self, event: Rows.Highlighted) -> None:
         if isinstance(event.table, RollCallTable):
@@ -93,14 +102,29 @@ class CheckinsScreen(AreaScreen):
         if await app.write(lambda: app.node.ack(event.message.id)) is not None:
             self.notify("Acknowledged.", timeout=2)
 
-    async def action_answer(self, status: str) -> None:
+    async def action_safe(self) -> None:
+        """``s``: safe, at once (the common answer needs no questions)."""
+        await self._answer("safe")
+
+    @work
+    async def action_need_help(self) -> None:
+        """``h``: need help, with a note and where (optional), confirmed before it goes out."""
+        checkin = self.selected
+        if checkin is None:
+            self.notify("There is no roll call to answer.", severity="warning")
+            return
+        answer = await session(self).push_screen_wait(NeedHelpForm(checkin.question))
+        if answer is not None:
+            await self._answer("need_help", answer)
+
+    async def _answer(self, status: str, note: str = "") -> None:
         app, checkin = session(self), self.selected
         if checkin is None:
             self.notify("There is no roll call to answer.", severity="warning")
             return
-        if await app.write(lambda: app.node.reply_checkin(checkin.checkin, status)) is not None:
-            word = "safe" if status == "safe" else "NEED HELP"
-            self.notify(f"Answered: {word}", timeout=3, severity="information" if status == "safe" else "warning")
+        if await app.write(lambda: app.node.reply_checkin(checkin.checkin, status, note)) is not None:
+            word = "safe" if status == "safe" else "NEED HELP" + (f": {note}" if note else "")
+            self.notify(f"Answered: {word}", timeout=5, severity="information" if status == "safe" else "warning")
 
     @work
     async def action_new_rollcall(self) -> None:

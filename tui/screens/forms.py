@@ -21,11 +21,12 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from meshchat.log.kinds import SEVERITY_LABELS
+from meshchat.log.kinds import MAX_NAME, SEVERITY_LABELS
 from meshchat.log.views import Room, TrackedObject
 from tui.format import shown, value_text
 
 R = TypeVar("R")
+MAX_NOTE = MAX_NAME * 4  # a roll-call answer's note (meshchat.log.kinds: checkin.reply)
 INCIDENT_STATUSES = ("open", "active", "contained", "closed")
 SEVERITIES = [(label, level) for level, label in SEVERITY_LABELS.items()]
 
@@ -252,6 +253,32 @@ class CheckinForm(Form[tuple[bytes, str]]):
         if not question or room is None:
             raise ValueError("A roll call needs a question and a room.")
         return room, question
+
+
+class NeedHelpForm(Form[str]):
+    """Answer a roll call with NEED HELP: what is wrong and where (both optional), confirmed by Enter. Returns
+    the note to send (the where is part of it: the answer carries one note)."""
+
+    TITLE_TEXT = "Answer: NEED HELP"
+    SAVE_LABEL = "Send NEED HELP"
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def fields(self) -> ComposeResult:
+        yield Static(shown(self.question), id="confirm-detail", markup=False)
+        yield from labelled("What do you need? (optional)", Input(placeholder="injured, need a boat", id="help-note"))
+        yield from labelled("Where are you? (optional)", Input(placeholder="roof of the school gym", id="help-where"))
+
+    def result(self) -> str:
+        return help_note(self.text("help-note"), self.text("help-where"))
+
+
+def help_note(note: str, where: str) -> str:
+    """One roll-call note from what and where (``injured · at the school gym``), cut to what a reply holds."""
+    text = " · ".join(part for part in (note, f"at {where}" if where else "") if part)
+    return text if len(text) <= MAX_NOTE else text[: MAX_NOTE - 1] + "…"
 
 
 class InviteForm(Form[str]):
