@@ -70,6 +70,7 @@ IDLE_CHECKPOINT_S = 5.0
 LISTEN_KEY = "node.listen"  # local state: where the node last listened, for ``meshchat invite``
 STATUS_INTERVAL_S = 1.0  # peer status is written at most this often
 STATUS_HEARTBEAT_S = 5.0  # and at least this often while the node runs
+SEARCH_INDEX_IDLE_S = 1.0  # how often an idle node looks for entries to index for search
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ class Node:
                 await self._record_local(LISTEN_KEY, pack(addresses))
             nursery.start_soon(self._write_status)
             nursery.start_soon(self._write_heads)
+            nursery.start_soon(self._keep_search_index)
             self._enforce_membership()  # a removal (or our admission) may have come in while no node ran
             if not self._told_refusal and (refusal := self.profile.invite_refusal()) is not None:
                 self._told_refusal = True
@@ -277,6 +279,17 @@ class Node:
                 continue
             if written:
                 self.wake()
+
+    async def _keep_search_index(self) -> None:
+        """Index new entries for search a batch at a time, in the writer's thread, trailing ingest (not on its
+        path: a catch-up is not slowed). Searches scan what is not indexed yet, so nothing is missed meanwhile."""
+        while True:
+            try:
+                looked = await self.replica.index_search()
+            except StoreError as exc:  # a read-only or full disk, or SQLite without FTS5 trigrams
+                log.warning("search index not kept (%s): searches scan the entries instead", exc)
+                return
+            await trio.sleep(0 if looked else SEARCH_INDEX_IDLE_S)
 
     async def _record_local(self, key: str, value: bytes) -> bool:
         """Write node-local state; a busy or full disk is logged, never fatal (the next write will do)."""

@@ -9,7 +9,7 @@ seq)``: every node picks the same winner, and the board can say who changed what
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -236,6 +236,34 @@ def post_columns(body: dict[str, Value]) -> tuple[bytes, int] | None:
     if ("reply_to" in body or "location" in body or "files" in body) and parse_body("msg.post", body) is None:
         return None
     return room, _POST_FLAGS[priority, ack]
+
+
+SEARCHED = {  # what a search finds, per kind: the fields a person would look for
+    "msg.post": ("text",),
+    "incident.open": ("title", "location"),
+    "incident.update": ("title", "summary", "commander", "location"),
+    "task.open": ("title",),
+    "task.update": ("title",),
+}
+
+
+def searchable_text(kind: str, body: Mapping[str, Value]) -> str | None:
+    """The text an entry adds to the search index (messages, incidents, tasks), or ``None``. Updates carry
+    their fields in ``fields``; locations count by their text."""
+    names = SEARCHED.get(kind)
+    parsed = parse_body(kind, body) if names else None
+    if names is None or parsed is None:
+        return None
+    values = parsed["fields"] if kind.endswith(".update") else parsed
+    assert isinstance(values, dict)
+    parts = []
+    for name in names:
+        value = values.get(name)
+        if isinstance(value, dict):
+            value = location_text(value)
+        if isinstance(value, str) and value.strip():
+            parts.append(value)
+    return "\n".join(parts) or None
 
 
 def _registers(obj: bytes, fields: dict[str, Value], stamp: Stamp, entry_id: bytes) -> Iterable[RegisterRow]:

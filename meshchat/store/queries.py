@@ -30,6 +30,7 @@ from meshchat.log.views import (
     latest_replies,
     resolve_registers,
 )
+from meshchat.store import search as text_search
 from meshchat.store.store import Store
 
 _MESSAGE_COLUMNS = "SELECT a.key, e.seq, e.clock, e.raw, e.flags FROM entries e JOIN authors a ON a.ix = e.author "
@@ -68,6 +69,25 @@ class _RoomIndex:
 
 
 NO_MARKS = MarksOn()
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One search result: a message, or an incident or task as it stands now."""
+
+    kind: str  # "message", "incident" or "task"
+    clock: int  # the message's, or the object's last change
+    author: bytes  # who wrote the message, or opened the object
+    text: str  # the message's text, or the object's title
+    whole_words: bool  # every term is a whole word of what matched
+    message: Message | None = None
+    obj: TrackedObject | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    hits: list[SearchHit]
+    unindexed: int  # entries neither indexed yet nor scanned by this search (they may hold more hits)
 
 
 class Views:
@@ -208,6 +228,47 @@ class Views:
         ).fetchall()
         picked = [(c, k, s, r, f) for k, s, c, r, f in rows if m.may(k, s, c, "msg.post")]
         return [msg for msg in self._messages_from_rows(picked, m) if not msg.retracted]
+
+    def search(self, query: str, *, limit: int = 50) -> SearchResults:
+        """Messages, incidents and tasks whose text holds every term of ``query`` (any case, anywhere in a word;
+        whole-word hits first, then the newest). Retracted messages and entries without effect are left out;
+        an incident or task is one hit, shown as it stands now. See ``meshchat.store.search``."""
+        terms = text_search.terms_of(query)
+        hits: list[SearchHit] = []
+        objects: dict[str, dict[bytes, TrackedObject]] = {}
+        seen: set[bytes] = set()
+        for match in text_search.find(self.conn, terms, limit * 4):
+            hit = self._hit(match, terms, objects, seen)
+            if hit is not None:
+                hits.append(hit)
+        hits.sort(key=lambda h: (not h.whole_words, -h.clock))
+        unindexed = text_search.pending(self.conn)
+        return SearchResults(hits[:limit], max(0, unindexed - text_search.SCAN_LIMIT))
+
+    def _hit(
+        self,
+        match: text_search.Match,
+        terms: list[str],
+        objects: dict[str, dict[bytes, TrackedObject]],
+        seen: set[bytes],
+    ) -> SearchHit | None:
+        words = text_search.whole_words(match.text, terms)
+        if match.kind == "msg.post":
+            message = self.message(match.entry_id)
+            if message is None or message.retracted:
+                return None
+            return SearchHit("message", message.clock, message.author, message.text, words, message=message)
+        kind = match.kind.split(".")[0]  # incident or task
+        row = self.conn.execute("SELECT raw FROM entries WHERE rowid = ?", (match.rowid,)).fetchone()
+        target = decode_entry(bytes(row[0])).body().get(kind) if row else None
+        if kind not in objects:
+            objects[kind] = {o.obj: o for o in self._objects(kind)}
+        obj = objects[kind].get(target) if isinstance(target, bytes) else None
+        if obj is None or obj.obj in seen:
+            return None
+        seen.add(obj.obj)
+        title = str(obj.get("title") or "")
+        return SearchHit(kind, obj.last_change.clock, obj.opened_by, title, words, obj=obj)
 
     def pinned(self) -> list[bytes]:
         """Ids of entries pinned by a member, in pin order (the curated timeline of the HQ export)."""

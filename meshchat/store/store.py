@@ -28,6 +28,7 @@ from meshchat.log.clock import next_clock, wall_ms
 from meshchat.log.codec import unpack
 from meshchat.log.entry import MAX_ENTRY_SIZE, ZERO_ID, Entry, EntryError, Signer, decode_entry, sign_entry
 from meshchat.log.rules import ControlEntry, Held, Membership, evaluate
+from meshchat.store import search
 from meshchat.store.ingest import Ingest
 from meshchat.store.results import AcceptResult, BatchResult, Head, NewEntry, NewSummary, Outcome
 from meshchat.store.schema import (
@@ -521,6 +522,12 @@ class Store:
             raise _storage_error(exc) from exc
 
     # ---- maintenance ---------------------------------------------------------------------------------------
+
+    def index_search(self, limit: int = search.BATCH) -> int:
+        """Index up to ``limit`` entries that arrived since the search index last caught up (see
+        ``meshchat.store.search``); returns how many it looked at (0: up to date)."""
+        with self._write():
+            return search.index_pending(self._conn, limit)
 
     def rebuild_views(self) -> None:
         """Recompute every view (the v_* tables and the message columns of entries) from the entries."""
