@@ -15,6 +15,7 @@ from pathlib import Path, PurePath
 from typing import ClassVar, TypeVar
 
 from rich.console import RenderableType
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.markup import escape
@@ -27,6 +28,7 @@ from meshchat.log.clock import wall_ms
 from meshchat.log.views import Message
 from meshchat.node import Node, NodeConfig
 from meshchat.profile import ProfileError
+from meshchat.store.queries import SearchHit
 from tui.bridge import Companion, NodeBridge, TrioCrashed
 from tui.changes import Changes, fold
 from tui.desktop import notification_sequence
@@ -37,6 +39,7 @@ from tui.screens.chat import ChatScreen
 from tui.screens.checkins import CheckinsScreen
 from tui.screens.incidents import IncidentsScreen
 from tui.screens.peers import PeersScreen
+from tui.screens.search import SearchScreen
 from tui.screens.welcome import WelcomeScreen
 from tui.widgets.chrome import NAV, Fork, StatusFacts
 
@@ -74,6 +77,7 @@ class MeshchatApp(App[int]):
         Binding("alt+2", "switch_mode('incidents')", "Incidents", show=False, priority=True),
         Binding("alt+3", "switch_mode('checkins')", "Check-ins", show=False, priority=True),
         Binding("alt+4", "switch_mode('peers')", "Peers", show=False, priority=True),
+        Binding("ctrl+g", "search", "Search"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -335,6 +339,24 @@ class MeshchatApp(App[int]):
                 escape(shown(room.topic)) or "Open this room",
                 partial(self.open_room, room.room),
             )
+
+    @work
+    async def action_search(self) -> None:
+        """Search messages, incidents and tasks; open the chosen result where it lives."""
+        if self._node is None or isinstance(self.screen, SearchScreen):
+            return
+        hit = await self.push_screen_wait(SearchScreen())
+        if hit is None:
+            return
+        self.switch_mode("chat" if hit.message is not None else "incidents")
+        self.call_after_refresh(self._open_hit, hit)  # a screen shown the first time is composed by then
+
+    def _open_hit(self, hit: SearchHit) -> None:
+        screen = self.screen
+        if hit.message is not None and isinstance(screen, ChatScreen):
+            screen.show_message(hit.message)
+        elif hit.obj is not None and isinstance(screen, IncidentsScreen):
+            screen.show_object(hit.obj)
 
     def open_room(self, room: bytes) -> None:
         """Show ``room`` in the chat (from the command palette)."""

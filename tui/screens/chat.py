@@ -161,6 +161,14 @@ class ChatScreen(AreaScreen):
         self.composer.action_cancel()
         self._refresh_rooms()
 
+    def show_message(self, message: Message) -> None:
+        """Open ``message``'s room around it, selected (a search result)."""
+        if message.room != self.room:
+            self.open_room(message.room)
+            self.rooms.select_room(message.room)
+        self.messages.show_at(message)
+        self.messages.focus()
+
     def on_room_list_opened(self, event: RoomList.Opened) -> None:
         if event.room != self.room:
             self.open_room(event.room)

@@ -29,6 +29,7 @@ class CheckinsScreen(AreaScreen):
         Binding("s", "safe", "I'm safe"),
         Binding("h", "need_help", "Need help"),
         Binding("n", "new_rollcall", "New roll call"),
+        Binding("slash", "app.search", "Search", show=False),
     ]
 
     def __init__(self) -> None:

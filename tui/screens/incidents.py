@@ -28,6 +28,7 @@ class IncidentsScreen(AreaScreen):
         Binding("e", "update_incident", "Update"),
         Binding("t", "open_task", "New task"),
         Binding("d", "task_done", "Task done"),
+        Binding("slash", "app.search", "Search", show=False),
     ]
 
     def __init__(self) -> None:
@@ -76,6 +77,19 @@ class IncidentsScreen(AreaScreen):
         self.query_one(IncidentDetail).show(obj, session(self).name_of)
         self.query_one(IncidentTimeline).show(obj, session(self).name_of)
         self.query_one(TaskTable).show_tasks(node.views.tasks(obj.obj) if obj else [], session(self).name_of)
+
+    def show_object(self, obj: TrackedObject) -> None:
+        """Select an incident, or a task's incident and the task (a search result)."""
+        self.refresh_area(None)
+        incident = obj.obj if obj.kind == "incident" else obj.parent
+        if incident is not None:
+            self.board.select(incident.hex())
+            self.show_selected()
+        if obj.kind == "task":
+            self.query_one(TaskTable).select(obj.obj.hex())
+            self.query_one(TaskTable).focus()
+        else:
+            self.board.focus()
 
     def on_rows_highlighted(self, event: Rows.Highlighted) -> None:
         if event.table is self.board:

@@ -31,7 +31,10 @@ NO_PEERS = (
 
 class PeersScreen(AreaScreen):
     MODE = "peers"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("i", "invite", "Invite a teammate")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("i", "invite", "Invite a teammate"),
+        Binding("slash", "app.search", "Search", show=False),
+    ]
 
     def compose_area(self) -> ComposeResult:
         with Vertical(id="peers"):

@@ -169,6 +169,15 @@ class MessageList(ScrollView, can_focus=True):
         self._relayout()
         self._scroll_end()
 
+    def show_at(self, message: Message) -> None:
+        """Show the room around ``message`` (a search result, wherever it lies in the room) and select it."""
+        self.window.open_at(message)
+        self._relayout()
+        index = self._row_index(("msg", message.id))
+        if index is not None:
+            self._scroll_to_line(self._starts[index] - self.scrollable_content_region.height // 3)
+        self._select(message.id)
+
     def reload(self) -> None:
         """Re-read the window (new messages, acks, pins, retractions), keeping the person's place."""
         if self.room is None:
