@@ -122,8 +122,7 @@ class ChatScreen(AreaScreen):
             self._reload()
 
     def flashes_changed(self) -> None:
-        if self.room is not None:
-            self.messages.reload()  # the lines under FLASH messages: overdue, silent, unreachable
+        self.messages.redraw_flashes()  # the lines under FLASH messages: overdue, silent, unreachable
 
     def _refresh_rooms(self) -> None:
         node = session(self).node

@@ -169,6 +169,14 @@ class MessageList(ScrollView, can_focus=True):
         self._relayout()
         self._scroll_end()
 
+    def redraw_flashes(self) -> None:
+        """Draw the lines under FLASH messages again (their status moves with time: overdue, silent,
+        unreachable); nothing is read, and only rows whose look changed are drawn anew."""
+        if any(m.ack_required for m in self.window.messages):
+            anchor = self._anchor()
+            self._relayout()
+            self._restore(anchor)
+
     def show_at(self, message: Message) -> None:
         """Show the room around ``message`` (a search result, wherever it lies in the room) and select it."""
         self.window.open_at(message)
