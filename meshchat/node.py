@@ -51,6 +51,7 @@ from meshchat.log.effects import retraction_allowed
 from meshchat.log.entry import Entry
 from meshchat.log.flash import FlashStatus, flash_recipients, flash_status
 from meshchat.log.kinds import MEMBERSHIP_KINDS
+from meshchat.log.mentions import handles
 from meshchat.log.netkeys import rotation_reason
 from meshchat.log.rules import INVITE_REFUSALS, Membership, Role, role_allows
 from meshchat.log.views import Message
@@ -427,6 +428,11 @@ class Node:
     def awaiting_admission(self) -> bool:
         """Whether this home joined with an invite that its issuer's node has not admitted yet (as far as we know)."""
         return self.profile.pending_invite() is not None and self.profile.invite_refusal() is None
+
+    def my_handles(self) -> list[str]:
+        """What ``@`` may be followed by to mention this person (see ``meshchat.log.mentions``)."""
+        member = self.membership.members.get(self.me)
+        return handles(member) if member is not None else []
 
     def may(self, kind: str) -> bool:
         """Whether an entry of ``kind`` written now would take effect (the role behind our next entry, as every

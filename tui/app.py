@@ -34,6 +34,7 @@ from tui.changes import Changes, fold
 from tui.desktop import notification_sequence
 from tui.flash_watch import FlashWatch
 from tui.format import shown, shown_body
+from tui.mention_watch import MentionWatch
 from tui.screens.base import AreaScreen
 from tui.screens.chat import ChatScreen
 from tui.screens.checkins import CheckinsScreen
@@ -113,6 +114,7 @@ class MeshchatApp(App[int]):
         self._announced: set[bytes] = set()  # FLASH messages and roll calls already announced
         self.invite_problem: str | None = None  # our invite was refused: what happened and what to do
         self.flash_watch: FlashWatch | None = None
+        self.mention_watch: MentionWatch | None = None
         self.clock: Callable[[], int] = wall_ms  # the time the FLASH alarm goes by (tests set their own)
         self.bells = 0  # times the bell rang (the terminal's bell is silent in tests)
         self.desktop_notifications: list[tuple[str, str]] = []  # (title, body) of each one sent
@@ -140,6 +142,8 @@ class MeshchatApp(App[int]):
         # What was there before we opened is not news; taken before the node runs, so nothing slips between.
         self._announced |= {m.id for m in self.unacknowledged()} | {c.checkin for c in node.views.checkins()}
         self.flash_watch = FlashWatch(node, self.name_of)
+        self.mention_watch = MentionWatch(node)
+        self.mention_watch.start()
         self.flash_watch.alarm.known([m.id for m in self.unacknowledged()])
         self.bridge = NodeBridge(node, self, self.companions)
         self.bridge.start()
@@ -241,6 +245,7 @@ class MeshchatApp(App[int]):
             self.bell()
         if changes.remote and "msg.post" in changes.kinds:
             self._announce_flashes()
+            self._announce_mentions(changes.rooms)
         if changes.messages or changes.membership or changes.peers:
             self.watch_flashes()
         if changes.remote and "checkin.request" in changes.kinds:
@@ -257,6 +262,22 @@ class MeshchatApp(App[int]):
                     severity="error",
                     timeout=20,
                 )  # the alarm rings (watch_flashes)
+
+    def _announce_mentions(self, rooms: Iterable[bytes]) -> None:
+        """``@name`` from a teammate rings and says where (at most three toasts a burst)."""
+        if self.mention_watch is None:
+            return
+        found = self.mention_watch.arrived(rooms, self.clock())
+        if not found:
+            return
+        names = {r.room: shown(r.name) for r in self.node.views.rooms()}
+        for msg in found[:3]:
+            where = f"{self.name_of(msg.author)} mentioned you in #{names.get(msg.room, '?')}"
+            self.notify(msg.text, title=where, severity="warning", timeout=15)
+            self.desktop_notify(where, msg.text)
+        if len(found) > 3:
+            self.notify(f"and {len(found) - 3} more mentions", title="Mentions", timeout=15)
+        self.bell()
 
     def _announce_rollcalls(self) -> None:
         node = self.node

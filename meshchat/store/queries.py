@@ -229,6 +229,11 @@ class Views:
         picked = [(c, k, s, r, f) for k, s, c, r, f in rows if m.may(k, s, c, "msg.post")]
         return [msg for msg in self._messages_from_rows(picked, m) if not msg.retracted]
 
+    def pinned_in(self, room: bytes) -> list[Message]:
+        """The pinned messages of ``room``, in pin order (retracted ones left out)."""
+        messages = (self.message(target) for target in self.pinned())
+        return [m for m in messages if m is not None and m.room == room and not m.retracted]
+
     def search(self, query: str, *, limit: int = 50) -> SearchResults:
         """Messages, incidents and tasks whose text holds every term of ``query`` (any case, anywhere in a word;
         whole-word hits first, then the newest). Retracted messages and entries without effect are left out;

@@ -16,6 +16,7 @@ from tui.changes import Changes
 from tui.format import shown, value_text
 from tui.screens.base import AreaScreen
 from tui.screens.forms import ConfirmForm, RoomForm, TaskForm
+from tui.screens.pinned import PinnedScreen
 from tui.session import session
 from tui.throttle import Throttle
 from tui.widgets.chat.composer import Composer, ComposerInput
@@ -53,6 +54,7 @@ class ChatScreen(AreaScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+n", "new_room", "New room"),
         Binding("ctrl+r", "focus_rooms", "Rooms", show=False),
+        Binding("ctrl+t", "pinned", "Pinned"),
     ]
 
     def __init__(self) -> None:
@@ -89,6 +91,7 @@ class ChatScreen(AreaScreen):
     def area_mounted(self) -> None:
         self.messages.compose_target = self.composer.input
         self.messages.allowed = self._may
+        self.messages.mention_names = session(self).node.my_handles()
         app = session(self)
         if app.flash_watch is not None:
             watch = app.flash_watch
@@ -114,12 +117,16 @@ class ChatScreen(AreaScreen):
     # ---- reading -------------------------------------------------------------------------------------------
 
     def refresh_area(self, changes: Changes | None) -> None:
+        if changes is None or changes.membership:
+            self.messages.mention_names = session(self).node.my_handles()  # a new name or callsign
         if self.room is None and self._open_first_room():
             return
         if changes is None or changes.room_list or changes.messages:
             self._refresh_rooms()
         if self.room is not None and (changes is None or changes.touches_room(self.room)):
             self._reload()
+            if changes is None or "msg.pin" in changes.kinds or "msg.retract" in changes.kinds:
+                self._update_room_line()
 
     def flashes_changed(self) -> None:
         self.messages.redraw_flashes()  # the lines under FLASH messages: overdue, silent, unreachable
@@ -152,11 +159,7 @@ class ChatScreen(AreaScreen):
         self.room = session(self).current_room = room
         self.messages.show_room(room, unread_after=node.last_read(room))
         self._mark_read()
-        info = next((r for r in node.views.rooms() if r.room == room), None)
-        if info is not None:
-            topic = f"  {shown(info.topic)}" if info.topic else ""
-            self._room_line = Content.assemble((f"# {shown(info.name)}", "bold"), (topic, "$text-muted"))
-            self._show_room_line()
+        self._update_room_line()
         self.composer.action_cancel()
         self._refresh_rooms()
 
@@ -190,6 +193,20 @@ class ChatScreen(AreaScreen):
 
     def on_composer_input_leave(self, event: ComposerInput.Leave) -> None:
         self.messages.focus()
+
+    def _update_room_line(self) -> None:
+        """``# general  Everything without a room   ◆ 2 pinned (ctrl+t)``."""
+        node = session(self).node
+        info = next((r for r in node.views.rooms() if r.room == self.room), None)
+        if info is None:
+            return
+        pins = len(node.views.pinned_in(info.room))
+        self._room_line = Content.assemble(
+            (f"# {shown(info.name)}", "bold"),
+            (f"  {shown(info.topic)}" if info.topic else "", "$text-muted"),
+            (f"   ◆ {pins} pinned (ctrl+t)" if pins else "", "$accent"),
+        )
+        self._show_room_line()
 
     def on_message_list_acting_changed(self, event: MessageList.ActingChanged) -> None:
         self._show_room_line()
@@ -282,6 +299,17 @@ class ChatScreen(AreaScreen):
                 self._refresh_rooms()
                 self.open_room(room)
                 self.rooms.select_room(room)
+
+    @work
+    async def action_pinned(self) -> None:
+        """The room's pinned messages; the chosen one opens here, selected."""
+        if self.room is None:
+            return
+        node = session(self).node
+        info = next((r for r in node.views.rooms() if r.room == self.room), None)
+        chosen = await session(self).push_screen_wait(PinnedScreen(self.room, info.name if info else "?"))
+        if chosen is not None:
+            self.show_message(chosen)
 
     def action_focus_rooms(self) -> None:
         self.rooms.focus()

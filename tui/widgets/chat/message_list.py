@@ -39,6 +39,7 @@ from textual.visual import Visual
 from textual.widgets import Input
 
 from meshchat.log.flash import FlashStatus, flash_recipients, flash_status
+from meshchat.log.mentions import mentions
 from meshchat.log.views import Message
 from meshchat.store.queries import Cursor
 from tui.format import clock_day, same_day
@@ -131,6 +132,7 @@ class MessageList(ScrollView, can_focus=True):
         self.compose_target: Input | None = None  # where typing goes (the composer's input)
         self.allowed: Callable[[str, Message], bool] = lambda action, message: True
         self.flash_status: Callable[[Message], FlashStatus] = self._plain_flash_status  # the app's, with its facts
+        self.mention_names: list[str] = []  # this person's @handles: messages that use one are marked
         self._looks: dict[bytes, tuple[Message, MessageLook, bool, MessageVisual, int]] = {}
         self._serial = 0
         # Rows drawn lately (a few screens). Kept small: every Strip carries caches of its own, and a big heap
@@ -139,6 +141,7 @@ class MessageList(ScrollView, can_focus=True):
         self._growing = False
         self._stick = True  # the view keeps to the newest end (a resize or new messages keep it there)
         self._scrolling = False  # a scroll of ours is under way (not the person's)
+        self._placing: tuple[RowKey, int] | None = None  # a row to put in place once the list has a size
 
     # ---- opening and reading -------------------------------------------------------------------------------
 
@@ -147,6 +150,7 @@ class MessageList(ScrollView, can_focus=True):
         (``unread_after``: the clock up to which the person has read it)."""
         self.room = room
         self.window = RoomWindow(self.source, room)
+        self._placing = None
         self.selected = None
         self.acting = False
         self.expanded.clear()
@@ -181,9 +185,7 @@ class MessageList(ScrollView, can_focus=True):
         """Show the room around ``message`` (a search result, wherever it lies in the room) and select it."""
         self.window.open_at(message)
         self._relayout()
-        index = self._row_index(("msg", message.id))
-        if index is not None:
-            self._scroll_to_line(self._starts[index] - self.scrollable_content_region.height // 3)
+        self._place(("msg", message.id), max(1, self.scrollable_content_region.height // 3))
         self._select(message.id)
 
     def reload(self) -> None:
@@ -243,15 +245,17 @@ class MessageList(ScrollView, can_focus=True):
         marker_done = self.unread_after is None
         looks: dict[bytes, tuple[Message, MessageLook, bool, MessageVisual, int]] = {}
         names: dict[bytes, str] = {}
+        last_clock: int | None = None  # of the message before: a new day gets its separator
         for msg in self.window.messages:
-            if not marker_done and self.unread_after is not None and msg.clock > self.unread_after:
-                rows.append(Row(("new", "unread"), DaySeparator("new since you left", accent=True)))
-                marker_done = True
-                previous = None
-            if previous is None or not same_day(previous.clock, msg.clock):
+            if last_clock is None or not same_day(last_clock, msg.clock):
                 day = clock_day(msg.clock)
                 rows.append(Row(("day", f"{day}:{msg.id.hex()}"), DaySeparator(day)))
                 previous = None
+            if not marker_done and self.unread_after is not None and msg.clock > self.unread_after:
+                rows.append(Row(("new", "unread"), DaySeparator("new since you left", accent=True)))
+                marker_done = True
+                previous = None  # the first unread message shows its author
+            last_clock = msg.clock
             grouped = (
                 previous is not None
                 and previous.author == msg.author
@@ -263,7 +267,8 @@ class MessageList(ScrollView, can_focus=True):
             if name is None:
                 name = names[msg.author] = self.name_of(msg.author)
             flash = flash_line(msg, self.flash_status(msg), self.me, self.name_of) if msg.ack_required else ("", "")
-            look = MessageLook(name, not grouped, self.me, self._reply_preview(msg), flash)
+            mentioned = msg.author != self.me and mentions(msg.text, self.mention_names)
+            look = MessageLook(name, not grouped, self.me, self._reply_preview(msg), flash, mentioned)
             folded = msg.id not in self.expanded
             cached = self._looks.get(msg.id)
             if cached is not None and cached[0] == msg and cached[1] == look and cached[2] == folded:
@@ -355,8 +360,16 @@ class MessageList(ScrollView, can_focus=True):
         index = self._row_index(("new", "unread"))
         if index is None:
             return False
-        self._scroll_to_line(self._starts[index] - 1)
+        self._place(("new", "unread"), 1)
         return True
+
+    def _place(self, key: RowKey, offset: int) -> None:
+        """Put row ``key`` ``offset`` lines below the top of the view, now and, if the list has no size yet
+        (a room opened as the screen is built), again once it has one."""
+        self._placing = (key, offset)
+        self._restore((key, offset))
+        if self.scrollable_content_region.height:
+            self._placing = None
 
     def _end_keeps_selection(self) -> bool:
         """Whether going to the newest message keeps the selected one on screen (it must, while the list has
@@ -374,7 +387,10 @@ class MessageList(ScrollView, can_focus=True):
         anchor = self._anchor()
         if self.scrollable_content_region.width != self._width:
             self._layout_heights(self.scrollable_content_region.width)
-        if stick:
+        if self._placing is not None and self.scrollable_content_region.height:
+            placing, self._placing = self._placing, None
+            self._restore(placing)
+        elif stick:
             self._scroll_end()
             self.call_after_refresh(self._scroll_end)  # again once the scrollbars have settled
         else:

@@ -37,6 +37,7 @@ class MessageLook:
     me: bytes
     reply_preview: str = ""  # "Bo: first words…" of the message answered, if any
     flash_line: tuple[str, str] = ("", "")  # a FLASH's acknowledgement line and its style (see flash_line)
+    mentions_me: bool = False  # the text calls this person by @name
 
 
 def message_content(msg: Message, look: MessageLook) -> Content:
@@ -98,7 +99,7 @@ def gutter_content(msg: Message, look: MessageLook) -> Content:
         name = name[: NAME_WIDTH - 1] + "…"
     author_style = "bold $text-error" if msg.is_flash else ("bold $text-accent" if msg.author == look.me else "bold")
     return Content.assemble(
-        flash_bar(msg),
+        flash_bar(msg, look),
         (clock_time(msg.clock), "$text-muted"),
         " ",
         (name.ljust(NAME_WIDTH), author_style),
@@ -106,8 +107,15 @@ def gutter_content(msg: Message, look: MessageLook) -> Content:
     )
 
 
-def flash_bar(msg: Message) -> Content:
-    return Content.styled("▌ ", "$error") if msg.is_flash and not msg.retracted else Content("  ")
+def flash_bar(msg: Message, look: MessageLook | None = None) -> Content:
+    """The mark left of every line of a message: a red bar for a FLASH, ``@`` where it mentions this person."""
+    if msg.retracted:
+        return Content("  ")
+    if msg.is_flash:
+        return Content.styled("▌ ", "$error")
+    if look is not None and look.mentions_me:
+        return Content.styled("@ ", "bold $text-warning")
+    return Content("  ")
 
 
 class MessageVisual(Visual):
@@ -148,7 +156,7 @@ class MessageVisual(Visual):
         if self.folded and len(body) > FOLD_LINES + 1:
             more = Content.styled(f"… {len(body) - FOLD_LINES} more lines · → shows all", "italic $text-accent")
             body = body[:FOLD_LINES] + more.render_strips(body_width, 1, style, options)
-        follow = flash_bar(self.msg).truncate(GUTTER, pad=True).render_strips(GUTTER, 1, style, options)
+        follow = flash_bar(self.msg, self.look).truncate(GUTTER, pad=True).render_strips(GUTTER, 1, style, options)
         lines = []
         for index, line in enumerate(body):
             left = gutter[0] if index == 0 and gutter else follow[0]
