@@ -38,6 +38,7 @@ from tui.mention_watch import MentionWatch
 from tui.screens.base import AreaScreen
 from tui.screens.chat import ChatScreen
 from tui.screens.checkins import CheckinsScreen
+from tui.screens.help import HelpScreen
 from tui.screens.incidents import IncidentsScreen
 from tui.screens.peers import PeersScreen
 from tui.screens.search import SearchScreen
@@ -79,6 +80,7 @@ class MeshchatApp(App[int]):
         Binding("alt+3", "switch_mode('checkins')", "Check-ins", show=False, priority=True),
         Binding("alt+4", "switch_mode('peers')", "Peers", show=False, priority=True),
         Binding("ctrl+g", "search", "Search"),
+        Binding("question_mark,ctrl+o", "help", "Keys", key_display="? ^o"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -360,6 +362,11 @@ class MeshchatApp(App[int]):
                 escape(shown(room.topic)) or "Open this room",
                 partial(self.open_room, room.room),
             )
+
+    def action_help(self) -> None:
+        """Every key of the screen on show (``?``; ``ctrl+o`` where ``?`` would be typed)."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
 
     @work
     async def action_search(self) -> None:

@@ -23,7 +23,7 @@ class ComposerInput(Input):
     """The text field. Up on an empty field moves to the messages (as in most chat apps)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "to_messages", "Messages", show=False),
+        Binding("up", "to_messages", "To the messages (on an empty line)", show=False),
     ]
 
     @dataclass
@@ -40,7 +40,7 @@ class Composer(Horizontal):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+f", "toggle_flash", "FLASH on/off", priority=True),
-        Binding("escape", "cancel", "Cancel reply/FLASH", show=False),
+        Binding("escape", "cancel", "Cancel the reply or FLASH", show=False),
     ]
 
     flash: reactive[bool] = reactive(False)

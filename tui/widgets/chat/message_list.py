@@ -75,13 +75,13 @@ class MessageList(ScrollView, can_focus=True):
         "message-list--acting",
     }
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "cursor_up", "Up", show=False),
-        Binding("down", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("up", "cursor_up", "Previous message (through a tall one first)", show=False),
+        Binding("down", "cursor_down", "Next message (no wrap at the newest)", show=False),
+        Binding("pageup", "page_up", "A screen up", show=False),
+        Binding("pagedown", "page_down", "A screen down", show=False),
         Binding("home", "first", "First message of the room", show=False),
         Binding("end", "last", "Newest message", show=False),
-        Binding("enter", "act_mode", "Act on message"),
+        Binding("enter", "act_mode", "Act on the selected message"),
         Binding("right", "unfold", "Show all of a long message", show=False),
         Binding("left", "fold", "Fold a long message", show=False),
         Binding("escape", "leave", "Back to writing"),
@@ -89,8 +89,8 @@ class MessageList(ScrollView, can_focus=True):
         Binding("a", "act('ack')", "Acknowledge"),
         Binding("r", "act('reply')", "Reply"),
         Binding("p", "act('pin')", "Pin"),
-        Binding("x", "act('retract')", "Retract"),
-        Binding("t", "act('task')", "Task"),
+        Binding("x", "act('retract')", "Retract (asks first)"),
+        Binding("t", "act('task')", "Open a task from it"),
     ]
 
     acting: reactive[bool] = reactive(False, bindings=True)
