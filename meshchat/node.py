@@ -53,7 +53,7 @@ from meshchat.log.flash import FlashStatus, flash_recipients, flash_status
 from meshchat.log.kinds import MEMBERSHIP_KINDS
 from meshchat.log.mentions import handles
 from meshchat.log.netkeys import rotation_reason
-from meshchat.log.rules import INVITE_REFUSALS, Membership, Role, role_allows
+from meshchat.log.rules import INVITE_REFUSALS, Membership, Role, invitable_roles, role_allows
 from meshchat.log.views import Message
 from meshchat.net.discovery import Discovery, DiscoveryEvent, PeerSeen, interface_addresses
 from meshchat.net.peers import Address, NetSettings, PeerManager, format_address
@@ -438,6 +438,10 @@ class Node:
         """Whether an entry of ``kind`` written now would take effect (the role behind our next entry, as every
         node will judge it): the UI offers a person only what this allows."""
         return role_allows(self.profile.role_for_next_entry(), kind)
+
+    def invitable_roles(self) -> list[str]:
+        """The roles this person may invite newcomers with (none: they may not invite)."""
+        return [role.label for role in invitable_roles(self.my_role())]
 
     def may_retract(self, message: Message) -> bool:
         """Whether our retraction of ``message`` would hide it (our own as a member, anyone's as an admin)."""

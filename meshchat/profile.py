@@ -26,7 +26,7 @@ from meshchat.log.effects import retraction_allowed
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import INCIDENT_FIELDS, MEMBERSHIP_KINDS, SHORT_ID, TASK_FIELDS, BodyError, build_body
 from meshchat.log.netkeys import NetworkKeys, network_keys, seal_network_key
-from meshchat.log.rules import MIN_ROLE, ControlEntry, Membership, Role, role_allows
+from meshchat.log.rules import MIN_ROLE, ControlEntry, Membership, Role, refusal_words, role_allows
 from meshchat.log.views import Message, Room, TrackedObject
 from meshchat.proto.handshake import invite_hello_key
 from meshchat.store import StorageFullError, Store, StoreError
@@ -296,10 +296,8 @@ class Profile(TeamReader):
         needed = MIN_ROLE.get(kind)
         if needed is not None:
             role = self.role_for_next_entry()
-            if role is None:
-                raise ProfileError("you are not a member of this team (any more)")
             if not role_allows(role, kind):
-                raise ProfileError(f"{kind} needs the role {needed.label}; you are {role.label}")
+                raise ProfileError(refusal_words(kind, role))
         try:
             body = build_body(kind, **fields)
         except BodyError as exc:
@@ -318,9 +316,8 @@ class Profile(TeamReader):
         if kind in ADMIN_KINDS:  # clear even before our node has the team's log to evaluate against
             role = self.my_role()
             if role is None or role < Role.ADMIN:
-                raise ProfileError(
-                    f"refused: only admins change membership; you are {role.label if role is not None else 'no member'}"
-                )
+                you = f"a {role.label}" if role is not None else "not a member of this team"
+                raise ProfileError(f"Only admins can invite people or change who is in the team; you are {you}")
         seq, clock = self.store.next_own_stamp(self.me)
         trial = self.store.evaluate_membership([ControlEntry(clock, self.me, seq, kind, body)])
         for refusal in trial.refusals:

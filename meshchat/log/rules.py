@@ -70,6 +70,43 @@ MIN_ROLE: dict[str, Role] = {
 }
 
 
+# What each kind lets a person do, in words, and who may: for refusals a person can act on.
+ACTION_WORDS = {
+    "msg.post": "post messages",
+    "msg.pin": "pin messages",
+    "msg.retract": "retract messages",
+    "msg.ack": "acknowledge messages",
+    "checkin.reply": "answer roll calls",
+    "checkin.request": "start roll calls",
+    "room.create": "create rooms",
+    "room.archive": "archive rooms",
+    "incident.open": "open incidents",
+    "incident.update": "update incidents",
+    "task.open": "open tasks",
+    "task.update": "update tasks",
+}
+_WHO = {Role.OBSERVER: "members of the team", Role.MEMBER: "members and admins", Role.ADMIN: "admins"}
+_A_ROLE = {Role.OBSERVER: "an observer", Role.MEMBER: "a member", Role.ADMIN: "an admin", Role.OWNER: "the owner"}
+
+
+def refusal_words(kind: str, role: Role | None) -> str:
+    """What a person is told when their role does not let an entry of ``kind`` take effect: who may, what they
+    are, and what to do (``Only admins can create rooms; you are a member: ask an admin``)."""
+    needed = MIN_ROLE.get(kind, Role.ADMIN)
+    what = ACTION_WORDS.get(kind, "do this")
+    you = _A_ROLE[role] if role is not None else "not a member of this team (any more)"
+    ask = "ask an admin" if needed >= Role.ADMIN else "ask an admin to change your role"
+    return f"Only {_WHO[needed]} can {what}; you are {you}: {ask}"
+
+
+def invitable_roles(role: Role | None) -> tuple[Role, ...]:
+    """The roles a member holding ``role`` may invite newcomers with: admins invite observers and members,
+    the owner admins too; nobody else invites."""
+    if role is None or role < Role.ADMIN:
+        return ()
+    return (Role.OBSERVER, Role.MEMBER, Role.ADMIN) if role >= Role.OWNER else (Role.OBSERVER, Role.MEMBER)
+
+
 def role_allows(role: Role | None, kind: str) -> bool:
     """Whether an author holding ``role`` (``None``: none) writes entries of ``kind`` that take effect."""
     needed = MIN_ROLE.get(kind)
@@ -414,7 +451,7 @@ def _apply_profile(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Val
 def _apply_invite(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Value]) -> str | None:
     m = run.m
     role = Role.parse(str(body["role"]))
-    if role >= Role.ADMIN and run.actor(entry) < Role.OWNER:
+    if role >= Role.ADMIN and role not in invitable_roles(run.actor(entry)):
         return "only the owner invites admins"
     invite_pk = _blob(body["invite_pk"])
     if invite_pk in m.invites:

@@ -50,6 +50,7 @@ class AreaScreen(Screen[None]):
             self.stale = False
             self.refresh_chrome()
             self.refresh_area(None)
+            self.refresh_bindings()
         self.focus_default()
 
     def focus_default(self) -> None:
@@ -59,6 +60,8 @@ class AreaScreen(Screen[None]):
         """Called by the app with each burst of node events while this screen is shown."""
         self.refresh_chrome()
         self.refresh_area(changes)
+        if changes.membership:
+            self.refresh_bindings()  # a role changed: what is offered changes with it
 
     def refresh_chrome(self) -> None:
         app = session(self)

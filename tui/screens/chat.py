@@ -49,6 +49,9 @@ def action_bar_text(actions: list[str]) -> Content:
     return Content.assemble((" ACT ", "bold reverse"), f"  {keys} · Esc cancels")
 
 
+ACTION_KINDS = {"new_room": "room.create"}  # the entry each key writes
+
+
 class ChatScreen(AreaScreen):
     MODE = "chat"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -92,6 +95,7 @@ class ChatScreen(AreaScreen):
         self.messages.compose_target = self.composer.input
         self.messages.allowed = self._may
         self.messages.mention_names = session(self).node.my_handles()
+        self.composer.allow_posting(session(self).node.may("msg.post"))
         app = session(self)
         if app.flash_watch is not None:
             watch = app.flash_watch
@@ -112,13 +116,18 @@ class ChatScreen(AreaScreen):
         return bool(rooms)
 
     def focus_default(self) -> None:
-        self.composer.focus_input()
+        if self.composer.input.disabled:  # an observer: reading is what they do here
+            self.messages.focus()
+        else:
+            self.composer.focus_input()
 
     # ---- reading -------------------------------------------------------------------------------------------
 
     def refresh_area(self, changes: Changes | None) -> None:
         if changes is None or changes.membership:
-            self.messages.mention_names = session(self).node.my_handles()  # a new name or callsign
+            node = session(self).node
+            self.messages.mention_names = node.my_handles()  # a new name or callsign
+            self.composer.allow_posting(node.may("msg.post"))
         if self.room is None and self._open_first_room():
             return
         if changes is None or changes.room_list or changes.messages:
@@ -287,6 +296,11 @@ class ChatScreen(AreaScreen):
             title, owner, incident = values
             if await app.write(lambda: node.open_task(title, owner=owner, incident=incident)) is not None:
                 self.notify(f"Task opened: {title}", timeout=3)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Only what this person's role lets them do is offered (hidden otherwise, in the key bar and ``?``)."""
+        kind = ACTION_KINDS.get(action)
+        return kind is None or session(self).node.may(kind)
 
     @work
     async def action_new_room(self) -> None:

@@ -22,6 +22,12 @@ from tui.widgets.checkins.flash_list import FlashList
 from tui.widgets.checkins.rollcall import RollCallAnswers, RollCallTable
 from tui.widgets.table import Rows
 
+ACTION_KINDS = {
+    "new_rollcall": "checkin.request",
+    "safe": "checkin.reply",
+    "need_help": "checkin.reply",
+}  # the entry each key writes
+
 
 class CheckinsScreen(AreaScreen):
     MODE = "checkins"
@@ -75,6 +81,7 @@ class CheckinsScreen(AreaScreen):
         node = app.node
         if changes is None or changes.messages or changes.room_list:
             rooms = {r.room: shown(r.name) for r in node.views.rooms()}
+            self.query_one(FlashList).may_ack = node.may("msg.ack")
             self.query_one(FlashList).show(app.unacknowledged(), app.name_of, lambda r: rooms.get(r, "?"))
             self.flashes_changed()
         if changes is None or changes.checkins:
@@ -102,6 +109,11 @@ class CheckinsScreen(AreaScreen):
         app = session(self)
         if await app.write(lambda: app.node.ack(event.message.id)) is not None:
             self.notify("Acknowledged.", timeout=2)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Only what this person's role lets them do is offered (hidden otherwise, in the key bar and ``?``)."""
+        kind = ACTION_KINDS.get(action)
+        return kind is None or session(self).node.may(kind)
 
     async def action_safe(self) -> None:
         """``s``: safe, at once (the common answer needs no questions)."""

@@ -286,6 +286,11 @@ class InviteForm(Form[str]):
 
     TITLE_TEXT = "Invite a teammate"
     SAVE_LABEL = "Make code"
+    ROLE_LABELS: ClassVar[dict[str, str]] = {"member": "member", "observer": "observer (reads only)", "admin": "admin"}
+
+    def __init__(self, roles: Sequence[str] = ("member", "observer")) -> None:
+        super().__init__()
+        self.roles = [r for r in ("member", "observer", "admin") if r in roles]  # only what this person may give
 
     def fields(self) -> ComposeResult:
         yield Static(
@@ -293,8 +298,8 @@ class InviteForm(Form[str]):
             "'meshchat join CODE'); their node then finds yours at the addresses in the code.",
             id="confirm-detail",
         )
-        roles = [("member", "member"), ("observer (reads only)", "observer"), ("admin", "admin")]
-        yield from labelled("Role", Select(roles, value="member", allow_blank=False, id="invite-role"))
+        roles = [(self.ROLE_LABELS[r], r) for r in self.roles]
+        yield from labelled("Role", Select(roles, value=self.roles[0], allow_blank=False, id="invite-role"))
 
     def on_mount(self) -> None:
         self.query_one("#save", Button).focus()

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 from typing import ClassVar
 
+from textual.actions import parse
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -49,7 +50,7 @@ def key_groups(app: DOMNode, screen: Screen[object]) -> list[tuple[str, list[tup
             if group is None or not cls.__module__.startswith("tui."):
                 continue
             for binding in _bindings(cls.__dict__.get("BINDINGS", ())):
-                if not binding.description:
+                if not binding.description or not _offered(node, binding):
                     continue
                 name = f"{group}: act mode (after Enter)" if binding.action.split("(")[0] in ACT_MODE else group
                 keys, _ = groups.setdefault(name, {}).setdefault(binding.action, ([], binding.description))
@@ -58,6 +59,12 @@ def key_groups(app: DOMNode, screen: Screen[object]) -> list[tuple[str, list[tup
                     if shown not in keys:
                         keys.append(shown)
     return [(name, [(", ".join(keys), what) for keys, what in actions.values()]) for name, actions in groups.items()]
+
+
+def _offered(node: DOMNode, binding: Binding) -> bool:
+    """Whether the key is this person's to use (a role may not allow it); act-mode keys are listed as such."""
+    _, action, parameters = parse(binding.action)
+    return action in ACT_MODE or node.check_action(action, parameters) is not False
 
 
 def _bindings(declared: Iterable[BindingType]) -> list[Binding]:

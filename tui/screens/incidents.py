@@ -20,6 +20,13 @@ from tui.widgets.incidents.board import IncidentBoard
 from tui.widgets.incidents.detail import IncidentDetail, IncidentTimeline, TaskTable
 from tui.widgets.table import Rows
 
+ACTION_KINDS = {
+    "open_incident": "incident.open",
+    "update_incident": "incident.update",
+    "open_task": "task.open",
+    "task_done": "task.update",
+}  # the entry each key writes
+
 
 class IncidentsScreen(AreaScreen):
     MODE = "incidents"
@@ -96,6 +103,11 @@ class IncidentsScreen(AreaScreen):
             self.show_selected()
 
     # ---- writing -------------------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Only what this person's role lets them do is offered (hidden otherwise, in the key bar and ``?``)."""
+        kind = ACTION_KINDS.get(action)
+        return kind is None or session(self).node.may(kind)
 
     @work
     async def action_open_incident(self) -> None:

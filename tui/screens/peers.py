@@ -100,10 +100,16 @@ class PeersScreen(AreaScreen):
         if status is not None and status.error:
             note.update(Content.assemble((f"{status.peer.address}: ", "bold"), (shown(status.error), "$text-error")))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Only what this person may do is offered (admins invite)."""
+        if action == "invite":
+            return bool(session(self).node.invitable_roles())
+        return True
+
     @work
     async def action_invite(self) -> None:
         app = session(self)
-        role = await app.push_screen_wait(InviteForm())
+        role = await app.push_screen_wait(InviteForm(app.node.invitable_roles()))
         if role is None:
             return
         code = await app.write(lambda: app.node.create_invite(role))

@@ -18,6 +18,8 @@ from textual.widgets import Input, Label
 
 from meshchat.log.views import Message
 
+PLACEHOLDER = "Write a message · Enter sends · ctrl+f FLASH"
+
 
 class ComposerInput(Input):
     """The text field. Up on an empty field moves to the messages (as in most chat apps)."""
@@ -57,7 +59,7 @@ class Composer(Horizontal):
     def compose(self) -> ComposeResult:
         yield Label("FLASH", id="flash-badge")
         yield ComposerInput(
-            placeholder="Write a message · Enter sends · ctrl+f FLASH",
+            placeholder=PLACEHOLDER,
             id="composer-input",
             select_on_focus=False,  # coming back to a draft must not select it (the next key would replace it)
         )
@@ -65,6 +67,16 @@ class Composer(Horizontal):
     @property
     def input(self) -> ComposerInput:
         return self.query_one(ComposerInput)
+
+    def allow_posting(self, allowed: bool) -> None:
+        """An observer reads and acknowledges; the composer says so instead of taking text it cannot post."""
+        field = self.input
+        field.disabled = not allowed
+        if not allowed:
+            field.value = ""
+            field.placeholder = "You are an observer: you read and acknowledge (Enter on a message, a)."
+        elif field.placeholder.startswith("You are an observer"):
+            field.placeholder = PLACEHOLDER
 
     def focus_input(self) -> None:
         self.input.focus()
@@ -80,7 +92,7 @@ class Composer(Horizontal):
     def watch_replying_to(self, message: Message | None) -> None:
         self.set_class(message is not None, "-replying")
         if message is None and self.is_mounted:
-            self.input.placeholder = "Write a message · Enter sends · ctrl+f FLASH"
+            self.input.placeholder = PLACEHOLDER
 
     def action_toggle_flash(self) -> None:
         self.flash = not self.flash

@@ -695,7 +695,7 @@ class MessageList(ScrollView, can_focus=True):
             return  # the help (a binding of the app)
         event.stop()
         event.prevent_default()
-        if self.compose_target is not None:
+        if self.compose_target is not None and not self.compose_target.disabled:  # (an observer cannot write)
             self.screen.set_focus(self.compose_target)
             self.compose_target.insert_text_at_cursor(event.character)
 

@@ -26,6 +26,7 @@ class FlashList(OptionList):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, markup=False)
         self.flashes: list[Message] = []
+        self.may_ack = True  # set by the screen from the person's role
 
     def show(
         self, messages: Sequence[Message], name_of: Callable[[bytes], str], room_name: Callable[[bytes], str]
@@ -50,6 +51,10 @@ class FlashList(OptionList):
             for m in messages
         )
         self.highlighted = min(keep or 0, len(messages) - 1)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """An acknowledgement is offered to those whose role lets it count."""
+        return action != "ack" or self.may_ack
 
     def action_ack(self) -> None:
         if self.highlighted is not None and self.flashes:
