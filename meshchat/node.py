@@ -63,6 +63,7 @@ from meshchat.replica import StoreReplica
 from meshchat.status import STATUS_KEY, NodeStatus
 from meshchat.store import NewEntry, StoreError
 from meshchat.store.queries import Views
+from meshchat.store.store import READ_ONLY
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,10 @@ class Node:
         """Run until cancelled: watch the store, and serve the network as configured. If the listen address
         cannot be bound, a :class:`NodeProblem` says so and the node runs without listening."""
         config = self.config
+        if self.read_only:  # nothing received could be stored, and nothing can be recorded: no network
+            self.publish(NodeProblem(READ_ONLY))
+            task_status.started()
+            await trio.sleep_forever()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._watch_store)
             remembered = [a for a in remembered_peers(self.profile) if a not in config.peers]
@@ -436,16 +441,34 @@ class Node:
 
     def may(self, kind: str) -> bool:
         """Whether an entry of ``kind`` written now would take effect (the role behind our next entry, as every
-        node will judge it): the UI offers a person only what this allows."""
-        return role_allows(self.profile.role_for_next_entry(), kind)
+        node will judge it) and can be written at all (not a read-only home): the UI offers only that."""
+        return not self.read_only and role_allows(self.profile.role_for_next_entry(), kind)
+
+    @property
+    def read_only(self) -> bool:
+        """This home is on a read-only medium: everything can be read, nothing written or synced."""
+        return self.profile.store.read_only_reason == READ_ONLY
+
+    def read_only_reason(self) -> str | None:
+        """Why nothing can be written here (a read-only medium, a full disk), in words to show; else ``None``."""
+        return self.profile.store.read_only_reason or None
+
+    def other_node_pid(self) -> int | None:
+        """The process id of another meshchat running a node on this home, if one is (its status is fresh and
+        its process alive): two nodes on one home would fight over the network and the log."""
+        raw = self.profile.store.get_local(STATUS_KEY)
+        status = NodeStatus.decode(raw) if raw else None
+        if status is None or status.pid == os.getpid() or not status.running(wall_ms()):
+            return None
+        return status.pid
 
     def invitable_roles(self) -> list[str]:
         """The roles this person may invite newcomers with (none: they may not invite)."""
-        return [role.label for role in invitable_roles(self.my_role())]
+        return [] if self.read_only else [role.label for role in invitable_roles(self.my_role())]
 
     def may_retract(self, message: Message) -> bool:
         """Whether our retraction of ``message`` would hide it (our own as a member, anyone's as an admin)."""
-        return retraction_allowed(self.profile.role_for_next_entry(), self.me, message.author)
+        return not self.read_only and retraction_allowed(self.profile.role_for_next_entry(), self.me, message.author)
 
     def last_heard(self) -> dict[bytes, Heard]:
         """When this node last heard from each author, and how (see :class:`~meshchat.events.Heard`): a live link

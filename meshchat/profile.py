@@ -12,6 +12,7 @@ Layout of a home directory (mode 0700)::
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from collections.abc import Mapping, Sequence
@@ -497,5 +498,23 @@ def _check_new_home(home: Path) -> None:
 
 
 def _prepare_home(home: Path) -> None:
-    home.mkdir(parents=True, exist_ok=True)
-    home.chmod(0o700)
+    """Make ``home`` (mode 0700) and make sure it can be written, or say why not in words a person can act on."""
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        home.chmod(0o700)
+        probe = home / ".meshchat-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        why = _WHY_NOT_WRITABLE.get(exc.errno or 0, exc.strerror or str(exc))
+        raise ProfileError(
+            f"cannot make a profile in {home}: {why}. Choose a writable place (--home DIR, or MESHCHAT_HOME)"
+        ) from None
+
+
+_WHY_NOT_WRITABLE = {
+    errno.EROFS: "it is on a read-only medium (a write-protected card, a read-only mount)",
+    errno.EACCES: "you may not write there",
+    errno.EPERM: "you may not write there",
+    errno.ENOSPC: "the disk is full",
+}

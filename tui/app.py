@@ -27,7 +27,7 @@ from meshchat.events import ForkDetected, NodeEvent, SyncProgress
 from meshchat.log.clock import wall_ms
 from meshchat.log.views import Message
 from meshchat.node import Node, NodeConfig
-from meshchat.profile import ProfileError
+from meshchat.profile import STORE_FILE, ProfileError
 from meshchat.store.queries import SearchHit
 from tui.bridge import Companion, NodeBridge, TrioCrashed
 from tui.changes import Changes, fold
@@ -41,6 +41,7 @@ from tui.screens.checkins import CheckinsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.incidents import IncidentsScreen
 from tui.screens.peers import PeersScreen
+from tui.screens.problem import ProblemScreen
 from tui.screens.search import SearchScreen
 from tui.screens.welcome import WelcomeScreen
 from tui.widgets.chrome import NAV, Fork, StatusFacts
@@ -115,6 +116,7 @@ class MeshchatApp(App[int]):
         self.current_room: bytes | None = None  # the room the chat shows (roll calls default to it)
         self._announced: set[bytes] = set()  # FLASH messages and roll calls already announced
         self.invite_problem: str | None = None  # our invite was refused: what happened and what to do
+        self.home_problem: str | None = None  # the home cannot be written (read-only medium, full disk)
         self.flash_watch: FlashWatch | None = None
         self.mention_watch: MentionWatch | None = None
         self.clock: Callable[[], int] = wall_ms  # the time the FLASH alarm goes by (tests set their own)
@@ -127,8 +129,16 @@ class MeshchatApp(App[int]):
         try:
             node = Node.open(self.home, self.config)
         except ProfileError as exc:
+            if (self.home / STORE_FILE).exists():  # a profile is there: offering to make one would be wrong
+                self.push_screen(ProblemScreen(f"Cannot open {self.home}", str(exc)))
+                return
             problem = str(exc) if self.home.is_dir() and any(self.home.iterdir()) else ""
             self.push_screen(WelcomeScreen(self.home, problem), self._welcomed)
+            return
+        other = node.other_node_pid()
+        if other is not None:
+            node.close()
+            self.push_screen(ProblemScreen(f"Another meshchat is using {self.home}", in_use_text(other)))
             return
         self._start(node)
 
@@ -140,6 +150,7 @@ class MeshchatApp(App[int]):
         self._node = node
         self.forks = node.forked_authors()
         self.invite_problem = node.invite_refusal()
+        self.home_problem = node.read_only_reason()
         self.switch_mode("chat")  # first: the room on screen is what a person waits for
         # What was there before we opened is not news; taken before the node runs, so nothing slips between.
         self._announced |= {m.id for m in self.unacknowledged()} | {c.checkin for c in node.views.checkins()}
@@ -415,6 +426,14 @@ class MeshchatApp(App[int]):
             sync=list(self.sync.values()),
             unacknowledged=len(self.unacknowledged()),
         )
+
+
+def in_use_text(pid: int) -> str:
+    return (
+        f"Process {pid} runs a meshchat node on this home (another meshchat window, or 'meshchat node'). Two "
+        "nodes on one home would fight over its network port and its log. Close the other one (ctrl+q in its "
+        "window, or stop 'meshchat node'), or open another home (meshchat --home DIR). ctrl+q quits."
+    )
 
 
 def run_app(

@@ -7,7 +7,7 @@
 """
 
 from meshchat.store.results import AcceptResult, BatchResult, Head, NewEntry, NewSummary, Outcome
-from meshchat.store.store import StorageFullError, Store, StoreError
+from meshchat.store.store import ReadOnlyStoreError, StorageFullError, Store, StoreError
 
 __all__ = [
     "AcceptResult",
@@ -16,6 +16,7 @@ __all__ = [
     "NewEntry",
     "NewSummary",
     "Outcome",
+    "ReadOnlyStoreError",
     "StorageFullError",
     "Store",
     "StoreError",

@@ -54,6 +54,14 @@ class StorageFullError(StoreError):
 
 
 DISK_FULL = "the disk is full: free some space, then try again (reading still works)"
+READ_ONLY = (
+    "this home is on a read-only medium (a write-protected card, a read-only mount): reading works, nothing can "
+    "be written or synced; copy the home to a writable place to work with it"
+)
+
+
+class ReadOnlyStoreError(StoreError):
+    """The store was opened from a read-only medium: nothing can be written. Reading still works."""
 
 
 class Store:
@@ -70,7 +78,8 @@ class Store:
         self._membership: Membership | None = None
         self._membership_basis = (-1, -1)  # _membership_inputs() when the membership was evaluated
         self._data_version = -1
-        self.read_only = False  # opened read-only because the disk was too full to open it for writing
+        self.read_only = False  # opened read-only: the disk was too full to open it for writing, or read-only
+        self.read_only_reason = ""  # why, in words for the person (DISK_FULL or READ_ONLY)
         self._reload()
 
     # ---- opening -------------------------------------------------------------------------------------------
@@ -109,17 +118,17 @@ class Store:
     def open(cls, path: Path) -> Store:
         if not path.exists():
             raise StoreError(f"no store at {path}")
-        read_only = False
+        why_read_only = ""
         try:
             conn = _connect(path)
         except StoreError:
-            # Opening a WAL database creates its shared-memory file, which a full disk refuses. The data can
-            # still be read as it is on disk, provided no write-ahead log holds newer pages.
+            # Opening a WAL database creates its shared-memory file, which a full disk or a read-only medium
+            # refuses. The data can still be read as it is on disk, provided no write-ahead log holds newer pages.
             wal = path.with_name(path.name + "-wal")
-            if not _disk_full(path) or (wal.exists() and wal.stat().st_size > 0):
+            why_read_only = READ_ONLY if _read_only_medium(path) else DISK_FULL if _disk_full(path) else ""
+            if not why_read_only or (wal.exists() and wal.stat().st_size > 0):
                 raise
             conn = sqlite3.connect(f"{path.as_uri()}?immutable=1", uri=True, isolation_level=None)
-            read_only = True
         try:
             rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('schema_version', 'team_id')"))
         except sqlite3.DatabaseError as exc:
@@ -132,11 +141,17 @@ class Store:
             conn.close()
             raise StoreError(f"{path} has an unknown schema (version {rows.get('schema_version')!r})")
         store = cls(conn, path, rows["team_id"])
-        store.read_only = read_only
+        store.read_only = bool(why_read_only)
+        store.read_only_reason = why_read_only
         return store
 
     def close(self) -> None:
         self._conn.close()
+
+    def _read_only_error(self) -> StoreError:
+        if self.read_only_reason == READ_ONLY:
+            return ReadOnlyStoreError(READ_ONLY)
+        return StorageFullError(DISK_FULL)
 
     def __enter__(self) -> Store:
         return self
@@ -245,7 +260,7 @@ class Store:
         """One write transaction holding SQLite's write lock. ``durable`` commits with synchronous=FULL."""
         conn = self._conn
         if self.read_only:
-            raise StorageFullError(DISK_FULL)
+            raise self._read_only_error()
         try:
             if durable:
                 conn.execute("PRAGMA synchronous=FULL")
@@ -501,7 +516,7 @@ class Store:
 
     def set_local(self, key: str, value: bytes) -> None:
         if self.read_only:
-            raise StorageFullError(DISK_FULL)
+            raise self._read_only_error()
         try:
             with self._conn:
                 self._conn.execute("INSERT OR REPLACE INTO local VALUES (?, ?)", (key, value))
@@ -514,7 +529,7 @@ class Store:
 
     def set_meta(self, key: str, value: Any) -> None:
         if self.read_only:
-            raise StorageFullError(DISK_FULL)
+            raise self._read_only_error()
         try:
             with self._conn:
                 self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
@@ -596,6 +611,14 @@ def _connect(path: Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"cannot open {path}: {exc}") from None
     return conn
+
+
+def _read_only_medium(path: Path) -> bool:
+    """Whether the filesystem holding ``path`` is mounted read-only (or the home cannot be written at all)."""
+    try:
+        return bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY) or not os.access(path.parent, os.W_OK)
+    except OSError:
+        return False
 
 
 def _disk_full(path: Path) -> bool:

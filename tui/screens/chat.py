@@ -12,6 +12,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from meshchat.log.views import Message
+from meshchat.node import Node
 from tui.changes import Changes
 from tui.format import shown, value_text
 from tui.screens.base import AreaScreen
@@ -32,6 +33,15 @@ ACTION_KEYS_SHOWN = {
     "retract": "x retract",
     "task": "t task",
 }
+
+
+def why_not_post(node: Node) -> str | None:
+    """Why this person cannot write a message here, in words for the composer's line; ``None``: they can."""
+    if node.read_only:
+        return "This home is read-only: you can read everything here; nothing can be written or synced."
+    if not node.may("msg.post"):
+        return "You are an observer: you read and acknowledge (Enter on a message, a)."
+    return None
 
 
 def no_room_text(awaiting_admission: bool, refusal: str | None) -> str:
@@ -95,7 +105,7 @@ class ChatScreen(AreaScreen):
         self.messages.compose_target = self.composer.input
         self.messages.allowed = self._may
         self.messages.mention_names = session(self).node.my_handles()
-        self.composer.allow_posting(session(self).node.may("msg.post"))
+        self.composer.allow_posting(why_not_post(session(self).node))
         app = session(self)
         if app.flash_watch is not None:
             watch = app.flash_watch
@@ -127,7 +137,7 @@ class ChatScreen(AreaScreen):
         if changes is None or changes.membership:
             node = session(self).node
             self.messages.mention_names = node.my_handles()  # a new name or callsign
-            self.composer.allow_posting(node.may("msg.post"))
+            self.composer.allow_posting(why_not_post(node))
         if self.room is None and self._open_first_room():
             return
         if changes is None or changes.room_list or changes.messages:

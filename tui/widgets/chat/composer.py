@@ -68,14 +68,15 @@ class Composer(Horizontal):
     def input(self) -> ComposerInput:
         return self.query_one(ComposerInput)
 
-    def allow_posting(self, allowed: bool) -> None:
-        """An observer reads and acknowledges; the composer says so instead of taking text it cannot post."""
+    def allow_posting(self, why_not: str | None) -> None:
+        """Take text, or (``why_not``: an observer, a read-only home) say why not instead of taking text that
+        could not be posted."""
         field = self.input
-        field.disabled = not allowed
-        if not allowed:
+        field.disabled = why_not is not None
+        if why_not is not None:
             field.value = ""
-            field.placeholder = "You are an observer: you read and acknowledge (Enter on a message, a)."
-        elif field.placeholder.startswith("You are an observer"):
+            field.placeholder = why_not
+        elif field.placeholder != PLACEHOLDER and not self.replying_to:
             field.placeholder = PLACEHOLDER
 
     def focus_input(self) -> None:
