@@ -150,6 +150,7 @@ def test_every_command_shows_hostile_text_safely(terminal: Terminal, tmp_path: P
         flash = next(m for m in ana.views.messages(ana.room("general").room) if m.author == bo)
         team = ana.team_id.hex()[:12]
     t.run("ana", "pending")
+    t.run("ana", "search", "stand", "down")  # messages, incidents and tasks that hold the hostile text
     for mark in ("ack", "pin", "retract"):
         t.run("ana", mark, flash.id.hex()[:8], shows_text=False)
     t.run("ana", "checkin", "list")

@@ -48,6 +48,8 @@ from tui.widgets.chrome import NAV, Fork, StatusFacts
 
 T = TypeVar("T")
 ALARM_TICK_S = 1.0  # how often the FLASH alarm looks at the time
+NARROW_BELOW = 90  # columns: below this the room list folds away (ctrl+r shows it) and panes stack
+SHORT_BELOW = 30  # lines: below this forms and buttons drop their spacing
 
 
 class MeshchatApp(App[int]):
@@ -64,6 +66,9 @@ class MeshchatApp(App[int]):
         "screens/checkins.tcss",
         "screens/peers.tcss",
     ]
+    # Narrow terminals (a 60x20 window, a split pane) fold the room list away and stack the panes.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_BELOW, "-wide")]  # noqa: RUF012 (Textual's own type)
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (SHORT_BELOW, "-tall")]  # noqa: RUF012
     MODES: ClassVar[dict[str, type[AreaScreen]]] = {  # type: ignore[assignment]
         "chat": ChatScreen,
         "incidents": IncidentsScreen,

@@ -1,4 +1,5 @@
-"""What a person sees: the main screen, the incident board and the peers screen, pixel for pixel.
+"""What a person sees: the main screen, the incident board and the peers screen, pixel for pixel, at 120x40
+and (main screen, board) at 60x20, and a form at 40 rows.
 
 Deterministic: fixed keys and clocks (``tui_scene``), the time zone pinned to UTC, the cursor not blinking,
 and peers given as fixed statuses (networking reports real ones). Update after an intended change with
@@ -87,6 +88,47 @@ def test_main_screen(snap_compare: SnapCompare, scene: Scene, home: Path) -> Non
     async def run_before(pilot: Pilot[int]) -> None:
         await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
         await settle(pilot)
+
+    assert snap_compare(MeshchatApp(home), terminal_size=SIZE, run_before=run_before)
+
+
+NARROW = (60, 20)
+
+
+def test_main_screen_narrow(snap_compare: SnapCompare, scene: Scene, home: Path) -> None:
+    """60x20: the room list folded away, the text column as wide as the terminal."""
+    busy_morning(scene).save(home)
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
+        await settle(pilot)
+
+    assert snap_compare(MeshchatApp(home), terminal_size=NARROW, run_before=run_before)
+
+
+def test_incident_board_narrow(snap_compare: SnapCompare, scene: Scene, home: Path) -> None:
+    """60x20: the board above the incident's details."""
+    busy_morning(scene).save(home)
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
+        await pilot.press("f2")
+        await settle(pilot)
+
+    assert snap_compare(MeshchatApp(home), terminal_size=NARROW, run_before=run_before)
+
+
+def test_update_form_at_40_rows(snap_compare: SnapCompare, scene: Scene, home: Path) -> None:
+    """Every field of an incident, one line each, and the Save button in view."""
+    busy_morning(scene).save(home)
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
+        await pilot.press("f2", "e")
+        await until(pilot, lambda: pilot.app.screen.__class__.__name__ == "IncidentForm")
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False
+        await pilot.pause()
 
     assert snap_compare(MeshchatApp(home), terminal_size=SIZE, run_before=run_before)
 

@@ -16,11 +16,18 @@ SIZE = (120, 40)
 W = TypeVar("W", bound=Widget)
 
 
-def drive(app: MeshchatApp, script: Callable[[Pilot[int]], Awaitable[None]], size: tuple[int, int] = SIZE) -> None:
-    """Run ``script`` against ``app`` in a headless terminal, then quit the app the way a person would."""
+def drive(
+    app: MeshchatApp,
+    script: Callable[[Pilot[int]], Awaitable[None]],
+    size: tuple[int, int] = SIZE,
+    *,
+    toasts: bool = False,
+) -> None:
+    """Run ``script`` against ``app`` in a headless terminal, then quit the app the way a person would.
+    ``toasts``: draw toasts (Textual's test runs leave them out unless asked)."""
 
     async def main() -> None:
-        async with app.run_test(size=size) as pilot:
+        async with app.run_test(size=size, notifications=toasts) as pilot:
             await script(pilot)
             await pilot.press("ctrl+q")
 

@@ -194,6 +194,7 @@ class ChatScreen(AreaScreen):
         if event.room != self.room:
             self.open_room(event.room)
         if event.focus:
+            self.remove_class("-rooms-open")
             self.focus_default()
 
     # ---- writing -------------------------------------------------------------------------------------------
@@ -336,4 +337,6 @@ class ChatScreen(AreaScreen):
             self.show_message(chosen)
 
     def action_focus_rooms(self) -> None:
+        """The room list; on a narrow terminal it shows in place of the conversation until a room is chosen."""
+        self.add_class("-rooms-open")
         self.rooms.focus()

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
@@ -31,18 +31,26 @@ INCIDENT_STATUSES = ("open", "active", "contained", "closed")
 SEVERITIES = [(label, level) for level, label in SEVERITY_LABELS.items()]
 
 
+class FormFields(VerticalScroll, can_focus=False):
+    """The fields of a form; scrolls when they do not fit (focus goes to the fields, not to it)."""
+
+
 class Form(ModalScreen[R | None], Generic[R]):
     """A titled box of fields with Save and Cancel."""
 
     CSS_PATH = "forms.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "save", "Save", show=False),  # from a drop-down too, where Enter opens the list
+    ]
     TITLE_TEXT = ""
     SAVE_LABEL = "Save"
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
             yield Static(self.TITLE_TEXT, id="form-title", markup=False)
-            yield from self.fields()
+            with FormFields(id="form-fields"):  # scrolls if it must; the buttons below always show
+                yield from self.fields()
             yield Static("", id="form-error", markup=False)
             with Horizontal(id="form-buttons"):
                 yield Button(f"{self.SAVE_LABEL} (Enter)", variant="primary", id="save")
@@ -86,8 +94,12 @@ class Form(ModalScreen[R | None], Generic[R]):
 
 
 def labelled(label: str, widget: Input | Select[Any]) -> ComposeResult:
-    yield Label(label, classes="field-label")
-    yield widget
+    """A field on one line, its label on the left: a form of six fields fits a 20-line terminal."""
+    if isinstance(widget, Input):
+        widget.compact = True
+    with Horizontal(classes="field-row"):
+        yield Label(label, classes="field-label")
+        yield widget
 
 
 class ConfirmForm(Form[bool]):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
+from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.widgets import OptionList
@@ -36,6 +38,8 @@ def room_label(entry: RoomEntry) -> Content:
 class RoomList(OptionList):
     """Rooms in the order they were created; archived ones last."""
 
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back to the conversation")]
+
     @dataclass
     class Opened(TextualMessage):
         """The person moved to ``room`` (``focus``: and pressed Enter, so the composer should take focus)."""
@@ -61,6 +65,11 @@ class RoomList(OptionList):
         index = next((i for i, e in enumerate(self.entries) if e.room.room == room), None)
         if index is not None:
             self.highlighted = index
+
+    def action_back(self) -> None:
+        option = self.highlighted_option
+        if option is not None and option.id is not None:
+            self.post_message(self.Opened(bytes.fromhex(option.id), focus=True))
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
