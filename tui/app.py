@@ -219,13 +219,20 @@ class MeshchatApp(App[int]):
 
     async def write(self, action: Callable[[], Awaitable[T]]) -> T | None:
         """Run a node write on trio. A refusal (not allowed, bad input, disk full) is shown, not raised."""
+        result, refusal = await self.try_write(action)
+        if refusal is not None:
+            self.notify(refusal, title="Not done", severity="error", timeout=8)
+        return result
+
+    async def try_write(self, action: Callable[[], Awaitable[T]]) -> tuple[T | None, str | None]:
+        """Run a node write on trio: ``(result, None)``, or ``(None, why it was refused)`` for the caller to say
+        (a form keeps itself open and says it)."""
         assert self.bridge is not None
         try:
             await self.bridge.wait_ready()
-            return await self.bridge.call(action)
+            return await self.bridge.call(action), None
         except ProfileError as exc:
-            self.notify(str(exc), title="Not done", severity="error", timeout=8)
-            return None
+            return None, str(exc)
 
     # ---- events from the node (through the bridge) ----------------------------------------------------------
 

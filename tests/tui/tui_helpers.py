@@ -52,3 +52,16 @@ def _key(char: str) -> str:
     return {" ": "space", ".": "full_stop", ",": "comma", ":": "colon", "-": "minus", "!": "exclamation_mark"}.get(
         char, char
     )
+
+
+async def burst(pilot: Pilot[int], keys: str | list[str]) -> None:
+    """Keys as a fast typist or a paste sends them: all queued at once, as the terminal driver does, rather
+    than one at a time with the app idle in between (``pilot.press``)."""
+    from textual import events
+
+    names = [_key(k) for k in keys] if isinstance(keys, str) else keys
+    for name in names:
+        char = {"space": " ", "full_stop": ".", "comma": ",", "colon": ":", "minus": "-"}.get(name, name)
+        pilot.app.post_message(events.Key(name, char if len(char) == 1 else None))
+    await pilot.pause()
+    await pilot.pause()

@@ -137,6 +137,7 @@ class ChatScreen(AreaScreen):
         if changes is None or changes.membership:
             node = session(self).node
             self.messages.mention_names = node.my_handles()  # a new name or callsign
+            self.messages.forget_names()  # everyone's messages show the name they have now
             self.composer.allow_posting(why_not_post(node))
         if self.room is None and self._open_first_room():
             return
@@ -316,14 +317,20 @@ class ChatScreen(AreaScreen):
     @work
     async def action_new_room(self) -> None:
         app = session(self)
-        values = await app.push_screen_wait(RoomForm())
-        if values is not None:
-            name, topic = values
-            room = await app.write(lambda: app.node.create_room(name, topic))
+        created: list[bytes] = []
+
+        async def create(values: tuple[str, str]) -> str | None:
+            room, refusal = await app.try_write(lambda: app.node.create_room(*values))
             if room is not None:
-                self._refresh_rooms()
-                self.open_room(room)
-                self.rooms.select_room(room)
+                created.append(room)
+            return refusal
+
+        form = RoomForm()
+        form.submit = create  # a name already taken is said in the form, and what was typed stays
+        if await app.push_screen_wait(form) is not None and created:
+            self._refresh_rooms()
+            self.open_room(created[0])
+            self.rooms.select_room(created[0])
 
     @work
     async def action_pinned(self) -> None:

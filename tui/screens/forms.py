@@ -9,11 +9,12 @@ prompts).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -24,6 +25,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from meshchat.log.kinds import MAX_NAME, SEVERITY_LABELS
 from meshchat.log.views import Room, TrackedObject
 from tui.format import shown, value_text
+from tui.widgets.fields import Field
 
 R = TypeVar("R")
 MAX_NOTE = MAX_NAME * 4  # a roll-call answer's note (meshchat.log.kinds: checkin.reply)
@@ -59,6 +61,10 @@ class Form(ModalScreen[R | None], Generic[R]):
     def fields(self) -> ComposeResult:
         yield from ()
 
+    def on_mount(self) -> None:
+        for field in self.query(Field):  # Enter in any field saves, before the next key is read
+            field.on_enter = lambda _field: self.action_save()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.action_save()
@@ -73,13 +79,29 @@ class Form(ModalScreen[R | None], Generic[R]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
+    submit: Callable[[R], Awaitable[str | None]] | None = None  # does the write; returns why it was refused
+
     def action_save(self) -> None:
         try:
             result = self.result()
         except ValueError as exc:
             self.query_one("#form-error", Static).update(str(exc))
             return
-        self.dismiss(result)
+        if self.submit is None:
+            self.dismiss(result)
+        else:
+            self._submit(result)
+
+    @work(exclusive=True)
+    async def _submit(self, result: R) -> None:
+        """Write while the form is up: a refusal (a room name taken, a role changed) is said here, and what
+        was typed stays, to be corrected."""
+        assert self.submit is not None
+        refusal = await self.submit(result)
+        if refusal is None:
+            self.dismiss(result)
+        else:
+            self.query_one("#form-error", Static).update(refusal)
 
     def result(self) -> R:
         """The form's values; raise ValueError with a message for the person when something is missing."""
@@ -93,9 +115,9 @@ class Form(ModalScreen[R | None], Generic[R]):
         return None if value is Select.NULL else value
 
 
-def labelled(label: str, widget: Input | Select[Any]) -> ComposeResult:
+def labelled(label: str, widget: Field | Select[Any]) -> ComposeResult:
     """A field on one line, its label on the left: a form of six fields fits a 20-line terminal."""
-    if isinstance(widget, Input):
+    if isinstance(widget, Field):
         widget.compact = True
     with Horizontal(classes="field-row"):
         yield Label(label, classes="field-label")
@@ -131,8 +153,8 @@ class RoomForm(Form[tuple[str, str]]):
     SAVE_LABEL = "Create"
 
     def fields(self) -> ComposeResult:
-        yield from labelled("Name", Input(placeholder="logistics", id="room-name"))
-        yield from labelled("Topic", Input(placeholder="what the room is for (optional)", id="room-topic"))
+        yield from labelled("Name", Field(placeholder="logistics", id="room-name"))
+        yield from labelled("Topic", Field(placeholder="what the room is for (optional)", id="room-topic"))
 
     def result(self) -> tuple[str, str]:
         name = self.text("room-name")
@@ -157,17 +179,17 @@ class IncidentForm(Form[dict[str, Any]]):
         def current(name: str) -> str:
             return value_text(obj.get(name)) if obj is not None else ""
 
-        yield from labelled("Title", Input(current("title"), placeholder="Levee breach at km 4", id="incident-title"))
+        yield from labelled("Title", Field(current("title"), placeholder="Levee breach at km 4", id="incident-title"))
         severity = obj.get("severity") if obj is not None else 3
         yield from labelled("Severity", Select(SEVERITIES, value=severity, allow_blank=False, id="incident-severity"))
         if obj is not None:
             statuses = [(s, s) for s in INCIDENT_STATUSES]
             status = obj.get("status") or "open"
             yield from labelled("Status", Select(statuses, value=status, allow_blank=False, id="incident-status"))
-            yield from labelled("Commander", Input(current("commander"), id="incident-commander"))
-        yield from labelled("Location", Input(current("location"), placeholder="north dam", id="incident-location"))
+            yield from labelled("Commander", Field(current("commander"), id="incident-commander"))
+        yield from labelled("Location", Field(current("location"), placeholder="north dam", id="incident-location"))
         if obj is not None:
-            yield from labelled("Summary", Input(current("summary"), id="incident-summary"))
+            yield from labelled("Summary", Field(current("summary"), id="incident-summary"))
 
     def result(self) -> dict[str, Any]:
         title = self.text("incident-title")
@@ -222,7 +244,7 @@ class TaskForm(Form[tuple[str, bytes | None, bytes | None]]):
         self.default_incident = incident
 
     def fields(self) -> ComposeResult:
-        yield from labelled("Task", Input(self.default_title, placeholder="Sandbags to km 4", id="task-title"))
+        yield from labelled("Task", Field(self.default_title, placeholder="Sandbags to km 4", id="task-title"))
         members = [(Text(shown(name)), key) for name, key in self.members]
         yield from labelled("Owner", Select(members, prompt="nobody yet", id="task-owner"))
         yield from labelled(
@@ -254,7 +276,7 @@ class CheckinForm(Form[tuple[bytes, str]]):
         self.room = room
 
     def fields(self) -> ComposeResult:
-        yield from labelled("Question", Input("Check in: are you safe?", id="checkin-question"))
+        yield from labelled("Question", Field("Check in: are you safe?", id="checkin-question"))
         options = [(Text(f"# {shown(r.name)}"), r.room) for r in self.rooms if not r.archived]
         value = self.room if self.room in {r for _, r in options} else (options[0][1] if options else Select.NULL)
         yield from labelled("Room", Select(options, value=value, allow_blank=False, id="checkin-room"))
@@ -280,8 +302,8 @@ class NeedHelpForm(Form[str]):
 
     def fields(self) -> ComposeResult:
         yield Static(shown(self.question), id="confirm-detail", markup=False)
-        yield from labelled("What do you need? (optional)", Input(placeholder="injured, need a boat", id="help-note"))
-        yield from labelled("Where are you? (optional)", Input(placeholder="roof of the school gym", id="help-where"))
+        yield from labelled("What do you need? (optional)", Field(placeholder="injured, need a boat", id="help-note"))
+        yield from labelled("Where are you? (optional)", Field(placeholder="roof of the school gym", id="help-where"))
 
     def result(self) -> str:
         return help_note(self.text("help-note"), self.text("help-where"))

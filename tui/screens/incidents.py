@@ -10,9 +10,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
+from meshchat.log.mentions import member_called
 from meshchat.log.views import TrackedObject
 from tui.changes import Changes
-from tui.format import value_text
+from tui.format import shown, value_text
 from tui.screens.base import AreaScreen
 from tui.screens.forms import IncidentForm, TaskForm
 from tui.session import session
@@ -75,15 +76,22 @@ class IncidentsScreen(AreaScreen):
             return
         node = session(self).node
         self.incidents = node.views.incidents()
-        self.board.show_incidents(self.incidents, session(self).name_of)
+        self.board.show_incidents(self.incidents, session(self).name_of, self.person)
         self.show_selected()
 
     def show_selected(self) -> None:
         node = session(self).node
         obj = self.selected
-        self.query_one(IncidentDetail).show(obj, session(self).name_of)
+        self.query_one(IncidentDetail).show(obj, session(self).name_of, self.person)
         self.query_one(IncidentTimeline).show(obj, session(self).name_of)
         self.query_one(TaskTable).show_tasks(node.views.tasks(obj.obj) if obj else [], session(self).name_of)
+
+    def person(self, written: str) -> str:
+        """A name written in a field (the commander) as that member is called now: after a change of name or
+        callsign, the board says what the chat says."""
+        app = session(self)
+        key = member_called(app.node.membership, written)
+        return app.name_of(key) if key is not None else shown(written)
 
     def show_object(self, obj: TrackedObject) -> None:
         """Select an incident, or a task's incident and the task (a search result)."""

@@ -15,9 +15,10 @@ from textual.widgets import Button, Input, Label, Static
 from meshchat.invites import InviteCode, join_team
 from meshchat.profile import Profile, ProfileError
 from tui.widgets.chrome import KeyBar
+from tui.widgets.fields import Field
 
 
-class CodeInput(Input):
+class CodeInput(Field):
     """The invite code field: a paste keeps every line (Textual's ``Input`` keeps only the first), so a code
     copied over several lines, or the CLI's whole ``meshchat join CODE`` line, arrives whole. The core's code
     reader (``InviteCode.decode``) makes sense of it."""
@@ -54,9 +55,9 @@ class WelcomeScreen(Screen[bool]):
             with Vertical(classes="welcome-box"):
                 yield Static("Start a new team", classes="welcome-heading")
                 yield Label("Team name", classes="field-label")
-                yield Input(placeholder="Flood response", id="team-name")
+                yield Field(placeholder="Flood response", id="team-name", on_enter=self.submitted)
                 yield Label("Your name", classes="field-label")
-                yield Input(placeholder="Ana", id="your-name")
+                yield Field(placeholder="Ana", id="your-name", on_enter=self.submitted)
                 with Horizontal(classes="welcome-buttons"):
                     yield Button("Create team", variant="primary", id="create")
             with Vertical(classes="welcome-box"):
@@ -65,8 +66,8 @@ class WelcomeScreen(Screen[bool]):
                     "Invite code (paste it whole, or the line 'meshchat join …') and your name", classes="field-label"
                 )
                 with Horizontal(classes="join-fields"):
-                    yield CodeInput(placeholder="MC2…", id="invite-code")
-                    yield Input(placeholder="Your name", id="join-name")
+                    yield CodeInput(placeholder="MC2…", id="invite-code", on_enter=self.submitted)
+                    yield Field(placeholder="Your name", id="join-name", on_enter=self.submitted)
                 with Horizontal(classes="welcome-buttons"):
                     yield Button("Join", id="join")
             yield Static("", id="welcome-message")
@@ -76,16 +77,16 @@ class WelcomeScreen(Screen[bool]):
     def on_mount(self) -> None:
         self.focus_field("#team-name")
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        if event.input.id == "team-name":
-            if event.value.strip():
+    def submitted(self, field: Field) -> None:
+        """Enter in a field moves on or acts: team name → your name → create; code → name → join."""
+        if field.id == "team-name":
+            if field.value.strip():
                 self.focus_field("#your-name")
             else:
                 self.say("Give the team a name, e.g. 'Flood response'.")
-        elif event.input.id == "your-name":
+        elif field.id == "your-name":
             self.create_team()
-        elif event.input.id == "invite-code" and event.value.strip():
+        elif field.id == "invite-code" and field.value.strip():
             self.focus_field("#join-name")
         else:
             self.join_team()

@@ -173,6 +173,10 @@ class MessageList(ScrollView, can_focus=True):
         self._relayout()
         self._scroll_end()
 
+    def forget_names(self) -> None:
+        """Names changed (a new name or callsign): every message is drawn again, reply lines read again."""
+        self._looks.clear()
+
     def redraw_flashes(self) -> None:
         """Draw the lines under FLASH messages again (their status moves with time: overdue, silent,
         unreachable); nothing is read, and only rows whose look changed are drawn anew."""

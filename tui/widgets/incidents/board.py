@@ -24,7 +24,9 @@ def last_change_text(obj: TrackedObject, name_of: Callable[[bytes], str]) -> str
     return f"{clock_time(last.clock)} {name_of(last.author)} {what}"
 
 
-def board_cells(obj: TrackedObject, name_of: Callable[[bytes], str]) -> list[Content]:
+def board_cells(
+    obj: TrackedObject, name_of: Callable[[bytes], str], person: Callable[[str], str] = str
+) -> list[Content]:
     severity = obj.get("severity")
     status = value_text(obj.get("status"))
     style = SEVERITY_STYLES.get(severity, "") if isinstance(severity, int) else ""
@@ -32,7 +34,7 @@ def board_cells(obj: TrackedObject, name_of: Callable[[bytes], str]) -> list[Con
         Content.styled(severity_label(severity), style),
         Content.styled(status, STATUS_STYLES.get(status, "")),
         Content(value_text(obj.get("title"))),
-        Content(value_text(obj.get("commander")) or "-"),
+        Content(person(value_text(obj.get("commander"))) or "-"),
         Content.styled(last_change_text(obj, name_of), "$text-muted"),
     ]
 
@@ -49,5 +51,11 @@ class IncidentBoard(Table):
     )
     EMPTY = "No incidents. Press n to open one."
 
-    def show_incidents(self, incidents: Sequence[TrackedObject], name_of: Callable[[bytes], str]) -> None:
-        self.show([(obj.obj.hex(), board_cells(obj, name_of)) for obj in incidents])
+    def show_incidents(
+        self,
+        incidents: Sequence[TrackedObject],
+        name_of: Callable[[bytes], str],
+        person: Callable[[str], str] = str,
+    ) -> None:
+        """``person``: a name written in a field (the commander) as that member is called now."""
+        self.show([(obj.obj.hex(), board_cells(obj, name_of, person)) for obj in incidents])

@@ -18,11 +18,13 @@ FIELD_ORDER = ("title", "severity", "status", "commander", "location", "summary"
 TASK_STATUS_STYLES = {"open": "bold", "done": "$text-success", "cancelled": "$text-muted"}
 
 
-def incident_fields(obj: TrackedObject, name_of: Callable[[bytes], str]) -> Content:
+def incident_fields(obj: TrackedObject, name_of: Callable[[bytes], str], person: Callable[[str], str] = str) -> Content:
     rows: list[Content | str | tuple[str, str]] = [(value_text(obj.get("title")) + "\n", "bold")]
     for name in FIELD_ORDER[1:]:
         value = obj.get(name)
         text = severity_label(value) if name == "severity" else value_text(value)
+        if name == "commander" and text:
+            text = person(text)  # as that member is called now (the timeline keeps what was written)
         rows.append((f"{name:<10}", "$text-muted"))
         rows.append(f"{text or '-'}\n")
     rows.append(("opened    ", "$text-muted"))
@@ -50,11 +52,13 @@ def timeline(obj: TrackedObject, name_of: Callable[[bytes], str]) -> Content:
 
 
 class IncidentDetail(Static):
-    def show(self, obj: TrackedObject | None, name_of: Callable[[bytes], str]) -> None:
+    def show(
+        self, obj: TrackedObject | None, name_of: Callable[[bytes], str], person: Callable[[str], str] = str
+    ) -> None:
         if obj is None:
             self.update(Content.styled("No incident yet. Press n to open one.", "$text-muted"))
         else:
-            self.update(incident_fields(obj, name_of))
+            self.update(incident_fields(obj, name_of, person))
 
 
 class IncidentTimeline(Static):
