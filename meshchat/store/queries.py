@@ -36,6 +36,7 @@ from meshchat.store.store import Store
 _MESSAGE_COLUMNS = "SELECT a.key, e.seq, e.clock, e.raw, e.flags FROM entries e JOIN authors a ON a.ix = e.author "
 _MESSAGES_BEFORE = _MESSAGE_COLUMNS + "WHERE e.room = ? AND e.clock < ? ORDER BY e.clock DESC LIMIT ?"
 _MESSAGES_AFTER = _MESSAGE_COLUMNS + "WHERE e.room = ? AND e.clock > ? ORDER BY e.clock ASC LIMIT ?"
+_PINNED_IN_ROOM = _MESSAGE_COLUMNS + "WHERE e.room = ? AND e.id IN (SELECT target FROM v_marks WHERE mark = 'pin')"  # noqa: S608
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,9 +231,33 @@ class Views:
         return [msg for msg in self._messages_from_rows(picked, m) if not msg.retracted]
 
     def pinned_in(self, room: bytes) -> list[Message]:
-        """The pinned messages of ``room``, in pin order (retracted ones left out)."""
-        messages = (self.message(target) for target in self.pinned())
-        return [m for m in messages if m is not None and m.room == room and not m.retracted]
+        """The pinned messages of ``room``, in pin order (retracted ones left out). One pass over the room's
+        messages (entries are not indexed by id: looking each pin up would scan the whole log once per pin)."""
+        order = {target: i for i, target in enumerate(self.pinned())}
+        if not order:
+            return []
+        m = self.membership
+        rows = self.conn.execute(_PINNED_IN_ROOM, (room,)).fetchall()
+        picked = [(c, k, s, r, f) for k, s, c, r, f in rows if m.may(k, s, c, "msg.post")]
+        messages = self._messages_from_rows(picked, m)
+        return sorted((msg for msg in messages if msg.id in order and not msg.retracted), key=lambda msg: order[msg.id])
+
+    def messages_at(self, rowids: Sequence[int]) -> dict[int, Message]:
+        """The messages stored at ``rowids`` (search hits) that have effect, by rowid: one read, in chunks."""
+        m = self.membership
+        found: dict[int, Message] = {}
+        for start in range(0, len(rowids), 500):
+            chunk = list(rowids[start : start + 500])
+            placeholders = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                "SELECT e.rowid, a.key, e.seq, e.clock, e.raw, e.flags FROM entries e JOIN authors a "  # noqa: S608
+                f"ON a.ix = e.author WHERE e.rowid IN ({placeholders}) AND e.flags IS NOT NULL",
+                chunk,
+            ).fetchall()
+            picked = [(r, (c, k, s, raw, f)) for r, k, s, c, raw, f in rows if m.may(k, s, c, "msg.post")]
+            made = self._messages_from_rows([row for _, row in picked], m)
+            found.update((rowid, message) for (rowid, _), message in zip(picked, made, strict=True))
+        return found
 
     def search(self, query: str, *, limit: int = 50) -> SearchResults:
         """Messages, incidents and tasks whose text holds every term of ``query`` (any case, anywhere in a word;
@@ -242,8 +267,10 @@ class Views:
         hits: list[SearchHit] = []
         objects: dict[str, dict[bytes, TrackedObject]] = {}
         seen: set[bytes] = set()
-        for match in text_search.find(self.conn, terms, limit * 4):
-            hit = self._hit(match, terms, objects, seen)
+        matches = text_search.find(self.conn, terms, limit * 4)
+        messages = self.messages_at([match.rowid for match in matches if match.kind == "msg.post"])
+        for match in matches:
+            hit = self._hit(match, terms, messages, objects, seen)
             if hit is not None:
                 hits.append(hit)
         hits.sort(key=lambda h: (not h.whole_words, -h.clock))
@@ -254,12 +281,13 @@ class Views:
         self,
         match: text_search.Match,
         terms: list[str],
+        messages: dict[int, Message],
         objects: dict[str, dict[bytes, TrackedObject]],
         seen: set[bytes],
     ) -> SearchHit | None:
         words = text_search.whole_words(match.text, terms)
         if match.kind == "msg.post":
-            message = self.message(match.entry_id)
+            message = messages.get(match.rowid)
             if message is None or message.retracted:
                 return None
             return SearchHit("message", message.clock, message.author, message.text, words, message=message)
