@@ -242,6 +242,22 @@ class Views:
         messages = self._messages_from_rows(picked, m)
         return sorted((msg for msg in messages if msg.id in order and not msg.retracted), key=lambda msg: order[msg.id])
 
+    def messages_by_id(self, room: bytes, ids: Sequence[bytes]) -> dict[bytes, Message]:
+        """The messages of ``room`` with these ids (the ones replies answer), by id: one pass over the room, not a
+        scan of the whole log per id (entries are not indexed by id)."""
+        m = self.membership
+        found: dict[bytes, Message] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            placeholders = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                _MESSAGE_COLUMNS + f"WHERE e.room = ? AND e.id IN ({placeholders})",
+                (room, *chunk),
+            ).fetchall()
+            picked = [(c, k, s, r, f) for k, s, c, r, f in rows if m.may(k, s, c, "msg.post")]
+            found.update((message.id, message) for message in self._messages_from_rows(picked, m))
+        return found
+
     def messages_at(self, rowids: Sequence[int]) -> dict[int, Message]:
         """The messages stored at ``rowids`` (search hits) that have effect, by rowid: one read, in chunks."""
         m = self.membership

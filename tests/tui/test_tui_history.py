@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 from tui_helpers import drive, type_text, until
 from tui_scene import Scene
 
+from meshchat.store.queries import Views
 from tui.app import MeshchatApp
 from tui.screens.chat import ChatScreen
 from tui.widgets.chat.message_list import MessageList
@@ -125,5 +127,27 @@ def test_after_a_resize_the_view_stays_at_the_newest_message(scene: Scene, home:
             await pilot.pause()
             await until(pilot, lambda: messages.at_newest, f"the newest message at {size}")
             assert "line 79" in screen_text(pilot)
+
+    drive(MeshchatApp(home), script)
+
+
+def test_replies_to_messages_far_back_are_read_in_one_pass(
+    scene: Scene, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The messages replies answer are read with the window, in one pass over the room: entries are not indexed
+    by id, and a lookup per reply would scan the whole log each time."""
+    old = [scene.post(scene.bo, f"question {i}", seconds=5) for i in range(PAGE)]
+    for i in range(PAGE):
+        scene.post(scene.cy, f"answer {i}", reply_to=old[i].id, seconds=5)
+    scene.save(home)
+    lookups: list[object] = []
+    original = Views.message
+    monkeypatch.setattr(Views, "message", lambda self, ref: lookups.append(ref) or original(self, ref))
+
+    async def script(pilot: Pilot[int]) -> None:
+        await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
+        texts = messages_of(pilot).message_texts()
+        assert any("↳ Bo: question 99" in t and "answer 99" in t for t in texts)
+        assert lookups == []
 
     drive(MeshchatApp(home), script)

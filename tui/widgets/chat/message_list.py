@@ -250,6 +250,7 @@ class MessageList(ScrollView, can_focus=True):
         looks: dict[bytes, tuple[Message, MessageLook, bool, MessageVisual, int]] = {}
         names: dict[bytes, str] = {}
         last_clock: int | None = None  # of the message before: a new day gets its separator
+        answered = self._answered()
         for msg in self.window.messages:
             if last_clock is None or not same_day(last_clock, msg.clock):
                 day = clock_day(msg.clock)
@@ -272,7 +273,7 @@ class MessageList(ScrollView, can_focus=True):
                 name = names[msg.author] = self.name_of(msg.author)
             flash = flash_line(msg, self.flash_status(msg), self.me, self.name_of) if msg.ack_required else ("", "")
             mentioned = msg.author != self.me and mentions(msg.text, self.mention_names)
-            look = MessageLook(name, not grouped, self.me, self._reply_preview(msg), flash, mentioned)
+            look = MessageLook(name, not grouped, self.me, self._reply_preview(msg, answered), flash, mentioned)
             folded = msg.id not in self.expanded
             cached = self._looks.get(msg.id)
             if cached is not None and cached[0] == msg and cached[1] == look and cached[2] == folded:
@@ -316,16 +317,30 @@ class MessageList(ScrollView, can_focus=True):
         """Acknowledgements counted against the membership, without the node's facts (never overdue)."""
         return flash_status(msg.clock, msg.acked_by, flash_recipients(self.source.membership, msg.author), {}, 0)
 
-    def _reply_preview(self, msg: Message) -> str:
+    def _answered(self) -> dict[bytes, Message]:
+        """The messages that replies in the window answer, by id: those in the window, and the others of this
+        room read in one pass (not a scan of the whole log each)."""
+        by_id = {m.id: m for m in self.window.messages}
+        wanted = [
+            m.reply_to
+            for m in self.window.messages
+            if m.reply_to is not None and m.reply_to not in by_id and not self._preview_known(m)
+        ]
+        if wanted and self.room is not None:
+            by_id.update(self.source.messages_by_id(self.room, wanted))
+        return by_id
+
+    def _preview_known(self, msg: Message) -> bool:
+        cached = self._looks.get(msg.id)
+        return cached is not None and bool(cached[1].reply_preview)
+
+    def _reply_preview(self, msg: Message, answered: dict[bytes, Message]) -> str:
         if msg.reply_to is None:
             return ""
-        answered = next((m for m in self.window.messages if m.id == msg.reply_to), None)
-        if answered is None:
-            cached = self._looks.get(msg.id)
-            if cached is not None and cached[1].reply_preview:
-                return cached[1].reply_preview
-            answered = self.source.message(msg.reply_to)
-        return reply_preview(answered, self.name_of) if answered else "a message not held here"
+        target = answered.get(msg.reply_to)
+        if target is None and self._preview_known(msg):
+            return self._looks[msg.id][1].reply_preview
+        return reply_preview(target, self.name_of) if target else "a message not held here"
 
     # ---- keeping the view in place -------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ stays small wherever the person is. Pure: no Textual; reads go through :class:`M
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from meshchat.log.rules import Membership
@@ -28,6 +29,8 @@ class MessageSource(Protocol):
     ) -> list[Message]: ...
 
     def message(self, id_prefix: str | bytes) -> Message | None: ...
+
+    def messages_by_id(self, room: bytes, ids: Sequence[bytes]) -> dict[bytes, Message]: ...
 
     @property
     def membership(self) -> Membership: ...
