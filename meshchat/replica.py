@@ -188,13 +188,14 @@ class StoreReplica:
                 return self._writer.accept_batch(raws)
             return await trio.to_thread.run_sync(self._writer.accept_batch, raws)
 
-    async def index_search(self) -> int:
-        """Index a batch of new entries for search on the writer connection, off the trio thread (see
+    async def index_search(self, limit: int) -> int:
+        """Index up to ``limit`` new entries for search on the writer connection, off the trio thread (see
         ``meshchat.store.search``); returns how many entries it looked at (0: up to date)."""
         async with self._lock:
             if self._writer is None:
                 self._writer = Store.open(self.store.path)
-            return await trio.to_thread.run_sync(self._writer.index_search)
+            writer = self._writer
+            return await trio.to_thread.run_sync(lambda: writer.index_search(limit))
 
     async def set_local(self, key: str, value: bytes) -> None:
         """Write node-local state on the writer connection, off the trio thread."""
