@@ -135,7 +135,13 @@ class Store:
             conn.close()
             raise StoreError(f"{path} is not a meshchat store: {exc}") from None
         version = rows.get("schema_version")
-        if version in MIGRATIONS and not read_only:
+        if version in MIGRATIONS and why_read_only:
+            conn.close()
+            raise StoreError(
+                f"{path} was written by an older meshchat (schema {version}) and cannot be brought up to date "
+                f"where it is: {why_read_only}"
+            )
+        if version in MIGRATIONS:
             version = _migrate(conn, version)
         if version != SCHEMA_VERSION or not isinstance(rows.get("team_id"), bytes):
             conn.close()
