@@ -42,10 +42,10 @@ from meshchat.events import (
     NodeProblem,
     PeerStatus,
 )
-from meshchat.export.heads import write_heads_if_due
+from meshchat.export.heads import write_heads, write_heads_if_due
 from meshchat.invites import DEFAULT_TTL_MS, create_invite, reachable_addresses, remembered_peers, revoke_invite
 from meshchat.log.attachments import Attachment
-from meshchat.log.clock import wall_ms
+from meshchat.log.clock import calls_for_witness, wall_ms
 from meshchat.log.codec import pack
 from meshchat.log.effects import retraction_allowed
 from meshchat.log.entry import Entry
@@ -74,6 +74,7 @@ STATUS_INTERVAL_S = 1.0  # peer status is written at most this often
 STATUS_HEARTBEAT_S = 5.0  # and at least this often while the node runs
 SEARCH_INDEX_IDLE_S = 1.0  # how often an idle node looks for entries to index for search
 SEARCH_INDEX_BATCH = 500  # entries indexed at a time (~15 ms of work here)
+WITNESS_INTERVAL_S = 30.0  # heads entries that witness far-off clocks: at most this often
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class Node:
         self._seen_rowid = profile.store.last_rowid()
         self._seen_forks = profile.store.forked_authors()
         self._wakeup = trio.Event()
+        self._witness_wanted = trio.Event()  # set when stored entries call for a heads entry soon
         self._new_entry_hooks: list[Callable[[Sequence[NewEntry]], None]] = []
         self._told_refusal = False
         self.blobs = BlobStore.of_home(profile.home)
@@ -276,11 +278,21 @@ class Node:
 
     async def _write_heads(self) -> None:
         """Sign a ``heads`` entry now and then (see meshchat.export.heads): what this node holds becomes part
-        of its own chain, so an export that later drops someone's tail is caught by HQ's verifier."""
+        of its own chain, so an export that later drops someone's tail is caught by HQ's verifier. And soon
+        after storing an entry whose clock is far from ours (``clock.calls_for_witness``), at most every
+        :data:`WITNESS_INTERVAL_S`: a clock from the future then counts from when the team held the entry."""
+        last_witness = -math.inf
         while True:
-            await trio.sleep(self.config.heads_check_s)
+            with trio.move_on_after(self.config.heads_check_s):
+                await self._witness_wanted.wait()
             try:
-                written = write_heads_if_due(self.profile, now=wall_ms())
+                if self._witness_wanted.is_set():
+                    await trio.sleep(max(0.0, last_witness + WITNESS_INTERVAL_S - trio.current_time()))
+                    self._witness_wanted = trio.Event()  # what arrives from now on calls for the next one
+                    last_witness = trio.current_time()
+                    written = write_heads(self.profile)
+                else:
+                    written = write_heads_if_due(self.profile, now=wall_ms())
             except (StoreError, ProfileError) as exc:
                 log.warning("cannot write heads: %s", exc)
                 continue
@@ -334,6 +346,8 @@ class Node:
         summary = store.summary_since(self._seen_rowid)
         if summary is None:
             return False
+        if calls_for_witness(*store.claims_since(self._seen_rowid, self.me), wall_ms()):
+            self._witness_wanted.set()
         while self._new_entry_hooks and (new := store.new_since(self._seen_rowid, upto=summary.last_rowid)):
             for hook in self._new_entry_hooks:
                 hook(new)

@@ -23,7 +23,7 @@ from typing import Any, Self
 from meshchat.identity import Identity, IdentityError, load_identity, save_identity
 from meshchat.log.attachments import Attachment
 from meshchat.log.codec import Value, pack, unpack
-from meshchat.log.effects import retraction_allowed
+from meshchat.log.effects import new_object_id, retraction_allowed
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import INCIDENT_FIELDS, MEMBERSHIP_KINDS, SHORT_ID, TASK_FIELDS, BodyError, build_body
 from meshchat.log.netkeys import NetworkKeys, network_keys, seal_network_key
@@ -402,7 +402,7 @@ class Profile(TeamReader):
     def open_incident(
         self, title: str, severity: int, *, location: str | None = None, room: str | None = None
     ) -> bytes:
-        incident = new_id()
+        incident = new_object_id(self.me, secrets.token_bytes(8))  # names its opener: see log/effects.py
         self.write(
             "incident.open",
             {
@@ -423,7 +423,7 @@ class Profile(TeamReader):
         return self.write("incident.update", {"incident": obj.obj, "fields": changes})
 
     def open_task(self, title: str, *, owner: bytes | None = None, incident: str | bytes | None = None) -> bytes:
-        task = new_id()
+        task = new_object_id(self.me, secrets.token_bytes(8))
         parent = self.incident(incident).obj if incident is not None else None
         self.write("task.open", {"task": task, "title": title, "owner": owner, "incident": parent})
         return task

@@ -16,7 +16,7 @@ from meshchat.testing import TestTeam
 
 def build_history(seed: int) -> tuple[TestTeam, list[Entry]]:
     """A small but busy history: posts, FLASH and acks, retractions, pins, incidents, tasks, check-ins,
-    a late member and a demotion."""
+    heads entries, clocks from the future, a late member and a demotion."""
     rng = random.Random(seed)
     team = TestTeam(members=3)
     team.members[0].write("member.profile", {"name": "Bo", "callsign": "B1"}, clock=team.tick())
@@ -25,9 +25,9 @@ def build_history(seed: int) -> tuple[TestTeam, list[Entry]]:
     checkin = b"c" * 16
     team.founder.write("checkin.request", {"checkin": checkin, "room": team.room, "question": "ok?"}, clock=team.tick())
     posts: list[Entry] = []
-    for i in range(12):
+    for i in range(14):
         author = rng.choice(team.authors)
-        action = rng.randrange(7)
+        action = rng.randrange(9)
         if action == 0 and posts:
             author.write("msg.ack", {"target": rng.choice(posts).id}, clock=team.tick(rng.randrange(1, 3)))
         elif action == 1 and posts:
@@ -47,6 +47,13 @@ def build_history(seed: int) -> tuple[TestTeam, list[Entry]]:
             )
         elif action == 4 and posts:
             author.write("msg.pin", {"target": rng.choice(posts).id}, clock=team.tick())
+        elif action == 5:  # a clock far ahead: where it counts depends on the heads entries that witness it
+            fields = {"status": rng.choice(["closed", "contained"])}
+            author.write("incident.update", {"incident": incident, "fields": fields}, clock=FUTURE + i)
+        elif action == 6:  # what a node signs now and then, naming the logs it holds, maybe not all
+            held = [a for a in team.authors if a.entries and rng.random() < 0.8]
+            named = {a.key: [a.entries[-1].seq, a.entries[-1].id] for a in held}
+            author.write("heads", {"heads": named}, clock=team.tick(rng.randrange(0, 2)))
         else:
             flash = rng.random() < 0.3
             posts.append(
@@ -60,6 +67,7 @@ def build_history(seed: int) -> tuple[TestTeam, list[Entry]]:
 
 
 _counter = iter(range(10**9))
+FUTURE = 3_345_000_000_000  # 2076
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -99,4 +107,17 @@ def test_history_exercises_every_view(tmp_path: Path) -> None:
     texts = [m.text for m in views.messages(team.room)]
     assert "late joiner" in texts and "demoted, so not shown" not in texts
     assert views.incidents() and views.checkins()
+    store.close()
+
+
+def test_histories_move_entries_from_the_future(tmp_path: Path) -> None:
+    """Guard against a vacuous property for the effective clocks: some histories move entries (a clock from
+    2076 witnessed by heads entries), which the property then sees placed alike in every arrival order."""
+    team, entries = build_history(29)
+    store = Store.create(tmp_path / "s.db", team.team_id)
+    store.accept_batch([e.raw for e in entries])
+    views = Views(store)
+    changes = [c for o in views.incidents() for c in o.history]
+    assert any(c.claimed is not None and c.claimed >= FUTURE > c.clock for c in changes)
+    assert any(m.claimed is not None and m.claimed >= FUTURE > m.clock for m in views.messages(team.room))
     store.close()

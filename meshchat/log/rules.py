@@ -289,6 +289,14 @@ class Membership:
             return None
         return self.role_at(key, clock)
 
+    def counts(self, key: bytes, seq: int) -> bool:
+        """Whether ``key``'s entry ``seq`` can carry weight at all, whatever its role then: its author is or was
+        a member, and the entry lies within its removal cut and its fork limit (timing evidence, for one)."""
+        member = self.members.get(key)
+        if member is None or (member.removed_upto is not None and seq > member.removed_upto):
+            return False
+        return seq <= self.seq_limits.get(key, INFINITY)
+
     def may(self, key: bytes, seq: int, clock: int, kind: str) -> bool:
         """Whether an entry of ``kind`` by ``key`` has effect on the views."""
         return role_allows(self.authority(key, seq, clock), kind)

@@ -9,11 +9,12 @@ seq)``: every node picks the same winner, and the board can say who changed what
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from meshchat.log.attachments import Attachment
+from meshchat.log.clock import MAX_DRIFT_MS
 from meshchat.log.codec import Value, pack
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import MAX_TEXT, MEMBERSHIP_KINDS, PRIORITIES, SHORT_ID, parse_body
@@ -295,10 +296,22 @@ class Message:
     pinned: bool = False
     acked_by: tuple[bytes, ...] = ()
     files: tuple[Attachment, ...] = ()  # attachments (meshchat.log.attachments)
+    claimed: int | None = None  # the clock its author signed, where ``clock`` (its place in the order) differs
+    received: int | None = None  # when this node first stored it, by its own clock (None: unknown)
 
     @property
     def is_flash(self) -> bool:
         return self.priority == "flash"
+
+    @property
+    def claimed_clock(self) -> int:
+        return self.clock if self.claimed is None else self.claimed
+
+    @property
+    def time_doubt(self) -> TimeDoubt | None:
+        """Why its time deserves a second look (claims another time than where it sits, or reached this node
+        much later than it claims), or None."""
+        return time_doubt(self.claimed_clock, self.clock, self.received)
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,9 +331,23 @@ class FieldChange:
     name: str
     value: Value
     author: bytes
-    clock: int
+    clock: int  # where it sits in the team's order (its effective clock: see meshchat.log.timing)
     seq: int
     entry_id: bytes
+    claimed: int | None = None  # the clock its author signed
+
+    @property
+    def time_doubt(self) -> TimeDoubt | None:
+        return time_doubt(self.clock if self.claimed is None else self.claimed, self.clock, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """An entry that had no effect, and why (e.g. an open of an incident id that belongs to someone else)."""
+
+    author: bytes
+    seq: int
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +361,7 @@ class TrackedObject:
     opened_clock: int
     fields: dict[str, FieldChange]
     history: tuple[FieldChange, ...]
+    refused: tuple[Refused, ...] = ()  # opens of its id that had no effect
 
     def get(self, name: str, default: Value = None) -> Value:
         change = self.fields.get(name)
@@ -342,6 +370,45 @@ class TrackedObject:
     @property
     def last_change(self) -> FieldChange:
         return self.history[-1]
+
+
+DOUBT_MS = MAX_DRIFT_MS  # a time off by more than clocks may drift is shown as doubtful
+
+
+@dataclass(frozen=True, slots=True)
+class TimeDoubt:
+    """A time to read twice: the clock an entry's author signed, where the entry sits in the team's order (see
+    ``meshchat.log.timing``), and when it reached this node (``None``: unknown)."""
+
+    claimed: int
+    placed: int
+    received: int | None
+
+    @property
+    def moved(self) -> bool:
+        """The team's evidence puts it elsewhere than its author's clock said."""
+        return abs(self.claimed - self.placed) > DOUBT_MS
+
+    @property
+    def late(self) -> bool:
+        """It reached this node much later than it claims: written offline, held back, or backdated."""
+        return self.received is not None and self.received - self.claimed > DOUBT_MS
+
+
+def time_doubt(claimed: int, placed: int, received: int | None) -> TimeDoubt | None:
+    doubt = TimeDoubt(claimed, placed, received)
+    return doubt if doubt.moved or doubt.late else None
+
+
+def time_doubt_text(doubt: TimeDoubt, when: Callable[[int], str]) -> str:
+    """A doubtful time as a person reads it, ``when`` writing each time as the reader does (CLI and TUI: local
+    time; HQ reports: UTC). The CLI, the TUI and the HQ timeline all say it this way."""
+    parts = []
+    if doubt.moved:
+        parts.append(f"claims {when(doubt.claimed)}")
+    if doubt.late and doubt.received is not None:
+        parts.append(f"received {when(doubt.received)}")
+    return ", ".join(parts)
 
 
 def location_text(location: dict[str, Value]) -> str:

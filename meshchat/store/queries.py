@@ -8,13 +8,13 @@ that arrives late changes what is shown without rewriting any table, and every n
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from meshchat.log.attachments import attachments_of
 from meshchat.log.codec import pack, unpack
-from meshchat.log.effects import MarksOn, MarkStamp, marks_on, pin_counts
+from meshchat.log.effects import MarksOn, MarkStamp, Opening, OpenStamp, marks_on, opening, pin_counts
 from meshchat.log.entry import MAX_ENTRY_SIZE, decode_entry
 from meshchat.log.kinds import PRIORITIES, parse_body
 from meshchat.log.rules import Membership
@@ -25,18 +25,28 @@ from meshchat.log.views import (
     CheckinReply,
     FieldChange,
     Message,
+    Refused,
     Room,
     TrackedObject,
     latest_replies,
     resolve_registers,
 )
 from meshchat.store import search as text_search
+from meshchat.store.clocks import is_moved
 from meshchat.store.store import Store
 
-_MESSAGE_COLUMNS = "SELECT a.key, e.seq, e.clock, e.raw, e.flags FROM entries e JOIN authors a ON a.ix = e.author "
+_MESSAGE_COLUMNS = (
+    "SELECT a.key, e.seq, e.clock, e.raw, e.flags, e.received FROM entries e JOIN authors a ON a.ix = e.author "
+)
 _MESSAGES_BEFORE = _MESSAGE_COLUMNS + "WHERE e.room = ? AND e.clock < ? ORDER BY e.clock DESC LIMIT ?"
 _MESSAGES_AFTER = _MESSAGE_COLUMNS + "WHERE e.room = ? AND e.clock > ? ORDER BY e.clock ASC LIMIT ?"
 _PINNED_IN_ROOM = _MESSAGE_COLUMNS + "WHERE e.room = ? AND e.id IN (SELECT target FROM v_marks WHERE mark = 'pin')"  # noqa: S608
+_MESSAGES_AT = _MESSAGE_COLUMNS + "WHERE e.room = ? AND e.clock = ?"
+_MOVED_MESSAGES = _MESSAGE_COLUMNS + "WHERE e.author = ? AND e.seq BETWEEN ? AND ? AND e.room = ?"
+_WINDOW = 256  # rows read per step while paging through a room's index
+
+# A message row as the queries pass it on: (effective clock, author, seq, raw, flags, received).
+Row = tuple[int, bytes, int, bytes, int, "int | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,43 +169,78 @@ class Views:
         self, room: bytes, *, before: Cursor | None = None, after: Cursor | None = None, limit: int = 100
     ) -> list[Message]:
         """Up to ``limit`` messages of ``room``, oldest first: the newest ones (strictly before ``before``, if
-        given), or, with ``after``, the oldest ones strictly after it. Reads only what it returns, so a room of
-        100,000 messages opens as fast as one of ten, at its end, its start or anywhere between."""
+        given), or, with ``after``, the oldest ones strictly after it. The order is the team's, by effective
+        clock (``meshchat.log.timing``), and cursors are in it. Reads only what it returns, plus the few messages
+        whose effective clock is not their claim, so a room of 100,000 messages opens as fast as one of ten, at
+        its end, its start or anywhere between."""
         if before is not None and after is not None:
             raise ValueError("give before or after, not both")
         m = self.membership
-        cursor = after or before
-        if after is not None:
-            rows = self.conn.execute(_MESSAGES_AFTER, (room, after.clock, limit * 2 + 16)).fetchall()
-        else:
-            bound = before.clock if before else 2**62
-            rows = self.conn.execute(_MESSAGES_BEFORE, (room, bound, limit * 2 + 16)).fetchall()
-        if cursor is not None:  # messages sharing the cursor's millisecond, ordered by author and seq
-            rows += self.conn.execute(
-                "SELECT a.key, e.seq, e.clock, e.raw, e.flags FROM entries e JOIN authors a ON a.ix = e.author "
-                "WHERE e.room = ? AND e.clock = ?",
-                (room, cursor.clock),
-            ).fetchall()
-        picked = []
-        for key, seq, clock, raw, flags in rows:
-            if before is not None and (clock, key, seq) >= (before.clock, before.author, before.seq):
-                continue
-            if after is not None and (clock, key, seq) <= (after.clock, after.author, after.seq):
-                continue
-            if m.may(key, seq, clock, "msg.post"):
-                picked.append((clock, key, seq, raw, flags))
+        clocks = self.store.clocks
+        moved = clocks.moved_runs()
+        timing = clocks.current()
+
+        def fits(place: tuple[int, bytes, int]) -> bool:
+            if before is not None and place >= (before.clock, before.author, before.seq):
+                return False
+            return after is None or place > (after.clock, after.author, after.seq)
+
+        def keep(key: bytes, seq: int, clock: int) -> bool:
+            return not is_moved(moved.get(key), seq) and fits((clock, key, seq)) and m.may(key, seq, clock, "msg.post")
+
+        picked = self._claimed_order(room, after or before, backwards=after is None, keep=keep, need=limit)
+        for author, runs in moved.items():  # the few that sit elsewhere than their claim
+            for first, last in runs:
+                for key, seq, clock, raw, flags, received in self.conn.execute(
+                    _MOVED_MESSAGES, (self.store.author_ix[author], first, last, room)
+                ):
+                    place = (timing.effective(key, seq, clock), key, seq)
+                    if fits(place) and m.may(key, seq, clock, "msg.post"):
+                        picked.append((*place, raw, flags, received))
         picked.sort(key=lambda r: r[:3])
         chosen = picked[:limit] if after is not None else picked[-limit:]
         return self._messages_from_rows(chosen, m)
 
+    def _claimed_order(
+        self, room: bytes, cursor: Cursor | None, *, backwards: bool, keep: Callable[[bytes, int, int], bool], need: int
+    ) -> list[Row]:
+        """Rows of ``room`` that ``keep`` keeps, from the cursor on (backwards, or forwards), read from the index
+        a window at a time until ``need`` are found. A window always ends with every row of its last
+        millisecond, so the rows found are exactly the next ones in the team's order."""
+        rows = self.conn.execute(_MESSAGES_AT, (room, cursor.clock)).fetchall() if cursor is not None else []
+        out: list[Row] = [(c, k, s, r, f, rc) for k, s, c, r, f, rc in rows if keep(k, s, c)]
+        bound = cursor.clock if cursor is not None else (2**62 if backwards else -(2**62))
+        while len(out) < need:
+            rows = self.conn.execute(
+                _MESSAGES_BEFORE if backwards else _MESSAGES_AFTER, (room, bound, _WINDOW)
+            ).fetchall()
+            full = len(rows) == _WINDOW
+            if full:
+                bound = rows[-1][2]
+                rows = [r for r in rows if r[2] != bound] + self.conn.execute(_MESSAGES_AT, (room, bound)).fetchall()
+            out += [(c, k, s, r, f, rc) for k, s, c, r, f, rc in rows if keep(k, s, c)]
+            if not full:
+                break
+        return out
+
     def message_count(self, room: bytes, *, after_clock: int = -1) -> int:
-        """How many posts the room holds after ``after_clock`` (for unread counts; not filtered by role)."""
+        """How many posts the room holds after ``after_clock`` in the team's order (for unread counts; not
+        filtered by role). The index counts claims; the few messages placed elsewhere are counted where they sit."""
         row = self.conn.execute("SELECT count(*) FROM entries WHERE room = ? AND clock > ?", (room, after_clock))
-        return int(row.fetchone()[0])
+        count = int(row.fetchone()[0])
+        clocks = self.store.clocks
+        timing = clocks.current()
+        for author, runs in clocks.moved_runs().items():
+            for first, last in runs:
+                for key, seq, clock, *_ in self.conn.execute(
+                    _MOVED_MESSAGES, (self.store.author_ix[author], first, last, room)
+                ):
+                    count += (timing.effective(key, seq, clock) > after_clock) - (clock > after_clock)
+        return count
 
     def message(self, id_prefix: str | bytes) -> Message | None:
         """One message by id or unique hex prefix of at least 6 digits."""
-        for entry_raw in self._entries_by_id(id_prefix, kind="msg.post"):
+        for entry_raw, received in self._entries_by_id(id_prefix, kind="msg.post"):
             entry = decode_entry(entry_raw)
             flags = parse_body("msg.post", entry.body())
             if flags is None:
@@ -203,31 +248,25 @@ class Views:
             m = self.membership
             if not m.may(entry.author, entry.seq, entry.clock, "msg.post"):
                 return None
-            row = (entry.clock, entry.author, entry.seq, entry.raw, _flags_of(flags))
+            clock = self.store.clocks.effective(entry.author, entry.seq, entry.clock)
+            row = (clock, entry.author, entry.seq, entry.raw, _flags_of(flags), received)
             return self._messages_from_rows([row], m)[0]
         return None
 
     def unacknowledged(self, member: bytes) -> list[Message]:
         """Messages that require acknowledgement and that ``member`` has not acknowledged (nor sent)."""
         m = self.membership
-        rows = self.conn.execute(
-            "SELECT a.key, e.seq, e.clock, e.raw, e.flags FROM entries e JOIN authors a ON a.ix = e.author "
-            "WHERE e.flags & 1 ORDER BY e.clock"
-        ).fetchall()
-        picked = [(c, k, s, r, f) for k, s, c, r, f in rows if k != member and m.may(k, s, c, "msg.post")]
-        messages = self._messages_from_rows(sorted(picked, key=lambda r: r[:3]), m)
+        rows = self.conn.execute(_MESSAGE_COLUMNS + "WHERE e.flags & 1").fetchall()
+        picked = self._placed(r for r in rows if r[0] != member and m.may(r[0], r[1], r[2], "msg.post"))
+        messages = self._messages_from_rows(picked, m)
         return [msg for msg in messages if member not in msg.acked_by and not msg.retracted]
 
     def flashes_by(self, author: bytes) -> list[Message]:
         """The FLASH messages (those that require acknowledgement) ``author`` wrote, oldest first, retracted
         ones left out: what a sender follows until everyone has acknowledged."""
         m = self.membership
-        rows = self.conn.execute(
-            "SELECT a.key, e.seq, e.clock, e.raw, e.flags FROM entries e JOIN authors a ON a.ix = e.author "
-            "WHERE e.flags & 1 AND a.key = ? ORDER BY e.clock",
-            (author,),
-        ).fetchall()
-        picked = [(c, k, s, r, f) for k, s, c, r, f in rows if m.may(k, s, c, "msg.post")]
+        rows = self.conn.execute(_MESSAGE_COLUMNS + "WHERE e.flags & 1 AND a.key = ?", (author,)).fetchall()
+        picked = self._placed(r for r in rows if m.may(r[0], r[1], r[2], "msg.post"))
         return [msg for msg in self._messages_from_rows(picked, m) if not msg.retracted]
 
     def pinned_in(self, room: bytes) -> list[Message]:
@@ -238,7 +277,7 @@ class Views:
             return []
         m = self.membership
         rows = self.conn.execute(_PINNED_IN_ROOM, (room,)).fetchall()
-        picked = [(c, k, s, r, f) for k, s, c, r, f in rows if m.may(k, s, c, "msg.post")]
+        picked = self._placed(r for r in rows if m.may(r[0], r[1], r[2], "msg.post"))
         messages = self._messages_from_rows(picked, m)
         return sorted((msg for msg in messages if msg.id in order and not msg.retracted), key=lambda msg: order[msg.id])
 
@@ -254,23 +293,28 @@ class Views:
                 _MESSAGE_COLUMNS + f"WHERE e.room = ? AND e.id IN ({placeholders})",
                 (room, *chunk),
             ).fetchall()
-            picked = [(c, k, s, r, f) for k, s, c, r, f in rows if m.may(k, s, c, "msg.post")]
+            picked = self._placed(r for r in rows if m.may(r[0], r[1], r[2], "msg.post"))
             found.update((message.id, message) for message in self._messages_from_rows(picked, m))
         return found
 
     def messages_at(self, rowids: Sequence[int]) -> dict[int, Message]:
         """The messages stored at ``rowids`` (search hits) that have effect, by rowid: one read, in chunks."""
         m = self.membership
+        timing = self.store.clocks.current()
         found: dict[int, Message] = {}
         for start in range(0, len(rowids), 500):
             chunk = list(rowids[start : start + 500])
             placeholders = ",".join("?" * len(chunk))
             rows = self.conn.execute(
-                "SELECT e.rowid, a.key, e.seq, e.clock, e.raw, e.flags FROM entries e JOIN authors a "  # noqa: S608
+                "SELECT e.rowid, a.key, e.seq, e.clock, e.raw, e.flags, e.received FROM entries e JOIN authors a "  # noqa: S608
                 f"ON a.ix = e.author WHERE e.rowid IN ({placeholders}) AND e.flags IS NOT NULL",
                 chunk,
             ).fetchall()
-            picked = [(r, (c, k, s, raw, f)) for r, k, s, c, raw, f in rows if m.may(k, s, c, "msg.post")]
+            picked: list[tuple[int, Row]] = [
+                (r, (timing.effective(k, s, c), k, s, raw, f, rc))
+                for r, k, s, c, raw, f, rc in rows
+                if m.may(k, s, c, "msg.post")
+            ]
             made = self._messages_from_rows([row for _, row in picked], m)
             found.update((rowid, message) for (rowid, _), message in zip(picked, made, strict=True))
         return found
@@ -319,23 +363,29 @@ class Views:
         title = str(obj.get("title") or "")
         return SearchHit(kind, obj.last_change.clock, obj.opened_by, title, words, obj=obj)
 
+    def _placed(self, rows: Iterable[tuple[bytes, int, int, bytes, int, int | None]]) -> list[Row]:
+        """Message rows as read, placed at their effective clock and sorted in the team's order."""
+        timing = self.store.clocks.current()
+        placed = [(timing.effective(k, s, c), k, s, r, f, rc) for k, s, c, r, f, rc in rows]
+        return sorted(placed, key=lambda r: r[:3])
+
     def pinned(self) -> list[bytes]:
         """Ids of entries pinned by a member, in pin order (the curated timeline of the HQ export)."""
         m = self.membership
-        rows = self.conn.execute(
-            "SELECT target, author, seq, clock FROM v_marks WHERE mark = 'pin' ORDER BY clock, author, seq"
-        )
+        timing = self.store.clocks.current()
+        rows = self.conn.execute("SELECT target, author, seq, clock FROM v_marks WHERE mark = 'pin'")
+        placed = sorted((timing.effective(a, s, c), a, s, c, t) for t, a, s, c in rows)
         out: list[bytes] = []
-        for target, author, seq, clock in rows:
+        for _, author, seq, clock, target in placed:
             if target not in out and pin_counts(m, author, seq, clock):
                 out.append(target)
         return out
 
-    def _messages_from_rows(self, rows: Sequence[tuple[int, bytes, int, bytes, int]], m: Membership) -> list[Message]:
-        entries = [decode_entry(raw) for _, _, _, raw, _ in rows]
+    def _messages_from_rows(self, rows: Sequence[Row], m: Membership) -> list[Message]:
+        entries = [decode_entry(raw) for _, _, _, raw, _, _ in rows]
         marks = self._marks([e.id for e in entries], {e.id: e.author for e in entries}, m)
         out = []
-        for entry, (_, _, _, _, flags) in zip(entries, rows, strict=True):
+        for entry, (clock, _, _, _, flags, received) in zip(entries, rows, strict=True):
             body = entry.body()
             reply_to = body.get("reply_to")
             on = marks.get(entry.id, NO_MARKS)
@@ -345,7 +395,7 @@ class Views:
                     room=_bytes(body["room"]),
                     author=entry.author,
                     seq=entry.seq,
-                    clock=entry.clock,
+                    clock=clock,
                     text=str(body["text"]),
                     priority=PRIORITIES[(flags >> PRIORITY_SHIFT) & 3],
                     ack_required=bool(flags & FLAG_ACK_REQUIRED),
@@ -355,6 +405,8 @@ class Views:
                     pinned=on.pinned,
                     acked_by=on.acked_by,
                     files=attachments_of(body),
+                    claimed=entry.clock,
+                    received=received,
                 )
             )
         return out
@@ -365,30 +417,32 @@ class Views:
         if not ids:
             return {}
         grouped: dict[bytes, list[MarkStamp]] = {}
+        timing = self.store.clocks.current()
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             placeholders = ",".join("?" * len(chunk))
             marks = self.conn.execute(
-                f"SELECT target, mark, author, seq, clock FROM v_marks WHERE target IN ({placeholders}) "  # noqa: S608
-                "ORDER BY clock, author, seq",
+                f"SELECT target, mark, author, seq, clock FROM v_marks WHERE target IN ({placeholders})",  # noqa: S608
                 chunk,
             )
             for target, mark, author, seq, clock in marks:
-                grouped.setdefault(target, []).append(MarkStamp(mark, author, seq, clock))
+                placed = timing.effective(author, seq, clock)
+                grouped.setdefault(target, []).append(MarkStamp(mark, author, seq, clock, placed))
         return {target: marks_on(m, marks, authors.get(target)) for target, marks in grouped.items()}
 
-    def _entries_by_id(self, id_prefix: str | bytes, *, kind: str) -> list[bytes]:
-        """Raw entries of ``kind`` whose id is ``id_prefix`` (bytes) or starts with it (hex, 6+ digits, unique)."""
+    def _entries_by_id(self, id_prefix: str | bytes, *, kind: str) -> list[tuple[bytes, int | None]]:
+        """``(raw, received)`` of the entries of ``kind`` whose id is ``id_prefix`` (bytes) or starts with it
+        (hex, 6+ digits, unique)."""
         if isinstance(id_prefix, bytes):
-            rows = self.conn.execute("SELECT raw FROM entries WHERE id = ? AND kind = ?", (id_prefix, kind))
-            return [raw for (raw,) in rows]
+            rows = self.conn.execute("SELECT raw, received FROM entries WHERE id = ? AND kind = ?", (id_prefix, kind))
+            return list(rows)
         prefix = id_prefix.lower()
         if len(prefix) < 6 or any(c not in "0123456789abcdef" for c in prefix):
             return []
         found = self.conn.execute(
-            "SELECT raw FROM entries WHERE hex(id) LIKE ? AND kind = ? LIMIT 2", (prefix.upper() + "%", kind)
+            "SELECT raw, received FROM entries WHERE hex(id) LIKE ? AND kind = ? LIMIT 2", (prefix.upper() + "%", kind)
         ).fetchall()
-        return [raw for (raw,) in found] if len(found) == 1 else []
+        return found if len(found) == 1 else []
 
     # ---- incidents and tasks -------------------------------------------------------------------------------
 
@@ -410,35 +464,47 @@ class Views:
         return matches[0] if len(matches) == 1 and len(prefix) >= 4 else None
 
     def _objects(self, kind: str) -> list[TrackedObject]:
+        """Incidents or tasks: who opened each (``effects.opening``) and their registers, last writer wins in
+        the team's order by effective clock (a clock far ahead wins nothing)."""
         m = self.membership
-        opened: dict[bytes, tuple[bytes | None, bytes, int]] = {}
+        timing = self.store.clocks.current()
+        opens: dict[bytes, list[OpenStamp]] = {}
+        parents: dict[tuple[bytes, bytes, int], bytes | None] = {}
         for obj, parent, author, seq, clock in self.conn.execute(
-            "SELECT obj, parent, author, seq, clock FROM v_objects WHERE kind = ? ORDER BY clock, author, seq",
-            (kind,),
+            "SELECT obj, parent, author, seq, clock FROM v_objects WHERE kind = ?", (kind,)
         ):
-            if obj not in opened and m.may(author, seq, clock, f"{kind}.open"):
-                opened[obj] = (parent, author, clock)
-        if not opened:
+            if m.may(author, seq, clock, f"{kind}.open"):
+                opens.setdefault(obj, []).append(OpenStamp(timing.effective(author, seq, clock), author, seq))
+                parents[obj, author, seq] = parent
+        openings = {obj: found for obj, stamps in opens.items() if (found := opening(obj, stamps)) is not None}
+        if not openings:
             return []
-        changes: dict[bytes, list[FieldChange]] = {obj: [] for obj in opened}
+        changes: dict[bytes, list[FieldChange]] = {obj: [] for obj in openings}
         for obj, name, value, author, seq, clock, entry_id in self.conn.execute(
             "SELECT r.obj, r.name, r.value, r.author, r.seq, r.clock, r.entry_id FROM v_registers r "
             "JOIN v_objects o ON o.obj = r.obj AND o.kind = ?",
             (kind,),
         ):
-            if obj not in changes:
+            found = openings.get(obj)
+            if found is None:
                 continue
-            parent, opener, opened_clock = opened[obj]
-            is_open = author == opener and clock == opened_clock
-            if m.may(author, seq, clock, f"{kind}.open" if is_open else f"{kind}.update"):
+            opener = found.opener
+            if (author, seq) == (opener.author, opener.seq):
+                counts = True  # the opening itself (its role was checked above)
+            else:
+                counts = not _is_open_entry(found, author, seq) and m.may(author, seq, clock, f"{kind}.update")
+            if counts:
+                placed = timing.effective(author, seq, clock)
                 changes[obj].append(
-                    FieldChange(name, unpack(value, max_len=MAX_ENTRY_SIZE), author, clock, seq, entry_id)
+                    FieldChange(name, unpack(value, max_len=MAX_ENTRY_SIZE), author, placed, seq, entry_id, clock)
                 )
         out = []
-        for obj, (parent, opener, clock) in opened.items():
+        for obj, found in openings.items():
             fields, history = resolve_registers(changes[obj])
-            if history:
-                out.append(TrackedObject(obj, kind, parent, opener, clock, fields, history))
+            opener = found.opener
+            parent = parents[obj, opener.author, opener.seq]
+            refused = tuple(Refused(o.author, o.seq, reason) for o, reason in found.refused)
+            out.append(TrackedObject(obj, kind, parent, opener.author, opener.placed, fields, history, refused))
         return out
 
     # ---- check-ins -----------------------------------------------------------------------------------------
@@ -446,24 +512,30 @@ class Views:
     def checkins(self) -> list[Checkin]:
         """Roll calls, newest first, each with every member's latest answer and who has not answered."""
         m = self.membership
+        timing = self.store.clocks.current()
         replies: dict[bytes, list[CheckinReply]] = {}
         for checkin, status, note, author, seq, clock in self.conn.execute(
             "SELECT checkin, status, note, author, seq, clock FROM v_checkin_replies"
         ):
             if m.may(author, seq, clock, "checkin.reply"):
-                replies.setdefault(checkin, []).append(CheckinReply(author, status, note, clock))
+                placed = timing.effective(author, seq, clock)
+                replies.setdefault(checkin, []).append(CheckinReply(author, status, note, placed))
         current = sorted(k for k, member in m.members.items() if member.role is not None)
         seen: set[bytes] = set()
         out = []
-        for checkin, room, question, deadline, author, seq, clock in self.conn.execute(
-            "SELECT checkin, room, question, deadline, author, seq, clock FROM v_checkins ORDER BY clock, author, seq"
-        ):
+        requests = sorted(
+            (timing.effective(author, seq, clock), author, seq, clock, checkin, room, question, deadline)
+            for checkin, room, question, deadline, author, seq, clock in self.conn.execute(
+                "SELECT checkin, room, question, deadline, author, seq, clock FROM v_checkins"
+            )
+        )
+        for placed, author, seq, clock, checkin, room, question, deadline in requests:
             if checkin in seen or not m.may(author, seq, clock, "checkin.request"):
                 continue
             seen.add(checkin)
             latest = latest_replies(replies.get(checkin, []))
             missing = tuple(k for k in current if k not in latest and k != author)
-            out.append(Checkin(checkin, room, question, deadline, author, clock, latest, missing))
+            out.append(Checkin(checkin, room, question, deadline, author, placed, latest, missing))
         return sorted(out, key=lambda c: -c.clock)
 
     # ---- everything, for tests and exports -----------------------------------------------------------------
@@ -527,6 +599,11 @@ def _object_doc(obj: TrackedObject) -> list[Any]:
         sorted([name, change.value, change.author, change.clock] for name, change in obj.fields.items()),
         [[c.name, c.author, c.clock] for c in obj.history],
     ]
+
+
+def _is_open_entry(found: Opening, author: bytes, seq: int) -> bool:
+    """Whether ``(author, seq)`` is one of the refused opens (whose fields count for nothing)."""
+    return any((o.author, o.seq) == (author, seq) for o, _ in found.refused)
 
 
 def _flags_of(body: dict[str, Any]) -> int:

@@ -29,6 +29,7 @@ from meshchat.log.codec import unpack
 from meshchat.log.entry import MAX_ENTRY_SIZE, ZERO_ID, Entry, EntryError, Signer, decode_entry, sign_entry
 from meshchat.log.rules import ControlEntry, Held, Membership, evaluate
 from meshchat.store import search
+from meshchat.store.clocks import Clocks
 from meshchat.store.ingest import Ingest
 from meshchat.store.results import AcceptResult, BatchResult, Head, NewEntry, NewSummary, Outcome
 from meshchat.store.schema import (
@@ -76,6 +77,7 @@ class Store:
         self.forked: dict[bytes, int] = {}  # author -> lowest seq with two entries
         self.quarantine_may_hold = True  # False only when the quarantine table is known to be empty
         self._membership: Membership | None = None
+        self._clocks: Clocks | None = None
         self._membership_basis = (-1, -1)  # _membership_inputs() when the membership was evaluated
         self._data_version = -1
         self.read_only = False  # opened read-only: the disk was too full to open it for writing, or read-only
@@ -192,6 +194,14 @@ class Store:
         re-adds them under new rowids, and invalidates the membership itself)."""
         count, last = self._conn.execute("SELECT count(*), coalesce(max(rowid), 0) FROM v_control").fetchone()
         return int(count), int(last)
+
+    @property
+    def clocks(self) -> Clocks:
+        """The effective clocks of the entries held (``meshchat.log.timing``), kept up to date incrementally."""
+        self._refresh()
+        if self._clocks is None:
+            self._clocks = Clocks(self)
+        return self._clocks
 
     def invalidate_membership(self) -> None:
         self._membership = None
@@ -376,10 +386,8 @@ class Store:
 
     def _next_stamp(self, author: bytes, wall: int | None) -> tuple[int, int]:
         head = self.heads_cache.get(author)
-        max_seen = max((h.clock for h in self.heads_cache.values()), default=0)
-        clock = next_clock(
-            wall=wall_ms() if wall is None else wall, last_own=head.clock if head else 0, max_seen=max_seen
-        )
+        seen = (h.clock for h in self.heads_cache.values())
+        clock = next_clock(wall=wall_ms() if wall is None else wall, last_own=head.clock if head else 0, seen=seen)
         return (head.seq + 1 if head else 1), clock
 
     def _ingest_own(self, entry: Entry, written: int) -> None:
@@ -473,6 +481,17 @@ class Store:
         kinds = frozenset(kind for kind, _ in pairs)
         rooms = frozenset(room for _, room in pairs if room is not None)
         return NewSummary(last, total, kinds, rooms, heads)
+
+    def claims_since(self, rowid: int, me: bytes) -> tuple[int | None, int | None]:
+        """Of the entries of others stored after ``rowid``: the highest clock any claims, and the lowest clock a
+        ``heads`` entry claims (whether this node should witness them: ``clock.calls_for_witness``)."""
+        ix = self.author_ix.get(me, -1)
+        newest, oldest_heads = self._conn.execute(
+            "SELECT max(clock), min(CASE WHEN kind = 'heads' THEN clock END) FROM entries "
+            "WHERE rowid > ? AND author != ?",
+            (rowid, ix),
+        ).fetchone()
+        return newest, oldest_heads
 
     def iter_raw(self) -> Iterator[bytes]:
         """Every stored entry, per author in seq order (authors in the order they were first seen)."""

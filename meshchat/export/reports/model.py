@@ -169,30 +169,38 @@ def _read_marks(store: Store, m: Membership, authors: dict[bytes, bytes], data: 
     """Acks, retractions and pins that took effect, judged by ``meshchat.log.effects`` as the views judge
     them; for messages outside the report only their pins matter (a pinned entry of another kind shows)."""
     grouped: dict[bytes, list[MarkStamp]] = {}
+    timing = store.clocks.current()
     for target, mark, author, seq, clock in store.connection.execute(
-        "SELECT target, mark, author, seq, clock FROM v_marks ORDER BY clock, author, seq"
+        "SELECT target, mark, author, seq, clock FROM v_marks"
     ):
-        grouped.setdefault(target, []).append(MarkStamp(mark, author, seq, clock))
+        placed = timing.effective(author, seq, clock)
+        grouped.setdefault(target, []).append(MarkStamp(mark, author, seq, clock, placed))
     pins: list[Mark] = []
     for target, marks in grouped.items():
         on = marks_on(m, marks, authors.get(target))
         if target in authors:
             if on.acks:
-                data.acks[target] = [Mark(target, a.author, a.seq, a.clock) for a in on.acks]
+                data.acks[target] = [Mark(target, a.author, a.seq, a.placed) for a in on.acks]
             if on.retractions:
-                data.retractions[target] = [Mark(target, r.author, r.seq, r.clock) for r in on.retractions]
-        first = next((p for p in on.pins if data.filter.keeps(p.clock)), None)
+                data.retractions[target] = [Mark(target, r.author, r.seq, r.placed) for r in on.retractions]
+        first = next((p for p in on.pins if data.filter.keeps(p.placed)), None)
         if first is not None:
-            pins.append(Mark(target, first.author, first.seq, first.clock))
+            pins.append(Mark(target, first.author, first.seq, first.placed))
     data.pins = sorted(pins, key=lambda p: (p.clock, p.author, p.seq))
 
 
 def _read_replies(store: Store, m: Membership, checkins: set[bytes], data: ReportData) -> None:
-    for checkin, status, note, author, seq, clock in store.connection.execute(
-        "SELECT checkin, status, note, author, seq, clock FROM v_checkin_replies ORDER BY clock, author, seq"
-    ):
+    """Every answer to the roll calls in the report, in the team's order (by effective clock)."""
+    timing = store.clocks.current()
+    replies = sorted(
+        (timing.effective(author, seq, clock), author, seq, clock, checkin, status, note)
+        for checkin, status, note, author, seq, clock in store.connection.execute(
+            "SELECT checkin, status, note, author, seq, clock FROM v_checkin_replies"
+        )
+    )
+    for placed, author, seq, clock, checkin, status, note in replies:
         if checkin in checkins and m.may(author, seq, clock, "checkin.reply"):
-            data.replies.setdefault(checkin, []).append(Reply(checkin, author, seq, clock, status, note))
+            data.replies.setdefault(checkin, []).append(Reply(checkin, author, seq, placed, status, note))
 
 
 def _read_pinned_others(store: Store, targets: Iterable[bytes], data: ReportData) -> None:
