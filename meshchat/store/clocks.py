@@ -38,11 +38,15 @@ class Clocks:
         self.moved: dict[bytes, list[tuple[int, int]]] = {}  # author -> (first, last) seq runs that may move
         self.moved_basis: dict[bytes, int] = {}  # author -> its head seq when its runs were found
         self.version = 0  # changes whenever an effective clock may have
+        self.generation = -1  # the store's generation when last brought up to date
 
     def current(self) -> Timing:
         """The timing of everything the store holds now."""
         store = self.store
         membership = store.current_membership()
+        if membership is self.membership and store.generation == self.generation:
+            return self.timing  # nothing stored since we looked
+        self.generation = store.generation
         conn = store.connection
         if membership is not self.membership:  # who counts changed (or the views were rebuilt): start over
             self.membership = membership

@@ -80,6 +80,7 @@ class Store:
         self._clocks: Clocks | None = None
         self._membership_basis = (-1, -1)  # _membership_inputs() when the membership was evaluated
         self._data_version = -1
+        self.generation = 0  # changes whenever this store may hold something new (own writes or another's)
         self.read_only = False  # opened read-only: the disk was too full to open it for writing, or read-only
         self.read_only_reason = ""  # why, in words for the person (DISK_FULL or READ_ONLY)
         self._reload()
@@ -182,6 +183,7 @@ class Store:
         self.forked = forked
         self.quarantine_may_hold = bool(self._conn.execute("SELECT EXISTS (SELECT 1 FROM quarantine)").fetchone()[0])
         self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        self.generation += 1
 
     def _refresh(self) -> None:
         """Reload the caches if another connection has committed since we last looked. A commit of ordinary
@@ -197,8 +199,8 @@ class Store:
 
     @property
     def clocks(self) -> Clocks:
-        """The effective clocks of the entries held (``meshchat.log.timing``), kept up to date incrementally."""
-        self._refresh()
+        """The effective clocks of the entries held (``meshchat.log.timing``), kept up to date incrementally. As
+        of the last refresh: read ``membership`` first (as every view does), which looks for others' writes."""
         if self._clocks is None:
             self._clocks = Clocks(self)
         return self._clocks
@@ -287,6 +289,7 @@ class Store:
             self._refresh()
             yield
             conn.execute("COMMIT")
+            self.generation += 1
         except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
