@@ -53,12 +53,13 @@ from meshchat.log.flash import FlashStatus, flash_recipients, flash_status
 from meshchat.log.kinds import MEMBERSHIP_KINDS
 from meshchat.log.mentions import handles
 from meshchat.log.netkeys import rotation_reason
+from meshchat.log.positions import Fix, Report
 from meshchat.log.rules import INVITE_REFUSALS, Membership, Role, invitable_roles, role_allows
-from meshchat.log.views import Message
+from meshchat.log.views import Message, Outsider
 from meshchat.net.discovery import Discovery, DiscoveryEvent, PeerSeen, interface_addresses
 from meshchat.net.peers import Address, NetSettings, PeerManager, format_address
 from meshchat.net.topology import Neighbourhood, Steps
-from meshchat.profile import DiskFullError, Profile, ProfileError
+from meshchat.profile import DiskFullError, Location, Profile, ProfileError
 from meshchat.replica import StoreReplica
 from meshchat.status import STATUS_KEY, NodeStatus
 from meshchat.store import NewEntry, StoreError
@@ -617,7 +618,7 @@ class Node:
         self._write(lambda: self.profile.archive_room(room))
 
     async def open_incident(
-        self, title: str, severity: int, *, location: str | None = None, room: str | None = None
+        self, title: str, severity: int, *, location: Location | None = None, room: str | None = None
     ) -> bytes:
         result: bytes = self._write(lambda: self.profile.open_incident(title, severity, location=location, room=room))
         return result
@@ -626,8 +627,17 @@ class Node:
         result: Entry = self._write(lambda: self.profile.update_incident(incident, fields))
         return result
 
-    async def open_task(self, title: str, *, owner: bytes | None = None, incident: bytes | None = None) -> bytes:
-        result: bytes = self._write(lambda: self.profile.open_task(title, owner=owner, incident=incident))
+    async def open_task(
+        self,
+        title: str,
+        *,
+        owner: bytes | None = None,
+        incident: bytes | None = None,
+        location: Location | None = None,
+    ) -> bytes:
+        result: bytes = self._write(
+            lambda: self.profile.open_task(title, owner=owner, incident=incident, location=location)
+        )
         return result
 
     async def update_task(self, task: bytes, fields: dict[str, Any]) -> Entry:
@@ -638,8 +648,32 @@ class Node:
         result: bytes = self._write(lambda: self.profile.request_checkin(room, question, deadline=deadline))
         return result
 
-    async def reply_checkin(self, checkin: bytes, status: str, note: str = "") -> Entry:
-        result: Entry = self._write(lambda: self.profile.reply_checkin(checkin, status, note))
+    async def reply_checkin(
+        self, checkin: bytes, status: str, note: str = "", *, location: Location | None = None
+    ) -> Entry:
+        result: Entry = self._write(lambda: self.profile.reply_checkin(checkin, status, note, location=location))
+        return result
+
+    async def report_position(self, report: Report) -> Entry:
+        """Where I am: the team sees it as my latest position until my next report (``meshchat.log.positions``)."""
+        result: Entry = self._write(lambda: self.profile.report_position(report))
+        return result
+
+    async def clear_position(self) -> Entry:
+        result: Entry = self._write(self.profile.clear_position)
+        return result
+
+    def my_position(self) -> Fix | None:
+        return self.profile.my_position()
+
+    async def relay_position(self, via: Outsider, report: Report) -> Entry:
+        """An outsider's position (the TAK bridge), marked as theirs."""
+        result: Entry = self._write(lambda: self.profile.relay_position(via, report))
+        return result
+
+    async def relay_post(self, room: bytes, text: str, via: Outsider, *, location: Location | None = None) -> Entry:
+        """An outsider's message (the TAK bridge) in ``room``, marked as theirs; routine, never FLASH."""
+        result: Entry = self._write(lambda: self.profile.relay_post(room, text, via, location=location))
         return result
 
     async def set_profile(self, name: str, callsign: str = "") -> Entry:

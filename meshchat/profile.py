@@ -27,8 +27,9 @@ from meshchat.log.effects import new_object_id, retraction_allowed
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import INCIDENT_FIELDS, MEMBERSHIP_KINDS, SHORT_ID, TASK_FIELDS, BodyError, build_body
 from meshchat.log.netkeys import NetworkKeys, network_keys, seal_network_key
+from meshchat.log.positions import Fix, Report
 from meshchat.log.rules import MIN_ROLE, ControlEntry, Membership, Role, refusal_words, role_allows
-from meshchat.log.views import Message, Room, TrackedObject
+from meshchat.log.views import Message, Outsider, Room, TrackedObject
 from meshchat.proto.handshake import invite_hello_key
 from meshchat.store import StorageFullError, Store, StoreError
 from meshchat.store.queries import Views
@@ -39,6 +40,7 @@ IDENTITY_FILE = "identity.key"
 STORE_FILE = "meshchat.db"
 DEFAULT_ROOM = "general"
 NETWORK_KEY_SIZE = 32
+Location = str | Mapping[str, Value]  # a place in words, or a location value ({text, lat_e7, lon_e7})
 ADMIN_KINDS = frozenset({"member.invite", "member.admit", "invite.revoke", "member.add", "member.remove", "key.rotate"})
 
 
@@ -400,7 +402,7 @@ class Profile(TeamReader):
     # ---- incidents and tasks -------------------------------------------------------------------------------
 
     def open_incident(
-        self, title: str, severity: int, *, location: str | None = None, room: str | None = None
+        self, title: str, severity: int, *, location: Location | None = None, room: str | None = None
     ) -> bytes:
         incident = new_object_id(self.me, secrets.token_bytes(8))  # names its opener: see log/effects.py
         self.write(
@@ -409,7 +411,7 @@ class Profile(TeamReader):
                 "incident": incident,
                 "title": title,
                 "severity": severity,
-                "location": {"text": location} if location else None,
+                "location": location_value(location),
                 "room": self.room(room).room if room else None,
             },
         )
@@ -418,19 +420,32 @@ class Profile(TeamReader):
     def update_incident(self, incident: str | bytes, fields: Mapping[str, Value]) -> Entry:
         obj = self.incident(incident)
         changes = _only_known(fields, INCIDENT_FIELDS, "incident")
-        if "location" in changes and isinstance(changes["location"], str):
-            changes["location"] = {"text": changes["location"]}
+        if "location" in changes:
+            changes["location"] = location_value(changes["location"])  # type: ignore[arg-type]
         return self.write("incident.update", {"incident": obj.obj, "fields": changes})
 
-    def open_task(self, title: str, *, owner: bytes | None = None, incident: str | bytes | None = None) -> bytes:
+    def open_task(
+        self,
+        title: str,
+        *,
+        owner: bytes | None = None,
+        incident: str | bytes | None = None,
+        location: Location | None = None,
+    ) -> bytes:
         task = new_object_id(self.me, secrets.token_bytes(8))
         parent = self.incident(incident).obj if incident is not None else None
-        self.write("task.open", {"task": task, "title": title, "owner": owner, "incident": parent})
+        self.write(
+            "task.open",
+            {"task": task, "title": title, "owner": owner, "incident": parent, "location": location_value(location)},
+        )
         return task
 
     def update_task(self, task: str | bytes, fields: Mapping[str, Value]) -> Entry:
         obj = self._object("task", task)
-        return self.write("task.update", {"task": obj.obj, "fields": _only_known(fields, TASK_FIELDS, "task")})
+        changes = _only_known(fields, TASK_FIELDS, "task")
+        if "location" in changes:
+            changes["location"] = location_value(changes["location"])  # type: ignore[arg-type]
+        return self.write("task.update", {"task": obj.obj, "fields": changes})
 
     # ---- check-ins -----------------------------------------------------------------------------------------
 
@@ -443,8 +458,40 @@ class Profile(TeamReader):
         )
         return checkin
 
-    def reply_checkin(self, checkin: bytes, status: str, note: str = "") -> Entry:
-        return self.write("checkin.reply", {"checkin": checkin, "status": status, "note": note})
+    def reply_checkin(self, checkin: bytes, status: str, note: str = "", *, location: Location | None = None) -> Entry:
+        return self.write(
+            "checkin.reply", {"checkin": checkin, "status": status, "note": note, "location": location_value(location)}
+        )
+
+    # ---- positions -----------------------------------------------------------------------------------------
+
+    def report_position(self, report: Report) -> Entry:
+        """Where I am (``meshchat position``, a GPS): every node shows it as my latest until my next report."""
+        return self.write("position", report.body())
+
+    def clear_position(self) -> Entry:
+        """Stop showing where I am: from this entry on, no node shows a position of mine until I report again."""
+        return self.write("position.clear", {})
+
+    def my_position(self) -> Fix | None:
+        """My latest position as the team sees it (None if I never reported one, or cleared it)."""
+        return next((f for f in self.views.positions() if f.author == self.me), None)
+
+    def relay_position(self, via: Outsider, report: Report) -> Entry:
+        """An outsider's position (a TAK user's), written by this member's bridge and marked as theirs."""
+        return self.write("position.relay", report.relayed_body(via))
+
+    def relay_post(self, room: bytes, text: str, via: Outsider, *, location: Location | None = None) -> Entry:
+        """An outsider's message (TAK GeoChat) in ``room``, marked as theirs: routine, never FLASH."""
+        return self.write(
+            "msg.post",
+            {
+                "room": room,
+                "text": text,
+                "via": {"net": via.net, "uid": via.uid, "callsign": via.callsign},
+                "location": location_value(location),
+            },
+        )
 
     # ---- membership ----------------------------------------------------------------------------------------
 
@@ -481,6 +528,15 @@ class Profile(TeamReader):
         members = sorted(k for k, m in self.store.membership.members.items() if m.role is not None)
         sealed: dict[Any, Value] = dict(seal_network_key(secrets.token_bytes(NETWORK_KEY_SIZE), members))
         return self.write("key.rotate", {"keys": sealed})
+
+
+def location_value(location: Location | None) -> dict[str, Value] | None:
+    """A location as entries store it: text alone becomes ``{"text": ...}``; empty means none."""
+    if not location:
+        return None
+    if isinstance(location, str):
+        return {"text": location}
+    return dict(location)
 
 
 def _only_known(fields: Mapping[str, Value], allowed: Mapping[str, Any], what: str) -> dict[str, Value]:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from meshchat.log.entry import Entry
 from meshchat.store import Store
 from meshchat.store.queries import Views
-from meshchat.testing import TestTeam
+from meshchat.testing import AuthorLog, TestTeam
 
 
 def build_history(seed: int) -> tuple[TestTeam, list[Entry]]:
@@ -25,6 +25,7 @@ def build_history(seed: int) -> tuple[TestTeam, list[Entry]]:
     checkin = b"c" * 16
     team.founder.write("checkin.request", {"checkin": checkin, "room": team.room, "question": "ok?"}, clock=team.tick())
     posts: list[Entry] = []
+    where = random.Random(seed + 7919)  # positions draw from their own stream: the rest of the history stays as it was
     for i in range(14):
         author = rng.choice(team.authors)
         action = rng.randrange(9)
@@ -59,11 +60,27 @@ def build_history(seed: int) -> tuple[TestTeam, list[Entry]]:
             posts.append(
                 team.post(author, f"message {i}", priority="flash" if flash else "routine", ack_required=flash)
             )
+        add_position(team, where.choice(team.authors), where, i)
     late = team.add_member("member")
     team.post(late, "late joiner")
     team.founder.write("member.add", {"member": team.members[2].key, "name": "", "role": "observer"}, clock=team.tick())
     team.post(team.members[2], "demoted, so not shown")
     return team, team.all_entries()
+
+
+def add_position(team: TestTeam, author: AuthorLog, rng: random.Random, i: int) -> None:
+    """Now and then a position report, a clear, or an outsider's fix relayed by a bridge."""
+    action = rng.randrange(4)
+    if action == 0:
+        # A fix whose claimed time may be far ahead: latest is by the author's order, whatever it claims.
+        fix_ms = team.clock + rng.choice([0, -60_000, 10**12])
+        fix = {"lat_e7": rng.randrange(-(10**8), 10**8), "lon_e7": 51214000, "accuracy_m": 5, "fix_ms": fix_ms}
+        author.write("position", {**fix, "source": "gps"}, clock=team.tick())
+    elif action == 1:
+        kind = rng.choice(["position.clear", "position.relay"])
+        via = {"via": {"net": "tak", "uid": f"ANDROID-{i % 2}", "callsign": "Alpha"}}
+        fix = {"lat_e7": 1, "lon_e7": 2, "accuracy_m": 9, "fix_ms": team.clock}
+        author.write(kind, {} if kind == "position.clear" else {**fix, **via}, clock=team.tick())
 
 
 _counter = iter(range(10**9))
@@ -107,6 +124,7 @@ def test_history_exercises_every_view(tmp_path: Path) -> None:
     texts = [m.text for m in views.messages(team.room)]
     assert "late joiner" in texts and "demoted, so not shown" not in texts
     assert views.incidents() and views.checkins()
+    assert views.tracks() and views.outsiders()
     store.close()
 
 

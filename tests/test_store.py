@@ -12,6 +12,7 @@ from meshchat.identity import Identity
 from meshchat.log.entry import SIGNING_CONTEXT, sign_entry
 from meshchat.store import Outcome, Store
 from meshchat.store.queries import Cursor, Views
+from meshchat.store.schema import SCHEMA_VERSION
 from meshchat.testing import TestTeam
 
 StoreFor = Callable[..., Store]
@@ -243,6 +244,39 @@ def test_messages_page_both_ways_from_a_cursor(team: TestTeam, store_for: StoreF
         views.messages(team.room, before=cursor, after=cursor)
 
 
+def test_a_schema_2_store_gains_positions_and_where_answers_were(tmp_path: Path, team: TestTeam) -> None:
+    """Schema 3 adds the position view and a location on roll-call answers: a store written by the previous
+    version (which kept position entries, as every node keeps kinds it does not know, without view rows)
+    opens and shows them."""
+    import sqlite3
+
+    member = team.members[0]
+    fix = {"lat_e7": 520907000, "lon_e7": 51214000, "accuracy_m": 6, "fix_ms": team.clock, "source": "gps"}
+    member.write("position", fix, clock=team.tick())
+    checkin = b"c" * 16
+    team.founder.write("checkin.request", {"checkin": checkin, "room": team.room, "question": "ok?"}, clock=team.tick())
+    where = {"text": "barn", "lat_e7": 1, "lon_e7": 2}
+    member.write("checkin.reply", {"checkin": checkin, "status": "safe", "location": where}, clock=team.tick())
+    path = tmp_path / "old.db"
+    with Store.create(path, team.team_id) as store:
+        store.accept_batch([e.raw for e in team.all_entries()])
+    conn = sqlite3.connect(path)
+    conn.executescript(  # what schema 2 had: no v_positions, answers without a location
+        "DROP TABLE v_positions; DROP TABLE v_checkin_replies;"
+        "CREATE TABLE v_checkin_replies (checkin BLOB NOT NULL, status TEXT NOT NULL, note TEXT NOT NULL,"
+        " author BLOB NOT NULL, seq INTEGER NOT NULL, clock INTEGER NOT NULL);"
+        "INSERT INTO v_checkin_replies SELECT checkin, 'safe', '', author, seq, clock FROM v_checkins;"
+        "UPDATE meta SET value = 2 WHERE key = 'schema_version';"
+    )
+    conn.close()
+    with Store.open(path) as store:
+        assert store.get_meta("schema_version") == SCHEMA_VERSION == 3
+        views = Views(store)
+        assert [(f.author, f.lat_e7) for f in views.positions()] == [(member.key, 520907000)]
+        [answered] = views.checkins()
+        assert answered.replies[member.key].location == where and len(answered.replies) == 1
+
+
 def test_a_schema_1_store_is_migrated_on_open(tmp_path: Path, team: TestTeam) -> None:
     """Schema 2 adds the receipt time of each entry and the view of signed heads entries: a store written by
     the previous version opens, keeps every entry, and gains both (receipts unknown for what it held)."""
@@ -261,7 +295,7 @@ def test_a_schema_1_store_is_migrated_on_open(tmp_path: Path, team: TestTeam) ->
     )
     conn.close()
     with Store.open(path) as store:
-        assert store.get_meta("schema_version") == 2
+        assert store.get_meta("schema_version") == SCHEMA_VERSION  # through every migration since
         assert store.count() == len(team.all_entries())
         rows = store.connection.execute("SELECT held, upto, author FROM v_held").fetchall()
         assert rows == [(team.founder.key, 2, member.key)]

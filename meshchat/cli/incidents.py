@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from meshchat.cli.output import incident_line, say, short, value_text, when
+from meshchat.cli.positions import add_at_option, location_from
 from meshchat.cli.reading import add_team_option, open_reader
 from meshchat.log.codec import Value
 from meshchat.log.kinds import CHECKIN_STATUSES, INCIDENT_STATUSES, TASK_STATUSES
@@ -23,12 +24,19 @@ def _severity(text: str) -> int:
 
 
 def register(commands: Any) -> None:
+    _register_incident(commands)
+    _register_task(commands)
+    _register_checkin(commands)
+
+
+def _register_incident(commands: Any) -> None:
     incident = commands.add_parser("incident", help="the incident board")
     actions = incident.add_subparsers(dest="incident_command", metavar="ACTION", required=True)
     p = actions.add_parser("open", help="open an incident")
     p.add_argument("title")
     p.add_argument("--severity", type=_severity, required=True, help="1 (most severe) to 5")
-    p.add_argument("--location", default=None)
+    p.add_argument("--location", default=None, help="where, in words (the label of --at)")
+    add_at_option(p)
     p.add_argument("--room", default=None, help="the room where it is discussed")
     p.set_defaults(handler=cmd_incident_open)
     p = actions.add_parser("update", help="change an incident's fields")
@@ -36,7 +44,8 @@ def register(commands: Any) -> None:
     p.add_argument("--status", choices=INCIDENT_STATUSES)
     p.add_argument("--severity", type=_severity)
     p.add_argument("--commander")
-    p.add_argument("--location")
+    p.add_argument("--location", help="where, in words")
+    add_at_option(p)
     p.add_argument("--summary")
     p.add_argument("--title")
     p.set_defaults(handler=cmd_incident_update)
@@ -48,19 +57,27 @@ def register(commands: Any) -> None:
     add_team_option(p)
     p.set_defaults(handler=cmd_incident_show)
 
+
+def _register_task(commands: Any) -> None:
     task = commands.add_parser("task", help="tasks, usually of an incident")
     actions = task.add_subparsers(dest="task_command", metavar="ACTION", required=True)
     p = actions.add_parser("open", help="open a task")
     p.add_argument("title")
     p.add_argument("--incident", default=None)
     p.add_argument("--owner", default=None, help="public key (hex) of the member who owns it")
+    p.add_argument("--location", default=None, help="where, in words")
+    add_at_option(p)
     p.set_defaults(handler=cmd_task_open)
     p = actions.add_parser("update", help="change a task")
     p.add_argument("id")
     p.add_argument("--status", choices=TASK_STATUSES)
     p.add_argument("--title")
+    p.add_argument("--location", default=None, help="where, in words")
+    add_at_option(p)
     p.set_defaults(handler=cmd_task_update)
 
+
+def _register_checkin(commands: Any) -> None:
     checkin = commands.add_parser("checkin", help="roll calls: ask, answer, list")
     actions = checkin.add_subparsers(dest="checkin_command", metavar="ACTION", required=True)
     p = actions.add_parser("request", help="ask everyone to check in (admins)")
@@ -71,6 +88,8 @@ def register(commands: Any) -> None:
     p.add_argument("id")
     p.add_argument("status", choices=CHECKIN_STATUSES)
     p.add_argument("--note", default="")
+    p.add_argument("--location", default=None, help="where you are, in words")
+    add_at_option(p)
     p.set_defaults(handler=cmd_checkin_reply)
     p = actions.add_parser("list", help="roll calls with who answered what, and who has not")
     add_team_option(p)
@@ -79,7 +98,8 @@ def register(commands: Any) -> None:
 
 def cmd_incident_open(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
-        incident = profile.open_incident(args.title, args.severity, location=args.location, room=args.room)
+        location = location_from(profile, args.location, args.at)
+        incident = profile.open_incident(args.title, args.severity, location=location, room=args.room)
         say(f"opened incident {short(incident)}: {args.title}")
     return 0
 
@@ -87,10 +107,13 @@ def cmd_incident_open(args: argparse.Namespace) -> int:
 def cmd_incident_update(args: argparse.Namespace) -> int:
     fields: dict[str, Value] = {
         name: getattr(args, name)
-        for name in ("status", "severity", "commander", "location", "summary", "title")
+        for name in ("status", "severity", "commander", "summary", "title")
         if getattr(args, name) is not None
     }
     with Profile.open(args.home) as profile:
+        location = location_from(profile, args.location, args.at)
+        if location is not None:
+            fields["location"] = location
         profile.update_incident(args.id, fields)
         say(f"updated incident {args.id}: {', '.join(fields)}")
     return 0
@@ -127,14 +150,16 @@ def cmd_incident_show(args: argparse.Namespace) -> int:
                 owner = task.get("owner")
                 who = profile.name_of(owner) if isinstance(owner, bytes) else "-"
                 status, title = value_text(task.get("status")), value_text(task.get("title"))
-                say(f"  {short(task.obj)}  {status:<9} {title}  (owner: {who})")
+                where = f" @ {value_text(task.get('location'))}" if task.get("location") else ""
+                say(f"  {short(task.obj)}  {status:<9} {title}{where}  (owner: {who})")
     return 0
 
 
 def cmd_task_open(args: argparse.Namespace) -> int:
     owner = _key(args.owner) if args.owner else None
     with Profile.open(args.home) as profile:
-        task = profile.open_task(args.title, owner=owner, incident=args.incident)
+        location = location_from(profile, args.location, args.at)
+        task = profile.open_task(args.title, owner=owner, incident=args.incident, location=location)
         say(f"opened task {short(task)}: {args.title}")
     return 0
 
@@ -142,6 +167,9 @@ def cmd_task_open(args: argparse.Namespace) -> int:
 def cmd_task_update(args: argparse.Namespace) -> int:
     fields: dict[str, Value] = {n: getattr(args, n) for n in ("status", "title") if getattr(args, n) is not None}
     with Profile.open(args.home) as profile:
+        location = location_from(profile, args.location, args.at)
+        if location is not None:
+            fields["location"] = location
         profile.update_task(args.id, fields)
         say(f"updated task {args.id}")
     return 0
@@ -159,7 +187,8 @@ def cmd_checkin_reply(args: argparse.Namespace) -> int:
         matches = [c for c in profile.views.checkins() if c.checkin.hex().startswith(args.id.lower())]
         if len(matches) != 1 or len(args.id) < 4:
             raise ProfileError(f"no single roll call {args.id!r} (give at least 4 hex digits)")
-        profile.reply_checkin(matches[0].checkin, args.status, args.note)
+        location = location_from(profile, args.location, args.at)
+        profile.reply_checkin(matches[0].checkin, args.status, args.note, location=location)
         say(f"answered {args.status}")
     return 0
 
@@ -170,7 +199,8 @@ def cmd_checkin_list(args: argparse.Namespace) -> int:
             say(f"{short(c.checkin)}  {when(c.clock)}  {c.question}  (by {profile.name_of(c.requested_by)})")
             for author, reply in sorted(c.replies.items()):
                 note = f" - {reply.note}" if reply.note else ""
-                say(f"    {profile.name_of(author):<12} {reply.status}{note}")
+                where = f" @ {value_text(reply.location)}" if isinstance(reply.location, dict) else ""
+                say(f"    {profile.name_of(author):<12} {reply.status}{note}{where}")
             for author in c.missing:
                 say(f"    {profile.name_of(author):<12} (no answer)")
     return 0

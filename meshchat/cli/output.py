@@ -67,6 +67,10 @@ def message_line(msg: Message, author: str) -> str:
         marks.append(f"acked by {len(msg.acked_by)}")
     tag = f" [{', '.join(marks)}]" if marks else ""
     text = "(retracted) " + msg.text if msg.retracted else msg.text
+    if isinstance(msg.location, dict):
+        text += f"  @ {location_text(msg.location)}"
+    if msg.via is not None:  # an outsider's words, relayed by the author's bridge: never shown as the author's
+        author = f"{msg.via.label} via {author}"
     return f"{when(msg.clock)}  {author:<12} {text}{tag}  #{short(msg.id)}"
 
 

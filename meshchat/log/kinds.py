@@ -21,12 +21,16 @@ PRIORITIES = ("routine", "priority", "immediate", "flash")
 INCIDENT_STATUSES = ("open", "active", "contained", "closed")
 TASK_STATUSES = ("open", "done", "cancelled")
 CHECKIN_STATUSES = ("safe", "need_help")
+POSITION_SOURCES = ("gps", "manual")
+RELAY_NETWORKS = ("tak",)  # where a relayed post or position came from (see docs/tak.md)
 SEVERITY_LABELS = {1: "S1 critical", 2: "S2 major", 3: "S3 moderate", 4: "S4 minor", 5: "S5 info"}
 MAX_TEXT = 8000
 MAX_NAME = 80
 SHORT_ID = 16  # rooms, incidents, check-ins and tasks are named by 16 random bytes
 SEALED_KEY = 80  # a 32-byte network key in a libsodium sealed box (32-byte ephemeral key + 16-byte tag)
 MAX_KEY_RECIPIENTS = 500  # a key.rotate body stays under the 64 KiB entry limit (~118 bytes per recipient)
+MAX_CALLSIGN = 40
+MAX_RELAY_UID = 128
 
 
 def severity_label(value: object) -> str:
@@ -68,6 +72,10 @@ def _is_bool(v: object) -> bool:
     return isinstance(v, bool)
 
 
+_LAT_E7 = _int(-900_000_000, 900_000_000)  # degrees x 1e7 (the entry format has no floats)
+_LON_E7 = _int(-1_800_000_000, 1_800_000_000)
+
+
 def _location(v: object) -> bool:
     """``{"text": str, "lat_e7": int, "lon_e7": int}``, any subset but not empty. Degrees x 1e7: no floats."""
     if not isinstance(v, dict) or not v or not set(v) <= {"text", "lat_e7", "lon_e7"}:
@@ -76,8 +84,18 @@ def _location(v: object) -> bool:
         return False
     if ("lat_e7" in v) != ("lon_e7" in v):
         return False
-    return "lat_e7" not in v or (
-        _int(-900_000_000, 900_000_000)(v["lat_e7"]) and _int(-1_800_000_000, 1_800_000_000)(v["lon_e7"])
+    return "lat_e7" not in v or (_LAT_E7(v["lat_e7"]) and _LON_E7(v["lon_e7"]))
+
+
+def _via(v: object) -> bool:
+    """``{"net": "tak", "uid": str, "callsign": str}``: who outside the team a relayed post or position came
+    from, as that network names them (see docs/tak.md)."""
+    return (
+        isinstance(v, dict)
+        and set(v) == {"net", "uid", "callsign"}
+        and _one_of(RELAY_NETWORKS)(v["net"])
+        and _text(MAX_RELAY_UID)(v["uid"])
+        and _text(MAX_CALLSIGN, empty=True)(v["callsign"])
     )
 
 
@@ -119,6 +137,7 @@ TASK_FIELDS: dict[str, Check] = {
     "title": _text(MAX_NAME * 2),
     "owner": _or_nil(_ID32),
     "status": _one_of(TASK_STATUSES),
+    "location": _or_nil(_location),
 }
 
 
@@ -136,6 +155,18 @@ def _sealed_keys(v: object) -> bool:
         and all(_ID32(k) and _blob(SEALED_KEY)(sealed) for k, sealed in v.items())
     )
 
+
+# A position fix (``position``, ``position.relay``): where, how sure, and when the fix was taken (the sender's
+# claim: see meshchat.log.positions for what a reader believes of it).
+_FIX: dict[str, Field] = {
+    "lat_e7": Field(_LAT_E7),
+    "lon_e7": Field(_LON_E7),
+    "accuracy_m": Field(_int(0, 1_000_000)),  # radius, metres (0: under one metre)
+    "alt_m": Field(_or_nil(_int(-12_000, 100_000)), required=False),  # metres above the WGS 84 ellipsoid
+    "heading_deg": Field(_or_nil(_int(0, 359)), required=False),  # course over ground, degrees from true north
+    "speed_cms": Field(_or_nil(_int(0, 100_000)), required=False),  # speed over ground, centimetres per second
+    "fix_ms": Field(_MS),  # when the fix was taken, ms since the epoch
+}
 
 SCHEMAS: dict[str, dict[str, Field]] = {
     "team.create": {"name": Field(_text(MAX_NAME))},
@@ -172,6 +203,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "ack_required": Field(_is_bool, required=False, default=False),
         "location": Field(_or_nil(_location), required=False),
         "files": Field(_or_nil(is_file_list), required=False),  # attachments: meshchat.log.attachments
+        "via": Field(_or_nil(_via), required=False),  # relayed from outside the team (the TAK bridge)
     },
     "msg.retract": {"target": Field(_ID32)},
     "msg.ack": {"target": Field(_ID32)},
@@ -194,16 +226,33 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "checkin": Field(_SHORT),
         "status": Field(_one_of(CHECKIN_STATUSES)),
         "note": Field(_text(MAX_NAME * 4, empty=True), required=False, default=""),
+        "location": Field(_or_nil(_location), required=False),
     },
     "task.open": {
         "task": Field(_SHORT),
         "title": Field(_text(MAX_NAME * 2)),
         "owner": Field(_or_nil(_ID32), required=False),
         "incident": Field(_or_nil(_SHORT), required=False),
+        "location": Field(_or_nil(_location), required=False),
     },
     "task.update": {"task": Field(_SHORT), "fields": Field(_fields_map(TASK_FIELDS))},
     "heads": {"heads": Field(_heads)},
+    "position": {**_FIX, "source": Field(_one_of(POSITION_SOURCES))},
+    "position.clear": {},
+    "position.relay": {"via": Field(_via), **_FIX},
 }
+
+
+def _relayed_post(body: Mapping[str, Value]) -> str | None:
+    """Text from outside the team never demands the team's attention: a relayed post is routine, never FLASH,
+    and asks for no acknowledgement (a TAK user cannot raise an alarm in the team; docs/tak.md)."""
+    if body.get("via") is not None and (body.get("priority") != "routine" or body.get("ack_required")):
+        return "a post relayed from outside the team is routine and asks for no acknowledgement"
+    return None
+
+
+# Rules over a whole body (after each field is checked): the reason it does not fit, or None.
+BODY_RULES: dict[str, Callable[[Mapping[str, Value]], str | None]] = {"msg.post": _relayed_post}
 
 MEMBERSHIP_KINDS = frozenset(
     {
@@ -235,6 +284,9 @@ def parse_body(kind: str, body: Mapping[str, Value]) -> dict[str, Value] | None:
             return None
         else:
             out[name] = spec.default
+    rule = BODY_RULES.get(kind)
+    if rule is not None and rule(out) is not None:
+        return None
     return out
 
 
@@ -255,4 +307,8 @@ def build_body(kind: str, **fields: Value) -> dict[str, Value]:
         if not spec.check(fields[name]):
             raise BodyError(f"{kind}: {name!r} is not valid: {fields[name]!r}")
         body[name] = fields[name]
+    rule = BODY_RULES.get(kind)
+    reason = rule({name: body.get(name, spec.default) for name, spec in schema.items()}) if rule else None
+    if reason is not None:
+        raise BodyError(f"{kind}: {reason}")
     return body

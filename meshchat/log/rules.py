@@ -67,6 +67,9 @@ MIN_ROLE: dict[str, Role] = {
     "incident.update": Role.MEMBER,
     "task.open": Role.MEMBER,
     "task.update": Role.MEMBER,
+    "position": Role.OBSERVER,  # where I am: everyone in the team, observers too
+    "position.clear": Role.OBSERVER,
+    "position.relay": Role.MEMBER,  # a TAK user's position, relayed by a bridge (docs/tak.md)
 }
 
 

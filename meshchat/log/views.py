@@ -88,6 +88,27 @@ class CheckinReplyRow(NamedTuple):
     checkin: bytes
     status: str
     note: str
+    location: bytes | None  # canonical msgpack of the answer's location, if it gave one
+    stamp: Stamp
+
+
+class PositionRow(NamedTuple):
+    """A position report: its author's own fix (``position``), the end of its sharing (``position.clear``, no
+    coordinates), or the fix of someone outside the team, relayed (``position.relay``: ``net``, ``uid`` and
+    ``callsign`` say whose). Whether it counts, and which is latest, is decided on read (``log.positions``)."""
+
+    kind: str
+    net: str | None
+    uid: str | None
+    callsign: str | None
+    lat_e7: int | None
+    lon_e7: int | None
+    accuracy_m: int | None
+    alt_m: int | None
+    heading_deg: int | None
+    speed_cms: int | None
+    fix_ms: int | None
+    source: str | None  # "gps" or "manual" (position), "relay" (position.relay), None (position.clear)
     stamp: Stamp
 
 
@@ -119,6 +140,7 @@ ViewRow = (
     | CheckinRow
     | CheckinReplyRow
     | HeldRow
+    | PositionRow
     | ControlRow
 )
 
@@ -162,6 +184,8 @@ def project(entry: Entry) -> list[ViewRow]:
         task = _b(body["task"])
         parent = body["incident"]
         task_fields: dict[str, Value] = {"title": body["title"], "owner": body["owner"], "status": "open"}
+        if body["location"] is not None:
+            task_fields["location"] = body["location"]
         return [
             ObjectRow(task, "task", parent if isinstance(parent, bytes) else None, stamp, entry.id),
             *_registers(task, task_fields, stamp, entry.id),
@@ -183,12 +207,48 @@ def project(entry: Entry) -> list[ViewRow]:
             )
         ]
     if kind == "checkin.reply":
-        return [CheckinReplyRow(_b(body["checkin"]), str(body["status"]), str(body["note"]), stamp)]
+        where = body["location"]
+        packed = pack(where) if where is not None else None
+        return [CheckinReplyRow(_b(body["checkin"]), str(body["status"]), str(body["note"]), packed, stamp)]
     if kind == "heads":
         named = body["heads"]
         assert isinstance(named, dict)
         return [HeldRow(_b(author), *_held(value), stamp) for author, value in sorted(named.items())]
+    if kind in POSITION_KINDS:
+        return [_position_row(kind, body, stamp)]
     return []
+
+
+POSITION_KINDS = ("position", "position.clear", "position.relay")
+
+
+def _position_row(kind: str, body: dict[str, Value], stamp: Stamp) -> PositionRow:
+    via = body.get("via")
+    net, uid, callsign = (via["net"], via["uid"], via["callsign"]) if isinstance(via, dict) else (None, None, None)
+    source = "relay" if kind == "position.relay" else body.get("source")
+    return PositionRow(
+        kind,
+        _s(net),
+        _s(uid),
+        _s(callsign),
+        _i(body.get("lat_e7")),
+        _i(body.get("lon_e7")),
+        _i(body.get("accuracy_m")),
+        _i(body.get("alt_m")),
+        _i(body.get("heading_deg")),
+        _i(body.get("speed_cms")),
+        _i(body.get("fix_ms")),
+        _s(source),
+        stamp,
+    )
+
+
+def _s(value: Value) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _i(value: Value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _held(value: Value) -> tuple[int, bytes]:
@@ -234,7 +294,9 @@ def post_columns(body: dict[str, Value]) -> tuple[bytes, int] | None:
         or not text.strip()
     ):
         return None
-    if ("reply_to" in body or "location" in body or "files" in body) and parse_body("msg.post", body) is None:
+    if ("reply_to" in body or "location" in body or "files" in body or "via" in body) and parse_body(
+        "msg.post", body
+    ) is None:
         return None
     return room, _POST_FLAGS[priority, ack]
 
@@ -281,6 +343,31 @@ def _b(value: Value) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
+class Outsider:
+    """Someone outside the team whose words or position a member's bridge relayed into the log (docs/tak.md):
+    named as their own network names them, never as a member."""
+
+    net: str  # "tak"
+    uid: str
+    callsign: str
+
+    @classmethod
+    def of(cls, via: Value) -> Outsider | None:
+        """The ``via`` field of a body (checked by its kind) as an Outsider; ``None`` if there is none."""
+        if not isinstance(via, dict):
+            return None
+        net, uid, callsign = via.get("net"), via.get("uid"), via.get("callsign")
+        if isinstance(net, str) and isinstance(uid, str) and isinstance(callsign, str):
+            return cls(net, uid, callsign)
+        return None
+
+    @property
+    def label(self) -> str:
+        """``ALPHA-1 (TAK)``: how every reader names the outsider (made safe where it is shown)."""
+        return f"{self.callsign or self.uid} ({self.net.upper()})"
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     id: bytes
     room: bytes
@@ -298,6 +385,7 @@ class Message:
     files: tuple[Attachment, ...] = ()  # attachments (meshchat.log.attachments)
     claimed: int | None = None  # the clock its author signed, where ``clock`` (its place in the order) differs
     received: int | None = None  # when this node first stored it, by its own clock (None: unknown)
+    via: Outsider | None = None  # relayed from outside the team by its author's bridge: not the author's words
 
     @property
     def is_flash(self) -> bool:
@@ -440,6 +528,7 @@ class CheckinReply:
     status: str
     note: str
     clock: int
+    location: Value = None  # where the member was when answering ({text, lat_e7, lon_e7}), if it said
 
 
 @dataclass(frozen=True, slots=True)

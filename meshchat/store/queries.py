@@ -17,6 +17,7 @@ from meshchat.log.codec import pack, unpack
 from meshchat.log.effects import MarksOn, MarkStamp, Opening, OpenStamp, marks_on, opening, pin_counts
 from meshchat.log.entry import MAX_ENTRY_SIZE, decode_entry
 from meshchat.log.kinds import PRIORITIES, parse_body
+from meshchat.log.positions import Fix
 from meshchat.log.rules import Membership
 from meshchat.log.views import (
     FLAG_ACK_REQUIRED,
@@ -25,6 +26,7 @@ from meshchat.log.views import (
     CheckinReply,
     FieldChange,
     Message,
+    Outsider,
     Refused,
     Room,
     TrackedObject,
@@ -33,6 +35,7 @@ from meshchat.log.views import (
 )
 from meshchat.store import search as text_search
 from meshchat.store.clocks import is_moved
+from meshchat.store.positions import PositionViews, Track
 from meshchat.store.store import Store
 
 _MESSAGE_COLUMNS = (
@@ -108,6 +111,7 @@ class Views:
         self.store = store
         self.conn = store.connection
         self._rooms: _RoomIndex | None = None
+        self._positions = PositionViews(self.conn)
 
     @property
     def membership(self) -> Membership:
@@ -407,6 +411,7 @@ class Views:
                     files=attachments_of(body),
                     claimed=entry.clock,
                     received=received,
+                    via=Outsider.of(body.get("via")),
                 )
             )
         return out
@@ -507,6 +512,23 @@ class Views:
             out.append(TrackedObject(obj, kind, parent, opener.author, opener.placed, fields, history, refused))
         return out
 
+    # ---- positions -----------------------------------------------------------------------------------------
+
+    def positions(self) -> list[Fix]:
+        """Each member's latest position (its latest report in its own order, unless that cleared it)."""
+        return self._positions.latest(self.membership)
+
+    def track(self, member: bytes) -> Track:
+        """Everything ``member`` reported, in its own order, in segments split where it stopped sharing."""
+        return self._positions.track(member, self.membership)
+
+    def tracks(self) -> list[Track]:
+        return self._positions.tracks(self.membership)
+
+    def outsiders(self) -> list[Fix]:
+        """The latest position of each outsider a bridge relayed (TAK users), marked with who they are."""
+        return self._positions.outsiders(self.membership)
+
     # ---- check-ins -----------------------------------------------------------------------------------------
 
     def checkins(self) -> list[Checkin]:
@@ -514,12 +536,13 @@ class Views:
         m = self.membership
         timing = self.store.clocks.current()
         replies: dict[bytes, list[CheckinReply]] = {}
-        for checkin, status, note, author, seq, clock in self.conn.execute(
-            "SELECT checkin, status, note, author, seq, clock FROM v_checkin_replies"
+        for checkin, status, note, location, author, seq, clock in self.conn.execute(
+            "SELECT checkin, status, note, location, author, seq, clock FROM v_checkin_replies"
         ):
             if m.may(author, seq, clock, "checkin.reply"):
                 placed = timing.effective(author, seq, clock)
-                replies.setdefault(checkin, []).append(CheckinReply(author, status, note, placed))
+                where = unpack(location, max_len=MAX_ENTRY_SIZE) if location is not None else None
+                replies.setdefault(checkin, []).append(CheckinReply(author, status, note, placed, where))
         current = sorted(k for k, member in m.members.items() if member.role is not None)
         seen: set[bytes] = set()
         out = []
@@ -586,6 +609,10 @@ class Views:
             ],
             "forks": sorted([k, s] for k, s in self.store.forked_authors().items()),
             "pins": list(self.pinned()),
+            # What the log says, not when this node received it (local): fixes by author and seq.
+            "positions": [[f.author, f.seq, f.lat_e7, f.lon_e7, f.fix_ms] for f in self.positions()],
+            "tracks": [[t.member, [[f.seq for f in s] for s in t.segments]] for t in self.tracks()],
+            "outsiders": [[f.author, f.seq, f.via and f.via.uid] for f in self.outsiders()],
         }
         return pack(doc)
 

@@ -25,6 +25,7 @@ from meshchat.log.views import (
     MarkRow,
     MessageRow,
     ObjectRow,
+    PositionRow,
     RegisterRow,
     RoomArchiveRow,
     RoomRow,
@@ -34,7 +35,7 @@ from meshchat.log.views import (
     project,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 ENTRIES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -91,6 +92,18 @@ HELD_VIEW = (
     "CREATE INDEX IF NOT EXISTS v_held_held ON v_held (held)",
 )
 
+# Added in schema 3 (see MIGRATIONS): positions, and where a roll-call answer was given.
+POSITION_VIEWS = (
+    "CREATE TABLE IF NOT EXISTS v_checkin_replies (checkin BLOB NOT NULL, status TEXT NOT NULL, "
+    "note TEXT NOT NULL, location BLOB, author BLOB NOT NULL, seq INTEGER NOT NULL, clock INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS v_checkin_replies_checkin ON v_checkin_replies (checkin)",
+    "CREATE TABLE IF NOT EXISTS v_positions (kind TEXT NOT NULL, net TEXT, uid TEXT, callsign TEXT, "
+    "lat_e7 INTEGER, lon_e7 INTEGER, accuracy_m INTEGER, alt_m INTEGER, heading_deg INTEGER, speed_cms INTEGER, "
+    "fix_ms INTEGER, source TEXT, author BLOB NOT NULL, seq INTEGER NOT NULL, clock INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS v_positions_author ON v_positions (author, seq)",
+    "CREATE INDEX IF NOT EXISTS v_positions_relayed ON v_positions (net, uid, author, seq) WHERE net IS NOT NULL",
+)
+
 VIEWS = """
 CREATE INDEX IF NOT EXISTS entries_room ON entries (room, clock) WHERE room IS NOT NULL;
 CREATE INDEX IF NOT EXISTS entries_ack ON entries (clock) WHERE flags & 1;
@@ -119,22 +132,22 @@ CREATE TABLE IF NOT EXISTS v_checkins (
     checkin BLOB NOT NULL, room BLOB NOT NULL, question TEXT NOT NULL, deadline INTEGER,
     author BLOB NOT NULL, seq INTEGER NOT NULL, clock INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS v_checkin_replies (
-    checkin BLOB NOT NULL, status TEXT NOT NULL, note TEXT NOT NULL,
-    author BLOB NOT NULL, seq INTEGER NOT NULL, clock INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS v_checkin_replies_checkin ON v_checkin_replies (checkin);
 CREATE TABLE IF NOT EXISTS v_control (
     kind TEXT NOT NULL, body BLOB NOT NULL, author BLOB NOT NULL, seq INTEGER NOT NULL, clock INTEGER NOT NULL
 );
 """
-VIEWS += "".join(f"{statement};\n" for statement in HELD_VIEW)
+VIEWS += "".join(f"{statement};\n" for statement in (*HELD_VIEW, *POSITION_VIEWS))
 
 
 # How a store of an older schema becomes the current one: from version N, these statements, then the view rows
 # of the entries of these kinds (whose rows all go to tables the statements created).
 MIGRATIONS: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {
     1: (("ALTER TABLE entries ADD COLUMN received INTEGER", *HELD_VIEW), ("heads",)),
+    # Roll-call answers gained a location column: their table is made again, with every answer's rows.
+    2: (
+        ("DROP TABLE v_checkin_replies", *POSITION_VIEWS),
+        ("checkin.reply", "position", "position.clear", "position.relay"),
+    ),
 }
 
 # The table each view row type goes to. Its columns are the row's fields in order, the Stamp flattened to
@@ -148,6 +161,7 @@ ROW_TABLES: dict[type[ViewRow], str] = {
     CheckinRow: "v_checkins",
     CheckinReplyRow: "v_checkin_replies",
     HeldRow: "v_held",
+    PositionRow: "v_positions",
     ControlRow: "v_control",
 }
 VIEW_TABLES = tuple(ROW_TABLES.values())
