@@ -24,7 +24,9 @@ import pytest
 
 from meshchat.cli.main import build_parser, main
 from meshchat.events import PeerInfo, PeerStatus
+from meshchat.log.positions import Report
 from meshchat.log.safe_text import NEWLINE_MARK
+from meshchat.log.views import Outsider
 from meshchat.profile import Profile
 from meshchat.status import STATUS_KEY, NodeStatus
 from meshchat.testing import FAKE_LINE, HOSTILE_TEXT, attack_characters_in
@@ -120,6 +122,18 @@ def test_every_command_shows_hostile_text_safely(terminal: Terminal, tmp_path: P
     t.run("ana", "incident", "show", incident)
     task = _only(r"opened task ([0-9a-f]{8})", t.run("ana", "task", "open", EVIL, "--incident", incident))
     t.run("ana", "task", "update", task, "--title", EVIL, shows_text=False)
+    t.run("ana", "position", "52.0907", "5.1214", shows_text=False)
+    t.run("ana", "position", "31U FT 12345 67890", "--json", shows_text=False)
+    t.run("ana", "position")
+    with Profile.open(tmp_path / "ana") as ana:  # what a TAK bridge writes: an outsider's words and position
+        outsider = Outsider("tak", EVIL, EVIL[:40])
+        ana.relay_post(ana.room("general").room, EVIL, outsider)
+        ana.relay_position(outsider, Report(1, 2, 10, fix_ms=1_790_000_000_000))
+        me = ana.me.hex()[:8]
+    t.run("ana", "positions")
+    t.run("ana", "positions", "--json")
+    t.run("ana", "positions", "--track", me)
+    assert "(TAK) via" in t.run("ana", "log", "general")
     checkin = _only(r"roll call ([0-9a-f]{8})", t.run("ana", "checkin", "request", "general", EVIL, shows_text=False))
     invite = t.run("ana", "invite", "--qr", "--address", "127.0.0.1:9")
     code = _only(r"meshchat join (MC2\S+)", invite)
@@ -142,6 +156,7 @@ def test_every_command_shows_hostile_text_safely(terminal: Terminal, tmp_path: P
     t.run("bo", "post", "general", EVIL, "--flash", shows_text=False)
     t.run("bo", "checkin", "reply", checkin, "need_help", "--note", EVIL, shows_text=False)
     t.run("bo", "pending")
+    t.run("bo", "position", "--clear", shows_text=False)
     t.run("bo", "bundle", "export", str(tmp_path / "bo.bundle"), shows_text=False)
     t.run("ana", "bundle", "import", str(tmp_path / "bo.bundle"), shows_text=False)
 
