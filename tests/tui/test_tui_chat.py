@@ -184,3 +184,21 @@ def test_the_command_palette_opens_a_room(scene: Scene, home: Path) -> None:
         await until(pilot, lambda: any("Diesel for 6 hours" in t for t in shown(pilot)), "the room")
 
     drive(MeshchatApp(home), script)
+
+
+def test_a_relayed_post_is_shown_as_the_outsiders_never_as_the_bridges_member(scene: Scene, home: Path) -> None:
+    """A TAK user's GeoChat, written by Bo's bridge: named by its callsign, marked TAK and "via Bo"; and a
+    second outsider's post right after is not grouped under the first one's name."""
+    scene.post(scene.bo, "Convoy at the bridge", via={"net": "tak", "uid": "ANDROID-7", "callsign": "ALPHA-1"})
+    scene.post(scene.bo, "Road 12 closed", seconds=5, via={"net": "tak", "uid": "ANDROID-9", "callsign": "BRAVO"})
+    scene.post(scene.bo, "Bo himself", seconds=5)
+    scene.save(home)
+
+    async def script(pilot: Pilot[int]) -> None:
+        await until(pilot, lambda: len(shown(pilot)) == 3, "three messages")
+        first, second, own = shown(pilot)
+        assert "⇄ALPHA-1" in first and " TAK  via Bo " in first and "Convoy at the bridge" in first
+        assert "⇄BRAVO" in second and "via Bo" in second
+        assert "Bo" in own and "TAK" not in own and "⇄" not in own
+
+    drive(MeshchatApp(home), script)

@@ -42,6 +42,7 @@ from meshchat.log.flash import FlashStatus, flash_recipients, flash_status
 from meshchat.log.mentions import mentions
 from meshchat.log.views import Message
 from meshchat.store.queries import Cursor
+from tui.format import shown
 from tui.format import clock_day, same_day
 from tui.widgets.chat.message_view import DaySeparator, MessageLook, MessageVisual, flash_line, reply_preview
 from tui.widgets.chat.room_window import PAGE, MessageSource, RoomWindow
@@ -264,6 +265,7 @@ class MessageList(ScrollView, can_focus=True):
             grouped = (
                 previous is not None
                 and previous.author == msg.author
+                and previous.via == msg.via
                 and msg.clock - previous.clock < GROUP_MS
                 and not msg.is_flash
                 and msg.reply_to is None
@@ -273,7 +275,11 @@ class MessageList(ScrollView, can_focus=True):
                 name = names[msg.author] = self.name_of(msg.author)
             flash = flash_line(msg, self.flash_status(msg), self.me, self.name_of) if msg.ack_required else ("", "")
             mentioned = msg.author != self.me and mentions(msg.text, self.mention_names)
-            look = MessageLook(name, not grouped, self.me, self._reply_preview(msg, answered), flash, mentioned)
+            if msg.via is not None:  # an outsider's words relayed by the author's bridge: named as the outsider
+                outsider = "⇄" + shown(msg.via.callsign or msg.via.uid)
+                look = MessageLook(outsider, not grouped, self.me, "", flash, mentioned, relayed_by=name)
+            else:
+                look = MessageLook(name, not grouped, self.me, self._reply_preview(msg, answered), flash, mentioned)
             folded = msg.id not in self.expanded
             cached = self._looks.get(msg.id)
             if cached is not None and cached[0] == msg and cached[1] == look and cached[2] == folded:

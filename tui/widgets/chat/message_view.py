@@ -38,6 +38,7 @@ class MessageLook:
     reply_preview: str = ""  # "Bo: first words…" of the message answered, if any
     flash_line: tuple[str, str] = ("", "")  # a FLASH's acknowledgement line and its style (see flash_line)
     mentions_me: bool = False  # the text calls this person by @name
+    relayed_by: str = ""  # the member whose bridge relayed an outsider's post (Message.via); its name, safe
 
 
 def message_content(msg: Message, look: MessageLook) -> Content:
@@ -47,6 +48,9 @@ def message_content(msg: Message, look: MessageLook) -> Content:
     parts: list[Content | str | tuple[str, str]] = []
     if look.reply_preview:
         parts.append((f"↳ {look.reply_preview}\n", "$text-muted"))
+    if msg.via is not None:  # never shown as if a member wrote it: the network, and whose bridge relayed it
+        parts.append((f" {msg.via.net.upper()} ", "bold $text-warning on $warning-muted"))
+        parts.append((f" via {look.relayed_by} ", "italic $text-muted"))
     badge = PRIORITY_BADGES.get(msg.priority)
     text = shown_body(msg.text)  # its later lines hang under the text, right of the gutter
     if badge == "FLASH":
@@ -98,6 +102,8 @@ def gutter_content(msg: Message, look: MessageLook) -> Content:
     if len(name) > NAME_WIDTH:
         name = name[: NAME_WIDTH - 1] + "…"
     author_style = "bold $text-error" if msg.is_flash else ("bold $text-accent" if msg.author == look.me else "bold")
+    if msg.via is not None:
+        author_style = "italic $text-warning"
     return Content.assemble(
         flash_bar(msg, look),
         (clock_time(msg.clock), "$text-muted"),
