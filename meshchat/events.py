@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from meshchat.log.positions import Report
+
 FoundBy = Literal["static", "discovery", "incoming"]
 LinkState = Literal["connecting", "handshaking", "syncing", "live", "backoff", "closed"]
 
@@ -125,6 +127,16 @@ class NodeProblem:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class GpsStatus:
+    """The GPS as the node reads it through gpsd (``meshchat node --gps``): connecting, up but without a fix
+    (``waiting``), a fix (with it), or gpsd unreachable (``down``, and why: it is retried)."""
+
+    state: Literal["connecting", "waiting", "fix", "down"]
+    detail: str
+    fix: Report | None = None
+
+
 NodeEvent = (
     EntriesAdded
     | MembershipChanged
@@ -135,4 +147,5 @@ NodeEvent = (
     | LinkRefused
     | InviteRefused
     | NodeProblem
+    | GpsStatus
 )

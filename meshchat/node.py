@@ -34,6 +34,7 @@ from meshchat.events import (
     EntriesAdded,
     ForkDetected,
     FoundBy,
+    GpsStatus,
     Heard,
     InviteRefused,
     LinkRefused,
@@ -43,6 +44,7 @@ from meshchat.events import (
     PeerStatus,
 )
 from meshchat.export.heads import write_heads, write_heads_if_due
+from meshchat.gps import GpsSettings, follow_gpsd
 from meshchat.invites import DEFAULT_TTL_MS, create_invite, reachable_addresses, remembered_peers, revoke_invite
 from meshchat.log.attachments import Attachment
 from meshchat.log.clock import calls_for_witness, wall_ms
@@ -89,6 +91,7 @@ class NodeConfig:
     heads_check_s: float = 60.0  # how often to see whether a signed heads entry is due (at most hourly)
     extra: dict[str, Any] = field(default_factory=dict)
     net: NetSettings = field(default_factory=NetSettings)  # deadlines, keepalive, backoff, connection limits
+    gps: GpsSettings | None = None  # report our position from a running gpsd (meshchat.gps)
 
 
 class Node:
@@ -105,6 +108,7 @@ class Node:
         self._new_entry_hooks: list[Callable[[Sequence[NewEntry]], None]] = []
         self._told_refusal = False
         self.blobs = BlobStore.of_home(profile.home)
+        self.gps_status: GpsStatus | None = None  # the GPS as last read (``NodeConfig.gps``), for the map
         self.replica = StoreReplica(
             profile,
             on_stored=self.wake,
@@ -161,7 +165,26 @@ class Node:
                 self._invite_refused(refusal)
             if config.discovery and self.network.listen_addresses:
                 nursery.start_soon(self._discover)
+            if config.gps is not None:
+                nursery.start_soon(self._follow_gps, config.gps)
             task_status.started()
+
+    async def _follow_gps(self, settings: GpsSettings) -> None:
+        """Report our position from gpsd as the policy says (meshchat.gps); a refused write is said, not fatal."""
+
+        async def report(fix: Report) -> None:
+            try:
+                await self.report_position(fix)
+            except ProfileError as exc:  # not a member (yet), a full disk: said, and the next fix tries again
+                self.publish(NodeProblem(f"could not report the GPS position: {exc}"))
+
+        def status(state: GpsStatus) -> None:
+            changed = self.gps_status is None or state.state != self.gps_status.state
+            self.gps_status = state  # every fix, for whoever reads it; an event only when the state changes
+            if changed:
+                self.publish(state)
+
+        await follow_gpsd(settings, report, status, wall_ms=wall_ms)
 
     async def _discover(self) -> None:
         """Advertise on the LAN and dial what discovery reports; a failure is reported, never fatal."""

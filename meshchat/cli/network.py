@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import signal
 import sys
 import time
@@ -18,6 +19,7 @@ from meshchat.terminal import OneLineLogRecords
 if TYPE_CHECKING:
     import trio
 
+    from meshchat.gps import GpsSettings
     from meshchat.node import Node, NodeConfig
 
 DEFAULT_LISTEN = "0.0.0.0:7766"  # a headless relay serves every interface unless told otherwise
@@ -64,6 +66,65 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-listen", action="store_true", help="only dial out")
     p.add_argument("--peer", action="append", default=[], metavar="HOST:PORT", help="a peer to dial (repeatable)")
     p.add_argument("--no-discovery", action="store_true", help="do not look for peers on the LAN")
+    add_gps_options(p)
+
+
+def add_gps_options(p: argparse.ArgumentParser) -> None:
+    """``--gps``: report our position from a running gpsd (meshchat.gps), and when."""
+    from meshchat.gps import GPSD_PORT, ReportPolicy
+
+    policy = ReportPolicy()
+    gps = p.add_argument_group("GPS (through a running gpsd)")
+    gps.add_argument(
+        "--gps",
+        nargs="?",
+        const=f"127.0.0.1:{GPSD_PORT}",
+        default=None,
+        metavar="HOST:PORT",
+        help=f"report your position from gpsd (default 127.0.0.1:{GPSD_PORT})",
+    )
+    gps.add_argument(
+        "--gps-distance",
+        type=float,
+        default=policy.min_distance_m,
+        metavar="M",
+        help=f"report when you moved this far (default {policy.min_distance_m:g} m)",
+    )
+    gps.add_argument(
+        "--gps-every",
+        type=float,
+        default=policy.max_interval_s,
+        metavar="S",
+        help=f"or when this long passed (default {policy.max_interval_s:g} s)",
+    )
+    gps.add_argument(
+        "--gps-min-interval",
+        type=float,
+        default=policy.min_interval_s,
+        metavar="S",
+        help=f"never more often than this (default {policy.min_interval_s:g} s)",
+    )
+
+
+def gps_settings(args: argparse.Namespace) -> GpsSettings | None:
+    """What :func:`add_gps_options` asked for; numbers that make no sense are a clear error."""
+    from meshchat.gps import GPSD_PORT, GpsSettings, ReportPolicy
+    from meshchat.net.peers import parse_address
+
+    if args.gps is None:
+        return None
+    text = args.gps if ":" in args.gps else f"{args.gps}:{GPSD_PORT}"
+    try:
+        host, port = parse_address(text, default_host="127.0.0.1")
+    except ValueError as exc:
+        raise ProfileError(f"--gps: {exc}") from None
+    numbers = (args.gps_distance, args.gps_every, args.gps_min_interval)
+    if not all(math.isfinite(n) and n >= 0 for n in numbers) or args.gps_min_interval > args.gps_every:
+        raise ProfileError("--gps-distance and the intervals are numbers >= 0, --gps-min-interval <= --gps-every")
+    policy = ReportPolicy(
+        min_distance_m=args.gps_distance, min_interval_s=args.gps_min_interval, max_interval_s=args.gps_every
+    )
+    return GpsSettings(host, port, policy)
 
 
 def node_config(args: argparse.Namespace) -> NodeConfig:
@@ -76,7 +137,7 @@ def node_config(args: argparse.Namespace) -> NodeConfig:
         peers = tuple(parse_address(p) for p in args.peer)
     except ValueError as exc:
         raise ProfileError(str(exc)) from None
-    return NodeConfig(listen=listen, peers=peers, discovery=not args.no_discovery)
+    return NodeConfig(listen=listen, peers=peers, discovery=not args.no_discovery, gps=gps_settings(args))
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -114,7 +175,7 @@ def cmd_node(args: argparse.Namespace) -> int:
 async def _run_node(node: Node) -> int:
     import trio
 
-    from meshchat.events import EntriesAdded, ForkDetected, NodeProblem
+    from meshchat.events import EntriesAdded, ForkDetected, GpsStatus, NodeProblem
 
     team = node.team_name
     log.info("node %s of team %r starting (home %s)", short(node.me, 12), team, node.profile.home)
@@ -135,6 +196,8 @@ async def _run_node(node: Node) -> int:
                 log.warning("FORK: %s signed two entries #%d: kept both as proof", short(event.author), event.seq)
             elif isinstance(event, NodeProblem):
                 log.error("%s", event.message)
+            elif isinstance(event, GpsStatus):
+                log.info("GPS: %s (%s)", event.state, event.detail)
     return 0
 
 
