@@ -40,6 +40,7 @@ from tui.screens.chat import ChatScreen
 from tui.screens.checkins import CheckinsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.incidents import IncidentsScreen
+from tui.screens.map import MapScreen
 from tui.screens.peers import PeersScreen
 from tui.screens.problem import ProblemScreen
 from tui.screens.search import SearchScreen
@@ -65,6 +66,7 @@ class MeshchatApp(App[int]):
         "screens/incidents.tcss",
         "screens/checkins.tcss",
         "screens/peers.tcss",
+        "screens/map.tcss",
     ]
     # Narrow terminals (a 60x20 window, a split pane) fold the room list away and stack the panes.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_BELOW, "-wide")]  # noqa: RUF012 (Textual's own type)
@@ -74,17 +76,20 @@ class MeshchatApp(App[int]):
         "incidents": IncidentsScreen,
         "checkins": CheckinsScreen,
         "peers": PeersScreen,
+        "map": MapScreen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "switch_mode('chat')", "Chat", show=False, priority=True),
         Binding("f2", "switch_mode('incidents')", "Incidents", show=False, priority=True),
         Binding("f3", "switch_mode('checkins')", "Check-ins", show=False, priority=True),
         Binding("f4", "switch_mode('peers')", "Peers", show=False, priority=True),
+        Binding("f5", "switch_mode('map')", "Map", show=False, priority=True),
         # F-keys are taken by many laptops and some terminals: alt+1..4 too (macOS: Option as Meta).
         Binding("alt+1", "switch_mode('chat')", "Chat", show=False, priority=True),
         Binding("alt+2", "switch_mode('incidents')", "Incidents", show=False, priority=True),
         Binding("alt+3", "switch_mode('checkins')", "Check-ins", show=False, priority=True),
         Binding("alt+4", "switch_mode('peers')", "Peers", show=False, priority=True),
+        Binding("alt+5", "switch_mode('map')", "Map", show=False, priority=True),
         Binding("ctrl+g", "search", "Search"),
         Binding("question_mark,ctrl+o", "help", "Keys", key_display="? ^o"),
         Binding("ctrl+q", "quit", "Quit", priority=True),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from meshchat.events import (
     EntriesAdded,
     ForkDetected,
+    GpsStatus,
     InviteRefused,
     MembershipChanged,
     NodeEvent,
@@ -22,6 +23,7 @@ from meshchat.events import (
     PeerUp,
     SyncProgress,
 )
+from meshchat.log.views import POSITION_KINDS
 
 MESSAGE_MARKS = frozenset({"msg.ack", "msg.pin", "msg.retract"})
 INCIDENT_KINDS = frozenset({"incident.open", "incident.update", "task.open", "task.update"})
@@ -43,6 +45,7 @@ class Changes:
     problems: tuple[str, ...] = ()
     sync: dict[str, SyncProgress] = field(default_factory=dict)  # latest progress per peer address
     invite_refused: str = ""  # our own invite was refused: what happened and what to do
+    gps: GpsStatus | None = None  # the GPS changed state (the latest)
 
     @property
     def messages(self) -> bool:
@@ -52,6 +55,11 @@ class Changes:
     @property
     def incidents(self) -> bool:
         return bool(self.kinds & INCIDENT_KINDS) or self.membership
+
+    @property
+    def positions(self) -> bool:
+        """Positions, or what the map shows beside them (incidents, names): the map re-reads."""
+        return bool(self.kinds & POSITION_KINDS) or self.incidents or self.gps is not None
 
     @property
     def checkins(self) -> bool:
@@ -75,6 +83,7 @@ def fold(events: Iterable[NodeEvent]) -> Changes:
     problems: list[str] = []
     sync: dict[str, SyncProgress] = {}
     invite_refused = ""
+    gps = None
     for event in events:
         match event:
             case EntriesAdded():
@@ -96,6 +105,8 @@ def fold(events: Iterable[NodeEvent]) -> Changes:
             case SyncProgress():
                 peers = True
                 sync[_address(event.peer)] = event
+            case GpsStatus():
+                gps = event
     return Changes(
         entries,
         frozenset(kinds),
@@ -107,6 +118,7 @@ def fold(events: Iterable[NodeEvent]) -> Changes:
         tuple(problems),
         sync,
         invite_refused,
+        gps,
     )
 
 

@@ -20,6 +20,7 @@ from meshchat.log.entry import Entry
 from meshchat.log.kinds import MAX_TEXT, MEMBERSHIP_KINDS, PRIORITIES, SHORT_ID, parse_body
 
 FLAG_ACK_REQUIRED = 1
+POSITION_KINDS = frozenset({"position", "position.clear", "position.relay"})
 PRIORITY_SHIFT = 1  # bits 1-2 hold the index of the priority in PRIORITIES
 
 
@@ -217,9 +218,6 @@ def project(entry: Entry) -> list[ViewRow]:
     if kind in POSITION_KINDS:
         return [_position_row(kind, body, stamp)]
     return []
-
-
-POSITION_KINDS = ("position", "position.clear", "position.relay")
 
 
 def _position_row(kind: str, body: dict[str, Value], stamp: Stamp) -> PositionRow:

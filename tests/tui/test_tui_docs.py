@@ -14,6 +14,9 @@ import tui.app
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "tui.md"
 SHOWN = {  # how docs/tui.md writes a key Textual names otherwise
     "question_mark": "?",
+    "plus": "+",
+    "equals_sign": "=",
+    "minus": "-",
     "slash": "/",
     "escape": "Esc",
     "enter": "Enter",

@@ -38,7 +38,15 @@ INCIDENT = bytes.fromhex("44" * 16)
 TASK = bytes.fromhex("55" * 16)
 CHECKIN = bytes.fromhex("66" * 16)
 NEVER_WRITTEN_BY_TEXTUAL = ("\u009b", "\u202e", "\u2066", "\u200b", "\u2028")
-KEYS = {"f1": b"\x1bOP", "f2": b"\x1bOQ", "f3": b"\x1bOR", "f4": b"\x1bOS", "escape": b"\x1b", "ctrl+p": b"\x10"}
+KEYS = {
+    "f1": b"\x1bOP",
+    "f2": b"\x1bOQ",
+    "f3": b"\x1bOR",
+    "f4": b"\x1bOS",
+    "f5": b"\x1b[15~",
+    "escape": b"\x1b",
+    "ctrl+p": b"\x10",
+}
 COLUMNS, ROWS = 200, 50
 
 
@@ -113,6 +121,17 @@ def hostile_scene() -> Scene:
     scene.write(scene.ana, "task.open", task=TASK, title=EVIL, owner=scene.bo.key, incident=INCIDENT)
     scene.write(scene.bo, "checkin.request", checkin=CHECKIN, room=GENERAL, question=EVIL)
     scene.write(scene.cy, "checkin.reply", checkin=CHECKIN, status="need_help", note=EVIL)
+    # The map: everyone's position (hostile names), an outsider relayed with a hostile callsign and uid, and
+    # the incident (hostile title) with coordinates; the chat: the outsider's (hostile) words.
+    for offset, author in enumerate((scene.ana, scene.bo, scene.cy)):
+        fix = {"lat_e7": 520907000 + 20_000 * offset, "lon_e7": 51214000, "accuracy_m": 9, "fix_ms": scene.clock}
+        scene.write(author, "position", source="gps", **fix)
+    outsider = {"net": "tak", "uid": EVIL, "callsign": EVIL[:40]}
+    relayed = {"lat_e7": 520807000, "lon_e7": 51314000, "accuracy_m": 9, "fix_ms": scene.clock}
+    scene.write(scene.bo, "position.relay", via=outsider, **relayed)
+    scene.post(scene.bo, EVIL, via=outsider)
+    located = {"text": EVIL, "lat_e7": 520957000, "lon_e7": 51114000}
+    scene.write(scene.bo, "incident.update", incident=INCIDENT, fields={"location": located})
     return scene
 
 
@@ -169,6 +188,9 @@ def test_no_screen_writes_hostile_text_raw(tmp_path: Path) -> None:
         app.press("f4")
         mark = app.wait_for("PEERS", since=mark)
         app.wait_for("1 connected", since=mark)  # Bo's node linked: the table names it
+        app.press("f5")
+        mark = app.wait_for("WHO IS WHERE", since=mark)
+        app.press("n", "n", "n", "n")  # each item selected in turn: its name in the line under the map
         app.press("ctrl+p")
         app.press(*"Room")
         app.wait_for("Everything without a room", since=mark)  # a room command's help line

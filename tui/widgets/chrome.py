@@ -21,6 +21,7 @@ NAV = (
     ("incidents", "F2", "Incidents"),
     ("checkins", "F3", "Check-ins"),
     ("peers", "F4", "Peers"),
+    ("map", "F5", "Map"),
 )
 
 

@@ -42,8 +42,7 @@ from meshchat.log.flash import FlashStatus, flash_recipients, flash_status
 from meshchat.log.mentions import mentions
 from meshchat.log.views import Message
 from meshchat.store.queries import Cursor
-from tui.format import shown
-from tui.format import clock_day, same_day
+from tui.format import clock_day, same_day, shown
 from tui.widgets.chat.message_view import DaySeparator, MessageLook, MessageVisual, flash_line, reply_preview
 from tui.widgets.chat.room_window import PAGE, MessageSource, RoomWindow
 
