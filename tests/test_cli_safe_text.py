@@ -14,6 +14,7 @@ import argparse
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -38,7 +39,7 @@ FAKED = "\nAna: stand down"  # what the newline in EVIL would print as a line of
 # Commands that run the terminal UI: tests/tui/test_tui_safe_text.py sends the same text through its screens.
 TUI_COMMANDS = {("ui",), ("demo",)}
 # Started as a process of its own below (it runs until stopped).
-PROCESS_COMMANDS = {("node",)}
+PROCESS_COMMANDS = {("node",), ("tak",)}
 
 
 def command_paths() -> set[tuple[str, ...]]:
@@ -219,6 +220,33 @@ def test_the_node_logs_hostile_names_safely(tmp_path: Path) -> None:
     assert not attack_characters_in(output), output
     assert FAKED not in output
     assert "\\x1b" in first or "[U+001B]" in first  # the team's name, shown
+
+
+def test_the_tak_bridge_logs_hostile_names_safely(tmp_path: Path) -> None:
+    """``meshchat tak`` logs the team's name, and says why it cannot reach its server: nothing raw."""
+    home = tmp_path / "ana"
+    Profile.init(home, EVIL, display_name=EVIL).close()
+    env = {**os.environ, "MESHCHAT_HOME": str(home)}
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    command = [sys.executable, "-m", "meshchat.cli.main", "tak", "--server", f"127.0.0.1:{port}", "--room", ROOM]
+    bridge = subprocess.Popen(
+        [*command, "--no-listen", "--no-discovery"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert bridge.stderr is not None
+        seen = [bridge.stderr.readline() for _ in range(4)]
+        assert any("cannot reach tcp://127.0.0.1" in line for line in seen), seen
+    finally:
+        bridge.send_signal(signal.SIGTERM)
+        out, err = bridge.communicate(timeout=60)
+    output = "".join(seen) + out + err
+    assert not attack_characters_in(output), output
+    assert FAKED not in output
+    assert "\\x1b" in output or "[U+001B]" in output  # the team's name, shown
+    with Profile.open(home) as ana:
+        assert ana.views.find_room(ROOM) is not None  # an admin's bridge made its (hostile) room
 
 
 def test_a_record_of_the_node_log_stays_one_line(capfd: pytest.CaptureFixture[str]) -> None:

@@ -9,6 +9,7 @@ import math
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -152,6 +153,15 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_node(args: argparse.Namespace) -> int:
+    return run_headless(args)
+
+
+Companion = Callable[["Node"], Callable[..., Awaitable[object]]]
+
+
+def run_headless(args: argparse.Namespace, companion: Companion | None = None) -> int:
+    """Run a node as ``meshchat node`` does, logging to stderr until Ctrl-C or SIGTERM; ``companion(node)``
+    gives a task started beside it (``meshchat tak``'s bridge: ``nursery.start(task)``)."""
     import trio
 
     from meshchat.node import Node
@@ -166,13 +176,13 @@ def cmd_node(args: argparse.Namespace) -> int:
     )
     node = Node.open(args.home, config)
     try:
-        return trio.run(_run_node, node)
+        return trio.run(_run_node, node, companion(node) if companion else None)
     finally:
         node.close()
         log.info("stopped")
 
 
-async def _run_node(node: Node) -> int:
+async def _run_node(node: Node, companion: Callable[..., Awaitable[object]] | None = None) -> int:
     import trio
 
     from meshchat.events import EntriesAdded, ForkDetected, GpsStatus, NodeProblem
@@ -189,6 +199,13 @@ async def _run_node(node: Node) -> int:
             nursery.cancel_scope.cancel()
             return 2
         nursery.start_soon(_stop_on_signal, nursery.cancel_scope)
+        if companion is not None:
+            try:
+                await nursery.start(companion)
+            except ProfileError as exc:  # it cannot start as asked: said as every command says it
+                say(f"meshchat: {exc}", file=sys.stderr)
+                nursery.cancel_scope.cancel()
+                return 2
         async for event in events:
             if isinstance(event, EntriesAdded) and not event.local:
                 log.debug("%d new entries", event.count)

@@ -273,6 +273,19 @@ class Views:
         picked = self._placed(r for r in rows if m.may(r[0], r[1], r[2], "msg.post"))
         return [msg for msg in self._messages_from_rows(picked, m) if not msg.retracted]
 
+    def flashes(self, *, after_clock: int = -1) -> list[Message]:
+        """Every FLASH message written after ``after_clock``, by anyone, oldest first, retracted ones left out
+        (what the TAK bridge sends out as GeoChat)."""
+        m = self.membership
+        rows = self.conn.execute(
+            "SELECT a.key, e.seq, e.clock, e.raw, e.flags FROM entries e JOIN authors a ON a.ix = e.author "
+            "WHERE e.flags & 1 AND e.clock > ? ORDER BY e.clock",
+            (after_clock,),
+        ).fetchall()
+        picked = [(c, k, s, r, f) for k, s, c, r, f in rows if m.may(k, s, c, "msg.post")]
+        messages = self._messages_from_rows(sorted(picked, key=lambda r: r[:3]), m)
+        return [msg for msg in messages if msg.is_flash and not msg.retracted]
+
     def pinned_in(self, room: bytes) -> list[Message]:
         """The pinned messages of ``room``, in pin order (retracted ones left out). One pass over the room's
         messages (entries are not indexed by id: looking each pin up would scan the whole log once per pin)."""

@@ -1,0 +1,128 @@
+"""TAK for tests: a real TAK server written by others (taky 0.10) run on 127.0.0.1 by the test, and a CoT
+client standing in for an ATAK user (it sends what ATAK sends and keeps what it receives)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import trio
+
+from meshchat.tak import cot
+from meshchat.tak.cot import CotEvent, Place
+from meshchat.tak.stream import CotStream
+
+TAKY_CONFIG = """[taky]
+hostname = taky.test
+node_id = TAKYTEST
+bind_ip = 127.0.0.1
+public_ip = 127.0.0.1
+redis = false
+root_dir = {root}
+
+[cot_server]
+port = {port}
+cot_log =
+
+[ssl]
+enabled = false
+"""
+
+
+@contextmanager
+def taky_server(root: Path) -> Iterator[int]:
+    """taky listening on 127.0.0.1 (a free port, which it yields) until the block ends."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    root.mkdir(parents=True, exist_ok=True)
+    config = root / "taky.conf"
+    config.write_text(TAKY_CONFIG.format(root=root, port=port))
+    log = (root / "taky.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "taky.cot", "-c", str(config), "-l", "debug"],
+        cwd=root,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while f"Listening for tcp on 127.0.0.1:{port}" not in (root / "taky.log").read_text():
+            assert server.poll() is None, (root / "taky.log").read_text()
+            assert time.monotonic() < deadline, "taky did not start"
+            time.sleep(0.05)
+        yield port
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+@dataclass
+class AtakStandIn:
+    """A TAK user's device: connects to the server, says who it is (a PLI, as ATAK does on connect), and keeps
+    every event it receives."""
+
+    uid: str = "ANDROID-5e2b0a77c1f3"
+    callsign: str = "ALPHA-1"
+    place: Place = field(default_factory=lambda: Place(52.1003, 5.1301, 8.0, 12.0))
+    received: list[CotEvent] = field(default_factory=list)
+    stream: trio.SocketStream | None = None
+
+    async def connect(self, port: int) -> None:
+        self.stream = await trio.open_tcp_stream("127.0.0.1", port)
+
+    async def send(self, event: bytes) -> None:
+        assert self.stream is not None
+        await self.stream.send_all(event)
+
+    async def announce(self, now_ms: int) -> None:
+        """ATAK's PLI: its position, callsign and team."""
+        await self.send(
+            cot.pli(
+                uid=self.uid,
+                callsign=self.callsign,
+                place=self.place,
+                time_ms=now_ms,
+                stale_ms=now_ms + 120_000,
+                now_ms=now_ms,
+                colour="Red",
+                gps=True,
+                course=180.0,
+                speed=1.2,
+            ).replace(b"<detail>", b'<detail><takv os="34" version="4.10.0" device="SM-G990" platform="ATAK-CIV"/>')
+        )
+
+    async def chat(self, text: str, now_ms: int, message_id: str) -> None:
+        """A GeoChat to All Chat Rooms, as ATAK sends one."""
+        await self.send(
+            cot.geochat(
+                message_uid=f"GeoChat.{self.uid}.All Chat Rooms.{message_id}",
+                sender_uid=self.uid,
+                sender_callsign=self.callsign,
+                text=text,
+                place=self.place,
+                now_ms=now_ms,
+                stale_ms=now_ms + 86_400_000,
+            )
+        )
+
+    async def listen(self) -> None:
+        assert self.stream is not None
+        splitter = CotStream()
+        async for data in self.stream:
+            for raw in splitter.feed(data):
+                self.received.append(cot.read_event(raw))
+
+    def seen(self, uid_prefix: str = "", cot_type: str = "") -> list[CotEvent]:
+        return [e for e in self.received if e.uid.startswith(uid_prefix) and e.type.startswith(cot_type)]
