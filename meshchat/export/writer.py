@@ -22,8 +22,12 @@ from meshchat.export.errors import ExportError
 from meshchat.export.framing import StreamHeader, StreamWriter
 from meshchat.export.logs import author_rows, log_order, snapshot, team_order
 from meshchat.export.operation import OPERATION_FILE
+from meshchat.export.operation.rows import Source
 from meshchat.export.operation.source import operation_source
 from meshchat.export.operation.sqlfile import write_operation
+from meshchat.export.places import GEOJSON_FILE, KML_FILE
+from meshchat.export.places.model import places_of
+from meshchat.export.places.render import render
 from meshchat.export.progress import Progress
 from meshchat.export.reports import ReportFilter, collect, write_reports
 from meshchat.export.summary import AuthorHead, ForkRecord, LogSummary, role_label
@@ -123,9 +127,7 @@ def _write(
         write_entries(_advancing(team_order(store), progress), membership, f)
     progress.stage("reading the views")
     everything = collect(store, report_filter=ReportFilter(), exported_at=made, exported_by=signer.public_key)
-    progress.stage(f"writing {OPERATION_FILE}")
-    write_operation(work / OPERATION_FILE, operation_source(store, everything))
-    data_files = [ENTRIES_FILE, OPERATION_FILE]
+    data_files = [ENTRIES_FILE, *_write_data(work, operation_source(store, everything), progress)]
     data = everything
     if report_filter != ReportFilter():  # the data files are whole; narrowed reports read the views again
         progress.stage("reading the views for the narrowed reports")
@@ -176,6 +178,17 @@ def _write(
     progress.done()
     listed = (manifest.LOG_FILE, manifest.FORKS_FILE, *files)
     return ExportResult(work, total, len(proofs), log_bytes, listed, tuple(data_files))
+
+
+def _write_data(work: Path, source: Source, progress: Progress) -> list[str]:
+    """``operation.sqlite``, ``positions.geojson`` and ``positions.kml``, from one unfiltered model."""
+    progress.stage(f"writing {OPERATION_FILE}")
+    write_operation(work / OPERATION_FILE, source)
+    progress.stage(f"writing {GEOJSON_FILE} and {KML_FILE}")
+    places = render(places_of(source.data, source.team_name))
+    for name, content in places.items():
+        (work / name).write_bytes(content)
+    return [OPERATION_FILE, *places]
 
 
 def _advancing(entries: Iterable[Entry], progress: Progress) -> Iterator[Entry]:

@@ -52,6 +52,7 @@ class Track:
 
     member: bytes
     segments: tuple[tuple[Fix, ...], ...]
+    cleared: tuple[tuple[int, int], ...] = ()  # (seq, clock) of each position.clear that took effect
 
     @property
     def fixes(self) -> tuple[Fix, ...]:
@@ -78,8 +79,10 @@ class PositionViews:
     def track(self, member: bytes, m: Membership) -> Track:
         segments: list[tuple[Fix, ...]] = []
         current: list[Fix] = []
+        cleared: list[tuple[int, int]] = []
         for row in _effective(self.conn.execute(_OWN, (member,)), m):
             if row[0] == CLEARED:
+                cleared.append((row[13], row[14]))
                 if current:
                     segments.append(tuple(current))
                 current = []
@@ -87,7 +90,7 @@ class PositionViews:
                 current.append(_fix(row))
         if current:
             segments.append(tuple(current))
-        return Track(member, tuple(segments))
+        return Track(member, tuple(segments), tuple(cleared))
 
     def tracks(self, m: Membership) -> list[Track]:
         """Every member's whole track, by member key (for HQ)."""
@@ -96,6 +99,11 @@ class PositionViews:
         ).fetchall()
         tracks = [self.track(author, m) for (author,) in authors]
         return [t for t in tracks if t.segments]
+
+    def relayed(self, m: Membership) -> list[Fix]:
+        """Every relayed position that took effect, by bridge (author) and its order (for HQ)."""
+        rows = self.conn.execute(_COLUMNS + "WHERE p.kind = 'position.relay' ORDER BY p.author, p.seq")
+        return [_fix(row) for row in _effective(rows, m)]
 
     def outsiders(self, m: Membership) -> list[Fix]:
         """The latest relayed position of each outsider (by network and uid): each bridge's latest in its own

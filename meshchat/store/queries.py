@@ -538,6 +538,10 @@ class Views:
     def tracks(self) -> list[Track]:
         return self._positions.tracks(self.membership)
 
+    def relayed(self) -> list[Fix]:
+        """Every position a bridge relayed, by bridge and its order: what HQ sees of outsiders."""
+        return self._positions.relayed(self.membership)
+
     def outsiders(self) -> list[Fix]:
         """The latest position of each outsider a bridge relayed (TAK users), marked with who they are."""
         return self._positions.outsiders(self.membership)

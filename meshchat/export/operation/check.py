@@ -19,18 +19,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from meshchat.export import manifest
-from meshchat.export.bundle import import_stream, stream_entries
 from meshchat.export.chains import Add
 from meshchat.export.errors import ExportError
-from meshchat.export.logs import snapshot
 from meshchat.export.operation import OPERATION_FILE, schema
 from meshchat.export.operation.source import operation_source
 from meshchat.export.operation.sqlfile import open_untrusted, write_operation
 from meshchat.export.problems import Severity
+from meshchat.export.rebuild import rebuilt_store
 from meshchat.files import is_regular_file
 from meshchat.log.rules import Membership
-from meshchat.store import Store, StoreError
+from meshchat.store import StoreError
 
 E = Severity.ERROR
 MAX_NAMED = 20
@@ -45,7 +43,8 @@ def check_operation(export: Path, membership: Membership, team: bytes, add: Add)
     with tempfile.TemporaryDirectory(prefix="meshchat-verify-") as tmp:
         expected_path = Path(tmp) / OPERATION_FILE
         try:
-            _rebuild(export, team, Path(tmp) / "log.db", expected_path)
+            with rebuilt_store(export, team, Path(tmp)) as store:  # as the exporter read its store
+                write_operation(expected_path, operation_source(store))
         except (ExportError, StoreError) as exc:
             add(Severity.WARNING, "operation", f"{OPERATION_FILE} not checked: {exc}", where=OPERATION_FILE)
             return 0
@@ -61,15 +60,6 @@ def check_operation(export: Path, membership: Membership, team: bytes, add: Add)
             return 0
         finally:
             expected.close()
-
-
-def _rebuild(export: Path, team: bytes, store_path: Path, out: Path) -> None:
-    with Store.create(store_path, team) as store:
-        for name, part in ((manifest.LOG_FILE, "chains"), (manifest.FORKS_FILE, "forks")):
-            _, raws = stream_entries(export / name, parts=(part,))
-            import_stream(store, raws)
-        with snapshot(store):  # as the exporter read its store
-            write_operation(out, operation_source(store))
 
 
 def _schema(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:

@@ -18,9 +18,11 @@ from meshchat.export.operation import schema
 from meshchat.export.reports.model import ReportData
 from meshchat.export.reports.text import clean
 from meshchat.export.summary import role_label
+from meshchat.geo.point import Point
 from meshchat.log.codec import Value
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import severity_label
+from meshchat.log.positions import Fix, time_doubtful
 from meshchat.log.rules import Membership
 from meshchat.log.views import FieldChange, TrackedObject, location_text
 
@@ -219,6 +221,7 @@ def tasks(src: Source) -> Iterator[Row]:
             _text(obj.get("title")),
             _text(obj.get("status")),
             _hex(obj.get("owner")),
+            _opt_text(obj.get("location")),
             obj.opened_by.hex(),
             obj.opened_clock,
             sql_time(obj.opened_clock),
@@ -253,13 +256,63 @@ def rollcall_answers(src: Source) -> Iterator[Row]:
     for checkin, replies in src.data.replies.items():
         for r in replies:
             is_latest = int(latest.get((checkin, r.author)) == r.clock)
-            yield checkin.hex(), r.author.hex(), r.seq, r.clock, sql_time(r.clock), r.status, clean(r.note), is_latest
+            where = _opt_text(r.location)
+            yield (
+                checkin.hex(),
+                r.author.hex(),
+                r.seq,
+                r.clock,
+                sql_time(r.clock),
+                r.status,
+                clean(r.note),
+                where,
+                is_latest,
+            )
 
 
 def rollcall_missing(src: Source) -> Iterator[Row]:
     for c in src.data.checkins:
         for key in c.missing:
             yield c.checkin.hex(), key.hex()
+
+
+def positions(src: Source) -> Iterator[Row]:
+    """Each member's reports (and the ends of their sharing), then each relayed one, by author and seq."""
+    rows: list[Row] = []
+    for track in src.data.tracks:
+        rows += [_fix_row(fix, "fix") for segment in track.segments for fix in segment]
+        rows += [(track.member.hex(), seq, clock, sql_time(clock), "cleared", *[None] * 12, 0, None, None, None)
+                 for seq, clock in track.cleared]  # fmt: skip
+    rows += [_fix_row(fix, "relayed") for fix in src.data.relayed]
+    return iter(sorted(rows, key=lambda row: (row[0], row[1])))
+
+
+def _fix_row(fix: Fix, kind: str) -> Row:
+    point = Point(fix.lat_e7, fix.lon_e7)
+    via = fix.via
+    return (
+        fix.author.hex(),
+        fix.seq,
+        fix.clock,
+        sql_time(fix.clock),
+        kind,
+        point.lat,
+        point.lon,
+        fix.lat_e7,
+        fix.lon_e7,
+        point.mgrs(),
+        fix.accuracy_m,
+        fix.alt_m,
+        fix.heading_deg,
+        fix.speed_cms,
+        fix.source,
+        fix.fix_ms,
+        sql_time(fix.fix_ms),
+        int(time_doubtful(fix.fix_ms, fix.clock, None)),
+        via.net if via else None,
+        clean(via.uid) if via else None,
+        clean(via.callsign) if via else None,
+    )
 
 
 def entries(src: Source) -> Iterator[Row]:
@@ -298,5 +351,6 @@ ROWS: dict[str, Callable[[Source], Iterable[Row]]] = {
     schema.ROLLCALLS.name: rollcalls,
     schema.ROLLCALL_ANSWERS.name: rollcall_answers,
     schema.ROLLCALL_MISSING.name: rollcall_missing,
+    schema.POSITIONS.name: positions,
     schema.ENTRIES.name: entries,
 }

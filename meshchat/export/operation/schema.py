@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: positions; tasks and roll-call answers have a location
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +245,7 @@ TASKS = Table(
         Column("title", "TEXT", "its title"),
         Column("status", "TEXT", "open, done or cancelled"),
         Column("owner", "TEXT", "who owns it (a member's key), or NULL", not_null=False),
+        Column("location", "TEXT", "where, as text and coordinates, or NULL", not_null=False),
         Column("opened_by", "TEXT", "members.key"),
         *_time("opened_", "when it was opened"),
         *_time("changed_", "its last change"),
@@ -287,6 +288,7 @@ ROLLCALL_ANSWERS = Table(
         *_time(),
         Column("status", "TEXT", "safe or need_help"),
         Column("note", "TEXT", "what they added"),
+        Column("location", "TEXT", "where they said they were, as text and coordinates, or NULL", not_null=False),
         Column("latest", "INTEGER", "1 for the member's latest answer: the one the roll call counts"),
     ),
     ("member", "member_seq"),
@@ -303,6 +305,36 @@ ROLLCALL_MISSING = Table(
     (Column("rollcall", "TEXT", "rollcalls.id"), Column("member", "TEXT", "members.key")),
     ("rollcall", "member"),
     ((("rollcall",), "rollcalls", ("id",)), (("member",), "members", ("key",))),
+)
+POSITIONS = Table(
+    "positions",
+    "Every position report that had effect, by author and their order: a member's own (kind fix), the end of "
+    "its sharing (cleared: no coordinates) and an outsider's a bridge relayed (relayed, with the outsider). "
+    "fix_ms is the time the fix claims (its author's word); clock_ms its entry's clock. Latest is by author_seq.",
+    (
+        *_by("author"),
+        *_time(),
+        Column("kind", "TEXT", "fix, cleared or relayed"),
+        Column("lat", "REAL", "latitude, degrees WGS 84 (NULL when cleared)", not_null=False),
+        Column("lon", "REAL", "longitude, degrees WGS 84 (NULL when cleared)", not_null=False),
+        Column("lat_e7", "INTEGER", "latitude in 1e-7 degree, exactly as the entry says", not_null=False),
+        Column("lon_e7", "INTEGER", "longitude in 1e-7 degree, exactly as the entry says", not_null=False),
+        Column("mgrs", "TEXT", "the MGRS reference, to the metre", not_null=False),
+        Column("accuracy_m", "INTEGER", "how far the place may be from the point, metres", not_null=False),
+        Column("alt_m", "INTEGER", "altitude above the WGS 84 ellipsoid, metres, or NULL", not_null=False),
+        Column("heading_deg", "INTEGER", "course over ground, degrees from true north, or NULL", not_null=False),
+        Column("speed_cms", "INTEGER", "speed over ground, cm/s, or NULL", not_null=False),
+        Column("source", "TEXT", "gps or manual (fix), relay (relayed)", not_null=False),
+        Column("fix_ms", "INTEGER", "when the fix claims it was taken, ms since the epoch", not_null=False),
+        Column("fix_utc", "TEXT", "fix_ms as YYYY-MM-DD HH:MM:SS.SSS, UTC", not_null=False),
+        Column("time_doubtful", "INTEGER", "1 when the fix claims a time over 5 minutes after its entry's clock"),
+        Column("outsider_net", "TEXT", "relayed: the outsider's network (tak)", not_null=False),
+        Column("outsider_uid", "TEXT", "relayed: the outsider's uid on that network", not_null=False),
+        Column("outsider_callsign", "TEXT", "relayed: the outsider's callsign there", not_null=False),
+    ),
+    ("author", "author_seq"),
+    ((("author",), "members", ("key",)), _ENTRY_OF),
+    (("kind", "clock_ms"), ("outsider_uid",)),
 )
 ENTRIES = Table(
     "entries",
@@ -339,6 +371,7 @@ TABLES: tuple[Table, ...] = (
     ROLLCALLS,
     ROLLCALL_ANSWERS,
     ROLLCALL_MISSING,
+    POSITIONS,
     ENTRIES,
 )
 

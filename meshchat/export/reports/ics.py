@@ -152,7 +152,7 @@ def _write_214(
         "</table>\n<h2>7. Activity log</h2>\n<table>\n<tr><th>Date/time (UTC)</th><th>Notable activities</th></tr>\n"
     )
     for item in activity:
-        who = data.name(item.author)
+        who = data.sender(item.message, item.author)
         out.write(
             f'<tr><td class="time">{utc(item.clock)}</td>'
             f'<td><bdi class="text">{h(who)}: {h(item.text)}</bdi></td></tr>\n'
@@ -192,7 +192,7 @@ def write_ics309_csv(data: ReportData, out: TextIO) -> None:
             (
                 sheet_time(msg.clock),
                 SHEET_ZONE,
-                csv_cell(data.name(msg.author)),
+                csv_cell(data.sender(msg, msg.author)),
                 msg.author.hex(),
                 msg.seq,
                 csv_cell(to),
@@ -222,7 +222,7 @@ def write_ics309_html(data: ReportData, out: TextIO) -> None:
     )
     for msg, to, numbers, subject in _ics309_rows(data):
         out.write(
-            f'<tr><td class="time">{utc(msg.clock)}</td><td><bdi>{h(data.name(msg.author))}</bdi></td>'
+            f'<tr><td class="time">{utc(msg.clock)}</td><td><bdi>{h(data.sender(msg, msg.author))}</bdi></td>'
             f"<td>{msg.seq}</td><td><bdi>{h(to)}</bdi></td><td><bdi>{h(numbers)}</bdi></td>"
             f'<td><bdi class="text">{h(subject)}</bdi></td></tr>\n'
         )

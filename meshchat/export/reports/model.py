@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from meshchat.log.codec import Value, unpack
 from meshchat.log.effects import MarkStamp, marks_on
-from meshchat.log.entry import Entry, decode_entry
+from meshchat.log.entry import MAX_ENTRY_SIZE, Entry, decode_entry
+from meshchat.log.positions import Fix
 from meshchat.log.rules import Membership
 from meshchat.log.views import Checkin, Message, Room, TrackedObject
 from meshchat.store import Store
+from meshchat.store.positions import Track
 from meshchat.store.queries import Views
 
 
@@ -64,6 +67,7 @@ class Reply:
     clock: int
     status: str
     note: str
+    location: Value = None  # where the member said it was ({text, lat_e7, lon_e7}), if it did
 
 
 @dataclass
@@ -86,6 +90,8 @@ class ReportData:
     pinned_other: dict[bytes, Entry] = field(default_factory=dict)  # pinned entries that are not messages
     forks: dict[bytes, int] = field(default_factory=dict)
     entry_count: int = 0
+    tracks: list[Track] = field(default_factory=list)  # every member's position reports, by member
+    relayed: list[Fix] = field(default_factory=list)  # outsiders' positions a bridge relayed
 
     labels: dict[bytes, str] = field(default_factory=dict)  # filled on first use
 
@@ -97,6 +103,13 @@ class ReportData:
             person = self.people.get(key)
             label = self.labels[key] = person.label if person else key.hex()[:8]
         return label
+
+    def sender(self, message: Message | None, author: bytes) -> str:
+        """Who a message is from, as every report says it: an outsider's words relayed by a member's bridge
+        are named as the outsider's, never as the member's (``ALPHA-1 (TAK) via Ana``)."""
+        if message is not None and message.via is not None:
+            return f"{message.via.label} via {self.name(author)}"
+        return self.name(author)
 
     def room_name(self, room: bytes | None) -> str:
         if room is None:
@@ -157,6 +170,8 @@ def collect(store: Store, *, report_filter: ReportFilter, exported_at: int, expo
         checkins=sorted(checkins, key=lambda c: c.clock),
         forks=store.forked_authors(),
         entry_count=store.count(),
+        tracks=[_kept(t, report_filter) for t in views.tracks()],
+        relayed=[f for f in views.relayed() if report_filter.keeps(f.clock)],
     )
     authors = {msg.id: msg.author for msg in messages}
     _read_marks(store, m, authors, data)
@@ -193,14 +208,21 @@ def _read_replies(store: Store, m: Membership, checkins: set[bytes], data: Repor
     """Every answer to the roll calls in the report, in the team's order (by effective clock)."""
     timing = store.clocks.current()
     replies = sorted(
-        (timing.effective(author, seq, clock), author, seq, clock, checkin, status, note)
-        for checkin, status, note, author, seq, clock in store.connection.execute(
-            "SELECT checkin, status, note, author, seq, clock FROM v_checkin_replies"
+        (timing.effective(author, seq, clock), author, seq, clock, checkin, status, note, location)
+        for checkin, status, note, location, author, seq, clock in store.connection.execute(
+            "SELECT checkin, status, note, location, author, seq, clock FROM v_checkin_replies"
         )
     )
-    for placed, author, seq, clock, checkin, status, note in replies:
+    for placed, author, seq, clock, checkin, status, note, location in replies:
         if checkin in checkins and m.may(author, seq, clock, "checkin.reply"):
-            data.replies.setdefault(checkin, []).append(Reply(checkin, author, seq, placed, status, note))
+            where = unpack(location, max_len=MAX_ENTRY_SIZE) if location is not None else None
+            data.replies.setdefault(checkin, []).append(Reply(checkin, author, seq, placed, status, note, where))
+
+
+def _kept(track: Track, report_filter: ReportFilter) -> Track:
+    """A track with only the reports the filter keeps (segments left empty are dropped)."""
+    segments = tuple(kept for s in track.segments if (kept := tuple(f for f in s if report_filter.keeps(f.clock))))
+    return Track(track.member, segments, tuple(c for c in track.cleared if report_filter.keeps(c[1])))
 
 
 def _read_pinned_others(store: Store, targets: Iterable[bytes], data: ReportData) -> None:

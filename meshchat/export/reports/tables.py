@@ -48,7 +48,7 @@ def write_messages_csv(data: ReportData, out: TextIO) -> None:
                 SHEET_ZONE,
                 msg.clock,
                 csv_cell(data.room_name(msg.room)),
-                csv_cell(data.name(msg.author)),
+                csv_cell(data.sender(msg, msg.author)),
                 msg.author.hex(),
                 msg.seq,
                 msg.id.hex(),

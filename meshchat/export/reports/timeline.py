@@ -13,11 +13,13 @@ from typing import TextIO
 from meshchat.export.reports.items import Item, timeline, value_text
 from meshchat.export.reports.model import ReportData
 from meshchat.export.reports.text import h, one_line, utc, utc_day, utc_time
+from meshchat.export.reports.whereabouts import STYLE, place_html, positions_section
 from meshchat.log.kinds import severity_label
 from meshchat.log.views import Message
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-STYLE = """
+STYLE = (
+    """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:72rem;padding:1rem;
 color:#1b1b1b;background:#fff}
 h1{margin:.2rem 0;font-size:1.6rem}h2{border-bottom:2px solid #333;padding-bottom:.2rem;margin-top:2rem}
@@ -41,6 +43,8 @@ tr.incident td,tr.task td{background:#fff7e0}tr.checkin td,tr.reply td{backgroun
 tr.reply.help td{background:#fde8e8}
 @media print{nav{display:none}h3{break-after:avoid}}
 """
+    + STYLE
+)
 
 
 def write_timeline(data: ReportData, out: TextIO) -> None:
@@ -62,6 +66,7 @@ def _page(data: ReportData) -> Iterator[str]:
     yield from _members(data)
     yield from _incidents(data)
     yield from _rollcalls(data)
+    yield from positions_section(data)
     yield from _timeline(data)
     yield "</body>\n</html>\n"
 
@@ -83,7 +88,8 @@ def _header(data: ReportData, title: str) -> Iterator[str]:
         "signed by its author: run <code>meshchat verify</code> on this directory to check it, and that this "
         "page is the one the exporting node wrote.</p>\n"
         '<nav><a href="#members">Members</a><a href="#incidents">Incidents</a>'
-        '<a href="#rollcalls">Roll calls</a><a href="#timeline">Timeline</a></nav>\n</header>\n'
+        '<a href="#rollcalls">Roll calls</a><a href="#positions">Positions</a><a href="#timeline">Timeline</a></nav>\n'
+        "</header>\n"
     )
 
 
@@ -121,7 +127,7 @@ def _incidents(data: ReportData) -> Iterator[str]:
             f' <span class="id">{obj.obj.hex()[:8]}</span></td>'
             f"<td>{h(severity_label(obj.get('severity')))}</td><td>{h(value_text(data, obj.get('status')))}</td>"
             f"<td><bdi>{h(value_text(data, obj.get('commander')))}</bdi></td>"
-            f"<td><bdi>{h(value_text(data, obj.get('location')))}</bdi></td>"
+            f"<td>{place_html(obj.get('location'))}</td>"
             f"<td>{utc(obj.opened_clock)} by <bdi>{h(data.name(obj.opened_by))}</bdi></td>"
             f"<td>{utc(obj.last_change.clock)}</td></tr>\n"
         )
@@ -202,11 +208,13 @@ def _row(data: ReportData, item: Item, messages: dict[bytes, Message]) -> str:
                 text = f"\u21b3 {data.name(answered.author)}: {one_line(answered.text, 60)}\n{text}"
     elif item.needs_help:
         classes.append("help")
+    where = f" {place_html(msg.location)}" if msg is not None and msg.location else ""
     return (
         f'<tr class="{" ".join(classes)}"><td class="time">{utc_time(item.clock)}</td>'
         f'<td class="room">{h(data.room_name(item.room))}</td>'
-        f'<td class="who"><bdi>{h(data.name(item.author))}</bdi></td>'
-        f'<td class="what"><bdi class="text">{h(text)}</bdi>{"".join(tags)}</td><td class="id">{short_id}</td></tr>\n'
+        f'<td class="who"><bdi>{h(data.sender(msg, item.author))}</bdi></td>'
+        f'<td class="what"><bdi class="text">{h(text)}</bdi>{where}{"".join(tags)}</td><td class="id">{short_id}</td>'
+        "</tr>\n"
     )
 
 

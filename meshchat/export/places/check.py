@@ -1,0 +1,80 @@
+"""Verify's side of ``positions.geojson`` and ``positions.kml``: the files are made again from the export's
+log (a temporary store rebuilt through the one accept path, read with the exporter's own functions) and must
+be the same, byte for byte. Both are made in one rebuild, kept for the other file's check while the log files
+are unchanged."""
+
+from __future__ import annotations
+
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+from meshchat.export import manifest
+from meshchat.export.chains import Add
+from meshchat.export.errors import ExportError
+from meshchat.export.operation.source import operation_source
+from meshchat.export.places import GEOJSON_FILE, KML_FILE
+from meshchat.export.places.model import Places, places_of
+from meshchat.export.places.render import render
+from meshchat.export.problems import Severity
+from meshchat.export.rebuild import rebuilt_store
+from meshchat.files import is_regular_file, read_untrusted
+from meshchat.log.rules import Membership
+from meshchat.store import Store, StoreError
+
+MAX_FILE = 1 << 30
+
+
+def check_geojson(export: Path, membership: Membership, team: bytes, add: Add) -> int:
+    return _check(export, team, GEOJSON_FILE, add)
+
+
+def check_kml(export: Path, membership: Membership, team: bytes, add: Add) -> int:
+    return _check(export, team, KML_FILE, add)
+
+
+def _check(export: Path, team: bytes, name: str, add: Add) -> int:
+    path = export / name
+    if not is_regular_file(path):
+        return 0
+    try:
+        expected = _expected(export, team, _stamp(export))[name]
+    except (ExportError, StoreError) as exc:
+        add(Severity.WARNING, "places", f"{name} not checked: {exc}", where=name)
+        return 0
+    found = read_untrusted(path, MAX_FILE)
+    lines = expected.count(b"\n")
+    if found == expected:
+        return lines
+    want, have = expected.split(b"\n"), found.split(b"\n")
+    at = next((i for i, (w, h) in enumerate(zip(want, have, strict=False)) if w != h), min(len(want), len(have)))
+    shown = have[at][:120].decode("utf-8", "replace") if at < len(have) else "(the file ends here)"
+    add(
+        Severity.ERROR,
+        "places-changed",
+        f"{name} is not what the log gives: it differs from line {at + 1} on ({shown!r})",
+        where=name,
+    )
+    return lines
+
+
+def _places(store: Store) -> Places:
+    source = operation_source(store)
+    return places_of(source.data, source.team_name)
+
+
+def _stamp(export: Path) -> tuple[tuple[int, int], ...]:
+    """What the made files depend on: the log files as they are now (a changed log is made again)."""
+    out = []
+    for name in (manifest.LOG_FILE, manifest.FORKS_FILE):
+        stat = (export / name).stat()
+        out.append((stat.st_size, stat.st_mtime_ns))
+    return tuple(out)
+
+
+@lru_cache(maxsize=2)
+def _expected(export: Path, team: bytes, stamp: tuple[tuple[int, int], ...]) -> dict[str, bytes]:
+    del stamp  # part of the cache key only
+    with tempfile.TemporaryDirectory(prefix="meshchat-verify-") as tmp, rebuilt_store(export, team, Path(tmp)) as store:
+        files = render(_places(store))
+    return files
