@@ -157,7 +157,8 @@ def test_a_fix_is_never_fresher_than_its_receipt() -> None:
     assert time_doubtful(3_000 + MAX_DRIFT_MS + 1, clock=0, received=3_000)
     assert not time_doubtful(3_000 + MAX_DRIFT_MS, clock=0, received=3_000)
     assert time_doubtful(MAX_DRIFT_MS + 1, clock=0, received=None)
-    fix = Fix(b"a" * 32, 1, 0, 0, 0, 5, None, None, None, "gps", fix_ms=10**13, received=60_000)
+    assert believed_time(fix_ms=10**13, received=None, clock=7_000) == 7_000  # nor than its place in the order
+    fix = Fix(b"a" * 32, 1, 60_000, 0, 0, 5, None, None, None, "gps", fix_ms=10**13, received=60_000)
     assert fix.age_ms(now=60_000 + STALE_AGE) == STALE_AGE and staleness(fix.age_ms(60_000 + STALE_AGE)) == 2
 
 
@@ -165,8 +166,9 @@ STALE_AGE = 20 * 60_000
 
 
 def test_a_node_counts_a_fix_from_when_it_received_it(team: TestTeam, store_for: StoreFor) -> None:
-    """A fix claiming to be from 2077, received now: its age on this node runs from now, and it is doubtful;
-    a fix taken an hour before it was received is an hour old at receipt, as it claims."""
+    """A fix claiming to be from 2077, received now: its age on this node runs from its entry's clock at the
+    latest (never from its claim), and it is doubtful; a fix taken an hour before it was received is an hour
+    old at receipt, as it claims; an entry whose clock is from the future too counts from its receipt."""
     store = store_for(team.team_id)
     store.accept_batch([e.raw for e in team.all_entries()])
     ana, bo = team.members
@@ -177,9 +179,36 @@ def test_a_node_counts_a_fix_from_when_it_received_it(team: TestTeam, store_for:
     for author in (ana, bo):
         assert store.accept(author.entries[-1].raw, now=received).outcome.name == "APPENDED"
     fixes = {f.author: f for f in Views(store).positions()}
-    assert fixes[ana.key].time == received and fixes[ana.key].doubtful
-    assert fixes[ana.key].age_ms(received + 60_000) == 60_000
+    written = ana.entries[-1].clock  # its entry's place in the order, just before its receipt here
+    assert fixes[ana.key].time == written and fixes[ana.key].doubtful
+    assert fixes[ana.key].age_ms(received + 60_000) == received - written + 60_000
     assert fixes[bo.key].time == an_hour_before and not fixes[bo.key].doubtful
+    bo.write("position", {**FIX, "fix_ms": 3_400_000_000_000, "source": "gps"}, clock=3_400_000_000_000)
+    store.accept(bo.entries[-1].raw, now=received + 5000)
+    fixes = {f.author: f for f in Views(store).positions()}
+    assert fixes[bo.key].time == received + 5000 and fixes[bo.key].doubtful
+
+
+def test_hq_counts_a_fix_from_the_future_from_when_the_team_held_it(team: TestTeam, store_for: StoreFor) -> None:
+    """Where nothing records a receipt (an HQ archive), a fix and its entry both dated 2076 count from when the
+    other members' heads entries show they held it (its effective clock), and the fix is doubtful; before any
+    witness, the claim stands as it is."""
+    ana, bo = team.members
+    future = 3_345_000_000_000
+    ana.write("position", {**FIX, "fix_ms": future, "source": "gps"}, clock=future)
+    store = store_for(team.team_id)
+    store.set_meta("receipts", "off")
+    store.accept_batch([e.raw for e in team.all_entries()])
+    [alone] = Views(store).positions()
+    assert alone.received is None and alone.time == future and not alone.doubtful
+    held = team.clock + 1000
+    for witness in (bo, team.founder):
+        named = {ana.key: [ana.entries[-1].seq, ana.entries[-1].id]}
+        witness.write("heads", {"heads": named}, clock=team.tick())
+    store.accept_batch([e.raw for e in team.all_entries()])
+    [witnessed] = Views(store).positions()
+    assert witnessed.clock == team.clock and witnessed.time == team.clock and witnessed.doubtful
+    assert held <= witnessed.time < future
 
 
 def test_the_scale_of_staleness() -> None:

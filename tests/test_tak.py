@@ -17,12 +17,14 @@ from meshchat.log.positions import Report
 from meshchat.log.views import Outsider
 from meshchat.node import Node
 from meshchat.profile import Profile, ProfileError
+from meshchat.store import Store
+from meshchat.store.queries import Views
 from meshchat.tak import cot
 from meshchat.tak.bridge import BridgeSettings, TakBridge, xml_text
 from meshchat.tak.cot import CotError, Place, read_event
 from meshchat.tak.stream import CotStream
 from meshchat.tak.transport import TakServer
-from meshchat.testing import running_node, team_homes, wait_until
+from meshchat.testing import TestTeam, running_node, team_homes, wait_until
 
 NOW = 1_796_000_000_000
 PLACE = Place(52.1, 5.2, 9.0, 3.0)
@@ -243,6 +245,27 @@ async def test_only_fresh_positions_open_incidents_and_flash_go_out(tmp_path: Pa
         await bridge.publish(link, again=True)
         assert [e.type for e in link.read()[4:]] == ["a-f-G-U-C", "b-m-p-s-m"]  # the FLASH went once
         nursery.cancel_scope.cancel()
+
+
+def test_the_flash_feed_goes_by_the_teams_order_not_the_clock_claimed(tmp_path: Path) -> None:
+    """A FLASH whose author's clock is two hours behind, written after its author's heads entry showed it had
+    seen a later post: it sits just after that post in the team's order, so the bridge's feed (FLASH placed
+    after the hour before it started) carries it, though its claimed clock lies before that."""
+    team = TestTeam(members=2)
+    ana, bo = team.members
+    team.tick(3 * 3_600_000)  # the members were added hours before
+    seen = team.post(bo, "the bridge is down")
+    behind = seen.clock - 2 * 3_600_000
+    ana.write("heads", {"heads": {bo.key: [seen.seq, seen.id]}}, clock=behind)
+    team.founder.write("heads", {"heads": {bo.key: [seen.seq, seen.id]}}, clock=team.tick())  # the team held it then
+    flash = ana.write(
+        "msg.post", {"room": team.room, "text": "evacuate", "priority": "flash", "ack_required": True}, clock=behind + 1
+    )
+    store = Store.create(tmp_path / "s.db", team.team_id)
+    store.accept_batch([e.raw for e in team.all_entries()])
+    [fed] = Views(store).flashes(after_clock=seen.clock - 3_600_000)
+    assert fed.id == flash.id and fed.claimed == behind + 1 and fed.clock == seen.clock + 1
+    store.close()
 
 
 async def test_without_a_tak_room_a_member_is_told_and_an_admin_makes_one(tmp_path: Path) -> None:

@@ -8,11 +8,14 @@ hostile member a bad one. So no decision rests on it:
   latest only until its author's next report, and a member who clears its position is hidden from its next
   entry on, whatever either claims. An author cannot reorder its own chain (a fork is found and shown).
 - **When** a fix was taken, as this node believes it, is the claimed time but never later than when the entry
-  reached this node (``received``, a local fact): a fix cannot look fresher than it can be, so a stale position
-  dims on every screen whatever its author claimed. Where nothing was received (an HQ archive), the claim is
-  shown as it is, next to the entry's clock, and marked when the two disagree.
-- A fix that claims to be newer than its receipt (or its entry) by more than the clock's drift bound is
-  **doubtful**: readers mark it.
+  reached this node (``received``, a local fact), nor than where its entry sits in the team's order (its
+  effective clock, ``meshchat.log.timing``: from the log alone, so every node and HQ agree): a fix cannot look
+  fresher than it can be, so a stale position dims on every screen whatever its author claimed, and a fix dated
+  2076 counts, at HQ too, from when the team held it.
+- A fix that claims to be newer than its receipt (or, where that is unknown, its entry's effective clock) by
+  more than the clock's drift bound is **doubtful**: readers mark it.
+
+Latest by ``seq`` agrees with the team's order: an author's effective clocks never decrease along its chain.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ class Fix:
 
     author: bytes
     seq: int
-    clock: int
+    clock: int  # the entry's effective clock: its place in the team's order (meshchat.log.timing)
     lat_e7: int
     lon_e7: int
     accuracy_m: int
@@ -88,7 +91,7 @@ class Fix:
     @property
     def time(self) -> int:
         """When the fix was taken, as far as this node can tell (see the module's rules)."""
-        return believed_time(self.fix_ms, self.received)
+        return believed_time(self.fix_ms, self.received, self.clock)
 
     @property
     def doubtful(self) -> bool:
@@ -98,14 +101,16 @@ class Fix:
         return max(0, now - self.time)
 
 
-def believed_time(fix_ms: int, received: int | None) -> int:
-    """The claimed time of a fix, but never later than when it reached this node."""
-    return fix_ms if received is None else min(fix_ms, received)
+def believed_time(fix_ms: int, received: int | None, clock: int | None = None) -> int:
+    """The claimed time of a fix, but never later than when it reached this node, nor than its entry's
+    effective ``clock`` (where given)."""
+    bounds = [b for b in (received, clock) if b is not None]
+    return min([fix_ms, *bounds])
 
 
 def time_doubtful(fix_ms: int, clock: int, received: int | None) -> bool:
     """Whether a fix claims a time its entry cannot have: later than its receipt here (or, where that is not
-    known, than the entry's own clock) by more than the drift the clock rules allow."""
+    known, than the entry's effective clock) by more than the drift the clock rules allow."""
     bound = received if received is not None else clock
     return fix_ms > bound + MAX_DRIFT_MS
 

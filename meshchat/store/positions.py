@@ -8,11 +8,12 @@ by the membership, and which is latest by ``meshchat.log.positions``. Reads go p
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from meshchat.log.positions import CLEARED, Fix, freshest
 from meshchat.log.rules import Membership
+from meshchat.log.timing import Timing
 from meshchat.log.views import Outsider
 
 # With when this node first stored each report (entries.received: local, NULL where unknown, as in an archive).
@@ -52,7 +53,7 @@ class Track:
 
     member: bytes
     segments: tuple[tuple[Fix, ...], ...]
-    cleared: tuple[tuple[int, int], ...] = ()  # (seq, clock) of each position.clear that took effect
+    cleared: tuple[tuple[int, int], ...] = ()  # (seq, effective clock) of each position.clear that took effect
 
     @property
     def fixes(self) -> tuple[Fix, ...]:
@@ -60,34 +61,39 @@ class Track:
 
 
 class PositionViews:
-    """Position queries over one store connection, judged by the membership it is given."""
+    """Position queries over one store connection, judged by the membership it is given. Each fix carries its
+    entry's effective clock (``meshchat.log.timing``: its place in the team's order, from the log alone), read
+    from ``timing()`` once per query."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, timing: Callable[[], Timing]) -> None:
         self.conn = conn
+        self.timing = timing
 
     def latest(self, m: Membership) -> list[Fix]:
         """Each member's latest position, unless its latest report cleared it; by member key."""
         out = []
+        timing = self.timing()
         for (author,) in self.conn.execute(
             "SELECT DISTINCT author FROM v_positions WHERE kind != 'position.relay' ORDER BY author"
         ).fetchall():
             report = next(_effective(self.conn.execute(_OWN_NEWEST_FIRST, (author,)), m), None)
             if report is not None and report[0] != CLEARED:
-                out.append(_fix(report))
+                out.append(_fix(report, timing))
         return out
 
     def track(self, member: bytes, m: Membership) -> Track:
+        timing = self.timing()
         segments: list[tuple[Fix, ...]] = []
         current: list[Fix] = []
         cleared: list[tuple[int, int]] = []
         for row in _effective(self.conn.execute(_OWN, (member,)), m):
             if row[0] == CLEARED:
-                cleared.append((row[13], row[14]))
+                cleared.append((row[13], timing.effective(member, row[13], row[14])))
                 if current:
                     segments.append(tuple(current))
                 current = []
             else:
-                current.append(_fix(row))
+                current.append(_fix(row, timing))
         if current:
             segments.append(tuple(current))
         return Track(member, tuple(segments), tuple(cleared))
@@ -102,19 +108,21 @@ class PositionViews:
 
     def relayed(self, m: Membership) -> list[Fix]:
         """Every relayed position that took effect, by bridge (author) and its order (for HQ)."""
+        timing = self.timing()
         rows = self.conn.execute(_COLUMNS + "WHERE p.kind = 'position.relay' ORDER BY p.author, p.seq")
-        return [_fix(row) for row in _effective(rows, m)]
+        return [_fix(row, timing) for row in _effective(rows, m)]
 
     def outsiders(self, m: Membership) -> list[Fix]:
         """The latest relayed position of each outsider (by network and uid): each bridge's latest in its own
         order, then, where several bridges relay one outsider, the fix believed taken last."""
         by_outsider: dict[tuple[str, str], list[Fix]] = {}
+        timing = self.timing()
         for net, uid, author in self.conn.execute(
             "SELECT DISTINCT net, uid, author FROM v_positions WHERE kind = 'position.relay' ORDER BY net, uid, author"
         ).fetchall():
             report = next(_effective(self.conn.execute(_RELAYED, (net, uid, author)), m), None)
             if report is not None:
-                by_outsider.setdefault((net, uid), []).append(_fix(report))
+                by_outsider.setdefault((net, uid), []).append(_fix(report, timing))
         chosen = (freshest(fixes) for fixes in by_outsider.values())
         return [f for f in chosen if f is not None]
 
@@ -126,10 +134,11 @@ def _effective(rows: sqlite3.Cursor, m: Membership) -> Iterator[Row]:
             yield row
 
 
-def _fix(row: Row) -> Fix:
+def _fix(row: Row, timing: Timing) -> Fix:
     kind, net, uid, callsign, lat, lon, accuracy, alt, heading, speed, fix_ms, source, author, seq, clock, received = (
         row
     )
     assert lat is not None and lon is not None and accuracy is not None and fix_ms is not None  # a fix's rows
     via = Outsider(net, uid, callsign or "") if net is not None and uid is not None else None
-    return Fix(author, seq, clock, lat, lon, accuracy, alt, heading, speed, source or kind, fix_ms, received, via)
+    placed = timing.effective(author, seq, clock)
+    return Fix(author, seq, placed, lat, lon, accuracy, alt, heading, speed, source or kind, fix_ms, received, via)

@@ -111,7 +111,7 @@ class Views:
         self.store = store
         self.conn = store.connection
         self._rooms: _RoomIndex | None = None
-        self._positions = PositionViews(self.conn)
+        self._positions = PositionViews(self.conn, store.clocks.current)
 
     @property
     def membership(self) -> Membership:
@@ -274,16 +274,13 @@ class Views:
         return [msg for msg in self._messages_from_rows(picked, m) if not msg.retracted]
 
     def flashes(self, *, after_clock: int = -1) -> list[Message]:
-        """Every FLASH message written after ``after_clock``, by anyone, oldest first, retracted ones left out
-        (what the TAK bridge sends out as GeoChat)."""
+        """Every FLASH message placed after ``after_clock`` in the team's order (its effective clock, so a
+        backdated or far-future clock does not decide it), by anyone, oldest first, retracted ones left out
+        (what the TAK bridge sends out as GeoChat). FLASH messages are few: all are read and placed."""
         m = self.membership
-        rows = self.conn.execute(
-            "SELECT a.key, e.seq, e.clock, e.raw, e.flags FROM entries e JOIN authors a ON a.ix = e.author "
-            "WHERE e.flags & 1 AND e.clock > ? ORDER BY e.clock",
-            (after_clock,),
-        ).fetchall()
-        picked = [(c, k, s, r, f) for k, s, c, r, f in rows if m.may(k, s, c, "msg.post")]
-        messages = self._messages_from_rows(sorted(picked, key=lambda r: r[:3]), m)
+        rows = self.conn.execute(_MESSAGE_COLUMNS + "WHERE e.flags & 1").fetchall()
+        picked = [r for r in self._placed(r for r in rows if m.may(r[0], r[1], r[2], "msg.post")) if r[0] > after_clock]
+        messages = self._messages_from_rows(picked, m)
         return [msg for msg in messages if msg.is_flash and not msg.retracted]
 
     def pinned_in(self, room: bytes) -> list[Message]:

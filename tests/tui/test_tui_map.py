@@ -34,7 +34,7 @@ def field_morning(scene: Scene) -> Scene:
     last fix 75 minutes old; a TAK user relayed by Bo's bridge; an incident with coordinates and one without."""
     s = scene
     s.write(s.bo, "member.profile", name="Bo", callsign="BRAVO-2")
-    _at(s, 76)
+    _at(s, 75)
     cy = moved(HERE, -900.0, -300.0)
     s.write(s.cy, "position", source="manual", accuracy_m=120, fix_ms=NOW - 75 * 60_000, **_e7(cy))
     _at(s, 10)

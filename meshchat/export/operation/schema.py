@@ -310,7 +310,8 @@ POSITIONS = Table(
     "positions",
     "Every position report that had effect, by author and their order: a member's own (kind fix), the end of "
     "its sharing (cleared: no coordinates) and an outsider's a bridge relayed (relayed, with the outsider). "
-    "fix_ms is the time the fix claims (its author's word); clock_ms its entry's clock. Latest is by author_seq.",
+    "fix_ms is the time the fix claims (its author's word); clock_ms its entry's place in the team's order "
+    "(its effective clock). Latest is by author_seq.",
     (
         *_by("author"),
         *_time(),
@@ -327,7 +328,7 @@ POSITIONS = Table(
         Column("source", "TEXT", "gps or manual (fix), relay (relayed)", not_null=False),
         Column("fix_ms", "INTEGER", "when the fix claims it was taken, ms since the epoch", not_null=False),
         Column("fix_utc", "TEXT", "fix_ms as YYYY-MM-DD HH:MM:SS.SSS, UTC", not_null=False),
-        Column("time_doubtful", "INTEGER", "1 when the fix claims a time over 5 minutes after its entry's clock"),
+        Column("time_doubtful", "INTEGER", "1 when the fix claims a time over 5 minutes after clock_ms"),
         Column("outsider_net", "TEXT", "relayed: the outsider's network (tak)", not_null=False),
         Column("outsider_uid", "TEXT", "relayed: the outsider's uid on that network", not_null=False),
         Column("outsider_callsign", "TEXT", "relayed: the outsider's callsign there", not_null=False),
