@@ -4,6 +4,7 @@ client standing in for an ATAK user (it sends what ATAK sends and keeps what it 
 from __future__ import annotations
 
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -34,16 +35,37 @@ cot_log =
 enabled = false
 """
 
+TAKY_TLS = """enabled = true
+client_cert_required = true
+ca = {ca}
+cert = {cert}
+key = {key}
+"""
+
+
+@dataclass(frozen=True)
+class TakyTls:
+    """The files of taky's TLS port: the CA it checks clients against, its own certificate and key."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
 
 @contextmanager
-def taky_server(root: Path) -> Iterator[int]:
-    """taky listening on 127.0.0.1 (a free port, which it yields) until the block ends."""
+def taky_server(root: Path, tls: TakyTls | None = None) -> Iterator[int]:
+    """taky listening on 127.0.0.1 (a free port, which it yields) until the block ends; with ``tls``, on TLS
+    only, and every client must present a certificate of ``tls.ca`` (as on TAK Server's port 8089)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     root.mkdir(parents=True, exist_ok=True)
     config = root / "taky.conf"
-    config.write_text(TAKY_CONFIG.format(root=root, port=port))
+    text = TAKY_CONFIG.format(root=root, port=port)
+    if tls is not None:
+        text = text.replace("enabled = false\n", TAKY_TLS.format(ca=tls.ca, cert=tls.cert, key=tls.key))
+    config.write_text(text)
+    mode = "tcp" if tls is None else "ssl"
     log = (root / "taky.log").open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "taky.cot", "-c", str(config), "-l", "debug"],
@@ -53,7 +75,7 @@ def taky_server(root: Path) -> Iterator[int]:
     )
     try:
         deadline = time.monotonic() + 30
-        while f"Listening for tcp on 127.0.0.1:{port}" not in (root / "taky.log").read_text():
+        while f"Listening for {mode} on 127.0.0.1:{port}" not in (root / "taky.log").read_text():
             assert server.poll() is None, (root / "taky.log").read_text()
             assert time.monotonic() < deadline, "taky did not start"
             time.sleep(0.05)
@@ -77,10 +99,14 @@ class AtakStandIn:
     callsign: str = "ALPHA-1"
     place: Place = field(default_factory=lambda: Place(52.1003, 5.1301, 8.0, 12.0))
     received: list[CotEvent] = field(default_factory=list)
-    stream: trio.SocketStream | None = None
+    stream: trio.abc.Stream | None = None
 
-    async def connect(self, port: int) -> None:
-        self.stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async def connect(self, port: int, tls: ssl.SSLContext | None = None) -> None:
+        stream: trio.abc.Stream = await trio.open_tcp_stream("127.0.0.1", port)
+        if tls is not None:
+            stream = trio.SSLStream(stream, tls, server_hostname="127.0.0.1")
+            await stream.do_handshake()
+        self.stream = stream
 
     async def send(self, event: bytes) -> None:
         assert self.stream is not None

@@ -95,6 +95,13 @@ class Budget:
         return True
 
 
+def why(exc: BaseException) -> str:
+    """What went wrong, in words: trio reports a broken TLS stream with no message of its own, its cause
+    (e.g. the server's "certificate required" alert) says it."""
+    cause = exc.__cause__
+    return str(cause or exc) or type(exc).__name__
+
+
 class TakBridge:
     """``await bridge.run()`` beside a running node; it connects, and reconnects with backoff, until cancelled."""
 
@@ -167,7 +174,7 @@ class TakBridge:
                 try:
                     await self._publish_loop(link)
                 except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                    ended.append(f"sending failed: {exc}")
+                    ended.append(f"sending failed: {why(exc)}")
                 nursery.cancel_scope.cancel()
 
             nursery.start_soon(publish)
@@ -178,7 +185,7 @@ class TakBridge:
             except CotError as exc:
                 ended.append(f"the stream is not CoT: {exc}")
             except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                ended.append(f"reading failed: {exc}")
+                ended.append(f"reading failed: {why(exc)}")
             nursery.cancel_scope.cancel()
         return ended[0] if ended else "the connection ended"
 

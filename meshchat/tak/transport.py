@@ -67,13 +67,21 @@ def tls_context(*, cert: Path | None, key: Path | None, ca: Path | None) -> ssl.
 
 @asynccontextmanager
 async def open_link(target: Target) -> AsyncIterator[Link]:
-    """Connect to ``target``; the link closes when the block ends. Raises OSError (or ssl.SSLError, an
-    OSError) when it cannot connect."""
+    """Connect to ``target``; the link closes when the block ends. Raises OSError when it cannot connect,
+    ConnectionError (an OSError) saying why when the TLS handshake fails (trio reports that as a broken
+    stream, which would otherwise pass for a bug and end the bridge)."""
     if isinstance(target, TakServer):
         stream: trio.abc.Stream = await trio.open_tcp_stream(target.host, target.port)
         if target.tls is not None:
             tls = trio.SSLStream(stream, target.tls, server_hostname=target.host)
-            await tls.do_handshake()
+            try:
+                await tls.do_handshake()
+            except trio.BrokenResourceError as exc:
+                await trio.aclose_forcefully(stream)
+                raise ConnectionError(f"the TLS handshake failed: {exc.__cause__ or 'the connection broke'}") from exc
+            except BaseException:
+                await trio.aclose_forcefully(stream)
+                raise
             stream = tls
         async with stream:
             yield _StreamLink(stream)
