@@ -79,6 +79,10 @@ def taky_server(root: Path, tls: TakyTls | None = None) -> Iterator[int]:
             assert server.poll() is None, (root / "taky.log").read_text()
             assert time.monotonic() < deadline, "taky did not start"
             time.sleep(0.05)
+        while not _accepts(port):  # taky says it listens just before it does
+            assert server.poll() is None, (root / "taky.log").read_text()
+            assert time.monotonic() < deadline, "taky does not accept connections"
+            time.sleep(0.05)
         yield port
     finally:
         server.terminate()
@@ -88,6 +92,14 @@ def taky_server(root: Path, tls: TakyTls | None = None) -> Iterator[int]:
             server.kill()
             server.wait()
         log.close()
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    except OSError:
+        return False
+    return True
 
 
 @dataclass
