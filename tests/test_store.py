@@ -270,7 +270,7 @@ def test_a_schema_2_store_gains_positions_and_where_answers_were(tmp_path: Path,
     )
     conn.close()
     with Store.open(path) as store:
-        assert store.get_meta("schema_version") == SCHEMA_VERSION == 3
+        assert store.get_meta("schema_version") == SCHEMA_VERSION == 4
         views = Views(store)
         assert [(f.author, f.lat_e7) for f in views.positions()] == [(member.key, 520907000)]
         [answered] = views.checkins()
@@ -290,7 +290,7 @@ def test_a_schema_1_store_is_migrated_on_open(tmp_path: Path, team: TestTeam) ->
         store.accept_batch([e.raw for e in team.all_entries()])
     conn = sqlite3.connect(path)
     conn.executescript(
-        "ALTER TABLE entries DROP COLUMN received; DROP TABLE v_held;"
+        "ALTER TABLE entries DROP COLUMN received; DROP TABLE v_held; DROP TABLE v_files;"
         "UPDATE meta SET value = 1 WHERE key = 'schema_version';"
     )
     conn.close()
@@ -305,3 +305,26 @@ def test_a_schema_1_store_is_migrated_on_open(tmp_path: Path, team: TestTeam) ->
         received = store.connection.execute("SELECT received FROM entries WHERE id = ?", (later.id,)).fetchone()
         assert received == (later.clock + 5,)
         assert [m.text for m in Views(store).messages(team.room)] == [post.body()["text"], "after the upgrade"]
+
+
+def test_a_schema_3_store_gains_the_files_of_its_posts(tmp_path: Path, team: TestTeam) -> None:
+    """Schema 4 adds the view of attached files (what a node fetches, what HQ lists): posts with files stored
+    before it (by a node that already wrote them) are found after the upgrade."""
+    import sqlite3
+
+    member = team.members[0]
+    files = [{"blob": b"f" * 32, "size": 1234, "name": "breach.jpg", "type": "image/jpeg"}]
+    post = team.post(member, "photo from before the upgrade", files=files)
+    path = tmp_path / "old.db"
+    with Store.create(path, team.team_id) as store:
+        store.accept_batch([e.raw for e in team.all_entries()])
+    conn = sqlite3.connect(path)
+    conn.executescript("DROP TABLE v_files; UPDATE meta SET value = 3 WHERE key = 'schema_version';")
+    conn.close()
+    with Store.open(path) as store:
+        assert store.get_meta("schema_version") == SCHEMA_VERSION
+        last, found = Views(store).files_since(0)
+        assert [(f.blob, f.size, f.name, f.type) for f in found] == [(b"f" * 32, 1234, "breach.jpg", "image/jpeg")]
+        assert Views(store).files_since(last) == (last, [])
+        row = store.connection.execute("SELECT room, entry_id, author, seq FROM v_files").fetchone()
+        assert row == (team.room, post.id, member.key, post.seq)

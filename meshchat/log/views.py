@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from meshchat.log.attachments import Attachment
+from meshchat.log.attachments import Attachment, attachments_of
 from meshchat.log.clock import MAX_DRIFT_MS
 from meshchat.log.codec import Value, pack
 from meshchat.log.entry import Entry
@@ -123,6 +123,18 @@ class HeldRow(NamedTuple):
     stamp: Stamp
 
 
+class FileRow(NamedTuple):
+    """A file attached to a post (``meshchat.log.attachments``): what the node fetches, and what HQ lists."""
+
+    blob: bytes
+    size: int
+    name: str
+    type: str
+    room: bytes
+    entry_id: bytes
+    stamp: Stamp
+
+
 class ControlRow(NamedTuple):
     """A membership entry, kept apart so the rules can be evaluated without reading the whole log."""
 
@@ -141,6 +153,7 @@ ViewRow = (
     | CheckinRow
     | CheckinReplyRow
     | HeldRow
+    | FileRow
     | PositionRow
     | ControlRow
 )
@@ -258,7 +271,15 @@ def _held(value: Value) -> tuple[int, bytes]:
 
 def _project_post(entry: Entry) -> list[ViewRow]:
     columns = post_columns(entry.decoded_body)
-    return [] if columns is None else [MessageRow(*columns)]
+    if columns is None:
+        return []
+    return [MessageRow(*columns), *file_rows(entry, columns[0])]
+
+
+def file_rows(entry: Entry, room: bytes) -> list[FileRow]:
+    """The files of a post that fits its kind (the store calls this beside :func:`post_columns`)."""
+    stamp = Stamp(entry.author, entry.seq, entry.clock)
+    return [FileRow(f.blob, f.size, f.name, f.type, room, entry.id, stamp) for f in attachments_of(entry.decoded_body)]
 
 
 def post_columns(body: dict[str, Value]) -> tuple[bytes, int] | None:

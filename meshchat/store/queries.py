@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from meshchat.log.attachments import attachments_of
+from meshchat.log.attachments import Attachment, attachments_of
 from meshchat.log.codec import pack, unpack
 from meshchat.log.effects import MarksOn, MarkStamp, Opening, OpenStamp, marks_on, opening, pin_counts
 from meshchat.log.entry import MAX_ENTRY_SIZE, decode_entry
@@ -256,6 +256,35 @@ class Views:
             row = (clock, entry.author, entry.seq, entry.raw, _flags_of(flags), received)
             return self._messages_from_rows([row], m)[0]
         return None
+
+    def files_since(self, rowid: int) -> tuple[int, list[Attachment]]:
+        """Files attached to posts that take effect, among the ``v_files`` rows after ``rowid`` (each blob
+        once); returns the last rowid read too, to ask again from there."""
+        m = self.membership
+        rows = self.conn.execute(
+            "SELECT rowid, blob, size, name, type, author, seq, clock FROM v_files WHERE rowid > ? ORDER BY rowid",
+            (rowid,),
+        ).fetchall()
+        files: dict[bytes, Attachment] = {}
+        for _, blob, size, name, mime, author, seq, clock in rows:
+            if blob not in files and m.may(author, seq, clock, "msg.post"):
+                files[blob] = Attachment(blob, size, name, mime)
+        return (rows[-1][0] if rows else rowid), list(files.values())
+
+    def files_of(self, blobs: Sequence[bytes]) -> list[Attachment]:
+        """The files with these blob ids, as posts that take effect describe them."""
+        m = self.membership
+        found: dict[bytes, Attachment] = {}
+        for start in range(0, len(blobs), 500):
+            chunk = blobs[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for blob, size, name, mime, author, seq, clock in self.conn.execute(
+                f"SELECT blob, size, name, type, author, seq, clock FROM v_files WHERE blob IN ({marks})",  # noqa: S608
+                chunk,
+            ):
+                if blob not in found and m.may(author, seq, clock, "msg.post"):
+                    found[blob] = Attachment(blob, size, name, mime)
+        return list(found.values())
 
     def unacknowledged(self, member: bytes) -> list[Message]:
         """Messages that require acknowledgement and that ``member`` has not acknowledged (nor sent)."""

@@ -21,6 +21,7 @@ from meshchat.log.views import (
     CheckinReplyRow,
     CheckinRow,
     ControlRow,
+    FileRow,
     HeldRow,
     MarkRow,
     MessageRow,
@@ -31,11 +32,12 @@ from meshchat.log.views import (
     RoomRow,
     Stamp,
     ViewRow,
+    file_rows,
     post_columns,
     project,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 ENTRIES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -136,7 +138,14 @@ CREATE TABLE IF NOT EXISTS v_control (
     kind TEXT NOT NULL, body BLOB NOT NULL, author BLOB NOT NULL, seq INTEGER NOT NULL, clock INTEGER NOT NULL
 );
 """
-VIEWS += "".join(f"{statement};\n" for statement in (*HELD_VIEW, *POSITION_VIEWS))
+# Added in schema 4 (see MIGRATIONS): the files attached to posts (meshchat.log.attachments).
+FILES_VIEW = (
+    "CREATE TABLE IF NOT EXISTS v_files (blob BLOB NOT NULL, size INTEGER NOT NULL, name TEXT NOT NULL, "
+    "type TEXT NOT NULL, room BLOB NOT NULL, entry_id BLOB NOT NULL, "
+    "author BLOB NOT NULL, seq INTEGER NOT NULL, clock INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS v_files_blob ON v_files (blob)",
+)
+VIEWS += "".join(f"{statement};\n" for statement in (*HELD_VIEW, *FILES_VIEW, *POSITION_VIEWS))
 
 
 # How a store of an older schema becomes the current one: from version N, these statements, then the view rows
@@ -148,6 +157,7 @@ MIGRATIONS: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("DROP TABLE v_checkin_replies", *POSITION_VIEWS),
         ("checkin.reply", "position", "position.clear", "position.relay"),
     ),
+    3: (("DROP TABLE IF EXISTS v_files", *FILES_VIEW), ("msg.post",)),
 }
 
 # The table each view row type goes to. Its columns are the row's fields in order, the Stamp flattened to
@@ -161,6 +171,7 @@ ROW_TABLES: dict[type[ViewRow], str] = {
     CheckinRow: "v_checkins",
     CheckinReplyRow: "v_checkin_replies",
     HeldRow: "v_held",
+    FileRow: "v_files",
     PositionRow: "v_positions",
     ControlRow: "v_control",
 }
@@ -235,6 +246,9 @@ def add_rows(
             columns = post_columns(body)
             if columns is not None:
                 room, flags = columns
+                if "files" in body:
+                    for file_row in file_rows(entry, room):
+                        view_rows.setdefault("FileRow", []).append(flatten(file_row))
         else:
             for row in project(entry):
                 if type(row) is MessageRow:
