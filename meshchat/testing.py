@@ -15,7 +15,7 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -28,6 +28,7 @@ import trio.testing
 
 from meshchat.identity import Identity
 from meshchat.log.entry import ZERO_ID, Entry, decode_entry, sign_entry
+from meshchat.proto.blobs import BlobsAsked, BlobsHeld, NeedPart, PieceReceived
 from meshchat.proto.connection import Connection
 from meshchat.proto.connection import State as ConnectionState
 from meshchat.proto.events import ConnectionClosed, EntriesReceived, HandshakeComplete, NeedEntries
@@ -263,6 +264,88 @@ class MemoryLog:
         return sum(len(raws) for raws in self.logs.values())
 
 
+class MemoryBlobs:
+    """Files of one side of a :class:`ConnectionPair`, in memory: what it holds whole, and what it fetches
+    (every part of a wanted blob from the one peer, the index first), each part checked as it completes."""
+
+    def __init__(self) -> None:
+        self.whole: dict[bytes, bytes] = {}
+        self.fetching: dict[bytes, dict[str, Any]] = {}
+        self.bad: list[str] = []  # parts that did not match
+
+    def add(self, data: bytes) -> bytes:
+        from meshchat.log.attachments import CHUNK_SIZE, blob_id, hash_chunks
+
+        index = hash_chunks(data[o : o + CHUNK_SIZE] for o in range(0, len(data), CHUNK_SIZE))
+        blob = blob_id(len(data), index)
+        self.whole[blob] = data
+        return blob
+
+    def want(self, conn: Connection, blob: bytes, size: int) -> None:
+        self.fetching[blob] = {"size": size, "index": None, "parts": {}, "arriving": {}}
+        conn.ask_blobs([blob])
+
+    def holdings(self, blobs: Iterable[bytes]) -> dict[bytes, bytes]:
+        from meshchat.log.attachments import ChunkSet, chunk_count
+
+        return {b: ChunkSet.full(chunk_count(len(self.whole[b]))).encode() if b in self.whole else b"" for b in blobs}
+
+    def read(self, request: NeedPart) -> tuple[bytes | None, bool]:
+        from meshchat.log.attachments import CHUNK_SIZE, hash_chunks
+
+        data = self.whole.get(request.blob)
+        if data is None:
+            return None, True
+        if request.part == 0:
+            part = hash_chunks(data[o : o + CHUNK_SIZE] for o in range(0, len(data), CHUNK_SIZE))
+        else:
+            part = data[(request.part - 1) * CHUNK_SIZE : request.part * CHUNK_SIZE]
+        piece = part[request.offset : request.offset + request.max_bytes]
+        return piece, request.offset + len(piece) >= len(part)
+
+    def on_held(self, conn: Connection, held: Mapping[bytes, bytes]) -> None:
+        from meshchat.log.attachments import chunk_count
+
+        for blob, bits in held.items():
+            state = self.fetching.get(blob)
+            if state is not None and bits and not state.get("asked"):
+                state["asked"] = True
+                count = chunk_count(state["size"])
+                parts = ([0] if count > 1 else []) + list(range(1, count + 1))
+                conn.fetch_parts({blob: [(p, 0) for p in parts]})
+
+    def on_piece(self, piece: PieceReceived) -> None:
+        from meshchat.log.attachments import HASH_SIZE, blob_id, chunk_count, chunk_hash, chunk_span
+
+        state = self.fetching.get(piece.blob)
+        if state is None:
+            return
+        size = state["size"]
+        arriving = state["arriving"].setdefault(piece.part, bytearray())
+        assert piece.offset == len(arriving), "pieces of a part arrive in order"
+        arriving += piece.data
+        count = chunk_count(size)
+        length = count * HASH_SIZE if piece.part == 0 else chunk_span(size, piece.part)[1]
+        if len(arriving) < length:
+            return
+        data = bytes(state["arriving"].pop(piece.part))
+        if piece.part == 0:
+            if blob_id(size, data) != piece.blob:
+                self.bad.append("index")
+            state["index"] = data
+            return
+        index = state["index"] if count > 1 else chunk_hash(data)
+        if (count == 1 and blob_id(size, index) != piece.blob) or index[
+            (piece.part - 1) * 32 : piece.part * 32
+        ] != chunk_hash(data):
+            self.bad.append(f"chunk {piece.part}")
+            return
+        state["parts"][piece.part] = data
+        if len(state["parts"]) == count:
+            self.whole[piece.blob] = b"".join(state["parts"][i] for i in range(1, count + 1))
+            del self.fetching[piece.blob]
+
+
 @dataclass
 class ConnectionPair:
     """Two pure :class:`~meshchat.proto.connection.Connection` objects passing bytes to each other, each
@@ -276,6 +359,7 @@ class ConnectionPair:
     events: dict[str, list[ProtoEvent]] = field(default_factory=lambda: {"client": [], "server": []})
     received: dict[str, int] = field(default_factory=lambda: {"client": 0, "server": 0})  # bytes each side got
     now: float = 0.0  # the pair's clock: :meth:`run` moves it to the next deadline when nothing else moves
+    blobs: dict[str, MemoryBlobs] = field(default_factory=lambda: {"client": MemoryBlobs(), "server": MemoryBlobs()})
 
     @classmethod
     def create(
@@ -317,6 +401,21 @@ class ConnectionPair:
                 conn.entries_processed(1, log.accept(event.raws))
             elif type(event) is ConnectionClosed:
                 return
+            else:
+                self._drive_blobs(name, conn, event)
+
+    def _drive_blobs(self, name: str, conn: Connection, event: ProtoEvent) -> None:
+        blobs = self.blobs[name]
+        if type(event) is BlobsAsked:
+            conn.blobs_held(blobs.holdings(event.blobs))
+        elif type(event) is BlobsHeld:
+            blobs.on_held(conn, event.held)
+        elif type(event) is NeedPart:
+            data, done = blobs.read(event)
+            conn.send_part(event, data, done=done)
+        elif type(event) is PieceReceived:
+            blobs.on_piece(event)
+            conn.pieces_processed(1)
 
     def step(self) -> int:
         """One round: each side handles its events and sends; returns how many bytes moved."""

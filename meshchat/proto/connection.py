@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import Enum, auto
 
 from meshchat.proto import messages
+from meshchat.proto.blobs import NeedPart
 from meshchat.proto.channel import Kind, SecureChannel, close_reason
 from meshchat.proto.compression import StreamCompressor, StreamDecompressor
 from meshchat.proto.errors import LocalProtocolError, RemoteProtocolError
@@ -193,6 +194,36 @@ class Connection:
     def ping(self) -> None:
         if self.state is State.SYNCING:
             self.session.ping()
+
+    # ---- files (meshchat.proto.blobs) ------------------------------------------------------------------
+
+    def ask_blobs(self, want: Iterable[bytes], drop: Iterable[bytes] = ()) -> None:
+        """Ask the peer what it holds of ``want`` (and to keep telling us), and to stop telling us of ``drop``."""
+        if self.state is State.SYNCING:
+            self.session.blobs.ask(want, drop)
+
+    def blobs_held(self, held: Mapping[bytes, bytes]) -> None:
+        """Answer :class:`~meshchat.proto.blobs.BlobsAsked`: what we hold of each blob (bitfields)."""
+        if self.state is State.SYNCING:
+            self.session.blobs.held(held)
+
+    def blobs_advanced(self, held: Mapping[bytes, bytes]) -> None:
+        """We hold more of these blobs: the peer hears of those it asked about (batched)."""
+        if self.state is State.SYNCING:
+            self.session.blobs.held(held, now=False)
+
+    def fetch_parts(
+        self, add: Mapping[bytes, Iterable[tuple[int, int]]], cancel: Mapping[bytes, Iterable[int]] = {}
+    ) -> None:
+        if self.state is State.SYNCING:
+            self.session.blobs.fetch(add, cancel)
+
+    def send_part(self, request: NeedPart, data: bytes | None, *, done: bool) -> None:
+        self.session.blobs.send_part(request, data, done=done)
+
+    def pieces_processed(self, count: int) -> None:
+        if self.state is State.SYNCING:
+            self.session.blobs.pieces_processed(count)
 
     def close(self, reason: str) -> None:
         """End the link, telling the peer why with an authenticated close (if the channel is up)."""

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from meshchat.log.entry import KEY_SIZE, Entry
+from meshchat.proto.blobs import BlobEvent  # what a link's files bring: see meshchat.proto.blobs
 from meshchat.proto.errors import LocalProtocolError
 
 
@@ -76,4 +77,13 @@ class ConnectionClosed:
     clean: bool
 
 
-Event = HandshakeComplete | SyncStarted | NotesReceived | NeedEntries | EntriesReceived | CaughtUp | ConnectionClosed
+Event = (
+    HandshakeComplete
+    | SyncStarted
+    | NotesReceived
+    | NeedEntries
+    | EntriesReceived
+    | CaughtUp
+    | ConnectionClosed
+    | BlobEvent
+)

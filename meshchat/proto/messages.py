@@ -40,6 +40,7 @@ from meshchat.log.entry import (
     decode_entry,
     entry_from_parts,
 )
+from meshchat.proto import blobs
 from meshchat.proto.errors import LocalProtocolError, RemoteProtocolError
 
 MAX_AUTHORS = 10_000  # authors in one Notes message
@@ -123,7 +124,7 @@ class Ping:
     pass
 
 
-Message = Notes | Entries | Ack | Idle | Ping
+Message = Notes | Entries | Ack | Idle | Ping | blobs.BlobMessage  # types 6 to 10: files (meshchat.proto.blobs)
 
 
 # ---- encoding ----------------------------------------------------------------------------------------------
@@ -142,6 +143,8 @@ def encode(message: Message, team_id: bytes) -> bytes:
         value = [MessageType.IDLE]
     elif type(message) is Ping:
         value = [MessageType.PING]
+    elif type(message) in blobs.BLOB_MESSAGES:
+        value = blobs.encode(message)  # type: ignore[arg-type]
     else:
         raise LocalProtocolError(f"not a sync message: {message!r}")
     return _packb(value)  # type: ignore[no-any-return]
@@ -214,6 +217,8 @@ def decode(body: bytes, team_id: bytes) -> Message:
             return Idle()
         if kind == MessageType.PING and not args:
             return Ping()
+        if kind in blobs.BLOB_TYPES:
+            return blobs.decode(kind, args)
     except LocalProtocolError as exc:
         raise RemoteProtocolError(f"invalid sync message: {exc}") from None
     raise RemoteProtocolError(f"unknown or malformed sync message of type {kind}")

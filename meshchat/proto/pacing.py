@@ -25,6 +25,11 @@ LAN speed in a few round trips of milliseconds). Sizes are counted in entry byte
 (before compact encoding and compression): the rate is then in the same unit, and a link that compresses
 well simply shows a higher rate.
 
+Entries and the pieces of files (``meshchat.proto.blobs``) share one window and one rate: each flight is in a
+*lane* (:data:`ENTRIES` or :data:`PIECES`), acknowledged by its own message (``Ack``, ``Got``), in order
+within its lane, so a receiver that stores an entries batch at once, while pieces before it are still being
+written, acknowledges it at once too.
+
 Pure: the clock is handed in, so tests run minutes of a radio link in virtual time.
 """
 
@@ -45,6 +50,7 @@ BATCH_TIME = 0.25  # seconds of the link's rate in one batch
 SAMPLES = 9  # the estimate is the median of this many recent samples
 GROWTH = 2.0  # one sample raises the estimate at most this much
 MIN_ELAPSED = 0.001  # a sample's interval is at least this
+ENTRIES, PIECES = 0, 1  # the lanes of flights: entries, acknowledged by Ack; pieces of files, by Got
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,7 @@ class Flight:
     acked_at_send: float  # when the last acknowledgement before it came (or the link started)
     limited: bool  # the sender had more to send than the window let it
     seqs: Mapping[bytes, int]  # the highest seq of each author it carried
+    lane: int = ENTRIES
 
 
 class Pacer:
@@ -66,6 +73,7 @@ class Pacer:
         self.acked_at = clock()  # when the last acknowledgement came
         self.in_flight: deque[Flight] = deque()
         self.in_flight_bytes = 0
+        self._lane_flights = [0, 0]  # flights in flight per lane
         self._samples: deque[float] = deque(maxlen=SAMPLES)
         self._starting = True  # growing fast until the estimate stops growing
         self._mark = self.rate  # the estimate when it last grew by a quarter during start-up
@@ -84,16 +92,21 @@ class Pacer:
     def room(self) -> int:
         return self.window - self.in_flight_bytes
 
-    def sent(self, size: int, seqs: Mapping[bytes, int], *, limited: bool = True) -> None:
+    def sent(self, size: int, seqs: Mapping[bytes, int], *, limited: bool = True, lane: int = ENTRIES) -> None:
         """A message of ``size`` bytes went out; ``limited``: we had more to send than the window let us."""
-        self.in_flight.append(Flight(size, self.delivered, self.acked_at, limited, seqs))
+        self.in_flight.append(Flight(size, self.delivered, self.acked_at, limited, seqs, lane))
         self.in_flight_bytes += size
+        self._lane_flights[lane] += 1
 
-    def acknowledged(self, count: int) -> None:
-        """The oldest ``count`` messages in flight were acknowledged (acks come in order)."""
+    def flights(self, lane: int = ENTRIES) -> int:
+        """Messages of ``lane`` in flight."""
+        return self._lane_flights[lane]
+
+    def acknowledged(self, count: int, *, lane: int = ENTRIES) -> None:
+        """The oldest ``count`` messages in flight of ``lane`` were acknowledged (acks come in order)."""
         now = self.clock()
         for _ in range(count):
-            flight = self.in_flight.popleft()
+            flight = self._pop(lane)
             self.in_flight_bytes -= flight.size
             self.delivered += flight.size
             elapsed = max(MIN_ELAPSED, now - flight.acked_at_send)
@@ -102,6 +115,15 @@ class Pacer:
                 self._samples.append(sample)
                 self._estimate(sample)
         self.acked_at = now
+
+    def _pop(self, lane: int) -> Flight:
+        flights = self.in_flight
+        for i, flight in enumerate(flights):
+            if flight.lane == lane:
+                del flights[i]
+                self._lane_flights[lane] -= 1
+                return flight
+        raise IndexError(f"no flight of lane {lane}")
 
     def _estimate(self, sample: float) -> None:
         if not self._starting:

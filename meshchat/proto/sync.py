@@ -43,16 +43,17 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from meshchat.proto.blobs import BLOB_MESSAGES, BlobEvent, BlobLane
 from meshchat.proto.errors import LocalProtocolError, RemoteProtocolError
 from meshchat.proto.events import CaughtUp, EntriesReceived, NeedEntries, NotesReceived, SyncStarted
 from meshchat.proto.messages import MAX_BATCH_ENTRIES, WINDOW, Ack, Entries, Idle, Message, Notes, Ping
-from meshchat.proto.pacing import Pacer
+from meshchat.proto.pacing import ENTRIES, Pacer
 
 NOTE_DELAY = 0.25  # seconds a note about an author the peer does not want pushed may wait for company
 LIVE_ENTRIES = 4  # an author with at most this many entries to send is live: it goes ahead of backlogs
 LIVE_ALLOWANCE = 16 * 1024  # bytes live entries may add beyond the window
 
-SyncEvent = SyncStarted | NotesReceived | NeedEntries | EntriesReceived | CaughtUp
+SyncEvent = SyncStarted | NotesReceived | NeedEntries | EntriesReceived | CaughtUp | BlobEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,7 @@ class SyncSession:
         self._told: dict[bytes, tuple[int, bool]] = {}  # what our notes said last: (seq, push)
         self._proofs: dict[bytes, list[ForkProof]] = {}
         self._proofs_sent: set[tuple[bytes, bytes]] = set()
+        self.blobs = BlobLane(clock, self.pacer, self._events.append)  # files: see meshchat.proto.blobs
         self.add_fork_proofs(fork_proofs)
         self._note(self.held.keys() | self.wants)
         self._outbox.append(self._take_notes())  # our first message: what we hold, what we want (maybe nothing)
@@ -126,7 +128,7 @@ class SyncSession:
         elif type(message) is Notes:
             self._on_notes(message)
         elif type(message) is Ack:
-            if message.batches > len(self.pacer.in_flight):
+            if message.batches > self.pacer.flights(ENTRIES):
                 raise RemoteProtocolError("acknowledged more batches than were sent")
             self.pacer.acknowledged(message.batches)
         elif type(message) is Idle:
@@ -134,6 +136,10 @@ class SyncSession:
                 raise RemoteProtocolError("idle before notes")
             self._peer_idle = True
             self._check_caught_up()
+        elif type(message) in BLOB_MESSAGES:
+            if not self._started:
+                raise RemoteProtocolError("a blob message before notes")
+            self.blobs.receive(message)  # type: ignore[arg-type]
         elif type(message) is not Ping:
             raise LocalProtocolError(f"not a sync message: {message!r}")
 
@@ -261,13 +267,15 @@ class SyncSession:
             return None
         self._queue_fork_proofs()
         pacer = self.pacer
-        if len(pacer.in_flight) < WINDOW and self._pending:
+        if pacer.flights(ENTRIES) < WINDOW and self._pending:
             live = self._live_author()
             room = pacer.room()
             if live is not None and room + LIVE_ALLOWANCE > 0:
                 return self._ask(live, max(1, min(pacer.batch, room + LIVE_ALLOWANCE)), live=True)
             if room > 0:
                 return self._ask(self._pick_author(), min(pacer.batch, room), live=False)
+        if not self._pending and (request := self.blobs.next_request()) is not None:
+            return request  # pieces of files only when no entry waits for the peer
         if self._busy and not self._pending:
             self._busy = False
             self._outbox.append(Idle())
@@ -275,11 +283,12 @@ class SyncSession:
 
     def has_output(self) -> bool:
         """Whether :meth:`outgoing` has something now, or notes that wait for their time."""
-        return bool(self._outbox or self._notes or self._asks)
+        return bool(self._outbox or self._notes or self._asks) or self.blobs.has_output()
 
     def next_deadline(self) -> float | None:
         """When :meth:`outgoing` will have notes to send that are not due now (None: nothing waits)."""
-        return self._notes_due
+        due = [d for d in (self._notes_due, self.blobs.next_deadline()) if d is not None]
+        return min(due) if due else None
 
     def outgoing(self) -> list[Message]:
         """Messages for the peer. Waiting notes go with them, or on their own once due."""
@@ -288,6 +297,7 @@ class SyncSession:
         if waiting and (out or (self._notes_due is not None and self.clock() >= self._notes_due)):
             out.insert(0, self._take_notes())
         self._outbox = []
+        out.extend(self.blobs.outgoing(flush=bool(out)))
         return out
 
     # ---- internals -------------------------------------------------------------------------------------
@@ -357,10 +367,10 @@ class SyncSession:
     def _queue_fork_proofs(self) -> None:
         peer, pacer = self.peer_has, self.pacer
         for author in list(self._proofs):
-            if len(pacer.in_flight) >= WINDOW:
+            if pacer.flights(ENTRIES) >= WINDOW:
                 return
             ready = [p for p in self._proofs[author] if peer.get(author, 0) >= p.seq]
-            for proof in ready[: WINDOW - len(pacer.in_flight)]:
+            for proof in ready[: WINDOW - pacer.flights(ENTRIES)]:
                 self._proofs[author].remove(proof)
                 self._proofs_sent.add(proof.raws)
                 self._send(proof.raws, {author: proof.seq})

@@ -1,0 +1,132 @@
+"""One source per part: which peer sends which part of which blob (meshchat.proto.fetching), pure."""
+
+from __future__ import annotations
+
+from meshchat.log.attachments import CHUNK_SIZE, ChunkSet
+from meshchat.proto.fetching import MIN_OUTSTANDING, STALL_TIME, Fetcher
+
+BLOB, OTHER = b"b" * 32, b"o" * 32
+
+
+class Clock:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _fetcher(
+    *links: str, chunks: int = 6, blob: bytes = BLOB, rank: int = 1, index_known: bool = False
+) -> tuple[Fetcher[str], Clock]:
+    clock = Clock()
+    fetcher: Fetcher[str] = Fetcher(clock)
+    for link in links:
+        fetcher.link_up(link, link.encode())
+    fetcher.want(blob, chunks * CHUNK_SIZE, rank=(rank,), held=ChunkSet(chunks), index_known=index_known)
+    return fetcher, clock
+
+
+def _full(chunks: int = 6) -> bytes:
+    return ChunkSet.full(chunks).encode()
+
+
+def test_the_index_comes_first_then_chunks_spread_over_peers_without_overlap() -> None:
+    fetcher, _ = _fetcher("a", "b")
+    assert fetcher.plan() == {}  # nobody said it holds anything yet
+    fetcher.held_by("a", BLOB, _full())
+    fetcher.held_by("b", BLOB, _full())
+    first = fetcher.plan()
+    assert [(link, change.add) for link, change in first.items()] == [("a", {BLOB: [(0, 0)]})]
+    fetcher.part_done(BLOB, 0)
+    second = fetcher.plan()
+    asked = {link: [p for p, _ in change.add[BLOB]] for link, change in second.items()}
+    assert sorted(asked) == ["a", "b"]
+    parts = asked["a"] + asked["b"]
+    assert sorted(parts) == list(range(1, 1 + 2 * MIN_OUTSTANDING)) and len(set(parts)) == len(parts)
+    fetcher.part_done(BLOB, asked["a"][0])  # a finished one: it gets the next, and nothing is cancelled
+    third = fetcher.plan()
+    assert list(third) == ["a"] and not third["a"].cancel and third["a"].add == {BLOB: [(5, 0)]}
+
+
+def test_only_holders_are_asked_and_a_lost_link_hands_its_parts_on() -> None:
+    fetcher, _ = _fetcher("a", "b", chunks=3, index_known=True)
+    partial = ChunkSet(3)
+    partial.add(3)
+    fetcher.held_by("a", BLOB, _full(3))
+    fetcher.held_by("b", BLOB, partial.encode())
+    plan = fetcher.plan()
+    assert plan["a"].add == {BLOB: [(1, 0), (2, 0)]} and plan["b"].add == {BLOB: [(3, 0)]}
+    fetcher.link_down("a")
+    assert fetcher.plan() == {}  # b holds neither 1 nor 2
+    fetcher.held_by("b", BLOB, _full(3))
+    assert fetcher.plan()["b"].add == {BLOB: [(1, 0)]}  # b has room for two parts: 3 and 1
+
+
+def test_a_stalled_part_goes_to_another_holder() -> None:
+    fetcher, clock = _fetcher("a", "b", chunks=1)
+    fetcher.held_by("a", BLOB, _full(1))
+    assert fetcher.plan()["a"].add == {BLOB: [(1, 0)]}
+    fetcher.held_by("b", BLOB, _full(1))
+    clock.now = STALL_TIME - 1
+    fetcher.check()
+    assert fetcher.plan() == {}
+    clock.now = STALL_TIME + 1
+    fetcher.check()
+    plan = fetcher.plan()
+    assert plan["a"].cancel == {BLOB: [1]} and plan["b"].add == {BLOB: [(1, 0)]}
+
+
+def test_a_part_that_arrives_keeps_its_source() -> None:
+    fetcher, clock = _fetcher("a", "b", chunks=1)
+    fetcher.held_by("a", BLOB, _full(1))
+    fetcher.held_by("b", BLOB, _full(1))
+    fetcher.plan()
+    clock.now = STALL_TIME - 1
+    fetcher.received("a", BLOB, 1, 5000, 5000)
+    clock.now = STALL_TIME + 1
+    fetcher.check()
+    assert fetcher.plan() == {}
+
+
+def test_a_bad_part_keeps_its_sender_away_from_the_blob() -> None:
+    fetcher, _ = _fetcher("a", "b", chunks=1)
+    fetcher.held_by("a", BLOB, _full(1))
+    fetcher.plan()
+    fetcher.held_by("b", BLOB, _full(1))
+    fetcher.part_failed("a", BLOB, 1)
+    plan = fetcher.plan()
+    assert plan["b"].add == {BLOB: [(1, 0)]}
+    fetcher.link_down("b")
+    assert fetcher.plan() == {}  # a is never asked again for this blob
+
+
+def test_a_part_cut_short_resumes_only_from_the_same_peer() -> None:
+    fetcher, _ = _fetcher("a", chunks=1)
+    fetcher.held_by("a", BLOB, _full(1))
+    fetcher.plan()
+    fetcher.received("a", BLOB, 1, 70_000, 70_000)
+    fetcher.link_down("a")
+    fetcher.link_up("a2", b"a")  # the same peer, a new link
+    fetcher.held_by("a2", BLOB, _full(1))
+    assert fetcher.plan()["a2"].add == {BLOB: [(1, 70_000)]}
+    fetcher.received("a2", BLOB, 1, 80_000, 10_000)
+    fetcher.link_down("a2")
+    fetcher.link_up("c", b"c")  # another peer: the part starts again
+    fetcher.held_by("c", BLOB, _full(1))
+    assert fetcher.plan()["c"].add == {BLOB: [(1, 0)]}
+
+
+def test_what_a_person_asked_for_goes_first() -> None:
+    fetcher, _ = _fetcher("a", chunks=4, rank=1, index_known=True)
+    fetcher.want(OTHER, 4 * CHUNK_SIZE, rank=(0,), held=ChunkSet(4), index_known=True)
+    fetcher.held_by("a", BLOB, _full(4))
+    fetcher.held_by("a", OTHER, _full(4))
+    plan = fetcher.plan()
+    assert plan["a"].add == {OTHER: [(1, 0), (2, 0)]}
+
+
+def test_a_bitfield_that_does_not_fit_the_blob_is_a_lie() -> None:
+    fetcher, _ = _fetcher("a", chunks=6)
+    assert fetcher.held_by("a", BLOB, b"\xff") is False
+    assert fetcher.held_by("a", BLOB, b"\xff\xff") is False  # bits past chunk 6
+    assert fetcher.held_by("a", BLOB, b"\xfc") is True
