@@ -128,6 +128,14 @@ class NodeProblem:
 
 
 @dataclass(frozen=True, slots=True)
+class AttachmentsChanged:
+    """Files moved on: fetched whole, further along, started, or stopped (``Node.file_state`` says where each
+    stands). At most four a second."""
+
+    blobs: frozenset[bytes]
+
+
+@dataclass(frozen=True, slots=True)
 class GpsStatus:
     """The GPS as the node reads it through gpsd (``meshchat node --gps``): connecting, up but without a fix
     (``waiting``), a fix (with it), or gpsd unreachable (``down``, and why: it is retried)."""
@@ -139,6 +147,7 @@ class GpsStatus:
 
 NodeEvent = (
     EntriesAdded
+    | AttachmentsChanged
     | MembershipChanged
     | ForkDetected
     | PeerUp

@@ -28,7 +28,9 @@ from typing import Any
 import trio
 
 from meshchat.blobs.attach import AttachError, attach_files
-from meshchat.blobs.settings import BlobSettings
+from meshchat.blobs.saving import save_copy
+from meshchat.blobs.service import BlobService, FileState
+from meshchat.blobs.settings import BlobSettings, requested
 from meshchat.blobs.store import BlobStore
 from meshchat.events import (
     EntriesAdded,
@@ -108,6 +110,10 @@ class Node:
         self._new_entry_hooks: list[Callable[[Sequence[NewEntry]], None]] = []
         self._told_refusal = False
         self.blobs = BlobStore.of_home(profile.home)
+        self.files = BlobService(
+            self.blobs, settings=self.blob_settings, publish=self.publish, requests=self._requested_files
+        )
+        self._seen_file_row = 0  # v_files rows looked at (attachments learned of)
         self.gps_status: GpsStatus | None = None  # the GPS as last read (``NodeConfig.gps``), for the map
         self.replica = StoreReplica(
             profile,
@@ -116,7 +122,12 @@ class Node:
             on_problem=lambda message: self.publish(NodeProblem(message)),
         )
         self.network = PeerManager(
-            self.replica, me=profile.me, publish=self._network_event, wall_ms=wall_ms, settings=self.config.net
+            self.replica,
+            me=profile.me,
+            publish=self._network_event,
+            wall_ms=wall_ms,
+            settings=self.config.net,
+            blobs=self.files.exchange,
         )
 
     @classmethod
@@ -141,6 +152,8 @@ class Node:
             await trio.sleep_forever()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._watch_store)
+            nursery.start_soon(self.files.run)
+            self._resume_files()
             remembered = [a for a in remembered_peers(self.profile) if a not in config.peers]
             peers: list[tuple[Address, FoundBy]] = [(a, "static") for a in (*config.peers, *remembered)]
             problem = None
@@ -378,6 +391,8 @@ class Node:
             self._seen_rowid = new[-1].rowid
         self._seen_rowid = summary.last_rowid
         self.network.local_advanced(self.replica.sendable(summary.heads), summary.heads)
+        if "msg.post" in summary.kinds:
+            self._consider_new_files()
         authors = frozenset(summary.heads)
         self.publish(EntriesAdded(summary.total, summary.kinds, summary.rooms, authors, local=authors == {self.me}))
         if summary.kinds & MEMBERSHIP_KINDS:
@@ -620,6 +635,37 @@ class Node:
     def blob_settings(self) -> BlobSettings:
         """This node's limits for attaching and fetching files (``meshchat.blobs.settings``)."""
         return BlobSettings.load(self.profile.store)
+
+    # ---- files ---------------------------------------------------------------------------------------------
+
+    def file_state(self, file: Attachment) -> FileState:
+        """Where an attached file stands here: held, being fetched (how far, from how many peers), or why not."""
+        return self.files.state(file.blob, file.size)
+
+    async def fetch_file(self, file: Attachment) -> FileState:
+        """Fetch a file from the peers that hold it, before the files fetched unasked (``f`` in the TUI)."""
+        return self.files.fetch(file.blob, file.size, asked=True)
+
+    async def save_file(self, file: Attachment, target: Path) -> Path:
+        """Copy a file held here to ``target`` (a directory: under the file's own name, made safe); returns the
+        path written. Raises :class:`ProfileError` if it is not here or ``target`` exists."""
+        return await trio.to_thread.run_sync(lambda: save_copy(self.blobs, file, target))
+
+    def _requested_files(self) -> list[Attachment]:
+        """Files asked for with ``meshchat fetch`` (from another process) that are not here yet."""
+        wanted = [b for b in requested(self.profile.store) if not self.blobs.has(b)]
+        return self.views.files_of(wanted) if wanted else []
+
+    def _consider_new_files(self) -> None:
+        """Attachments of posts that arrived since we last looked: fetch those this node fetches unasked."""
+        self._seen_file_row, files = self.views.files_since(self._seen_file_row)
+        self.files.consider(files)
+
+    def _resume_files(self) -> None:
+        """At start: go on with fetches under way, and fetch what arrived unfetched while no node ran."""
+        self._seen_file_row, files = self.views.files_since(0)
+        self.files.resume(files)
+        self.files.consider(files)
 
     async def ack(self, message: bytes) -> Entry:
         result: Entry = self._write(lambda: self.profile.ack(message))

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from meshchat.blobs.settings import requested
+from meshchat.blobs.store import BlobStore
 from meshchat.profile import Profile
 from meshchat.testing import run_cli
 
@@ -64,3 +66,19 @@ def test_the_limit_is_this_nodes_and_a_refusal_names_it(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "not a size" in bad.stderr
     missing = run_cli(home, "post", "nowhere", "x", "--attach", str(tmp_path / "video.mp4"), ok=False)
     assert "no room 'nowhere'" in missing.stderr
+
+
+def test_fetch_asks_the_node_and_says_when_none_runs(tmp_path: Path) -> None:
+    home = tmp_path / "ana"
+    run_cli(home, "init", "--team", "Flood", "--name", "Ana")
+    (tmp_path / "a.bin").write_bytes(b"x" * 1000)
+    run_cli(home, "post", "general", "file", "--attach", str(tmp_path / "a.bin"))
+    blob = run_cli(home, "files").stdout.split("blob ")[1][:16]
+    assert "is here already" in run_cli(home, "fetch", blob).stdout
+    with Profile.open(home) as profile:
+        (message,) = [m for m in profile.views.messages(profile.room("general").room) if m.files]
+    BlobStore.of_home(home).path_of(message.files[0].blob).unlink()  # as if it had never been fetched
+    asked = run_cli(home, "fetch", blob).stdout
+    assert "asked for a.bin (1 KB)" in asked and "no node is running" in asked
+    with Profile.open(home) as profile:
+        assert requested(profile.store) == [message.files[0].blob]

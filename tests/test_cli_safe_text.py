@@ -114,6 +114,7 @@ def test_every_command_shows_hostile_text_safely(terminal: Terminal, tmp_path: P
     blob = _only(r"blob ([0-9a-f]{16})", t.run("ana", "files"))
     (tmp_path / "saved").mkdir()
     t.run("ana", "save", blob, str(tmp_path / "saved"))
+    t.run("ana", "fetch", blob)
     opened = t.run("ana", "incident", "open", EVIL, "--severity", "2", "--location", EVIL)
     incident = _only(r"opened incident ([0-9a-f]{8})", opened)
     t.run(

@@ -14,13 +14,16 @@ at once, behind every message.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from meshchat.log.attachments import MAX_BLOB_SIZE
+from meshchat.log.attachments import HASH_SIZE, MAX_BLOB_SIZE
+from meshchat.log.codec import DecodeError, pack, unpack
 from meshchat.store import Store
 
 MAX_ATTACH_KEY = "attach.max_bytes"
 AUTO_FETCH_KEY = "attach.auto_fetch_bytes"
+REQUESTS_KEY = "attach.requested"
 DEFAULT_MAX_ATTACH = 100 * 1000 * 1000
 DEFAULT_AUTO_FETCH = 25 * 1000 * 1000
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*", re.IGNORECASE)
@@ -42,6 +45,24 @@ class BlobSettings:
     def save(self, store: Store) -> None:
         store.set_local(MAX_ATTACH_KEY, self.max_attach.to_bytes(8, "big"))
         store.set_local(AUTO_FETCH_KEY, self.auto_fetch.to_bytes(8, "big"))
+
+
+def requested(store: Store) -> list[bytes]:
+    """Files a person asked this home's node to fetch (``meshchat fetch``), by blob id. Only the command line
+    writes the list; the node reads it."""
+    raw = store.get_local(REQUESTS_KEY)
+    try:
+        value = unpack(raw, max_len=64 * 1024 * 1024) if raw else []
+    except DecodeError:
+        return []
+    return [b for b in value if isinstance(b, bytes) and len(b) == HASH_SIZE] if isinstance(value, list) else []
+
+
+def request(store: Store, blob: bytes, *, drop: Iterable[bytes] = ()) -> None:
+    """Add ``blob`` to the files asked for (and leave out ``drop``: those the node has fetched since)."""
+    gone = set(drop)
+    kept = [b for b in requested(store) if b not in gone and b != blob]
+    store.set_local(REQUESTS_KEY, pack([*kept, blob]))
 
 
 def _read(store: Store, key: str, default: int) -> int:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import shutil
+import time
 from pathlib import Path
 from typing import Any
 
-from meshchat.blobs.settings import BlobSettings, parse_size
+from meshchat.blobs.saving import save_copy
+from meshchat.blobs.settings import BlobSettings, parse_size, request, requested
 from meshchat.blobs.store import BlobStore, human_size
 from meshchat.cli.output import attachment_line, message_line, say
 from meshchat.log.attachments import Attachment
@@ -28,6 +29,15 @@ def register(commands: Any) -> None:
         "--auto-fetch", type=_size, default=None, metavar="SIZE", help="fetch files up to SIZE without being asked"
     )
     p.set_defaults(handler=cmd_files)
+
+    p = commands.add_parser(
+        "fetch",
+        help="ask this home's running node to fetch a file (one over its auto-fetch limit)",
+        description="The node fetches it from the peers that hold it, before the files it fetches unasked; "
+        "'meshchat files' shows how far it got.",
+    )
+    p.add_argument("file", help="the file's blob id (prefix, as 'meshchat files' shows) or its message id")
+    p.set_defaults(handler=cmd_fetch)
 
     p = commands.add_parser("save", help="save a copy of an attached file (one this node holds) where you say")
     p.add_argument("file", help="the file's blob id (prefix, as 'meshchat files' shows) or its message id")
@@ -63,18 +73,32 @@ def cmd_files(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from meshchat.status import STATUS_KEY, NodeStatus
+
+    with Profile.open(args.home) as profile:
+        file = find_file(profile, args.file)
+        blobs = BlobStore.of_home(profile.home)
+        if blobs.has(file.blob):
+            say(f"{file.name} is here already ('meshchat save' copies it out)")
+            return 0
+        request(profile.store, file.blob, drop=[b for b in requested(profile.store) if blobs.has(b)])
+        raw = profile.store.get_local(STATUS_KEY)
+    status = NodeStatus.decode(raw) if raw else None
+    say(f"asked for {file.name} ({human_size(file.size)})")
+    if status is None or not status.running(int(time.time() * 1000)):
+        say("no node is running on this home: 'meshchat node' (or the UI) fetches it once it runs")
+    return 0
+
+
 def cmd_save(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
         file = find_file(profile, args.file)
         blobs = BlobStore.of_home(profile.home)
         if not blobs.has(file.blob):
-            raise ProfileError(f"{file.name} is not here yet: this node has not fetched it")
-        target = args.path / save_name(file) if args.path.is_dir() else args.path
-        if target.exists():
-            raise ProfileError(f"{target} exists already: give another path")
-        with blobs.open(file.blob) as src, target.open("xb") as out:
-            shutil.copyfileobj(src, out)
-        say(f"saved {file.name} ({human_size(file.size)}) to {target}")
+            raise ProfileError(f"{file.name} is not here yet: 'meshchat fetch {file.blob.hex()[:12]}' asks for it")
+        path = save_copy(blobs, file, args.path)
+        say(f"saved {file.name} ({human_size(file.size)}) to {path}")
     return 0
 
 
@@ -99,9 +123,3 @@ def find_file(profile: Profile, id_prefix: str) -> Attachment:
     if len(found) > 1:
         raise ProfileError(f"{id_prefix!r} names {len(found)} files: give more digits")
     return next(iter(found.values()))
-
-
-def save_name(file: Attachment) -> str:
-    """The file's own name, made safe to create: no path, no hidden file, no control characters."""
-    name = "".join(c if c.isprintable() and c not in "/\\" else "_" for c in file.name).strip().lstrip(".")
-    return name or f"file-{file.blob.hex()[:12]}"

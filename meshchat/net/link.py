@@ -11,7 +11,9 @@ Four tasks per link, all cancelled together when the link ends:
   :data:`SEND_PIECE` bytes, each under the idle deadline: a slow link is judged by its progress, never by
   how long a whole batch takes; it also wakes when notes that were waiting for company fall due;
 - the watchdog enforces the handshake deadline, pings an idle link, drops a silent peer, and asks the peer
-  to resend if entries had to be deferred.
+  to resend if entries had to be deferred;
+- the piece task hands pieces of files the peer sends to the node's blob exchange (``meshchat.net.blobs``),
+  apart from entries: an entries batch is stored and acknowledged at once, even behind pieces being written.
 
 Whatever a peer sends can end only its own link: protocol errors, bad entries and timeouts become a reason,
 logged by the peer manager, and the stream is closed.
@@ -29,6 +31,8 @@ from typing import Protocol
 import trio
 
 from meshchat.log.entry import Entry
+from meshchat.net.blobs import BlobExchange
+from meshchat.proto.blobs import BlobEvent, BlobsAsked, BlobsHeld, NeedPart, PieceReceived
 from meshchat.proto.connection import Connection
 from meshchat.proto.connection import State as ConnectionState
 from meshchat.proto.errors import LocalProtocolError, ProtocolError
@@ -142,8 +146,10 @@ class Link:
         settings: LinkSettings,
         *,
         address: str,
+        blobs: BlobExchange | None = None,
     ) -> None:
         self.stream = stream
+        self.blobs = blobs  # the node's files: what it fetches over this link, and serves
         self.side = side
         self.replica = replica
         self.observer = observer
@@ -170,6 +176,11 @@ class Link:
         self._last_sent = trio.current_time()
         self._resync_at: float | None = None
         self._resync_delay = settings.resync_after
+        self._pieces: list[PieceReceived] = []
+        self._pieces_ready = trio.Event()
+        self._blobs_up = False  # the blob exchange knows this link
+        self._pumping = False
+        self._pump_again = False
 
     @property
     def established(self) -> bool:
@@ -183,8 +194,12 @@ class Link:
                 nursery.start_soon(self._guard, self._writer)
                 nursery.start_soon(self._guard, self._ingest)
                 nursery.start_soon(self._guard, self._watchdog)
+                nursery.start_soon(self._guard, self._take_pieces)
                 self._dirty.set()  # the client hello
         finally:
+            if self.blobs is not None and self._blobs_up:
+                self._blobs_up = False
+                self.blobs.link_down(self)
             with trio.CancelScope(shield=True):
                 await self._farewell()
         return self.reason or "link closed"
@@ -289,6 +304,23 @@ class Link:
             self.observer.progress(self)
             self._pump()
 
+    async def _take_pieces(self) -> None:
+        """Pieces of files, to the blob exchange in order; each acknowledged (Got) once it was taken."""
+        while True:
+            await self._pieces_ready.wait()
+            self._pieces_ready = trio.Event()
+            pieces, self._pieces = self._pieces, []
+            if not pieces:
+                continue
+            if self.blobs is not None:
+                reason = await self.blobs.received(self, pieces)
+                if reason is not None:
+                    raise LinkEnded(reason)
+            if self.conn.state is not ConnectionState.SYNCING:
+                return
+            self.conn.pieces_processed(len(pieces))
+            self._pump()
+
     async def _watchdog(self) -> None:
         settings = self.settings
         with trio.move_on_after(settings.handshake_timeout):
@@ -311,6 +343,22 @@ class Link:
                 self.conn.resync(start.local, start.held)
                 self._pump()
 
+    def _answer_blob_event(self, event: BlobEvent) -> None:
+        """Files (``meshchat.proto.blobs``): reads for the peer, pieces to take, what the peer holds or asks."""
+        conn, blobs = self.conn, self.blobs
+        if type(event) is NeedPart:
+            data, done = blobs.read_part(event) if blobs is not None else (None, True)
+            conn.send_part(event, data, done=done)
+        elif type(event) is PieceReceived:
+            self._pieces.append(event)
+            self._pieces_ready.set()
+        elif type(event) is BlobsHeld:
+            if blobs is not None and (reason := blobs.held(self, event.held)) is not None:
+                raise LinkEnded(reason)
+        elif type(event) is BlobsAsked:
+            held = blobs.asked(self, event.blobs) if blobs is not None else {}
+            conn.blobs_held(held or dict.fromkeys(event.blobs, b""))
+
     # ---- events ----------------------------------------------------------------------------------------
 
     def local_advanced(self, heads: Mapping[bytes, int], held: Mapping[bytes, int] | None = None) -> None:
@@ -329,8 +377,39 @@ class Link:
             self.conn.add_fork_proofs(proofs)
             self._pump()
 
+    def ask_blobs(self, want: Iterable[bytes], drop: Iterable[bytes] = ()) -> None:
+        if self.conn.state is ConnectionState.SYNCING:
+            self.conn.ask_blobs(want, drop)
+            self._pump()
+
+    def fetch_parts(self, add: Mapping[bytes, list[tuple[int, int]]], cancel: Mapping[bytes, list[int]]) -> None:
+        if self.conn.state is ConnectionState.SYNCING:
+            self.conn.fetch_parts(add, cancel)
+            self._pump()
+
+    def blobs_advanced(self, held: Mapping[bytes, bytes]) -> None:
+        if self.conn.state is ConnectionState.SYNCING:
+            self.conn.blobs_advanced(held)
+            self._pump()
+
     def _pump(self) -> None:
-        """Answer every event the connection has, then wake the writer."""
+        """Answer every event the connection has, then wake the writer. Re-entered (an answer that makes more
+        to answer, e.g. a Have that gives this link parts to fetch), it lets the outer call go round again."""
+        if self._pumping:
+            self._pump_again = True
+            return
+        self._pumping = True
+        try:
+            self._pump_again = True
+            while self._pump_again:
+                self._pump_again = False
+                self._answer_events()
+        finally:
+            self._pumping = False
+        if self.conn.has_output():
+            self._dirty.set()
+
+    def _answer_events(self) -> None:
         conn = self.conn
         while (event := conn.next_event()) is not None:
             kind = type(event)
@@ -360,6 +439,9 @@ class Link:
                     fork_proofs=start.fork_proofs,
                     wants=self.observer.syncing(self, start),
                 )
+                if self.blobs is not None:
+                    self._blobs_up = True
+                    self.blobs.link_up(self)
             elif kind is NotesReceived:
                 assert isinstance(event, NotesReceived) and self.peer_key is not None
                 self.replica.peer_holds(self.peer_key, event.heads)
@@ -374,5 +456,5 @@ class Link:
             elif kind is ConnectionClosed:
                 assert isinstance(event, ConnectionClosed)
                 raise LinkEnded(event.reason if event.clean else f"connection cut: {event.reason}")
-        if conn.has_output():
-            self._dirty.set()
+            else:
+                self._answer_blob_event(event)  # type: ignore[arg-type]

@@ -37,6 +37,7 @@ from meshchat.events import (
     PeerUp,
     SyncProgress,
 )
+from meshchat.net.blobs import BlobExchange
 from meshchat.net.link import Link, LinkEnded, LinkSettings, Replica, SyncStart
 from meshchat.proto.handshake import Side
 from meshchat.proto.sources import Changes, Sources
@@ -145,8 +146,10 @@ class PeerManager:
         publish: Callable[[NodeEvent], None],
         wall_ms: Callable[[], int],
         settings: NetSettings | None = None,
+        blobs: BlobExchange | None = None,
     ) -> None:
         self.replica = replica
+        self.blobs = blobs  # the node's files, fetched and served over every link
         self.me = me
         self.publish = publish
         self.wall_ms = wall_ms
@@ -368,7 +371,7 @@ class PeerManager:
     ) -> bool:
         """Run one link to its end; returns whether it was authenticated."""
         try:
-            link = Link(stream, side, self.replica, self, self.settings.link, address=record.address)
+            link = Link(stream, side, self.replica, self, self.settings.link, address=record.address, blobs=self.blobs)
         except LinkEnded as exc:  # the replica cannot link now (no network key yet): this link ends, the node goes on
             log.warning("%s: cannot start a link: %s", record.address, exc)
             record.state, record.error = "closed", f"cannot start a link: {exc}"

@@ -1,0 +1,222 @@
+"""Files between in-process nodes: fetched by policy, from several peers, resumed after a cut, checked chunk by
+chunk (a hostile peer's bad chunk ends its link and is fetched elsewhere), store and forward."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+
+from meshchat import replica
+from meshchat.blobs import service
+from meshchat.blobs.settings import BlobSettings
+from meshchat.events import NodeProblem, PeerDown
+from meshchat.log.attachments import CHUNK_SIZE, Attachment
+from meshchat.node import Node, NodeConfig
+from meshchat.profile import Profile
+from meshchat.testing import link_nodes, run_cli, running_node, team_homes, wait_until
+
+CONFIG = NodeConfig(discovery=False, poll_interval=0.05)
+
+
+@asynccontextmanager
+async def running(homes: list[Path]) -> AsyncIterator[tuple[trio.Nursery, list[Node]]]:
+    async with AsyncExitStack() as stack:
+        nodes = [await stack.enter_async_context(running_node(home, CONFIG)) for home in homes]
+        nursery = await stack.enter_async_context(trio.open_nursery())
+        yield nursery, nodes
+        nursery.cancel_scope.cancel()
+
+
+def _file(tmp_path: Path, size: int, name: str = "plan.bin") -> tuple[Path, bytes]:
+    data = os.urandom(size)
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path, data
+
+
+def _only_file(node: Node) -> Attachment:
+    (message,) = [m for m in node.views.messages(node.profile.room("general").room) if m.files]
+    return message.files[0]
+
+
+async def test_two_nodes_exchange_a_file(tmp_path: Path) -> None:
+    homes = team_homes(tmp_path, 2)
+    path, data = _file(tmp_path, 3 * CHUNK_SIZE + 77)
+    async with running(homes) as (nursery, (a, b)):
+        await a.post("general", "the plan", attach=[path])
+        link_nodes(nursery, a, b)
+        await wait_until(lambda: any(m.files for m in b.views.messages(b.profile.room("general").room)))
+        file = _only_file(b)
+        await wait_until(lambda: b.file_state(file).here, timeout=10)
+        assert b.blobs.path_of(file.blob).read_bytes() == data
+        assert a.file_state(file).here and b.blobs.partial_blobs() == []
+
+
+async def test_a_node_joining_late_gets_the_file_from_a_third(tmp_path: Path) -> None:
+    """A posts and goes away; B fetched the file from A; C, linked only to B, gets it from B."""
+    homes = team_homes(tmp_path, 3)
+    path, data = _file(tmp_path, 2 * CHUNK_SIZE + 5)
+    async with running(homes) as (nursery, (a, b, c)):
+        await a.post("general", "the plan", attach=[path])
+        ab = link_nodes(nursery, a, b)
+        await wait_until(lambda: any(m.files for m in b.views.messages(b.profile.room("general").room)))
+        file = _only_file(b)
+        await wait_until(lambda: b.file_state(file).here, timeout=10)
+        ab.cancel()
+        await wait_until(lambda: not a.peers() or all(p.state == "closed" for p in a.peers()))
+        link_nodes(nursery, b, c)
+        await wait_until(lambda: any(m.files for m in c.views.messages(c.profile.room("general").room)))
+        await wait_until(lambda: c.file_state(file).here, timeout=10)
+        assert c.blobs.path_of(file.blob).read_bytes() == data
+        assert {p.peer.key for p in c.peers()} == {b.me}
+
+
+async def test_a_file_over_the_limit_waits_until_asked(tmp_path: Path) -> None:
+    homes = team_homes(tmp_path, 2)
+    with Profile.open(homes[1]) as profile:
+        BlobSettings(max_attach=10**8, auto_fetch=100_000).save(profile.store)
+    small, _ = _file(tmp_path, 50_000, "small.bin")
+    large, data = _file(tmp_path, 400_000, "large.bin")
+    async with running(homes) as (nursery, (a, b)):
+        await a.post("general", "small", attach=[small])
+        await a.post("general", "large", attach=[large])
+        link_nodes(nursery, a, b)
+        await wait_until(lambda: len([m for m in b.views.messages(b.profile.room("general").room) if m.files]) == 2)
+        small_file, large_file = [m.files[0] for m in b.views.messages(b.profile.room("general").room) if m.files]
+        await wait_until(lambda: b.file_state(small_file).here)
+        await trio.sleep(0.5)
+        state = b.file_state(large_file)
+        assert not state.here and not state.fetching and state.words() == "not fetched"
+        await b.fetch_file(large_file)
+        await wait_until(lambda: b.file_state(large_file).here, timeout=10)
+        assert b.blobs.path_of(large_file.blob).read_bytes() == data
+
+
+async def test_a_file_asked_for_from_the_command_line_is_fetched(tmp_path: Path) -> None:
+    """``meshchat fetch`` (another process) leaves the request in the home; the running node takes it up."""
+    homes = team_homes(tmp_path, 2)
+    with Profile.open(homes[1]) as profile:
+        BlobSettings(max_attach=10**8, auto_fetch=0).save(profile.store)
+    path, data = _file(tmp_path, 300_000)
+    async with running(homes) as (nursery, (a, b)):
+        await a.post("general", "the plan", attach=[path])
+        link_nodes(nursery, a, b)
+        await wait_until(lambda: any(m.files for m in b.views.messages(b.profile.room("general").room)))
+        file = _only_file(b)
+        await trio.sleep(0.3)
+        assert not b.file_state(file).fetching
+        run_cli(homes[1], "fetch", file.blob.hex()[:12])
+        await wait_until(lambda: b.file_state(file).here, timeout=10)
+        assert b.blobs.path_of(file.blob).read_bytes() == data
+
+
+async def test_a_disk_too_full_to_fetch_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    homes = team_homes(tmp_path, 2)
+    path, _ = _file(tmp_path, 100_000)
+    async with running(homes) as (nursery, (a, b)):
+        monkeypatch.setattr(b.blobs, "free_bytes", lambda: 50_000_000)  # less than the reserve kept free
+        events = b.events()
+        await a.post("general", "the plan", attach=[path])
+        link_nodes(nursery, a, b)
+        await wait_until(lambda: any(m.files for m in b.views.messages(b.profile.room("general").room)))
+        file = _only_file(b)
+        state = b.file_state(file)
+        assert not state.here and state.problem is not None and "too full" in state.words()
+        problems = []
+        while True:
+            event = events.receive_nowait()
+            if isinstance(event, NodeProblem):
+                problems.append(event.message)
+                break
+        assert "disk is too full for 100 KB" in problems[0]
+        assert b.blobs.partial_blobs() == []
+
+
+async def test_a_bad_chunk_from_a_hostile_peer_ends_its_link_and_comes_from_another(tmp_path: Path) -> None:
+    homes = team_homes(tmp_path, 3)
+    path, data = _file(tmp_path, 8 * CHUNK_SIZE)
+    async with running(homes) as (nursery, (a, hostile, b)):
+        await a.post("general", "the plan", attach=[path])
+        link_nodes(nursery, a, hostile)
+        await wait_until(lambda: any(m.files for m in hostile.views.messages(hostile.profile.room("general").room)))
+        file = _only_file(hostile)
+        await wait_until(lambda: hostile.file_state(file).here, timeout=10)
+        stored = hostile.blobs.path_of(file.blob)
+        stored.write_bytes(bytes(b ^ 0x55 for b in stored.read_bytes()))  # every chunk it serves is wrong now
+        events = b.events()
+        link_nodes(nursery, hostile, b)
+        link_nodes(nursery, a, b)
+        await wait_until(lambda: any(m.files for m in b.views.messages(b.profile.room("general").room)))
+        await wait_until(lambda: b.file_state(file).here, timeout=15)
+        assert b.blobs.path_of(file.blob).read_bytes() == data
+        downs = []
+        while True:
+            try:
+                event = events.receive_nowait()
+            except trio.WouldBlock:
+                break
+            if isinstance(event, PeerDown):
+                downs.append((event.status.peer.key, event.reason))
+        assert any(key == hostile.me and "bad part of a file" in reason for key, reason in downs), downs
+
+
+@pytest.fixture
+def mock_clock(monkeypatch: pytest.MonkeyPatch) -> trio.testing.MockClock:
+    """Virtual time; every batch and part stored inline (a worker thread would run in real time meanwhile)."""
+    monkeypatch.setattr(replica, "INLINE_ACCEPT", 1_000_000)
+    monkeypatch.setattr(service, "INLINE_PART_BYTES", 10**12)
+    return trio.testing.MockClock(autojump_threshold=0)
+
+
+async def test_a_cut_transfer_resumes_where_it_stopped(tmp_path: Path, mock_clock: trio.testing.MockClock) -> None:
+    """A 2 MB file over 100 KB/s, cut after 8 s: the second link sends only what the first did not (within a
+    chunk or two in flight), and the file is whole."""
+    homes = team_homes(tmp_path, 2)
+    path, data = _file(tmp_path, 2_000_000)
+    rate = 100_000
+    async with running(homes) as (nursery, (a, b)):
+        await a.post("general", "the plan", attach=[path])
+        first = link_nodes(nursery, a, b, rate=rate)
+        await trio.sleep(8)
+        first.cancel()
+        file = _only_file(b)
+        held = len(b.blobs.holdings(file.blob, file.size))
+        assert 2 <= held < file.chunks, held
+        await trio.sleep(2)
+        second = link_nodes(nursery, a, b, rate=rate)
+        with trio.fail_after(60):
+            while not b.file_state(file).here:
+                await trio.sleep(0.5)
+        assert b.blobs.path_of(file.blob).read_bytes() == data
+        carried = first.b_end.incoming.carried + second.b_end.incoming.carried
+        assert carried < len(data) + 2 * CHUNK_SIZE, f"{carried:,} bytes carried for {len(data):,}"
+
+
+async def test_a_message_goes_ahead_of_a_file_on_a_slow_link(
+    tmp_path: Path, mock_clock: trio.testing.MockClock
+) -> None:
+    """256 kbit/s while a 5 MB file crosses: each short message posted meanwhile arrives within 3 s."""
+    homes = team_homes(tmp_path, 2)
+    path, _ = _file(tmp_path, 5_000_000)
+    async with running(homes) as (nursery, (a, b)):
+        await a.post("general", "the plan", attach=[path])
+        link_nodes(nursery, a, b, rate=32_000)
+        waits = []
+        for k in range(3):
+            await trio.sleep(20)
+            posted = trio.current_time()
+            entry = await a.post("general", f"need water at the school #{k}")
+            with trio.fail_after(60):
+                while (head := b.profile.store.head(a.me)) is None or head.seq < entry.seq:
+                    await trio.sleep(0.05)
+            waits.append(trio.current_time() - posted)
+        file = _only_file(b)
+        state = b.file_state(file)
+        assert state.fetching and 0.1 < state.held < 1.0, state  # the file was crossing all along
+        assert max(waits) < 3.0, waits
