@@ -87,6 +87,22 @@ def test_a_chunk_lost_in_a_crash_is_found_before_the_blob_moves_in(tmp_path: Pat
     assert partial.finish() is not None and store.path_of(stored.blob).read_bytes() == data
 
 
+def test_a_crash_between_moving_a_blob_in_and_clearing_its_fetch_leaves_no_fetch_behind(tmp_path: Path) -> None:
+    data = os.urandom(CHUNK_SIZE + 3)
+    stored = BlobStore(tmp_path / "a").add_bytes(data)
+    store = BlobStore(tmp_path / "b")
+    partial = store.partial(stored.blob, len(data))
+    partial.set_index(stored.index)
+    partial.store_chunk(1, data[:CHUNK_SIZE])
+    assert partial.store_chunk(2, data[CHUNK_SIZE:]) is True
+    state = partial.data_path.with_suffix(".state").read_bytes()
+    assert partial.finish() is not None
+    partial.data_path.with_suffix(".state").write_bytes(state)  # as if the crash came before it was cleared
+    again = BlobStore(tmp_path / "b")
+    assert again.partial_blobs() == [] and again.has(stored.blob)
+    assert list((tmp_path / "b" / "partial").iterdir()) == []
+
+
 def test_one_chunk_blobs_are_checked_against_the_id_itself(tmp_path: Path) -> None:
     stored = BlobStore(tmp_path / "a").add_bytes(b"small file")
     partial = BlobStore(tmp_path / "b").partial(stored.blob, 10)

@@ -289,13 +289,18 @@ class BlobStore:
                 (self._partial_dir / (blob.hex() + suffix)).unlink()
 
     def partial_blobs(self) -> list[bytes]:
-        """Blobs with a fetch under way on disk (to resume after a restart)."""
+        """Blobs with a fetch under way on disk (to resume after a restart). A fetch whose blob is already in
+        (finished just now, or a crash came between moving it in and clearing its state) is cleared here."""
         out: list[bytes] = []
         if not self._partial_dir.is_dir():
             return out
         for path in self._partial_dir.glob("*.state"):
             with contextlib.suppress(ValueError):
-                out.append(bytes.fromhex(path.stem))
+                blob = bytes.fromhex(path.stem)
+                if self.has(blob):
+                    self.forget_partial(blob)
+                else:
+                    out.append(blob)
         return out
 
     def _load_partial(self, blob: bytes, size: int) -> PartialBlob | None:
