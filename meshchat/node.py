@@ -28,7 +28,7 @@ from typing import Any
 import trio
 
 from meshchat.blobs.attach import AttachError, attach_files
-from meshchat.blobs.saving import save_copy
+from meshchat.blobs.saving import save_copy, viewable_copy
 from meshchat.blobs.service import BlobService, FileState
 from meshchat.blobs.settings import BlobSettings, requested
 from meshchat.blobs.store import BlobStore
@@ -642,6 +642,10 @@ class Node:
         """Where an attached file stands here: held, being fetched (how far, from how many peers), or why not."""
         return self.files.state(file.blob, file.size)
 
+    def held_file(self, file: Attachment) -> Path | None:
+        """The path of a file held here whole (to read it: a viewer decodes it), or ``None``."""
+        return self.blobs.path_of(file.blob) if self.blobs.has(file.blob) else None
+
     async def fetch_file(self, file: Attachment) -> FileState:
         """Fetch a file from the peers that hold it, before the files fetched unasked (``f`` in the TUI)."""
         return self.files.fetch(file.blob, file.size, asked=True)
@@ -650,6 +654,11 @@ class Node:
         """Copy a file held here to ``target`` (a directory: under the file's own name, made safe); returns the
         path written. Raises :class:`ProfileError` if it is not here or ``target`` exists."""
         return await trio.to_thread.run_sync(lambda: save_copy(self.blobs, file, target))
+
+    async def file_to_open(self, file: Attachment) -> Path:
+        """A read-only copy of a file held here, under its own name, for the system's viewer (``o`` in the TUI).
+        Raises :class:`ProfileError` if it is not here or cannot be copied."""
+        return await trio.to_thread.run_sync(lambda: viewable_copy(self.blobs, file))
 
     def _requested_files(self) -> list[Attachment]:
         """Files asked for with ``meshchat fetch`` (from another process) that are not here yet."""

@@ -38,6 +38,7 @@ from tui.mention_watch import MentionWatch
 from tui.screens.base import AreaScreen
 from tui.screens.chat import ChatScreen
 from tui.screens.checkins import CheckinsScreen
+from tui.screens.files import prepare_terminal
 from tui.screens.help import HelpScreen
 from tui.screens.incidents import IncidentsScreen
 from tui.screens.map import MapScreen
@@ -457,6 +458,7 @@ def run_app(
     home: Path, *, config: NodeConfig | None = None, companions: Sequence[Companion] = (), notice: str = ""
 ) -> int:
     """Run the TUI on ``home`` until the person quits; returns the exit code."""
+    prepare_terminal()  # the picture viewer asks the terminal what it can draw: before Textual takes it over
     app = MeshchatApp(home, config=config, companions=companions, notice=notice)
     app.run()
     return app.return_code or 0

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from meshchat.events import (
+    AttachmentsChanged,
     EntriesAdded,
     ForkDetected,
     GpsStatus,
@@ -45,6 +46,7 @@ class Changes:
     problems: tuple[str, ...] = ()
     sync: dict[str, SyncProgress] = field(default_factory=dict)  # latest progress per peer address
     invite_refused: str = ""  # our own invite was refused: what happened and what to do
+    files: frozenset[bytes] = frozenset()  # attached files that moved on here (fetched, further along, stopped)
     gps: GpsStatus | None = None  # the GPS changed state (the latest)
 
     @property
@@ -83,6 +85,7 @@ def fold(events: Iterable[NodeEvent]) -> Changes:
     problems: list[str] = []
     sync: dict[str, SyncProgress] = {}
     invite_refused = ""
+    files: set[bytes] = set()
     gps = None
     for event in events:
         match event:
@@ -105,6 +108,8 @@ def fold(events: Iterable[NodeEvent]) -> Changes:
             case SyncProgress():
                 peers = True
                 sync[_address(event.peer)] = event
+            case AttachmentsChanged():
+                files |= event.blobs
             case GpsStatus():
                 gps = event
     return Changes(
@@ -118,6 +123,7 @@ def fold(events: Iterable[NodeEvent]) -> Changes:
         tuple(problems),
         sync,
         invite_refused,
+        frozenset(files),
         gps,
     )
 

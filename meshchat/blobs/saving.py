@@ -37,3 +37,25 @@ def save_copy(store: BlobStore, file: Attachment, target: Path) -> Path:
                 os.unlink(path)  # nothing half-written left behind
         raise ProfileError(f"cannot save to {path}: {exc.strerror or exc}") from None
     return path
+
+
+OPEN_DIR = "open"  # under the blob store: read-only copies under their own names, for the system's viewer
+
+
+def viewable_copy(store: BlobStore, file: Attachment) -> Path:
+    """A read-only copy of ``file`` under its own (safe) name, for a system viewer that goes by the name's
+    extension. A copy, not the blob itself: a viewer or an editor that writes to what it opened must not
+    change a blob (it is served to peers by its hash). Made once per file; raises :class:`ProfileError`."""
+    folder = store.root / OPEN_DIR / file.blob.hex()[:32]
+    path = folder / save_name(file)
+    if path.is_file() and path.stat().st_size == file.size:
+        return path
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        save_copy(store, file, path)
+        os.chmod(path, 0o400)
+    except OSError as exc:
+        raise ProfileError(f"cannot make a copy to open: {exc.strerror or exc}") from None
+    return path

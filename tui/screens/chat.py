@@ -11,15 +11,19 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Static
 
+from meshchat.log.attachments import Attachment
 from meshchat.log.views import Message
 from meshchat.node import Node
 from tui.changes import Changes
 from tui.format import shown, value_text
 from tui.screens.base import AreaScreen
+from tui.screens.files import AttachForm, ChooseFile, ImageScreen, SaveForm
 from tui.screens.forms import ConfirmForm, RoomForm, TaskForm
 from tui.screens.pinned import PinnedScreen
 from tui.session import session
 from tui.throttle import Throttle
+from tui.widgets.attachments.lines import state_words
+from tui.widgets.attachments.opener import open_with_system
 from tui.widgets.chat.composer import Composer, ComposerInput
 from tui.widgets.chat.message_list import MessageList
 from tui.widgets.chat.message_view import reply_preview
@@ -32,7 +36,12 @@ ACTION_KEYS_SHOWN = {
     "pin": "p pin",
     "retract": "x retract",
     "task": "t task",
+    "fetch": "f fetch",
+    "open": "o open",
+    "save": "s save",
+    "view": "v view",
 }
+FILE_ACTIONS = ("fetch", "open", "save", "view")
 
 
 def why_not_post(node: Node) -> str | None:
@@ -75,6 +84,7 @@ class ChatScreen(AreaScreen):
         self.room: bytes | None = None
         self._room_line = Content("")
         self._reload = Throttle(self, RELOAD_INTERVAL_S, self._reload_messages)
+        self._last_folder = ""  # where the last file attached was: the next prompt starts there
 
     def compose_area(self) -> ComposeResult:
         node = session(self).node
@@ -105,6 +115,7 @@ class ChatScreen(AreaScreen):
         self.messages.compose_target = self.composer.input
         self.messages.allowed = self._may
         self.messages.mention_names = session(self).node.my_handles()
+        self.messages.file_state = session(self).node.file_state
         self.composer.allow_posting(why_not_post(session(self).node))
         app = session(self)
         if app.flash_watch is not None:
@@ -147,6 +158,8 @@ class ChatScreen(AreaScreen):
             self._reload()
             if changes is None or "msg.pin" in changes.kinds or "msg.retract" in changes.kinds:
                 self._update_room_line()
+        if changes is not None and changes.files and self.room is not None:
+            self.messages.redraw_files(changes.files)  # fetched, further along, stopped: nothing to read
 
     def flashes_changed(self) -> None:
         self.messages.redraw_flashes()  # the lines under FLASH messages: overdue, silent, unreachable
@@ -207,13 +220,27 @@ class ChatScreen(AreaScreen):
         app, room = session(self), self.room
         reply_to = event.reply_to.id if event.reply_to else None
         self.messages.follow_next = True  # your own message scrolls into view, wherever you were
-        entry = await app.write(lambda: app.node.post(room, event.text, flash=event.flash, reply_to=reply_to))
+        files = list(event.files)
+        entry = await app.write(
+            lambda: app.node.post(room, event.text, flash=event.flash, reply_to=reply_to, attach=files)
+        )
         if entry is not None:
             self.composer.sent()
             self.messages.deselect()  # sending ends what was done with the chosen message
 
     def on_composer_input_leave(self, event: ComposerInput.Leave) -> None:
         self.messages.focus()
+
+    @work
+    async def on_composer_attach(self, event: Composer.Attach) -> None:
+        """ctrl+l: a path prompt (Tab completes); the file goes with the next message sent."""
+        start = self._last_folder or "~/"
+        path = await session(self).push_screen_wait(AttachForm(start))
+        if path is not None:
+            self._last_folder = str(path.parent) + "/"
+            self.composer.add_file(path)
+        else:
+            self.composer.focus_input()
 
     def _update_room_line(self) -> None:
         """``# general  Everything without a room   ◆ 2 pinned (ctrl+t)``."""
@@ -255,7 +282,19 @@ class ChatScreen(AreaScreen):
             return node.may_retract(msg)
         if action == "task":
             return node.may("task.open")
+        if action in FILE_ACTIONS:
+            return self._may_file(action, msg)
         return False
+
+    def _may_file(self, action: str, msg: Message) -> bool:
+        """``f`` while a file of the message is not here; ``o``/``s`` once one is; ``v`` for pictures."""
+        node = session(self).node
+        if action == "view":
+            return any(f.is_image for f in msg.files)
+        here = [node.file_state(f).here for f in msg.files]
+        if action == "fetch":
+            return not all(here) and not node.read_only
+        return any(here)
 
     async def on_message_list_act(self, event: MessageList.Act) -> None:
         app, msg = session(self), event.message
@@ -280,6 +319,83 @@ class ChatScreen(AreaScreen):
             self.confirm_retract(msg)
         elif event.action == "task":
             self.task_from(msg)
+        elif event.action == "fetch":
+            await self.fetch_files(msg)
+        elif event.action == "open":
+            self.open_file(msg)
+        elif event.action == "save":
+            self.save_files(msg)
+        elif event.action == "view":
+            self.view_pictures(msg)
+
+    # ---- files ---------------------------------------------------------------------------------------------
+
+    async def fetch_files(self, msg: Message) -> None:
+        """``f``: fetch every file of the message not here yet, ahead of the files fetched unasked."""
+        node = session(self).node
+        wanted = [f for f in msg.files if not node.file_state(f).here]
+        problems = []
+        for file in wanted:
+            state = await node.fetch_file(file)
+            if state.problem:
+                problems.append(f"{file.name}: {state.problem}")
+        self.messages.redraw_files(frozenset(f.blob for f in wanted))
+        if problems:
+            self.notify("\n".join(problems), title="Cannot fetch", severity="error", timeout=8)
+        elif wanted:
+            count = "the file" if len(wanted) == 1 else f"{len(wanted)} files"
+            self.notify(f"Fetching {count} from the peers that have it: the message shows how far.", timeout=3)
+
+    async def _choose(self, title: str, files: list[Attachment]) -> Attachment | None:
+        if len(files) == 1:
+            return files[0]
+        node = session(self).node
+        states = [state_words(node.file_state(f))[0] for f in files]
+        index = await session(self).push_screen_wait(ChooseFile(title, files, states))
+        return files[index] if index is not None else None
+
+    @work
+    async def open_file(self, msg: Message) -> None:
+        """``o``: open a file held here with the system's viewer (a read-only copy under its own name)."""
+        app = session(self)
+        held = [f for f in msg.files if app.node.file_state(f).here]
+        file = await self._choose("Open which file?", held)
+        if file is None:
+            return
+        path = await app.write(lambda: app.node.file_to_open(file))
+        if path is not None:
+            problem = open_with_system(path)
+            if problem:
+                self.notify(problem, severity="error", timeout=8)
+            else:
+                self.notify(f"Opening {file.name} with the system's viewer.", timeout=3)
+
+    @work
+    async def save_files(self, msg: Message) -> None:
+        """``s``: save copies of the files held here where the person says (a folder, or a file's path)."""
+        app = session(self)
+        held = [f for f in msg.files if app.node.file_state(f).here]
+        target = await app.push_screen_wait(SaveForm(held))
+        self.messages.focus()
+        if target is None:
+            return
+        for file in held:
+            saved = await app.write(lambda file=file: app.node.save_file(file, target))  # type: ignore[misc]
+            if saved is None:
+                return
+            self.notify(f"Saved {saved}", timeout=4)
+        if len(held) < len(msg.files):
+            self.notify("Files not fetched yet were not saved: f fetches them.", timeout=4)
+
+    @work
+    async def view_pictures(self, msg: Message) -> None:
+        """``v``: the message's pictures, fetched ones in full, the others as their thumbnails."""
+        app = session(self)
+        node = app.node
+        pictures = [(f, node.held_file(f)) for f in msg.files if f.is_image]
+        if pictures:
+            await app.push_screen_wait(ImageScreen(pictures))
+            self.messages.focus()  # back on the message looked at
 
     @work
     async def confirm_retract(self, msg: Message) -> None:

@@ -1,4 +1,4 @@
-"""Where a person writes: one line, Enter sends, ctrl+f marks the next message FLASH.
+"""Where a person writes: one line, Enter sends, ctrl+f marks the next message FLASH, ctrl+l attaches a file.
 
 The composer does not post anything itself; it says what the person wants (:class:`Composer.Send`) and the
 chat screen posts it through the node. It has focus whenever the chat opens, so typing starts at once.
@@ -6,7 +6,8 @@ chat screen posts it through the node. It has focus whenever the chat opens, so 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -17,8 +18,10 @@ from textual.reactive import reactive
 from textual.widgets import Input, Label
 
 from meshchat.log.views import Message
+from tui.format import shown
 
-PLACEHOLDER = "Write a message · Enter sends · ctrl+f FLASH"
+PLACEHOLDER = "Write a message · Enter sends · ctrl+f FLASH · ctrl+l attach a file"
+WITH_FILES = "Write a line about the file · Enter sends it · Esc drops the files"
 
 
 class ComposerInput(Input):
@@ -38,26 +41,34 @@ class ComposerInput(Input):
 
 
 class Composer(Horizontal):
-    """FLASH badge, reply note and the input line."""
+    """FLASH badge, the files to attach, reply note and the input line."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+f", "toggle_flash", "FLASH on/off", priority=True),
-        Binding("escape", "cancel", "Cancel the reply or FLASH", show=False),
+        Binding("ctrl+l", "attach", "Attach a file", priority=True),
+        Binding("escape", "cancel", "Cancel the reply, FLASH or files", show=False),
     ]
 
     flash: reactive[bool] = reactive(False)
     replying_to: reactive[Message | None] = reactive(None)
+    files: reactive[tuple[Path, ...]] = reactive(())
 
     @dataclass
     class Send(TextualMessage):
-        """Post ``text`` (as FLASH if ``flash``), answering ``reply_to`` if given."""
+        """Post ``text`` (as FLASH if ``flash``), answering ``reply_to`` if given, carrying ``files``."""
 
         text: str
         flash: bool
         reply_to: Message | None
+        files: tuple[Path, ...] = field(default=())
+
+    @dataclass
+    class Attach(TextualMessage):
+        """The person wants to attach a file (the chat screen asks which)."""
 
     def compose(self) -> ComposeResult:
         yield Label("FLASH", id="flash-badge")
+        yield Label("", id="files-badge", markup=False)
         yield ComposerInput(
             placeholder=PLACEHOLDER,
             id="composer-input",
@@ -76,7 +87,7 @@ class Composer(Horizontal):
         if why_not is not None:
             field.value = ""
             field.placeholder = why_not
-        elif field.placeholder != PLACEHOLDER and not self.replying_to:
+        elif field.placeholder != PLACEHOLDER and not self.replying_to and not self.files:
             field.placeholder = PLACEHOLDER
 
     def focus_input(self) -> None:
@@ -93,7 +104,26 @@ class Composer(Horizontal):
     def watch_replying_to(self, message: Message | None) -> None:
         self.set_class(message is not None, "-replying")
         if message is None and self.is_mounted:
-            self.input.placeholder = PLACEHOLDER
+            self.input.placeholder = WITH_FILES if self.files else PLACEHOLDER
+
+    def watch_files(self, files: tuple[Path, ...]) -> None:
+        self.set_class(bool(files), "-files")
+        if not self.is_mounted:
+            return
+        names = ", ".join(shown(path.name) for path in files)
+        self.query_one("#files-badge", Label).update(f"▤ {names}" if len(files) == 1 else f"▤ {len(files)}: {names}")
+        if not self.replying_to and not self.input.disabled:
+            self.input.placeholder = WITH_FILES if files else PLACEHOLDER
+
+    def add_file(self, path: Path) -> None:
+        """``path`` goes with the next message (a file chosen twice goes once)."""
+        if path not in self.files:
+            self.files = (*self.files, path)
+        self.focus_input()
+
+    def action_attach(self) -> None:
+        if not self.input.disabled:
+            self.post_message(self.Attach())
 
     def action_toggle_flash(self) -> None:
         self.flash = not self.flash
@@ -101,16 +131,20 @@ class Composer(Horizontal):
     def action_cancel(self) -> None:
         self.flash = False
         self.replying_to = None
+        self.files = ()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         text = event.value.strip()
         if not text:
+            if self.files:
+                self.notify("Write a line about the file first (what it shows, where): Enter sends both.", timeout=4)
             return
-        self.post_message(self.Send(text, self.flash, self.replying_to))
+        self.post_message(self.Send(text, self.flash, self.replying_to, self.files))
 
     def sent(self) -> None:
         """The message is stored: clear the line and the one-shot marks."""
         self.input.value = ""
         self.flash = False
         self.replying_to = None
+        self.files = ()

@@ -38,18 +38,41 @@ from textual.style import Style
 from textual.visual import Visual
 from textual.widgets import Input
 
+from meshchat.blobs.service import FileState
+from meshchat.log.attachments import Attachment
 from meshchat.log.flash import FlashStatus, flash_recipients, flash_status
 from meshchat.log.mentions import mentions
 from meshchat.log.views import Message
 from meshchat.store.queries import Cursor
 from tui.format import clock_day, same_day, shown
+from tui.widgets.attachments.lines import state_words
 from tui.widgets.chat.message_view import DaySeparator, MessageLook, MessageVisual, flash_line, reply_preview
 from tui.widgets.chat.room_window import PAGE, MessageSource, RoomWindow
 
 GROUP_MS = 5 * 60 * 1000  # follow-ups by the same author within this time omit the name
 STRIP_CACHE_ROWS = 160
-ACTION_KEYS = {"a": "ack", "r": "reply", "p": "pin", "x": "retract", "t": "task"}
-ACTION_LABELS = {"ack": "acknowledge", "reply": "reply", "pin": "pin", "retract": "retract", "task": "task"}
+ACTION_KEYS = {
+    "a": "ack",
+    "r": "reply",
+    "p": "pin",
+    "x": "retract",
+    "t": "task",
+    "f": "fetch",
+    "o": "open",
+    "s": "save",
+    "v": "view",
+}
+ACTION_LABELS = {
+    "ack": "acknowledge",
+    "reply": "reply",
+    "pin": "pin",
+    "retract": "retract",
+    "task": "task",
+    "fetch": "fetch the files of",
+    "open": "open the files of",
+    "save": "save the files of",
+    "view": "view the pictures of",
+}
 NO_MESSAGES = "No messages here yet. Type below and press Enter; ctrl+f makes it a FLASH."
 
 RowKey = tuple[str, bytes | str]
@@ -133,6 +156,7 @@ class MessageList(ScrollView, can_focus=True):
         self.allowed: Callable[[str, Message], bool] = lambda action, message: True
         self.flash_status: Callable[[Message], FlashStatus] = self._plain_flash_status  # the app's, with its facts
         self.mention_names: list[str] = []  # this person's @handles: messages that use one are marked
+        self.file_state: Callable[[Attachment], FileState] | None = None  # where a file stands here (the node's)
         self._looks: dict[bytes, tuple[Message, MessageLook, bool, MessageVisual, int]] = {}
         self._serial = 0
         # Rows drawn lately (a few screens). Kept small: every Strip carries caches of its own, and a big heap
@@ -184,6 +208,19 @@ class MessageList(ScrollView, can_focus=True):
             anchor = self._anchor()
             self._relayout()
             self._restore(anchor)
+
+    def redraw_files(self, blobs: frozenset[bytes]) -> None:
+        """Files moved on (fetched, further along, stopped): draw again the messages of the window that carry
+        one of ``blobs``; nothing is read."""
+        if any(f.blob in blobs for m in self.window.messages for f in m.files):
+            anchor = self._anchor()
+            self._relayout()
+            self._restore(anchor)
+
+    def _file_looks(self, msg: Message) -> tuple[tuple[str, str], ...]:
+        if not msg.files or self.file_state is None or msg.retracted:
+            return ()
+        return tuple(state_words(self.file_state(file)) for file in msg.files)
 
     def show_at(self, message: Message) -> None:
         """Show the room around ``message`` (a search result, wherever it lies in the room) and select it."""
@@ -274,11 +311,13 @@ class MessageList(ScrollView, can_focus=True):
                 name = names[msg.author] = self.name_of(msg.author)
             flash = flash_line(msg, self.flash_status(msg), self.me, self.name_of) if msg.ack_required else ("", "")
             mentioned = msg.author != self.me and mentions(msg.text, self.mention_names)
+            files = self._file_looks(msg)
             if msg.via is not None:  # an outsider's words relayed by the author's bridge: named as the outsider
                 outsider = "⇄" + shown(msg.via.callsign or msg.via.uid)
-                look = MessageLook(outsider, not grouped, self.me, "", flash, mentioned, relayed_by=name)
+                look = MessageLook(outsider, not grouped, self.me, "", flash, mentioned, files, relayed_by=name)
             else:
-                look = MessageLook(name, not grouped, self.me, self._reply_preview(msg, answered), flash, mentioned)
+                reply = self._reply_preview(msg, answered)
+                look = MessageLook(name, not grouped, self.me, reply, flash, mentioned, files)
             folded = msg.id not in self.expanded
             cached = self._looks.get(msg.id)
             if cached is not None and cached[0] == msg and cached[1] == look and cached[2] == folded:
@@ -735,7 +774,11 @@ class MessageList(ScrollView, can_focus=True):
         visual = self.rows[index].visual
         self.focus()
         self._select(message.id)
-        if isinstance(visual, MessageVisual) and visual.folded and offset == self.rows[index].height - 1:
+        if (
+            isinstance(visual, MessageVisual)
+            and visual.folded
+            and offset == self.rows[index].height - 1 - visual.file_lines
+        ):
             self.action_unfold()
         elif event.chain >= 2:
             self.action_act_mode()

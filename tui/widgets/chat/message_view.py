@@ -21,6 +21,7 @@ from textual.visual import RenderOptions, Visual
 from meshchat.log.flash import FlashStatus
 from meshchat.log.views import Message
 from tui.format import clock_time, names, short_id, shown, shown_body
+from tui.widgets.attachments.lines import block_height, file_lines
 
 NAME_WIDTH = 10
 FOLD_LINES = 8  # a longer message shows this many lines and "show more" until it is unfolded
@@ -38,6 +39,7 @@ class MessageLook:
     reply_preview: str = ""  # "Bo: first words…" of the message answered, if any
     flash_line: tuple[str, str] = ("", "")  # a FLASH's acknowledgement line and its style (see flash_line)
     mentions_me: bool = False  # the text calls this person by @name
+    files: tuple[tuple[str, str], ...] = ()  # where each attached file stands here: words and style
     relayed_by: str = ""  # the member whose bridge relayed an outsider's post (Message.via); its name, safe
 
 
@@ -67,6 +69,8 @@ def message_content(msg: Message, look: MessageLook) -> Content:
         parts.append(("\n" + look.flash_line[0], look.flash_line[1]))
     if msg.pinned:
         parts.append(("  ◆ pinned", "$accent"))
+    if msg.files:
+        parts.append(file_lines(msg.files, look.files))
     return Content.assemble(*parts)
 
 
@@ -134,11 +138,19 @@ class MessageVisual(Visual):
         self._gutter = gutter_content(msg, look)
         self._body = message_content(msg, look)
         self._heights: dict[int, int] = {}  # body width -> lines of the whole body
+        # A long message folds its text: the lines of its files (and their previews) at its end always show.
+        self._file_lines = block_height(msg.files) if msg.files and not msg.retracted else 0
+        self._fold_at = FOLD_LINES + self._file_lines
 
     @property
     def plain(self) -> str:
         """The text a person would read (tests and search use it)."""
         return self._gutter.plain + self._body.plain
+
+    @property
+    def file_lines(self) -> int:
+        """Lines at the end that show the message's files (below the "more lines" line of a folded one)."""
+        return self._file_lines
 
     def body_height(self, rules: RulesMap, width: int) -> int:
         """Lines of the whole (unfolded) body at ``width`` cells for the visual."""
@@ -153,15 +165,16 @@ class MessageVisual(Visual):
 
     def get_height(self, rules: RulesMap, width: int) -> int:
         full = self.body_height(rules, width)
-        return FOLD_LINES + 1 if self.folded and full > FOLD_LINES + 1 else full
+        return self._fold_at + 1 if self.folded and full > self._fold_at + 1 else full
 
     def render_strips(self, width: int, height: int | None, style: Style, options: RenderOptions) -> list[Strip]:
         body_width = max(1, width - GUTTER)
         gutter = self._gutter.render_strips(GUTTER, 1, style, options)
         body = self._body.render_strips(body_width, None, style, options)
-        if self.folded and len(body) > FOLD_LINES + 1:
-            more = Content.styled(f"… {len(body) - FOLD_LINES} more lines · → shows all", "italic $text-accent")
-            body = body[:FOLD_LINES] + more.render_strips(body_width, 1, style, options)
+        if self.folded and len(body) > self._fold_at + 1:
+            more = Content.styled(f"… {len(body) - self._fold_at} more lines · → shows all", "italic $text-accent")
+            files = body[len(body) - self._file_lines :] if self._file_lines else []
+            body = body[:FOLD_LINES] + more.render_strips(body_width, 1, style, options) + files
         follow = flash_bar(self.msg, self.look).truncate(GUTTER, pad=True).render_strips(GUTTER, 1, style, options)
         lines = []
         for index, line in enumerate(body):
