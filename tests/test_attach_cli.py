@@ -46,6 +46,12 @@ def test_post_attach_then_files_and_save(tmp_path: Path) -> None:
     run_cli(home, "save", message.id.hex()[:8], str(tmp_path / "out"), ok=False)  # two files: which one?
     run_cli(home, "save", message.files[0].blob.hex()[:8], str(tmp_path / "out"))
     assert (tmp_path / "out" / "breach.jpg").is_file()
+    exported = run_cli(home, "export", "--out", str(tmp_path / "export")).stdout
+    assert "attachments: 2 files copied; 0 not fetched by this node" in exported
+    verified = run_cli(home, "verify", str(tmp_path / "export")).stdout
+    assert "files      2 attached files checked against their ids; 0 carried by messages but not in the export" in (
+        verified
+    )
 
 
 def test_the_limit_is_this_nodes_and_a_refusal_names_it(tmp_path: Path) -> None:

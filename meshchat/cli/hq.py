@@ -132,6 +132,7 @@ def _since(text: str) -> int:
 
 @_plain_errors
 def cmd_export(args: argparse.Namespace) -> int:
+    from meshchat.blobs.store import BlobStore
     from meshchat.export.archive import Home
     from meshchat.export.heads import write_heads
     from meshchat.export.reports import ReportFilter
@@ -153,6 +154,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 report_filter=ReportFilter(args.since, room),
                 heads_entry=heads[-1] if heads else None,
                 progress=progress,
+                blobs=BlobStore.of_home(args.home),
             )
     else:
         teams = home.teams()
@@ -169,6 +171,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     reports = [f for f in result.files[2:] if f not in result.data_files]
     say(f"log.msgpack: {result.log_bytes:,} bytes; data: {', '.join(result.data_files)}")
     say(f"reports: {', '.join(reports[:5])}{', ...' if len(reports) > 5 else ''}")
+    if result.attachment_files or result.attachments_missing:
+        say(
+            f"attachments: {len(result.attachment_files)} files copied; {result.attachments_missing} not fetched "
+            "by this node (listed by id in the manifest: another node's export may hold them)"
+        )
     pins.say(result.out)
     return 0
 
@@ -253,6 +260,11 @@ def print_report(report: VerifyReport) -> None:
     say(f"heads      {report.heads_checked:,} entries named by signed heads entries, checked present")
     for name, count in sorted(report.data_checked.items()):
         say(f"data       {name}: {count:,} {'lines' if name.endswith('.jsonl') else 'rows'} compared with the log")
+    if report.attachments_held or report.attachments_missing:
+        say(
+            f"files      {report.attachments_held} attached files checked against their ids; "
+            f"{report.attachments_missing} carried by messages but not in the export (listed by id)"
+        )
     say(f"forks      {report.fork_proofs} fork proofs")
     effective = [r for r in report.retractions if r.effective]
     say(f"retracted  {len(effective)} messages (kept in the log, marked retracted in the reports)")

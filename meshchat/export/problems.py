@@ -85,6 +85,8 @@ class VerifyReport:
     names: dict[bytes, str] = field(default_factory=dict)
     roles: dict[bytes, str] = field(default_factory=dict)  # owner, admin, member, observer, removed, unknown
     data_checked: dict[str, int] = field(default_factory=dict)  # data file -> lines or rows compared with the log
+    attachments_held: int = 0  # attached files in the export, each checked against its id
+    attachments_missing: int = 0  # files messages carry that the export does not hold (listed by id)
 
     def add(self, severity: Severity, code: str, message: str, **entry: Any) -> None:
         self.problems.append(Problem(severity, code, message, **entry))

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from meshchat.export import manifest
+from meshchat.export.attachments import FileList, check_attachments
 from meshchat.export.chains import Add, Chain, check_chains, check_forks, identify
 from meshchat.export.crosscheck import check_files, compare_manifest, hex_field
 from meshchat.export.entries import ENTRIES_FILE, check_entries
@@ -95,6 +96,7 @@ class _Verifier:
         self.confirmed_forks: dict[tuple[bytes, int], set[bytes]] = {}
         self.membership: Membership | None = None
         self.message_ids: set[bytes] = set()
+        self.carried = FileList()  # the files the log's messages carry
 
     def add(self, severity: Severity, code: str, message: str, **entry: Any) -> None:
         self.report.add(severity, code, message, **entry)
@@ -127,6 +129,10 @@ class _Verifier:
                 compare_manifest(self.doc, self._expected_manifest(), self.chains, self.add)
         if raw_manifest is not None and self.doc is not None:
             check_files(self.path, self.doc, self.add)
+            if self.summary is not None:
+                self.progress.stage("checking the attached files against their ids")
+                held, missing = check_attachments(self.path, self.doc, self.carried, self.add)
+                self.report.attachments_held, self.report.attachments_missing = held, missing
         self._check_pins()
         self.progress.done()
         order = {E: 0, W: 1, I: 2}
@@ -291,6 +297,7 @@ class _Verifier:
         self.summary.add(entry)
         if entry.kind == "msg.post" and post_columns(entry.decoded_body) is not None:
             self.message_ids.add(entry.id)  # what a retraction can hide
+            self.carried.add_post(entry.decoded_body)
         self.report.entries += 1
         self.signatures.add((author, seq, entry.id), author, entry.header, entry.sig)
 

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from meshchat import __version__
+from meshchat.blobs.store import BlobStore
 from meshchat.export import manifest
+from meshchat.export.attachments import ATTACHMENTS_DIR, POST_FILES_MARK, FileList, attachment_path
 from meshchat.export.entries import ENTRIES_FILE, write_entries
 from meshchat.export.errors import ExportError
 from meshchat.export.framing import StreamHeader, StreamWriter
@@ -31,6 +33,7 @@ from meshchat.export.places.render import render
 from meshchat.export.progress import Progress
 from meshchat.export.reports import ReportFilter, collect, write_reports
 from meshchat.export.summary import AuthorHead, ForkRecord, LogSummary, role_label
+from meshchat.log.attachments import CHUNK_SIZE, blob_id, chunk_hash
 from meshchat.log.entry import Entry, Signer, decode_entry
 from meshchat.store import Store
 
@@ -41,8 +44,10 @@ class ExportResult:
     entries: int
     fork_proofs: int
     log_bytes: int
-    files: tuple[str, ...]  # every file but the manifest and its signature, relative to ``out``
+    files: tuple[str, ...]  # every file but the manifest, its signature and the attachments, relative to ``out``
     data_files: tuple[str, ...] = ()  # the machine-readable ones (entries.jsonl, ...)
+    attachment_files: tuple[str, ...] = ()  # the files of messages the exporting node held, copied
+    attachments_missing: int = 0  # files messages carry that the exporting node never fetched (listed by id)
 
 
 def export_store(
@@ -54,8 +59,10 @@ def export_store(
     heads_entry: Entry | None = None,
     progress: Progress | None = None,
     now: int | None = None,
+    blobs: BlobStore | None = None,
 ) -> ExportResult:
-    """Export ``store`` into the new directory ``out``, signing the manifest with ``signer``."""
+    """Export ``store`` into the new directory ``out``, signing the manifest with ``signer``; the files of
+    messages that ``blobs`` holds are copied in (``None``: none, every file is listed as missing)."""
     progress = progress or Progress.silent()
     report_filter = report_filter or ReportFilter()
     _check_target(out)
@@ -63,14 +70,23 @@ def export_store(
     work.mkdir(parents=True)
     try:
         with snapshot(store):
-            result = _write(store, signer, work, report_filter, heads_entry, progress, now)
+            result = _write(store, signer, work, report_filter, heads_entry, progress, now, blobs)
         if out.exists():
             out.rmdir()  # empty, checked above
         work.rename(out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    return ExportResult(out, result.entries, result.fork_proofs, result.log_bytes, result.files, result.data_files)
+    return ExportResult(
+        out,
+        result.entries,
+        result.fork_proofs,
+        result.log_bytes,
+        result.files,
+        result.data_files,
+        result.attachment_files,
+        result.attachments_missing,
+    )
 
 
 def _check_target(out: Path) -> None:
@@ -88,26 +104,15 @@ def _write(
     heads_entry: Entry | None,
     progress: Progress,
     now: int | None,
+    blobs: BlobStore | None,
 ) -> ExportResult:
     made = int(time.time() * 1000) if now is None else now
     summary = LogSummary(store.team_id)
+    carried = FileList()
     heads = store.heads()
     authors = log_order(store)
     total = sum(heads[a].seq for a in authors)
-
-    progress.stage("writing log.msgpack", total)
-    with (work / manifest.LOG_FILE).open("wb") as f:
-        writer = StreamWriter(f, StreamHeader(store.team_id, "chains", total, signer.public_key, made))
-        for author in authors:
-            for kind, raw in author_rows(store, author, 0, heads[author].seq):
-                if summary.needs(kind):
-                    summary.add(decode_entry(raw))
-                else:
-                    summary.kinds[kind] += 1
-                writer.write(raw)
-                progress.advance()
-        writer.finish()
-    log_bytes = writer.bytes
+    log_bytes = _write_log(store, signer, work, made, authors, total, summary, carried, progress)
 
     proofs = store.fork_proofs()
     progress.stage("writing forks.msgpack", len(proofs))
@@ -127,11 +132,14 @@ def _write(
         write_entries(_advancing(team_order(store), progress), membership, f)
     progress.stage("reading the views")
     everything = collect(store, report_filter=ReportFilter(), exported_at=made, exported_by=signer.public_key)
+    copied = _copy_attachments(carried, blobs, work, progress)
+    everything.files_here = frozenset(copied)
     data_files = [ENTRIES_FILE, *_write_data(work, operation_source(store, everything), progress)]
     data = everything
     if report_filter != ReportFilter():  # the data files are whole; narrowed reports read the views again
         progress.stage("reading the views for the narrowed reports")
         data = collect(store, report_filter=report_filter, exported_at=made, exported_by=signer.public_key)
+        data.files_here = everything.files_here
     files = data_files + write_reports(data, work, progress=progress)
 
     progress.stage("signing the manifest")
@@ -166,10 +174,13 @@ def _write(
                 else None
             ),
             "data_files": data_files,
+            "attachments": carried.section(),
+            "attachment_files": {blob.hex(): attachment_path(blob) for blob in sorted(copied)},
             "files": {},
         }
     )
-    for name in [manifest.LOG_FILE, manifest.FORKS_FILE, *files]:
+    attachment_files = [attachment_path(blob) for blob in sorted(copied)]
+    for name in [manifest.LOG_FILE, manifest.FORKS_FILE, *files, *attachment_files]:
         size, digest = manifest.file_digest(work / name)
         doc["files"][name] = {"bytes": size, "blake2b": digest}
     body = manifest.encode(doc)
@@ -177,7 +188,66 @@ def _write(
     (work / manifest.SIGNATURE_FILE).write_bytes(manifest.sign(body, signer))
     progress.done()
     listed = (manifest.LOG_FILE, manifest.FORKS_FILE, *files)
-    return ExportResult(work, total, len(proofs), log_bytes, listed, tuple(data_files))
+    missing = len(carried.sizes) - len(copied)
+    return ExportResult(
+        work, total, len(proofs), log_bytes, listed, tuple(data_files), tuple(attachment_files), missing
+    )
+
+
+def _write_log(
+    store: Store,
+    signer: Signer,
+    work: Path,
+    made: int,
+    authors: list[bytes],
+    total: int,
+    summary: LogSummary,
+    carried: FileList,
+    progress: Progress,
+) -> int:
+    """``log.msgpack``: every author's chain in order; ``summary`` and ``carried`` (the files of posts) learn
+    the log on the way. Returns its size."""
+    heads = store.heads()
+    progress.stage("writing log.msgpack", total)
+    with (work / manifest.LOG_FILE).open("wb") as f:
+        writer = StreamWriter(f, StreamHeader(store.team_id, "chains", total, signer.public_key, made))
+        for author in authors:
+            for kind, raw in author_rows(store, author, 0, heads[author].seq):
+                if summary.needs(kind):
+                    summary.add(decode_entry(raw))
+                else:
+                    summary.kinds[kind] += 1
+                if kind == "msg.post" and POST_FILES_MARK in raw:
+                    carried.add_post(decode_entry(raw).decoded_body)
+                writer.write(raw)
+                progress.advance()
+        writer.finish()
+    return writer.bytes
+
+
+def _copy_attachments(carried: FileList, blobs: BlobStore | None, work: Path, progress: Progress) -> list[bytes]:
+    """Copy in every file a message carries that ``blobs`` holds whole (a partial fetch is not a file)."""
+    held = [b for b in sorted(carried.sizes) if blobs is not None and blobs.has(b)]
+    progress.stage(f"copying {len(held)} attached files", sum(carried.sizes[b] for b in held))
+    if not held:
+        return []
+    assert blobs is not None
+    (work / ATTACHMENTS_DIR).mkdir()
+    copied = []
+    for blob in held:
+        target = work / attachment_path(blob)
+        hashes, size = [], 0
+        with blobs.open(blob) as src, target.open("xb") as out:
+            while chunk := src.read(CHUNK_SIZE):
+                hashes.append(chunk_hash(chunk))
+                size += len(chunk)
+                out.write(chunk)
+                progress.advance(len(chunk))
+        if blob_id(size, b"".join(hashes) or chunk_hash(b"")) != blob:  # changed on this disk since it was checked
+            target.unlink()
+            continue
+        copied.append(blob)
+    return copied
 
 
 def _write_data(work: Path, source: Source, progress: Progress) -> list[str]:

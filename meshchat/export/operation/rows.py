@@ -147,6 +147,21 @@ def messages(src: Source) -> Iterator[Row]:
         )
 
 
+def attachments(src: Source) -> Iterator[Row]:
+    for msg in src.data.messages:
+        for position, file in enumerate(msg.files, 1):
+            yield (
+                msg.id.hex(),
+                position,
+                file.blob.hex(),
+                file.size,
+                clean(file.name),
+                file.type,
+                file.width,
+                file.height,
+            )
+
+
 def acks(src: Source) -> Iterator[Row]:
     for target, marks in src.data.acks.items():
         for mark in marks:
@@ -341,6 +356,7 @@ ROWS: dict[str, Callable[[Source], Iterable[Row]]] = {
     schema.MEMBER_ROLES.name: member_roles,
     schema.ROOMS.name: rooms,
     schema.MESSAGES.name: messages,
+    schema.ATTACHMENTS.name: attachments,
     schema.ACKS.name: acks,
     schema.RETRACTIONS.name: retractions,
     schema.PINS.name: pins,

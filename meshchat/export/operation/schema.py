@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 2  # 2: positions; tasks and roll-call answers have a location
+SCHEMA_VERSION = 3  # 2: positions; tasks and roll-call answers have a location. 3: attachments
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +337,25 @@ POSITIONS = Table(
     ((("author",), "members", ("key",)), _ENTRY_OF),
     (("kind", "clock_ms"), ("outsider_uid",)),
 )
+ATTACHMENTS = Table(
+    "attachments",
+    "The files messages carry, one row per file of each message, as the signed entry describes it. The file "
+    "itself is in the export as attachments/<blob> if the exporting node had fetched it (the manifest's "
+    "attachment_files; a file it never fetched is listed there by id only).",
+    (
+        Column("message", "TEXT", "messages.id"),
+        Column("position", "INTEGER", "the file's place among the message's files, from 1"),
+        Column("blob", "TEXT", "the file's id: BLAKE2b-256 over its size and its chunks' hashes (docs/formats.md)"),
+        Column("size", "INTEGER", "its size in bytes"),
+        Column("name", "TEXT", "its name as the sender gave it (invisible characters shown as [U+XXXX])"),
+        Column("type", "TEXT", "its MIME type as the sender's node read it"),
+        Column("width", "INTEGER", "an image's width in pixels, or NULL", not_null=False),
+        Column("height", "INTEGER", "an image's height in pixels, or NULL", not_null=False),
+    ),
+    ("message", "position"),
+    ((("message",), "messages", ("id",)),),
+    (("blob",),),
+)
 ENTRIES = Table(
     "entries",
     "The raw log: every entry, decoded, as in entries.jsonl. Everything above is derived from these.",
@@ -362,6 +381,7 @@ TABLES: tuple[Table, ...] = (
     MEMBER_ROLES,
     ROOMS,
     MESSAGES,
+    ATTACHMENTS,
     ACKS,
     RETRACTIONS,
     PINS,

@@ -92,6 +92,7 @@ class ReportData:
     entry_count: int = 0
     tracks: list[Track] = field(default_factory=list)  # every member's position reports, by member
     relayed: list[Fix] = field(default_factory=list)  # outsiders' positions a bridge relayed
+    files_here: frozenset[bytes] = frozenset()  # attached files the export holds (attachments/<blob id>)
 
     labels: dict[bytes, str] = field(default_factory=dict)  # filled on first use
 

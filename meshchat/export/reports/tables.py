@@ -12,10 +12,12 @@ import csv
 import json
 from typing import Any, TextIO
 
+from meshchat.blobs.store import human_size
+from meshchat.export.attachments import attachment_path
 from meshchat.export.reports.model import ReportData
 from meshchat.export.reports.text import SHEET_ZONE, clean, csv_cell, sheet_time, utc
 from meshchat.log.codec import Value
-from meshchat.log.views import FieldChange, TrackedObject
+from meshchat.log.views import FieldChange, Message, TrackedObject
 
 MESSAGE_COLUMNS = (
     "time",
@@ -34,6 +36,7 @@ MESSAGE_COLUMNS = (
     "pinned",
     "reply_to",
     "text",
+    "files",
 )
 
 
@@ -60,8 +63,22 @@ def write_messages_csv(data: ReportData, out: TextIO) -> None:
                 "yes" if msg.pinned else "no",
                 msg.reply_to.hex() if msg.reply_to else "",
                 csv_cell(msg.text),
+                csv_cell(files_cell(data, msg)),
             )
         )
+
+
+def files_cell(data: ReportData, msg: Message) -> str:
+    """``breach.jpg (2.3 MB, image/jpeg, attachments/<id>); plan.pdf (...; not in this export, file <id>)``."""
+    out = []
+    for file in msg.files:
+        where = (
+            attachment_path(file.blob)
+            if file.blob in data.files_here
+            else f"not in this export, file {file.blob.hex()}"
+        )
+        out.append(f"{file.name} ({human_size(file.size)}, {file.type}, {where})")
+    return "; ".join(out)
 
 
 def json_value(data: ReportData, value: Value) -> Any:

@@ -7,13 +7,18 @@ around it. Retracted messages stay readable, marked as retracted: HQ sees everyt
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import TextIO
 
+from meshchat.blobs.saving import save_name
+from meshchat.blobs.store import human_size
+from meshchat.export.attachments import attachment_path
 from meshchat.export.reports.items import Item, timeline, value_text
 from meshchat.export.reports.model import ReportData
 from meshchat.export.reports.text import h, one_line, utc, utc_day, utc_time
 from meshchat.export.reports.whereabouts import STYLE, place_html, positions_section
+from meshchat.log.attachments import THUMB_MAGIC
 from meshchat.log.kinds import severity_label
 from meshchat.log.views import Message
 
@@ -41,6 +46,9 @@ background:#ddd}
 tr.retracted .text{text-decoration:line-through;color:#666}
 tr.incident td,tr.task td{background:#fff7e0}tr.checkin td,tr.reply td{background:#eaf6ea}
 tr.reply.help td{background:#fde8e8}
+.files{margin:.3rem 0 0;padding:0;list-style:none}.files li{margin:.15rem 0}
+.files img{display:block;max-width:12rem;max-height:9rem;border:1px solid #ccc;margin:.15rem 0}
+.files .missing{color:#777}
 @media print{nav{display:none}h3{break-after:avoid}}
 """
     + STYLE
@@ -213,9 +221,33 @@ def _row(data: ReportData, item: Item, messages: dict[bytes, Message]) -> str:
         f'<tr class="{" ".join(classes)}"><td class="time">{utc_time(item.clock)}</td>'
         f'<td class="room">{h(data.room_name(item.room))}</td>'
         f'<td class="who"><bdi>{h(data.sender(msg, item.author))}</bdi></td>'
-        f'<td class="what"><bdi class="text">{h(text)}</bdi>{where}{"".join(tags)}</td><td class="id">{short_id}</td>'
-        "</tr>\n"
+        f'<td class="what"><bdi class="text">{h(text)}</bdi>{where}{"".join(tags)}{_files(data, msg)}</td>'
+        f'<td class="id">{short_id}</td></tr>\n'
     )
+
+
+def _files(data: ReportData, msg: Message | None) -> str:
+    """A message's files: each picture's thumbnail (from the signed entry, inline: no external resource), a
+    link to the file in the export, or that the exporting node never fetched it (with its id)."""
+    if msg is None or not msg.files:
+        return ""
+    items = []
+    for file in msg.files:
+        about = f"{h(human_size(file.size))}, {h(file.type)}"
+        thumb = ""
+        if file.thumb and file.thumb.startswith(THUMB_MAGIC):
+            thumb = f'<img src="data:image/jpeg;base64,{base64.b64encode(file.thumb).decode()}" alt="">'
+        if file.blob in data.files_here:
+            link = (
+                f'<a href="{attachment_path(file.blob)}" download="{h(save_name(file))}"><bdi>{h(file.name)}</bdi></a>'
+            )
+            items.append(f"<li>{thumb}\U0001f4ce {link} ({about})</li>")
+        else:
+            items.append(
+                f'<li>{thumb}\U0001f4ce <bdi>{h(file.name)}</bdi> ({about}) <span class="missing">not in this export: '
+                f"never fetched by the exporting node; file {file.blob.hex()}</span></li>"
+            )
+    return f'<ul class="files">{"".join(items)}</ul>'
 
 
 def _acknowledged(data: ReportData, msg: Message) -> str:
