@@ -232,6 +232,42 @@ class BlobStore:
                     tmp.unlink()
         return StoredBlob(blob, size, index, path)
 
+    def add_checked(self, src: BinaryIO, blob: bytes, size: int) -> Path:
+        """Take in the blob ``blob`` of ``size`` bytes from ``src`` (a file on a stick: untrusted), hashing
+        every chunk on the way; it moves in only if its size and its chunks make exactly ``blob``. Raises
+        :class:`AttachmentError` (and keeps nothing) otherwise, :class:`StorageFullError`."""
+        if self.has(blob):
+            return self.path_of(blob)
+        if not 0 < size <= MAX_BLOB_SIZE:
+            raise AttachmentError(f"a blob is 1 byte to {human_size(MAX_BLOB_SIZE)}")
+        self.check_room(size, reserve=0)
+        self._prepare()
+        fd, tmp_name = _temp_in(self._tmp)
+        tmp = Path(tmp_name)
+        try:
+            hashes, read = [], 0
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    while block := src.read(CHUNK_SIZE):
+                        read += len(block)
+                        if read > size:
+                            raise AttachmentError(f"longer than the {size:,} bytes its message says")
+                        hashes.append(chunk_hash(block))
+                        out.write(block)
+                    out.flush()
+                    os.fsync(out.fileno())
+            except OSError as exc:
+                raise _storage_problem(exc, size) from None
+            if read != size:
+                raise AttachmentError(f"{read:,} bytes where its message says {size:,}")
+            index = b"".join(hashes)
+            if blob_id(size, index) != blob:
+                raise AttachmentError("its chunks do not make the file its message names")
+            return self._install(blob, index, tmp)
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
     def add_bytes(self, data: bytes) -> StoredBlob:
         """Store ``data`` as a blob (what a bundle carries, and tests)."""
         if not 0 < len(data) <= MAX_BLOB_SIZE:

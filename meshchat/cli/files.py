@@ -24,9 +24,13 @@ def register(commands: Any) -> None:
         "them. --max-attach and --auto-fetch set this node's limits (e.g. 50MB, 512KB, 0).",
     )
     p.add_argument("room", nargs="?", default=None, help="only this room's files")
-    p.add_argument("--max-attach", type=_size, default=None, metavar="SIZE", help="largest file you may attach")
+    p.add_argument("--max-attach", type=size_argument, default=None, metavar="SIZE", help="largest file you may attach")
     p.add_argument(
-        "--auto-fetch", type=_size, default=None, metavar="SIZE", help="fetch files up to SIZE without being asked"
+        "--auto-fetch",
+        type=size_argument,
+        default=None,
+        metavar="SIZE",
+        help="fetch files up to SIZE without being asked",
     )
     p.set_defaults(handler=cmd_files)
 
@@ -45,7 +49,7 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=cmd_save)
 
 
-def _size(text: str) -> int:
+def size_argument(text: str) -> int:
     try:
         return parse_size(text)
     except ValueError as exc:

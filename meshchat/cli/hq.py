@@ -14,6 +14,7 @@ from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from meshchat.cli.files import size_argument
 from meshchat.cli.output import say, say_json, short
 from meshchat.export.errors import ExportError
 from meshchat.export.problems import Severity, VerifyReport
@@ -63,9 +64,18 @@ def register(commands: Any) -> None:
     p = actions.add_parser("frontier", help="write what this node holds, for another node's 'bundle export --for'")
     p.add_argument("file", type=Path, metavar="FILE")
     p.set_defaults(handler=cmd_bundle_frontier)
-    p = actions.add_parser("export", help="write a bundle (only what a peer lacks, with --for)")
+    p = actions.add_parser(
+        "export", help="write a bundle (only what a peer lacks, with --for), and the files it lacks in FILE.files/"
+    )
     p.add_argument("file", type=Path, metavar="FILE")
     p.add_argument("--for", dest="peer", type=Path, default=None, metavar="FRONTIER", help="the peer's frontier file")
+    p.add_argument(
+        "--max-file-size",
+        type=size_argument,
+        default=None,
+        metavar="SIZE",
+        help="leave out attached files larger than this (e.g. 20MB; 0: no files at all)",
+    )
     p.add_argument("--no-heads", action="store_true", help="do not sign a heads entry first")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(handler=cmd_bundle_export)
@@ -290,10 +300,11 @@ def print_report(report: VerifyReport) -> None:
 
 @_plain_errors
 def cmd_bundle_frontier(args: argparse.Namespace) -> int:
+    from meshchat.blobs.store import BlobStore
     from meshchat.export.bundle import write_frontier
 
     with Profile.open(args.home) as profile:
-        frontier = write_frontier(profile.store, profile.me, args.file)
+        frontier = write_frontier(profile.store, profile.me, args.file, blobs=BlobStore.of_home(args.home).held())
     total = sum(seq for seq, _ in frontier.heads.values())
     say(f"wrote the frontier of this node ({total:,} entries by {len(frontier.heads)} authors) to {args.file}")
     say(f"on the other node: meshchat bundle export BUNDLE --for {args.file.name}")
@@ -302,27 +313,57 @@ def cmd_bundle_frontier(args: argparse.Namespace) -> int:
 
 @_plain_errors
 def cmd_bundle_export(args: argparse.Namespace) -> int:
+    from meshchat.blobs.store import BlobStore, human_size
     from meshchat.export.bundle import read_frontier, write_bundle
+    from meshchat.export.bundlefiles import carried_files, files_dir, write_files
     from meshchat.export.heads import write_heads
 
     peer = read_frontier(args.peer) if args.peer else None
+    progress = Progress(quiet=args.quiet)
     with Profile.open(args.home) as profile:
         if not args.no_heads:
             write_heads(profile)
-        result = write_bundle(profile.store, profile.me, args.file, peer=peer, progress=Progress(quiet=args.quiet))
+        result = write_bundle(profile.store, profile.me, args.file, peer=peer, progress=progress)
+        files = write_files(
+            carried_files(profile.store),
+            BlobStore.of_home(args.home),
+            args.file,
+            peer_holds=peer.blobs if peer else frozenset(),
+            max_size=args.max_file_size,
+            progress=progress,
+        )
     lacking = f" that {short(peer.node)} lacks" if peer else ""
     say(f"wrote {result.entries:,} entries{lacking} and {result.fork_proofs} fork proofs to {args.file}")
+    if files.count:
+        say(f"and {files.count} attached files ({human_size(files.bytes)}) to {files_dir(args.file)}/: carry both")
+    if files.left_out:
+        say(
+            f"left out {len(files.left_out)} files larger than {human_size(args.max_file_size or 0)} "
+            f"({human_size(sum(f.size for f in files.left_out))}): the other node fetches them from a peer"
+        )
     say(f"({result.bytes:,} bytes; on the other node: meshchat bundle import {args.file.name})")
     return 0
 
 
 @_plain_errors
 def cmd_bundle_import(args: argparse.Namespace) -> int:
+    from meshchat.blobs.store import BlobStore
     from meshchat.export.bundle import import_bundle
+    from meshchat.export.bundlefiles import files_dir, import_files
 
+    progress = Progress(quiet=args.quiet)
     with Profile.open(args.home) as profile:
-        result = import_bundle(profile.store, args.file, progress=Progress(quiet=args.quiet))
-    return _print_import(str(args.file), result)
+        result = import_bundle(profile.store, args.file, progress=progress)
+        files = import_files(profile.store, BlobStore.of_home(args.home), args.file, progress=progress)
+    code = _print_import(str(args.file), result)
+    if files.taken or files.held or files.refused:
+        say(
+            f"{files_dir(args.file).name}/: {files.taken} files taken in (every chunk checked against the file's "
+            f"id), {files.held} already here, {len(files.refused)} refused"
+        )
+    for why in files.refused:
+        say(f"  refused {why}")
+    return EXIT_FAILED if files.refused else code
 
 
 def _print_import(source: str, result: Any) -> int:

@@ -47,6 +47,7 @@ class Frontier:
     node: bytes
     made: int
     heads: dict[bytes, tuple[int, bytes]]
+    blobs: frozenset[bytes] = frozenset()  # the attached files it holds whole (a bundle need not carry them)
 
 
 def store_frontier(store: Store) -> dict[bytes, tuple[int, bytes]]:
@@ -61,8 +62,12 @@ def store_frontier(store: Store) -> dict[bytes, tuple[int, bytes]]:
     return out
 
 
-def write_frontier(store: Store, node: bytes, path: Path, *, now: int | None = None) -> Frontier:
-    frontier = Frontier(store.team_id, node, _now() if now is None else now, store_frontier(store))
+def write_frontier(
+    store: Store, node: bytes, path: Path, *, now: int | None = None, blobs: Iterable[bytes] = ()
+) -> Frontier:
+    """``blobs``: the files this node holds whole (``BlobStore.held``)."""
+    held = frozenset(blobs)
+    frontier = Frontier(store.team_id, node, _now() if now is None else now, store_frontier(store), held)
     doc = {
         "format": FRONTIER_FORMAT,
         "v": FRONTIER_VERSION,
@@ -70,6 +75,7 @@ def write_frontier(store: Store, node: bytes, path: Path, *, now: int | None = N
         "node": frontier.node.hex(),
         "made": frontier.made,
         "heads": {a.hex(): [s, i.hex()] for a, (s, i) in sorted(frontier.heads.items())},
+        "blobs": sorted(b.hex() for b in held),
     }
     _atomic_write(path, manifest.encode(doc))
     return frontier
@@ -91,7 +97,11 @@ def read_frontier(path: Path) -> Frontier:
         if not (isinstance(head, list) and len(head) == 2 and type(head[0]) is int and 1 <= head[0] <= MAX_SEQ):
             raise BundleFormatError(f"{where}: the head of {author!r} must be [seq, id]")
         out[_key(author, where)] = (head[0], _key(head[1], where))
-    return Frontier(_key(team, where), _key(node, where), made, out)
+    blobs = doc.get("blobs", [])
+    if not isinstance(blobs, list):
+        raise BundleFormatError(f"{where}: 'blobs' must be a list of file ids")
+    held = frozenset(_key(blob, where) for blob in blobs)
+    return Frontier(_key(team, where), _key(node, where), made, out, held)
 
 
 def _key(value: object, where: str) -> bytes:
