@@ -1,0 +1,204 @@
+"""Files between two nodes on loopback: throughput beside a raw TCP copy, and text latency meanwhile.
+
+    python bench/blobs.py                 # one 100 MB file
+    python bench/blobs.py --mb 20 --repeat 3
+
+Node A (a process: ``bench/lab_node.py``) holds a message with a ``--mb`` MB file of random bytes; node B
+(this process) starts empty, with an auto-fetch limit above the file's size, and dials A: real TCP on
+127.0.0.1, real handshake and encryption, the file's chunks checked and written by B's blob store. While the
+file crosses, A posts a short text message every ``--every`` seconds; B notes when each arrives.
+
+Printed, per run: the file's time from B's start to the file whole and checked on B's disk (handshake and the
+entries first included) as MB/s; in the same run, a raw TCP copy of the same bytes between two processes on
+loopback (a sender process, a receiver here that writes the file and fsyncs it) as MB/s; the ratio; and the
+latency of the text messages posted while the file crossed (p50, p99, max: from just before A's post, which
+includes its durable write, until B's node announced it). The goals (issue 17): at least 0.5 of the raw copy,
+p99 under 50 ms.
+
+Last line: ``file_mb_s=<n> raw_mb_s=<n> ratio=<n> text_p99_ms=<n>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from meshchat.blobs.attach import attach_files
+from meshchat.blobs.settings import BlobSettings
+from meshchat.blobs.store import BlobStore
+from meshchat.events import AttachmentsChanged, EntriesAdded
+from meshchat.log.attachments import Attachment
+from meshchat.node import NodeConfig
+from meshchat.profile import Profile
+from meshchat.testing import running_node, team_homes
+
+HERE = Path(__file__).resolve().parent
+MB = 1_000_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Posts:
+    """What node A printed about its posts: text -> wall time just before the post."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.posted: dict[str, float] = {}
+        self.up = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            event: dict[str, Any] = json.loads(line)
+            if "up" in event:
+                self.up.set()
+            if "posted" in event:
+                self.posted[event["posted"]] = float(event["wall"])
+
+
+async def fetch(b_home: Path, port: int, file: Attachment, go: Path) -> tuple[float, float, float, dict[str, float]]:
+    """B's side: (start wall, done wall, seconds, {text: arrival wall})."""
+    config = NodeConfig(peers=(("127.0.0.1", port),), discovery=False, poll_interval=0.05)
+    arrived: dict[str, float] = {}
+    started_wall = time.time()
+    started = time.perf_counter()
+    go.touch()  # A starts posting now
+    async with running_node(b_home, config) as node:
+        events = node.events(buffer=0)
+        room = node.profile.room("general").room
+        with trio.fail_after(900):
+            async for event in events:
+                if isinstance(event, EntriesAdded) and not event.local:
+                    now = time.time()
+                    for msg in node.views.messages(room, limit=50):
+                        arrived.setdefault(msg.text, now)
+                if isinstance(event, AttachmentsChanged) and node.file_state(file).here:
+                    break
+        seconds = time.perf_counter() - started
+        done_wall = time.time()
+        assert node.blobs.has(file.blob)
+    return started_wall, done_wall, seconds, arrived
+
+
+def raw_copy(source: Path, target: Path) -> float:
+    """The same bytes over plain TCP between two processes on loopback, written and fsynced here."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        sender = (
+            "import socket,sys\n"
+            f"s=socket.create_connection(('127.0.0.1',{port}))\n"
+            f"f=open({str(source)!r},'rb')\n"
+            "while b:=f.read(1<<20): s.sendall(b)\n"
+            "s.close()\n"
+        )
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-c", sender])
+        conn, _ = listener.accept()
+        with conn, target.open("wb") as out:
+            while block := conn.recv(1 << 20):
+                out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        seconds = time.perf_counter() - started
+        proc.wait(timeout=60)
+    return seconds
+
+
+def one_run(work: Path, size: int, every: float) -> tuple[float, float, list[float]]:
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    a_home, b_home = team_homes(work, 2)
+    data_path = work / "survey.bin"
+    data_path.write_bytes(os.urandom(size))
+    with Profile.open(a_home) as a:
+        (file,) = attach_files(BlobStore.of_home(a_home), [data_path], max_size=size + 1, text="survey")
+        a.post("general", "the survey", files=[file])
+    with Profile.open(b_home) as b:
+        BlobSettings(max_attach=size + 1, auto_fetch=size + 1).save(b.store)
+
+    raw_s = raw_copy(data_path, work / "raw.copy")
+
+    port = free_port()
+    go = work / "go"
+    spec = {
+        "home": str(a_home),
+        "listen": f"127.0.0.1:{port}",
+        "go": str(go),
+        "posts": int(120 / every),
+        "interval": every,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "lab_node.py"), json.dumps(spec)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    try:
+        posts = Posts(proc)
+        if not posts.up.wait(30):
+            raise RuntimeError("node A did not start")
+        start, done, file_s, arrived = trio.run(fetch, b_home, port, file, go)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    during = [
+        (arrived[text] - wall) * 1000
+        for text, wall in posts.posted.items()
+        if start <= wall <= done and text in arrived
+    ]
+    lost = [t for t, wall in posts.posted.items() if start <= wall <= done - 1.0 and t not in arrived]
+    if lost:
+        print(f"  {len(lost)} messages posted during the transfer had not arrived when it ended", flush=True)
+    return size / MB / file_s, size / MB / raw_s, during
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mb", type=int, default=100, help="the file's size in MB (default 100)")
+    parser.add_argument("--every", type=float, default=0.02, help="seconds between A's text messages (0.02)")
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="meshchat-blobs-bench-"))
+    print(f"load before: {os.getloadavg()[0]:.2f}", flush=True)
+    results = []
+    try:
+        for run in range(args.repeat):
+            file_rate, raw_rate, latencies = one_run(work / f"run{run}", args.mb * MB, args.every)
+            results.append((file_rate, raw_rate, latencies))
+            p50 = statistics.median(latencies) if latencies else float("nan")
+            p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) >= 2 else float("nan")
+            print(
+                f"run {run + 1}: file {args.mb} MB at {file_rate:.1f} MB/s; raw TCP copy {raw_rate:.1f} MB/s; "
+                f"ratio {file_rate / raw_rate:.2f}; {len(latencies)} texts during it: p50 {p50:.1f} ms, "
+                f"p99 {p99:.1f} ms, max {max(latencies, default=float('nan')):.1f} ms",
+                flush=True,
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    file_rate = statistics.median(r[0] for r in results)
+    raw_rate = statistics.median(r[1] for r in results)
+    everything = [x for r in results for x in r[2]]
+    p99 = statistics.quantiles(everything, n=100)[98] if len(everything) >= 2 else float("nan")
+    print(f"load after: {os.getloadavg()[0]:.2f}")
+    print(f"file_mb_s={file_rate:.1f} raw_mb_s={raw_rate:.1f} ratio={file_rate / raw_rate:.2f} text_p99_ms={p99:.1f}")
+
+
+if __name__ == "__main__":
+    main()
