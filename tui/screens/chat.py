@@ -77,6 +77,7 @@ class ChatScreen(AreaScreen):
         Binding("ctrl+n", "new_room", "New room"),
         Binding("ctrl+r", "focus_rooms", "Rooms", show=False),
         Binding("ctrl+t", "pinned", "Pinned"),
+        Binding("ctrl+l", "attach", "Attach a file", show=False),  # from the messages too (the composer's own key)
     ]
 
     def __init__(self) -> None:
@@ -458,6 +459,9 @@ class ChatScreen(AreaScreen):
         chosen = await session(self).push_screen_wait(PinnedScreen(self.room, info.name if info else "?"))
         if chosen is not None:
             self.show_message(chosen)
+
+    def action_attach(self) -> None:
+        self.composer.action_attach()
 
     def action_focus_rooms(self) -> None:
         """The room list; on a narrow terminal it shows in place of the conversation until a room is chosen."""
