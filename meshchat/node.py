@@ -66,7 +66,7 @@ from meshchat.net.topology import Neighbourhood, Steps
 from meshchat.profile import DiskFullError, Location, Profile, ProfileError
 from meshchat.replica import StoreReplica
 from meshchat.status import STATUS_KEY, NodeStatus
-from meshchat.store import NewEntry, StoreError
+from meshchat.store import NewEntry, StoreDamagedError, StoreError
 from meshchat.store.queries import Views
 from meshchat.store.store import READ_ONLY
 
@@ -120,7 +120,10 @@ class Node:
             on_stored=self.wake,
             on_forks=self._check_forks,
             on_problem=lambda message: self.publish(NodeProblem(message)),
+            on_damaged=self._store_damaged,
         )
+        self.damaged: str | None = None  # why the node stopped serving its peers: its store is damaged
+        self._network_scope = trio.CancelScope()
         self.network = PeerManager(
             self.replica,
             me=profile.me,
@@ -158,14 +161,14 @@ class Node:
             peers: list[tuple[Address, FoundBy]] = [(a, "static") for a in (*config.peers, *remembered)]
             problem = None
             try:
-                await nursery.start(self.network.run, config.listen, peers)
+                await nursery.start(self._serve, config.listen, peers)
             except OSError as exc:
                 assert config.listen is not None
                 problem = f"cannot listen on {format_address(config.listen)}: {exc.strerror or exc}"
             if problem is not None:
                 log.error("%s", problem)
                 self.publish(NodeProblem(problem))
-                await nursery.start(self.network.run, None, peers)
+                await nursery.start(self._serve, None, peers)
             if self.network.listen_addresses:
                 addresses = [format_address(a) for a in self.network.listen_addresses]
                 await self._record_local(LISTEN_KEY, pack(addresses))
@@ -198,6 +201,25 @@ class Node:
                 self.publish(state)
 
         await follow_gpsd(settings, report, status, wall_ms=wall_ms)
+
+    async def _serve(
+        self,
+        listen: Address | None,
+        peers: list[tuple[Address, FoundBy]],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """The network, until the node stops or its store turns out to be damaged (see :meth:`_store_damaged`)."""
+        with self._network_scope:
+            await self.network.run(listen, peers, task_status=task_status)
+
+    def _store_damaged(self, exc: StoreError) -> None:
+        """A damaged store is never served: every link ends and no new one is made. The UI can still show what
+        is readable; ``meshchat repair`` rebuilds the store. (The user has been told by a NodeProblem.)"""
+        if self.damaged is None:
+            self.damaged = str(exc)
+            log.error("stopped serving peers: %s", exc)
+        self._network_scope.cancel()
 
     async def _discover(self) -> None:
         """Advertise on the LAN and dial what discovery reports; a failure is reported, never fatal."""
@@ -366,7 +388,13 @@ class Node:
             with trio.move_on_after(self.config.poll_interval):
                 await self._wakeup.wait()
             self._wakeup = trio.Event()
-            if self._notice_new_entries():
+            try:
+                noticed = self._notice_new_entries()
+            except StoreDamagedError as exc:
+                self.publish(NodeProblem(str(exc)))
+                self._store_damaged(exc)
+                return
+            if noticed:
                 idle_since, checkpointed = trio.current_time(), False
             elif not checkpointed and trio.current_time() - idle_since > IDLE_CHECKPOINT_S:
                 try:

@@ -29,7 +29,7 @@ from meshchat.profile import Profile, ProfileError
 from meshchat.proto.events import NeedEntries
 from meshchat.proto.handshake import Credentials
 from meshchat.proto.sync import ForkProof
-from meshchat.store import BatchResult, Outcome, StorageFullError, Store, StoreError
+from meshchat.store import BatchResult, Outcome, StorageFullError, Store, StoreDamagedError, StoreError
 
 # Rejections that no honest node causes (it checked every entry it stores): the link ends. Other rejections
 # (an author removed or forked in a part of the log the sender has not seen) are not the sender's fault.
@@ -41,8 +41,9 @@ FULL_DISK_RETRY_MAX_S = 30.0
 
 
 class StoreReplica:
-    """``on_stored`` is called when a batch added entries, ``on_forks`` when it revealed a fork, and
-    ``on_problem`` with a message for the user when the store cannot take a batch (a full disk)."""
+    """``on_stored`` is called when a batch added entries, ``on_forks`` when it revealed a fork, ``on_problem``
+    with a message for the user when the store cannot take a batch (a full disk), and ``on_damaged`` when the
+    store turns out to be damaged (after ``on_problem``): nothing more may be served from it."""
 
     def __init__(
         self,
@@ -51,12 +52,14 @@ class StoreReplica:
         on_stored: Callable[[], None],
         on_forks: Callable[[], None],
         on_problem: Callable[[str], None],
+        on_damaged: Callable[[StoreDamagedError], None] = lambda exc: None,
     ) -> None:
         self.profile = profile
         self.store = profile.store
         self.on_stored = on_stored
         self.on_forks = on_forks
         self.on_problem = on_problem
+        self.on_damaged = on_damaged
         self._writer: Store | None = None
         # author -> (wall ms, peer) of the last batch that brought their entries (or came from that peer itself)
         self.heard: dict[bytes, tuple[int, bytes]] = {}
@@ -137,8 +140,11 @@ class StoreReplica:
 
     def read_entries(self, request: NeedEntries) -> list[bytes]:
         store = self.store
-        store.head(request.author)  # refreshes the caches if the writer connection added an author
-        raws = store.entries_after(request.author, request.after, limit=request.max_entries, upto=request.upto)
+        try:
+            store.head(request.author)  # refreshes the caches if the writer connection added an author
+            raws = store.entries_after(request.author, request.after, limit=request.max_entries, upto=request.upto)
+        except StoreError as exc:
+            raise self._failed("cannot read what the peer lacks", exc) from None
         size = 0
         for i, raw in enumerate(raws):
             size += len(raw)
@@ -169,8 +175,7 @@ class StoreReplica:
                 await trio.sleep(delay)
                 delay = min(2 * delay, FULL_DISK_RETRY_MAX_S)
             except StoreError as exc:
-                self.on_problem(str(exc))
-                raise LinkEnded(f"cannot store what the peer sent: {exc}") from None
+                raise self._failed("cannot store what the peer sent", exc) from None
         if result.appended:
             now = wall_ms()
             for author in {e.author for e in result.appended} | {peer_key}:
@@ -203,6 +208,13 @@ class StoreReplica:
             if self._writer is None:
                 self._writer = Store.open(self.store.path)
             await trio.to_thread.run_sync(self._writer.set_local, key, value)
+
+    def _failed(self, what: str, exc: StoreError) -> LinkEnded:
+        """Tell the user, and the node if the store is damaged; the link ends with the reason."""
+        self.on_problem(str(exc))
+        if isinstance(exc, StoreDamagedError):
+            self.on_damaged(exc)
+        return LinkEnded(f"{what}: {exc}")
 
 
 def summarize(result: BatchResult) -> Accepted:

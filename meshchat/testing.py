@@ -6,7 +6,8 @@
   stand-in (protocol tests, fuzzing).
 - ``team_homes``, ``running_node`` and ``link_nodes``: real homes of one team, nodes running in-process, and
   links between them over in-memory streams (``stream_pair``: as fast as memory, or as slow as a radio link,
-  in virtual time; each counts the bytes it carries).
+  in virtual time; each counts the bytes it carries); ``damage_database`` for stores a failing disk has
+  damaged.
 """
 
 from __future__ import annotations
@@ -496,6 +497,20 @@ def author_home(
                 batch = []
         store.accept_batch(batch)
     return home
+
+
+def damage_database(path: Path, *, at: float = 0.5, pages: int = 2, seed: int = 0) -> None:
+    """Overwrite ``pages`` pages of an SQLite file with noise, starting at fraction ``at`` of the file: what a
+    failing disk or a half-copied file leaves. The file must be closed (its write-ahead log folded in)."""
+    import random
+
+    page = 4096
+    size = path.stat().st_size
+    first = max(1, int(size / page * at))  # never page 0: that is the header
+    noise = random.Random(seed).randbytes(page * pages)
+    with path.open("r+b") as f:
+        f.seek(first * page)
+        f.write(noise)
 
 
 def run_cli(home: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:

@@ -213,6 +213,9 @@ async def _run_node(node: Node, companion: Callable[..., Awaitable[object]] | No
                 log.warning("FORK: %s signed two entries #%d: kept both as proof", short(event.author), event.seq)
             elif isinstance(event, NodeProblem):
                 log.error("%s", event.message)
+                if node.damaged is not None:
+                    nursery.cancel_scope.cancel()
+                    return 2
             elif isinstance(event, GpsStatus):
                 log.info("GPS: %s (%s)", event.state, event.detail)
     return 0

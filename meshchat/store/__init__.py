@@ -7,7 +7,7 @@
 """
 
 from meshchat.store.results import AcceptResult, BatchResult, Head, NewEntry, NewSummary, Outcome
-from meshchat.store.store import ReadOnlyStoreError, StorageFullError, Store, StoreError
+from meshchat.store.store import ReadOnlyStoreError, StorageFullError, Store, StoreDamagedError, StoreError
 
 __all__ = [
     "AcceptResult",
@@ -19,5 +19,6 @@ __all__ = [
     "ReadOnlyStoreError",
     "StorageFullError",
     "Store",
+    "StoreDamagedError",
     "StoreError",
 ]

@@ -16,13 +16,14 @@ connection committed.
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from meshchat.log.clock import next_clock, wall_ms
 from meshchat.log.codec import unpack
@@ -42,6 +43,8 @@ from meshchat.store.schema import (
     entry_and_view_rows,
 )
 
+P = ParamSpec("P")
+R = TypeVar("R")
 BUSY_TIMEOUT_S = 10.0
 WAL_AUTOCHECKPOINT_PAGES = 16384  # 64 MiB: bulk catch-up is not slowed by checkpoints; idle nodes checkpoint
 
@@ -54,6 +57,11 @@ class StorageFullError(StoreError):
     """The disk is full: nothing new can be written until space is freed. Reading still works."""
 
 
+class StoreDamagedError(StoreError):
+    """The database file is damaged. It is never used as if it were healthy: ``meshchat repair`` moves it aside
+    and rebuilds the log from what can still be read, from peers and from bundles."""
+
+
 DISK_FULL = "the disk is full: free some space, then try again (reading still works)"
 READ_ONLY = (
     "this home is on a read-only medium (a write-protected card, a read-only mount): reading works, nothing can "
@@ -63,6 +71,25 @@ READ_ONLY = (
 
 class ReadOnlyStoreError(StoreError):
     """The store was opened from a read-only medium: nothing can be written. Reading still works."""
+
+
+# SQLite's result codes for a damaged file: SQLITE_CORRUPT, and SQLITE_NOTADB (the header itself is damaged).
+DAMAGE_CODES = frozenset({11, 26})
+
+
+def _translating(method: Callable[Concatenate[Store, P], R]) -> Callable[Concatenate[Store, P], R]:
+    """SQLite's errors from a read that the node and its links make all the time become :class:`StoreError`
+    (:class:`StoreDamagedError` for a damaged file), which the node reports, rather than end a link with
+    SQLite's words as if the peer were at fault."""
+
+    @functools.wraps(method)
+    def read(self: Store, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise _storage_error(exc, self.path) from exc
+
+    return read
 
 
 class Store:
@@ -119,11 +146,15 @@ class Store:
 
     @classmethod
     def open(cls, path: Path) -> Store:
+        """Open an existing store. A damaged file raises :class:`StoreDamagedError` (SQLite's quick check runs
+        first: ~40 ms for 100,000 entries here), so nothing is ever served from it."""
         if not path.exists():
             raise StoreError(f"no store at {path}")
         why_read_only = ""
         try:
             conn = _connect(path)
+        except StoreDamagedError:
+            raise
         except StoreError:
             # Opening a WAL database creates its shared-memory file, which a full disk or a read-only medium
             # refuses. The data can still be read as it is on disk, provided no write-ahead log holds newer pages.
@@ -134,9 +165,15 @@ class Store:
             conn = sqlite3.connect(f"{path.as_uri()}?immutable=1", uri=True, isolation_level=None)
         try:
             rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('schema_version', 'team_id')"))
+            damage = _quick_check(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
+            if damaged(exc):
+                raise damaged_error(path, str(exc)) from None
             raise StoreError(f"{path} is not a meshchat store: {exc}") from None
+        if damage is not None:
+            conn.close()
+            raise damaged_error(path, damage)
         version = rows.get("schema_version")
         if version in MIGRATIONS and why_read_only:
             conn.close()
@@ -145,7 +182,7 @@ class Store:
                 f"where it is: {why_read_only}"
             )
         if version in MIGRATIONS:
-            version = _migrate(conn, version)
+            version = _migrate(conn, version, path)
         if version != SCHEMA_VERSION or not isinstance(rows.get("team_id"), bytes):
             conn.close()
             raise StoreError(f"{path} has an unknown schema (version {rows.get('schema_version')!r})")
@@ -283,19 +320,22 @@ class Store:
             if durable:
                 conn.execute("PRAGMA synchronous=FULL")
             conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise _storage_error(exc) from exc
+        except sqlite3.DatabaseError as exc:
+            raise _storage_error(exc, self.path) from exc
         try:
             self._refresh()
             yield
             conn.execute("COMMIT")
             self.generation += 1
         except BaseException as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            self._reload()
-            if isinstance(exc, sqlite3.OperationalError):
-                raise _storage_error(exc) from exc
+            try:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                self._reload()  # the accept path moved cached heads: back to what the database holds
+            except sqlite3.DatabaseError as undo:
+                raise _storage_error(undo, self.path) from exc
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise _storage_error(exc, self.path) from exc
             raise
         finally:
             if durable:
@@ -403,14 +443,17 @@ class Store:
 
     # ---- reading the log -----------------------------------------------------------------------------------
 
+    @_translating
     def head(self, author: bytes) -> Head | None:
         self._refresh()
         return self.heads_cache.get(author)
 
+    @_translating
     def heads(self) -> dict[bytes, Head]:
         self._refresh()
         return dict(self.heads_cache)
 
+    @_translating
     def frontier(self) -> dict[bytes, int]:
         """``{author: seq}`` of what we hold and may pass on: a removed author's log only up to its cut."""
         self._refresh()
@@ -421,6 +464,7 @@ class Store:
             out[author] = head.seq if cut is None else min(head.seq, cut)
         return out
 
+    @_translating
     def entries_after(self, author: bytes, seq: int, limit: int = 1000, upto: int | None = None) -> list[bytes]:
         """Raw entries of ``author`` with seq in ``(seq, upto]``, in seq order, at most ``limit``."""
         ix = self.author_ix.get(author)
@@ -433,6 +477,7 @@ class Store:
         )
         return [raw for (raw,) in rows]
 
+    @_translating
     def entry(self, author: bytes, seq: int) -> Entry | None:
         ix = self.author_ix.get(author)
         if ix is None:
@@ -443,6 +488,7 @@ class Store:
     def last_rowid(self) -> int:
         return int(self._conn.execute("SELECT coalesce(max(rowid), 0) FROM entries").fetchone()[0])
 
+    @_translating
     def new_since(self, rowid: int, limit: int = 10_000, upto: int | None = None) -> list[NewEntry]:
         """Entries stored after ``rowid`` (and up to ``upto``), in arrival order, without decoding them: what
         the node announces and pushes to peers."""
@@ -456,6 +502,7 @@ class Store:
         )
         return [NewEntry(*row) for row in rows]
 
+    @_translating
     def summary_since(self, rowid: int) -> NewSummary | None:
         """Everything stored after ``rowid``, summed up by SQLite in one snapshot, in a few statements
         whatever the number of entries (the node's watcher runs this for every batch a catch-up stores; a
@@ -528,8 +575,8 @@ class Store:
         to grow the database file: :class:`StorageFullError`, and the log keeps everything until next time."""
         try:
             self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.OperationalError as exc:
-            raise _storage_error(exc) from exc
+        except sqlite3.DatabaseError as exc:
+            raise _storage_error(exc, self.path) from exc
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -548,8 +595,8 @@ class Store:
         try:
             with self._conn:
                 self._conn.execute("INSERT OR REPLACE INTO local VALUES (?, ?)", (key, value))
-        except sqlite3.OperationalError as exc:
-            raise _storage_error(exc) from exc
+        except sqlite3.DatabaseError as exc:
+            raise _storage_error(exc, self.path) from exc
 
     def get_meta(self, key: str) -> Any:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -561,8 +608,8 @@ class Store:
         try:
             with self._conn:
                 self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-        except sqlite3.OperationalError as exc:
-            raise _storage_error(exc) from exc
+        except sqlite3.DatabaseError as exc:
+            raise _storage_error(exc, self.path) from exc
 
     # ---- maintenance ---------------------------------------------------------------------------------------
 
@@ -597,7 +644,7 @@ def _decode_body(body: bytes) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _migrate(conn: sqlite3.Connection, version: int) -> int:
+def _migrate(conn: sqlite3.Connection, version: int, path: Path) -> int:
     """Bring a store of an older schema to the current one, one step at a time, each in one transaction (a
     crash leaves the old version whole). Returns the version reached."""
     while version in MIGRATIONS:
@@ -613,7 +660,7 @@ def _migrate(conn: sqlite3.Connection, version: int) -> int:
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise _storage_error(exc) if isinstance(exc, sqlite3.OperationalError) else StoreError(str(exc)) from exc
+            raise _storage_error(exc, path) if isinstance(exc, sqlite3.DatabaseError) else StoreError(str(exc)) from exc
     return version
 
 
@@ -637,6 +684,8 @@ def _connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA cache_size=-65536")
         conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     except sqlite3.DatabaseError as exc:
+        if damaged(exc):
+            raise damaged_error(path, str(exc)) from None
         raise StoreError(f"cannot open {path}: {exc}") from None
     return conn
 
@@ -649,6 +698,29 @@ def _read_only_medium(path: Path) -> bool:
         return False
 
 
+def _quick_check(conn: sqlite3.Connection) -> str | None:
+    """SQLite's quick check (every page and record well-formed; not index contents): None, or what is wrong."""
+    rows = conn.execute("PRAGMA quick_check(3)").fetchall()
+    if rows == [("ok",)]:
+        return None
+    return "; ".join(str(row[0]) for row in rows)
+
+
+def damaged(exc: BaseException) -> bool:
+    """Whether an error from sqlite3 says that the database file is damaged."""
+    return isinstance(exc, sqlite3.DatabaseError) and getattr(exc, "sqlite_errorcode", None) in DAMAGE_CODES
+
+
+def damaged_error(path: Path, detail: str) -> StoreDamagedError:
+    detail = " ".join(detail.split())
+    if len(detail) > 160:
+        detail = detail[:157] + "..."
+    return StoreDamagedError(
+        f"{path} is damaged ({detail}); run 'meshchat repair' to move it aside and rebuild it from what is still "
+        "readable, your peers and bundles"
+    )
+
+
 def _disk_full(path: Path) -> bool:
     """Whether the filesystem holding ``path`` has (next to) no space left for us."""
     try:
@@ -658,7 +730,9 @@ def _disk_full(path: Path) -> bool:
     return stat.f_bavail * stat.f_frsize < 64 * 1024
 
 
-def _storage_error(exc: sqlite3.OperationalError) -> StoreError:
+def _storage_error(exc: sqlite3.DatabaseError, path: Path) -> StoreError:
+    if damaged(exc):
+        return damaged_error(path, str(exc))
     text = str(exc)
     if "full" in text:
         return StorageFullError(DISK_FULL)
