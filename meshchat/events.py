@@ -121,6 +121,17 @@ class InviteRefused:
 
 
 @dataclass(frozen=True, slots=True)
+class WritingPaused:
+    """Own writes are refused for now: ``message`` says why and what brings them back (the store lost the end
+    of our own log, which the node is fetching back from peers; or our own key signed two entries with one
+    seq). ``paused`` False: writing works again. ``forked``: the own key forked, which never heals by itself."""
+
+    paused: bool
+    message: str
+    forked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class NodeProblem:
     """Something the user must know about (the disk is full, the listen port is taken, ...)."""
 
@@ -156,5 +167,6 @@ NodeEvent = (
     | LinkRefused
     | InviteRefused
     | NodeProblem
+    | WritingPaused
     | GpsStatus
 )

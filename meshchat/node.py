@@ -44,6 +44,7 @@ from meshchat.events import (
     NodeEvent,
     NodeProblem,
     PeerStatus,
+    WritingPaused,
 )
 from meshchat.export.heads import write_heads, write_heads_if_due
 from meshchat.gps import GpsSettings, follow_gpsd
@@ -121,7 +122,9 @@ class Node:
             on_forks=self._check_forks,
             on_problem=lambda message: self.publish(NodeProblem(message)),
             on_damaged=self._store_damaged,
+            on_own_behind=self._check_own_log,
         )
+        self._writing_paused: str | None = None  # why own writes are refused, as last announced
         self.damaged: str | None = None  # why the node stopped serving its peers: its store is damaged
         self._network_scope = trio.CancelScope()
         self.network = PeerManager(
@@ -179,6 +182,7 @@ class Node:
             if not self._told_refusal and (refusal := self.profile.invite_refusal()) is not None:
                 self._told_refusal = True
                 self._invite_refused(refusal)
+            self._check_own_log()  # the store may have lost the end of our own log (see meshchat.store.own)
             if config.discovery and self.network.listen_addresses:
                 nursery.start_soon(self._discover)
             if config.gps is not None:
@@ -306,6 +310,11 @@ class Node:
         self.publish(refused)
         self.publish(NodeProblem(refused.message))
 
+    @property
+    def writing_paused(self) -> str | None:
+        """Why own writes are refused for now (see :class:`~meshchat.events.WritingPaused`), or None."""
+        return self._writing_paused
+
     def _check_forks(self) -> None:
         """Announce forks new to us, and send their proofs to every peer."""
         forks = self.profile.store.forked_authors()
@@ -315,6 +324,8 @@ class Node:
             self.publish(ForkDetected(author, seq))
         if new:
             self.network.add_fork_proofs(self.replica.fork_proofs())
+        if self.me in new:
+            self._check_own_log()
 
     async def _write_status(self) -> None:
         """Keep the peers' status in local state for ``meshchat peers`` (another process)."""
@@ -428,7 +439,24 @@ class Node:
             self._enforce_membership()
             self.network.know_authors(self.membership.members)
         self._check_forks()
+        if self.me in summary.heads or self._writing_paused is not None:
+            self._check_own_log()
         return True
+
+    def _check_own_log(self) -> None:
+        """Announce when own writes stop or start working again: the store lost the end of our own log and
+        the node is fetching it back from peers (see ``meshchat.store.own``), or our own key forked."""
+        store = self.profile.store
+        reason = store.own_writes_refused(self.me)
+        if reason == self._writing_paused:
+            return
+        self._writing_paused = reason
+        if reason is not None:
+            log.error("%s", reason)
+            self.publish(WritingPaused(True, reason, forked=self.me in store.forked_authors()))
+        else:
+            log.info("our own log is back: writing works again")
+            self.publish(WritingPaused(False, "your own log is back on this device: writing works again"))
 
     def _enforce_membership(self) -> None:
         """After a membership change: end links to peers that are no longer members, and, as an admin,

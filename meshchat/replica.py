@@ -14,6 +14,7 @@ What we send is capped: a removed author's log up to its cut, a forked author's 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 
 import trio
@@ -29,7 +30,9 @@ from meshchat.profile import Profile, ProfileError
 from meshchat.proto.events import NeedEntries
 from meshchat.proto.handshake import Credentials
 from meshchat.proto.sync import ForkProof
-from meshchat.store import BatchResult, Outcome, StorageFullError, Store, StoreDamagedError, StoreError
+from meshchat.store import NOT_LINKED, BatchResult, Outcome, StorageFullError, Store, StoreDamagedError, StoreError
+
+log = logging.getLogger(__name__)
 
 # Rejections that no honest node causes (it checked every entry it stores): the link ends. Other rejections
 # (an author removed or forked in a part of the log the sender has not seen) are not the sender's fault.
@@ -53,6 +56,7 @@ class StoreReplica:
         on_forks: Callable[[], None],
         on_problem: Callable[[str], None],
         on_damaged: Callable[[StoreDamagedError], None] = lambda exc: None,
+        on_own_behind: Callable[[], None] = lambda: None,
     ) -> None:
         self.profile = profile
         self.store = profile.store
@@ -60,6 +64,7 @@ class StoreReplica:
         self.on_forks = on_forks
         self.on_problem = on_problem
         self.on_damaged = on_damaged
+        self.on_own_behind = on_own_behind
         self._writer: Store | None = None
         # author -> (wall ms, peer) of the last batch that brought their entries (or came from that peer itself)
         self.heard: dict[bytes, tuple[int, bytes]] = {}
@@ -121,6 +126,22 @@ class StoreReplica:
             team_id=store.team_id,
         )
 
+    def peer_holds(self, peer_key: bytes, heads: Mapping[bytes, int]) -> None:
+        """A peer holding more of our own log than our store does means the store lost its last own entries
+        (a lost -wal file, a restored backup): own writes pause until they are back (``meshchat.store.own``).
+        They come back like any other author's entries: our frontier says how far we hold our own log."""
+        me = self.profile.me
+        seq = heads.get(me, 0)
+        if seq <= 0:
+            return
+        try:
+            behind = self.store.expect_own(me, seq, "peer")
+        except StoreError as exc:  # busy or full: recorded in memory all the same (see Store.expect_own)
+            log.warning("cannot record how far our own log reached: %s", exc)
+            behind = True
+        if behind:
+            self.on_own_behind()
+
     def sendable(self, heads: Mapping[bytes, int]) -> dict[bytes, int]:
         """``heads`` capped: a removed author's log up to its cut, a forked one's up to the forked seq."""
         forked = self.store.forked_authors()
@@ -153,10 +174,6 @@ class StoreReplica:
         return raws
 
     # ---- receiving -------------------------------------------------------------------------------------
-
-    def peer_holds(self, peer_key: bytes, heads: Mapping[bytes, int]) -> None:
-        """What a peer holds, as its notes say. The store's side (a node that finds it lost its own recent
-        entries: ``heads[me]`` above our own head) is issue 13's ``sync-store`` part."""
 
     async def accept(self, raws: list[bytes | Entry], peer_key: bytes) -> Accepted:
         """Store a peer's batch. On a full disk, wait and try again (each time later, up to
@@ -223,6 +240,7 @@ def summarize(result: BatchResult) -> Accepted:
     seen = {e.author: e.seq for e in result.appended}
     deferred = duplicates = 0
     bad = None
+    unlinked: dict[bytes, int] = {}
     for other in result.others:
         judged = other.entry
         if other.outcome is Outcome.REJECTED and (judged is None or other.reason in BAD_PEER_REASONS):
@@ -231,9 +249,11 @@ def summarize(result: BatchResult) -> Accepted:
             deferred += 1
         elif other.outcome is Outcome.DUPLICATE:
             duplicates += 1
+        elif other.outcome is Outcome.REJECTED and other.reason == NOT_LINKED and judged is not None:
+            unlinked[judged.author] = min(judged.seq, unlinked.get(judged.author, judged.seq))
         if judged is not None and judged.seq > seen.get(judged.author, 0):
             seen[judged.author] = judged.seq
-    return Accepted(len(result.appended), seen, deferred, bad, duplicates)
+    return Accepted(len(result.appended), seen, deferred, bad, duplicates, unlinked)
 
 
 def admission_order(membership: Membership) -> Sequence[bytes]:

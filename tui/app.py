@@ -23,7 +23,7 @@ from textual.message import Message as TextualMessage
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from meshchat.events import ForkDetected, NodeEvent, SyncProgress
+from meshchat.events import ForkDetected, NodeEvent, SyncProgress, WritingPaused
 from meshchat.log.clock import wall_ms
 from meshchat.log.views import Message
 from meshchat.node import Node, NodeConfig
@@ -274,6 +274,8 @@ class MeshchatApp(App[int]):
         if changes.invite_refused and changes.invite_refused != self.invite_problem:
             self.invite_problem = changes.invite_refused  # a banner on every screen says it from now on
             self.bell()
+        if changes.writing is not None:
+            self._announce_writing(changes.writing)
         if changes.remote and "msg.post" in changes.kinds:
             self._announce_flashes()
             self._announce_mentions(changes.rooms)
@@ -325,6 +327,8 @@ class MeshchatApp(App[int]):
 
     def _announce_fork(self, fork: ForkDetected) -> None:
         self.forks[fork.author] = fork.seq
+        if fork.author == self.node.me:  # WritingPaused says what it means and what to do
+            return
         self.notify(
             f"{self.name_of(fork.author)} signed two different entries as #{fork.seq}.",
             title="FORK DETECTED",
@@ -366,6 +370,15 @@ class MeshchatApp(App[int]):
         sequence = notification_sequence(title, body, os.environ)
         if sequence is not None and not self.is_headless and self._driver is not None:
             self._driver.write(sequence)  # as App.bell writes the bell
+
+    def _announce_writing(self, news: WritingPaused) -> None:
+        """Own writes stopped (the end of our own log is being fetched back, or our key forked) or work again."""
+        if not news.paused:
+            self.notify(news.message, title="Writing works again", timeout=10)
+            return
+        title = "FORK OF YOUR OWN LOG" if news.forked else "Writing paused"
+        self.notify(news.message, title=title, severity="error", timeout=60 if news.forked else 30)
+        self.bell()
 
     def _area_screens(self) -> list[AreaScreen]:
         screens: list[AreaScreen] = []

@@ -23,6 +23,7 @@ from meshchat.events import (
     PeerInfo,
     PeerUp,
     SyncProgress,
+    WritingPaused,
 )
 from meshchat.log.views import POSITION_KINDS
 
@@ -47,6 +48,7 @@ class Changes:
     sync: dict[str, SyncProgress] = field(default_factory=dict)  # latest progress per peer address
     invite_refused: str = ""  # our own invite was refused: what happened and what to do
     files: frozenset[bytes] = frozenset()  # attached files that moved on here (fetched, further along, stopped)
+    writing: WritingPaused | None = None  # own writes stopped or started working again (the latest news)
     gps: GpsStatus | None = None  # the GPS changed state (the latest)
 
     @property
@@ -86,6 +88,7 @@ def fold(events: Iterable[NodeEvent]) -> Changes:
     sync: dict[str, SyncProgress] = {}
     invite_refused = ""
     files: set[bytes] = set()
+    writing: WritingPaused | None = None
     gps = None
     for event in events:
         match event:
@@ -110,6 +113,8 @@ def fold(events: Iterable[NodeEvent]) -> Changes:
                 sync[_address(event.peer)] = event
             case AttachmentsChanged():
                 files |= event.blobs
+            case WritingPaused():
+                writing = event
             case GpsStatus():
                 gps = event
     return Changes(
@@ -124,6 +129,7 @@ def fold(events: Iterable[NodeEvent]) -> Changes:
         sync,
         invite_refused,
         frozenset(files),
+        writing,
         gps,
     )
 

@@ -209,6 +209,8 @@ async def _run_node(node: Node, companion: Callable[..., Awaitable[object]] | No
         async for event in events:
             if isinstance(event, EntriesAdded) and not event.local:
                 log.debug("%d new entries", event.count)
+            elif isinstance(event, ForkDetected) and event.author == node.me:
+                log.error("FORK OF YOUR OWN LOG: your key signed two different entries #%d", event.seq)
             elif isinstance(event, ForkDetected):
                 log.warning("FORK: %s signed two entries #%d: kept both as proof", short(event.author), event.seq)
             elif isinstance(event, NodeProblem):

@@ -4,18 +4,32 @@
 - ``ingest``: the accept path inside one transaction (chains, signatures, quarantine, forks).
 - ``schema``: the tables, designed for the ingest hot path.
 - ``queries``: reading the views (rooms, messages, incidents, check-ins, tasks, members).
+- ``own``: keeping our own log in one line when the store loses its last own entries.
 """
 
-from meshchat.store.results import AcceptResult, BatchResult, Head, NewEntry, NewSummary, Outcome
-from meshchat.store.store import ReadOnlyStoreError, StorageFullError, Store, StoreDamagedError, StoreError
+from meshchat.store.own import OwnGap
+from meshchat.store.results import NOT_LINKED, AcceptResult, BatchResult, Head, NewEntry, NewSummary, Outcome
+from meshchat.store.store import (
+    OwnLogBehindError,
+    OwnLogForkedError,
+    ReadOnlyStoreError,
+    StorageFullError,
+    Store,
+    StoreDamagedError,
+    StoreError,
+)
 
 __all__ = [
+    "NOT_LINKED",
     "AcceptResult",
     "BatchResult",
     "Head",
     "NewEntry",
     "NewSummary",
     "Outcome",
+    "OwnGap",
+    "OwnLogBehindError",
+    "OwnLogForkedError",
     "ReadOnlyStoreError",
     "StorageFullError",
     "Store",

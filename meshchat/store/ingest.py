@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from meshchat.log.entry import Entry, decode_entry, verify_signature
 from meshchat.log.kinds import MEMBERSHIP_KINDS
-from meshchat.store.results import AcceptResult, BatchResult, Head, Outcome
+from meshchat.store.results import NOT_LINKED, AcceptResult, BatchResult, Head, Outcome
 from meshchat.store.schema import (
     ENTRY_ROWS_PER_INSERT,
     INSERT_ENTRIES,
@@ -181,7 +181,7 @@ class Ingest:
                 result.add(AcceptResult(Outcome.DEFERRED, entry, f"gap: expected seq {expect_seq}"))
                 broken = True
             elif prev != expect_prev:
-                result.add(AcceptResult(Outcome.REJECTED, entry, "does not link to the entry before"))
+                result.add(AcceptResult(Outcome.REJECTED, entry, NOT_LINKED))
                 broken = True
             elif clock <= last_clock:
                 result.add(AcceptResult(Outcome.REJECTED, entry, "clock does not increase along the log"))

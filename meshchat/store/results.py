@@ -8,6 +8,8 @@ from typing import NamedTuple
 
 from meshchat.log.entry import Entry
 
+NOT_LINKED = "does not link to the entry before"  # rejected: its author signed another entry before it
+
 
 class Outcome(StrEnum):
     APPENDED = "appended"

@@ -16,6 +16,7 @@ connection committed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import os
@@ -32,6 +33,7 @@ from meshchat.log.rules import ControlEntry, Held, Membership, evaluate
 from meshchat.store import search
 from meshchat.store.clocks import Clocks
 from meshchat.store.ingest import Ingest
+from meshchat.store.own import EXPECTED_KEY, OwnGap, decode_expected, encode_expected, read_mark, write_mark
 from meshchat.store.results import AcceptResult, BatchResult, Head, NewEntry, NewSummary, Outcome
 from meshchat.store.schema import (
     ENTRIES,
@@ -60,6 +62,15 @@ class StorageFullError(StoreError):
 class StoreDamagedError(StoreError):
     """The database file is damaged. It is never used as if it were healthy: ``meshchat repair`` moves it aside
     and rebuilds the log from what can still be read, from peers and from bundles."""
+
+
+class OwnLogBehindError(StoreError):
+    """Our own log here is behind what it reached elsewhere: writing waits until the rest is back (see
+    ``meshchat.store.own``)."""
+
+
+class OwnLogForkedError(StoreError):
+    """Our own key signed two different entries with one seq: nothing we write now would count anywhere."""
 
 
 DISK_FULL = "the disk is full: free some space, then try again (reading still works)"
@@ -110,6 +121,7 @@ class Store:
         self.generation = 0  # changes whenever this store may hold something new (own writes or another's)
         self.read_only = False  # opened read-only: the disk was too full to open it for writing, or read-only
         self.read_only_reason = ""  # why, in words for the person (DISK_FULL or READ_ONLY)
+        self.own_expected: dict[bytes, tuple[int, str]] = {}  # author -> (seq, source): see meshchat.store.own
         self._reload()
 
     # ---- opening -------------------------------------------------------------------------------------------
@@ -189,7 +201,20 @@ class Store:
         store = cls(conn, path, rows["team_id"])
         store.read_only = bool(why_read_only)
         store.read_only_reason = why_read_only
+        if not why_read_only:
+            store._check_mark()
         return store
+
+    def _check_mark(self) -> None:
+        """Compare our own log with the head mark beside the database (see ``meshchat.store.own``)."""
+        mark = read_mark(self.path, self.team_id)
+        if mark is None:
+            return
+        author, seq, _ = mark
+        head = self.heads_cache.get(author)
+        if (head.seq if head else 0) < seq:
+            with contextlib.suppress(StoreError):  # busy or full: the next open looks again
+                self.expect_own(author, seq, "mark")
 
     def close(self) -> None:
         self._conn.close()
@@ -219,6 +244,8 @@ class Store:
             self._membership = None
         self.forked = forked
         self.quarantine_may_hold = bool(self._conn.execute("SELECT EXISTS (SELECT 1 FROM quarantine)").fetchone()[0])
+        expected = decode_expected(self.get_local(EXPECTED_KEY))
+        self.own_expected = {expected[0]: expected[1:]} if expected else {}
         self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
         self.generation += 1
 
@@ -406,9 +433,11 @@ class Store:
         ``meshchat.profile``): the store keeps our own entries whatever the membership says, since they are
         the only copy until synced.
         """
+        author = signer.public_key
         with self._write(durable=True):
-            head = self.heads_cache.get(signer.public_key)
-            seq, clock = self._next_stamp(signer.public_key, wall)
+            self._check_own(author)
+            head = self.heads_cache.get(author)
+            seq, clock = self._next_stamp(author, wall)
             entry = sign_entry(
                 signer,
                 team_id=self.team_id,
@@ -419,6 +448,7 @@ class Store:
                 body=body,
             )
             self._ingest_own(entry, wall_ms() if wall is None else wall)
+        write_mark(self.path, self.team_id, author, entry.seq, entry.id)
         return entry
 
     def next_own_stamp(self, author: bytes, *, wall: int | None = None) -> tuple[int, int]:
@@ -432,6 +462,64 @@ class Store:
         seen = (h.clock for h in self.heads_cache.values())
         clock = next_clock(wall=wall_ms() if wall is None else wall, last_own=head.clock if head else 0, seen=seen)
         return (head.seq + 1 if head else 1), clock
+
+    def _check_own(self, author: bytes) -> None:
+        """Refuse an own write that would fork our own log (inside the write transaction: every process
+        that writes as us sees the same records)."""
+        forked = self.forked.get(author)
+        if forked is not None:
+            raise OwnLogForkedError(own_fork_text(forked))
+        gap = self._own_gap(author)
+        if gap is not None:
+            raise OwnLogBehindError(gap.explain())
+
+    def own_writes_refused(self, author: bytes) -> str | None:
+        """Why :meth:`append_own` would refuse to write as ``author`` now, or None."""
+        self._refresh()
+        try:
+            self._check_own(author)
+        except (OwnLogBehindError, OwnLogForkedError) as exc:
+            return str(exc)
+        return None
+
+    def own_gap(self, author: bytes) -> OwnGap | None:
+        """How far our own log here is behind where it reached elsewhere; None if it is not."""
+        self._refresh()
+        return self._own_gap(author)
+
+    def _own_gap(self, author: bytes) -> OwnGap | None:
+        expected = self.own_expected.get(author)
+        if expected is None:
+            return None
+        head = self.heads_cache.get(author)
+        have = head.seq if head else 0
+        return OwnGap(have, *expected) if have < expected[0] else None
+
+    def expect_own(self, author: bytes, seq: int, source: str) -> bool:
+        """Record that our own log reached ``seq`` elsewhere (``source``: see ``meshchat.store.own``). Returns
+        whether that leaves this store behind (and own writes paused) where it was not known to be before."""
+        self._refresh()
+        known = self.own_expected.get(author)
+        head = self.heads_cache.get(author)
+        if (known is not None and known[0] >= seq) or (head is not None and head.seq >= seq):
+            return False
+        try:
+            with self._write():
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO local VALUES (?, ?)", (EXPECTED_KEY, encode_expected(author, seq, source))
+                )
+        finally:  # recorded in memory even if the disk refused: this node must not write meanwhile
+            self.own_expected[author] = (seq, source)
+        return True
+
+    def resume_own_writing(self, author: bytes) -> OwnGap | None:
+        """Give up waiting for the missing end of our own log (no peer ever received it); returns the gap that
+        was forgiven. Should a peer hold those entries after all, our log forks from there."""
+        gap = self.own_gap(author)
+        with self._write():
+            self._conn.execute("DELETE FROM local WHERE key = ?", (EXPECTED_KEY,))
+        self.own_expected.pop(author, None)
+        return gap
 
     def _ingest_own(self, entry: Entry, written: int) -> None:
         result = BatchResult()
@@ -739,3 +827,11 @@ def _storage_error(exc: sqlite3.DatabaseError, path: Path) -> StoreError:
     if "locked" in text or "busy" in text:
         return StoreError("the store is busy (another meshchat process holds it); try again")
     return StoreError(f"storage error: {text}")
+
+
+def own_fork_text(seq: int) -> str:
+    return (
+        f"refused: your key signed two different entries #{seq} (it is in use on another device, or this home "
+        "was restored from an old copy after writing): nothing you write now would count on any node; ask an "
+        "admin to remove this key ('meshchat members remove') and to invite you again"
+    )
