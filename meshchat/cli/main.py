@@ -9,13 +9,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from meshchat import __version__
-from meshchat.cli import admin, demo, files, hq, incidents, messages, network, positions, search, tak, team
+from meshchat.cli import admin, demo, files, hq, incidents, messages, network, positions, repair, search, tak, team
 from meshchat.cli.output import say
 from meshchat.profile import ProfileError, default_home
 from meshchat.terminal import guarded_terminal
 
 Handler = Callable[[argparse.Namespace], int]
-COMMAND_GROUPS = (team, admin, messages, files, search, incidents, positions, network, tak, hq, demo)
+COMMAND_GROUPS = (team, admin, messages, files, search, incidents, positions, network, tak, hq, repair, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

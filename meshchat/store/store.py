@@ -33,7 +33,15 @@ from meshchat.log.rules import ControlEntry, Held, Membership, evaluate
 from meshchat.store import search
 from meshchat.store.clocks import Clocks
 from meshchat.store.ingest import Ingest
-from meshchat.store.own import EXPECTED_KEY, OwnGap, decode_expected, encode_expected, read_mark, write_mark
+from meshchat.store.own import (
+    EXPECTED_KEY,
+    OwnGap,
+    decode_expected,
+    encode_expected,
+    mark_path,
+    read_mark,
+    write_mark,
+)
 from meshchat.store.results import AcceptResult, BatchResult, Head, NewEntry, NewSummary, Outcome
 from meshchat.store.schema import (
     ENTRIES,
@@ -519,6 +527,7 @@ class Store:
         with self._write():
             self._conn.execute("DELETE FROM local WHERE key = ?", (EXPECTED_KEY,))
         self.own_expected.pop(author, None)
+        mark_path(self.path).unlink(missing_ok=True)  # it names the given-up end; the next own write makes a new one
         return gap
 
     def _ingest_own(self, entry: Entry, written: int) -> None:
