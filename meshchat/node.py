@@ -214,7 +214,10 @@ class Node:
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """The network, until the node stops or its store turns out to be damaged (see :meth:`_store_damaged`)."""
-        with self._network_scope:
+        self._network_scope = scope = trio.CancelScope()  # one per start: a second start follows a failed one
+        if self.damaged is not None:
+            scope.cancel()
+        with scope:
             await self.network.run(listen, peers, task_status=task_status)
 
     def _store_damaged(self, exc: StoreError) -> None:

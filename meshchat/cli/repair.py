@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from meshchat.cli.network import add_network_options, node_config
+from meshchat.cli.output import say
 from meshchat.export.progress import Progress
 from meshchat.profile import Profile, ProfileError
 
@@ -54,14 +55,17 @@ def cmd_repair(args: argparse.Namespace) -> int:
     progress = Progress(quiet=args.quiet)
     config = None if args.offline else node_config(args)  # a bad address is an error before anything moves
     check_damaged(args.home)
-    print(f"the store in {args.home} is damaged: rebuilding it (your identity stays)")
+    say(f"the store in {args.home} is damaged: rebuilding it (your identity stays)")
     rebuilt = rebuild(args.home, args.bundle, progress=progress)
-    print(f"kept the damaged files in {rebuilt.aside}")
+    say(f"kept the damaged files in {rebuilt.aside}")
     salvaged = rebuilt.salvaged
     skipped = f"; {salvaged.unreadable} damaged parts skipped" if salvaged.unreadable else ""
-    print(f"from the damaged store: {imported(rebuilt.from_store):,} entries readable and valid{skipped}")
+    say(f"from the damaged store: {imported(rebuilt.from_store):,} entries readable and valid{skipped}")
+    if rebuilt.from_store.still_deferred:
+        lost = rebuilt.from_store.still_deferred
+        say(f"  {lost:,} more follow entries that were lost: your peers or bundles fill the gaps")
     for bundle, result in rebuilt.from_bundles:
-        print(f"from {bundle.name}: {imported(result):,} new entries")
+        say(f"from {bundle.name}: {imported(result):,} new entries")
     if config is not None:
         node = Node.open(args.home, config)
         try:
@@ -71,17 +75,17 @@ def cmd_repair(args: argparse.Namespace) -> int:
         finally:
             node.close()
         if fetched.peers:
-            print(f"from peers: {fetched.entries:,} new entries ({fetched.peers} caught up with)")
+            say(f"from peers: {fetched.entries:,} new entries ({fetched.peers} caught up with)")
         else:
-            print(f"from peers: none reached within {args.timeout:g} s ({fetched.entries:,} entries arrived)")
+            say(f"from peers: none reached within {args.timeout:g} s ({fetched.entries:,} entries arrived)")
     with Profile.open(args.home) as profile:
         head = profile.store.head(profile.me)
-        print(f"the store holds {profile.store.count():,} entries; your own log up to #{head.seq if head else 0}")
+        say(f"the store holds {profile.store.count():,} entries; your own log up to #{head.seq if head else 0}")
         refusal = profile.store.own_writes_refused(profile.me)
     if refusal is not None:
-        print(refusal)
+        say(refusal)
         return 1
-    print("repaired: start meshchat (or 'meshchat node') as usual")
+    say("repaired: start meshchat (or 'meshchat node') as usual")
     return 0
 
 
@@ -91,7 +95,7 @@ def _resume_writing(home: Path) -> int:
         if gap is None:
             raise ProfileError("writing is not paused: nothing to resume")
         profile.store.resume_own_writing(profile.me)
-    print(
+    say(
         f"writing resumes at #{gap.have + 1}: #{gap.have + 1}-#{gap.expected} of your own log are given up "
         "(should a teammate hold them after all, your log forks there, and every node will say so)"
     )
@@ -99,4 +103,4 @@ def _resume_writing(home: Path) -> int:
 
 
 def _problem(message: str) -> None:
-    print(f"meshchat: {message}", file=sys.stderr)
+    say(f"meshchat: {message}", file=sys.stderr)

@@ -83,29 +83,54 @@ def mark_path(db: Path) -> Path:
     return db.with_name(db.name + MARK_SUFFIX)
 
 
-def write_mark(db: Path, team_id: bytes, author: bytes, seq: int, entry_id: bytes) -> None:
-    """Record our newest own entry beside the database. Best effort and not fsynced: it only has to outlive
-    the database's ``-wal`` (a crash of the process keeps the page cache), and a mark that lags only catches
-    less. Never lowered: another process may have written a newer own entry meanwhile."""
-    path = mark_path(db)
-    current = read_mark(db, team_id)
-    if current is not None and current[0] == author and current[1] >= seq:
-        return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    with contextlib.suppress(OSError):
-        tmp.write_bytes(_MARK.pack(_MARK_MAGIC, team_id, author, seq, entry_id))
-        tmp.replace(path)
+class HeadMark:
+    """The head mark of one store: ``(author, seq, id)`` of the newest own entry written to it.
 
+    Rewritten in place with one ``pwrite`` of 110 bytes after each own write (~10 us; a rename per write cost
+    ~200 us here), and not fsynced: it only has to outlive the database's ``-wal`` file, and a crash of the
+    process keeps the page cache. A mark torn by a power cut fails its checks and is ignored; a mark that lags
+    only catches less. Never lowered: another process writing as us may have written a newer entry meanwhile.
+    """
 
-def read_mark(db: Path, team_id: bytes) -> tuple[bytes, int, bytes] | None:
-    """``(author, seq, id)`` of the newest own entry this home wrote to the team ``team_id``, if recorded."""
-    try:
-        data = mark_path(db).read_bytes()
-    except OSError:
-        return None
-    if len(data) != _MARK.size:
-        return None
-    magic, team, author, seq, entry_id = _MARK.unpack(data)
-    if magic != _MARK_MAGIC or team != team_id:
-        return None
-    return author, seq, entry_id
+    def __init__(self, db: Path, team_id: bytes) -> None:
+        self.path = mark_path(db)
+        self.team_id = team_id
+        self._fd: int | None = None
+
+    def read(self) -> tuple[bytes, int, bytes] | None:
+        try:
+            data = self.path.read_bytes()
+        except OSError:
+            return None
+        return self._parse(data)
+
+    def record(self, author: bytes, seq: int, entry_id: bytes) -> None:
+        """Best effort: a mark that cannot be written (a full disk, a read-only home) only catches less."""
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            current = self._parse(os.pread(self._fd, _MARK.size + 1, 0))
+            if current is not None and current[0] == author and current[1] >= seq:
+                return
+            os.pwrite(self._fd, _MARK.pack(_MARK_MAGIC, self.team_id, author, seq, entry_id), 0)
+        except OSError:
+            return
+
+    def remove(self) -> None:
+        self.close()
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
+    def _parse(self, data: bytes) -> tuple[bytes, int, bytes] | None:
+        if len(data) != _MARK.size:
+            return None
+        magic, team, author, seq, entry_id = _MARK.unpack(data)
+        if magic != _MARK_MAGIC or team != self.team_id:
+            return None
+        return author, seq, entry_id

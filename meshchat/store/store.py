@@ -35,12 +35,10 @@ from meshchat.store.clocks import Clocks
 from meshchat.store.ingest import Ingest
 from meshchat.store.own import (
     EXPECTED_KEY,
+    HeadMark,
     OwnGap,
     decode_expected,
     encode_expected,
-    mark_path,
-    read_mark,
-    write_mark,
 )
 from meshchat.store.results import AcceptResult, BatchResult, Head, NewEntry, NewSummary, Outcome
 from meshchat.store.schema import (
@@ -130,6 +128,7 @@ class Store:
         self.read_only = False  # opened read-only: the disk was too full to open it for writing, or read-only
         self.read_only_reason = ""  # why, in words for the person (DISK_FULL or READ_ONLY)
         self.own_expected: dict[bytes, tuple[int, str]] = {}  # author -> (seq, source): see meshchat.store.own
+        self.head_mark = HeadMark(path, team_id)
         self._reload()
 
     # ---- opening -------------------------------------------------------------------------------------------
@@ -215,7 +214,7 @@ class Store:
 
     def _check_mark(self) -> None:
         """Compare our own log with the head mark beside the database (see ``meshchat.store.own``)."""
-        mark = read_mark(self.path, self.team_id)
+        mark = self.head_mark.read()
         if mark is None:
             return
         author, seq, _ = mark
@@ -226,6 +225,7 @@ class Store:
 
     def close(self) -> None:
         self._conn.close()
+        self.head_mark.close()
 
     def _read_only_error(self) -> StoreError:
         if self.read_only_reason == READ_ONLY:
@@ -456,7 +456,7 @@ class Store:
                 body=body,
             )
             self._ingest_own(entry, wall_ms() if wall is None else wall)
-        write_mark(self.path, self.team_id, author, entry.seq, entry.id)
+        self.head_mark.record(author, entry.seq, entry.id)
         return entry
 
     def next_own_stamp(self, author: bytes, *, wall: int | None = None) -> tuple[int, int]:
@@ -527,7 +527,7 @@ class Store:
         with self._write():
             self._conn.execute("DELETE FROM local WHERE key = ?", (EXPECTED_KEY,))
         self.own_expected.pop(author, None)
-        mark_path(self.path).unlink(missing_ok=True)  # it names the given-up end; the next own write makes a new one
+        self.head_mark.remove()  # it names the given-up end; the next own write makes a new one
         return gap
 
     def _ingest_own(self, entry: Entry, written: int) -> None:
