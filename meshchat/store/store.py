@@ -783,6 +783,8 @@ def _connect(path: Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         if damaged(exc):
             raise damaged_error(path, str(exc)) from None
+        if "full" in str(exc):  # e.g. the shared-memory file of the write-ahead log cannot be made
+            raise StorageFullError(DISK_FULL) from None
         raise StoreError(f"cannot open {path}: {exc}") from None
     return conn
 
