@@ -296,6 +296,9 @@ class Profile(TeamReader):
     def write(self, kind: str, fields: Mapping[str, Value]) -> Entry:
         """Check and sign one entry of ours. Raises :class:`ProfileError` with a reason a person can act on."""
         self._check_admitted()
+        refusal = self.store.own_writes_refused(self.me)  # first: it also explains the role checks' verdict
+        if refusal is not None:
+            raise ProfileError(refusal)
         needed = MIN_ROLE.get(kind)
         if needed is not None:
             role = self.role_for_next_entry()
