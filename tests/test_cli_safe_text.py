@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,9 +29,9 @@ from meshchat.events import PeerInfo, PeerStatus
 from meshchat.log.positions import Report
 from meshchat.log.safe_text import NEWLINE_MARK
 from meshchat.log.views import Outsider
-from meshchat.profile import Profile
+from meshchat.profile import STORE_FILE, Profile
 from meshchat.status import STATUS_KEY, NodeStatus
-from meshchat.testing import FAKE_LINE, HOSTILE_TEXT, attack_characters_in
+from meshchat.testing import FAKE_LINE, HOSTILE_TEXT, attack_characters_in, damage_database
 
 EVIL = FAKE_LINE + HOSTILE_TEXT  # 76 characters: fits every name field (80)
 ROOM = FAKE_LINE + "\u00ab\x1b[2J\u00bb\u00ab\u202e\u00bb"  # a room's name has 40 at most
@@ -190,6 +191,13 @@ def test_every_command_shows_hostile_text_safely(terminal: Terminal, tmp_path: P
     t.run("hq", "import", str(tmp_path / "export"))
     t.run("hq", "teams")
     t.run("hq", "export", "--team", team, "--out", str(tmp_path / "hq-out"), shows_text=False)
+
+    # A copy of Ana's home whose database a failing disk damaged, rebuilt from it and the bundles.
+    shutil.copytree(tmp_path / "ana", tmp_path / "carol")
+    damage_database(tmp_path / "carol" / STORE_FILE)
+    bundles = ("--bundle", str(tmp_path / "ana.bundle"), "--bundle", str(tmp_path / "bo.bundle"))
+    t.run("carol", "repair", "--offline", *bundles, shows_text=False)
+    t.run("carol", "log")
 
     untested = _PATHS - TUI_COMMANDS - PROCESS_COMMANDS - set(t.ran)
     assert not untested, f"commands never run with hostile text here: {sorted(untested)}"
