@@ -311,3 +311,32 @@ def test_a_catch_up_of_short_messages_costs_at_most_60_percent_of_their_bytes() 
     per_entry = pair.received["client"] / len(full)
     raw = sum(map(len, full)) / len(full)
     assert per_entry <= 0.6 * raw, f"{per_entry:.0f} B on the wire per entry of {raw:.0f} B"
+
+
+def test_a_want_made_before_the_first_notes_go_out_is_not_unsaid_by_them() -> None:
+    """The first notes wait in the outbox; a want queued meanwhile (the node chose this peer as the source of
+    an author, e.g. our own log, which a restored node must fetch back) must reach the peer after them, or
+    the peer reads the stale first notes last and stops pushing that author."""
+    author = b"a" * 32
+    session = SyncSession({author: 3}, wants=(), clock=clock)
+    session.set_wants([author])
+    notes = [m for m in session.outgoing() if isinstance(m, messages.Notes) and author in m.heads]
+    assert notes and author in notes[-1].push
+
+
+def test_an_ask_again_goes_after_the_ack_of_the_batch_that_prompted_it() -> None:
+    """A batch whose first entry does not link makes the node ask for the entry before it (a fork proof). The
+    peer must read that note after the batch's Ack: before it, the note looks written while the batch was
+    still on the wire, and the peer, sure the batch arrives, sends nothing again."""
+    author = b"a" * 32
+    session = SyncSession({author: 6}, clock=clock)
+    session.receive(messages.Notes({author: 8}, frozenset()))
+    session.receive(messages.Entries((b"7", b"8")))
+    while session.next_event() is not None:
+        pass
+    session.ask_again(author, 5)
+    session.entries_processed(1, {author: 8})
+    out = session.outgoing()
+    ack = next(i for i, m in enumerate(out) if isinstance(m, messages.Ack))
+    ask = next(i for i, m in enumerate(out) if isinstance(m, messages.Notes) and m.heads.get(author) == 5)
+    assert ack < ask

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from meshchat.proto.blobs import BLOB_MESSAGES, BlobEvent, BlobLane
 from meshchat.proto.errors import LocalProtocolError, RemoteProtocolError
 from meshchat.proto.events import CaughtUp, EntriesReceived, NeedEntries, NotesReceived, SyncStarted
-from meshchat.proto.messages import MAX_BATCH_ENTRIES, WINDOW, Ack, Entries, Idle, Message, Notes, Ping
+from meshchat.proto.messages import MAX_AUTHORS, MAX_BATCH_ENTRIES, WINDOW, Ack, Entries, Idle, Message, Notes, Ping
 from meshchat.proto.pacing import ENTRIES, Pacer
 
 NOTE_DELAY = 0.25  # seconds a note about an author the peer does not want pushed may wait for company
@@ -295,10 +295,28 @@ class SyncSession:
         out = self._outbox
         waiting = self._notes or self._asks
         if waiting and (out or (self._notes_due is not None and self.clock() >= self._notes_due)):
-            out.insert(0, self._take_notes())
+            self._queue_notes(out, self._take_notes())
         self._outbox = []
         out.extend(self.blobs.outgoing(flush=bool(out)))
         return out
+
+    @staticmethod
+    def _queue_notes(out: list[Message], notes: Notes) -> None:
+        """Put ``notes`` ahead of the entries and Idle in ``out``, but after its Acks: a note is written after
+        the batches acknowledged so far were stored (read before their Ack, a note that asks for some entries
+        again looks written while they were still on the wire, and goes unheard). Notes still queued there
+        (the first ones) take these in, so that the peer reads one message, where the later note wins."""
+        at = max((i + 1 for i, message in enumerate(out) if type(message) is Ack), default=0)
+        queued = next((i for i in range(at, len(out)) if type(out[i]) is Notes), None)
+        if queued is not None:
+            first = out[queued]
+            assert type(first) is Notes
+            heads = {**first.heads, **notes.heads}
+            if len(heads) <= MAX_AUTHORS:
+                out[queued] = Notes(heads, (first.push - notes.heads.keys()) | notes.push)
+                return
+            at = queued + 1
+        out.insert(at, notes)
 
     # ---- internals -------------------------------------------------------------------------------------
 
