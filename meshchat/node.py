@@ -124,7 +124,8 @@ class Node:
             on_damaged=self._store_damaged,
             on_own_behind=self._check_own_log,
         )
-        self._writing_paused: str | None = None  # why own writes are refused, as last announced
+        self._writing_paused: str | None = None  # why own writes are refused now
+        self._writing_state = (False, False)  # (paused, forked), as last announced
         self.damaged: str | None = None  # why the node stopped serving its peers: its store is damaged
         self._network_scope = trio.CancelScope()
         self.network = PeerManager(
@@ -451,12 +452,15 @@ class Node:
         the node is fetching it back from peers (see ``meshchat.store.own``), or our own key forked."""
         store = self.profile.store
         reason = store.own_writes_refused(self.me)
-        if reason == self._writing_paused:
-            return
+        forked = reason is not None and self.me in store.forked_authors()
+        state = (reason is not None, forked)
         self._writing_paused = reason
+        if state == self._writing_state:
+            return  # not news: e.g. a gap that shrinks as our entries come back
+        self._writing_state = state
         if reason is not None:
             log.error("%s", reason)
-            self.publish(WritingPaused(True, reason, forked=self.me in store.forked_authors()))
+            self.publish(WritingPaused(True, reason, forked=forked))
         else:
             log.info("our own log is back: writing works again")
             self.publish(WritingPaused(False, "your own log is back on this device: writing works again"))
