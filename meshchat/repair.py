@@ -23,7 +23,7 @@ from pathlib import Path
 
 import trio
 
-from meshchat.events import NodeProblem, SyncProgress, WritingPaused
+from meshchat.events import EntriesAdded, NodeProblem, SyncProgress, WritingPaused
 from meshchat.export.bundle import ImportResult, import_bundle, import_stream, stream_entries
 from meshchat.export.errors import ExportError
 from meshchat.export.progress import Progress
@@ -196,8 +196,8 @@ async def fetch_from_peers(
             async for event in events:
                 if isinstance(event, SyncProgress):
                     linked[event.peer.address] = linked.get(event.peer.address, False) or event.done
-                    progress.count = node.profile.store.count() - before
-                    progress.advance(0)
+                elif isinstance(event, EntriesAdded):
+                    progress.advance(event.count)
                 elif isinstance(event, NodeProblem):
                     on_problem(event.message)
                 elif isinstance(event, WritingPaused) and event.forked:
