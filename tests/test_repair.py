@@ -109,6 +109,7 @@ def test_repair_with_nothing_but_the_damaged_store_keeps_own_writes_paused(damag
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert "damaged parts skipped" in result.stdout and "writing is paused" in result.stdout, result.stdout
     assert 0 < entries_of(member_home) < 2 + OWN_POSTS + TEAM_POSTS
+    assert "writing is paused" in run_cli(member_home, "whoami").stdout
     posted = run_cli(member_home, "post", "general", "too early", ok=False)
     assert posted.returncode == 2 and "writing is paused" in posted.stderr
     assert "#300" in posted.stderr

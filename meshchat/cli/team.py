@@ -60,6 +60,9 @@ def cmd_whoami(args: argparse.Namespace) -> int:
         say(f"key  {profile.me.hex()}")
         say(f"team {profile.team_id.hex()}")
         say(f"home {args.home}")
+        refusal = profile.store.own_writes_refused(profile.me)
+        if refusal is not None:
+            say(f"note {refusal}")
     return 0
 
 
