@@ -19,6 +19,7 @@ import trio.testing
 
 from meshchat import replica
 from meshchat.node import Node, NodeConfig
+from meshchat.store import Store
 from meshchat.testing import author_home, link_nodes, running_node, synthetic_history
 
 BACKLOG = 5000
@@ -27,9 +28,19 @@ CONFIG = NodeConfig(discovery=False, poll_interval=0.05)
 
 @pytest.fixture
 def mock_clock(monkeypatch: pytest.MonkeyPatch) -> trio.testing.MockClock:
-    """Virtual time that jumps whenever every task waits. A batch stored in a worker thread would let it run
-    on while the thread works (real milliseconds, virtual seconds), so here every batch is stored inline."""
+    """Virtual time that jumps whenever every task waits. Work in a worker thread would let it run on while the
+    thread works (real milliseconds, virtual seconds), so here every batch is stored inline, and so is each
+    batch of the search indexer: it holds the replica's lock in its thread, and a live entry's batch waiting
+    for that lock let the virtual clock run seconds ahead (a message "took" 2-30 s under load)."""
     monkeypatch.setattr(replica, "INLINE_ACCEPT", 1_000_000)
+
+    async def index_search_inline(self: replica.StoreReplica, limit: int) -> int:
+        async with self._lock:
+            if self._writer is None:
+                self._writer = Store.open(self.store.path)
+            return self._writer.index_search(limit)
+
+    monkeypatch.setattr(replica.StoreReplica, "index_search", index_search_inline)
     return trio.testing.MockClock(autojump_threshold=0)
 
 
