@@ -89,13 +89,15 @@ def db(op: Op) -> Iterator[sqlite3.Connection]:
 def test_who_acknowledged_the_flash_and_when(op: Op, db: sqlite3.Connection) -> None:
     rows = db.execute(
         "SELECT m.label, a.member_seq, a.clock_ms FROM acks a JOIN members m ON m.key = a.member "
-        "WHERE a.message = ? ORDER BY a.clock_ms",
+        "WHERE a.message = ? ORDER BY a.clock_ms, m.label",
         (op.flash.id.hex(),),
     ).fetchall()
     shown = op.ana.views.message(op.flash.id)
     assert shown is not None
     assert {op.ana.name_of(k) for k in shown.acked_by} == {label for label, _, _ in rows}
-    assert rows == [(op.ana.name_of(a.author), a.seq, a.clock) for a in sorted(op.acks, key=lambda a: a.clock)]
+    # Two acks written in the same millisecond tie on the clock: both sides then order by name.
+    expected = sorted((a.clock, op.ana.name_of(a.author), a.seq) for a in op.acks)
+    assert rows == [(name, seq, clock) for clock, name, seq in expected]
 
 
 def test_what_the_incidents_status_went_through(op: Op, db: sqlite3.Connection) -> None:
