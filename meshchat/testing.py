@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
@@ -499,18 +500,34 @@ def author_home(
     return home
 
 
-def damage_database(path: Path, *, at: float = 0.5, pages: int = 2, seed: int = 0) -> None:
+def damage_database(path: Path, *, at: float = 0.5, pages: int = 2, seed: int = 0, table: str | None = None) -> None:
     """Overwrite ``pages`` pages of an SQLite file with noise, starting at fraction ``at`` of the file: what a
-    failing disk or a half-copied file leaves. The file must be closed (its write-ahead log folded in)."""
+    failing disk or a half-copied file leaves. With ``table``, the pages are leaf pages of that table, from
+    fraction ``at`` of them (so the damage lands among its rows whatever else the schema holds). The file must
+    be closed (its write-ahead log folded in)."""
     import random
+    import sqlite3
 
-    page = 4096
-    size = path.stat().st_size
-    first = max(1, int(size / page * at))  # never page 0: that is the header
-    noise = random.Random(seed).randbytes(page * pages)
+    with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?immutable=1", uri=True)) as db:
+        page = int(db.execute("PRAGMA page_size").fetchone()[0])
+        if table is None:
+            count = path.stat().st_size // page
+            first = max(2, int(count * at) + 1)  # 1-based; never page 1: it holds the header and the schema
+            numbers = list(range(first, first + pages))
+        else:
+            leaves = [
+                int(row[0])
+                for row in db.execute(
+                    "SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf' ORDER BY path", (table,)
+                )
+            ]
+            start = min(int(len(leaves) * at), len(leaves) - pages)
+            numbers = leaves[start : start + pages]
+    rng = random.Random(seed)
     with path.open("r+b") as f:
-        f.seek(first * page)
-        f.write(noise)
+        for number in numbers:
+            f.seek((number - 1) * page)
+            f.write(rng.randbytes(page))
 
 
 def run_cli(home: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:

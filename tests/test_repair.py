@@ -23,7 +23,8 @@ TEAM_POSTS = 300
 @pytest.fixture(scope="module")
 def damaged_team(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A founder's home and a member's, each holding the whole team log (the member's own 300 posts and the
-    founder's 300); then a failing disk overwrites three pages of the member's database."""
+    founder's 300); then a failing disk overwrites three pages of the member's database, among the entries'
+    rows, where its own posts are (wherever the other tables put them in the file)."""
     base = tmp_path_factory.mktemp("team")
     founder_home, member_home = team_homes(base, 2)
     with Profile.open(founder_home) as founder, Profile.open(member_home) as member:
@@ -34,7 +35,7 @@ def damaged_team(tmp_path_factory: pytest.TempPathFactory) -> Path:
         founder.store.accept_batch(list(member.store.iter_raw()))
         member.store.accept_batch(list(founder.store.iter_raw()))
         assert founder.store.count() == member.store.count()
-    damage_database(member_home / STORE_FILE, at=0.3, pages=3)
+    damage_database(member_home / STORE_FILE, at=0.3, pages=3, table="entries")
     return base
 
 
