@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meshchat.geo.describe import accuracy_text, age_text, ago_text, distance_text, relation_text
+from meshchat.geo.location import coordinates_text, location_of
 from meshchat.geo.measure import bearing_deg, compass_point, distance_m, moved, offset_m
 from meshchat.geo.parse import CoordinateError, parse_position
 from meshchat.geo.point import Point
@@ -162,3 +163,19 @@ def test_words_for_places_and_times() -> None:
         "2 d",
     ]
     assert ago_text(0) == "just now" and ago_text(-5000) == "just now" and ago_text(90_000) == "1 min ago"
+
+
+def test_a_location_is_words_and_coordinates_read_by_one_rule() -> None:
+    here = Point(520907000, 51214000)
+    assert location_of("Oak farm", "", None) == {"text": "Oak farm"}
+    assert location_of("  ", None, None) is None
+    barn = parse_position("31U FT 4533 7325").point
+    assert location_of(None, "31U FT 4533 7325", None) == {"lat_e7": barn.lat_e7, "lon_e7": barn.lon_e7}
+    assert location_of("depot", " HERE ", here) == {"text": "depot", "lat_e7": 520907000, "lon_e7": 51214000}
+    with pytest.raises(CoordinateError, match="report it first"):
+        location_of("depot", "here", None)
+    with pytest.raises(CoordinateError, match="7 digits"):
+        location_of("depot", "31U FT 4533 732", here)
+    shown = coordinates_text({"text": "barn", "lat_e7": barn.lat_e7, "lon_e7": barn.lon_e7})
+    assert parse_position(shown).point == barn  # a form shows them so that they read back exactly
+    assert coordinates_text({"text": "barn"}) == coordinates_text("barn") == coordinates_text(None) == ""

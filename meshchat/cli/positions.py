@@ -9,6 +9,7 @@ from typing import Any
 
 from meshchat.cli.output import say, say_json, short, when
 from meshchat.geo.describe import accuracy_text, ago_text, relation_text
+from meshchat.geo.location import HERE, location_of
 from meshchat.geo.parse import CoordinateError, parse_position
 from meshchat.geo.point import Point
 from meshchat.log.clock import wall_ms
@@ -48,24 +49,10 @@ def add_at_option(p: argparse.ArgumentParser) -> None:
 
 def location_from(profile: Profile, text: str | None, at: str | None) -> dict[str, Value] | None:
     """The location of an incident, task or answer from ``--location TEXT`` and ``--at COORDS``: the words are
-    the label, the coordinates where it is; either alone will do."""
-    location: dict[str, Value] = {}
-    if text:
-        location["text"] = text
-    if at:
-        point = _point_at(profile, at)
-        location.update(lat_e7=point.lat_e7, lon_e7=point.lon_e7)
-    return location or None
-
-
-def _point_at(profile: Profile, at: str) -> Point:
-    if at.strip().lower() == "here":
-        mine = profile.my_position()
-        if mine is None:
-            raise ProfileError("--at here needs your position: report it first ('meshchat position ...')")
-        return Point(mine.lat_e7, mine.lon_e7)
+    the label, the coordinates where it is; either alone will do (meshchat.geo.location)."""
+    mine = profile.my_position() if at and at.strip().lower() == HERE else None
     try:
-        return parse_position(at).point
+        return location_of(text, at, Point(mine.lat_e7, mine.lon_e7) if mine is not None else None)
     except CoordinateError as exc:
         raise ProfileError(f"--at: {exc}") from None
 

@@ -18,7 +18,7 @@ from tui.changes import Changes
 from tui.format import shown, value_text
 from tui.screens.base import AreaScreen
 from tui.screens.files import AttachForm, ChooseFile, ImageScreen, SaveForm
-from tui.screens.forms import ConfirmForm, RoomForm, TaskForm
+from tui.screens.forms import ConfirmForm, RoomForm, TaskForm, my_point
 from tui.screens.pinned import PinnedScreen
 from tui.session import session
 from tui.throttle import Throttle
@@ -419,11 +419,13 @@ class ChatScreen(AreaScreen):
             key=lambda item: item[0].lower(),
         )
         incidents = [(value_text(o.get("title")), o.obj) for o in node.views.incidents() if o.get("status") != "closed"]
-        form = TaskForm(members, incidents, title=shown(" ".join(msg.text.split()))[:160])
+        title = shown(" ".join(msg.text.split()))[:160]
+        form = TaskForm(members, incidents, title=title, here=my_point(node.my_position()))
         values = await app.push_screen_wait(form)
         if values is not None:
-            title, owner, incident = values
-            if await app.write(lambda: node.open_task(title, owner=owner, incident=incident)) is not None:
+            title, owner, incident, location = values
+            opened = await app.write(lambda: node.open_task(title, owner=owner, incident=incident, location=location))
+            if opened is not None:
                 self.notify(f"Task opened: {title}", timeout=3)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

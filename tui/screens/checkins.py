@@ -12,11 +12,14 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Static
 
+from meshchat.geo.describe import age_text
+from meshchat.log.codec import Value
+from meshchat.log.positions import staleness
 from meshchat.log.views import Checkin
 from tui.changes import Changes
 from tui.format import shown
 from tui.screens.base import AreaScreen
-from tui.screens.forms import CheckinForm, NeedHelpForm
+from tui.screens.forms import CheckinForm, NeedHelpForm, my_point
 from tui.session import session
 from tui.widgets.checkins.flash_list import FlashList
 from tui.widgets.checkins.rollcall import RollCallAnswers, RollCallTable
@@ -126,16 +129,23 @@ class CheckinsScreen(AreaScreen):
         if checkin is None:
             self.notify("There is no roll call to answer.", severity="warning")
             return
-        answer = await session(self).push_screen_wait(NeedHelpForm(checkin.question))
+        app = session(self)
+        mine = app.node.my_position()
+        age = mine.age_ms(app.clock()) if mine is not None else None
+        fresh = mine is not None and age is not None and staleness(age) <= 1  # an old fix would send help astray
+        form = NeedHelpForm(checkin.question, here=my_point(mine) if fresh else None, here_age=age_text(age or 0))
+        answer = await app.push_screen_wait(form)
         if answer is not None:
-            await self._answer("need_help", answer)
+            note, location = answer
+            await self._answer("need_help", note, location)
 
-    async def _answer(self, status: str, note: str = "") -> None:
+    async def _answer(self, status: str, note: str = "", location: dict[str, Value] | None = None) -> None:
         app, checkin = session(self), self.selected
         if checkin is None:
             self.notify("There is no roll call to answer.", severity="warning")
             return
-        if await app.write(lambda: app.node.reply_checkin(checkin.checkin, status, note)) is not None:
+        reply = app.node.reply_checkin
+        if await app.write(lambda: reply(checkin.checkin, status, note, location=location)) is not None:
             word = "safe" if status == "safe" else "NEED HELP" + (f": {note}" if note else "")
             self.notify(f"Answered: {word}", timeout=5, severity="information" if status == "safe" else "warning")
 

@@ -22,7 +22,11 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from meshchat.geo.location import HERE, CoordinateError, coordinates_text, location_of
+from meshchat.geo.point import Point
+from meshchat.log.codec import Value
 from meshchat.log.kinds import MAX_NAME, SEVERITY_LABELS
+from meshchat.log.positions import Fix
 from meshchat.log.views import Room, TrackedObject
 from tui.format import shown, value_text
 from tui.widgets.fields import Field
@@ -31,6 +35,8 @@ R = TypeVar("R")
 MAX_NOTE = MAX_NAME * 4  # a roll-call answer's note (meshchat.log.kinds: checkin.reply)
 INCIDENT_STATUSES = ("open", "active", "contained", "closed")
 SEVERITIES = [(label, level) for level, label in SEVERITY_LABELS.items()]
+AT_PLACEHOLDER = "52.0907 5.1214 · 31U FT 4533 7325 · here"
+MAX_PLACE = 200  # a location's words (meshchat.log.kinds: location)
 
 
 class FormFields(VerticalScroll, can_focus=False):
@@ -167,9 +173,10 @@ class IncidentForm(Form[dict[str, Any]]):
     """Opens an incident (title, severity, location) or, given one, updates it: only changed fields are
     returned, so the board's history says exactly who changed what."""
 
-    def __init__(self, incident: TrackedObject | None = None) -> None:
+    def __init__(self, incident: TrackedObject | None = None, *, here: Point | None = None) -> None:
         super().__init__()
         self.incident = incident
+        self.here = here  # my last reported position, for "here" in the At field
         self.TITLE_TEXT = "Open an incident" if incident is None else f"Update: {value_text(incident.get('title'))}"
         self.SAVE_LABEL = "Open" if incident is None else "Update"
 
@@ -187,7 +194,10 @@ class IncidentForm(Form[dict[str, Any]]):
             status = obj.get("status") or "open"
             yield from labelled("Status", Select(statuses, value=status, allow_blank=False, id="incident-status"))
             yield from labelled("Commander", Field(current("commander"), id="incident-commander"))
-        yield from labelled("Location", Field(current("location"), placeholder="north dam", id="incident-location"))
+        where = obj.get("location") if obj is not None else None
+        yield from labelled("Location", Field(label_text(where), placeholder="north dam", id="incident-location"))
+        at = Field(coordinates_text(where), placeholder=AT_PLACEHOLDER, id="incident-at")
+        yield from labelled("At", at)
         if obj is not None:
             yield from labelled("Summary", Field(current("summary"), id="incident-summary"))
 
@@ -195,11 +205,9 @@ class IncidentForm(Form[dict[str, Any]]):
         title = self.text("incident-title")
         if not title:
             raise ValueError("An incident needs a title.")
-        values: dict[str, Any] = {
-            "title": title,
-            "severity": self.choice("incident-severity"),
-            "location": self.text("incident-location"),
-        }
+        label, at = self.text("incident-location"), self.text("incident-at")
+        location = typed_location(label, at, self.here)
+        values: dict[str, Any] = {"title": title, "severity": self.choice("incident-severity"), "location": location}
         if self.incident is None:
             return values
         values |= {
@@ -207,12 +215,34 @@ class IncidentForm(Form[dict[str, Any]]):
             "commander": self.text("incident-commander"),
             "summary": self.text("incident-summary"),
         }
-        changed = {k: v for k, v in values.items() if v != _current(self.incident, k)}
-        if "location" in changed and not changed["location"]:
-            changed["location"] = None
+        changed = {k: v for k, v in values.items() if k != "location" and v != _current(self.incident, k)}
+        where = self.incident.get("location")
+        if (label, at) != (label_text(where), coordinates_text(where)):  # as the form showed it: untouched is no change
+            changed["location"] = location
         if not changed:
             raise ValueError("Nothing changed.")
         return changed
+
+
+def my_point(fix: Fix | None) -> Point | None:
+    """Where I last reported being (for ``here``), if I did."""
+    return Point(fix.lat_e7, fix.lon_e7) if fix is not None else None
+
+
+def label_text(location: Value) -> str:
+    """The words of a location as a form shows them for editing (its coordinates have a field of their own)."""
+    if isinstance(location, dict):
+        text = location.get("text")
+        return shown(text) if isinstance(text, str) else ""
+    return value_text(location)
+
+
+def typed_location(label: str, at: str, here: Point | None) -> dict[str, Value] | None:
+    """A location from a form's words and coordinates (meshchat.geo.location); a typo is said in the form."""
+    try:
+        return location_of(label, at, here)
+    except CoordinateError as exc:
+        raise ValueError(f"At: {exc}") from None
 
 
 def _current(obj: TrackedObject, name: str) -> Any:
@@ -223,8 +253,8 @@ def _current(obj: TrackedObject, name: str) -> Any:
     return value
 
 
-class TaskForm(Form[tuple[str, bytes | None, bytes | None]]):
-    """A task: title, owner (a member), and the incident it belongs to."""
+class TaskForm(Form[tuple[str, bytes | None, bytes | None, dict[str, Value] | None]]):
+    """A task: title, owner (a member), the incident it belongs to, and where it is to be done."""
 
     TITLE_TEXT = "Open a task"
     SAVE_LABEL = "Open"
@@ -236,12 +266,14 @@ class TaskForm(Form[tuple[str, bytes | None, bytes | None]]):
         *,
         title: str = "",
         incident: bytes | None = None,
+        here: Point | None = None,
     ) -> None:
         super().__init__()
         self.members = members
         self.incidents = incidents
         self.default_title = title
         self.default_incident = incident
+        self.here = here
 
     def fields(self) -> ComposeResult:
         yield from labelled("Task", Field(self.default_title, placeholder="Sandbags to km 4", id="task-title"))
@@ -256,12 +288,15 @@ class TaskForm(Form[tuple[str, bytes | None, bytes | None]]):
                 id="task-incident",
             ),
         )
+        yield from labelled("Where (optional)", Field(placeholder="sandbag depot", id="task-location"))
+        yield from labelled("At", Field(placeholder=AT_PLACEHOLDER, id="task-at"))
 
-    def result(self) -> tuple[str, bytes | None, bytes | None]:
+    def result(self) -> tuple[str, bytes | None, bytes | None, dict[str, Value] | None]:
         title = self.text("task-title")
         if not title:
             raise ValueError("A task needs a title.")
-        return title, self.choice("task-owner"), self.choice("task-incident")
+        location = typed_location(self.text("task-location"), self.text("task-at"), self.here)
+        return title, self.choice("task-owner"), self.choice("task-incident"), location
 
 
 class CheckinForm(Form[tuple[bytes, str]]):
@@ -289,24 +324,34 @@ class CheckinForm(Form[tuple[bytes, str]]):
         return room, question
 
 
-class NeedHelpForm(Form[str]):
+class NeedHelpForm(Form[tuple[str, dict[str, Value] | None]]):
     """Answer a roll call with NEED HELP: what is wrong and where (both optional), confirmed by Enter. Returns
-    the note to send (the where is part of it: the answer carries one note)."""
+    the note to send (the where is part of it: the answer carries one note) and the answer's location: the
+    words of "where", at my last reported position if it is fresh (``here``: found on every map at once)."""
 
     TITLE_TEXT = "Answer: NEED HELP"
     SAVE_LABEL = "Send NEED HELP"
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str, *, here: Point | None = None, here_age: str = "") -> None:
         super().__init__()
         self.question = question
+        self.here = here  # my last position, only if fresh enough to send with the answer
+        self.here_age = here_age
 
     def fields(self) -> ComposeResult:
         yield Static(shown(self.question), id="confirm-detail", markup=False)
         yield from labelled("What do you need? (optional)", Field(placeholder="injured, need a boat", id="help-note"))
         yield from labelled("Where are you? (optional)", Field(placeholder="roof of the school gym", id="help-where"))
+        if self.here is not None:
+            said = f"Your position ({self.here_age} old) goes with the answer, on everyone's map."
+        else:
+            said = "No recent position of yours: say where in words."
+        yield Static(said, id="help-here", markup=False)
 
-    def result(self) -> str:
-        return help_note(self.text("help-note"), self.text("help-where"))
+    def result(self) -> tuple[str, dict[str, Value] | None]:
+        where = self.text("help-where")
+        location = location_of(where[:MAX_PLACE], HERE if self.here is not None else None, self.here)
+        return help_note(self.text("help-note"), where), location
 
 
 def help_note(note: str, where: str) -> str:

@@ -15,7 +15,7 @@ from meshchat.log.views import TrackedObject
 from tui.changes import Changes
 from tui.format import shown, value_text
 from tui.screens.base import AreaScreen
-from tui.screens.forms import IncidentForm, TaskForm
+from tui.screens.forms import IncidentForm, TaskForm, my_point
 from tui.session import session
 from tui.widgets.incidents.board import IncidentBoard
 from tui.widgets.incidents.detail import IncidentDetail, IncidentTimeline, TaskTable
@@ -120,10 +120,10 @@ class IncidentsScreen(AreaScreen):
     @work
     async def action_open_incident(self) -> None:
         app = session(self)
-        values = await app.push_screen_wait(IncidentForm())
+        values = await app.push_screen_wait(IncidentForm(here=my_point(app.node.my_position())))
         if values is None:
             return
-        location = values["location"] or None
+        location = values["location"]
         incident = await app.write(
             lambda: app.node.open_incident(values["title"], values["severity"], location=location)
         )
@@ -138,7 +138,7 @@ class IncidentsScreen(AreaScreen):
         if obj is None:
             self.notify("No incident selected: press n to open one.", severity="warning")
             return
-        changes = await app.push_screen_wait(IncidentForm(obj))
+        changes = await app.push_screen_wait(IncidentForm(obj, here=my_point(app.node.my_position())))
         if changes and await app.write(lambda: app.node.update_incident(obj.obj, changes)) is not None:
             self.refresh_area(None)
 
@@ -151,10 +151,12 @@ class IncidentsScreen(AreaScreen):
             key=lambda item: item[0].lower(),
         )
         incidents = [(value_text(o.get("title")), o.obj) for o in self.incidents]
-        values = await app.push_screen_wait(TaskForm(members, incidents, incident=obj.obj if obj else None))
+        here = my_point(node.my_position())
+        values = await app.push_screen_wait(TaskForm(members, incidents, incident=obj.obj if obj else None, here=here))
         if values is not None:
-            title, owner, incident = values
-            if await app.write(lambda: node.open_task(title, owner=owner, incident=incident)) is not None:
+            title, owner, incident, location = values
+            opened = await app.write(lambda: node.open_task(title, owner=owner, incident=incident, location=location))
+            if opened is not None:
                 self.refresh_area(None)
 
     async def action_task_done(self) -> None:
