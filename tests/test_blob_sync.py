@@ -4,6 +4,7 @@ chunk (a hostile peer's bad chunk ends its link and is fetched elsewhere), store
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -15,7 +16,8 @@ import trio.testing
 from meshchat import replica
 from meshchat.blobs import service
 from meshchat.blobs.settings import BlobSettings
-from meshchat.events import NodeProblem, PeerDown
+from meshchat.blobs.store import PartialBlob
+from meshchat.events import AttachmentsChanged, NodeProblem, PeerDown
 from meshchat.log.attachments import CHUNK_SIZE, Attachment
 from meshchat.node import Node, NodeConfig
 from meshchat.profile import Profile
@@ -56,6 +58,30 @@ async def test_two_nodes_exchange_a_file(tmp_path: Path) -> None:
         await wait_until(lambda: b.file_state(file).here, timeout=10)
         assert b.blobs.path_of(file.blob).read_bytes() == data
         assert a.file_state(file).here and b.blobs.partial_blobs() == []
+
+
+async def test_the_ui_is_told_when_a_file_is_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last chunk's change is announced before the whole file is read again and moved in; a file whose
+    check took longer than the announcements' pace stayed "fetching 100%" in the TUI (a 100 MB file, always)."""
+    real_finish = PartialBlob.finish
+
+    def slow_finish(self: PartialBlob) -> Path | None:
+        time.sleep(2 * service.CHANGES_INTERVAL)  # a large file: reading it again takes a while
+        return real_finish(self)
+
+    monkeypatch.setattr(PartialBlob, "finish", slow_finish)
+    homes = team_homes(tmp_path, 2)
+    path, _ = _file(tmp_path, 2 * CHUNK_SIZE)
+    async with running(homes) as (nursery, (a, b)):
+        await a.post("general", "the plan", attach=[path])
+        events = b.events(buffer=0)
+        link_nodes(nursery, a, b)
+        await wait_until(lambda: any(m.files for m in b.views.messages(b.profile.room("general").room)))
+        file = _only_file(b)
+        with trio.fail_after(10):
+            async for event in events:
+                if isinstance(event, AttachmentsChanged) and b.file_state(file).here:
+                    break
 
 
 async def test_a_node_joining_late_gets_the_file_from_a_third(tmp_path: Path) -> None:

@@ -219,6 +219,7 @@ class BlobService:
                 self.exchange.fetcher.part_lost(blob, lost)
             return Stored()
         del self.sizes[blob]
+        self._change(blob)  # whole now: said again (the change above came before the check of the whole file)
         log.info("fetched a file of %s (blob %s)", human_size(size), blob.hex()[:16])
         self.exchange.advanced({blob: ChunkSet.full(chunk_count(size)).encode()})
         return Stored(complete=True)
