@@ -183,7 +183,9 @@ def main() -> None:
             file_rate, raw_rate, latencies = one_run(work / f"run{run}", args.mb * MB, args.every)
             results.append((file_rate, raw_rate, latencies))
             p50 = statistics.median(latencies) if latencies else float("nan")
-            p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) >= 2 else float("nan")
+            p99 = (
+                statistics.quantiles(latencies, n=100, method="inclusive")[98] if len(latencies) >= 2 else float("nan")
+            )
             print(
                 f"run {run + 1}: file {args.mb} MB at {file_rate:.1f} MB/s; raw TCP copy {raw_rate:.1f} MB/s; "
                 f"ratio {file_rate / raw_rate:.2f}; {len(latencies)} texts during it: p50 {p50:.1f} ms, "
@@ -195,7 +197,7 @@ def main() -> None:
     file_rate = statistics.median(r[0] for r in results)
     raw_rate = statistics.median(r[1] for r in results)
     everything = [x for r in results for x in r[2]]
-    p99 = statistics.quantiles(everything, n=100)[98] if len(everything) >= 2 else float("nan")
+    p99 = statistics.quantiles(everything, n=100, method="inclusive")[98] if len(everything) >= 2 else float("nan")
     print(f"load after: {os.getloadavg()[0]:.2f}")
     print(f"file_mb_s={file_rate:.1f} raw_mb_s={raw_rate:.1f} ratio={file_rate / raw_rate:.2f} text_p99_ms={p99:.1f}")
 
