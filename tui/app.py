@@ -128,6 +128,7 @@ class MeshchatApp(App[int]):
         self._announced: set[bytes] = set()  # FLASH messages and roll calls already announced
         self.invite_problem: str | None = None  # our invite was refused: what happened and what to do
         self.home_problem: str | None = None  # the home cannot be written (read-only medium, full disk)
+        self.writing_problem: str | None = None  # own writes are paused (own log being fetched back, or forked)
         self.flash_watch: FlashWatch | None = None
         self.mention_watch: MentionWatch | None = None
         self.clock: Callable[[], int] = wall_ms  # the time the FLASH alarm goes by (tests set their own)
@@ -162,6 +163,7 @@ class MeshchatApp(App[int]):
         self.forks = node.forked_authors()
         self.invite_problem = node.invite_refusal()
         self.home_problem = node.read_only_reason()
+        self.writing_problem = node.writing_paused
         self.switch_mode("chat")  # first: the room on screen is what a person waits for
         # What was there before we opened is not news; taken before the node runs, so nothing slips between.
         self._announced |= {m.id for m in self.unacknowledged()} | {c.checkin for c in node.views.checkins()}
@@ -372,7 +374,9 @@ class MeshchatApp(App[int]):
             self._driver.write(sequence)  # as App.bell writes the bell
 
     def _announce_writing(self, news: WritingPaused) -> None:
-        """Own writes stopped (the end of our own log is being fetched back, or our key forked) or work again."""
+        """Own writes stopped (the end of our own log is being fetched back, or our key forked) or work again. A
+        banner on every screen says why while they are paused; a toast and the bell say when that changes."""
+        self.writing_problem = news.message if news.paused else None
         if not news.paused:
             self.notify(news.message, title="Writing works again", timeout=10)
             return

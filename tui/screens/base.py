@@ -67,7 +67,7 @@ class AreaScreen(Screen[None]):
         app = session(self)
         self.query_one(ForkBanner).show_forks(app.fork_list())
         self.query_one(FlashBanner).show_lines(app.flash_watch.banner_lines() if app.flash_watch else [])
-        self.query_one(NoticeBanner).show_notice(app.invite_problem or app.home_problem)
+        self.query_one(NoticeBanner).show_notice(app.invite_problem or app.home_problem or app.writing_problem)
         self.query_one(StatusBar).show(app.status_facts())
 
     def refresh_area(self, changes: Changes | None) -> None:

@@ -97,7 +97,7 @@ class FlashBanner(Static):
 
 class NoticeBanner(Static):
     """A bar under the navigation that stays on every screen while something blocks the person (their invite
-    was refused): what happened and what to do."""
+    was refused, the home cannot be written, own writes are paused): what happened and what to do."""
 
     def show_notice(self, text: str | None) -> None:
         self.display = bool(text)
