@@ -50,7 +50,7 @@ from meshchat.export.heads import write_heads, write_heads_if_due
 from meshchat.gps import GpsSettings, follow_gpsd
 from meshchat.invites import DEFAULT_TTL_MS, create_invite, reachable_addresses, remembered_peers, revoke_invite
 from meshchat.log.attachments import Attachment
-from meshchat.log.clock import calls_for_witness, wall_ms
+from meshchat.log.clock import MAX_DRIFT_MS, ClockCheck, calls_for_witness, wall_ms
 from meshchat.log.codec import pack
 from meshchat.log.effects import retraction_allowed
 from meshchat.log.entry import Entry
@@ -81,6 +81,7 @@ STATUS_HEARTBEAT_S = 5.0  # and at least this often while the node runs
 SEARCH_INDEX_IDLE_S = 1.0  # how often an idle node looks for entries to index for search
 SEARCH_INDEX_BATCH = 500  # entries indexed at a time (~15 ms of work here)
 WITNESS_INTERVAL_S = 30.0  # heads entries that witness far-off clocks: at most this often
+CLOCK_CHECK_S = 5.0  # whether our clock agrees with the team's: looked at no more often than this
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,8 @@ class Node:
         self._seen_forks = profile.store.forked_authors()
         self._wakeup = trio.Event()
         self._witness_wanted = trio.Event()  # set when stored entries call for a heads entry soon
+        self.clock = ClockCheck()  # what the team's clocks said of ours when last looked (see _check_clock)
+        self._clock_checked_at = -math.inf
         self._new_entry_hooks: list[Callable[[Sequence[NewEntry]], None]] = []
         self._told_refusal = False
         self.blobs = BlobStore.of_home(profile.home)
@@ -426,7 +429,8 @@ class Node:
         summary = store.summary_since(self._seen_rowid)
         if summary is None:
             return False
-        if calls_for_witness(*store.claims_since(self._seen_rowid, self.me), wall_ms()):
+        wall = wall_ms()
+        if calls_for_witness(*store.claims_since(self._seen_rowid, self.me), wall + self._check_clock(wall).offset):
             self._witness_wanted.set()
         while self._new_entry_hooks and (new := store.new_since(self._seen_rowid, upto=summary.last_rowid)):
             for hook in self._new_entry_hooks:
@@ -464,6 +468,24 @@ class Node:
         else:
             log.info("our own log is back: writing works again")
             self.publish(WritingPaused(False, "your own log is back on this device: writing works again"))
+
+    def _check_clock(self, wall: int) -> ClockCheck:
+        """What the team's clocks say of ours (``meshchat.log.clock``), looked at no more than every few seconds;
+        the person is told when ours turns out to be off, and again if the gap changes much."""
+        now = trio.current_time()
+        if now - self._clock_checked_at < CLOCK_CHECK_S:
+            return self.clock
+        self._clock_checked_at = now
+        check = self.profile.store.team_clock(self.me, wall=wall)
+        told = self.clock
+        self.clock = check
+        warning = check.warning()
+        if warning is not None and (not told.off or abs(check.offset - told.offset) > MAX_DRIFT_MS):
+            log.warning("%s", warning)
+            self.publish(NodeProblem(warning))
+        elif told.off and not check.off:
+            log.info("this computer's clock agrees with the team's again")
+        return check
 
     def _enforce_membership(self) -> None:
         """After a membership change: end links to peers that are no longer members, and, as an admin,

@@ -271,6 +271,22 @@ def test_an_admitted_member_counts_from_its_first_entry_whatever_its_clock(store
         assert "from a slow clock" in [msg.text for msg in Views(store).messages(team.room)]
 
 
+def test_a_member_added_by_hand_counts_from_its_first_entry_whatever_its_clock(store_for: StoreFor) -> None:
+    """The defect (issue 12.2): a member whose laptop is a day behind posted into nothing. Its entries carried
+    clocks before its ``member.add``, no role held there, and every node stored them and showed none. Its first
+    role now holds from its own first entry; a later change of role still splits by the order."""
+    team = TestTeam(members=0)
+    slow = team.add_member("member")
+    day = 24 * 3600 * 1000
+    slow.write("msg.post", {"room": team.room, "text": "from a slow clock"}, clock=team.clock - day)
+    team.founder.write("member.add", {"member": slow.key, "role": "observer", "name": ""}, clock=team.tick())
+    slow.write("msg.post", {"room": team.room, "text": "after the demotion"}, clock=team.tick())
+    for store in _everywhere(store_for, team):
+        texts = [msg.text for msg in Views(store).messages(team.room)]
+        assert "from a slow clock" in texts
+        assert "after the demotion" not in texts, "an observer's post has no effect"
+
+
 # ---- key rotation ---------------------------------------------------------------------------------------------
 
 

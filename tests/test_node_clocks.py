@@ -6,6 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+import trio
+
+import meshchat.node
+import meshchat.store.store
+from meshchat.events import NodeProblem
 from meshchat.identity import Identity
 from meshchat.log.clock import wall_ms
 from meshchat.profile import Profile
@@ -76,6 +82,41 @@ async def test_ordinary_entries_call_for_no_witness(tmp_path: Path) -> None:
 
 
 async def node_tick() -> None:
-    import trio
-
     await trio.sleep(0.02)
+
+
+async def test_a_node_a_day_slow_warns_and_writes_with_the_teams_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12.2: a node whose clock is a day behind learns it from the team's clocks, says so (a node event:
+    the TUI and ``meshchat node`` show it) and posts at the team's time, where everyone sees it."""
+    founder_home, slow_home, other_home = team_homes(tmp_path, 3)
+    raws: list[bytes] = []
+    for home, text in ((founder_home, "levee holding"), (other_home, "sandbags at the school")):
+        with Profile.open(home) as profile:
+            profile.post("general", text)
+            raws += list(profile.store.iter_raw())
+    day = 86_400_000
+    real = wall_ms
+
+    def slow_wall() -> int:
+        return real() - day
+
+    monkeypatch.setattr(meshchat.node, "wall_ms", slow_wall)
+    monkeypatch.setattr(meshchat.store.store, "wall_ms", slow_wall)
+    async with running_node(slow_home, loopback_config(listen=None)) as node:
+        events = node.events()
+        node.profile.store.accept_batch(raws)  # received now, by the slow clock
+        node.wake()
+        problems: list[str] = []
+        with trio.fail_after(5):
+            async for event in events:
+                if isinstance(event, NodeProblem):
+                    problems.append(event.message)
+                    break
+        assert "about 1 day behind the team's" in problems[0]
+        assert node.clock.offset > day - 60_000
+        entry = await node.post("general", "pump 3 is down")
+        assert abs(entry.clock - real()) < 60_000, "the team's time, not the slow clock's"
+        texts = [m.text for m in node.views.messages(node.profile.room("general").room)]
+        assert texts[-1] == "pump 3 is down"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,9 @@ def cmd_post(args: argparse.Namespace) -> int:
             args.room, args.text, flash=args.flash, priority=args.priority, reply_to=reply_to, files=files
         )
         say(f"posted #{short(entry.id)} to {args.room}")
+        warning = profile.store.team_clock(profile.me).warning()
+        if warning is not None:  # said after writing: the entry already carries the team's time
+            say(f"warning: {warning}", file=sys.stderr)
         for file in files:
             say(f"  attached {file.name} ({human_size(file.size)}, {file.type})")
     return 0

@@ -17,8 +17,9 @@ Invites: an admin authorises a one-time invite key (``member.invite``); the newc
 the *issuer's* node, which admits it by writing ``member.admit`` in its own log. Only the issuer admits with its
 invites, so whether an invite was used is the order of the issuer's own chain (no clock decides it), expiry is
 judged by the issuer's clock when it admits, and a revocation counts against the admission only if it comes
-first in the team's order (both are admins' entries). Nothing the newcomer writes or claims takes part. An
-admitted member's role holds from its own first entry, whatever its clock says.
+first in the team's order (both are admins' entries). Nothing the newcomer writes or claims takes part. A
+key's first role (admitted, or added by hand) holds from its own first entry, whatever its clock says; later
+role changes split its entries by the order, as above.
 """
 
 from __future__ import annotations
@@ -515,7 +516,9 @@ def _apply_add(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Value])
     existing = m.members.get(target)
     if existing is not None and existing.removed_upto is not None:
         return "a removed key cannot come back (invite a new key)"
-    run.set_role(target, role, entry.key)
+    # A key's first role holds from its own first entry, whatever its clock: a newcomer whose laptop runs a
+    # day behind writes "before" its addition, and must not post into nothing (as for an admission).
+    run.set_role(target, role, entry.key, from_first_entry=existing is None)
     member = m.members[target]
     if not member.name:
         member.rename(entry.key, str(body["name"]), member.callsign)

@@ -226,6 +226,15 @@ class Timing:
         value = clock if steps is None else min(clock, steps.value(seq))
         return value if floors is None else max(value, floors.value(seq))
 
+    def last_witnessed(self, author: bytes) -> tuple[int, int] | None:
+        """``(seq, T)`` for the latest of ``author``'s entries the witnesses place below its claim somewhere in
+        its chain (``None``: they move none of its entries): how a node learns its own clock runs ahead."""
+        self._refresh()
+        steps = self._upper.get(author)
+        if steps is None or not steps.bounds:
+            return None
+        return steps.bounds[-1], steps.values[-1]
+
     def touched(self) -> set[bytes]:
         """Authors some of whose entries may not sit at their claims (everyone else's always do)."""
         self._refresh()

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from meshchat.log.clock import next_clock, wall_ms
+from meshchat.log.clock import ClockCheck, next_clock, wall_ms
 from meshchat.log.codec import unpack
 from meshchat.log.entry import MAX_ENTRY_SIZE, ZERO_ID, Entry, EntryError, Signer, decode_entry, sign_entry
 from meshchat.log.rules import ControlEntry, Held, Membership, evaluate
@@ -50,6 +50,7 @@ from meshchat.store.schema import (
     VIEWS,
     entry_and_view_rows,
 )
+from meshchat.store.teamclock import TeamClock
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -122,6 +123,7 @@ class Store:
         self.quarantine_may_hold = True  # False only when the quarantine table is known to be empty
         self._membership: Membership | None = None
         self._clocks: Clocks | None = None
+        self._team_clock = TeamClock(self)
         self._membership_basis = (-1, -1)  # _membership_inputs() when the membership was evaluated
         self._data_version = -1
         self.generation = 0  # changes whenever this store may hold something new (own writes or another's)
@@ -276,6 +278,11 @@ class Store:
         if self._clocks is None:
             self._clocks = Clocks(self)
         return self._clocks
+
+    def team_clock(self, me: bytes, *, wall: int | None = None) -> ClockCheck:
+        """Whether ``me``'s wall clock (now, or ``wall``) agrees with the team's: ``meshchat.log.clock``."""
+        self._refresh()
+        return self._team_clock.check(me, wall_ms() if wall is None else wall)
 
     def invalidate_membership(self) -> None:
         self._membership = None
@@ -466,9 +473,14 @@ class Store:
         return self._next_stamp(author, wall)
 
     def _next_stamp(self, author: bytes, wall: int | None) -> tuple[int, int]:
+        """``wall`` given: that clock, as is (tests). Else our wall clock, on the team's time when the team's
+        clocks agree that ours is off (:meth:`team_clock`): a laptop a day behind does not post into the past."""
         head = self.heads_cache.get(author)
         seen = (h.clock for h in self.heads_cache.values())
-        clock = next_clock(wall=wall_ms() if wall is None else wall, last_own=head.clock if head else 0, seen=seen)
+        if wall is None:
+            wall = wall_ms()
+            wall += self._team_clock.check(author, wall).offset
+        clock = next_clock(wall=wall, last_own=head.clock if head else 0, seen=seen)
         return (head.seq + 1 if head else 1), clock
 
     def _check_own(self, author: bytes) -> None:
