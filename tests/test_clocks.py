@@ -8,11 +8,17 @@ entry; a backdated entry sits after what its author had said it held; a reused i
 
 from __future__ import annotations
 
+import io
 import secrets
 from collections.abc import Callable
 
+from meshchat.cli.output import message_line, when
+from meshchat.export.reports.model import ReportFilter, collect
+from meshchat.export.reports.text import utc
+from meshchat.export.reports.timeline import write_timeline
 from meshchat.log.effects import new_object_id
 from meshchat.log.entry import Entry
+from meshchat.log.views import time_doubt_text
 from meshchat.store import Store
 from meshchat.store.queries import Cursor, Views
 from meshchat.testing import AuthorLog, TestTeam
@@ -140,18 +146,39 @@ def test_a_backdated_post_sits_after_what_its_author_had_seen(store_for: StoreFo
 
 
 def test_a_late_arrival_shows_when_it_was_received(store_for: StoreFor) -> None:
-    """An entry that reaches a node long after its clock claims says so beside its time."""
+    """An entry that reaches a node long after its clock claims, when the node already held later entries
+    (written offline, held back, or backdated), says when it arrived beside its time."""
     team = TestTeam(members=2)
     backdater, b = team.members
-    team.post(b, "first")
-    late = team.post(backdater, "backdated an hour")
     store = store_for(team.team_id)
-    store.accept_batch([e.raw for e in team.all_entries() if e is not late], now=late.clock)
-    store.accept(late.raw, now=late.clock + 3_600_000)
+    store.accept_batch([e.raw for e in team.all_entries()], now=team.clock)
+    first = team.post(b, "first")
+    store.accept(first.raw, now=first.clock)
+    backdater.write("msg.post", {"room": team.room, "text": "claims 10 minutes later"}, clock=team.tick(600_000))
+    team.tick(3_600_000)
+    news = team.post(b, "an hour later")
+    store.accept(news.raw, now=news.clock)
+    store.accept_batch([e.raw for e in backdater.entries], now=news.clock + 600_000)
     shown = Views(store).messages(team.room)
-    assert shown[0].time_doubt is None
+    assert [m.text for m in shown] == ["first", "claims 10 minutes later", "an hour later"]
+    assert shown[0].time_doubt is None and shown[2].time_doubt is None
     doubt = shown[1].time_doubt
-    assert doubt is not None and doubt.late and not doubt.moved and doubt.received == late.clock + 3_600_000
+    assert doubt is not None and doubt.late and not doubt.moved and doubt.received == news.clock + 600_000
+    assert time_doubt_text(doubt, str) == f"received {news.clock + 600_000}"
+
+
+def test_a_history_received_at_once_is_not_late(store_for: StoreFor) -> None:
+    """A newcomer (or HQ) that receives the whole history at once held nothing later before: nothing shows
+    as late, although everything arrives long after it was written."""
+    team = TestTeam(members=2)
+    for i in range(3):
+        team.post(team.members[i % 2], f"message {i}")
+        team.tick(3_600_000)
+    store = store_for(team.team_id)
+    store.accept_batch([e.raw for e in team.all_entries()], now=team.clock + 86_400_000)
+    shown = Views(store).messages(team.room)
+    assert len(shown) == 3 and all(m.time_doubt is None for m in shown)
+    assert all(m.received == team.clock + 86_400_000 for m in shown)
 
 
 def test_a_reused_incident_id_is_refused_with_a_reason(store_for: StoreFor) -> None:
@@ -182,3 +209,27 @@ def test_legacy_ids_fall_back_to_the_first_open(store_for: StoreFor) -> None:
     obj = Views(load(store_for, team)).incidents()[0]
     assert obj.opened_by == first.key and obj.get("title") == "first"
     assert [r.author for r in obj.refused] == [second.key]
+
+
+def test_the_cli_and_the_hq_timeline_say_what_a_doubtful_time_claims(store_for: StoreFor) -> None:
+    """Where an entry sits and what its author's clock claimed, side by side, in every reader that shows times:
+    the CLI's message line and the HQ timeline (the TUI: tests/tui/test_tui_time_doubt.py)."""
+    team = TestTeam(members=3)
+    rogue, b, c = team.members
+    incident = open_incident(team, team.founder, "Levee breach")
+    team.post(b, "before")
+    rogue.write("msg.post", {"room": team.room, "text": "from 2076"}, clock=YEAR_2076)
+    rogue.write("incident.update", {"incident": incident, "fields": {"status": "closed"}}, clock=YEAR_2076 + 60_000)
+    heads(b, team)
+    heads(c, team)
+    store = load(store_for, team)
+    views = Views(store)
+    future = next(m for m in views.messages(team.room) if m.text == "from 2076")
+    line = message_line(future, "rogue")
+    assert f"time doubtful: claims {when(YEAR_2076)}" in line and line.startswith(when(future.clock))
+    data = collect(store, report_filter=ReportFilter(), exported_at=team.clock, exported_by=team.founder.key)
+    page = io.StringIO()
+    write_timeline(data, page)
+    html = page.getvalue()
+    assert html.count(f"TIME DOUBTFUL: claims {utc(YEAR_2076)}") == 1
+    assert html.count(f"TIME DOUBTFUL: claims {utc(YEAR_2076 + 60_000)}") == 1, "the incident update too"

@@ -10,6 +10,7 @@ from meshchat.cli.positions import add_at_option, location_from
 from meshchat.cli.reading import add_team_option, open_reader
 from meshchat.log.codec import Value
 from meshchat.log.kinds import CHECKIN_STATUSES, INCIDENT_STATUSES, TASK_STATUSES
+from meshchat.log.views import time_doubt_text
 from meshchat.profile import Profile, ProfileError
 
 
@@ -142,7 +143,9 @@ def cmd_incident_show(args: argparse.Namespace) -> int:
         say("history:")
         for change in obj.history:
             who = profile.name_of(change.author)
-            say(f"  {when(change.clock)}  {who:<12} {change.name} = {value_text(change.value)}")
+            doubt = change.time_doubt  # its author's clock claimed another time than the team's evidence
+            note = f"   [time doubtful: {time_doubt_text(doubt, when)}]" if doubt is not None else ""
+            say(f"  {when(change.clock)}  {who:<12} {change.name} = {value_text(change.value)}{note}")
         tasks = profile.views.tasks(obj.obj)
         if tasks:
             say("tasks:")

@@ -18,7 +18,7 @@ from meshchat.log.attachments import Attachment
 from meshchat.log.codec import Value
 from meshchat.log.kinds import severity_label
 from meshchat.log.safe_text import safe_text
-from meshchat.log.views import Message, TrackedObject, location_text
+from meshchat.log.views import Message, TrackedObject, location_text, time_doubt_text
 
 
 def say(line: str = "", *, file: TextIO | None = None) -> None:
@@ -65,6 +65,9 @@ def message_line(msg: Message, author: str) -> str:
         marks.append("pinned")
     if msg.ack_required:
         marks.append(f"acked by {len(msg.acked_by)}")
+    doubt = msg.time_doubt  # its author's clock disagrees with the team's, or it reached us long after
+    if doubt is not None:
+        marks.append("time doubtful: " + time_doubt_text(doubt, when))
     tag = f" [{', '.join(marks)}]" if marks else ""
     text = "(retracted) " + msg.text if msg.retracted else msg.text
     if isinstance(msg.location, dict):

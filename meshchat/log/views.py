@@ -405,6 +405,7 @@ class Message:
     claimed: int | None = None  # the clock its author signed, where ``clock`` (its place in the order) differs
     received: int | None = None  # when this node first stored it, by its own clock (None: unknown)
     via: Outsider | None = None  # relayed from outside the team by its author's bridge: not the author's words
+    late: bool = False  # it reached this node long after later entries had (see :func:`arrived_late`)
 
     @property
     def is_flash(self) -> bool:
@@ -418,7 +419,7 @@ class Message:
     def time_doubt(self) -> TimeDoubt | None:
         """Why its time deserves a second look (claims another time than where it sits, or reached this node
         much later than it claims), or None."""
-        return time_doubt(self.claimed_clock, self.clock, self.received)
+        return time_doubt(self.claimed_clock, self.clock, self.received, late=self.late)
 
 
 @dataclass(frozen=True, slots=True)
@@ -485,26 +486,35 @@ DOUBT_MS = MAX_DRIFT_MS  # a time off by more than clocks may drift is shown as 
 @dataclass(frozen=True, slots=True)
 class TimeDoubt:
     """A time to read twice: the clock an entry's author signed, where the entry sits in the team's order (see
-    ``meshchat.log.timing``), and when it reached this node (``None``: unknown)."""
+    ``meshchat.log.timing``), when it reached this node (``None``: unknown) and whether that was late."""
 
     claimed: int
     placed: int
     received: int | None
+    late: bool = False  # see :func:`arrived_late`
 
     @property
     def moved(self) -> bool:
         """The team's evidence puts it elsewhere than its author's clock said."""
         return abs(self.claimed - self.placed) > DOUBT_MS
 
-    @property
-    def late(self) -> bool:
-        """It reached this node much later than it claims: written offline, held back, or backdated."""
-        return self.received is not None and self.received - self.claimed > DOUBT_MS
 
-
-def time_doubt(claimed: int, placed: int, received: int | None) -> TimeDoubt | None:
-    doubt = TimeDoubt(claimed, placed, received)
+def time_doubt(claimed: int, placed: int, received: int | None, *, late: bool = False) -> TimeDoubt | None:
+    """Whether an entry's time deserves a second look (``None``: it does not)."""
+    doubt = TimeDoubt(claimed, placed, received, late and received is not None)
     return doubt if doubt.moved or doubt.late else None
+
+
+def arrived_late(claimed: int, received: int | None, newest_held_before: int | None) -> bool:
+    """Whether an entry reached this node much later than it claims *while this node already held later
+    entries*: ``newest_held_before`` is the newest clock among the entries this node had stored
+    :data:`DOUBT_MS` before this one arrived (see ``Store.receipts``). Written offline and synced hours later,
+    held back, or backdated: the time it claims cannot be checked, so when it arrived is shown beside it. A
+    node that receives a whole history at once (a newcomer, HQ) sees nothing late: there was nothing to be
+    late after."""
+    if received is None or newest_held_before is None:
+        return False
+    return received - claimed > DOUBT_MS and newest_held_before > claimed + DOUBT_MS
 
 
 def time_doubt_text(doubt: TimeDoubt, when: Callable[[int], str]) -> str:

@@ -20,6 +20,7 @@ from meshchat.log.kinds import PRIORITIES, parse_body
 from meshchat.log.positions import Fix
 from meshchat.log.rules import Membership
 from meshchat.log.views import (
+    DOUBT_MS,
     FLAG_ACK_REQUIRED,
     PRIORITY_SHIFT,
     Checkin,
@@ -30,6 +31,7 @@ from meshchat.log.views import (
     Refused,
     Room,
     TrackedObject,
+    arrived_late,
     latest_replies,
     resolve_registers,
 )
@@ -428,7 +430,9 @@ class Views:
         entries = [decode_entry(raw) for _, _, _, raw, _, _ in rows]
         marks = self._marks([e.id for e in entries], {e.id: e.author for e in entries}, m)
         out = []
+        receipts = self.store.receipts
         for entry, (clock, _, _, _, flags, received) in zip(entries, rows, strict=True):
+            newest_then = None if received is None else receipts.newest_before(received - DOUBT_MS)
             body = entry.body()
             reply_to = body.get("reply_to")
             on = marks.get(entry.id, NO_MARKS)
@@ -451,6 +455,7 @@ class Views:
                     claimed=entry.clock,
                     received=received,
                     via=Outsider.of(body.get("via")),
+                    late=arrived_late(entry.clock, received, newest_then),
                 )
             )
         return out

@@ -40,6 +40,7 @@ from meshchat.store.own import (
     decode_expected,
     encode_expected,
 )
+from meshchat.store.receipts import Receipts
 from meshchat.store.results import AcceptResult, BatchResult, Head, NewEntry, NewSummary, Outcome
 from meshchat.store.schema import (
     ENTRIES,
@@ -124,6 +125,7 @@ class Store:
         self._membership: Membership | None = None
         self._clocks: Clocks | None = None
         self._team_clock = TeamClock(self)
+        self.receipts = Receipts(self)  # what this node held when (as of the last refresh, as ``clocks``)
         self._membership_basis = (-1, -1)  # _membership_inputs() when the membership was evaluated
         self._data_version = -1
         self.generation = 0  # changes whenever this store may hold something new (own writes or another's)

@@ -13,7 +13,7 @@ from meshchat.export.reports.model import ReportData
 from meshchat.log.codec import Value
 from meshchat.log.entry import Entry
 from meshchat.log.kinds import parse_body, severity_label
-from meshchat.log.views import FieldChange, Message, TrackedObject, location_text
+from meshchat.log.views import FieldChange, Message, TimeDoubt, TrackedObject, location_text
 
 FIELD_ORDER = ("title", "severity", "status", "commander", "owner", "location", "summary")
 
@@ -29,6 +29,11 @@ class Item:
     message: Message | None = None
     incident: bytes | None = None  # the incident this concerns, if any
     needs_help: bool = False  # a roll-call answer "need help": notable in every report
+    doubt: TimeDoubt | None = None  # its time is doubtful (meshchat.log.views.TimeDoubt): reports say so
+
+    @property
+    def time_doubt(self) -> TimeDoubt | None:
+        return self.message.time_doubt if self.message is not None else self.doubt
 
     @property
     def order(self) -> tuple[int, bytes, int, str]:
@@ -94,7 +99,9 @@ def object_items(data: ReportData, obj: TrackedObject) -> list[Item]:
                     text += f" for incident {parent}"
         else:
             text = f"{label} {title}: {_changes_text(data, group)}"
-        out.append(Item(first.clock, first.author, first.seq, obj.kind, room, text, incident=incident))
+        out.append(
+            Item(first.clock, first.author, first.seq, obj.kind, room, text, incident=incident, doubt=first.time_doubt)
+        )
     return out
 
 

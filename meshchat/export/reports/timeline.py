@@ -2,7 +2,9 @@
 
 No scripts, no external resources (a Content-Security-Policy forbids them, in case anything slipped through),
 every piece of log text escaped and wrapped in ``<bdi>`` so that right-to-left text cannot reorder the line
-around it. Retracted messages stay readable, marked as retracted: HQ sees everything.
+around it. Retracted messages stay readable, marked as retracted: HQ sees everything. An entry whose time is
+doubtful (its author's clock disagrees with where the team's evidence puts it, or it reached the exporting
+node long after later entries had) says what it claims and when it arrived.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from meshchat.export.reports.text import h, one_line, utc, utc_day, utc_time
 from meshchat.export.reports.whereabouts import STYLE, place_html, positions_section
 from meshchat.log.attachments import THUMB_MAGIC
 from meshchat.log.kinds import severity_label
-from meshchat.log.views import Message
+from meshchat.log.views import Message, time_doubt_text
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 STYLE = (
@@ -42,7 +44,7 @@ td.id{font-family:monospace;color:#777;width:6rem}
 .tag{display:inline-block;font-size:.75rem;font-weight:600;padding:0 .35rem;border-radius:.25rem;margin-left:.3rem;
 background:#ddd}
 .tag.flash{background:#c00;color:#fff}.tag.priority{background:#e80;color:#fff}.tag.retracted{background:#555;color:#fff}
-.tag.pinned{background:#27a;color:#fff}.tag.unacked{background:#fdd}
+.tag.pinned{background:#27a;color:#fff}.tag.unacked{background:#fdd}.tag.doubt{background:#fd6}
 tr.retracted .text{text-decoration:line-through;color:#666}
 tr.incident td,tr.task td{background:#fff7e0}tr.checkin td,tr.reply td{background:#eaf6ea}
 tr.reply.help td{background:#fde8e8}
@@ -216,6 +218,9 @@ def _row(data: ReportData, item: Item, messages: dict[bytes, Message]) -> str:
                 text = f"\u21b3 {data.name(answered.author)}: {one_line(answered.text, 60)}\n{text}"
     elif item.needs_help:
         classes.append("help")
+    doubt = item.time_doubt
+    if doubt is not None:
+        tags.append(f'<span class="tag doubt">TIME DOUBTFUL: {h(time_doubt_text(doubt, utc))}</span>')
     where = f" {place_html(msg.location)}" if msg is not None and msg.location else ""
     return (
         f'<tr class="{" ".join(classes)}"><td class="time">{utc_time(item.clock)}</td>'

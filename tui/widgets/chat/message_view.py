@@ -4,7 +4,8 @@ A :class:`MessageVisual` is a Textual ``Visual``: the message list asks it for i
 the strips of its lines, only for messages on screen. FLASH messages carry a red badge and say who must still
 acknowledge; retracted ones show that they were retracted, not their text (the log keeps it for HQ). A long
 message is folded to its first :data:`FOLD_LINES` lines and a "show more" line until the person unfolds it.
-Member text arrives made safe (``tui.format.shown``/``shown_body``, names through ``MeshchatApp.name_of``).
+A message whose time is doubtful says so on a line of its own (:func:`time_doubt_note`). Member text arrives
+made safe (``tui.format.shown``/``shown_body``, names through ``MeshchatApp.name_of``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from textual.style import Style
 from textual.visual import RenderOptions, Visual
 
 from meshchat.log.flash import FlashStatus
-from meshchat.log.views import Message
-from tui.format import clock_time, names, short_id, shown, shown_body
+from meshchat.log.views import Message, time_doubt_text
+from tui.format import clock_day, clock_time, names, same_day, short_id, shown, shown_body
 from tui.widgets.attachments.lines import block_height, file_lines
 
 NAME_WIDTH = 10
@@ -69,9 +70,26 @@ def message_content(msg: Message, look: MessageLook) -> Content:
         parts.append(("\n" + look.flash_line[0], look.flash_line[1]))
     if msg.pinned:
         parts.append(("  ◆ pinned", "$accent"))
+    doubt = time_doubt_note(msg)
+    if doubt:
+        parts.append(("\n" + doubt, "$text-warning"))
     if msg.files:
         parts.append(file_lines(msg.files, look.files))
     return Content.assemble(*parts)
+
+
+def time_doubt_note(msg: Message) -> str:
+    """The line under a message whose time is doubtful (``meshchat.log.views.TimeDoubt``): its author's clock
+    says another time than where the team's evidence puts it, or it reached this node long after later
+    messages had. Empty when its time is sound. A time on another day than the message's place says the day."""
+    doubt = msg.time_doubt
+    if doubt is None:
+        return ""
+
+    def when(ms: int) -> str:
+        return clock_time(ms) if same_day(ms, msg.clock) else f"{clock_day(ms)} {clock_time(ms)}"
+
+    return f"⏱ time doubtful: {time_doubt_text(doubt, when)}"
 
 
 def owes_ack(msg: Message, me: bytes) -> bool:
