@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 
 BUCKET_MS = 60_000
 
-_BUCKETS = (
-    "SELECT received / ?, max(CASE WHEN clock <= received + ? THEN clock END) FROM entries "
-    "WHERE rowid > ? AND rowid <= ? AND received IS NOT NULL GROUP BY 1"
+_BUCKETS = (  # one statement: entries without a receipt time fall in a bucket of their own (NULL), skipped
+    "SELECT received / ?, max(CASE WHEN clock <= received + ? THEN clock END), max(rowid) FROM entries "
+    "WHERE rowid > ? GROUP BY 1"
 )
 
 
@@ -48,13 +48,11 @@ class Receipts:
         if store.generation == self.generation:
             return
         self.generation = store.generation
-        conn = store.connection
-        (last,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM entries").fetchone()
-        if last < self.loaded:  # the entries were rebuilt: start over
-            self.loaded, self.buckets = 0, {}
         changed = False
-        for minute, newest in conn.execute(_BUCKETS, (BUCKET_MS, MAX_DRIFT_MS, self.loaded, last)):
-            if newest is not None and newest > self.buckets.get(minute, -1):
+        last = self.loaded
+        for minute, newest, upto in store.connection.execute(_BUCKETS, (BUCKET_MS, MAX_DRIFT_MS, self.loaded)):
+            last = max(last, upto)
+            if minute is not None and newest is not None and newest > self.buckets.get(minute, -1):
                 self.buckets[minute] = newest
                 changed = True
         self.loaded = last
