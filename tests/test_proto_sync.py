@@ -340,3 +340,10 @@ def test_an_ask_again_goes_after_the_ack_of_the_batch_that_prompted_it() -> None
     ack = next(i for i, m in enumerate(out) if isinstance(m, messages.Ack))
     ask = next(i for i, m in enumerate(out) if isinstance(m, messages.Notes) and m.heads.get(author) == 5)
     assert ack < ask
+
+
+def test_a_peer_cannot_make_us_keep_notes_about_endless_authors() -> None:
+    session = SyncSession({}, clock=clock)
+    session.receive(messages.Notes({i.to_bytes(32, "big"): 1 for i in range(messages.MAX_AUTHORS)}))
+    with pytest.raises(RemoteProtocolError, match="more than"):
+        session.receive(messages.Notes({b"\xff" * 32: 1}))

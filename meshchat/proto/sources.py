@@ -26,7 +26,6 @@ item, switched on the same signals.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -66,7 +65,8 @@ class Sources(Generic[L]):
         self.source: dict[bytes, L] = {}
         self.keys: dict[L, bytes | None] = {}  # the peer's key on each link (its own log's origin)
         self.delivered_at: dict[L, float] = {}  # when each link last delivered entries
-        self._announced: dict[bytes, deque[tuple[int, float]]] = {}  # author -> (seq above ours, first heard)
+        # author -> (the lowest seq above ours that a peer announced, when; the highest seq announced)
+        self._announced: dict[bytes, tuple[int, float, int]] = {}
         self._noted: set[L] = set()  # links whose first notes arrived
 
     # ---- what happens ------------------------------------------------------------------------------------
@@ -109,9 +109,11 @@ class Sources(Generic[L]):
         now = self.clock()
         for author, seq in heads.items():
             if seq > self.held.get(author, 0):
-                heard = self._announced.setdefault(author, deque())
-                if not heard or seq > heard[-1][0]:
-                    heard.append((seq, now))
+                heard = self._announced.get(author)
+                if heard is None:
+                    self._announced[author] = (self.held.get(author, 0) + 1, now, seq)
+                elif seq > heard[2]:
+                    self._announced[author] = (heard[0], heard[1], seq)
             if author not in self.source and (author != self.me or seq > self.held.get(author, 0)):
                 best = self._best(author)
                 if best is not None:
@@ -128,8 +130,12 @@ class Sources(Generic[L]):
             if seq > self.held.get(author, 0):
                 self.held[author] = seq
                 heard = self._announced.get(author)
-                while heard and heard[0][0] <= seq:
-                    heard.popleft()
+                if heard is not None and heard[0] <= seq:
+                    # What was announced later is still to come; when exactly it was announced is not kept
+                    # (a bounded memory whatever a peer says): its grace starts now.
+                    self._announced[author] = (seq + 1, self.clock(), heard[2])
+                    if heard[2] <= seq:
+                        del self._announced[author]
 
     def know(self, authors: Iterable[bytes]) -> Changes[L]:
         """Authors that may write, though we hold nothing of them yet (new members): each gets a source, so
@@ -172,7 +178,7 @@ class Sources(Generic[L]):
             heard = self._announced.get(author)
             # An entry another peer announced that our source has not said it holds, and has not sent us in time
             # (what our source does hold is a backlog on its way, not a broken branch).
-            late = bool(heard) and heard[0][0] > self.notes[source].get(author, 0) and now - heard[0][1] >= GRAFT_AFTER  # type: ignore[index]
+            late = heard is not None and heard[0] > self.notes[source].get(author, 0) and now - heard[1] >= GRAFT_AFTER
             stalled = now - self.delivered_at[source] >= STALL_TIME and self.notes[source].get(author, 0) > held
             if late or stalled:
                 best = self._best(author, besides=source)
@@ -186,8 +192,8 @@ class Sources(Generic[L]):
         """``link`` is now ``author``'s source: it gets the full grace for what others announced."""
         self.source[author] = link
         heard = self._announced.get(author)
-        if heard:
-            self._announced[author] = deque((seq, now) for seq, _ in heard)
+        if heard is not None:
+            self._announced[author] = (heard[0], now, heard[2])
 
     def _move(self, author: bytes, old: L, new: L, changes: Changes[L], now: float) -> None:
         self._assign(author, new, now)

@@ -160,6 +160,8 @@ class SyncSession:
             else:
                 self.peer_wants.discard(author)
             self._update_pending(author)
+        if len(peer) > MAX_AUTHORS:  # what a peer tells us is kept per author: a bounded number of them
+            raise RemoteProtocolError(f"notes about more than {MAX_AUTHORS} authors")
         if self.want_all:
             self._want(notes.heads)
         self._events.append(NotesReceived(dict(notes.heads)))
