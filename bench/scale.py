@@ -59,6 +59,8 @@ class Result:
     entry_size: float
     idle_wire_bps: float
     idle_cpu_pct: float
+    run_cpu_pct: float  # of one core per node, from the first post until every node held everything
+    machine_busy: float  # what all the nodes used of the machine's cores meanwhile
     messages: int
     settled: bool
 
@@ -159,14 +161,19 @@ def run_one(n: int, topology: str, messages: int, interval: float, idle: float, 
             payload_before = [payload_received(h) for h in hosts]
             for reader in readers:
                 reader.start()
+            cpu_go = [cpu_seconds(p.pid) for p in procs]
+            went = time.monotonic()
             go.touch()
             target = n * messages
-            deadline = time.monotonic() + 600
+            timeout = 180.0
+            deadline = time.monotonic() + timeout
             while min(stores.posts()) < target:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"no convergence after 600 s: {stores.posts()} of {target}")
+                    raise RuntimeError(f"no convergence after {timeout:.0f} s: {stores.posts()} of {target}")
                 time.sleep(0.05)
             converged = time.time()
+            run_s = time.monotonic() - went
+            cpu_run = sum(cpu_seconds(p.pid) for p in procs) - sum(cpu_go)
             for reader in readers:
                 reader.join(timeout=10)
             converge_s = converged - max(last_post)
@@ -196,6 +203,8 @@ def run_one(n: int, topology: str, messages: int, interval: float, idle: float, 
         idle_wire_bps=sum(i - a for i, a in zip(idle_after, after, strict=True)) / n / idle_s,
         idle_cpu_pct=100 * sum(c1 - c0 for c0, c1 in zip(cpu_before, cpu_after, strict=True)) / n / idle_s,
         messages=target,
+        run_cpu_pct=100 * cpu_run / n / run_s,
+        machine_busy=cpu_run / run_s / (os.cpu_count() or 1),
         settled=settled,
     )
 
@@ -238,7 +247,8 @@ def report(r: Result) -> str:
         f"converged {r.converge_s:5.2f} s after the last post  "
         f"per message per node: wire {r.wire_per_msg_node:7.0f} B ({ratio:4.2f}x the entry), "
         f"TCP payload {r.payload_per_msg_node:7.0f} B; entry {r.entry_size:.0f} B  "
-        f"idle: {r.idle_wire_bps:7.0f} B/s, CPU {r.idle_cpu_pct:4.1f}% per node"
+        f"idle: {r.idle_wire_bps:7.0f} B/s, CPU {r.idle_cpu_pct:4.1f}% per node; while posting: CPU "
+        f"{r.run_cpu_pct:4.1f}% per node, {100 * r.machine_busy:3.0f}% of the machine"
         + ("" if r.settled else "  (links were still changing after 120 s)")
     )
 
@@ -252,11 +262,13 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=50, help="posts per node (default 50)")
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between one node's posts")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle measured after convergence")
+    parser.add_argument("--keep", type=Path, help="work in this (new) directory and keep it: homes and node logs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="meshchat-scale-") as tmp:
+        work = args.keep or Path(tmp)
         for topology in args.topology:
             for n in args.nodes:
-                result = run_one(n, topology, args.messages, args.interval, args.idle, Path(tmp))
+                result = run_one(n, topology, args.messages, args.interval, args.idle, work)
                 print(report(result), flush=True)
 
 

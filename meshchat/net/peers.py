@@ -456,8 +456,11 @@ class PeerManager:
 
     def syncing(self, link: Link, start: SyncStart) -> set[bytes]:
         self.sources.we_hold(start.held)
-        self.sources.know(start.priority)
-        return self.sources.link_up(link, link.peer_key)
+        wanted = self.sources.link_up(link, link.peer_key)
+        changes = self.sources.know(start.priority)  # members we had not heard of: a source for each, now
+        wanted |= changes.wanted.pop(link, set())  # this link is not syncing yet: its wants go with its start
+        self._apply(changes)
+        return wanted
 
     def know_authors(self, authors: Iterable[bytes]) -> None:
         """Members that may write (e.g. just admitted): their first entries are to be pushed to us too."""
