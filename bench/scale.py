@@ -15,7 +15,8 @@ Once the links are up, every node posts ``--messages`` short messages about ``--
 per run: links per node (from each node's status), how long after the last post every node held every
 message, bytes per message per node during that time (what each node's interface received, Ethernet/IP/TCP
 headers and mDNS included; and the TCP payload its sockets received), the size of one entry for comparison,
-then idle traffic (bytes/s received per node) and CPU per node over ``--idle`` seconds after convergence.
+then idle traffic (bytes/s received per node: on the interface, and the links' TCP payload alone, which
+leaves out mDNS) and CPU per node over ``--idle`` seconds after convergence.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Result:
     payload_per_msg_node: float
     entry_size: float
     idle_wire_bps: float
+    idle_payload_bps: float  # TCP payload only: the links' own idle traffic, without mDNS and headers
     idle_cpu_pct: float
     run_cpu_pct: float  # of one core per node, from the first post until every node held everything
     machine_busy: float  # what all the nodes used of the machine's cores meanwhile
@@ -184,6 +186,7 @@ def run_one(n: int, topology: str, messages: int, interval: float, idle: float, 
             time.sleep(idle)
             idle_s = time.monotonic() - started
             idle_after = [interface_bytes(h)[0] for h in hosts]
+            idle_payload = [max(0, payload_received(h) - b) for h, b in zip(hosts, payload_after, strict=True)]
             links_after = stores.live_links()
             cpu_after = [cpu_seconds(p.pid) for p in procs]
             entry_size = stores.entry_size()
@@ -201,6 +204,7 @@ def run_one(n: int, topology: str, messages: int, interval: float, idle: float, 
         payload_per_msg_node=sum(payload) / n / target,
         entry_size=entry_size,
         idle_wire_bps=sum(i - a for i, a in zip(idle_after, after, strict=True)) / n / idle_s,
+        idle_payload_bps=sum(idle_payload) / n / idle_s,
         idle_cpu_pct=100 * sum(c1 - c0 for c0, c1 in zip(cpu_before, cpu_after, strict=True)) / n / idle_s,
         messages=target,
         run_cpu_pct=100 * cpu_run / n / run_s,
@@ -247,7 +251,8 @@ def report(r: Result) -> str:
         f"converged {r.converge_s:5.2f} s after the last post  "
         f"per message per node: wire {r.wire_per_msg_node:7.0f} B ({ratio:4.2f}x the entry), "
         f"TCP payload {r.payload_per_msg_node:7.0f} B; entry {r.entry_size:.0f} B  "
-        f"idle: {r.idle_wire_bps:7.0f} B/s, CPU {r.idle_cpu_pct:4.1f}% per node; while posting: CPU "
+        f"idle: {r.idle_wire_bps:7.0f} B/s ({r.idle_payload_bps:.0f} B/s TCP payload), "
+        f"CPU {r.idle_cpu_pct:4.1f}% per node; while posting: CPU "
         f"{r.run_cpu_pct:4.1f}% per node, {100 * r.machine_busy:3.0f}% of the machine"
         + ("" if r.settled else "  (links were still changing after 120 s)")
     )
