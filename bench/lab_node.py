@@ -7,12 +7,15 @@ Runs a node through the public node API only (so the same script measures any ve
 ``{"up": ...}`` once it listens, then waits for the file ``go`` to exist. From then it posts ``posts`` short
 messages about ``interval`` seconds apart (jittered), and one message at each offset in ``at`` (seconds after
 ``go``); for every post it prints ``{"posted": TEXT, "wall": TIME}`` with the wall-clock time just before the
-post, and ``{"done": N}`` after the last. It keeps replicating until it is killed.
+post, and ``{"done": N}`` after the last. It keeps replicating until it is killed. With ``MESHCHAT_LAB_LOG``
+set (e.g. ``INFO``) the node logs at that level on stderr (links up and down, sync progress).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import random
 import sys
 import time
@@ -66,4 +69,6 @@ async def main(spec: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
+    if level := os.environ.get("MESHCHAT_LAB_LOG"):
+        logging.basicConfig(level=level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     trio.run(main, json.loads(sys.argv[1]))
