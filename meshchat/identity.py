@@ -14,10 +14,12 @@ from pathlib import Path
 
 import libnacl
 
+from meshchat.errors import MeshchatError
+
 HEADER = "meshchat-identity-v1"
 
 
-class IdentityError(Exception):
+class IdentityError(MeshchatError):
     """A key file that is missing, unreadable, exposed or malformed."""
 
 

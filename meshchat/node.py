@@ -32,6 +32,7 @@ from meshchat.blobs.saving import save_copy, viewable_copy
 from meshchat.blobs.service import BlobService, FileState
 from meshchat.blobs.settings import BlobSettings, requested
 from meshchat.blobs.store import BlobStore
+from meshchat.errors import DiskFullError
 from meshchat.events import (
     EntriesAdded,
     ForkDetected,
@@ -64,7 +65,7 @@ from meshchat.log.views import Message, Outsider
 from meshchat.net.discovery import Discovery, DiscoveryEvent, PeerSeen, interface_addresses
 from meshchat.net.peers import Address, NetSettings, PeerManager, format_address
 from meshchat.net.topology import Neighbourhood, Steps
-from meshchat.profile import DiskFullError, Location, Profile, ProfileError
+from meshchat.profile import Location, Profile, ProfileError
 from meshchat.replica import StoreReplica
 from meshchat.status import STATUS_KEY, NodeStatus
 from meshchat.store import NewEntry, StoreDamagedError, StoreError

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
+from meshchat.errors import StoreError, UserError
 from meshchat.identity import Identity, IdentityError, load_identity, save_identity
 from meshchat.log.attachments import Attachment
 from meshchat.log.codec import Value, pack, unpack
@@ -31,7 +32,7 @@ from meshchat.log.positions import Fix, Report
 from meshchat.log.rules import MIN_ROLE, ControlEntry, Membership, Role, refusal_words, role_allows
 from meshchat.log.views import Message, Outsider, Room, TrackedObject
 from meshchat.proto.handshake import invite_hello_key
-from meshchat.store import StorageFullError, Store, StoreError
+from meshchat.store import Store
 from meshchat.store.queries import Views
 
 PENDING_INVITE_KEY = "invite.pending"  # local state: the invite a newcomer joined with, until admitted
@@ -44,13 +45,8 @@ Location = str | Mapping[str, Value]  # a place in words, or a location value ({
 ADMIN_KINDS = frozenset({"member.invite", "member.admit", "invite.revoke", "member.add", "member.remove", "key.rotate"})
 
 
-class ProfileError(Exception):
+class ProfileError(UserError):
     """Something the user asked for cannot be done; the message says why and, where it can, what to do."""
-
-
-class DiskFullError(ProfileError):
-    """The disk holding the store is full: nothing new can be written until space is freed. Everything already
-    stored can still be read and served to peers; a later write succeeds once there is room again."""
 
 
 @dataclass(frozen=True)
@@ -294,7 +290,8 @@ class Profile(TeamReader):
     # ---- writing -------------------------------------------------------------------------------------------
 
     def write(self, kind: str, fields: Mapping[str, Value]) -> Entry:
-        """Check and sign one entry of ours. Raises :class:`ProfileError` with a reason a person can act on."""
+        """Check and sign one entry of ours. Raises :class:`ProfileError` with a reason a person can act on,
+        or a :class:`~meshchat.errors.StoreError` (:class:`~meshchat.errors.DiskFullError`) from the store."""
         self._check_admitted()
         refusal = self.store.own_writes_refused(self.me)  # first: it also explains the role checks' verdict
         if refusal is not None:
@@ -310,12 +307,7 @@ class Profile(TeamReader):
             raise ProfileError(str(exc)) from None
         if kind in MEMBERSHIP_KINDS:
             self._check_membership_change(kind, body)
-        try:
-            return self.store.append_own(self.identity, kind, body)
-        except StorageFullError as exc:
-            raise DiskFullError(str(exc)) from None
-        except StoreError as exc:
-            raise ProfileError(str(exc)) from None
+        return self.store.append_own(self.identity, kind, body)
 
     def _check_membership_change(self, kind: str, body: dict[str, Value]) -> None:
         """Evaluate the membership rules with this entry added, and refuse it if they would."""

@@ -23,11 +23,12 @@ from textual.message import Message as TextualMessage
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
+from meshchat.errors import MeshchatError
 from meshchat.events import ForkDetected, NodeEvent, SyncProgress, WritingPaused
 from meshchat.log.clock import wall_ms
 from meshchat.log.views import Message
 from meshchat.node import Node, NodeConfig
-from meshchat.profile import STORE_FILE, ProfileError
+from meshchat.profile import STORE_FILE
 from meshchat.store.queries import SearchHit
 from tui.bridge import Companion, NodeBridge, TrioCrashed
 from tui.changes import Changes, fold
@@ -140,7 +141,7 @@ class MeshchatApp(App[int]):
     def on_mount(self) -> None:
         try:
             node = Node.open(self.home, self.config)
-        except ProfileError as exc:
+        except MeshchatError as exc:
             if (self.home / STORE_FILE).exists():  # a profile is there: offering to make one would be wrong
                 self.push_screen(ProblemScreen(f"Cannot open {self.home}", str(exc)))
                 return
@@ -239,7 +240,7 @@ class MeshchatApp(App[int]):
         try:
             await self.bridge.wait_ready()
             return await self.bridge.call(action), None
-        except ProfileError as exc:
+        except MeshchatError as exc:
             return None, str(exc)
 
     # ---- events from the node (through the bridge) ----------------------------------------------------------

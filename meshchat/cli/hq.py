@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,9 +22,7 @@ from meshchat.profile import STORE_FILE, Profile, ProfileError
 if TYPE_CHECKING:
     from meshchat.export.archive import Verification
 
-Handler = Callable[[argparse.Namespace], int]
 EXIT_FAILED = 1  # verification found errors, or an import rejected entries
-EXIT_UNUSABLE = 2  # the input cannot be used at all (the CLI's usual code for errors a person can fix)
 
 
 def register(commands: Any) -> None:
@@ -93,20 +89,6 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=cmd_teams)
 
 
-def _plain_errors(handler: Handler) -> Handler:
-    """Errors of the export package become a one-line message and exit code 2, never a traceback."""
-
-    @wraps(handler)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except ExportError as exc:
-            say(f"meshchat: {exc}", file=sys.stderr)
-            return EXIT_UNUSABLE
-
-    return run
-
-
 def _pin(what: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         from meshchat.export.pins import PinError, parse_pin
@@ -140,7 +122,6 @@ def _since(text: str) -> int:
 # ---- export ------------------------------------------------------------------------------------------------
 
 
-@_plain_errors
 def cmd_export(args: argparse.Namespace) -> int:
     from meshchat.blobs.store import BlobStore
     from meshchat.export.archive import Home
@@ -228,7 +209,6 @@ def _room(views: Any, name: str | None) -> bytes | None:
 # ---- verify ------------------------------------------------------------------------------------------------
 
 
-@_plain_errors
 def cmd_verify(args: argparse.Namespace) -> int:
     from meshchat.export.fullverify import verify_all
     from meshchat.export.pins import Expected
@@ -298,7 +278,6 @@ def print_report(report: VerifyReport) -> None:
 # ---- bundles -----------------------------------------------------------------------------------------------
 
 
-@_plain_errors
 def cmd_bundle_frontier(args: argparse.Namespace) -> int:
     from meshchat.blobs.store import BlobStore
     from meshchat.export.bundle import write_frontier
@@ -311,7 +290,6 @@ def cmd_bundle_frontier(args: argparse.Namespace) -> int:
     return 0
 
 
-@_plain_errors
 def cmd_bundle_export(args: argparse.Namespace) -> int:
     from meshchat.blobs.store import BlobStore, human_size
     from meshchat.export.bundle import read_frontier, write_bundle
@@ -345,7 +323,6 @@ def cmd_bundle_export(args: argparse.Namespace) -> int:
     return 0
 
 
-@_plain_errors
 def cmd_bundle_import(args: argparse.Namespace) -> int:
     from meshchat.blobs.store import BlobStore
     from meshchat.export.bundle import import_bundle
@@ -380,7 +357,6 @@ def _print_import(source: str, result: Any) -> int:
     return EXIT_FAILED if counts["rejected"] else 0
 
 
-@_plain_errors
 def cmd_import(args: argparse.Namespace) -> int:
     from meshchat.export.archive import Home
 
@@ -411,7 +387,6 @@ def _state(state: Verification | None) -> str:
     return (state or Verification()).text
 
 
-@_plain_errors
 def cmd_teams(args: argparse.Namespace) -> int:
     from meshchat.export.archive import Home
 

@@ -66,6 +66,7 @@ def write_frontier(
     store: Store, node: bytes, path: Path, *, now: int | None = None, blobs: Iterable[bytes] = ()
 ) -> Frontier:
     """``blobs``: the files this node holds whole (``BlobStore.held``)."""
+    _check_target(path, "frontier")
     held = frozenset(blobs)
     frontier = Frontier(store.team_id, node, _now() if now is None else now, store_frontier(store), held)
     doc = {
@@ -166,6 +167,7 @@ def write_bundle(
 ) -> BundleResult:
     """Write a bundle of everything ``peer`` lacks (everything, without a peer), plus every fork proof."""
     progress = progress or Progress.silent()
+    _check_target(path, "bundle")
     if peer is not None and peer.team != store.team_id:
         raise ExportError(f"the frontier is of team {peer.team.hex()[:16]}, this node's is {store.team_id.hex()[:16]}")
     with snapshot(store):
@@ -300,7 +302,11 @@ def stream_entries(path: Path, *, parts: tuple[str, ...]) -> tuple[StreamHeader,
 def import_bundle(store: Store, path: Path, *, progress: Progress | None = None) -> ImportResult:
     """Import a bundle file (or an export's log stream) into ``store``, which must be of the same team."""
     progress = progress or Progress.silent()
-    header, entries = stream_entries(path, parts=("bundle", "chains", "forks"))
+    try:
+        header, entries = stream_entries(path, parts=("bundle", "chains", "forks"))
+    except BundleFormatError as exc:
+        reason = str(exc).removeprefix(f"{path.name}: ").removeprefix(f"{path.name} ")
+        raise BundleFormatError(f"{path.name} is not a meshchat bundle ({reason})") from None
     if header.team != store.team_id:
         raise ExportError(
             f"{path.name} holds entries of team {header.team.hex()[:16]}; this store is team {store.team_id.hex()[:16]}"
@@ -313,6 +319,14 @@ def import_bundle(store: Store, path: Path, *, progress: Progress | None = None)
 
 def _now() -> int:
     return int(time.time() * 1000)
+
+
+def _check_target(path: Path, what: str) -> None:
+    """Before any work: a file can be written at ``path`` (not a directory, in a directory that exists)."""
+    if path.is_dir():
+        raise ExportError(f"{path} is a directory: give the {what} a file name, e.g. {path / ('team.' + what)}")
+    if not path.parent.is_dir():
+        raise ExportError(f"cannot write the {what}: there is no directory {path.parent}")
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

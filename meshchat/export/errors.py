@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from meshchat.errors import UserError
 
-class ExportError(Exception):
+
+class ExportError(UserError):
     """An export, bundle or archive operation that cannot be done; the message says why."""
 
 

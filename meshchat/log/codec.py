@@ -12,11 +12,13 @@ from typing import Any, NoReturn, TypeAlias, Union
 
 import msgpack
 
+from meshchat.errors import MeshchatError
+
 # A decoded value: what msgpack gives back once floats and ext types are refused.
 Value: TypeAlias = Union[None, bool, int, str, bytes, list["Value"], dict[Any, "Value"]]  # noqa: UP007
 
 
-class DecodeError(ValueError):
+class DecodeError(MeshchatError, ValueError):
     """Bytes that are not strict, canonical msgpack of the expected shape."""
 
 

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple, Protocol
 import libnacl
 import msgpack
 
+from meshchat.errors import MeshchatError
 from meshchat.log.codec import Value, check_canonical, pack
 
 ENTRY_VERSION = 1
@@ -39,7 +40,7 @@ _KIND_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,15}(\.[a-z][a-z0-9_]{0,15}){0,3}")
 _COMMON_KINDS = frozenset({"msg.post", "msg.ack", "heads"})  # valid names; the hot ones skip the regex
 
 
-class EntryError(ValueError):
+class EntryError(MeshchatError, ValueError):
     """An entry that is malformed or does not verify. The message says which rule it broke."""
 
 

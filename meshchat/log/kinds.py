@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from meshchat.errors import MeshchatError
 from meshchat.log.attachments import is_file_list
 from meshchat.log.codec import Value
 
@@ -41,31 +42,45 @@ def severity_label(value: object) -> str:
     return "S?"
 
 
-class BodyError(ValueError):
+class BodyError(MeshchatError, ValueError):
     """A body that does not fit its kind."""
 
 
-Check = Callable[[Any], bool]
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A test of one field's value, and what it expects in words: an error names the limit, never echoes the
+    value back (a 100 KB post is answered "at most 8,000 characters; this one has 100,044")."""
+
+    test: Callable[[Any], bool]
+    expects: str
+
+    def __call__(self, value: object) -> bool:
+        return self.test(value)
 
 
 def _text(max_len: int, *, empty: bool = False) -> Check:
-    return lambda v: isinstance(v, str) and (empty or v.strip() != "") and len(v) <= max_len
+    return Check(
+        lambda v: isinstance(v, str) and (empty or v.strip() != "") and len(v) <= max_len,
+        f"at most {max_len:,} characters" + ("" if empty else " and not blank"),
+    )
 
 
 def _blob(size: int) -> Check:
-    return lambda v: isinstance(v, bytes) and len(v) == size
+    return Check(lambda v: isinstance(v, bytes) and len(v) == size, f"{size} bytes")
 
 
 def _one_of(options: tuple[str, ...]) -> Check:
-    return lambda v: isinstance(v, str) and v in options
+    return Check(lambda v: isinstance(v, str) and v in options, "one of " + ", ".join(options))
 
 
 def _int(lo: int, hi: int) -> Check:
-    return lambda v: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+    return Check(
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi, f"a whole number from {lo} to {hi}"
+    )
 
 
 def _or_nil(check: Check) -> Check:
-    return lambda v: v is None or check(v)
+    return Check(lambda v: v is None or check(v), f"{check.expects}, or nothing")
 
 
 def _is_bool(v: object) -> bool:
@@ -76,7 +91,7 @@ _LAT_E7 = _int(-900_000_000, 900_000_000)  # degrees x 1e7 (the entry format has
 _LON_E7 = _int(-1_800_000_000, 1_800_000_000)
 
 
-def _location(v: object) -> bool:
+def _is_location(v: object) -> bool:
     """``{"text": str, "lat_e7": int, "lon_e7": int}``, any subset but not empty. Degrees x 1e7: no floats."""
     if not isinstance(v, dict) or not v or not set(v) <= {"text", "lat_e7", "lon_e7"}:
         return False
@@ -87,7 +102,7 @@ def _location(v: object) -> bool:
     return "lat_e7" not in v or (_LAT_E7(v["lat_e7"]) and _LON_E7(v["lon_e7"]))
 
 
-def _via(v: object) -> bool:
+def _is_via(v: object) -> bool:
     """``{"net": "tak", "uid": str, "callsign": str}``: who outside the team a relayed post or position came
     from, as that network names them (see docs/tak.md)."""
     return (
@@ -99,10 +114,16 @@ def _via(v: object) -> bool:
     )
 
 
+_BOOL = Check(_is_bool, "true or false")
+_FILES = Check(is_file_list, "a list of attachments (meshchat.log.attachments)")
+_LOCATION = Check(_is_location, "a place: a text of at most 200 characters, coordinates (lat_e7, lon_e7), or both")
+_VIA = Check(_is_via, f"who outside the team it came from: net ({', '.join(RELAY_NETWORKS)}), uid and callsign")
+
+
 _ID32 = _blob(32)
 _SHORT = _blob(SHORT_ID)
 _SEVERITY = _int(1, 5)
-_MS = _int(0, 2**53)
+_MS = Check(_int(0, 2**53).test, "a time (ms since 1970)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +143,7 @@ def _fields_map(allowed: Mapping[str, Check]) -> Check:
             and all(isinstance(k, str) and k in allowed and allowed[k](val) for k, val in v.items())
         )
 
-    return check
+    return Check(check, "changes to " + ", ".join(allowed))
 
 
 INCIDENT_FIELDS: dict[str, Check] = {
@@ -130,24 +151,24 @@ INCIDENT_FIELDS: dict[str, Check] = {
     "severity": _SEVERITY,
     "status": _one_of(INCIDENT_STATUSES),
     "commander": _text(MAX_NAME, empty=True),
-    "location": _or_nil(_location),
+    "location": _or_nil(_LOCATION),
     "summary": _text(MAX_TEXT, empty=True),
 }
 TASK_FIELDS: dict[str, Check] = {
     "title": _text(MAX_NAME * 2),
     "owner": _or_nil(_ID32),
     "status": _one_of(TASK_STATUSES),
-    "location": _or_nil(_location),
+    "location": _or_nil(_LOCATION),
 }
 
 
-def _heads(v: object) -> bool:
+def _is_heads(v: object) -> bool:
     return isinstance(v, dict) and all(
         _ID32(k) and isinstance(h, list) and len(h) == 2 and _int(1, 2**53)(h[0]) and _ID32(h[1]) for k, h in v.items()
     )
 
 
-def _sealed_keys(v: object) -> bool:
+def _is_sealed_keys(v: object) -> bool:
     """``{member key: sealed network key}``, one to :data:`MAX_KEY_RECIPIENTS` recipients."""
     return (
         isinstance(v, dict)
@@ -168,6 +189,11 @@ _FIX: dict[str, Field] = {
     "fix_ms": Field(_MS),  # when the fix was taken, ms since the epoch
 }
 
+
+_HEADS = Check(_is_heads, "a map of author keys to [seq, id]")
+_SEALED_KEYS = Check(_is_sealed_keys, f"a map of 1 to {MAX_KEY_RECIPIENTS} member keys to sealed keys")
+
+
 SCHEMAS: dict[str, dict[str, Field]] = {
     "team.create": {"name": Field(_text(MAX_NAME))},
     "member.invite": {
@@ -184,7 +210,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "sealed_key": Field(_or_nil(_blob(SEALED_KEY)), required=False),  # the network key, for a new key
     },
     "member.remove": {"member": Field(_ID32), "upto_seq": Field(_int(0, 2**53))},
-    "key.rotate": {"keys": Field(_sealed_keys)},
+    "key.rotate": {"keys": Field(_SEALED_KEYS)},
     "member.profile": {
         "name": Field(_text(MAX_NAME)),
         "callsign": Field(_text(MAX_NAME, empty=True), required=False, default=""),
@@ -200,10 +226,10 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "text": Field(_text(MAX_TEXT)),
         "priority": Field(_one_of(PRIORITIES), required=False, default="routine"),
         "reply_to": Field(_or_nil(_ID32), required=False),
-        "ack_required": Field(_is_bool, required=False, default=False),
-        "location": Field(_or_nil(_location), required=False),
-        "files": Field(_or_nil(is_file_list), required=False),  # attachments: meshchat.log.attachments
-        "via": Field(_or_nil(_via), required=False),  # relayed from outside the team (the TAK bridge)
+        "ack_required": Field(_BOOL, required=False, default=False),
+        "location": Field(_or_nil(_LOCATION), required=False),
+        "files": Field(_or_nil(_FILES), required=False),  # attachments: meshchat.log.attachments
+        "via": Field(_or_nil(_VIA), required=False),  # relayed from outside the team (the TAK bridge)
     },
     "msg.retract": {"target": Field(_ID32)},
     "msg.ack": {"target": Field(_ID32)},
@@ -212,7 +238,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "incident": Field(_SHORT),
         "title": Field(_text(MAX_NAME * 2)),
         "severity": Field(_SEVERITY),
-        "location": Field(_or_nil(_location), required=False),
+        "location": Field(_or_nil(_LOCATION), required=False),
         "room": Field(_or_nil(_SHORT), required=False),
     },
     "incident.update": {"incident": Field(_SHORT), "fields": Field(_fields_map(INCIDENT_FIELDS))},
@@ -226,20 +252,20 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "checkin": Field(_SHORT),
         "status": Field(_one_of(CHECKIN_STATUSES)),
         "note": Field(_text(MAX_NAME * 4, empty=True), required=False, default=""),
-        "location": Field(_or_nil(_location), required=False),
+        "location": Field(_or_nil(_LOCATION), required=False),
     },
     "task.open": {
         "task": Field(_SHORT),
         "title": Field(_text(MAX_NAME * 2)),
         "owner": Field(_or_nil(_ID32), required=False),
         "incident": Field(_or_nil(_SHORT), required=False),
-        "location": Field(_or_nil(_location), required=False),
+        "location": Field(_or_nil(_LOCATION), required=False),
     },
     "task.update": {"task": Field(_SHORT), "fields": Field(_fields_map(TASK_FIELDS))},
-    "heads": {"heads": Field(_heads)},
+    "heads": {"heads": Field(_HEADS)},
     "position": {**_FIX, "source": Field(_one_of(POSITION_SOURCES))},
     "position.clear": {},
-    "position.relay": {"via": Field(_via), **_FIX},
+    "position.relay": {"via": Field(_VIA), **_FIX},
 }
 
 
@@ -305,10 +331,23 @@ def build_body(kind: str, **fields: Value) -> dict[str, Value]:
                 raise BodyError(f"{kind} needs {name!r}")
             continue
         if not spec.check(fields[name]):
-            raise BodyError(f"{kind}: {name!r} is not valid: {fields[name]!r}")
+            raise BodyError(f"{name}: {spec.check.expects}; {_described(fields[name])}")
         body[name] = fields[name]
     rule = BODY_RULES.get(kind)
     reason = rule({name: body.get(name, spec.default) for name, spec in schema.items()}) if rule else None
     if reason is not None:
         raise BodyError(f"{kind}: {reason}")
     return body
+
+
+def _described(value: object) -> str:
+    """What a refused value is, in a few words: a long text by its length, never the whole of it."""
+    if isinstance(value, str):
+        if not value.strip():
+            return "got a blank text"
+        return f"got {len(value):,} characters" if len(value) > 40 else f"got {value!r}"
+    if isinstance(value, bytes):
+        return f"got {len(value):,} bytes"
+    if value is None or isinstance(value, bool | int):
+        return f"got {value!r}"
+    return f"got a {type(value).__name__}"

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 
 import libnacl
 
+from meshchat.errors import MeshchatError
 from meshchat.log.rules import Membership
 
 NETWORK_KEY_SIZE = 32
 GRACE_MS = 7 * 24 * 3600 * 1000  # a week: longer than a member is likely to be out of reach of every other
 
 
-class SealedKeyError(ValueError):
+class SealedKeyError(MeshchatError, ValueError):
     """A sealed key that does not open with our identity."""
 
 

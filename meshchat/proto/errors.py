@@ -8,8 +8,10 @@ bug in the caller, never something a peer can cause.
 
 from __future__ import annotations
 
+from meshchat.errors import MeshchatError
 
-class ProtocolError(Exception):
+
+class ProtocolError(MeshchatError):
     """A violation of the meshchat link protocol. Not raised itself: see the two subclasses."""
 
 

@@ -7,6 +7,7 @@
 - ``own``: keeping our own log in one line when the store loses its last own entries.
 """
 
+from meshchat.errors import DiskFullError, StoreError
 from meshchat.store.own import OwnGap
 from meshchat.store.results import NOT_LINKED, AcceptResult, BatchResult, Head, NewEntry, NewSummary, Outcome
 from meshchat.store.store import (
@@ -16,13 +17,13 @@ from meshchat.store.store import (
     StorageFullError,
     Store,
     StoreDamagedError,
-    StoreError,
 )
 
 __all__ = [
     "NOT_LINKED",
     "AcceptResult",
     "BatchResult",
+    "DiskFullError",
     "Head",
     "NewEntry",
     "NewSummary",

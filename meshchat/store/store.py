@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from meshchat.errors import DiskFullError, StoreError
 from meshchat.log.clock import ClockCheck, next_clock, wall_ms
 from meshchat.log.codec import unpack
 from meshchat.log.entry import MAX_ENTRY_SIZE, ZERO_ID, Entry, EntryError, Signer, decode_entry, sign_entry
@@ -59,12 +60,7 @@ BUSY_TIMEOUT_S = 10.0
 WAL_AUTOCHECKPOINT_PAGES = 16384  # 64 MiB: bulk catch-up is not slowed by checkpoints; idle nodes checkpoint
 
 
-class StoreError(Exception):
-    """The store cannot be opened or used."""
-
-
-class StorageFullError(StoreError):
-    """The disk is full: nothing new can be written until space is freed. Reading still works."""
+StorageFullError = DiskFullError  # the old name, until every helper's branch has moved to DiskFullError
 
 
 class StoreDamagedError(StoreError):
@@ -234,7 +230,7 @@ class Store:
     def _read_only_error(self) -> StoreError:
         if self.read_only_reason == READ_ONLY:
             return ReadOnlyStoreError(READ_ONLY)
-        return StorageFullError(DISK_FULL)
+        return DiskFullError(DISK_FULL)
 
     def __enter__(self) -> Store:
         return self
@@ -683,7 +679,7 @@ class Store:
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the database (the node calls this when idle). A full disk refuses
-        to grow the database file: :class:`StorageFullError`, and the log keeps everything until next time."""
+        to grow the database file: :class:`DiskFullError`, and the log keeps everything until next time."""
         try:
             self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         except sqlite3.DatabaseError as exc:
@@ -798,7 +794,7 @@ def _connect(path: Path) -> sqlite3.Connection:
         if damaged(exc):
             raise damaged_error(path, str(exc)) from None
         if "full" in str(exc):  # e.g. the shared-memory file of the write-ahead log cannot be made
-            raise StorageFullError(DISK_FULL) from None
+            raise DiskFullError(DISK_FULL) from None
         raise StoreError(f"cannot open {path}: {exc}") from None
     return conn
 
@@ -848,7 +844,7 @@ def _storage_error(exc: sqlite3.DatabaseError, path: Path) -> StoreError:
         return damaged_error(path, str(exc))
     text = str(exc)
     if "full" in text:
-        return StorageFullError(DISK_FULL)
+        return DiskFullError(DISK_FULL)
     if "locked" in text or "busy" in text:
         return StoreError("the store is busy (another meshchat process holds it); try again")
     return StoreError(f"storage error: {text}")

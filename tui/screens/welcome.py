@@ -12,8 +12,9 @@ from textual.containers import Center, Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, Static
 
+from meshchat.errors import MeshchatError
 from meshchat.invites import InviteCode, join_team
-from meshchat.profile import Profile, ProfileError
+from meshchat.profile import Profile
 from tui.widgets.chrome import KeyBar
 from tui.widgets.fields import Field
 
@@ -120,7 +121,7 @@ class WelcomeScreen(Screen[bool]):
             return
         try:
             Profile.init(self.home, team, display_name=name).close()
-        except ProfileError as exc:
+        except MeshchatError as exc:
             self.say(str(exc))
             return
         self.dismiss(True)
@@ -136,7 +137,7 @@ class WelcomeScreen(Screen[bool]):
             return
         try:
             code = InviteCode.decode(text)
-        except ProfileError as exc:
+        except MeshchatError as exc:
             self.say(str(exc))
             self.focus_field("#invite-code")
             return
@@ -146,7 +147,7 @@ class WelcomeScreen(Screen[bool]):
             return
         try:
             join_team(self.home, code, display_name=name).close()
-        except ProfileError as exc:
+        except MeshchatError as exc:
             self.say(str(exc))
             return
         self.dismiss(True)
