@@ -2,7 +2,9 @@
 
 This is the public API the TUI (and the headless ``meshchat node``) use; they never touch the store directly.
 Reads are plain methods and properties (SQLite reads take microseconds to milliseconds). Writes are async and
-return the new entry; each is checked by the same rules every node applies (``meshchat.profile``).
+return the new entry (or id); each is checked by the same rules every node applies (``meshchat.profile``) and
+made by the node's one writer (``meshchat.writer``) in a worker thread, so awaiting one yields: the UI stays
+live while it waits for an fsync or for a catch-up batch that holds the store's write lock.
 
 The node watches its store: whatever lands there (written by this node, received from a peer, or written by a
 ``meshchat post`` in another process on the same home) is announced as :class:`~meshchat.events.EntriesAdded`
@@ -20,10 +22,10 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import trio
 
@@ -32,7 +34,7 @@ from meshchat.blobs.saving import save_copy, viewable_copy
 from meshchat.blobs.service import BlobService, FileState
 from meshchat.blobs.settings import BlobSettings, requested
 from meshchat.blobs.store import BlobStore
-from meshchat.errors import DiskFullError
+from meshchat.errors import MeshchatError, StoreError
 from meshchat.events import (
     EntriesAdded,
     ForkDetected,
@@ -52,7 +54,7 @@ from meshchat.gps import GpsSettings, follow_gpsd
 from meshchat.invites import DEFAULT_TTL_MS, create_invite, reachable_addresses, remembered_peers, revoke_invite
 from meshchat.log.attachments import Attachment
 from meshchat.log.clock import MAX_DRIFT_MS, ClockCheck, calls_for_witness, wall_ms
-from meshchat.log.codec import pack
+from meshchat.log.codec import Value, pack
 from meshchat.log.effects import retraction_allowed
 from meshchat.log.entry import Entry
 from meshchat.log.flash import FlashStatus, flash_recipients, flash_status
@@ -68,11 +70,13 @@ from meshchat.net.topology import Neighbourhood, Steps
 from meshchat.profile import Location, Profile, ProfileError
 from meshchat.replica import StoreReplica
 from meshchat.status import STATUS_KEY, NodeStatus
-from meshchat.store import NewEntry, StoreDamagedError, StoreError
+from meshchat.store import StoreDamagedError
 from meshchat.store.queries import Views
 from meshchat.store.store import READ_ONLY
+from meshchat.writer import Writer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 EVENT_BUFFER = 1000
 IDLE_CHECKPOINT_S = 5.0
@@ -94,7 +98,6 @@ class NodeConfig:
     discovery: bool = True  # find peers on the LAN with zeroconf
     poll_interval: float = 0.2  # how often to look for entries written by other processes
     heads_check_s: float = 60.0  # how often to see whether a signed heads entry is due (at most hourly)
-    extra: dict[str, Any] = field(default_factory=dict)
     net: NetSettings = field(default_factory=NetSettings)  # deadlines, keepalive, backoff, connection limits
     gps: GpsSettings | None = None  # report our position from a running gpsd (meshchat.gps)
 
@@ -108,11 +111,11 @@ class Node:
         self._subscribers: list[trio.MemorySendChannel[NodeEvent]] = []
         self._seen_rowid = profile.store.last_rowid()
         self._seen_forks = profile.store.forked_authors()
+        self._membership: Membership | None = None  # as of the last change noticed; None: ask the store
         self._wakeup = trio.Event()
         self._witness_wanted = trio.Event()  # set when stored entries call for a heads entry soon
         self.clock = ClockCheck()  # what the team's clocks said of ours when last looked (see _check_clock)
         self._clock_checked_at = -math.inf
-        self._new_entry_hooks: list[Callable[[Sequence[NewEntry]], None]] = []
         self._told_refusal = False
         self.blobs = BlobStore.of_home(profile.home)
         self.files = BlobService(
@@ -120,8 +123,13 @@ class Node:
         )
         self._seen_file_row = 0  # v_files rows looked at (attachments learned of)
         self.gps_status: GpsStatus | None = None  # the GPS as last read (``NodeConfig.gps``), for the map
+        self._nursery: trio.Nursery | None = None  # while running: for writes that need no answer
+        self._read_marks: dict[bytes, int] = {}  # room -> clock read up to, newer than what is stored
+        self._read_marks_changed = trio.Event()
+        self.writer = Writer(profile)
         self.replica = StoreReplica(
             profile,
+            self.writer,
             on_stored=self.wake,
             on_forks=self._check_forks,
             on_problem=lambda message: self.publish(NodeProblem(message)),
@@ -148,7 +156,7 @@ class Node:
     def close(self) -> None:
         for channel in self._subscribers:
             channel.close()
-        self.replica.close()
+        self.writer.close()
         self.profile.close()
 
     # ---- running -------------------------------------------------------------------------------------------
@@ -162,6 +170,7 @@ class Node:
             task_status.started()
             await trio.sleep_forever()
         async with trio.open_nursery() as nursery:
+            self._nursery = nursery
             nursery.start_soon(self._watch_store)
             nursery.start_soon(self.files.run)
             self._resume_files()
@@ -183,7 +192,7 @@ class Node:
             nursery.start_soon(self._write_status)
             nursery.start_soon(self._write_heads)
             nursery.start_soon(self._keep_search_index)
-            self._enforce_membership()  # a removal (or our admission) may have come in while no node ran
+            nursery.start_soon(self._save_read_marks)
             if not self._told_refusal and (refusal := self.profile.invite_refusal()) is not None:
                 self._told_refusal = True
                 self._invite_refused(refusal)
@@ -301,7 +310,7 @@ class Node:
         reason = event.reason.removeprefix("refused: ")
         if reason in INVITE_REFUSALS.values() and self.profile.pending_invite() is not None:
             self._told_refusal = True  # at the issuer's door: final, the issuer's rules
-            self._write(lambda: self.profile.record_invite_refusal(reason))
+            self._write_soon(lambda p: p.record_invite_refusal(reason))
             self._invite_refused(reason)
         elif reason.removeprefix("not a member: ") in INVITE_REFUSALS.values() and self._admitted_by_invite():
             # Our admission lost to a revocation that came first; the peer that knows it will not sync it to us.
@@ -368,9 +377,9 @@ class Node:
                     await trio.sleep(max(0.0, last_witness + WITNESS_INTERVAL_S - trio.current_time()))
                     self._witness_wanted = trio.Event()  # what arrives from now on calls for the next one
                     last_witness = trio.current_time()
-                    written = write_heads(self.profile)
+                    written = await self.writer.run(write_heads)
                 else:
-                    written = write_heads_if_due(self.profile, now=wall_ms())
+                    written = await self.writer.run(lambda profile: write_heads_if_due(profile, now=wall_ms()))
             except (StoreError, ProfileError) as exc:
                 log.warning("cannot write heads: %s", exc)
                 continue
@@ -394,13 +403,16 @@ class Node:
     async def _record_local(self, key: str, value: bytes) -> bool:
         """Write node-local state; a busy or full disk is logged, never fatal (the next write will do)."""
         try:
-            await self.replica.set_local(key, value)
+            await self.writer.run(lambda profile: profile.store.set_local(key, value))
         except StoreError as exc:
             log.warning("cannot record %s: %s", key, exc)
             return False
         return True
 
     async def _watch_store(self) -> None:
+        """Announce and push on what the store gains, and enforce membership changes; one task does both, so
+        two enforcements never race to rotate the network key."""
+        await self._enforce_membership()  # a removal may have come in while no node ran
         idle_since = trio.current_time()
         checkpointed = True
         while True:
@@ -408,7 +420,7 @@ class Node:
                 await self._wakeup.wait()
             self._wakeup = trio.Event()
             try:
-                noticed = self._notice_new_entries()
+                noticed = await self._notice_new_entries()
             except StoreDamagedError as exc:
                 self.publish(NodeProblem(str(exc)))
                 self._store_damaged(exc)
@@ -416,14 +428,14 @@ class Node:
             if noticed:
                 idle_since, checkpointed = trio.current_time(), False
             elif not checkpointed and trio.current_time() - idle_since > IDLE_CHECKPOINT_S:
-                try:
-                    self.profile.store.checkpoint()
+                try:  # by the writer: copying the write-ahead log into the database takes a while, and an fsync
+                    await self.writer.run(lambda profile: profile.store.checkpoint())
                     checkpointed = True
                 except StoreError as exc:  # a full disk: the write-ahead log keeps everything; try when next idle
                     log.warning("cannot checkpoint the store: %s", exc)
                     idle_since = trio.current_time()
 
-    def _notice_new_entries(self) -> bool:
+    async def _notice_new_entries(self) -> bool:
         """Announce what the store gained since we last looked, and push it to linked peers. Returns whether
         there was anything. (Summed up in SQL: during a catch-up this runs for every batch stored.)"""
         store = self.profile.store
@@ -433,11 +445,8 @@ class Node:
         wall = wall_ms()
         if calls_for_witness(*store.claims_since(self._seen_rowid, self.me), wall + self._check_clock(wall).offset):
             self._witness_wanted.set()
-        while self._new_entry_hooks and (new := store.new_since(self._seen_rowid, upto=summary.last_rowid)):
-            for hook in self._new_entry_hooks:
-                hook(new)
-            self._seen_rowid = new[-1].rowid
         self._seen_rowid = summary.last_rowid
+        self._membership = None
         self.network.local_advanced(self.replica.sendable(summary.heads), summary.heads)
         if "msg.post" in summary.kinds:
             self._consider_new_files()
@@ -445,7 +454,7 @@ class Node:
         self.publish(EntriesAdded(summary.total, summary.kinds, summary.rooms, authors, local=authors == {self.me}))
         if summary.kinds & MEMBERSHIP_KINDS:
             self.publish(MembershipChanged())
-            self._enforce_membership()
+            await self._enforce_membership()
             self.network.know_authors(self.membership.members)
         self._check_forks()
         if self.me in summary.heads or self._writing_paused is not None:
@@ -488,12 +497,12 @@ class Node:
             log.info("this computer's clock agrees with the team's again")
         return check
 
-    def _enforce_membership(self) -> None:
+    async def _enforce_membership(self) -> None:
         """After a membership change: end links to peers that are no longer members, and, as an admin,
         rotate the network key if a removed member may still know it or a member holds only an older one
         (see ``meshchat.log.netkeys.rotation_reason``)."""
         membership = self.membership
-        if self.profile.complete_admission():  # we were just admitted: our name is our first entry
+        if await self.writer.run(Profile.complete_admission):  # just admitted: our name is our first entry
             self.wake()
         refused_here = membership.refused_admissions.get(self.me)
         if refused_here is not None and membership.role_of(self.me) is None and not self._told_refusal:
@@ -509,15 +518,11 @@ class Node:
         reason = rotation_reason(membership) if role is not None and role >= Role.ADMIN else None
         if reason is not None:
             try:
-                self.profile.rotate_network_key()
+                await self.writer.run(Profile.rotate_network_key)
                 log.info("rotated the network key: %s", reason)
             except (ProfileError, StoreError) as exc:
                 self.publish(NodeProblem(f"could not rotate the network key: {exc}"))
             self.wake()
-
-    def on_new_entries(self, hook: Callable[[Sequence[NewEntry]], None]) -> None:
-        """Call ``hook`` with every batch of entries new to the store (the network layer pushes them on)."""
-        self._new_entry_hooks.append(hook)
 
     def wake(self) -> None:
         """Look at the store now (after a write or an accepted batch) rather than at the next poll."""
@@ -548,7 +553,12 @@ class Node:
 
     @property
     def membership(self) -> Membership:
-        return self.profile.store.membership
+        """Who is in the team, as of the last change the node noticed (or its own last write). Kept between
+        changes: the UI asks for a name per line drawn, and each question to the store costs a round trip
+        that, during a catch-up, waits for the storing thread to hand back the GIL."""
+        if self._membership is None:
+            self._membership = self.profile.store.membership
+        return self._membership
 
     @property
     def me(self) -> bytes:
@@ -566,7 +576,7 @@ class Node:
         return self.profile.my_role()
 
     def name_of(self, key: bytes) -> str:
-        return self.profile.name_of(key)
+        return self.membership.display_name(key)
 
     def invite_refusal(self) -> str | None:
         """While this home's invite is refused: what happened and what to do, in words to show as they are."""
@@ -656,38 +666,85 @@ class Node:
 
     def last_read(self, room: bytes) -> int:
         """The clock up to which this person has read ``room`` (-1: nothing yet). Local, never replicated."""
+        marked = self._read_marks.get(room)
+        if marked is not None:
+            return marked
         raw = self.profile.store.get_local(self.READ_MARK_PREFIX + room.hex())
         return int.from_bytes(raw, "big", signed=True) if raw else -1
 
     def mark_read(self, room: bytes, clock: int) -> None:
-        """Remember that ``room`` is read up to ``clock`` (unread counts survive a restart). Never lowers it.
+        """Remember that ``room`` is read up to ``clock``; never lowers it. Takes effect at once (``last_read``
+        says so); it is stored in the background while the node runs, so unread counts survive a restart.
         Best effort: a busy or full store keeps the old mark rather than bother the user."""
         if clock <= self.last_read(room):
             return
+        self._read_marks[room] = clock
+        self._read_marks_changed.set()
+
+    async def _save_read_marks(self) -> None:
+        """Store the read marks that changed, through the writer; the last ones are saved when the node stops."""
         try:
-            self.profile.store.set_local(self.READ_MARK_PREFIX + room.hex(), clock.to_bytes(8, "big", signed=True))
-        except StoreError:
+            while True:
+                await self._read_marks_changed.wait()
+                self._read_marks_changed = trio.Event()
+                await self._store_read_marks()
+        finally:
+            with trio.move_on_after(2.0) as cleanup:
+                cleanup.shield = True
+                await self._store_read_marks()
+
+    async def _store_read_marks(self) -> None:
+        """Store the marks held in memory; each stays there (and counts) until it is stored."""
+        marks = dict(self._read_marks)
+        if not marks:
             return
+
+        def store(profile: Profile) -> None:
+            for room, clock in marks.items():
+                profile.store.set_local(self.READ_MARK_PREFIX + room.hex(), clock.to_bytes(8, "big", signed=True))
+
+        try:
+            await self.writer.run(store)
+        except StoreError as exc:
+            log.warning("cannot store read marks: %s", exc)
+            return
+        for room, clock in marks.items():
+            if self._read_marks.get(room) == clock:
+                del self._read_marks[room]
 
     def peers(self) -> list[PeerStatus]:
         """Every known peer and the state of its link."""
         return self.network.peers()
 
     # ---- writing -------------------------------------------------------------------------------------------
+    # To add a write: a method of Profile that checks and signs it (meshchat.profile), and here an async method
+    # that passes it to ``_write`` as a function of the writer's profile. Nothing else touches the store.
 
-    def _write(self, action: Callable[[], Any]) -> Any:
+    async def _write(self, write: Callable[[Profile], T]) -> T:
+        """Run ``write`` on the node's one writer (a worker thread: awaiting it yields) and look at the store
+        straight after. A store that cannot take it (a full disk) is also announced as a :class:`NodeProblem`:
+        the user must know, wherever the write came from."""
         try:
-            return action()
-        except DiskFullError as exc:  # the user must know, wherever the write came from
-            self.publish(NodeProblem(str(exc)))
-            raise
-        except ProfileError:
-            raise
+            return await self.writer.run(write)
         except StoreError as exc:
             self.publish(NodeProblem(str(exc)))
-            raise ProfileError(str(exc)) from None
+            raise
         finally:
+            self._membership = None  # the write may have changed it; readers ask the store again
             self.wake()
+
+    def _write_soon(self, write: Callable[[Profile], object]) -> None:
+        """A write nobody waits for (from a callback that cannot await): made by the writer in the background;
+        a failure is logged and announced."""
+        assert self._nursery is not None, "the node is not running"
+
+        async def run() -> None:
+            try:
+                await self._write(write)
+            except MeshchatError as exc:
+                log.warning("a background write failed: %s", exc)
+
+        self._nursery.start_soon(run)
 
     async def post(
         self,
@@ -697,7 +754,7 @@ class Node:
         flash: bool = False,
         priority: str | None = None,
         reply_to: bytes | None = None,
-        location: dict[str, Any] | None = None,
+        location: dict[str, Value] | None = None,
         attach: Sequence[Path] = (),
     ) -> Entry:
         """Post to a room; ``attach``: files to attach (copied into the blob store, in a worker thread, before
@@ -711,12 +768,11 @@ class Node:
                 )
             except AttachError as exc:
                 raise ProfileError(str(exc)) from None
-        result: Entry = self._write(
-            lambda: self.profile.post(
+        return await self._write(
+            lambda p: p.post(
                 room, text, flash=flash, priority=priority, reply_to=reply_to, location=location, files=files
             )
         )
-        return result
 
     def blob_settings(self) -> BlobSettings:
         """This node's limits for attaching and fetching files (``meshchat.blobs.settings``)."""
@@ -763,33 +819,27 @@ class Node:
         self.files.consider(files)
 
     async def ack(self, message: bytes) -> Entry:
-        result: Entry = self._write(lambda: self.profile.ack(message))
-        return result
+        return await self._write(lambda p: p.ack(message))
 
     async def retract(self, message: bytes) -> Entry:
-        result: Entry = self._write(lambda: self.profile.retract(message))
-        return result
+        return await self._write(lambda p: p.retract(message))
 
     async def pin(self, message: bytes) -> Entry:
-        result: Entry = self._write(lambda: self.profile.pin(message))
-        return result
+        return await self._write(lambda p: p.pin(message))
 
     async def create_room(self, name: str, topic: str = "") -> bytes:
-        result: bytes = self._write(lambda: self.profile.create_room(name, topic))
-        return result
+        return await self._write(lambda p: p.create_room(name, topic))
 
     async def archive_room(self, room: str) -> None:
-        self._write(lambda: self.profile.archive_room(room))
+        await self._write(lambda p: p.archive_room(room))
 
     async def open_incident(
         self, title: str, severity: int, *, location: Location | None = None, room: str | None = None
     ) -> bytes:
-        result: bytes = self._write(lambda: self.profile.open_incident(title, severity, location=location, room=room))
-        return result
+        return await self._write(lambda p: p.open_incident(title, severity, location=location, room=room))
 
-    async def update_incident(self, incident: bytes, fields: dict[str, Any]) -> Entry:
-        result: Entry = self._write(lambda: self.profile.update_incident(incident, fields))
-        return result
+    async def update_incident(self, incident: bytes, fields: Mapping[str, Value]) -> Entry:
+        return await self._write(lambda p: p.update_incident(incident, fields))
 
     async def open_task(
         self,
@@ -799,50 +849,39 @@ class Node:
         incident: bytes | None = None,
         location: Location | None = None,
     ) -> bytes:
-        result: bytes = self._write(
-            lambda: self.profile.open_task(title, owner=owner, incident=incident, location=location)
-        )
-        return result
+        return await self._write(lambda p: p.open_task(title, owner=owner, incident=incident, location=location))
 
-    async def update_task(self, task: bytes, fields: dict[str, Any]) -> Entry:
-        result: Entry = self._write(lambda: self.profile.update_task(task, fields))
-        return result
+    async def update_task(self, task: bytes, fields: Mapping[str, Value]) -> Entry:
+        return await self._write(lambda p: p.update_task(task, fields))
 
     async def request_checkin(self, room: str | bytes, question: str, *, deadline: int | None = None) -> bytes:
-        result: bytes = self._write(lambda: self.profile.request_checkin(room, question, deadline=deadline))
-        return result
+        return await self._write(lambda p: p.request_checkin(room, question, deadline=deadline))
 
     async def reply_checkin(
         self, checkin: bytes, status: str, note: str = "", *, location: Location | None = None
     ) -> Entry:
-        result: Entry = self._write(lambda: self.profile.reply_checkin(checkin, status, note, location=location))
-        return result
+        return await self._write(lambda p: p.reply_checkin(checkin, status, note, location=location))
 
     async def report_position(self, report: Report) -> Entry:
         """Where I am: the team sees it as my latest position until my next report (``meshchat.log.positions``)."""
-        result: Entry = self._write(lambda: self.profile.report_position(report))
-        return result
+        return await self._write(lambda p: p.report_position(report))
 
     async def clear_position(self) -> Entry:
-        result: Entry = self._write(self.profile.clear_position)
-        return result
+        return await self._write(Profile.clear_position)
 
     def my_position(self) -> Fix | None:
         return self.profile.my_position()
 
     async def relay_position(self, via: Outsider, report: Report) -> Entry:
         """An outsider's position (the TAK bridge), marked as theirs."""
-        result: Entry = self._write(lambda: self.profile.relay_position(via, report))
-        return result
+        return await self._write(lambda p: p.relay_position(via, report))
 
     async def relay_post(self, room: bytes, text: str, via: Outsider, *, location: Location | None = None) -> Entry:
         """An outsider's message (the TAK bridge) in ``room``, marked as theirs; routine, never FLASH."""
-        result: Entry = self._write(lambda: self.profile.relay_post(room, text, via, location=location))
-        return result
+        return await self._write(lambda p: p.relay_post(room, text, via, location=location))
 
     async def set_profile(self, name: str, callsign: str = "") -> Entry:
-        result: Entry = self._write(lambda: self.profile.set_profile(name, callsign))
-        return result
+        return await self._write(lambda p: p.set_profile(name, callsign))
 
     async def create_invite(
         self, role: str = "member", addresses: Sequence[str] | None = None, *, ttl_ms: int = DEFAULT_TTL_MS
@@ -850,25 +889,22 @@ class Node:
         """A one-time invite code (admins): the newcomer runs ``meshchat join CODE``. ``addresses`` default
         to where this node listens."""
         reach = addresses if addresses is not None else reachable_addresses(map(format_address, self.listen_addresses))
-        code = self._write(lambda: create_invite(self.profile, role=role, addresses=tuple(reach), ttl_ms=ttl_ms))
-        return str(code.encode())
+        code = await self._write(lambda p: create_invite(p, role=role, addresses=tuple(reach), ttl_ms=ttl_ms))
+        return code.encode()
 
     async def add_member(self, key: bytes, role: str, name: str = "") -> Entry:
-        result: Entry = self._write(lambda: self.profile.add_member(key, role, name))
-        return result
+        return await self._write(lambda p: p.add_member(key, role, name))
 
     async def remove_member(self, key: bytes) -> Entry:
         """Remove a member (its log is cut at what we hold) and rotate the network key away from it."""
-        result: Entry = self._write(lambda: self.profile.remove_member(key))
-        return result
+        return await self._write(lambda p: p.remove_member(key))
 
     async def change_role(self, key: bytes, role: str) -> Entry:
-        result: Entry = self._write(lambda: self.profile.change_role(key, role))
-        return result
+        return await self._write(lambda p: p.change_role(key, role))
 
     async def revoke_invite(self, invite_id: str) -> None:
         """Revoke an unused invite by its id (the first hex digits of its key, as ``meshchat invites`` shows)."""
-        self._write(lambda: revoke_invite(self.profile, invite_id))
+        await self._write(lambda p: revoke_invite(p, invite_id))
 
     def unacknowledged(self) -> list[Message]:
         return self.views.unacknowledged(self.me)

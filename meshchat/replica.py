@@ -1,12 +1,10 @@
 """The store's side of replication: what a link needs from the node (``meshchat.net.link.Replica``).
 
 Reads (frontiers, entries to send, admission checks) use the profile's store in the trio thread: they take
-microseconds to a few milliseconds. Received batches are accepted on a second connection to the same
-database, one batch at a time (SQLite has one writer anyway), in a worker thread so that the node (and a
-TUI in the same thread) stays responsive while a large catch-up is stored; batches as small as a live push
-are stored in the trio thread, where a thread hop would cost more than the write. The main connection sees
-what the writer committed through SQLite's ``data_version``, exactly as it sees a ``meshchat post`` from
-another process.
+microseconds to a few milliseconds. Received batches are stored by the node's one writer (``meshchat.writer``:
+a connection of its own, in a worker thread), so that the node (and a TUI in the same thread) stays responsive
+while a large catch-up is stored; batches as small as a live push are stored in the trio thread, where a
+thread hop would cost more than the write.
 
 What we send is capped: a removed author's log up to its cut, a forked author's log up to the forked seq
 (the fork proof goes with it; see ``meshchat.proto.sync``).
@@ -30,7 +28,8 @@ from meshchat.profile import Profile, ProfileError
 from meshchat.proto.events import NeedEntries
 from meshchat.proto.handshake import Credentials
 from meshchat.proto.sync import ForkProof
-from meshchat.store import NOT_LINKED, BatchResult, Outcome, StorageFullError, Store, StoreDamagedError, StoreError
+from meshchat.store import NOT_LINKED, BatchResult, DiskFullError, Outcome, StoreDamagedError, StoreError
+from meshchat.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +50,7 @@ class StoreReplica:
     def __init__(
         self,
         profile: Profile,
+        writer: Writer,
         *,
         on_stored: Callable[[], None],
         on_forks: Callable[[], None],
@@ -65,15 +65,9 @@ class StoreReplica:
         self.on_problem = on_problem
         self.on_damaged = on_damaged
         self.on_own_behind = on_own_behind
-        self._writer: Store | None = None
+        self.writer = writer
         # author -> (wall ms, peer) of the last batch that brought their entries (or came from that peer itself)
         self.heard: dict[bytes, tuple[int, bytes]] = {}
-        self._lock = trio.Lock()
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
 
     # ---- handshake -------------------------------------------------------------------------------------
 
@@ -185,7 +179,7 @@ class StoreReplica:
             try:
                 result = await self._accept_once(raws)
                 break
-            except StorageFullError as exc:
+            except DiskFullError as exc:
                 if not reported:
                     self.on_problem(f"{exc}; catching up from peers resumes by itself once there is room")
                     reported = True
@@ -203,28 +197,13 @@ class StoreReplica:
         return summarize(result)
 
     async def _accept_once(self, raws: list[bytes | Entry]) -> BatchResult:
-        async with self._lock:
-            if self._writer is None:
-                self._writer = Store.open(self.store.path)
-            if len(raws) <= INLINE_ACCEPT:  # a live push: a thread hop would cost more than it saves
-                return self._writer.accept_batch(raws)
-            return await trio.to_thread.run_sync(self._writer.accept_batch, raws)
+        # A live push is stored inline: a thread hop would cost more than it saves.
+        return await self.writer.run(lambda p: p.store.accept_batch(raws), inline=len(raws) <= INLINE_ACCEPT)
 
     async def index_search(self, limit: int) -> int:
-        """Index up to ``limit`` new entries for search on the writer connection, off the trio thread (see
+        """Index up to ``limit`` new entries for search, by the node's one writer (see
         ``meshchat.store.search``); returns how many entries it looked at (0: up to date)."""
-        async with self._lock:
-            if self._writer is None:
-                self._writer = Store.open(self.store.path)
-            writer = self._writer
-            return await trio.to_thread.run_sync(lambda: writer.index_search(limit))
-
-    async def set_local(self, key: str, value: bytes) -> None:
-        """Write node-local state on the writer connection, off the trio thread."""
-        async with self._lock:
-            if self._writer is None:
-                self._writer = Store.open(self.store.path)
-            await trio.to_thread.run_sync(self._writer.set_local, key, value)
+        return await self.writer.run(lambda p: p.store.index_search(limit))
 
     def _failed(self, what: str, exc: StoreError) -> LinkEnded:
         """Tell the user, and the node if the store is damaged; the link ends with the reason."""

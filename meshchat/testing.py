@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -530,6 +533,18 @@ def damage_database(path: Path, *, at: float = 0.5, pages: int = 2, seed: int = 
             f.write(rng.randbytes(page))
 
 
+def catch_up_homes(base: Path, entries: int, *, authors: int = 5) -> tuple[Path, Path]:
+    """Two homes of one team under ``base``: ``source``, the founder's, holding a busy history of about
+    ``entries`` entries (:func:`synthetic_history`), and ``newcomer``, a member whose store holds only the
+    founder's log. Linking the newcomer's node to the source's runs a catch-up of the whole history."""
+    team = synthetic_history(entries, authors=authors)
+    newcomer = team.add_member()
+    key = secrets.token_bytes(32)
+    source = author_home(base / "source", team.founder, network_key=key, raws=[e.raw for e in team.all_entries()])
+    late = author_home(base / "newcomer", newcomer, network_key=key, raws=[e.raw for e in team.founder.entries])
+    return source, late
+
+
 def run_cli(home: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
     """``meshchat ARGS`` in a new process on ``home``, as a person runs it. Whatever the outcome, a person is
     never shown a traceback; with ``ok`` the command must succeed."""
@@ -540,6 +555,67 @@ def run_cli(home: Path, *args: str, ok: bool = True) -> subprocess.CompletedProc
         assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     return result
+
+
+class NodeProcess:
+    """A ``meshchat node`` process on 127.0.0.1, started by :func:`node_process`. It listens on a port the
+    kernel picked (no free-port guess that another process can take first); its log is read as it is written,
+    so a chatty node never blocks on a full pipe."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.log: list[str] = []
+        self._listening = threading.Event()
+        self.port = 0
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.log.append(line)
+            found = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+            if found and not self.port:
+                self.port = int(found.group(1))
+                self._listening.set()
+        self._listening.set()  # it exited: stop waiting
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def wait_listening(self, timeout: float = 30.0) -> int:
+        """The port it listens on, once it does; raises if it exits or takes longer than ``timeout``."""
+        if not self._listening.wait(timeout) or not self.port:
+            raise RuntimeError("the node did not start listening:\n" + "".join(self.log))
+        return self.port
+
+    def stop(self, timeout: float = 15.0) -> str:
+        """SIGTERM, as a service manager sends it; returns the node's log. Killed if it does not stop in time."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(timeout)
+        return "".join(self.log)
+
+
+@contextmanager
+def node_process(home: Path, *peers: str, extra: Sequence[str] = ()) -> Iterator[NodeProcess]:
+    """``meshchat node`` on ``home``, listening on 127.0.0.1 (no discovery), dialling ``peers`` ("host:port");
+    stopped (SIGTERM) when the block ends. ``extra``: more arguments for ``meshchat node``."""
+    command = [sys.executable, "-m", "meshchat", "--home", str(home), "node", "--no-discovery"]
+    command += ["--listen", "127.0.0.1:0", *extra]
+    for peer in peers:
+        command += ["--peer", peer]
+    node = NodeProcess(subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True))
+    try:
+        yield node
+    finally:
+        node.stop()
 
 
 LOOPBACK = ("127.0.0.1", 0)  # listen on loopback, on a port the kernel picks

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from meshchat.store import Store
-from meshchat.testing import TestTeam
+from meshchat.testing import TestTeam, catch_up_homes
 
 
 @pytest.fixture
@@ -29,3 +30,19 @@ def store_for(tmp_path: Path) -> Iterator[object]:
     yield make
     for store in stores:
         store.close()
+
+
+CATCH_UP_ENTRIES = 100_000
+
+
+@pytest.fixture(scope="session")
+def catch_up_originals(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Built once per run (about 10 s): a source home holding 100,000 entries and a newcomer's home."""
+    return catch_up_homes(tmp_path_factory.mktemp("catch-up"), CATCH_UP_ENTRIES)
+
+
+@pytest.fixture
+def catch_up(catch_up_originals: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
+    """Fresh copies of the catch-up homes for this test: (source, newcomer)."""
+    source, newcomer = catch_up_originals
+    return shutil.copytree(source, tmp_path / "source"), shutil.copytree(newcomer, tmp_path / "newcomer")

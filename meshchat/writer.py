@@ -1,0 +1,60 @@
+"""The node's one writer: every write a running node makes to its store goes through here, one at a time.
+
+A write is a ``BEGIN IMMEDIATE`` transaction, and an own entry is committed with ``synchronous=FULL`` (an
+fsync). Made on the trio thread, which in the TUI is the UI thread, a post would freeze the screen for the
+fsync, and for up to the busy timeout (10 s) while a catch-up batch holds SQLite's write lock. So a
+:class:`Writer` holds a connection of its own to the store and runs each write in a worker thread: ``await``
+on a write yields to everything else (drawing, keys, the network) until it is done.
+
+Own writes (posts, acks, local state, heads, key rotations) and the batches peers send share this one writer,
+so the node never waits on its own lock: writes queue in the order they were asked for (``trio.Lock`` is
+fair), and a post waits at most for the one batch being stored. The node's readers use the profile's main
+connection on the trio thread and see each commit through SQLite's ``data_version``, exactly as they see a
+``meshchat post`` from another process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import trio
+
+from meshchat.profile import Profile
+from meshchat.store import Store
+
+T = TypeVar("T")
+
+
+class Writer:
+    """Runs writes against ``profile``'s store on a connection of its own, one at a time."""
+
+    def __init__(self, profile: Profile) -> None:
+        self._main = profile
+        self._profile: Profile | None = None  # the writer's view of the home: same identity, own connection
+        self._lock = trio.Lock()
+
+    async def run(self, write: Callable[[Profile], T], *, inline: bool = False) -> T:
+        """``write(profile)`` in a worker thread, after the writes asked for before it; returns its result.
+
+        ``profile`` is the writer's: the same identity and store file as the node's, on the writer's own
+        connection, so its checks read what is committed. ``inline`` runs it on the trio thread instead, for a
+        write small enough that the thread hop would cost more than it spares (a live push of a few entries).
+        A write that has started is never abandoned: cancelling the caller waits for it to finish.
+        """
+        async with self._lock:
+            profile = self._open()
+            if inline:
+                return write(profile)
+            return await trio.to_thread.run_sync(write, profile)
+
+    def _open(self) -> Profile:
+        if self._profile is None:
+            main = self._main
+            self._profile = Profile(main.home, main.identity, Store.open(main.store.path))
+        return self._profile
+
+    def close(self) -> None:
+        if self._profile is not None:
+            self._profile.close()
+            self._profile = None
