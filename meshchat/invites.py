@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from meshchat.errors import excerpt
 from meshchat.identity import Identity
 from meshchat.log.clock import wall_ms
 from meshchat.log.codec import DecodeError, pack, unpack
@@ -154,7 +155,7 @@ def create_invite(
 ) -> InviteCode:
     """Authorise a new one-time invite key in our log (``member.invite``), keep its secret, return its code."""
     if role not in INVITE_ROLES:
-        raise InviteError(f"cannot invite as {role!r} (observer, member or admin)")
+        raise InviteError(f"cannot invite as {excerpt(role)} (observer, member or admin)")
     if not 0 < ttl_ms <= MAX_TTL_MS:
         raise InviteError("an invite expires after at least a second and at most 90 days")
     seed = secrets.token_bytes(32)
@@ -256,7 +257,7 @@ def parse_duration(text: str) -> int:
     units = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
     body, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "h")
     if not body.isdigit() or not 0 < int(body) * units[unit] <= MAX_TTL_MS:
-        raise InviteError(f"not a duration: {text!r} (e.g. 30m, 24h, 7d; at most 90 days)")
+        raise InviteError(f"not a duration: {excerpt(text)} (e.g. 30m, 24h, 7d; at most 90 days)")
     return int(body) * units[unit]
 
 
@@ -285,7 +286,7 @@ def revoke_invite(profile: Profile, prefix: str) -> InviteState:
     matches = [i for i in list_invites(profile) if len(text) >= 4 and i.invite.invite_pk.hex().startswith(text)]
     if len(matches) != 1:
         what = "no invite" if not matches else "more than one invite"
-        raise InviteError(f"{what} with id {prefix!r} (see 'meshchat invites'; give at least 4 hex digits)")
+        raise InviteError(f"{what} with id {excerpt(prefix)} (see 'meshchat invites'; give at least 4 hex digits)")
     found = matches[0]
     if found.state in ("used", "revoked"):
         raise InviteError(f"invite {found.id} was {found.state} already")

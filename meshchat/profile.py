@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from meshchat.errors import StoreError, UserError
+from meshchat.errors import StoreError, UserError, excerpt
 from meshchat.identity import Identity, IdentityError, load_identity, save_identity
 from meshchat.log.attachments import Attachment
 from meshchat.log.codec import Value, pack, unpack
@@ -119,13 +119,14 @@ class TeamReader:
         room = self.views.find_room(name_or_id)
         if room is None:
             names = ", ".join(r.name for r in self.views.rooms(include_archived=False)) or "none yet"
-            raise ProfileError(f"no room {name_or_id!r} (rooms: {names})")
+            raise ProfileError(f"no room {excerpt(name_or_id)} (rooms: {names})")
         return room
 
     def message(self, id_or_prefix: str | bytes) -> Message:
         msg = self.views.message(id_or_prefix)
         if msg is None:
-            raise ProfileError(f"no message {id_or_prefix if isinstance(id_or_prefix, str) else id_or_prefix.hex()}")
+            text = id_or_prefix if isinstance(id_or_prefix, str) else id_or_prefix.hex()
+            raise ProfileError(f"no message {excerpt(text)}")
         return msg
 
     def incident(self, prefix: str | bytes) -> TrackedObject:
@@ -135,7 +136,7 @@ class TeamReader:
         text = prefix.hex() if isinstance(prefix, bytes) else prefix
         obj = self.views.find_object(kind, text)
         if obj is None:
-            raise ProfileError(f"no {kind} {text!r} (give at least 4 hex digits of its id)")
+            raise ProfileError(f"no {kind} {excerpt(text)} (give at least 4 hex digits of its id)")
         return obj
 
 
@@ -339,7 +340,7 @@ class Profile(TeamReader):
     def create_room(self, name: str, topic: str = "") -> bytes:
         name = name.strip()
         if self.views.find_room(name) is not None:
-            raise ProfileError(f"a room named {name!r} exists already")
+            raise ProfileError(f"a room named {excerpt(name)} exists already")
         room = new_id()
         self.write("room.create", {"room": room, "name": name, "topic": topic})
         return room
@@ -537,7 +538,7 @@ def location_value(location: Location | None) -> dict[str, Value] | None:
 def _only_known(fields: Mapping[str, Value], allowed: Mapping[str, Any], what: str) -> dict[str, Value]:
     unknown = sorted(set(fields) - set(allowed))
     if unknown:
-        raise ProfileError(f"a {what} has no field {unknown[0]!r} (fields: {', '.join(allowed)})")
+        raise ProfileError(f"a {what} has no field {excerpt(unknown[0])} (fields: {', '.join(allowed)})")
     if not fields:
         raise ProfileError(f"nothing to change: give at least one {what} field")
     return dict(fields)

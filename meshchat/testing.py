@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import re
@@ -531,6 +532,24 @@ def damage_database(path: Path, *, at: float = 0.5, pages: int = 2, seed: int = 
         for number in numbers:
             f.seek((number - 1) * page)
             f.write(rng.randbytes(page))
+
+
+def cli_commands() -> dict[tuple[str, ...], argparse.ArgumentParser]:
+    """Every command a person can run (``incident open``, ``members``, ``members add``, ...) and its parser."""
+    from meshchat.cli.main import build_parser
+
+    commands: dict[tuple[str, ...], argparse.ArgumentParser] = {}
+
+    def walk(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> None:
+        if path and parser.get_default("handler") is not None:
+            commands[path] = parser
+        for action in parser._actions:  # argparse has no public way to list subparsers
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, (*path, name))
+
+    walk(build_parser(), ())
+    return commands
 
 
 def catch_up_homes(base: Path, entries: int, *, authors: int = 5) -> tuple[Path, Path]:

@@ -10,7 +10,6 @@ process of its own.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
@@ -24,14 +23,14 @@ from pathlib import Path
 
 import pytest
 
-from meshchat.cli.main import build_parser, main
+from meshchat.cli.main import main
 from meshchat.events import PeerInfo, PeerStatus
 from meshchat.log.positions import Report
 from meshchat.log.safe_text import NEWLINE_MARK
 from meshchat.log.views import Outsider
 from meshchat.profile import STORE_FILE, Profile
 from meshchat.status import STATUS_KEY, NodeStatus
-from meshchat.testing import FAKE_LINE, HOSTILE_TEXT, attack_characters_in, damage_database
+from meshchat.testing import FAKE_LINE, HOSTILE_TEXT, attack_characters_in, cli_commands, damage_database
 
 EVIL = FAKE_LINE + HOSTILE_TEXT  # 76 characters: fits every name field (80)
 ROOM = FAKE_LINE + "\u00ab\x1b[2J\u00bb\u00ab\u202e\u00bb"  # a room's name has 40 at most
@@ -45,18 +44,7 @@ PROCESS_COMMANDS = {("node",), ("tak",)}
 
 def command_paths() -> set[tuple[str, ...]]:
     """Every command a person can run (``incident open``, ``members``, ``members add``, ...)."""
-    paths: set[tuple[str, ...]] = set()
-
-    def walk(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> None:
-        if path and parser.get_default("handler") is not None:
-            paths.add(path)
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for name, sub in action.choices.items():
-                    walk(sub, (*path, name))
-
-    walk(build_parser(), ())
-    return paths
+    return set(cli_commands())
 
 
 class Terminal:

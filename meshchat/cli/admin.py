@@ -12,6 +12,7 @@ from typing import Any
 
 from meshchat.cli.output import say, say_lines, short, when
 from meshchat.cli.reading import add_team_option, open_reader
+from meshchat.errors import excerpt
 from meshchat.invites import DEFAULT_TTL_MS, InviteError, parse_duration
 from meshchat.profile import Profile, ProfileError
 
@@ -176,7 +177,7 @@ def resolve_member(profile: Profile, text: str) -> bytes:
     found = by_key or by_name
     if len(found) != 1:
         what = "no member" if not found else "more than one member"
-        raise ProfileError(f"{what} matches {text!r} (see 'meshchat members')")
+        raise ProfileError(f"{what} matches {excerpt(text)} (see 'meshchat members')")
     return found[0]
 
 

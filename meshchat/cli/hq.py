@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from meshchat.cli.files import size_argument
 from meshchat.cli.output import say, say_json, short
+from meshchat.errors import excerpt
 from meshchat.export.errors import ExportError
 from meshchat.export.problems import Severity, VerifyReport
 from meshchat.export.progress import Progress
@@ -202,7 +203,7 @@ def _room(views: Any, name: str | None) -> bytes | None:
         return None
     room = views.find_room(name)
     if room is None:
-        raise ProfileError(f"no room {name!r}")
+        raise ProfileError(f"no room {excerpt(name)}")
     return bytes(room.room)
 
 

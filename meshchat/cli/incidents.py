@@ -8,6 +8,7 @@ from typing import Any
 from meshchat.cli.output import incident_line, say, short, value_text, when
 from meshchat.cli.positions import add_at_option, location_from
 from meshchat.cli.reading import add_team_option, open_reader
+from meshchat.errors import excerpt
 from meshchat.log.codec import Value
 from meshchat.log.kinds import CHECKIN_STATUSES, INCIDENT_STATUSES, TASK_STATUSES
 from meshchat.log.views import time_doubt_text
@@ -189,7 +190,7 @@ def cmd_checkin_reply(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
         matches = [c for c in profile.views.checkins() if c.checkin.hex().startswith(args.id.lower())]
         if len(matches) != 1 or len(args.id) < 4:
-            raise ProfileError(f"no single roll call {args.id!r} (give at least 4 hex digits)")
+            raise ProfileError(f"no single roll call {excerpt(args.id)} (give at least 4 hex digits)")
         location = location_from(profile, args.location, args.at)
         profile.reply_checkin(matches[0].checkin, args.status, args.note, location=location)
         say(f"answered {args.status}")
@@ -213,7 +214,7 @@ def _key(text: str) -> bytes:
     try:
         key = bytes.fromhex(text)
     except ValueError:
-        raise ProfileError(f"{text!r} is not a public key (64 hex digits)") from None
+        raise ProfileError(f"{excerpt(text)} is not a public key (64 hex digits)") from None
     if len(key) != 32:
-        raise ProfileError(f"{text!r} is not a public key (64 hex digits)")
+        raise ProfileError(f"{excerpt(text)} is not a public key (64 hex digits)")
     return key

@@ -12,16 +12,18 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import re
 import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from meshchat import __version__
 from meshchat.cli import admin, demo, files, hq, incidents, messages, network, positions, repair, search, tak, team
 from meshchat.cli.output import say
-from meshchat.errors import MeshchatError, UserError
+from meshchat.errors import MeshchatError, UserError, excerpt
 from meshchat.profile import default_home
 from meshchat.terminal import guarded_terminal
 
@@ -33,10 +35,19 @@ EXIT_USAGE = 2
 EXIT_BUG = 70  # EX_SOFTWARE in sysexits.h
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell shows for a C program whose reader went away
+MAX_MESSAGE = 600  # characters of an error message, at most
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse`` quotes a refused value whole (``invalid choice: '...'``): a usage error names what was
+    wrong and never echoes a whole argument back (a pasted 100 KB text, an escape sequence)."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(re.sub(r"'([^']{60})[^']+'", lambda m: excerpt(m.group(1) + "...", 60), message))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="meshchat",
         description="Peer-to-peer, offline-first team messenger for field teams. "
         "With no command, opens the terminal UI (or, when the output is not a terminal, prints this help).",
@@ -70,13 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     whatever ``argparse`` or ``logging`` print for it, reaches the terminal as safe text
     (:func:`meshchat.terminal.guarded_terminal`)."""
     _reopen_closed_std_streams()
+    code = EXIT_BROKEN_PIPE
     try:
         with guarded_terminal():
             code = _run(argv)
             sys.stdout.flush()  # inside the try: a reader that went away shows here, not at interpreter exit
     except BrokenPipeError:
         _silence_stdout()
-        return EXIT_BROKEN_PIPE
+        return code or EXIT_BROKEN_PIPE  # a command that failed says so even if nobody read its output
     return code
 
 
@@ -95,7 +107,7 @@ def _run(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:
         raise
     except OSError as exc:  # a file or directory named on the command line, or the home itself
-        where = f"{exc.filename}: " if exc.filename else ""
+        where = f"{excerpt(str(exc.filename), 200)}: " if exc.filename else ""
         return _fail(f"{where}{exc.strerror or exc}", EXIT_FAILED)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -104,6 +116,10 @@ def _run(argv: Sequence[str] | None) -> int:
 
 
 def _fail(message: str, code: int) -> int:
+    """One line on stderr. Messages name what was wrong in a few words; one that grew long anyway (a value
+    quoted whole somewhere) is cut, so no input is ever echoed back at length."""
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 1] + "…"
     say(f"meshchat: {message}", file=sys.stderr)
     return code
 
@@ -111,10 +127,10 @@ def _fail(message: str, code: int) -> int:
 def _report_bug(exc: Exception) -> str:
     """A bug: the traceback goes to a file a person can attach to a report; the screen gets one line."""
     try:
-        fd, path = tempfile.mkstemp(prefix="meshchat-crash-", suffix=".txt")
-        with os.fdopen(fd, "w") as out:
-            out.write(f"meshchat {__version__}, argv {sys.argv!r}\n")
-            out.write("".join(traceback.format_exception(exc)))
+        fd, path = tempfile.mkstemp(prefix="meshchat-crash-", suffix=".txt")  # mode 0600: argv may hold text
+        os.close(fd)
+        details = "".join(traceback.format_exception(exc))
+        Path(path).write_text(f"meshchat {__version__}, argv {sys.argv!r}\n{details}")
         where = f"; the details are in {path}"
     except OSError:
         where = ""

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from meshchat.cli.output import say, short, when
+from meshchat.errors import excerpt
 from meshchat.profile import Profile, ProfileError
 
 
@@ -98,7 +99,7 @@ def cmd_room_create(args: argparse.Namespace) -> int:
 def cmd_room_archive(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
         if profile.room(args.name).archived:
-            raise ProfileError(f"room {args.name!r} is archived already")
+            raise ProfileError(f"room {excerpt(args.name)} is archived already")
         profile.archive_room(args.name)
         say(f"archived room {args.name!r}")
     return 0

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from meshchat.errors import excerpt
 from meshchat.export import manifest
 from meshchat.export.bundle import ImportResult, import_stream, stream_entries
 from meshchat.export.errors import ExportError
@@ -129,7 +130,7 @@ class Home:
         if len(matches) != 1:
             listing = ", ".join(f"{t.name or '?'} ({t.team_id.hex()[:8]})" for t in teams) or "none"
             what = "several teams match" if matches else "no team matches"
-            raise ExportError(f"{what} {text!r} in {self.path} (teams: {listing})")
+            raise ExportError(f"{what} {excerpt(text)} in {self.path} (teams: {listing})")
         return matches[0]
 
     def identity(self, *, create: bool = False) -> Identity:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import trio
 
+from meshchat.errors import excerpt
 from meshchat.events import (
     FoundBy,
     LinkRefused,
@@ -72,16 +73,16 @@ def parse_address(text: str, *, default_host: str = "") -> Address:
     """``host:port`` (``[v6]:port`` for IPv6) into a tuple; raises ValueError with a clear message."""
     host, sep, port = text.strip().rpartition(":")
     if not sep:
-        raise ValueError(f"{text!r} is not HOST:PORT")
+        raise ValueError(f"{excerpt(text)} is not HOST:PORT")
     host = host.strip("[]") or default_host
     if not host:
-        raise ValueError(f"{text!r} has no host")
+        raise ValueError(f"{excerpt(text)} has no host")
     try:
         number = int(port)
     except ValueError:
-        raise ValueError(f"{text!r}: the port must be a number") from None
+        raise ValueError(f"{excerpt(text)}: the port must be a number") from None
     if not 0 <= number < 65536:
-        raise ValueError(f"{text!r}: the port must be 0 to 65535")
+        raise ValueError(f"{excerpt(text)}: the port must be 0 to 65535")
     return host, number
 
 
