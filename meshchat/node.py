@@ -130,7 +130,7 @@ class Node:
         self.replica = StoreReplica(
             profile,
             self.writer,
-            on_stored=self.wake,
+            on_stored=self._stored,
             on_forks=self._check_forks,
             on_problem=lambda message: self.publish(NodeProblem(message)),
             on_damaged=self._store_damaged,
@@ -524,6 +524,12 @@ class Node:
                 self.publish(NodeProblem(f"could not rotate the network key: {exc}"))
             self.wake()
 
+    def _stored(self) -> None:
+        """A peer's batch was stored: readers ask the store afresh (it may have admitted or removed someone),
+        and the watcher looks now."""
+        self._membership = None
+        self.wake()
+
     def wake(self) -> None:
         """Look at the store now (after a write or an accepted batch) rather than at the next poll."""
         self._wakeup.set()
@@ -553,9 +559,10 @@ class Node:
 
     @property
     def membership(self) -> Membership:
-        """Who is in the team, as of the last change the node noticed (or its own last write). Kept between
-        changes: the UI asks for a name per line drawn, and each question to the store costs a round trip
-        that, during a catch-up, waits for the storing thread to hand back the GIL."""
+        """Who is in the team, as of the node's last write, the last batch a peer sent, or (for writes by other
+        processes) the watcher's last look. Kept between those: the UI asks for a name per line drawn, and each
+        question to the store costs a round trip that, during a catch-up, waits for the storing thread to hand
+        back the GIL."""
         if self._membership is None:
             self._membership = self.profile.store.membership
         return self._membership
