@@ -1,38 +1,42 @@
 # Two commands matter: `make run` starts the app, `make test` runs every check. Both create .venv if missing.
+# `make run` installs the app alone (what a field laptop or a Raspberry Pi needs); `make test` adds the test
+# tools. Both check first, with the system's Python, that this machine can run meshchat at all.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+APP := $(VENV)/.app-installed
+TOOLS := $(VENV)/.test-tools-installed
 
 .PHONY: run test lint typecheck unit bench clean
 
-$(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "meshchat needs Python 3.11 or newer")'
+$(APP): pyproject.toml
+	@$(PYTHON) scripts/preflight.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	@$(BIN)/python -c 'import libnacl' 2>/dev/null || { \
-		echo "libsodium is missing: 'sudo apt-get install libsodium23' (Debian/Ubuntu) or 'brew install libsodium' (macOS)"; \
-		exit 1; }
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(APP)
 
-run: $(STAMP)
+$(TOOLS): $(APP)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(TOOLS)
+
+run: $(APP)
 	$(BIN)/meshchat $(ARGS)
 
 test: lint typecheck unit
 
-lint: $(STAMP)
-	$(BIN)/ruff check meshchat tui tests bench
-	$(BIN)/ruff format --check meshchat tui tests bench
+lint: $(TOOLS)
+	$(BIN)/ruff check meshchat tui tests bench scripts
+	$(BIN)/ruff format --check meshchat tui tests bench scripts
 	$(BIN)/lint-imports
 
-typecheck: $(STAMP)
+typecheck: $(TOOLS)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(TOOLS)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(TOOLS)
 	$(BIN)/python bench/ingest.py --n 100000
 	$(BIN)/python bench/sync.py --n 100000
 	$(BIN)/python bench/tui_open.py --n 100000
