@@ -51,6 +51,7 @@ from meshchat.events import (
 )
 from meshchat.export.heads import write_heads, write_heads_if_due
 from meshchat.gps import GpsSettings, follow_gpsd
+from meshchat.homelock import HomeLock
 from meshchat.invites import DEFAULT_TTL_MS, create_invite, reachable_addresses, remembered_peers, revoke_invite
 from meshchat.log.attachments import Attachment
 from meshchat.log.clock import MAX_DRIFT_MS, ClockCheck, calls_for_witness, wall_ms
@@ -124,6 +125,7 @@ class Node:
         self._seen_file_row = 0  # v_files rows looked at (attachments learned of)
         self.gps_status: GpsStatus | None = None  # the GPS as last read (``NodeConfig.gps``), for the map
         self._nursery: trio.Nursery | None = None  # while running: for writes that need no answer
+        self._home_lock: HomeLock | None = None  # held when opened with Node.open
         self._read_marks: dict[bytes, int] = {}  # room -> clock read up to, newer than what is stored
         self._read_marks_changed = trio.Event()
         self.writer = Writer(profile)
@@ -151,13 +153,26 @@ class Node:
 
     @classmethod
     def open(cls, home: Path, config: NodeConfig | None = None) -> Node:
-        return cls(Profile.open(home), config)
+        """The node of ``home``, holding its lock until :meth:`close`: one node per home (a second one, in
+        this process or another, is refused with :class:`~meshchat.homelock.HomeInUse`)."""
+        profile = Profile.open(home)
+        try:
+            lock = HomeLock.acquire(home)
+        except BaseException:
+            profile.close()
+            raise
+        node = cls(profile, config)
+        node._home_lock = lock
+        return node
 
     def close(self) -> None:
         for channel in self._subscribers:
             channel.close()
         self.writer.close()
         self.profile.close()
+        if self._home_lock is not None:
+            self._home_lock.release()
+            self._home_lock = None
 
     # ---- running -------------------------------------------------------------------------------------------
 

@@ -129,6 +129,19 @@ class TeamReader:
             raise ProfileError(f"no message {excerpt(text)}")
         return msg
 
+    def member_key(self, text: str) -> bytes:
+        """A member by key (at least 8 hex digits), display name or callsign, in any case: wherever a command
+        names a member, it takes any of these. A clear error unless exactly one member matches."""
+        needle = text.strip().lower()
+        members = self.store.membership.members
+        by_key = [k for k in members if len(needle) >= 8 and k.hex().startswith(needle)]
+        by_name = [k for k, m in members.items() if needle and needle in (m.name.lower(), m.callsign.lower())]
+        found = by_key or by_name
+        if len(found) != 1:
+            what = "no member" if not found else "more than one member"
+            raise ProfileError(f"{what} matches {excerpt(text)} (a name, callsign or key: see 'meshchat members')")
+        return found[0]
+
     def incident(self, prefix: str | bytes) -> TrackedObject:
         return self._object("incident", prefix)
 

@@ -125,6 +125,7 @@ def test_every_command_shows_hostile_text_safely(terminal: Terminal, tmp_path: P
     t.run("ana", "positions", "--json")
     t.run("ana", "positions", "--track", me)
     assert "(TAK) via" in t.run("ana", "log", "general")
+    t.run("ana", "task", "list")
     checkin = _only(r"roll call ([0-9a-f]{8})", t.run("ana", "checkin", "request", "general", EVIL, shows_text=False))
     invite = t.run("ana", "invite", "--qr", "--address", "127.0.0.1:9")
     code = _only(r"meshchat join (MC2\S+)", invite)

@@ -10,9 +10,9 @@ import argparse
 import io
 from typing import Any
 
-from meshchat.cli.output import say, say_lines, short, when
+from meshchat.cli import shapes
+from meshchat.cli.output import add_json_option, say, say_json, say_lines, short, when
 from meshchat.cli.reading import add_team_option, open_reader
-from meshchat.errors import excerpt
 from meshchat.invites import DEFAULT_TTL_MS, InviteError, parse_duration
 from meshchat.profile import Profile, ProfileError
 
@@ -43,10 +43,12 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=cmd_invite)
 
     p = commands.add_parser("invites", help="list the team's invites: id, role, expiry, state")
+    add_json_option(p)
     p.set_defaults(handler=cmd_invites)
 
     members = commands.add_parser("members", help="list the team's members; 'members add|remove|role' change them")
     add_team_option(members)
+    add_json_option(members)
     members.set_defaults(handler=cmd_members)
     actions = members.add_subparsers(dest="members_command", metavar="ACTION")
     p = actions.add_parser("add", help="add a member by key, e.g. read out over the radio (admins)")
@@ -136,6 +138,9 @@ def cmd_invites(args: argparse.Namespace) -> int:
 
     with Profile.open(args.home) as profile:
         invites = list_invites(profile)
+        if args.json:
+            say_json([shapes.invite(item.invite, item.state, profile.name_of) for item in invites])
+            return 0
         if not invites:
             say("no invites yet ('meshchat invite' makes one)")
         for item in invites:
@@ -156,29 +161,20 @@ def cmd_invites(args: argparse.Namespace) -> int:
 
 
 def cmd_members(args: argparse.Namespace) -> int:
-    with open_reader(args) as profile:
-        membership = profile.store.membership
-        for key, member in sorted(
-            membership.members.items(), key=lambda kv: (-(-1 if kv[1].role is None else kv[1].role), kv[1].name)
-        ):
+    with open_reader(args) as reader:
+        members = sorted(
+            reader.store.membership.members.values(),
+            key=lambda m: (-(-1 if m.role is None else m.role), m.name),
+        )
+        if args.json:
+            say_json([shapes.member(m) for m in members])
+            return 0
+        for member in members:
             role = member.role.label if member.role is not None else f"removed (up to #{member.removed_upto})"
             name = member.name or "-"
             callsign = f" [{member.callsign}]" if member.callsign else ""
-            say(f"{key.hex()}  {role:<8} {name}{callsign}")
+            say(f"{member.key.hex()}  {role:<8} {name}{callsign}")
     return 0
-
-
-def resolve_member(profile: Profile, text: str) -> bytes:
-    """A member by key (at least 8 hex digits), display name or callsign; a clear error if not exactly one."""
-    needle = text.strip().lower()
-    members = profile.store.membership.members
-    by_key = [k for k in members if len(needle) >= 8 and k.hex().startswith(needle)]
-    by_name = [k for k, m in members.items() if needle in (m.name.lower(), m.callsign.lower()) and needle]
-    found = by_key or by_name
-    if len(found) != 1:
-        what = "no member" if not found else "more than one member"
-        raise ProfileError(f"{what} matches {excerpt(text)} (see 'meshchat members')")
-    return found[0]
 
 
 def cmd_members_add(args: argparse.Namespace) -> int:
@@ -200,7 +196,7 @@ def cmd_members_add(args: argparse.Namespace) -> int:
 
 def cmd_members_remove(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
-        key = resolve_member(profile, args.member)
+        key = profile.member_key(args.member)
         name = profile.name_of(key)
         entry = profile.remove_member(key)
         upto = str(entry.body().get("upto_seq"))
@@ -211,7 +207,7 @@ def cmd_members_remove(args: argparse.Namespace) -> int:
 
 def cmd_members_role(args: argparse.Namespace) -> int:
     with Profile.open(args.home) as profile:
-        key = resolve_member(profile, args.member)
+        key = profile.member_key(args.member)
         profile.change_role(key, args.role)
         say(f"{profile.name_of(key)} ({short(key, 16)}) is now {args.role}")
     return 0

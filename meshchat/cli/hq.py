@@ -8,12 +8,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from meshchat.cli import shapes
 from meshchat.cli.files import size_argument
-from meshchat.cli.output import say, say_json, short
+from meshchat.cli.output import add_json_option, say, say_json, short, when_zoned
 from meshchat.errors import excerpt
 from meshchat.export.errors import ExportError
 from meshchat.export.problems import Severity, VerifyReport
@@ -87,6 +88,7 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=cmd_import)
 
     p = commands.add_parser("teams", help="the teams whose logs this home holds")
+    add_json_option(p)
     p.set_defaults(handler=cmd_teams)
 
 
@@ -103,8 +105,8 @@ def _pin(what: str) -> Callable[[str], str]:
 
 
 def _since(text: str) -> int:
-    """``2026-11-25``, ``2026-11-25T07:00[:00][Z|+02:00]`` (UTC unless an offset is given), or ``90m``,
-    ``12h``, ``3d`` before now; as ms since the epoch."""
+    """``2026-11-25``, ``2026-11-25T07:00[:00]`` in local time (as the CLI prints times), or with an offset
+    (``Z``, ``+02:00``), or ``90m``, ``12h``, ``3d`` before now; as ms since the epoch."""
     relative = re.fullmatch(r"(\d{1,6})([mhd])", text.strip())
     if relative:
         seconds = int(relative.group(1)) * {"m": 60, "h": 3600, "d": 86400}[relative.group(2)]
@@ -113,11 +115,9 @@ def _since(text: str) -> int:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a time: give 2026-11-25, 2026-11-25T07:00 (UTC), or 12h / 3d before now"
+            f"{excerpt(text)} is not a time: give 2026-11-25, 2026-11-25T07:00 (local time), or 12h / 3d before now"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    return int(moment.timestamp() * 1000)  # a time without a zone is local time (datetime's own reading)
 
 
 # ---- export ------------------------------------------------------------------------------------------------
@@ -230,8 +230,8 @@ def print_report(report: VerifyReport) -> None:
     say(f"team       {report.team_name or '?'} ({team})")
     if report.exported_by is not None:
         who = names.get(report.exported_by) or short(report.exported_by, 16)
-        when = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime((report.exported_at or 0) // 1000))
-        say(f"exported   {when} by {who} ({report.exported_by.hex()[:16]}, {report.signer_role or '?'})")
+        signer = f"{report.exported_by.hex()[:16]}, {report.signer_role or '?'}"
+        say(f"exported   {when_zoned(report.exported_at or 0)} by {who} ({signer})")
     pinned = []
     if report.expected_team is not None:
         pinned.append("team " + ("NOT as expected" if report.has("unexpected-team") else "as expected"))
@@ -393,6 +393,9 @@ def cmd_teams(args: argparse.Namespace) -> int:
 
     home = Home(args.home)
     teams, states = home.teams(), home.verification()
+    if args.json:
+        say_json([shapes.team(team, states.get(team.team_id)) for team in teams])
+        return 0
     for team in teams:
         say(f"{team.team_id.hex()}  {team.name or '?':<24} {team.entries:>9,} entries  {team.path.name}")
         say(f"{'':<64}  {_state(states.get(team.team_id))}")

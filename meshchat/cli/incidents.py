@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from meshchat.cli.output import incident_line, say, short, value_text, when
+from meshchat.cli import shapes
+from meshchat.cli.output import add_json_option, incident_line, say, say_json, short, value_text, when
 from meshchat.cli.positions import add_at_option, location_from
 from meshchat.cli.reading import add_team_option, open_reader
 from meshchat.errors import excerpt
@@ -26,12 +27,12 @@ def _severity(text: str) -> int:
 
 
 def register(commands: Any) -> None:
-    _register_incident(commands)
-    _register_task(commands)
-    _register_checkin(commands)
+    _register_incidents(commands)
+    _register_tasks(commands)
+    _register_checkins(commands)
 
 
-def _register_incident(commands: Any) -> None:
+def _register_incidents(commands: Any) -> None:
     incident = commands.add_parser("incident", help="the incident board")
     actions = incident.add_subparsers(dest="incident_command", metavar="ACTION", required=True)
     p = actions.add_parser("open", help="open an incident")
@@ -53,20 +54,22 @@ def _register_incident(commands: Any) -> None:
     p.set_defaults(handler=cmd_incident_update)
     p = actions.add_parser("list", help="the board: every incident, most severe first")
     add_team_option(p)
+    add_json_option(p)
     p.set_defaults(handler=cmd_incident_list)
     p = actions.add_parser("show", help="one incident with its full history and tasks")
     p.add_argument("id")
     add_team_option(p)
+    add_json_option(p)
     p.set_defaults(handler=cmd_incident_show)
 
 
-def _register_task(commands: Any) -> None:
+def _register_tasks(commands: Any) -> None:
     task = commands.add_parser("task", help="tasks, usually of an incident")
     actions = task.add_subparsers(dest="task_command", metavar="ACTION", required=True)
     p = actions.add_parser("open", help="open a task")
     p.add_argument("title")
     p.add_argument("--incident", default=None)
-    p.add_argument("--owner", default=None, help="public key (hex) of the member who owns it")
+    p.add_argument("--owner", default=None, metavar="MEMBER", help="who owns it: name, callsign or key")
     p.add_argument("--location", default=None, help="where, in words")
     add_at_option(p)
     p.set_defaults(handler=cmd_task_open)
@@ -74,12 +77,18 @@ def _register_task(commands: Any) -> None:
     p.add_argument("id")
     p.add_argument("--status", choices=TASK_STATUSES)
     p.add_argument("--title")
+    p.add_argument("--owner", default=None, metavar="MEMBER", help="give it to: name, callsign or key")
     p.add_argument("--location", default=None, help="where, in words")
     add_at_option(p)
     p.set_defaults(handler=cmd_task_update)
+    p = actions.add_parser("list", help="tasks, open ones first (of one incident with --incident)")
+    p.add_argument("--incident", default=None, metavar="ID")
+    add_team_option(p)
+    add_json_option(p)
+    p.set_defaults(handler=cmd_task_list)
 
 
-def _register_checkin(commands: Any) -> None:
+def _register_checkins(commands: Any) -> None:
     checkin = commands.add_parser("checkin", help="roll calls: ask, answer, list")
     actions = checkin.add_subparsers(dest="checkin_command", metavar="ACTION", required=True)
     p = actions.add_parser("request", help="ask everyone to check in (admins)")
@@ -95,6 +104,7 @@ def _register_checkin(commands: Any) -> None:
     p.set_defaults(handler=cmd_checkin_reply)
     p = actions.add_parser("list", help="roll calls with who answered what, and who has not")
     add_team_option(p)
+    add_json_option(p)
     p.set_defaults(handler=cmd_checkin_list)
 
 
@@ -125,6 +135,9 @@ def cmd_incident_list(args: argparse.Namespace) -> int:
     with open_reader(args) as profile:
         names = {k: profile.name_of(k) for k in profile.store.membership.members}
         incidents = profile.views.incidents()
+        if args.json:
+            say_json([shapes.incident(obj, profile.name_of) for obj in incidents])
+            return 0
         for obj in incidents:
             say(incident_line(obj, names))
         if not incidents:
@@ -135,6 +148,9 @@ def cmd_incident_list(args: argparse.Namespace) -> int:
 def cmd_incident_show(args: argparse.Namespace) -> int:
     with open_reader(args) as profile:
         obj = profile.incident(args.id)
+        if args.json:
+            say_json(shapes.incident_detail(obj, profile.name_of, profile.views.tasks(obj.obj)))
+            return 0
         say(f"incident {obj.obj.hex()}")
         for name in ("title", "severity", "status", "commander", "location", "summary"):
             change = obj.fields.get(name)
@@ -160,22 +176,43 @@ def cmd_incident_show(args: argparse.Namespace) -> int:
 
 
 def cmd_task_open(args: argparse.Namespace) -> int:
-    owner = _key(args.owner) if args.owner else None
     with Profile.open(args.home) as profile:
+        owner = profile.member_key(args.owner) if args.owner else None
         location = location_from(profile, args.location, args.at)
         task = profile.open_task(args.title, owner=owner, incident=args.incident, location=location)
-        say(f"opened task {short(task)}: {args.title}")
+        say(f"opened task {short(task)}: {args.title}" + (f" (owner: {profile.name_of(owner)})" if owner else ""))
     return 0
 
 
 def cmd_task_update(args: argparse.Namespace) -> int:
     fields: dict[str, Value] = {n: getattr(args, n) for n in ("status", "title") if getattr(args, n) is not None}
     with Profile.open(args.home) as profile:
+        if args.owner is not None:
+            fields["owner"] = profile.member_key(args.owner)
         location = location_from(profile, args.location, args.at)
         if location is not None:
             fields["location"] = location
         profile.update_task(args.id, fields)
         say(f"updated task {args.id}")
+    return 0
+
+
+def cmd_task_list(args: argparse.Namespace) -> int:
+    with open_reader(args) as reader:
+        parent = reader.incident(args.incident).obj if args.incident else None
+        order = {status: i for i, status in enumerate(TASK_STATUSES)}
+        tasks = sorted(reader.views.tasks(parent), key=lambda t: (order.get(str(t.get("status")), 9), t.opened_clock))
+        if args.json:
+            say_json([shapes.task(task, reader.name_of) for task in tasks])
+            return 0
+        for task in tasks:
+            owner = task.get("owner")
+            who = reader.name_of(owner) if isinstance(owner, bytes) else "-"
+            status, title = value_text(task.get("status")), value_text(task.get("title"))
+            of = f"  incident {short(task.parent)}" if task.parent else ""
+            say(f"{short(task.obj)}  {status:<9} {title}  (owner: {who}){of}")
+        if not tasks:
+            say("no tasks")
     return 0
 
 
@@ -199,7 +236,11 @@ def cmd_checkin_reply(args: argparse.Namespace) -> int:
 
 def cmd_checkin_list(args: argparse.Namespace) -> int:
     with open_reader(args) as profile:
-        for c in profile.views.checkins():
+        checkins = profile.views.checkins()
+        if args.json:
+            say_json([shapes.checkin(c, profile.name_of) for c in checkins])
+            return 0
+        for c in checkins:
             say(f"{short(c.checkin)}  {when(c.clock)}  {c.question}  (by {profile.name_of(c.requested_by)})")
             for author, reply in sorted(c.replies.items()):
                 note = f" - {reply.note}" if reply.note else ""
@@ -207,14 +248,6 @@ def cmd_checkin_list(args: argparse.Namespace) -> int:
                 say(f"    {profile.name_of(author):<12} {reply.status}{note}{where}")
             for author in c.missing:
                 say(f"    {profile.name_of(author):<12} (no answer)")
+        if not checkins:
+            say("no roll calls")
     return 0
-
-
-def _key(text: str) -> bytes:
-    try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        raise ProfileError(f"{excerpt(text)} is not a public key (64 hex digits)") from None
-    if len(key) != 32:
-        raise ProfileError(f"{excerpt(text)} is not a public key (64 hex digits)")
-    return key

@@ -13,8 +13,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from meshchat.cli.output import say, short
+from meshchat.cli import shapes
+from meshchat.cli.output import add_json_option, say, say_json, short
 from meshchat.profile import Profile, ProfileError
+from meshchat.settings import DEFAULT_LISTEN
 from meshchat.terminal import OneLineLogRecords
 
 if TYPE_CHECKING:
@@ -23,7 +25,6 @@ if TYPE_CHECKING:
     from meshchat.gps import GpsSettings
     from meshchat.node import Node, NodeConfig
 
-DEFAULT_LISTEN = "0.0.0.0:7766"  # a headless relay serves every interface unless told otherwise
 JOIN_WAIT_S = 30.0
 log = logging.getLogger("meshchat.node")
 
@@ -55,6 +56,7 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=cmd_join)
 
     p = commands.add_parser("peers", help="the peers of the node running on this home")
+    add_json_option(p)
     p.set_defaults(handler=cmd_peers)
 
 
@@ -62,10 +64,13 @@ def register(commands: Any) -> None:
 
 
 def add_network_options(p: argparse.ArgumentParser) -> None:
-    """How a node (headless or in the UI) meets its peers."""
-    p.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT", help=f"default {DEFAULT_LISTEN}")
+    """How a node (headless or in the UI) meets its peers. Each option left out is taken from the environment
+    or the home's config.toml (``meshchat.settings``), else its default."""
+    p.add_argument(
+        "--listen", default=None, metavar="HOST:PORT", help=f"where to accept peers (default {DEFAULT_LISTEN})"
+    )
     p.add_argument("--no-listen", action="store_true", help="only dial out")
-    p.add_argument("--peer", action="append", default=[], metavar="HOST:PORT", help="a peer to dial (repeatable)")
+    p.add_argument("--peer", action="append", default=None, metavar="HOST:PORT", help="a peer to dial (repeatable)")
     p.add_argument("--no-discovery", action="store_true", help="do not look for peers on the LAN")
     add_gps_options(p)
 
@@ -129,16 +134,22 @@ def gps_settings(args: argparse.Namespace) -> GpsSettings | None:
 
 
 def node_config(args: argparse.Namespace) -> NodeConfig:
-    """The node configuration that :func:`add_network_options` asked for; a bad address is a clear error."""
-    from meshchat.net.peers import parse_address
+    """The node configuration: the options given (:func:`add_network_options`), then the environment, then
+    the home's config.toml; a bad value is a clear error that says where it came from."""
     from meshchat.node import NodeConfig
+    from meshchat.settings import Given, node_settings
 
-    try:
-        listen = None if args.no_listen else parse_address(args.listen, default_host="0.0.0.0")  # noqa: S104
-        peers = tuple(parse_address(p) for p in args.peer)
-    except ValueError as exc:
-        raise ProfileError(str(exc)) from None
-    return NodeConfig(listen=listen, peers=peers, discovery=not args.no_discovery, gps=gps_settings(args))
+    if args.no_listen and args.listen is not None:
+        raise ProfileError("--listen and --no-listen say opposite things: give one")
+    given = Given(
+        listen=False if args.no_listen else args.listen,
+        peers=tuple(args.peer) if args.peer is not None else None,
+        discovery=False if args.no_discovery else None,
+        where="the command line",
+    )
+    settings = node_settings(args.home, given)
+    gps = gps_settings(args)
+    return NodeConfig(listen=settings.listen, peers=settings.peers, discovery=settings.discovery, gps=gps)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -311,9 +322,10 @@ async def _reach_inviter(home: Path, wait: float) -> bool | str:
 
 def _remove_new_home(home: Path) -> None:
     """Remove what ``meshchat join`` just made (identity, store), and the directory if nothing else is in it."""
+    from meshchat.homelock import LOCK_FILE
     from meshchat.profile import IDENTITY_FILE, STORE_FILE
 
-    for name in (IDENTITY_FILE, STORE_FILE, f"{STORE_FILE}-wal", f"{STORE_FILE}-shm"):
+    for name in (IDENTITY_FILE, STORE_FILE, f"{STORE_FILE}-wal", f"{STORE_FILE}-shm", LOCK_FILE):
         (home / name).unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         home.rmdir()
@@ -329,6 +341,17 @@ def cmd_peers(args: argparse.Namespace) -> int:
         raw = profile.store.get_local(STATUS_KEY)
     status = NodeStatus.decode(raw) if raw else None
     now = int(time.time() * 1000)
+    running = status is not None and status.running(now)
+    if args.json:
+        say_json(
+            {
+                "running": running,
+                "pid": status.pid if running and status is not None else None,
+                "listen": list(status.listen) if running and status is not None else [],
+                "peers": [shapes.peer(p) for p in status.peers] if running and status is not None else [],
+            }
+        )
+        return 0 if running else 1
     if status is None or not status.running(now):
         say(f"no node is running on {args.home} (start one with 'meshchat node')")
         return 1

@@ -38,9 +38,19 @@ def say_json(document: Any) -> None:
     print(json.dumps(document, indent=1, sort_keys=True, ensure_ascii=True))
 
 
+def add_json_option(parser: Any) -> None:
+    """``--json`` for a reading command: its result as one JSON document, of the shape docs/cli.md gives."""
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead (docs/cli.md)")
+
+
 def when(clock_ms: int) -> str:
     """Local time of a clock, as a field log wants it: ``2026-11-25 07:10:42``."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(clock_ms / 1000))
+
+
+def when_zoned(clock_ms: int) -> str:
+    """Local time with its offset from UTC, for times a reader elsewhere compares: ``2026-11-25 08:10:42 +0100``."""
+    return time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(clock_ms / 1000))
 
 
 def short(blob: bytes, digits: int = 8) -> str:

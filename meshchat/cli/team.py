@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from meshchat.cli.output import say, short, when
+from meshchat.cli import shapes
+from meshchat.cli.output import add_json_option, say, say_json, short, when
+from meshchat.cli.reading import add_team_option, open_reader
 from meshchat.errors import excerpt
 from meshchat.profile import Profile, ProfileError
 
@@ -21,9 +23,12 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=cmd_id)
 
     p = commands.add_parser("whoami", help="your name, role and team")
+    add_json_option(p)
     p.set_defaults(handler=cmd_whoami)
 
     p = commands.add_parser("rooms", help="list rooms")
+    add_team_option(p)
+    add_json_option(p)
     p.set_defaults(handler=cmd_rooms)
 
     room = commands.add_parser("room", help="create or archive a room (admins)")
@@ -57,6 +62,21 @@ def cmd_whoami(args: argparse.Namespace) -> int:
         status = role.label if role is not None else _why_not_a_member(profile)
         if role is not None and profile.pending_invite() is not None:
             status += ", waiting for the node that invited you to admit you"
+        if args.json:
+            me = profile.store.membership.members.get(profile.me)
+            say_json(
+                {
+                    "key": profile.me.hex(),
+                    "name": me.name if me is not None else "",
+                    "callsign": me.callsign if me is not None else "",
+                    "role": role.label if role is not None else None,
+                    "status": status,
+                    "team": profile.team_id.hex(),
+                    "team_name": profile.team_name,
+                    "home": str(args.home),
+                }
+            )
+            return 0
         say(f"{profile.name_of(profile.me)} ({status}) in {profile.team_name!r}")
         say(f"key  {profile.me.hex()}")
         say(f"team {profile.team_id.hex()}")
@@ -79,10 +99,13 @@ def _why_not_a_member(profile: Profile) -> str:
 
 
 def cmd_rooms(args: argparse.Namespace) -> int:
-    with Profile.open(args.home) as profile:
-        for room in profile.views.rooms():
+    with open_reader(args) as reader:
+        rooms = [(room, reader.views.message_count(room.room)) for room in reader.views.rooms()]
+        if args.json:
+            say_json([shapes.room(room, reader.name_of, count) for room, count in rooms])
+            return 0
+        for room, count in rooms:
             state = " (archived)" if room.archived else ""
-            count = profile.views.message_count(room.room)
             say(f"{short(room.room)}  {room.name:<16} {count:>6} messages  since {when(room.clock)}{state}")
             if room.topic:
                 say(f"          {room.topic}")
