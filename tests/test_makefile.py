@@ -4,6 +4,7 @@ wheel: a Raspberry Pi must not need it), ``make test`` adds the test tools, and 
 from __future__ import annotations
 
 import ctypes
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def planned(target: str, venv: Path) -> list[str]:
     """What ``make TARGET`` would run on a machine with no virtualenv yet (``make -n``: nothing is run)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}  # not make's child
     result = subprocess.run(
-        ["make", "-n", target, f"VENV={venv}"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "-n", "--no-print-directory", target, f"VENV={venv}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     )
     return result.stdout.splitlines()
 

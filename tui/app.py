@@ -25,6 +25,7 @@ from textual.screen import Screen
 
 from meshchat.errors import MeshchatError
 from meshchat.events import ForkDetected, NodeEvent, SyncProgress, WritingPaused
+from meshchat.homelock import HomeInUse
 from meshchat.log.clock import wall_ms
 from meshchat.log.views import Message
 from meshchat.node import Node, NodeConfig
@@ -141,6 +142,10 @@ class MeshchatApp(App[int]):
     def on_mount(self) -> None:
         try:
             node = Node.open(self.home, self.config)
+        except HomeInUse as exc:  # another node holds the home's lock (meshchat.homelock)
+            text = in_use_text(exc.pid) if exc.pid is not None else str(exc)
+            self.push_screen(ProblemScreen(f"Another meshchat is using {self.home}", text))
+            return
         except MeshchatError as exc:
             if (self.home / STORE_FILE).exists():  # a profile is there: offering to make one would be wrong
                 self.push_screen(ProblemScreen(f"Cannot open {self.home}", str(exc)))

@@ -20,7 +20,8 @@ from textual.pilot import Pilot
 from tui_helpers import drive, type_text, until
 from tui_scene import Scene
 
-from meshchat.profile import Profile, ProfileError
+from meshchat.profile import Profile
+from meshchat.store import ReadOnlyStoreError
 from meshchat.testing import run_cli
 from tui.app import MeshchatApp
 from tui.screens.chat import ChatScreen
@@ -47,7 +48,7 @@ def test_a_home_on_a_read_only_medium_opens_read_only(scene: Scene, medium: tupl
     scene.post(scene.bo, "Water rising at the north levee")
     home = scene.save(card / "ana")
     make_read_only()
-    with pytest.raises(ProfileError, match="read-only medium"), Profile.open(home) as profile:
+    with pytest.raises(ReadOnlyStoreError, match="read-only medium"), Profile.open(home) as profile:
         profile.post("general", "this cannot be written")
 
     async def script(pilot: Pilot[int]) -> None:
