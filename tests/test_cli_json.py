@@ -27,6 +27,8 @@ MESSAGE = {
     "author_name": str,
     "seq": int,
     **TIME,
+    "claimed": dict,
+    "received": (dict, type(None)),
     "text": str,
     "priority": str,
     "flash": bool,
@@ -57,7 +59,7 @@ ROOM = {"id": str, "name": str, "topic": str, "archived": bool, "created_by": st
 ROOM |= {**TIME, "messages": int}
 TEAM = {"team": str, "name": str, "entries": int, "path": str, "verification": dict}
 WHOAMI = {"key": str, "name": str, "callsign": str, "role": (str, type(None)), "status": str, "team": str}
-WHOAMI |= {"team_name": str, "home": str}
+WHOAMI |= {"team_name": str, "home": str, "writing_paused": (str, type(None))}
 PEERS = {"running": bool, "pid": (int, type(None)), "listen": list, "peers": list}
 
 
@@ -110,6 +112,8 @@ def test_messages(team: Path, capsys: pytest.CaptureFixture[str]) -> None:
     water, flash, reply, wrong = log
     assert flash["flash"] and flash["ack_required"] and water["pinned"] and wrong["retracted"]
     assert reply["reply_to"] == water["id"] and water["room_name"] == "general"
+    assert water["claimed"] == {"clock": water["clock"], "time": water["time"]}  # no member's clock was far off
+    assert water["received"]["clock"] >= water["clock"]  # when this home stored it
     assert water["author_name"] == "LEAD-1"  # members are shown by callsign when they have one
     assert datetime.fromisoformat(water["time"]).timestamp() * 1000 == pytest.approx(water["clock"], abs=1)
     assert datetime.fromisoformat(water["time"]).utcoffset() is not None  # local time, with its offset
@@ -169,6 +173,32 @@ def test_invites_peers_rooms_teams_whoami(team: Path, capsys: pytest.CaptureFixt
     me = run_json(team, capsys, "whoami")
     fits(me, WHOAMI)
     assert (me["name"], me["callsign"], me["role"], me["team_name"]) == ("Ana", "LEAD-1", "owner", "Flood response")
+    assert me["writing_paused"] is None
+
+
+def test_search_and_files(team: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    found = run_json(team, capsys, "search", "levee")
+    assert found["unindexed"] == 0
+    [hit] = found["hits"]
+    assert (hit["kind"], hit["whole_words"]) == ("incident", True)
+    fits(hit["incident"], INCIDENT)
+    [hit] = run_json(team, capsys, "search", "water")["hits"]
+    fits(hit["message"], MESSAGE)
+    assert hit["message"]["text"] == "Water rising"
+    assert run_json(team, capsys, "search", "nowhere at all") == {"hits": [], "unindexed": 0}
+    files = run_json(team, capsys, "files")
+    assert files["messages"] == [] and files["held"] == {} and files["max_attach"] > files["auto_fetch"] > 0
+
+
+def test_search_reads_a_team_of_an_hq_archive(team: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hq = tmp_path / "hq"
+    assert main(["--home", str(team), "export", "--out", str(tmp_path / "export"), "--quiet"]) == 0
+    assert main(["--home", str(hq), "import", str(tmp_path / "export")]) == 0
+    capsys.readouterr()
+    [hit] = run_json(hq, capsys, "search", "--team", "flood", "evacuate")["hits"]
+    assert hit["message"]["text"] == "Evacuate sector 4" and hit["message"]["author_name"] == "LEAD-1"
+    assert main(["--home", str(hq), "search", "--team", "flood", "sector"]) == 0
+    assert "Evacuate sector 4" in capsys.readouterr().out
 
 
 def test_no_node_running_is_said_in_json_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -197,6 +227,8 @@ def test_every_reading_command_has_json() -> None:
         ("whoami",),
         ("rooms",),
         ("verify",),
+        ("search",),
+        ("files",),
     }
     commands = cli_commands()
     assert reading <= set(commands)

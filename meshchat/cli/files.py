@@ -10,7 +10,9 @@ from typing import Any
 from meshchat.blobs.saving import save_copy
 from meshchat.blobs.settings import BlobSettings, parse_size, request, requested
 from meshchat.blobs.store import BlobStore, human_size
-from meshchat.cli.output import attachment_line, message_line, say
+from meshchat.cli import shapes
+from meshchat.cli.output import add_json_option, attachment_line, message_line, say, say_json
+from meshchat.errors import excerpt
 from meshchat.log.attachments import Attachment
 from meshchat.log.views import Message
 from meshchat.profile import Profile, ProfileError
@@ -32,6 +34,7 @@ def register(commands: Any) -> None:
         metavar="SIZE",
         help="fetch files up to SIZE without being asked",
     )
+    add_json_option(p)
     p.set_defaults(handler=cmd_files)
 
     p = commands.add_parser(
@@ -65,11 +68,24 @@ def cmd_files(args: argparse.Namespace) -> int:
                 settings.auto_fetch if args.auto_fetch is None else args.auto_fetch,
             )
             settings.save(profile.store)
+        blobs = BlobStore.of_home(profile.home)
+        if args.json:
+            messages = messages_with_files(profile, args.room)
+            rooms = {r.room: r.name for r in profile.views.rooms()}
+            held = {f.blob.hex(): blobs.fraction_held(f.blob, f.size) for m in messages for f in m.files}
+            say_json(
+                {
+                    "max_attach": settings.max_attach,
+                    "auto_fetch": settings.auto_fetch,
+                    "messages": [shapes.message(m, profile.name_of, rooms.get(m.room, "")) for m in messages],
+                    "held": held,
+                }
+            )
+            return 0
         say(
             f"limits: attach up to {human_size(settings.max_attach)}; "
             f"fetch up to {human_size(settings.auto_fetch)} without being asked"
         )
-        blobs = BlobStore.of_home(profile.home)
         for msg in messages_with_files(profile, args.room):
             say(message_line(msg, profile.name_of(msg.author)))
             for file in msg.files:
@@ -123,7 +139,7 @@ def find_file(profile: Profile, id_prefix: str) -> Attachment:
             return message.files[0]
         if message is not None and message.files:
             raise ProfileError(f"that message has {len(message.files)} files: give the blob id of one")
-        raise ProfileError(f"no file {id_prefix!r} ('meshchat files' lists them)")
+        raise ProfileError(f"no file {excerpt(id_prefix)} ('meshchat files' lists them)")
     if len(found) > 1:
-        raise ProfileError(f"{id_prefix!r} names {len(found)} files: give more digits")
+        raise ProfileError(f"{excerpt(id_prefix)} names {len(found)} files: give more digits")
     return next(iter(found.values()))

@@ -1,14 +1,18 @@
 """``meshchat search TEXT``: messages, incidents and tasks that hold every word of TEXT (any case, anywhere in a
-word), whole-word hits first, then the newest. The same search as the TUI's (``Views.search``)."""
+word), whole-word hits first, then the newest. The same search as the TUI's (``Views.search``); on a member's
+home or, with ``--team``, one team of an HQ archive."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from meshchat.cli.output import message_line, say, short, value_text, when
+from meshchat.cli import shapes
+from meshchat.cli.output import add_json_option, message_line, say, say_json, short, value_text, when
+from meshchat.cli.reading import add_team_option, open_reader
+from meshchat.errors import excerpt
 from meshchat.log.kinds import severity_label
-from meshchat.profile import Profile, ProfileError
+from meshchat.profile import ProfileError
 from meshchat.store import StoreError
 from meshchat.store.queries import SearchHit
 
@@ -17,6 +21,8 @@ def register(commands: Any) -> None:
     p = commands.add_parser("search", help="find messages, incidents and tasks by their words (substrings, any case)")
     p.add_argument("text", nargs="+", help="words that must all occur (e.g. sandbag km 4)")
     p.add_argument("-n", "--limit", type=int, default=30, help="how many results at most (default 30)")
+    add_team_option(p)
+    add_json_option(p)
     p.set_defaults(handler=cmd_search)
 
 
@@ -24,18 +30,22 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise ProfileError("--limit must be at least 1")
     query = " ".join(args.text)
-    with Profile.open(args.home) as profile:
+    with open_reader(args) as reader:
         try:
-            while profile.store.index_search() > 0:  # catch the index up (a running node keeps it so)
+            while reader.store.index_search() > 0:  # catch the index up (a running node keeps it so)
                 pass
         except StoreError:
             pass  # a read-only home, or SQLite without FTS5 trigrams: the search scans instead
-        results = profile.views.search(query, limit=args.limit)
-        rooms = {r.room: r.name for r in profile.views.rooms()}
+        results = reader.views.search(query, limit=args.limit)
+        rooms = {r.room: r.name for r in reader.views.rooms()}
+        if args.json:
+            hits = [shapes.search_hit(hit, reader.name_of, rooms) for hit in results.hits]
+            say_json({"hits": hits, "unindexed": results.unindexed})
+            return 0
         for hit in results.hits:
-            say(hit_line(hit, profile.name_of, rooms))
+            say(hit_line(hit, reader.name_of, rooms))
         if not results.hits:
-            say(f"nothing found for {query!r}")
+            say(f"nothing found for {excerpt(query)}")
         if results.unindexed:
             say(f"({results.unindexed} entries are not indexed yet and were not searched)")
     return 0

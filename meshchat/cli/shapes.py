@@ -17,6 +17,7 @@ from meshchat.export.archive import TeamStore, Verification
 from meshchat.log.codec import Value
 from meshchat.log.rules import Invite, Member
 from meshchat.log.views import Checkin, FieldChange, Message, Room, TrackedObject
+from meshchat.store.queries import SearchHit
 
 JSON = dict[str, Any]
 NameOf = Callable[[bytes], str]
@@ -55,6 +56,8 @@ def message(msg: Message, name_of: NameOf, room_name: str) -> JSON:
         "author_name": name_of(msg.author),
         "seq": msg.seq,
         **_when(msg.clock),
+        "claimed": _when(msg.claimed_clock),
+        "received": _when(msg.received) if msg.received is not None else None,
         "text": msg.text,
         "priority": msg.priority,
         "flash": msg.is_flash,
@@ -214,3 +217,14 @@ def team(t: TeamStore, verification: Verification | None) -> JSON:
             "text": v.text,
         },
     }
+
+
+def search_hit(hit: SearchHit, name_of: NameOf, rooms: dict[bytes, str]) -> JSON:
+    """A search result: ``{"kind": "message", "message": message}`` or ``{"kind": "incident", "incident":
+    incident}`` (``task`` alike), with ``whole_words``: whether every word matched a whole word."""
+    if hit.message is not None:
+        found = message(hit.message, name_of, rooms.get(hit.message.room, ""))
+    else:
+        assert hit.obj is not None
+        found = incident(hit.obj, name_of) if hit.kind == "incident" else task(hit.obj, name_of)
+    return {"kind": hit.kind, hit.kind: found, "whole_words": hit.whole_words}

@@ -62,6 +62,7 @@ def cmd_whoami(args: argparse.Namespace) -> int:
         status = role.label if role is not None else _why_not_a_member(profile)
         if role is not None and profile.pending_invite() is not None:
             status += ", waiting for the node that invited you to admit you"
+        refusal = profile.store.own_writes_refused(profile.me)
         if args.json:
             me = profile.store.membership.members.get(profile.me)
             say_json(
@@ -74,6 +75,7 @@ def cmd_whoami(args: argparse.Namespace) -> int:
                     "team": profile.team_id.hex(),
                     "team_name": profile.team_name,
                     "home": str(args.home),
+                    "writing_paused": refusal,
                 }
             )
             return 0
@@ -81,7 +83,6 @@ def cmd_whoami(args: argparse.Namespace) -> int:
         say(f"key  {profile.me.hex()}")
         say(f"team {profile.team_id.hex()}")
         say(f"home {args.home}")
-        refusal = profile.store.own_writes_refused(profile.me)
         if refusal is not None:
             say(f"note {refusal}")
     return 0
