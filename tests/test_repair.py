@@ -12,6 +12,7 @@ import pytest
 import trio
 
 from meshchat.export.bundle import write_bundle
+from meshchat.homelock import HomeLock
 from meshchat.identity import load_identity
 from meshchat.profile import IDENTITY_FILE, STORE_FILE, Profile
 from meshchat.testing import damage_database, loopback_config, room_texts, run_cli, running_node, team_homes, wait_until
@@ -127,3 +128,16 @@ def test_repair_refuses_a_healthy_or_missing_store(tmp_path: Path, state: str) -
     result = run_cli(home, "repair", "--offline", ok=False)
     assert result.returncode == 2
     assert ("is healthy: nothing to repair" if state == "healthy" else "nothing to repair") in result.stderr
+
+
+def test_repair_waits_for_no_node_to_hold_the_home(damaged_team: Path, tmp_path: Path) -> None:
+    """A node (the TUI, say) still runs on the damaged home: repair moves nothing and says which process."""
+    _, member_home = damaged_member(damaged_team, tmp_path)
+    lock = HomeLock.acquire(member_home)
+    try:
+        result = run_cli(member_home, "repair", "--offline", ok=False)
+    finally:
+        lock.release()
+    assert result.returncode == 2 and f"another meshchat node (process {os.getpid()})" in result.stderr
+    assert not list(member_home.glob("damaged-*")), "nothing is moved aside while a node holds the home"
+    assert "damaged parts skipped" in run_cli(member_home, "repair", "--offline", ok=False).stdout  # once it is free

@@ -12,6 +12,7 @@ from typing import Any
 from meshchat.cli.network import add_network_options, node_config
 from meshchat.cli.output import say
 from meshchat.export.progress import Progress
+from meshchat.homelock import HomeLock
 from meshchat.profile import Profile, ProfileError
 
 DEFAULT_TIMEOUT_S = 120.0
@@ -55,8 +56,12 @@ def cmd_repair(args: argparse.Namespace) -> int:
     progress = Progress(quiet=args.quiet)
     config = None if args.offline else node_config(args)  # a bad address is an error before anything moves
     check_damaged(args.home)
-    say(f"the store in {args.home} is damaged: rebuilding it (your identity stays)")
-    rebuilt = rebuild(args.home, args.bundle, progress=progress)
+    lock = HomeLock.acquire(args.home)  # no node may use the store while it is moved aside and rebuilt
+    try:
+        say(f"the store in {args.home} is damaged: rebuilding it (your identity stays)")
+        rebuilt = rebuild(args.home, args.bundle, progress=progress)
+    finally:
+        lock.release()  # the node that fetches the rest takes it again
     say(f"kept the damaged files in {rebuilt.aside}")
     salvaged = rebuilt.salvaged
     skipped = f"; {salvaged.unreadable} damaged parts skipped" if salvaged.unreadable else ""
