@@ -29,6 +29,7 @@ lint: $(TOOLS)
 	$(BIN)/ruff check meshchat tui tests bench scripts
 	$(BIN)/ruff format --check meshchat tui tests bench scripts
 	$(BIN)/lint-imports
+	$(BIN)/vulture
 
 typecheck: $(TOOLS)
 	$(BIN)/mypy

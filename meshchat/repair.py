@@ -172,7 +172,6 @@ class Fetched:
     peers: int = 0  # peers we caught up with
     entries: int = 0  # entries they gave us
     own_gap: OwnGap | None = None  # our own log is still behind (no peer held the rest)
-    timed_out: bool = False
 
 
 async def fetch_from_peers(
@@ -192,7 +191,7 @@ async def fetch_from_peers(
     progress.stage("fetching from peers")
     async with trio.open_nursery() as nursery:
         await nursery.start(node.run)
-        with trio.move_on_after(timeout) as waited:
+        with trio.move_on_after(timeout):
             async for event in events:
                 if isinstance(event, SyncProgress):
                     linked[event.peer.address] = linked.get(event.peer.address, False) or event.done
@@ -205,7 +204,6 @@ async def fetch_from_peers(
                     break
                 if linked and all(linked.values()) and node.writing_paused is None:
                     break
-        fetched.timed_out = waited.cancelled_caught
         nursery.cancel_scope.cancel()
     progress.done()
     fetched.peers = sum(linked.values())

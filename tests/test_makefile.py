@@ -41,6 +41,7 @@ def test_make_test_adds_the_test_tools(tmp_path: Path) -> None:
     assert "preflight.py" in lines[0]
     assert any("pip install --quiet -e '.[test]'" in line for line in lines)
     assert any("pytest" in line for line in lines)
+    assert any(line.endswith("/bin/vulture") for line in lines)  # dead code fails the checks (pyproject.toml)
 
 
 def test_the_preflight_names_what_is_missing(

@@ -210,10 +210,6 @@ class MeshchatApp(App[int]):
         assert self._node is not None, "the node opens on mount (or after the welcome screen)"
         return self._node
 
-    @property
-    def has_node(self) -> bool:
-        return self._node is not None
-
     def name_of(self, key: bytes) -> str:
         """A member's name as every screen shows it: made safe (it is whatever the member chose)."""
         return shown(self.node.name_of(key))

@@ -1,6 +1,6 @@
 """Hosts the trio node on Textual's asyncio loop (trio guest mode), and carries calls and events across.
 
-Textual runs on asyncio; the node (and later its network) runs on trio. ``trio.lowlevel.start_guest_run`` lets
+Textual runs on asyncio; the node and its network run on trio. ``trio.lowlevel.start_guest_run`` lets
 trio run *inside* the asyncio loop on the same thread: trio hands its I/O waits to a helper thread and its
 task steps to asyncio's ``call_soon``. So there is one thread touching the node and the UI, no locks, and
 reads (``node.views``) can be made from Textual handlers directly.

@@ -20,8 +20,6 @@ from meshchat.events import Heard
 from meshchat.log.safe_text import safe_text
 from meshchat.log.views import location_text
 
-STATUS_LABELS = {"safe": "safe", "need_help": "NEED HELP"}
-
 
 def shown(text: str) -> str:
     """Member text for one line of a widget (a name, a room, a title, a table cell): a newline shows as ⏎."""

@@ -52,7 +52,6 @@ from meshchat.store import StorageFullError, StoreError
 
 BLOBS_DIR = "blobs"
 RESERVE = 64 * 1024 * 1024  # bytes a fetch leaves free on the disk (the store and the system need room too)
-READ_BLOCK = 4 * CHUNK_SIZE
 
 
 class BlobTooLarge(ValueError):

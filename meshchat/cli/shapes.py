@@ -180,6 +180,7 @@ def invite(i: Invite, state: str, name_of: NameOf) -> JSON:
         "issuer": i.issuer.hex(),
         "issuer_name": name_of(i.issuer),
         "used_by": _hex(i.used_by),
+        "used": _when(i.used_at.clock) if i.used_at is not None else None,
         "revoked_by": _hex(i.revoked_by),
     }
 

@@ -76,10 +76,6 @@ def check_index(blob: bytes, size: int, index: bytes) -> None:
         raise AttachmentError("the chunk list does not match the blob id")
 
 
-def index_hashes(index: bytes) -> list[bytes]:
-    return [index[i : i + HASH_SIZE] for i in range(0, len(index), HASH_SIZE)]
-
-
 def hash_chunks(chunks: Iterable[bytes | memoryview]) -> bytes:
     """The index of a blob from its chunks, in order."""
     return b"".join(chunk_hash(c) for c in chunks)

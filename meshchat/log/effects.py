@@ -26,8 +26,6 @@ from typing import NamedTuple
 
 from meshchat.log.rules import Membership, Role, role_allows
 
-MARK_KINDS = {"retract": "msg.retract", "pin": "msg.pin", "ack": "msg.ack"}
-
 
 class MarkStamp(NamedTuple):
     """One mark as the rules need it: which mark, who wrote it, its signed clock (its author's role is judged

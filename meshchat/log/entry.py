@@ -26,7 +26,6 @@ from meshchat.log.codec import Value, check_canonical, pack
 
 ENTRY_VERSION = 1
 MAX_ENTRY_SIZE = 64 * 1024
-MAX_BODY_ITEMS = 256
 SIGNING_CONTEXT = b"meshchat/v1/entry"
 ID_SIZE = 32
 KEY_SIZE = 32

@@ -100,12 +100,6 @@ def index_pending(conn: sqlite3.Connection, limit: int = BATCH) -> int:
     return len(rows)
 
 
-def reset(conn: sqlite3.Connection) -> None:
-    """Drop the index (inside the caller's write transaction); the next indexing starts from the first entry."""
-    conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
-    conn.execute("DELETE FROM local WHERE key = ?", (WATERMARK,))
-
-
 def _texts(rows: Sequence[tuple[int, str, bytes]]) -> list[tuple[int, bytes, str, str]]:
     """``(rowid, entry id, kind, text)`` of the searchable entries among ``rows`` (rowid, kind, raw)."""
     out = []

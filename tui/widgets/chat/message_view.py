@@ -21,7 +21,7 @@ from textual.visual import RenderOptions, Visual
 
 from meshchat.log.flash import FlashStatus
 from meshchat.log.views import Message, time_doubt_text
-from tui.format import clock_day, clock_time, names, same_day, short_id, shown, shown_body
+from tui.format import clock_day, clock_time, names, same_day, shown, shown_body
 from tui.widgets.attachments.lines import block_height, file_lines
 
 NAME_WIDTH = 10
@@ -207,10 +207,6 @@ def reply_preview(msg: Message, name_of: Callable[[bytes], str], width: int = 40
     if len(text) > width:
         text = text[: width - 1] + "…"
     return f"{name_of(msg.author)}: {text}"
-
-
-def message_id_label(msg: Message) -> str:
-    return f"#{short_id(msg.id)}"
 
 
 class DaySeparator(Visual):

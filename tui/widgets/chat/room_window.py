@@ -62,9 +62,6 @@ class RoomWindow:
     def __len__(self) -> int:
         return len(self.messages)
 
-    def index_of(self, message_id: bytes) -> int | None:
-        return next((i for i, m in enumerate(self.messages) if m.id == message_id), None)
-
     # ---- opening -------------------------------------------------------------------------------------------
 
     def open_newest(self) -> None:

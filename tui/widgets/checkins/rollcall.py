@@ -9,8 +9,8 @@ from textual.content import Content
 from textual.widgets import Static
 
 from meshchat.events import Heard
-from meshchat.log.views import Checkin, Message
-from tui.format import clock_time, heard_text, names, plural, shown
+from meshchat.log.views import Checkin
+from tui.format import clock_time, heard_text, names, shown
 from tui.widgets.table import Column, Table
 
 
@@ -102,7 +102,3 @@ class RollCallAnswers(Static):
             self.update(Content.styled("No roll call yet. Admins start one with n.", "$text-muted"))
         else:
             self.update(answers_text(checkin, me, name_of, unreachable, heard))
-
-
-def flash_summary(messages: Sequence[Message]) -> str:
-    return plural(len(messages), "FLASH message") + " waiting for your acknowledgement" if messages else ""
