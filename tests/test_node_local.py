@@ -7,13 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import trio
 
+import meshchat.node
 from meshchat.events import EntriesAdded, MembershipChanged
+from meshchat.export.heads import write_heads_if_due
 from meshchat.identity import Identity
 from meshchat.log.entry import Entry, decode_entry
 from meshchat.node import Node, NodeConfig
 from meshchat.profile import Profile
+from meshchat.testing import wait_until
 
 
 async def next_event(channel: trio.MemoryReceiveChannel[object], kind: type, timeout: float = 5.0) -> object:
@@ -58,9 +62,17 @@ async def test_writes_by_another_process_are_noticed(tmp_path: Path) -> None:
     node.close()
 
 
-async def test_a_running_node_signs_heads_entries_when_due(tmp_path: Path) -> None:
+async def test_a_running_node_signs_heads_entries_when_due(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The node witnesses what it holds in its own chain (a heads entry), without a flood of them: a second
     one waits for the interval even though the node keeps checking."""
+    checks = 0
+
+    def counted(profile: Profile, *, now: int) -> list[Entry]:
+        nonlocal checks
+        checks += 1
+        return write_heads_if_due(profile, now=now)
+
+    monkeypatch.setattr(meshchat.node, "write_heads_if_due", counted)
     Profile.init(tmp_path / "h", "T").close()
     node = Node.open(tmp_path / "h", NodeConfig(discovery=False, heads_check_s=0.05))
     async with trio.open_nursery() as nursery:
@@ -70,7 +82,8 @@ async def test_a_running_node_signs_heads_entries_when_due(tmp_path: Path) -> No
             while not (heads := heads_entries(node)):
                 await trio.sleep(0.05)
         await node.post("general", "after it")
-        await trio.sleep(0.3)  # several checks, all within the hour
+        after = checks
+        await wait_until(lambda: checks >= after + 3)  # several checks, all within the hour
         assert heads_entries(node) == heads
         nursery.cancel_scope.cancel()
     node.close()
