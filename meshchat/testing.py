@@ -42,12 +42,14 @@ from meshchat.proto.events import Event as ProtoEvent
 from meshchat.proto.handshake import Authorize, Credentials, Side
 
 if TYPE_CHECKING:
+    import pytest
+
     from meshchat.node import Node, NodeConfig
 
 BASE_CLOCK = 1_790_000_000_000  # a fixed past instant (late 2026): tests do not depend on the wall clock
 TEAM_NETWORK_KEY = b"N" * 32  # the network key TestTeam's admissions seal
 
-# Text that acts on a terminal if it reaches one raw (issue 12.5). Every reader passes member text through
+# Text that acts on a terminal if it reaches one raw. Every reader passes member text through
 # ``meshchat.log.safe_text.safe_text``; tests put these into names, rooms, titles and messages and look at the
 # bytes a person's terminal receives.
 TERMINAL_ATTACKS = {
@@ -808,6 +810,17 @@ def link_nodes(nursery: trio.Nursery, a: Node, b: Node, *, rate: float | None = 
 
     nursery.start_soon(run)
     return MemoryLink(scope, a_end, b_end)
+
+
+def virtual_clock(monkeypatch: pytest.MonkeyPatch) -> trio.testing.MockClock:
+    """Virtual time that jumps whenever every task waits, for tests that run whole nodes over memory streams
+    (``link_nodes``): minutes of backoff, keepalives and slow links in milliseconds. Work in a worker thread
+    would let it jump while the thread works (real milliseconds, virtual seconds), so the nodes' writes (a
+    peer's batch, a post, the search indexer: ``meshchat.writer``) run on the trio thread instead."""
+    from meshchat.writer import Writer
+
+    monkeypatch.setattr(Writer, "threaded", False)
+    return trio.testing.MockClock(autojump_threshold=0)
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -51,7 +51,12 @@ TASK |= {"incident": (str, type(None))}
 CHECKIN = {"id": str, "room": str, "question": str, "deadline": (dict, type(None)), "requested_by": str}
 CHECKIN |= {"requested_by_name": str, **TIME, "replies": list, "missing": list}
 INVITE = {"id": str, "invite_key": str, "role": str, "state": str, "expires": dict, "issuer": str}
-INVITE |= {"issuer_name": str, "used_by": (str, type(None)), "used": (dict, type(None)), "revoked_by": (str, type(None))}
+INVITE |= {
+    "issuer_name": str,
+    "used_by": (str, type(None)),
+    "used": (dict, type(None)),
+    "revoked_by": (str, type(None)),
+}
 PEER = {"address": str, "found_by": str, "key": (str, type(None)), "state": str, "why": str, "entries_in": int}
 PEER |= {"entries_out": int, "duplicates_in": int, "bytes_in": int, "bytes_out": int, "error": str}
 PEER |= {"last_sync": (dict, type(None))}

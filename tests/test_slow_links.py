@@ -9,7 +9,7 @@ network namespaces are ``bench/slowlink.py``'s.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -19,7 +19,7 @@ import trio
 import trio.testing
 
 from meshchat.node import Node, NodeConfig
-from meshchat.testing import author_home, link_nodes, running_node, synthetic_history
+from meshchat.testing import author_home, link_nodes, running_node, synthetic_history, virtual_clock
 
 BACKLOG = 5000
 CONFIG = NodeConfig(discovery=False, poll_interval=0.05)
@@ -28,16 +28,7 @@ T = TypeVar("T")
 
 @pytest.fixture
 def mock_clock(monkeypatch: pytest.MonkeyPatch) -> trio.testing.MockClock:
-    """Virtual time that jumps whenever every task waits. Work in a worker thread (a batch stored, the node's
-    status, search indexing) would let it run on while the thread works: real milliseconds, virtual seconds,
-    more on a busy machine (a short message "took" 5 to 30 s in about one run in three). So here such work is
-    done in place."""
-    monkeypatch.setattr(trio.to_thread, "run_sync", in_place)
-    return trio.testing.MockClock(autojump_threshold=0)
-
-
-async def in_place(work: Callable[..., T], *args: object, **_: object) -> T:
-    return work(*args)
+    return virtual_clock(monkeypatch)
 
 
 def homes_with_backlog(base: Path, backlog: int = BACKLOG) -> tuple[Path, Path]:

@@ -20,14 +20,22 @@ import trio.testing
 from meshchat.net.link import Link, SyncStart
 from meshchat.net.peers import PeerManager, PeerRecord
 from meshchat.node import Node, NodeConfig
-from meshchat.testing import MemoryLink, author_home, link_nodes, running_node, synthetic_history, team_homes
+from meshchat.testing import (
+    MemoryLink,
+    author_home,
+    link_nodes,
+    running_node,
+    synthetic_history,
+    team_homes,
+    virtual_clock,
+)
 
 CONFIG = NodeConfig(discovery=False, poll_interval=0.05)
 
 
 @pytest.fixture
-def mock_clock() -> trio.testing.MockClock:
-    return trio.testing.MockClock(autojump_threshold=0)
+def mock_clock(monkeypatch: pytest.MonkeyPatch) -> trio.testing.MockClock:
+    return virtual_clock(monkeypatch)
 
 
 @asynccontextmanager
