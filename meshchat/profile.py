@@ -374,7 +374,7 @@ class Profile(TeamReader):
         flash: bool = False,
         priority: str | None = None,
         reply_to: bytes | None = None,
-        location: dict[str, Any] | None = None,
+        location: dict[str, Value] | None = None,
         files: Sequence[Attachment] = (),
     ) -> Entry:
         """Post to a room (by name, id prefix or id). FLASH messages require acknowledgement. ``files``: the
