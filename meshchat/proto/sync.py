@@ -20,7 +20,7 @@ What each side says and sends (the wire format is in docs/formats.md, "Sync mess
   most :data:`~meshchat.proto.messages.WINDOW` messages and ``pacer.window`` bytes may be unacknowledged,
   and each batch is ``pacer.batch`` bytes: both follow the rate the link is measured to deliver
   (``meshchat.proto.pacing``), so a 9.6 kbit/s radio link carries batches of a few hundred bytes with about
-  a second queued, and a LAN batches of 512 KiB with megabytes in flight.
+  a second queued, and a LAN batches of 128 KiB with megabytes in flight.
 - **Idle.** A side that has sent everything the other wanted says Idle; the other has then caught up.
 
 The link then stays open, and live pushes are the same mechanism: the node reports new heads with
