@@ -10,6 +10,7 @@ _.decode_image  # meshchat/blobs/images.py: the picture viewer (tui/screens/file
 _.is_image  # meshchat/log/attachments.py: the same viewer and the TUI's attachment lines
 _.held_id  # meshchat/log/views.py HeldRow: a view table's column, written by the INSERT built from its fields
 service_type  # meshchat/net/discovery.py: zeroconf calls service handlers with this keyword
+_.gpsd_lines  # meshchat/gps.py: overrides gpsdclient.GPSDClient's reader, which the library calls
 _.writable  # meshchat/terminal.py: io.TextIOBase protocol of the guarded streams
 _.wait_send_all_might_not_block  # meshchat/testing.py: trio.abc.SendStream protocol of the memory streams
 _.handle_starttag  # tests/export_support.py: html.parser.HTMLParser calls it

@@ -23,11 +23,9 @@ class StandInGpsd:
     watchers: list[tuple[int, trio.SocketStream]] = field(default_factory=list)  # (connection number, stream)
     commands: list[str] = field(default_factory=list)
     connections: int = 0
-    _listeners: list[trio.SocketListener] = field(default_factory=list)
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         listeners = await trio.open_tcp_listeners(self.port, host="127.0.0.1")
-        self._listeners = listeners
         self.port = listeners[0].socket.getsockname()[1]
         task_status.started()
         await trio.serve_listeners(self._client, listeners)

@@ -94,12 +94,10 @@ def cmd_position(args: argparse.Namespace) -> int:
 
 
 def cmd_positions(args: argparse.Namespace) -> int:
-    from meshchat.cli.admin import resolve_member
-
     now = wall_ms()
     with Profile.open(args.home) as profile:
         if args.track:
-            member = resolve_member(profile, args.track)
+            member = profile.member_key(args.track)
             track = profile.views.track(member)
             if args.json:
                 say_json([[_fix_doc(f, profile, None, now) for f in segment] for segment in track.segments])

@@ -19,7 +19,6 @@ from meshchat.geo.point import E7, Point
 from meshchat.log.positions import Fix
 
 NAMESPACE = "http://www.opengis.net/kml/2.2"
-FOLDERS = (("incident", "Incidents"), ("task", "Tasks"), ("answer", "Roll-call answers"), ("message", "Messages"))
 # KML colours are aabbggrr.
 STYLES = {
     "member": "ff3cb371",  # green
