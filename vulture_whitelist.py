@@ -6,8 +6,6 @@ Conventions every module follows (Textual's ``on_*``/``action_*``, pytest's fixt
 # fmt: off
 
 _.MAX_IMAGE_PIXELS  # meshchat/blobs/images.py: Pillow's own limit, set on PIL.Image
-_.decode_image  # meshchat/blobs/images.py: the picture viewer (tui/screens/files.py) on the attachments branch
-_.is_image  # meshchat/log/attachments.py: the same viewer and the TUI's attachment lines
 _.held_id  # meshchat/log/views.py HeldRow: a view table's column, written by the INSERT built from its fields
 service_type  # meshchat/net/discovery.py: zeroconf calls service handlers with this keyword
 _.gpsd_lines  # meshchat/gps.py: overrides gpsdclient.GPSDClient's reader, which the library calls
@@ -18,4 +16,6 @@ _.handle_data  # tests/export_support.py: html.parser.HTMLParser calls it
 tb  # tests/netlab.py: __exit__'s signature
 _.cursor_blink  # tests/tui/test_tui_snapshots.py: Textual's Input reads it (a still cursor for snapshots)
 markup  # tui/app.py: App.notify's signature, which MeshchatApp.notify overrides
+_.cursor_position  # tui/screens/files.py, tui/widgets/attachments/paths.py: Textual's Input reads it
+_.get_suggestion  # tui/widgets/attachments/paths.py: Textual's Suggester calls it
 _.COMPONENT_CLASSES  # tui/widgets/chat/message_list.py: Textual reads it for the widget's styles

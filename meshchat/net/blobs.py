@@ -91,7 +91,6 @@ class BlobExchange:
         self.fetcher: Fetcher[BlobLink] = Fetcher(trio.current_time)
         self.links: list[BlobLink] = []
         self._parts: dict[tuple[bytes, int], _Part] = {}  # parts arriving (kept across a cut, to resume)
-        self.pieces_in = 0  # bytes of pieces received, in all (for figures)
 
     async def run(self) -> None:
         while True:
@@ -179,7 +178,6 @@ class BlobExchange:
         assert key is not None
         try:
             for piece in pieces:
-                self.pieces_in += len(piece.data)
                 reason = await self._piece(link, key, piece)
                 if reason is not None:
                     return reason

@@ -9,7 +9,6 @@ blocks elsewhere. It shows the fetched picture when it is here (decoded under th
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
@@ -199,10 +198,3 @@ class ImageScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
-
-
-def under_home(path: Path) -> str:
-    """``path`` as typed back to a person: ``~/…`` under their home."""
-    home = str(Path.home())
-    text = str(path)
-    return "~" + text[len(home) :] if text == home or text.startswith(home + os.sep) else text
