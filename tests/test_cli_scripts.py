@@ -61,7 +61,7 @@ def test_log_follow_prints_messages_as_they_arrive(tmp_path: Path) -> None:
         assert arrived["text"] == "after" and arrived["room_name"] == "general" and arrived["author_name"] == "Ana"
     finally:
         follow.send_signal(signal.SIGINT)  # Ctrl-C: the way a person ends it, not an error
-        assert follow.wait(timeout=10) == 0
+        assert follow.wait(timeout=30) == 0  # roomy: a loaded machine, a store busy for a moment
 
 
 def test_members_are_named_by_name_callsign_or_key(tmp_path: Path) -> None:
