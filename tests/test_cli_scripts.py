@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from meshchat.cli.main import main
 from meshchat.cli.output import when
 from meshchat.homelock import HomeInUse
 from meshchat.identity import Identity
 from meshchat.node import Node
 from meshchat.profile import Profile
-from meshchat.testing import TestTeam, author_home, node_process, run_cli
+from meshchat.testing import node_process, run_cli
 
 MESHCHAT = [sys.executable, "-m", "meshchat"]
 
@@ -156,7 +155,7 @@ def test_a_node_started_by_a_service_manager_takes_its_settings_from_config_toml
 def test_times_are_local_when_printed_and_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
     """A time the CLI prints can be given back to it: both are local time (``--since`` read UTC before)."""
     from meshchat.cli.hq import _since
-    from meshchat.cli.output import when, when_zoned
+    from meshchat.cli.output import when_zoned
 
     monkeypatch.setenv("TZ", "Asia/Kolkata")  # UTC+05:30, no summer time
     time.tzset()
@@ -169,21 +168,3 @@ def test_times_are_local_when_printed_and_when_read(monkeypatch: pytest.MonkeyPa
     finally:
         monkeypatch.undo()
         time.tzset()
-
-
-def test_log_says_when_a_message_arrived_long_after_the_time_it_claims(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A message written offline (or backdated) sits where its clock claims; the log says when it came."""
-    team = TestTeam(members=2)
-    ana, bo = team.members
-    team.post(ana, "Levee holding")
-    late = team.post(bo, "Written offline an hour ago")
-    home = author_home(tmp_path / "ana", ana, network_key=b"k" * 32)
-    with Profile.open(home) as profile:
-        profile.store.accept_batch([e.raw for e in team.all_entries() if e is not late], now=late.clock)
-        profile.store.accept(late.raw, now=late.clock + 3_600_000)
-    assert main(["--home", str(home), "log", "general"]) == 0
-    levee, offline = capsys.readouterr().out.splitlines()
-    assert "received" not in levee
-    assert f"[received {when(late.clock + 3_600_000)}]" in offline
