@@ -12,7 +12,6 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 import trio
@@ -23,7 +22,6 @@ from meshchat.testing import author_home, link_nodes, running_node, synthetic_hi
 
 BACKLOG = 5000
 CONFIG = NodeConfig(discovery=False, poll_interval=0.05)
-T = TypeVar("T")
 
 
 @pytest.fixture
