@@ -18,6 +18,8 @@ class AreaScreen(Screen[None]):
     """Base of the chat, incidents, check-ins and peers screens (the app's modes)."""
 
     MODE: ClassVar[str] = ""
+    # What a screen shows that moves without node events (ages, sync times): re-read this often while shown.
+    REREAD_EVERY_S: ClassVar[float | None] = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -40,6 +42,12 @@ class AreaScreen(Screen[None]):
         # Textual calls on_mount of every class in the MRO: subclasses use area_mounted instead.
         self.area_mounted()
         self.refresh_chrome()
+        if self.REREAD_EVERY_S is not None:
+            self.set_interval(self.REREAD_EVERY_S, self._reread)
+
+    def _reread(self) -> None:
+        if self.is_current:
+            self.refresh_area(None)
 
     def area_mounted(self) -> None:
         """Fill the screen the first time (the default reads everything)."""

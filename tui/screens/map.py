@@ -38,12 +38,12 @@ from tui.widgets.map.member_table import MemberTable, PlaceRow
 from tui.widgets.map.scene import MapItem, Viewport, fit
 from tui.widgets.table import Rows
 
-REFRESH_S = 5.0  # ages move without events: re-read this often while shown
 HINT = "MAP  north up · arrows pan · +/- zoom · c me · f all · n/p select"
 
 
 class MapScreen(AreaScreen):
     MODE = "map"
+    REREAD_EVERY_S = 5.0  # the fixes' ages move without events
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("plus,equals_sign", "zoom(-1)", "Zoom in"),
         Binding("minus", "zoom(1)", "Zoom out"),
@@ -80,11 +80,6 @@ class MapScreen(AreaScreen):
     def area_mounted(self) -> None:
         self.refresh_area(None)
         self.focus_default()
-        self.set_interval(REFRESH_S, self._tick)
-
-    def _tick(self) -> None:
-        if self.is_current:
-            self.refresh_area(None)
 
     def focus_default(self) -> None:
         self.query_one(MapCanvas).focus()

@@ -21,7 +21,6 @@ from tui.session import session
 from tui.widgets.peers.peer_table import PeerTable
 from tui.widgets.table import Rows
 
-REFRESH_S = 1.0
 NO_PEERS = (
     "No peers yet. Teammates' laptops on the same network appear here by themselves. For one across a routed "
     "network or a VPN, start the app with its address: 'meshchat ui --peer HOST:PORT' (and press i here to "
@@ -31,6 +30,7 @@ NO_PEERS = (
 
 class PeersScreen(AreaScreen):
     MODE = "peers"
+    REREAD_EVERY_S = 1.0  # entries exchanged and sync times move without a peer event
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("i", "invite", "Invite a teammate"),
         Binding("slash", "app.search", "Search", show=False),
@@ -49,12 +49,6 @@ class PeersScreen(AreaScreen):
     def area_mounted(self) -> None:
         self.refresh_area(None)
         self.focus_default()
-        # Entries exchanged and sync times move without a peer event: re-read once a second while shown.
-        self.set_interval(REFRESH_S, self._tick)
-
-    def _tick(self) -> None:
-        if self.is_current:
-            self.refresh_area(None)
 
     def focus_default(self) -> None:
         self.query_one(PeerTable).focus()
