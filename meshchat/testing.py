@@ -8,6 +8,9 @@
   links between them over in-memory streams (``stream_pair``: as fast as memory, or as slow as a radio link,
   in virtual time; each counts the bytes it carries); ``damage_database`` for stores a failing disk has
   damaged.
+- Waiting, the one way each: ``wait_until`` (in a trio test) and ``wait_until_sync`` (in a plain test or a
+  thread) poll a condition; ``virtual_clock`` makes a trio test's time jump; ``free_port`` and
+  ``node_process`` / ``run_cli`` run meshchat as separate processes on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ import os
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -603,6 +608,9 @@ class NodeProcess:
 
     @property
     def address(self) -> str:
+        """``127.0.0.1:PORT``, where it listens (after :meth:`wait_listening`)."""
+        if not self.port:
+            raise RuntimeError("not listening yet: wait_listening() first")
         return f"127.0.0.1:{self.port}"
 
     def wait_listening(self, timeout: float = 30.0) -> int:
@@ -610,6 +618,16 @@ class NodeProcess:
         if not self._listening.wait(timeout) or not self.port:
             raise RuntimeError("the node did not start listening:\n" + "".join(self.log))
         return self.port
+
+    @property
+    def returncode(self) -> int | None:
+        """Its exit status once it ended (0: stopped cleanly), else None."""
+        return self.process.poll()
+
+    def kill(self) -> None:
+        """SIGKILL: the node dies at once, mid-write, as on a power cut."""
+        self.process.kill()
+        self.process.wait()
 
     def stop(self, timeout: float = 15.0) -> str:
         """SIGTERM, as a service manager sends it; returns the node's log. Killed if it does not stop in time."""
@@ -625,18 +643,38 @@ class NodeProcess:
 
 
 @contextmanager
-def node_process(home: Path, *peers: str, extra: Sequence[str] = ()) -> Iterator[NodeProcess]:
-    """``meshchat node`` on ``home``, listening on 127.0.0.1 (no discovery), dialling ``peers`` ("host:port");
-    stopped (SIGTERM) when the block ends. ``extra``: more arguments for ``meshchat node``."""
+def node_process(
+    home: Path,
+    *peers: str,
+    listen: str = "127.0.0.1:0",
+    extra: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> Iterator[NodeProcess]:
+    """``meshchat node`` on ``home``, listening on ``listen`` (by default a port the kernel picks: read it from
+    :attr:`NodeProcess.address` after :meth:`NodeProcess.wait_listening`), with no discovery, dialling ``peers``
+    ("host:port"); stopped (SIGTERM) when the block ends. ``extra``: more arguments for ``meshchat node``;
+    ``env``: the process's whole environment (the test's by default)."""
     command = [sys.executable, "-m", "meshchat", "--home", str(home), "node", "--no-discovery"]
-    command += ["--listen", "127.0.0.1:0", *extra]
+    command += ["--listen", listen, *extra]
     for peer in peers:
         command += ["--peer", peer]
-    node = NodeProcess(subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True))
+    popen = subprocess.Popen(
+        command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=None if env is None else dict(env)
+    )
+    node = NodeProcess(popen)
     try:
         yield node
     finally:
         node.stop()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now, for an address that must be known before its listener starts
+    (an invite code names it; a node restarted mid-test keeps it). Another process may take it in between:
+    where the listener may pick its own port, listen on ``127.0.0.1:0`` and ask it instead."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 LOOPBACK = ("127.0.0.1", 0)  # listen on loopback, on a port the kernel picks
@@ -823,11 +861,29 @@ def virtual_clock(monkeypatch: pytest.MonkeyPatch) -> trio.testing.MockClock:
     return trio.testing.MockClock(autojump_threshold=0)
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll ``condition`` every 10 ms until it holds; ``trio.TooSlowError`` after ``timeout`` seconds."""
-    with trio.fail_after(timeout):
-        while not condition():
-            await trio.sleep(0.01)
+async def wait_until(condition: Callable[[], object], timeout: float = 5.0, what: str = "") -> None:
+    """In a trio test: poll ``condition`` every 10 ms (of the test's clock, virtual or not) until it holds;
+    ``trio.TooSlowError`` naming ``what`` after ``timeout`` seconds. To show that something does *not*
+    happen, do not wait a while and look: let every task settle (``trio.testing.wait_all_tasks_blocked``), or
+    jump a virtual clock past the moment it would have happened (:func:`virtual_clock`)."""
+    try:
+        with trio.fail_after(timeout):
+            while not condition():
+                await trio.sleep(0.01)
+    except trio.TooSlowError:
+        raise trio.TooSlowError(f"timed out after {timeout:g} s waiting for {what or condition}") from None
+
+
+def wait_until_sync(condition: Callable[[], object], timeout: float = 15.0, what: str = "") -> float:
+    """Outside trio (a test of processes, a thread): poll ``condition`` every 50 ms of real time until it holds;
+    returns the seconds it took. ``AssertionError`` naming ``what`` after ``timeout`` seconds."""
+    started = time.monotonic()
+    while not condition():
+        waited = time.monotonic() - started
+        if waited > timeout:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what or condition}")
+        time.sleep(0.05)
+    return time.monotonic() - started
 
 
 def room_texts(node: Node, room: str = "general") -> list[str]:

@@ -6,11 +6,11 @@ import re
 import time
 from pathlib import Path
 
-from test_cli_network import eventually, free_port, meshchat, node_process
+from test_cli_network import meshchat
 
 from meshchat.invites import create_invite
 from meshchat.profile import Profile
-from meshchat.testing import team_homes
+from meshchat.testing import free_port, node_process, team_homes, wait_until_sync
 
 
 def code_in(output: str) -> str:
@@ -42,7 +42,7 @@ def test_invites_roles_expiry_and_revocation(tmp_path: Path) -> None:
     # An expired code is refused before anything is created.
     with Profile.open(Path(ana)) as profile:  # made to expire at once (the CLI's shortest is a second)
         quick = create_invite(profile, ttl_ms=1).encode()
-    time.sleep(0.01)
+    time.sleep(0.01)  # real time: the wall clock is what expires it, in the joining process
     refused(meshchat("join", quick, "--home", str(tmp_path / "late"), ok=False), "this invite expired")
     assert not (tmp_path / "late" / "meshchat.db").exists()
     assert re.search(r"member\s+expired", meshchat("--home", ana, "invites").stdout)
@@ -52,8 +52,8 @@ def test_invites_roles_expiry_and_revocation(tmp_path: Path) -> None:
     assert "waiting for the node that invited you" in meshchat("--home", bo, "whoami").stdout
     refused(meshchat("--home", bo, "post", "general", "hello", ok=False), "you are not admitted yet")
     port = free_port()
-    with node_process(Path(ana), port), node_process(Path(bo), free_port(), port):
-        eventually(lambda: "(observer)" in meshchat("--home", bo, "whoami").stdout)
+    with node_process(Path(ana), listen=f"127.0.0.1:{port}"), node_process(Path(bo), f"127.0.0.1:{port}"):
+        wait_until_sync(lambda: "(observer)" in meshchat("--home", bo, "whoami").stdout)
     refused(meshchat("--home", bo, "post", "general", "hello", ok=False), "Only members and admins can post messages")
     refused(meshchat("--home", bo, "invite", ok=False), "Only admins can invite people")
 
@@ -95,9 +95,9 @@ def test_a_spent_or_revoked_code_is_refused_by_the_team_and_says_why(tmp_path: P
     revoked_out = meshchat("--home", str(ana), "invite", "--address", f"127.0.0.1:{port}").stdout
     revoked_id = re.search(r"invite revoke ([0-9a-f]{8})", revoked_out).group(1)  # type: ignore[union-attr]
     meshchat("--home", str(ana), "invite", "revoke", revoked_id)
-    with node_process(ana, port):
+    with node_process(ana, listen=f"127.0.0.1:{port}"):
         assert "Admitted to 'T' as member" in meshchat("join", code, "--home", str(bo), "--name", "Bo").stdout
-        eventually(lambda: re.search(r"member\s+Bo", meshchat("--home", str(ana), "members").stdout) is not None)
+        wait_until_sync(lambda: re.search(r"member\s+Bo", meshchat("--home", str(ana), "members").stdout) is not None)
         for home, used, reason in (
             (cy, code, "invite was already used"),
             (dan, code_in(revoked_out), "invite was revoked"),
@@ -107,10 +107,9 @@ def test_a_spent_or_revoked_code_is_refused_by_the_team_and_says_why(tmp_path: P
             assert not home.exists(), "nothing is kept of a refused join"
         # A node started on a home whose join did not wait says the same, and so does whoami.
         meshchat("join", code, "--home", str(eve), "--wait", "0")
-        with node_process(eve, free_port()) as node:
-            eventually(lambda: "invite was already used" in meshchat("--home", str(eve), "whoami").stdout)
-            node.terminate()
-            _, err = node.communicate(timeout=10)
+        with node_process(eve) as node:
+            wait_until_sync(lambda: "invite was already used" in meshchat("--home", str(eve), "whoami").stdout)
+            err = node.stop()
         assert "The team refused your invite: invite was already used. What to do: ask an admin" in err, err
         who = meshchat("--home", str(eve), "whoami").stdout
         assert "not a member: the team refused your invite (invite was already used)" in who

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 
 import pytest
 
 from meshchat.store import Store
-from meshchat.testing import author_home, synthetic_history
+from meshchat.testing import NodeProcess, author_home, free_port, node_process, synthetic_history, wait_until_sync
 
 CLI = [sys.executable, "-m", "meshchat.cli.main"]
 
@@ -29,41 +27,11 @@ def meshchat(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def node_process(home: Path, port: int, *peers: int) -> Iterator[subprocess.Popen[str]]:
-    args = [*CLI, "--home", str(home), "node", "--no-discovery", "--listen", f"127.0.0.1:{port}"]
-    for peer in peers:
-        args += ["--peer", f"127.0.0.1:{peer}"]
-    process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        assert process.stderr is not None
-        process.stderr.close()
-
-
-def stop(process: subprocess.Popen[str]) -> str:
-    """SIGTERM, as a service manager would; returns the node's log."""
-    process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=10)
-    assert process.returncode == 0, err
-    return err
-
-
-def eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
+def stopped(node: NodeProcess) -> str:
+    """SIGTERM, as a service manager would; the node stops cleanly. Returns its log."""
+    log = node.stop()
+    assert node.returncode == 0, log
+    return log
 
 
 def test_invite_join_and_talk_through_two_nodes(tmp_path: Path) -> None:
@@ -72,17 +40,17 @@ def test_invite_join_and_talk_through_two_nodes(tmp_path: Path) -> None:
     meshchat("--home", str(ana), "init", "--team", "Flood response", "--name", "Ana")
     invite = meshchat("--home", str(ana), "invite", "--address", f"127.0.0.1:{port_a}").stdout
     code = re.search(r"meshchat join (MC2\S+)", invite).group(1)  # type: ignore[union-attr]
-    with node_process(ana, port_a, port_b) as node_a, ExitStack() as stack:
+    with node_process(ana, f"127.0.0.1:{port_b}", listen=f"127.0.0.1:{port_a}") as node_a, ExitStack() as stack:
         # Bo's join reaches Ana's node at the address in the code, which admits Bo and serves the log.
         joined = meshchat("join", code, "--home", str(bo), "--name", "Bo").stdout
         assert "Joining team 'Flood response' as member" in joined and "Admitted to 'Flood response'" in joined
-        node_b = stack.enter_context(node_process(bo, port_b, port_a))
+        node_b = stack.enter_context(node_process(bo, f"127.0.0.1:{port_a}", listen=f"127.0.0.1:{port_b}"))
         # Bo's node learns the team (and the room) from Ana's.
-        eventually(lambda: "== general" in meshchat("--home", str(bo), "log").stdout)
+        wait_until_sync(lambda: "== general" in meshchat("--home", str(bo), "log").stdout)
         meshchat("--home", str(ana), "post", "general", "Water rising at the north levee")
         meshchat("--home", str(bo), "post", "general", "On my way with sandbags")
         for home in (ana, bo):
-            eventually(
+            wait_until_sync(
                 lambda home=home: (
                     "Water rising" in (log := meshchat("--home", str(home), "log", "general").stdout)
                     and "sandbags" in log
@@ -93,8 +61,8 @@ def test_invite_join_and_talk_through_two_nodes(tmp_path: Path) -> None:
         bo_key = meshchat("--home", str(bo), "id").stdout.strip()
         # The running node rewrites its status at most once a second: give it a moment.
         peers_of_ana = partial(meshchat, "--home", str(ana), "peers")
-        eventually(lambda: re.search(rf"live\s+{bo_key[:12]}", peers_of_ana().stdout) is not None)
-        log_a, log_b = stop(node_a), stop(node_b)
+        wait_until_sync(lambda: re.search(rf"live\s+{bo_key[:12]}", peers_of_ana().stdout) is not None)
+        log_a, log_b = stopped(node_a), stopped(node_b)
     for log in (log_a, log_b):
         assert "SIGTERM" in log and "stopped" in log and "Traceback" not in log
     assert "no node is running" in meshchat("--home", str(ana), "peers", ok=False).stdout
@@ -106,13 +74,16 @@ def test_a_post_reaches_a_connected_peer_within_a_second(tmp_path: Path) -> None
     meshchat("--home", str(ana), "init", "--team", "T", "--name", "Ana")
     code = re.search(r"(MC2\S+)", meshchat("--home", str(ana), "invite").stdout).group(1)  # type: ignore[union-attr]
     meshchat("--home", str(bo), "join", code)
-    with node_process(ana, port_a), node_process(bo, port_b, port_a):
-        eventually(lambda: "== general" in meshchat("--home", str(bo), "log").stdout)
+    with (
+        node_process(ana, listen=f"127.0.0.1:{port_a}"),
+        node_process(bo, f"127.0.0.1:{port_a}", listen=f"127.0.0.1:{port_b}"),
+    ):
+        wait_until_sync(lambda: "== general" in meshchat("--home", str(bo), "log").stdout)
         with Store.open(bo / "meshchat.db") as store:
             before = store.count()
             meshchat("--home", str(ana), "post", "general", "quick")
             posted = time.monotonic()
-            eventually(lambda: store.count() > before, timeout=5)
+            wait_until_sync(lambda: store.count() > before, timeout=5)
             assert time.monotonic() - posted < 1.0
 
 
@@ -154,19 +125,18 @@ def test_a_node_killed_mid_sync_resumes_and_converges(tmp_path: Path) -> None:
         with Store.open(db) as store:
             return store.count()
 
-    with node_process(tmp_path / "a", port_a) as node_a:
-        with node_process(tmp_path / "b", port_b, port_a) as node_b:
-            eventually(lambda: count() > 2000, timeout=30)
-            node_b.send_signal(signal.SIGKILL)
-            node_b.wait()
+    with node_process(tmp_path / "a", listen=f"127.0.0.1:{port_a}") as node_a:
+        with node_process(tmp_path / "b", f"127.0.0.1:{port_a}", listen=f"127.0.0.1:{port_b}") as node_b:
+            wait_until_sync(lambda: count() > 2000, timeout=30)
+            node_b.kill()
         interrupted = count()
         assert 0 < interrupted < len(raws), "the kill should land mid-sync"
         with Store.open(db) as store:
             assert store.integrity_check() == "ok"
-        with node_process(tmp_path / "b", port_b, port_a) as node_b:
-            eventually(lambda: count() == len(raws), timeout=60)
-            stop(node_b)
-        stop(node_a)
+        with node_process(tmp_path / "b", f"127.0.0.1:{port_a}", listen=f"127.0.0.1:{port_b}") as node_b:
+            wait_until_sync(lambda: count() == len(raws), timeout=60)
+            stopped(node_b)
+        stopped(node_a)
     with Store.open(db) as store:
         assert store.integrity_check() == "ok"
         per_author = store.connection.execute("SELECT count(*), min(seq), max(seq) FROM entries GROUP BY author")

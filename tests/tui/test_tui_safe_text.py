@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import re
 import struct
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 import pytest
 from tui_scene import GENERAL, Scene
 
-from meshchat.testing import FAKE_LINE, HOSTILE_TEXT, TERMINAL_ATTACKS, raw_attacks_in
+from meshchat.testing import FAKE_LINE, HOSTILE_TEXT, TERMINAL_ATTACKS, node_process, raw_attacks_in, wait_until_sync
 
 pytestmark = pytest.mark.slow
 
@@ -82,19 +81,25 @@ class PtyApp:
     def press(self, *keys: str) -> None:
         for key in keys:
             os.write(self.master, KEYS.get(key, key.encode()))
-            time.sleep(0.05)
+            time.sleep(0.05)  # real time, as a person types: bytes written together read as one escape sequence
 
     def wait_for(self, pattern: str, since: int = 0, timeout: float = 30.0) -> int:
         """Wait until the output after byte ``since`` holds ``pattern``; returns the output's length then."""
-        deadline = time.monotonic() + timeout
         needle = pattern.encode()
-        while time.monotonic() < deadline:
+        seen = 0
+
+        def shown() -> bool:
+            nonlocal seen
             data = self.bytes()
-            if needle in data[since:]:
-                return len(data)
-            assert self.process.poll() is None, f"the app ended: {data[-2000:]!r}"
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {pattern!r}; last output {self.bytes()[-3000:]!r}")
+            seen = len(data)
+            assert self.process.poll() is None or needle in data[since:], f"the app ended: {data[-2000:]!r}"
+            return needle in data[since:]
+
+        try:
+            wait_until_sync(shown, timeout, what=repr(pattern))
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; last output {self.bytes()[-3000:]!r}") from None
+        return seen
 
     def quit(self) -> None:
         if self.process.poll() is None:
@@ -135,16 +140,6 @@ def hostile_scene() -> Scene:
     return scene
 
 
-def _free_port_of(process: subprocess.Popen[str]) -> str:
-    assert process.stderr is not None
-    for _ in range(50):
-        line = process.stderr.readline()
-        found = re.search(r"listening on (127\.0\.0\.1:\d+)", line)
-        if found:
-            return found.group(1)
-    raise AssertionError("the second node did not say where it listens")
-
-
 def test_no_screen_writes_hostile_text_raw(tmp_path: Path) -> None:
     scene = hostile_scene()
     ana_home = scene.save(tmp_path / "ana")
@@ -154,54 +149,43 @@ def test_no_screen_writes_hostile_text_raw(tmp_path: Path) -> None:
     env = {**os.environ, "TERM": "xterm-256color", "TZ": "UTC", "LANG": "C.UTF-8"}
     env.pop("MESHCHAT_HOME", None)
     cli = [sys.executable, "-m", "meshchat.cli.main"]
-    bo = subprocess.Popen(
-        [*cli, "--home", str(tmp_path / "bo"), "node", "--no-discovery", "--listen", "127.0.0.1:0"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     app = None
-    try:
-        peer = _free_port_of(bo)
-        app = PtyApp(
-            [*cli, "--home", str(ana_home), "ui", "--no-discovery", "--listen", "127.0.0.1:0", "--peer", peer], env
-        )
-        app.wait_for("ROOMS")
-        app.wait_for("\u00ab")  # the messages of #general: names, texts, the reply's preview
+    with node_process(tmp_path / "bo", env=env) as bo:
+        try:
+            bo.wait_listening()
+            listen = ["--listen", "127.0.0.1:0", "--peer", bo.address]
+            app = PtyApp([*cli, "--home", str(ana_home), "ui", "--no-discovery", *listen], env)
+            app.wait_for("ROOMS")
+            app.wait_for("\u00ab")  # the messages of #general: names, texts, the reply's preview
 
-        # New entries, as a peer brings them: a FLASH and a roll call (toasts), a fork (banner and toast).
-        scene.post(scene.bo, f"{EVIL} {MARKUP}", flash=True)
-        scene.write(scene.bo, "checkin.request", checkin=bytes(16), room=GENERAL, question=EVIL)
-        scene.fork(scene.cy, EVIL)
-        scene.deliver(ana_home)
-        mark = app.wait_for("FLASH from")
-        app.wait_for("FORK", since=0)
+            # New entries, as a peer brings them: a FLASH and a roll call (toasts), a fork (banner and toast).
+            scene.post(scene.bo, f"{EVIL} {MARKUP}", flash=True)
+            scene.write(scene.bo, "checkin.request", checkin=bytes(16), room=GENERAL, question=EVIL)
+            scene.fork(scene.cy, EVIL)
+            scene.deliver(ana_home)
+            mark = app.wait_for("FLASH from")
+            app.wait_for("FORK", since=0)
 
-        app.press("f2")
-        mark = app.wait_for("INCIDENTS", since=mark)
-        app.press("e")  # the update form, its fields filled with the incident's (hostile) values
-        mark = app.wait_for("Update", since=mark)
-        app.press("escape")
-        app.press("f3")
-        mark = app.wait_for("ROLL CALLS", since=mark)
-        app.press("f4")
-        mark = app.wait_for("PEERS", since=mark)
-        app.wait_for("1 connected", since=mark)  # Bo's node linked: the table names it
-        app.press("f5")
-        mark = app.wait_for("WHO IS WHERE", since=mark)
-        app.press("n", "n", "n", "n")  # each item selected in turn: its name in the line under the map
-        app.press("ctrl+p")
-        app.press(*"Room")
-        app.wait_for("Everything without a room", since=mark)  # a room command's help line
-        app.press("escape")
-        time.sleep(0.5)
-    finally:
-        if app is not None:
-            app.quit()
-        bo.terminate()
-        bo.wait(timeout=30)
-
+            app.press("f2")
+            mark = app.wait_for("INCIDENTS", since=mark)
+            app.press("e")  # the update form, its fields filled with the incident's (hostile) values
+            mark = app.wait_for("Update", since=mark)
+            app.press("escape")
+            app.press("f3")
+            mark = app.wait_for("ROLL CALLS", since=mark)
+            app.press("f4")
+            mark = app.wait_for("PEERS", since=mark)
+            app.wait_for("1 connected", since=mark)  # Bo's node linked: the table names it
+            app.press("f5")
+            mark = app.wait_for("WHO IS WHERE", since=mark)
+            app.press("n", "n", "n", "n")  # each item selected in turn: its name in the line under the map
+            app.press("ctrl+p")
+            app.press(*"Room")
+            app.wait_for("Everything without a room", since=mark)  # a room command's help line
+            app.press("escape")
+        finally:
+            if app is not None:
+                app.quit()  # until the app has ended: its output is whole
     output = app.bytes()
     assert raw_attacks_in(output) == [], raw_attacks_in(output)
     text = output.decode("utf-8", "replace")
