@@ -7,7 +7,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import trio
 from meshchat.tak import cot
 from meshchat.tak.cot import CotEvent, Place
 from meshchat.tak.stream import CotStream
+from meshchat.testing import free_port, wait_until_sync
 
 TAKY_CONFIG = """[taky]
 hostname = taky.test
@@ -56,9 +56,7 @@ class TakyTls:
 def taky_server(root: Path, tls: TakyTls | None = None) -> Iterator[int]:
     """taky listening on 127.0.0.1 (a free port, which it yields) until the block ends; with ``tls``, on TLS
     only, and every client must present a certificate of ``tls.ca`` (as on TAK Server's port 8089)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     root.mkdir(parents=True, exist_ok=True)
     config = root / "taky.conf"
     text = TAKY_CONFIG.format(root=root, port=port)
@@ -74,15 +72,14 @@ def taky_server(root: Path, tls: TakyTls | None = None) -> Iterator[int]:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
-        while f"Listening for {mode} on 127.0.0.1:{port}" not in (root / "taky.log").read_text():
-            assert server.poll() is None, (root / "taky.log").read_text()
-            assert time.monotonic() < deadline, "taky did not start"
-            time.sleep(0.05)
-        while not _accepts(port):  # taky says it listens just before it does
-            assert server.poll() is None, (root / "taky.log").read_text()
-            assert time.monotonic() < deadline, "taky does not accept connections"
-            time.sleep(0.05)
+
+        def listening() -> bool:
+            log_text = (root / "taky.log").read_text()
+            assert server.poll() is None, log_text
+            # taky says it listens just before it does: a connection must get through too
+            return f"Listening for {mode} on 127.0.0.1:{port}" in log_text and _accepts(port)
+
+        wait_until_sync(listening, 30, what="taky to accept connections")
         yield port
     finally:
         server.terminate()

@@ -11,6 +11,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from meshchat.homelock import HomeInUse
 from meshchat.identity import Identity
 from meshchat.node import Node
 from meshchat.profile import Profile
-from meshchat.testing import node_process, run_cli
+from meshchat.testing import node_process, run_cli, wait_until_sync
 
 MESHCHAT = [sys.executable, "-m", "meshchat"]
 
@@ -144,13 +145,12 @@ def test_a_node_started_by_a_service_manager_takes_its_settings_from_config_toml
     env = {**os.environ, "MESHCHAT_HOME": str(home)}
     node = subprocess.Popen([*MESHCHAT, "node"], stderr=subprocess.PIPE, text=True, env=env)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            status = json.loads(run_cli(home, "peers", "--json", ok=False).stdout)
-            if status["running"]:
-                break
-            time.sleep(0.1)
-        assert status["running"] and status["listen"][0].startswith("127.0.0.1:")
+
+        def status() -> dict[str, Any]:
+            return dict(json.loads(run_cli(home, "peers", "--json", ok=False).stdout))
+
+        wait_until_sync(lambda: status()["running"], 30, what="the node's status")
+        assert status()["listen"][0].startswith("127.0.0.1:")
     finally:
         node.send_signal(signal.SIGTERM)
         _, log = node.communicate(timeout=15)

@@ -7,15 +7,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from netlab import NetLab, lab_unavailable_reason
 
 from meshchat.profile import Profile
-from meshchat.testing import team_homes
+from meshchat.testing import team_homes, wait_until_sync
 
 pytestmark = pytest.mark.skipif(bool(lab_unavailable_reason()), reason=lab_unavailable_reason() or "")
 PROBE = str(Path(__file__).parent / "discovery_probe.py")
@@ -74,15 +72,6 @@ def start_node(lab: NetLab, host: object, home: Path, log: Path) -> subprocess.P
     )
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if condition():
-            return time.monotonic() - started
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def test_three_nodes_discover_and_converge_ignoring_strangers_and_forgeries(tmp_path: Path) -> None:
     homes = team_homes(tmp_path / "team", 3)
     stranger = team_homes(tmp_path / "other", 1, team_name="Other team")[0]
@@ -103,7 +92,7 @@ def test_three_nodes_discover_and_converge_ignoring_strangers_and_forgeries(tmp_
             logs = [cli(home, "log", "general") for home in homes]
             return all(f"hello from node {i}" in text for text in logs for i in range(3))
 
-        wait_for(converged, 40, "three nodes to converge through discovery alone")
+        wait_until_sync(converged, 40, "three nodes to converge through discovery alone")
         for home, host in zip(homes, hosts, strict=True):
             lines = cli(home, "peers").splitlines()
             for other in hosts:
@@ -114,7 +103,7 @@ def test_three_nodes_discover_and_converge_ignoring_strangers_and_forgeries(tmp_
         assert "hello from node" not in cli(stranger, "log", "general")
         # the forged advertisement was dialled and failed; the node kept serving: a late post still spreads
         cli(homes[2], "post", "general", "still here")
-        wait_for(lambda: "still here" in cli(homes[0], "log", "general"), 10, "a post after the forgery")
+        wait_until_sync(lambda: "still here" in cli(homes[0], "log", "general"), 10, "a post after the forgery")
 
 
 def test_a_peer_that_leaves_and_comes_back_reconnects_within_10_s(tmp_path: Path) -> None:
@@ -124,17 +113,17 @@ def test_a_peer_that_leaves_and_comes_back_reconnects_within_10_s(tmp_path: Path
         start_node(lab, a, homes[0], tmp_path / "a.log")
         node_b = start_node(lab, b, homes[1], tmp_path / "b1.log")
         cli(homes[1], "post", "general", "first")
-        wait_for(lambda: "first" in cli(homes[0], "log", "general"), 30, "the first sync")
+        wait_until_sync(lambda: "first" in cli(homes[0], "log", "general"), 30, "the first sync")
         node_b.send_signal(signal.SIGTERM)
         node_b.wait(timeout=10)
-        wait_for(
+        wait_until_sync(
             lambda: f"{b.ip}" not in cli(homes[0], "peers") or "live" not in cli(homes[0], "peers"),
             15,
             "a to notice that b left",
         )
         cli(homes[1], "post", "general", "back again")  # written while b's node is down
         start_node(lab, b, homes[1], tmp_path / "b2.log")
-        took = wait_for(lambda: "back again" in cli(homes[0], "log", "general"), 10, "b to reconnect")
+        took = wait_until_sync(lambda: "back again" in cli(homes[0], "log", "general"), 10, "b to reconnect")
         assert took < 10
 
 
@@ -156,7 +145,7 @@ def test_a_node_on_all_interfaces_announces_each_only_its_own_address_and_no_ide
         lab.add_private_interface(a, "vpn0", f"{private}/24")
         log = tmp_path / "a.log"
         start_node(lab, a, home, log)
-        wait_for(lambda: "LAN discovery: advertising" in log.read_text(errors="replace"), 30, "a to advertise")
+        wait_until_sync(lambda: "LAN discovery: advertising" in log.read_text(errors="replace"), 30, "a to advertise")
         capture = lab.start(b, sys.executable, CAPTURE, b.ip, "6", stdout=subprocess.PIPE)
         packets = [bytes.fromhex(str(p["hex"])) for p in lines(capture) if p["from"] == a.ip]
     assert packets, "the node announced nothing"

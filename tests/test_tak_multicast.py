@@ -5,10 +5,10 @@ position and answers with a GeoChat, which the bridge relays into the team's ``t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from netlab import NetLab, lab_unavailable_reason
 from meshchat.log.clock import wall_ms
 from meshchat.log.positions import Report
 from meshchat.profile import Profile
+from meshchat.testing import wait_until_sync
 
 pytestmark = pytest.mark.skipif(bool(lab_unavailable_reason()), reason=lab_unavailable_reason() or "")
 PROBE = str(Path(__file__).parent / "tak_multicast_probe.py")
@@ -33,14 +34,17 @@ def test_the_bridge_on_the_sa_multicast_group(tmp_path: Path) -> None:
         log = (tmp_path / "bridge.log").open("wb")
         lab.start(a, *command, "--no-listen", "--no-discovery", stdout=log, stderr=subprocess.STDOUT)
         probe = lab.start(b, sys.executable, PROBE, b.ip, prefix, "20", stdout=subprocess.PIPE)
-        deadline = time.monotonic() + 30
         relayed: list[str] = []
-        while time.monotonic() < deadline and not relayed:
-            time.sleep(0.2)
+
+        def bridged() -> bool:
             with Profile.open(home) as gateway:
                 room = gateway.views.find_room("tak")
                 if room is not None:
-                    relayed = [f"{m.via.label}: {m.text}" for m in gateway.views.messages(room.room) if m.via]
+                    relayed[:] = [f"{m.via.label}: {m.text}" for m in gateway.views.messages(room.room) if m.via]
+            return bool(relayed)
+
+        with contextlib.suppress(AssertionError):  # nothing relayed: the assertion below shows the bridge's log
+            wait_until_sync(bridged, 30, what="a relayed message")
         probe.kill()
         out, _ = probe.communicate(timeout=10)
     heard = [json.loads(line) for line in out.decode().splitlines()]

@@ -11,6 +11,7 @@ forwards cleanly: the network has healed. Prints one JSON line per reset, for th
 from __future__ import annotations
 
 import json
+import math
 import random
 import socket
 import struct
@@ -18,6 +19,8 @@ import sys
 from functools import partial
 
 import trio
+
+from meshchat.testing import wait_until
 
 DELAY = 0.2
 JITTER = 0.1
@@ -62,7 +65,7 @@ class Proxy:
                 async for due, data in receive:
                     await trio.sleep_until(due)
                     if self.faulty and self.rng.random() < STALL_CHANCE:
-                        await trio.sleep(self.rng.uniform(1.0, 3.0))
+                        await trio.sleep(self.rng.uniform(1.0, 3.0))  # real time: a stall, as nodes see it
                     await sink.send_all(data)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 scope.cancel()
@@ -82,9 +85,8 @@ class Proxy:
         """Every 2-4 s of the fault phase, reset an open connection; when none is open (cut, redialling), the
         next one to open: a fault phase that happened to find none open at its moments reset nothing."""
         while self.faulty:
-            await trio.sleep(self.rng.uniform(*RESET_EVERY))
-            while self.faulty and not self.open:
-                await trio.sleep(0.1)
+            await trio.sleep(self.rng.uniform(*RESET_EVERY))  # real time: the nodes are other processes
+            await wait_until(lambda: self.open or not self.faulty, timeout=math.inf)
             if self.open and self.faulty:
                 pair = self.rng.choice(sorted(self.open, key=id))
                 for stream in pair:

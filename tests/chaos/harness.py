@@ -20,7 +20,7 @@ from pathlib import Path
 from netlab import Host, NetLab
 
 from meshchat.profile import Profile
-from meshchat.testing import team_homes
+from meshchat.testing import team_homes, wait_until_sync
 
 HERE = Path(__file__).parent
 NODES = 5
@@ -114,15 +114,17 @@ def run_chaos(
         for host in hosts:  # heal
             lab.restore(host)
             lab.unlimit(host)
-        healed = time.monotonic()
         written = NODES * posts
-        deadline = healed + converge_timeout
-        while not all(count(home) == start + written for home in homes):
-            if time.monotonic() > deadline:
-                counts = [count(home) for home in homes]
-                raise AssertionError(f"no convergence in {converge_timeout} s: {counts}, want {start + written}")
-            time.sleep(0.1)
-        converge_s = time.monotonic() - healed
+        counts: list[int] = []
+
+        def converged() -> bool:
+            counts[:] = [count(home) for home in homes]
+            return all(n == start + written for n in counts)
+
+        try:
+            converge_s = wait_until_sync(converged, converge_timeout, what="convergence")
+        except AssertionError:
+            raise AssertionError(f"no convergence in {converge_timeout} s: {counts}, want {start + written}") from None
         check_identical(homes, written)
         proxy.kill()
         resets = sum(1 for line in proxy.stdout if b"reset" in line)
@@ -151,7 +153,7 @@ def fault_phase(lab: NetLab, hosts: list[Host], seconds: float, rng: random.Rand
                 lab.cut(hosts[i])
                 down[i] = min(now + rng.uniform(0.5, 3.0), ends - FINAL_CUT_S)
                 cuts += 1
-        time.sleep(0.25)
+        time.sleep(0.25)  # real time: the faults are a schedule in seconds, against nodes in other processes
     return cuts
 
 

@@ -8,10 +8,7 @@ machine and CI run as root), unmounted whatever happens.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,7 +19,7 @@ from tui_scene import Scene
 
 from meshchat.profile import Profile
 from meshchat.store import ReadOnlyStoreError
-from meshchat.testing import run_cli
+from meshchat.testing import node_process, run_cli
 from tui.app import MeshchatApp
 from tui.screens.chat import ChatScreen
 from tui.screens.problem import ProblemScreen
@@ -89,21 +86,13 @@ def test_making_a_team_on_a_read_only_medium_says_why_not(
 
 def test_a_second_meshchat_on_a_home_is_told_at_once(scene: Scene, home: Path) -> None:
     scene.save(home)
-    env = {**os.environ, "MESHCHAT_HOME": str(home)}
-    command = [sys.executable, "-m", "meshchat.cli.main", "node", "--no-listen", "--no-discovery"]
-    first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while f"node (pid {first.pid})" not in run_cli(home, "peers", ok=False).stdout:  # its status says it runs
-            assert time.monotonic() < deadline, "the node did not start"
-            time.sleep(0.2)
+    with node_process(home) as first:
+        first.wait_listening()  # it holds the home's lock from before it listens
+        pid = first.process.pid
 
         async def script(pilot: Pilot[int]) -> None:
             await until(pilot, lambda: isinstance(pilot.app.screen, ProblemScreen), "the problem")
             text = str(pilot.app.screen.query_one("#welcome-problem").render())
-            assert f"Process {first.pid} runs a meshchat node on this home" in text and "Close the other" in text
+            assert f"Process {pid} runs a meshchat node on this home" in text and "Close the other" in text
 
         drive(MeshchatApp(home), script)
-    finally:
-        first.terminate()
-        first.wait(timeout=20)
