@@ -854,10 +854,14 @@ def virtual_clock(monkeypatch: pytest.MonkeyPatch) -> trio.testing.MockClock:
     """Virtual time that jumps whenever every task waits, for tests that run whole nodes over memory streams
     (``link_nodes``): minutes of backoff, keepalives and slow links in milliseconds. Work in a worker thread
     would let it jump while the thread works (real milliseconds, virtual seconds), so the nodes' writes (a
-    peer's batch, a post, the search indexer: ``meshchat.writer``) run on the trio thread instead."""
+    peer's batch, a post, the search indexer: ``meshchat.writer``) and the parts of files they receive
+    (``meshchat.blobs.service``) are stored on the trio thread instead. Then ``wait_all_tasks_blocked`` also
+    means "every write is done". Tests take it as the ``mock_clock`` fixture (tests/conftest.py)."""
+    from meshchat.blobs import service
     from meshchat.writer import Writer
 
     monkeypatch.setattr(Writer, "threaded", False)
+    monkeypatch.setattr(service, "INLINE_PART_BYTES", 10**12)
     return trio.testing.MockClock(autojump_threshold=0)
 
 

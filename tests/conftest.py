@@ -7,9 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trio.testing
 
 from meshchat.store import Store
-from meshchat.testing import TestTeam, catch_up_homes
+from meshchat.testing import TestTeam, catch_up_homes, virtual_clock
+
+
+@pytest.fixture
+def mock_clock(monkeypatch: pytest.MonkeyPatch) -> trio.testing.MockClock:
+    """Virtual time for a trio test that asks for it (pytest-trio runs the test on this clock): see
+    ``meshchat.testing.virtual_clock``."""
+    return virtual_clock(monkeypatch)
 
 
 @pytest.fixture

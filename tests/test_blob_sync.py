@@ -13,7 +13,6 @@ import pytest
 import trio
 import trio.testing
 
-from meshchat import replica
 from meshchat.blobs import service
 from meshchat.blobs.settings import BlobSettings
 from meshchat.blobs.store import PartialBlob
@@ -190,14 +189,6 @@ async def test_a_bad_chunk_from_a_hostile_peer_ends_its_link_and_comes_from_anot
             if isinstance(event, PeerDown):
                 downs.append((event.status.peer.key, event.reason))
         assert any(key == hostile.me and "bad part of a file" in reason for key, reason in downs), downs
-
-
-@pytest.fixture
-def mock_clock(monkeypatch: pytest.MonkeyPatch) -> trio.testing.MockClock:
-    """Virtual time; every batch and part stored inline (a worker thread would run in real time meanwhile)."""
-    monkeypatch.setattr(replica, "INLINE_ACCEPT", 1_000_000)
-    monkeypatch.setattr(service, "INLINE_PART_BYTES", 10**12)
-    return trio.testing.MockClock(autojump_threshold=0)
 
 
 async def test_a_cut_transfer_resumes_where_it_stopped(tmp_path: Path, mock_clock: trio.testing.MockClock) -> None:

@@ -15,16 +15,11 @@ from meshchat.net import peers
 from meshchat.net.link import LinkSettings
 from meshchat.net.peers import NetSettings
 from meshchat.node import Node, NodeConfig
-from meshchat.testing import room_texts, running_node, team_homes, virtual_clock, wait_until
+from meshchat.testing import room_texts, running_node, team_homes, wait_until
 
 SETTINGS = NetSettings(
     link=LinkSettings(handshake_timeout=5.0), backoff_initial=0.5, backoff_max=30.0, connect_timeout=5.0
 )
-
-
-@pytest.fixture
-def mock_clock(monkeypatch: pytest.MonkeyPatch) -> trio.testing.MockClock:
-    return virtual_clock(monkeypatch)
 
 
 async def test_redial_backs_off_exponentially_with_jitter_up_to_the_cap(

@@ -18,15 +18,10 @@ import trio
 import trio.testing
 
 from meshchat.node import Node, NodeConfig
-from meshchat.testing import author_home, link_nodes, running_node, synthetic_history, virtual_clock
+from meshchat.testing import author_home, link_nodes, running_node, synthetic_history
 
 BACKLOG = 5000
 CONFIG = NodeConfig(discovery=False, poll_interval=0.05)
-
-
-@pytest.fixture
-def mock_clock(monkeypatch: pytest.MonkeyPatch) -> trio.testing.MockClock:
-    return virtual_clock(monkeypatch)
 
 
 def homes_with_backlog(base: Path, backlog: int = BACKLOG) -> tuple[Path, Path]:

@@ -13,7 +13,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
-import pytest
 import trio
 import trio.testing
 
@@ -27,15 +26,9 @@ from meshchat.testing import (
     running_node,
     synthetic_history,
     team_homes,
-    virtual_clock,
 )
 
 CONFIG = NodeConfig(discovery=False, poll_interval=0.05)
-
-
-@pytest.fixture
-def mock_clock(monkeypatch: pytest.MonkeyPatch) -> trio.testing.MockClock:
-    return virtual_clock(monkeypatch)
 
 
 @asynccontextmanager

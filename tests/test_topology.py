@@ -14,14 +14,9 @@ from meshchat.net import peers
 from meshchat.net.discovery import DiscoveryEvent, PeerLost, PeerSeen
 from meshchat.net.topology import Neighbourhood, is_two_connected, ring_neighbours
 from meshchat.node import Node, NodeConfig
-from meshchat.testing import team_homes, virtual_clock
+from meshchat.testing import team_homes
 
 TEAMMATES = 40
-
-
-@pytest.fixture
-def mock_clock(monkeypatch: pytest.MonkeyPatch) -> trio.testing.MockClock:
-    return virtual_clock(monkeypatch)
 
 
 class FakeDiscovery:
