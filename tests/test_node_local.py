@@ -78,9 +78,8 @@ async def test_a_running_node_signs_heads_entries_when_due(tmp_path: Path, monke
     async with trio.open_nursery() as nursery:
         await nursery.start(node.run)
         await node.post("general", "before the heads entry")
-        with trio.fail_after(5):
-            while not (heads := heads_entries(node)):
-                await trio.sleep(0.05)
+        await wait_until(lambda: heads_entries(node), what="the heads entry")
+        heads = heads_entries(node)
         await node.post("general", "after it")
         after = checks
         await wait_until(lambda: checks >= after + 3)  # several checks, all within the hour

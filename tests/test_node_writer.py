@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import trio
+import trio.testing
 
 from meshchat.node import Node
 from meshchat.profile import STORE_FILE, Profile
@@ -59,12 +60,14 @@ async def test_a_post_waiting_for_the_write_lock_does_not_stall_the_node(tmp_pat
     stalls = LoopStalls()
     async with running_node(home, loopback_config(listen=None)) as node, trio.open_nursery() as nursery:
         nursery.start_soon(stalls.watch)
-        await trio.sleep(0.05)
+        await trio.testing.wait_all_tasks_blocked()  # the watcher is in its first sleep
         with write_lock_held_elsewhere(home / STORE_FILE, 0.6):
             started = trio.current_time()
             entry = await node.post("general", "while the lock is held")
             waited = trio.current_time() - started
-        await trio.sleep(0.02)  # the watcher wakes and measures (a write that never yields has let nothing run)
+        # Real time is what is measured: the watcher's next wake-up says how long the loop went without it (a
+        # write that never yields lets nothing run meanwhile).
+        await trio.sleep(0.02)
         assert waited >= 0.3, "the post must have waited for the lock"
         assert stalls.longest < RESPONSIVE_S, f"the loop stalled {stalls.longest * 1000:.0f} ms"
         assert node.views.message(entry.id) is not None  # readers see the writer's commit at once

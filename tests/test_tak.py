@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
 from meshchat.log.clock import wall_ms
 from meshchat.log.positions import Report
@@ -168,7 +169,9 @@ async def _serve(node: Node, link: MemoryLink, nursery: trio.Nursery, **settings
     return bridge
 
 
-async def test_outsiders_come_in_marked_bounded_and_never_as_us(tmp_path: Path) -> None:
+async def test_outsiders_come_in_marked_bounded_and_never_as_us(
+    tmp_path: Path, mock_clock: trio.testing.MockClock
+) -> None:
     _, gateway_home = _homes(tmp_path)
     async with running_node(gateway_home) as gateway, trio.open_nursery() as nursery:
         link = MemoryLink()
@@ -192,7 +195,7 @@ async def test_outsiders_come_in_marked_bounded_and_never_as_us(tmp_path: Path) 
         tak = gateway.views.find_room("tak")
         assert tak is not None
         await wait_until(lambda: len(gateway.views.messages(tak.room)) == 3 and bridge.stats.unreadable == 1)
-        await trio.sleep(0.2)
+        await trio.testing.wait_all_tasks_blocked()  # every event handled: nothing more comes in
         assert sorted(f.via.uid for f in gateway.views.outsiders() if f.via) == ["ANDROID-1", "ANDROID-2", "ANDROID-3"]
         shown = [(m.text, m.via, m.author, m.priority, m.ack_required) for m in gateway.views.messages(tak.room)]
         assert shown == [
