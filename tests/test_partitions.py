@@ -1,5 +1,6 @@
 """Randomised partitions: six nodes write while links are cut and restored at random; once healed, every
-node holds the union of all entries and shows identical views."""
+node holds the union of all entries and shows identical views. On virtual time: a deferred batch asked for
+again after 10 s, or a link's keepalive, costs no real time."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
 from meshchat.node import Node, NodeConfig
 from meshchat.testing import link_nodes, team_homes, wait_until
@@ -18,7 +20,9 @@ ROUNDS = 8
 
 
 @pytest.mark.parametrize("seed", range(20))
-async def test_partitions_heal_to_identical_nodes(tmp_path: Path, seed: int) -> None:
+async def test_partitions_heal_to_identical_nodes(
+    tmp_path: Path, seed: int, mock_clock: trio.testing.MockClock
+) -> None:
     rng = random.Random(seed)
     homes = team_homes(tmp_path, NODES)
     nodes = [Node.open(home, NodeConfig(discovery=False, poll_interval=0.05)) for home in homes]
