@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import shutil
 import stat
@@ -201,34 +202,12 @@ class BlobStore:
             if size_now == 0:
                 raise BlobTooLarge(f"{source.name} is empty: nothing to attach")
             self.check_room(size_now, reserve=0)
-            self._prepare()
-            fd, tmp_name = _temp_in(self._tmp)
-            tmp = Path(tmp_name)
-            try:
-                hashes = []
-                size = 0
-                try:
-                    with os.fdopen(fd, "wb") as out:
-                        while block := src.read(CHUNK_SIZE):
-                            size += len(block)
-                            if size > limit:
-                                raise BlobTooLarge(
-                                    f"{source.name} is larger than {human_size(limit)}, the attachment limit"
-                                )
-                            hashes.append(chunk_hash(block))
-                            out.write(block)
-                        out.flush()
-                        os.fsync(out.fileno())
-                except OSError as exc:
-                    raise _storage_problem(exc, size_now) from None
+            too_long = BlobTooLarge(f"{source.name} is larger than {human_size(limit)}, the attachment limit")
+            with self._copied_in(src, limit=limit, too_long=too_long, needed=size_now) as (tmp, size, index):
                 if size == 0:
                     raise BlobTooLarge(f"{source.name} is empty: nothing to attach")
-                index = b"".join(hashes)
                 blob = blob_id(size, index)
                 path = self._install(blob, index, tmp)
-            finally:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
         return StoredBlob(blob, size, index, path)
 
     def add_checked(self, src: BinaryIO, blob: bytes, size: int) -> Path:
@@ -240,55 +219,54 @@ class BlobStore:
         if not 0 < size <= MAX_BLOB_SIZE:
             raise AttachmentError(f"a blob is 1 byte to {human_size(MAX_BLOB_SIZE)}")
         self.check_room(size, reserve=0)
-        self._prepare()
-        fd, tmp_name = _temp_in(self._tmp)
-        tmp = Path(tmp_name)
-        try:
-            hashes, read = [], 0
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    while block := src.read(CHUNK_SIZE):
-                        read += len(block)
-                        if read > size:
-                            raise AttachmentError(f"longer than the {size:,} bytes its message says")
-                        hashes.append(chunk_hash(block))
-                        out.write(block)
-                    out.flush()
-                    os.fsync(out.fileno())
-            except OSError as exc:
-                raise _storage_problem(exc, size) from None
+        too_long = AttachmentError(f"longer than the {size:,} bytes its message says")
+        with self._copied_in(src, limit=size, too_long=too_long, needed=size) as (tmp, read, index):
             if read != size:
                 raise AttachmentError(f"{read:,} bytes where its message says {size:,}")
-            index = b"".join(hashes)
             if blob_id(size, index) != blob:
                 raise AttachmentError("its chunks do not make the file its message names")
             return self._install(blob, index, tmp)
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
 
     def add_bytes(self, data: bytes) -> StoredBlob:
         """Store ``data`` as a blob (what a bundle carries, and tests)."""
         if not 0 < len(data) <= MAX_BLOB_SIZE:
             raise BlobTooLarge("a blob is 1 byte to 2 GiB")
-        index = b"".join(chunk_hash(data[o : o + CHUNK_SIZE]) for o in range(0, len(data), CHUNK_SIZE))
-        blob = blob_id(len(data), index)
+        too_long = BlobTooLarge("a blob is 1 byte to 2 GiB")
+        with self._copied_in(io.BytesIO(data), limit=len(data), too_long=too_long, needed=len(data)) as copied:
+            tmp, size, index = copied
+            blob = blob_id(size, index)
+            path = self._install(blob, index, tmp)
+        return StoredBlob(blob, size, index, path)
+
+    @contextlib.contextmanager
+    def _copied_in(
+        self, src: BinaryIO, *, limit: int, too_long: Exception, needed: int
+    ) -> Iterator[tuple[Path, int, bytes]]:
+        """Copy ``src`` into ``tmp/``, hashing its chunks on the way, and make the copy durable: gives
+        ``(the copy, its size, its chunk hash list)`` for the caller to check and :meth:`_install`; the copy
+        is removed afterwards unless it was moved in. Raises ``too_long`` as soon as ``src`` passes ``limit``
+        bytes, :class:`StorageFullError` (``needed``: the size to name) if the disk fills up."""
         self._prepare()
         fd, tmp_name = _temp_in(self._tmp)
         tmp = Path(tmp_name)
         try:
+            hashes, size = [], 0
             try:
                 with os.fdopen(fd, "wb") as out:
-                    out.write(data)
+                    while block := src.read(CHUNK_SIZE):
+                        size += len(block)
+                        if size > limit:
+                            raise too_long
+                        hashes.append(chunk_hash(block))
+                        out.write(block)
                     out.flush()
                     os.fsync(out.fileno())
             except OSError as exc:
-                raise _storage_problem(exc, len(data)) from None
-            path = self._install(blob, index, tmp)
+                raise _storage_problem(exc, needed) from None
+            yield tmp, size, b"".join(hashes)
         finally:
             with contextlib.suppress(OSError):
                 tmp.unlink()
-        return StoredBlob(blob, len(data), index, path)
 
     def _install(self, blob: bytes, index: bytes, data_file: Path) -> Path:
         """Move a checked file in under the blob's name (its index first). Nothing if it is there already."""
