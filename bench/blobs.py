@@ -29,12 +29,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import trio
+from lab_events import Posts
 
 from meshchat.blobs.attach import attach_files
 from meshchat.blobs.settings import BlobSettings
@@ -53,25 +52,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-class Posts:
-    """What node A printed about its posts: text -> wall time just before the post."""
-
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
-        self.posted: dict[str, float] = {}
-        self.up = threading.Event()
-        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
-        self._thread.start()
-
-    def _read(self, proc: subprocess.Popen[bytes]) -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            event: dict[str, Any] = json.loads(line)
-            if "up" in event:
-                self.up.set()
-            if "posted" in event:
-                self.posted[event["posted"]] = float(event["wall"])
 
 
 async def fetch(b_home: Path, port: int, file: Attachment, go: Path) -> tuple[float, float, float, dict[str, float]]:

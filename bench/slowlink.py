@@ -25,36 +25,19 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
+from lab_events import Posts  # noqa: E402
 from netlab import NetLab  # noqa: E402
 from scale import interface_bytes  # noqa: E402
 
 from meshchat.testing import author_home, synthetic_history  # noqa: E402
 
 PORT = 7000
-
-
-class Posts:
-    """What a node printed about its posts: text -> wall time just before the post."""
-
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
-        self.posted: dict[str, float] = {}
-        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
-        self._thread.start()
-
-    def _read(self, proc: subprocess.Popen[bytes]) -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            event: dict[str, Any] = json.loads(line)
-            if "posted" in event:
-                self.posted[event["posted"]] = float(event["wall"])
 
 
 def held(conn: sqlite3.Connection, text: str) -> bool:
