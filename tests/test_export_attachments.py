@@ -19,6 +19,7 @@ from PIL import Image
 from meshchat.blobs.attach import attach_files
 from meshchat.blobs.store import BlobStore
 from meshchat.export import manifest
+from meshchat.export.archive import Home
 from meshchat.export.attachments import attachment_path
 from meshchat.export.fullverify import verify_all
 from meshchat.export.heads import write_heads
@@ -27,6 +28,7 @@ from meshchat.export.pins import Expected
 from meshchat.export.problems import VerifyReport
 from meshchat.export.writer import ExportResult, export_store
 from meshchat.profile import Profile
+from meshchat.testing import run_cli
 
 
 @dataclass
@@ -152,3 +154,36 @@ def test_the_timeline_csv_and_operation_sqlite_name_the_files(scene: Scene) -> N
         ("Breach at km 4", 2, "plan.pdf", "application/pdf", None),
         ("Ben's notes", 1, "far.bin", "application/octet-stream", None),
     ]
+
+
+def test_an_archive_keeps_the_files_it_imports_and_its_own_export_holds_them(scene: Scene, tmp_path: Path) -> None:
+    """HQ imports Ana's export into its archive and exports the team again (`meshchat --home HQ export`): the
+    files come along, each checked on the way in, and the archive's export holds them as Ana's did (it used to
+    list every file as missing: the archive kept no files)."""
+    hq = tmp_path / "hq"
+    imported = run_cli(hq, "import", str(scene.out)).stdout
+    assert "2 files taken in" in imported, imported
+    again = tmp_path / "again"
+    exported = run_cli(hq, "export", "--out", str(again)).stdout
+    assert "2 files copied; 1 not fetched" in exported, exported
+    doc = manifest.parse_json((again / manifest.MANIFEST_FILE).read_bytes(), where="manifest")
+    assert doc["attachment_files"] == {b.hex(): attachment_path(b) for b in sorted((scene.photo, scene.plan))}
+    assert (again / attachment_path(scene.photo)).read_bytes() == scene.photo_bytes
+    report = verify_all(again, expected=Expected(signer=Home(hq).identity().public_key.hex()))
+    assert report.ok, report.errors
+    assert (report.attachments_held, report.attachments_missing) == (2, 1)
+
+
+def test_an_archive_refuses_a_file_that_is_not_what_its_id_names(scene: Scene, tmp_path: Path) -> None:
+    out = Path(shutil.copytree(scene.out, tmp_path / "export"))
+    path = out / attachment_path(scene.photo)
+    data = bytearray(path.read_bytes())
+    data[500] ^= 0xFF
+    path.write_bytes(bytes(data))
+    resign(out, scene.ana.identity)
+    hq = Home(tmp_path / "hq")
+    result = hq.import_path(out)
+    assert result.files is not None and result.files.taken == 1
+    assert [why.split(":")[0] for why in result.files.refused] == [f"{scene.photo.hex()[:16]}… (breach <km4>.jpg)"]
+    blobs = hq.blob_store(scene.ana.team_id)
+    assert blobs.has(scene.plan) and not blobs.has(scene.photo)

@@ -23,6 +23,7 @@ from meshchat.profile import STORE_FILE, Profile, ProfileError
 
 if TYPE_CHECKING:
     from meshchat.export.archive import Verification
+    from meshchat.export.bundlefiles import FilesRead
 
 EXIT_FAILED = 1  # verification found errors, or an import rejected entries
 
@@ -157,7 +158,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         with home.open_store(team.team_id) as store:
             room = _room(Views(store), args.room)
             result = export_store(
-                store, home.identity(), args.out, report_filter=ReportFilter(args.since, room), progress=progress
+                store,
+                home.identity(),
+                args.out,
+                report_filter=ReportFilter(args.since, room),
+                progress=progress,
+                blobs=home.blob_store(team.team_id),
             )
     say(f"exported {result.entries:,} entries ({result.fork_proofs} fork proofs) to {result.out}")
     reports = [f for f in result.files[2:] if f not in result.data_files]
@@ -334,14 +340,19 @@ def cmd_bundle_import(args: argparse.Namespace) -> int:
         result = import_bundle(profile.store, args.file, progress=progress)
         files = import_files(profile.store, BlobStore.of_home(args.home), args.file, progress=progress)
     code = _print_import(str(args.file), result)
+    return max(code, _print_files(files_dir(args.file).name, files))
+
+
+def _print_files(folder: str, files: FilesRead) -> int:
+    """What became of the files beside imported entries (a ``FilesRead``); EXIT_FAILED if any was refused."""
     if files.taken or files.held or files.refused:
         say(
-            f"{files_dir(args.file).name}/: {files.taken} files taken in (every chunk checked against the file's "
-            f"id), {files.held} already here, {len(files.refused)} refused"
+            f"{folder}/: {files.taken} files taken in (every chunk checked against the file's id), "
+            f"{files.held} already here, {len(files.refused)} refused"
         )
     for why in files.refused:
         say(f"  refused {why}")
-    return EXIT_FAILED if files.refused else code
+    return EXIT_FAILED if files.refused else 0
 
 
 def _print_import(source: str, result: Any) -> int:
@@ -374,6 +385,8 @@ def cmd_import(args: argparse.Namespace) -> int:
             say(f"  {verdict}, {signer}; 'meshchat verify {path}' shows everything")
             if not report.ok:
                 status = max(status, EXIT_FAILED)
+        if result.files is not None:
+            status = max(status, _print_files(f"  {path.name}", result.files))
     states = home.verification()
     for team in home.teams():
         state = states.get(team.team_id)

@@ -5,11 +5,15 @@ Layout (see docs/hq.md)::
     HOME/identity.key         this node's key: signs the manifests of exports made here (created on import)
     HOME/meshchat.db          the home's own team, when it is a member's profile (meshchat.profile)
     HOME/teams/<team-id>.db   one store per other team, named by the 64-hex-digit team id
+    HOME/teams/<team-id>.blobs/  that team's files (a blob store: meshchat.blobs.store); the home's own team's
+                              are in HOME/blobs, as on any node
     HOME/imports.jsonl        one line per import: when, what, from whom, what it did
 
 Teams never share a store: a store holds one team's entries and refuses others' at the accept path, and the
 file name is the team id, so two teams with the same name stay apart. Importing a team's exports from several
-nodes into the archive merges them (union, through the accept path).
+nodes into the archive merges them (union, through the accept path), and their files too: an import takes in
+every file beside the entries (an export's ``attachments/``, a bundle's ``BUNDLE.files/``) that a message of
+the team carries, each checked chunk by chunk against its id, so an export made from the archive holds them.
 """
 
 from __future__ import annotations
@@ -21,9 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from meshchat.blobs.store import BlobStore
 from meshchat.errors import excerpt
 from meshchat.export import manifest
+from meshchat.export.attachments import ATTACHMENTS_DIR
 from meshchat.export.bundle import ImportResult, import_stream, stream_entries
+from meshchat.export.bundlefiles import files_dir, take_files
 from meshchat.export.errors import ExportError
 from meshchat.export.problems import VerifyReport
 from meshchat.export.progress import Progress
@@ -35,6 +42,7 @@ from meshchat.profile import IDENTITY_FILE, STORE_FILE
 from meshchat.store import Store, StoreError
 
 TEAMS_DIR = "teams"
+BLOBS_SUFFIX = ".blobs"
 IMPORT_LOG = "imports.jsonl"
 
 
@@ -90,6 +98,14 @@ class Home:
                     return self.own_store_path
         path = self.team_path(team_id)
         return path if path.exists() else None
+
+    def blob_store(self, team_id: bytes) -> BlobStore:
+        """Where this home keeps ``team_id``'s files (made on the first file taken in)."""
+        if self.own_store_path.exists():
+            with _open(self.own_store_path) as own:
+                if own.team_id == team_id:
+                    return BlobStore.of_home(self.path)
+        return BlobStore(self.path / TEAMS_DIR / f"{team_id.hex()}{BLOBS_SUFFIX}")
 
     def open_store(self, team_id: bytes, *, create: bool = False) -> Store:
         path = self.store_path(team_id)
@@ -164,8 +180,10 @@ class Home:
             ]
             if not parts[0][0].exists():
                 raise ExportError(f"{source} is not a meshchat export (no {manifest.LOG_FILE})")
+            files = source / ATTACHMENTS_DIR
         else:
             parts = [(source, ("bundle", "chains", "forks"))]
+            files = files_dir(source)
         result: ImportResult | None = None
         for path, kinds in parts:
             if not os.path.lexists(path):  # a forks.msgpack that is a link, a pipe or a device is refused, not skipped
@@ -187,6 +205,9 @@ class Home:
                 result.merge(part)
         assert result is not None
         result.verified = report
+        if os.path.lexists(files):  # after the entries: a file is taken only if one of the team's messages carries it
+            with self.open_store(result.team) as store:
+                result.files = take_files(store, self.blob_store(result.team), files, progress=progress)
         self._log_import(source, result, digest)
         return result
 

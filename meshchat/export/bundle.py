@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from meshchat.export import manifest
+from meshchat.export.bundlefiles import FilesRead
 from meshchat.export.errors import BundleFormatError, ExportError
 from meshchat.export.framing import StreamHeader, StreamWriter, read_entries, read_header
 from meshchat.export.logs import author_entries, log_order, snapshot
@@ -211,6 +212,7 @@ class ImportResult:
     still_deferred: int = 0
     quarantined: int = 0
     verified: VerifyReport | None = None  # an export's verification before it was imported (HQ archive)
+    files: FilesRead | None = None  # the files taken in beside the entries (HQ archive)
 
     MAX_DETAILS = 100
 

@@ -3,10 +3,11 @@ id (64 hex digits).
 
 Written: every file a message of this node's log carries that this node holds whole, less those the peer's
 frontier says it holds already, less those above ``max_size`` if the person set one (a 4 GB stick, a video
-nobody asked for). Read: each file must be one a message of the receiving store carries (after the bundle's
-entries went in), of the size the message says, and its chunks must hash to its id; it moves into the blob
-store only then (``BlobStore.add_checked``: nothing half-written is left). A file on a stick is untrusted: it
-is opened without following links, and never read past the size its message states.
+nobody asked for). Read (and so an export's ``attachments/``, taken into an HQ archive): each file must be one
+a message of the receiving store carries (after the entries went in), of the size the message says, and its
+chunks must hash to its id; it moves into the blob store only then (``BlobStore.add_checked``: nothing
+half-written is left). A file on a stick is untrusted: it is opened without following links, and never read
+past the size its message states.
 """
 
 from __future__ import annotations
@@ -103,14 +104,19 @@ class FilesRead:
 
 def import_files(store: Store, blobs: BlobStore, bundle: Path, *, progress: Progress | None = None) -> FilesRead:
     """Take in the files beside ``bundle`` that this store's messages carry, each checked chunk by chunk."""
+    return take_files(store, blobs, files_dir(bundle), progress=progress)
+
+
+def take_files(store: Store, blobs: BlobStore, folder: Path, *, progress: Progress | None = None) -> FilesRead:
+    """Take in the files of ``folder`` (each named by its blob id: a bundle's ``BUNDLE.files/``, an export's
+    ``attachments/``) that this store's messages carry, each checked chunk by chunk on its way in."""
     progress = progress or Progress.silent()
-    folder = files_dir(bundle)
     result = FilesRead()
     if not folder.is_dir():
         return result
     names = sorted(p.name for p in folder.iterdir())
     wanted = {f.blob: f for f in Views(store).files_of([bytes.fromhex(n) for n in names if _BLOB_NAME.fullmatch(n)])}
-    progress.stage(f"checking {len(names)} files beside the bundle", len(names))
+    progress.stage(f"checking {len(names)} files in {folder.name}/", len(names))
     for name in names:
         progress.advance()
         file = wanted.get(bytes.fromhex(name)) if _BLOB_NAME.fullmatch(name) else None
