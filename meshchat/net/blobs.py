@@ -192,24 +192,30 @@ class BlobExchange:
         length = self.disk.part_length(blob, part)
         if assignment is None or assignment.link is not link or length is None:
             return None  # sent before our cancel reached the peer: not ours to keep
-        arriving = self._parts.get((blob, part))
-        if arriving is None or arriving.key != key:
-            arriving = self._parts[(blob, part)] = _Part(key)
-        kept = len(arriving.data)
         end = piece.offset + len(piece.data)
-        if piece.offset > kept:  # a cancel and a new ask crossed, or a cut: ask for the part again from its start
-            del self._parts[(blob, part)]
-            self.fetcher.restart(blob, part)
-            return None
         if end > length:
             return f"the peer sent more of a part than it holds ({end} of {length} bytes)"
-        if end > kept:
-            arriving.data += piece.data[kept - piece.offset :]
-        self.fetcher.received(link, blob, part, len(arriving.data), len(piece.data))
-        if len(arriving.data) < length:
-            return None
-        del self._parts[(blob, part)]
-        result = await self.disk.store_part(blob, part, bytes(arriving.data))
+        arriving = self._parts.get((blob, part))
+        if piece.offset == 0 and end == length:  # the whole part in one piece (on a LAN): no copy
+            self._parts.pop((blob, part), None)
+            self.fetcher.received(link, blob, part, length, length)
+            data = piece.data
+        else:
+            if arriving is None or arriving.key != key:
+                arriving = self._parts[(blob, part)] = _Part(key)
+            kept = len(arriving.data)
+            if piece.offset > kept:  # a cancel and a new ask crossed, or a cut: ask for the part again from its start
+                del self._parts[(blob, part)]
+                self.fetcher.restart(blob, part)
+                return None
+            if end > kept:
+                arriving.data += piece.data[kept - piece.offset :]
+            self.fetcher.received(link, blob, part, len(arriving.data), len(piece.data))
+            if len(arriving.data) < length:
+                return None
+            del self._parts[(blob, part)]
+            data = bytes(arriving.data)
+        result = await self.disk.store_part(blob, part, data)
         if result.bad is not None:
             self.fetcher.part_failed(link, blob, part)
             return f"the peer sent a bad part of a file ({result.bad})"

@@ -305,21 +305,21 @@ class Link:
             self._pump()
 
     async def _take_pieces(self) -> None:
-        """Pieces of files, to the blob exchange in order; each acknowledged (Got) once it was taken."""
+        """Pieces of files, to the blob exchange in order; each acknowledged (Got) as soon as it was taken, so
+        the peer sends the next while a chunk is written (acknowledged together, the window stood still)."""
         while True:
             await self._pieces_ready.wait()
             self._pieces_ready = trio.Event()
             pieces, self._pieces = self._pieces, []
-            if not pieces:
-                continue
-            if self.blobs is not None:
-                reason = await self.blobs.received(self, pieces)
-                if reason is not None:
-                    raise LinkEnded(reason)
-            if self.conn.state is not ConnectionState.SYNCING:
-                return
-            self.conn.pieces_processed(len(pieces))
-            self._pump()
+            for piece in pieces:
+                if self.blobs is not None:
+                    reason = await self.blobs.received(self, [piece])
+                    if reason is not None:
+                        raise LinkEnded(reason)
+                if self.conn.state is not ConnectionState.SYNCING:
+                    return
+                self.conn.pieces_processed(1)
+                self._pump()
 
     async def _watchdog(self) -> None:
         settings = self.settings

@@ -34,7 +34,7 @@ from enum import IntEnum
 
 from meshchat.log.attachments import CHUNK_SIZE, HASH_SIZE, MAX_CHUNKS
 from meshchat.proto.errors import LocalProtocolError, RemoteProtocolError
-from meshchat.proto.pacing import PIECES, Pacer
+from meshchat.proto.pacing import BATCH_TIME, PIECES, Pacer
 
 MAX_BLOBS = 1024  # blobs named in one Ask, Have or Fetch
 MAX_PARTS = 4096  # parts named in one Fetch, all blobs together
@@ -381,7 +381,10 @@ class BlobLane:
         blob, serving = next(iter(self._serving.items()))
         self._serving.move_to_end(blob)  # blobs take turns, a piece each
         part, offset = serving.parts[0]
-        size = max(MIN_PIECE, min(pacer.batch, room, MAX_PIECE))
+        # A batch's time of the link, as entries, but not capped as an entries batch is (that cap is the cost
+        # of decoding entries on the receiver's UI thread; a piece costs nothing to decode): a whole chunk
+        # per piece on a LAN.
+        size = max(MIN_PIECE, min(int(pacer.rate * BATCH_TIME), room, MAX_PIECE))
         self._request = NeedPart(blob, part, offset, size)
         return self._request
 
