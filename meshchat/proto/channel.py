@@ -6,9 +6,11 @@ big-endian counter: 0 for the first frame in that direction, then 1, 2, ... The 
 a frame that is altered, dropped, replayed or reordered fails to open, and the link ends.
 
 The first byte of every plaintext says what it is, so one kind can never be read as another:
-``AUTH`` (the handshake's identity proofs), ``SYNC`` (one sync message, compressed: see ``compression``) and
-``CLOSE`` (an authenticated end: the reason follows as UTF-8; it tells a clean close from a cut). ``DATA``
-carried an uncompressed sync message of link protocol v1; a v2 node refuses it with a clear reason.
+``AUTH`` (the handshake's identity proofs), ``SYNC`` (one sync message, compressed: see ``compression``),
+``PIECE`` (one Piece of a file, not compressed: files are photos, PDFs and archives, compressed already, and
+zstd spent a tenth of a link's time failing to shrink them) and ``CLOSE`` (an authenticated end: the reason
+follows as UTF-8; it tells a clean close from a cut). ``DATA`` carried an uncompressed sync message of link
+protocol v1; a v2 node refuses it with a clear reason.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Kind(IntEnum):
     DATA = 2  # link protocol v1: refused
     CLOSE = 3
     SYNC = 4
+    PIECE = 5
 
 
 class SecureChannel:

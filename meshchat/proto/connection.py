@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import Enum, auto
 
 from meshchat.proto import messages
-from meshchat.proto.blobs import NeedPart
+from meshchat.proto.blobs import NeedPart, Piece
 from meshchat.proto.channel import Kind, SecureChannel, close_reason
 from meshchat.proto.compression import StreamCompressor, StreamDecompressor
 from meshchat.proto.errors import LocalProtocolError, RemoteProtocolError
@@ -115,6 +115,12 @@ class Connection:
         kind, body = self._channel.open(payload)
         if kind is Kind.SYNC:
             self._session.receive(messages.decode(self._decompressor.decompress(body), self._team_id))
+            return None
+        if kind is Kind.PIECE:
+            message = messages.decode(body, self._team_id)
+            if type(message) is not Piece:
+                raise RemoteProtocolError("a PIECE frame carries a Piece")
+            self._session.receive(message)
             return None
         if kind is Kind.CLOSE:
             return self._end(close_reason(body), clean=True)
@@ -248,4 +254,7 @@ class Connection:
             return
         seal, encode, compress, team = self._channel.seal, messages.encode, self._compressor.compress, self._team_id
         for message in self._session.outgoing():
-            self._out.append(seal(Kind.SYNC, compress(encode(message, team))))
+            if type(message) is Piece:  # outside the compressed stream: files are mostly compressed already
+                self._out.append(seal(Kind.PIECE, encode(message, team)))
+            else:
+                self._out.append(seal(Kind.SYNC, compress(encode(message, team))))
