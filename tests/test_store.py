@@ -10,10 +10,11 @@ import pytest
 
 from meshchat.identity import Identity
 from meshchat.log.entry import SIGNING_CONTEXT, sign_entry
+from meshchat.profile import Profile
 from meshchat.store import Outcome, Store
 from meshchat.store.queries import Cursor, Views
 from meshchat.store.schema import SCHEMA_VERSION
-from meshchat.testing import TestTeam
+from meshchat.testing import TestTeam, team_homes
 
 StoreFor = Callable[..., Store]
 
@@ -328,3 +329,28 @@ def test_a_schema_3_store_gains_the_files_of_its_posts(tmp_path: Path, team: Tes
         assert Views(store).files_since(last) == (last, [])
         row = store.connection.execute("SELECT room, entry_id, author, seq FROM v_files").fetchone()
         assert row == (team.room, post.id, member.key, post.seq)
+
+
+def test_a_commit_while_the_caches_reload_is_not_missed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader reloads its caches when another connection (the node's writer) committed. A control entry
+    committed while that reload runs, after it checked the membership's inputs, must not be taken as seen: the
+    node kept showing a newcomer nameless (tests/test_admission.py, a landing under load)."""
+    (home,) = team_homes(tmp_path, 1)
+    with Profile.open(home) as reader, Profile.open(home) as writer:
+        assert reader.store.membership.display_name(reader.me) != "Renamed"  # evaluated, and kept
+        writer.post("general", "an ordinary entry: the reader reloads, keeping the membership")
+        checked = Store._membership_inputs
+        renamed = False
+
+        def inputs_then_a_commit(store: Store) -> tuple[int, int]:
+            nonlocal renamed
+            found = checked(store)
+            if store is reader.store and not renamed:
+                renamed = True
+                writer.set_profile("Renamed")  # the writer thread commits right after the reader looked
+            return found
+
+        monkeypatch.setattr(Store, "_membership_inputs", inputs_then_a_commit)
+        reader.store.head(reader.me)  # the reload, with the commit in the middle of it
+        assert renamed
+        assert reader.store.membership.display_name(reader.me) == "Renamed"

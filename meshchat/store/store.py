@@ -242,7 +242,12 @@ class Store:
 
     def _reload(self, *, keep_membership: bool = False) -> None:
         """Reload the caches from the database. ``keep_membership``: keep the evaluated membership if what
-        it was evaluated from (the control entries and the forks) has not changed."""
+        it was evaluated from (the control entries and the forks) has not changed.
+
+        The data version is read first: a commit by another connection while the caches are read (the node's
+        writer, in its thread) then leaves it changed, and the next look reloads again. Read last, it would
+        count that commit as seen, and a membership kept from before it would stay stale until the next one."""
+        data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
         rows = self._conn.execute("SELECT ix, key, seq, id, clock FROM authors").fetchall()
         self.author_ix = {key: ix for ix, key, _, _, _ in rows}
         self.heads_cache = {key: Head(seq, id_, clock) for _, key, seq, id_, clock in rows if seq > 0}
@@ -254,7 +259,7 @@ class Store:
         self.quarantine_may_hold = bool(self._conn.execute("SELECT EXISTS (SELECT 1 FROM quarantine)").fetchone()[0])
         expected = decode_expected(self.get_local(EXPECTED_KEY))
         self.own_expected = {expected[0]: expected[1:]} if expected else {}
-        self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        self._data_version = data_version
         self.generation += 1
 
     def _refresh(self) -> None:
