@@ -197,10 +197,10 @@ def hello_keys(profile: Profile) -> dict[bytes, bytes]:
     }
 
 
-def admit_newcomer(profile: Profile, newcomer: bytes, invite_pk: bytes, now_ms: int) -> str | None:
-    """The issuer's node, at the handshake: admit ``newcomer``, who proved it holds the invite ``invite_pk``,
-    by writing ``member.admit`` with our current network key sealed to it. Returns ``None`` when the newcomer
-    is in, or the reason it is refused (the rules' words: ``invite was already used`` ...)."""
+def newcomer_refusal(profile: Profile, newcomer: bytes, invite_pk: bytes, now_ms: int) -> str | None:
+    """Why the issuer's node may not admit ``newcomer``, who proved it holds the invite ``invite_pk`` (the
+    rules' words: ``invite was already used`` ...); ``None`` if it may, or is in already. Reads only: the
+    handshake asks it, and the node's writer then admits (:func:`admit_newcomer`)."""
     membership = profile.store.membership
     invite = membership.invites.get(invite_pk)
     if invite is None or invite.issuer != profile.me:
@@ -208,8 +208,14 @@ def admit_newcomer(profile: Profile, newcomer: bytes, invite_pk: bytes, now_ms: 
     member = membership.members.get(newcomer)
     if member is not None:  # admitted earlier (its link broke before the admission reached it), or added by key
         return None if member.role is not None else "removed from the team"
-    reason = invite.refusal(now_ms)
-    if reason is not None:
+    return invite.refusal(now_ms)
+
+
+def admit_newcomer(profile: Profile, newcomer: bytes, invite_pk: bytes, now_ms: int) -> str | None:
+    """Admit ``newcomer`` (see :func:`newcomer_refusal`) by writing ``member.admit`` with our current network
+    key sealed to it, unless it is in already. Returns ``None`` when the newcomer is in, or why it is not."""
+    reason = newcomer_refusal(profile, newcomer, invite_pk, now_ms)
+    if reason is not None or newcomer in profile.store.membership.members:
         return reason
     sealed = seal_network_key(profile.network_key, [newcomer]).get(newcomer)
     if sealed is None:

@@ -19,10 +19,11 @@ feeds :meth:`Node.add_peer` / :meth:`Node.remove_peer`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -137,6 +138,8 @@ class Node:
             on_problem=lambda message: self.publish(NodeProblem(message)),
             on_damaged=self._store_damaged,
             on_own_behind=self._check_own_log,
+            background=self._background,
+            end_links=self._end_links,
         )
         self._writing_paused: str | None = None  # why own writes are refused now
         self._writing_state = (False, False)  # (paused, forked), as last announced
@@ -325,8 +328,13 @@ class Node:
         reason = event.reason.removeprefix("refused: ")
         if reason in INVITE_REFUSALS.values() and self.profile.pending_invite() is not None:
             self._told_refusal = True  # at the issuer's door: final, the issuer's rules
-            self._write_soon(lambda p: p.record_invite_refusal(reason))
-            self._invite_refused(reason)
+
+            async def record_then_tell() -> None:  # told once recorded: a post the person then tries is refused
+                with contextlib.suppress(MeshchatError):  # announced by _write; the person is told all the same
+                    await self._write(lambda p: p.record_invite_refusal(reason))
+                self._invite_refused(reason)
+
+            self._background(record_then_tell)
         elif reason.removeprefix("not a member: ") in INVITE_REFUSALS.values() and self._admitted_by_invite():
             # Our admission lost to a revocation that came first; the peer that knows it will not sync it to us.
             self._told_refusal = True
@@ -755,18 +763,14 @@ class Node:
             self._membership = None  # the write may have changed it; readers ask the store again
             self.wake()
 
-    def _write_soon(self, write: Callable[[Profile], object]) -> None:
-        """A write nobody waits for (from a callback that cannot await): made by the writer in the background;
-        a failure is logged and announced."""
+    def _end_links(self, keys: Iterable[bytes], reason: str) -> None:
+        self.network.end_links(keys, reason)  # the network is made after the replica it serves
+
+    def _background(self, errand: Callable[[], Awaitable[None]]) -> None:
+        """Run ``errand`` in the node's nursery: for callbacks that cannot await (the replica's, a link's) and
+        must still write through the writer. The errand catches what it expects itself."""
         assert self._nursery is not None, "the node is not running"
-
-        async def run() -> None:
-            try:
-                await self._write(write)
-            except MeshchatError as exc:
-                log.warning("a background write failed: %s", exc)
-
-        self._nursery.start_soon(run)
+        self._nursery.start_soon(errand)
 
     async def post(
         self,

@@ -1,10 +1,12 @@
 """The store's side of replication: what a link needs from the node (``meshchat.net.link.Replica``).
 
 Reads (frontiers, entries to send, admission checks) use the profile's store in the trio thread: they take
-microseconds to a few milliseconds. Received batches are stored by the node's one writer (``meshchat.writer``:
-a connection of its own, in a worker thread), so that the node (and a TUI in the same thread) stays responsive
+microseconds to a few milliseconds. Every write goes through the node's one writer (``meshchat.writer``: a
+connection of its own, in a worker thread), so that the node (and a TUI in the same thread) stays responsive
 while a large catch-up is stored; batches as small as a live push are stored in the trio thread, where a
-thread hop would cost more than the write.
+thread hop would cost more than the write. What the handshake and a peer's notes call for (admitting a
+newcomer, recording that a peer holds more of our own log) is decided here, in a read, and written by the
+writer in the background: the protocol's callbacks cannot wait.
 
 What we send is capped: a removed author's log up to its cut, a forked author's log up to the forked seq
 (the fork proof goes with it; see ``meshchat.proto.sync``).
@@ -13,13 +15,14 @@ What we send is capped: a removed author's log up to its cut, a forked author's 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from functools import partial
 
 import trio
 
 from meshchat.admission import admission_evidence, admit_peer
 from meshchat.identity import Identity
-from meshchat.invites import admit_newcomer, hello_keys
+from meshchat.invites import admit_newcomer, hello_keys, newcomer_refusal
 from meshchat.log.clock import wall_ms
 from meshchat.log.entry import Entry, decode_entry
 from meshchat.log.rules import Membership
@@ -45,7 +48,9 @@ FULL_DISK_RETRY_MAX_S = 30.0
 class StoreReplica:
     """``on_stored`` is called when a batch added entries, ``on_forks`` when it revealed a fork, ``on_problem``
     with a message for the user when the store cannot take a batch (a full disk), and ``on_damaged`` when the
-    store turns out to be damaged (after ``on_problem``): nothing more may be served from it."""
+    store turns out to be damaged (after ``on_problem``): nothing more may be served from it. ``background``
+    runs a write nobody can wait for (see the module's docstring) in the node's nursery; ``end_links`` ends the
+    links to these peers, with the reason."""
 
     def __init__(
         self,
@@ -57,6 +62,8 @@ class StoreReplica:
         on_problem: Callable[[str], None],
         on_damaged: Callable[[StoreDamagedError], None] = lambda exc: None,
         on_own_behind: Callable[[], None] = lambda: None,
+        background: Callable[[Callable[[], Awaitable[None]]], None],
+        end_links: Callable[[Iterable[bytes], str], None] = lambda keys, reason: None,
     ) -> None:
         self.profile = profile
         self.store = profile.store
@@ -66,6 +73,9 @@ class StoreReplica:
         self.on_damaged = on_damaged
         self.on_own_behind = on_own_behind
         self.writer = writer
+        self.background = background
+        self.end_links = end_links
+        self._own_expected = 0  # the furthest seq of our own log handed to the writer to record as expected
         # author -> (wall ms, peer) of the last batch that brought their entries (or came from that peer itself)
         self.heard: dict[bytes, tuple[int, bytes]] = {}
 
@@ -101,11 +111,25 @@ class StoreReplica:
                 return "not the node of the admin who issued our invite"
             return None
         if invite is not None:
-            reason = admit_newcomer(profile, peer_key, invite, wall_ms())
+            reason = newcomer_refusal(profile, peer_key, invite, wall_ms())
             if reason is None:
-                self.on_stored()  # the admission is a new entry of ours: push it, announce it
+                self.background(partial(self._admit, peer_key, invite))
             return reason
         return admit_peer(self.store, peer_key, evidence)
+
+    async def _admit(self, newcomer: bytes, invite_pk: bytes) -> None:
+        """The newcomer's ``member.admit``, by the writer (which checks again: a revocation or another use of
+        the code may have been stored meanwhile). It reaches the newcomer as any new entry of ours does; if it
+        cannot be written after all, the newcomer's link ends with the reason."""
+        try:
+            reason = await self.writer.run(lambda p: admit_newcomer(p, newcomer, invite_pk, wall_ms()))
+        except StoreError as exc:
+            self.on_problem(f"cannot admit a newcomer: {exc}")
+            reason = f"the issuer's node cannot admit you now: {exc}"
+        if reason is None:
+            self.on_stored()  # the admission is a new entry of ours: push it, announce it
+        else:
+            self.end_links([newcomer], reason)
 
     # ---- sending ---------------------------------------------------------------------------------------
 
@@ -126,10 +150,15 @@ class StoreReplica:
         They come back like any other author's entries: our frontier says how far we hold our own log."""
         me = self.profile.me
         seq = heads.get(me, 0)
-        if seq <= 0:
+        if seq <= self._own_expected or not self.store.own_news(me, seq):
             return
+        self._own_expected = seq
+        self.background(partial(self._expect_own, seq))
+
+    async def _expect_own(self, seq: int) -> None:
+        """Recorded by the writer, whose store is the one own writes go through: from then on they pause."""
         try:
-            behind = self.store.expect_own(me, seq, "peer")
+            behind = await self.writer.run(lambda p: p.store.expect_own(p.me, seq, "peer"))
         except StoreError as exc:  # busy or full: recorded in memory all the same (see Store.expect_own)
             log.warning("cannot record how far our own log reached: %s", exc)
             behind = True

@@ -12,9 +12,11 @@ from pathlib import Path
 import trio
 import trio.testing
 
+from meshchat.invites import InviteCode, create_invite, join_team
+from meshchat.log.rules import Role
 from meshchat.node import Node
 from meshchat.profile import STORE_FILE, Profile
-from meshchat.testing import loopback_config, running_node
+from meshchat.testing import link_nodes, loopback_config, running_node, team_homes, wait_until
 
 RESPONSIVE_S = 0.1  # the longest the trio loop may stall: a person notices beyond this
 
@@ -88,3 +90,33 @@ async def test_read_marks_count_at_once_and_survive_a_restart(tmp_path: Path) ->
         assert reopened.last_read(room) == 1234
     finally:
         reopened.close()
+
+
+async def test_an_admission_and_a_peer_holding_more_of_our_log_are_written_by_the_writer(
+    tmp_path: Path, mock_clock: trio.testing.MockClock
+) -> None:
+    """Both come from protocol callbacks that cannot wait (the handshake, a peer's notes), and were written on
+    the node's main connection, on the trio thread: a UI freeze while a catch-up holds the write lock. Now the
+    callback decides and the writer writes; the main connection writes nothing."""
+    (home,) = team_homes(tmp_path, 1)
+    with Profile.open(home) as founder:
+        code = InviteCode.decode(create_invite(founder, role="member").encode())
+    join_team(tmp_path / "bo", code, display_name="Bo").close()
+    async with (
+        running_node(home, loopback_config(listen=None)) as ana,
+        running_node(tmp_path / "bo", loopback_config(listen=None)) as bo,
+        trio.open_nursery() as nursery,
+    ):
+        main = ana.profile.store.connection
+        written_before = main.total_changes
+        link_nodes(nursery, bo, ana)
+        await wait_until(lambda: bo.membership.role_of(bo.me) is Role.MEMBER, what="Bo admitted")
+        assert ana.membership.role_of(bo.me) is Role.MEMBER
+        # A peer says it holds more of Ana's own log than her store does (a lost write-ahead log).
+        head = ana.profile.store.head(ana.me)
+        assert head is not None
+        ana.replica.peer_holds(bo.me, {ana.me: head.seq + 5})
+        await trio.testing.wait_all_tasks_blocked()
+        assert ana.writing_paused is not None and f"#{head.seq + 5}" in ana.writing_paused
+        assert main.total_changes == written_before, "the node's main connection wrote"
+        nursery.cancel_scope.cancel()

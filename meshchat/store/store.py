@@ -518,13 +518,18 @@ class Store:
         have = head.seq if head else 0
         return OwnGap(have, *expected) if have < expected[0] else None
 
-    def expect_own(self, author: bytes, seq: int, source: str) -> bool:
-        """Record that our own log reached ``seq`` elsewhere (``source``: see ``meshchat.store.own``). Returns
-        whether that leaves this store behind (and own writes paused) where it was not known to be before."""
+    def own_news(self, author: bytes, seq: int) -> bool:
+        """Whether our own log reaching ``seq`` elsewhere is news here: beyond what we hold of it and beyond
+        what we already expect back. (A read: the node's writer then records it with :meth:`expect_own`.)"""
         self._refresh()
         known = self.own_expected.get(author)
         head = self.heads_cache.get(author)
-        if (known is not None and known[0] >= seq) or (head is not None and head.seq >= seq):
+        return not ((known is not None and known[0] >= seq) or (head is not None and head.seq >= seq))
+
+    def expect_own(self, author: bytes, seq: int, source: str) -> bool:
+        """Record that our own log reached ``seq`` elsewhere (``source``: see ``meshchat.store.own``). Returns
+        whether that leaves this store behind (and own writes paused) where it was not known to be before."""
+        if not self.own_news(author, seq):
             return False
         try:
             with self._write():
