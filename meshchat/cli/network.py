@@ -299,13 +299,14 @@ async def _reach_inviter(home: Path, wait: float) -> bool | str:
         async with trio.open_nursery() as nursery:
             await nursery.start(node.run)
             outcome: bool | str = False
+            caught_up = False  # with the inviter's log: our admission may come with it, or just after
             with trio.move_on_after(wait):
                 async for event in events:
                     if isinstance(event, InviteRefused):
                         outcome = event.reason
                         break
-                    admitted = node.membership.role_of(node.me) is not None
-                    if admitted and isinstance(event, SyncProgress) and event.done:
+                    caught_up = caught_up or (isinstance(event, SyncProgress) and event.done)
+                    if caught_up and node.membership.role_of(node.me) is not None:
                         outcome = True
                         break
             if outcome is False and node.membership.role_of(node.me) is not None:
