@@ -19,6 +19,8 @@ from meshchat.node import Node, NodeConfig
 from meshchat.profile import Profile
 from meshchat.testing import loopback_config, room_texts, running_node, team_homes, wait_until
 
+pytestmark = pytest.mark.usefixtures("mock_clock")  # real sockets on 127.0.0.1, virtual time
+
 
 def config(peers: tuple[Address, ...] = ()) -> NodeConfig:
     return loopback_config(peers)
@@ -128,7 +130,7 @@ async def test_a_removed_member_is_shut_out_and_its_late_entries_refused(tmp_pat
         await wait_until(
             lambda: len(refusals()) == 2 and all("removed from the team" in e for e in refusals()), timeout=10
         )
-        for _ in range(100):  # and no attempt gets through meanwhile
+        for _ in range(100):  # and no attempt gets through meanwhile (a second of redials, in virtual time)
             assert removed.network.linked_keys() == []
             assert gone not in owner.network.linked_keys() and gone not in late.network.linked_keys()
             await trio.sleep(0.01)

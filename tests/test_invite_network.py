@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 import trio
 import trio.testing
 
-from meshchat import invites
+from meshchat import invites, replica
 from meshchat.events import InviteRefused, NodeEvent, NodeProblem
 from meshchat.identity import Identity
 from meshchat.invites import InviteCode, create_invite, join_team
@@ -31,6 +32,8 @@ from meshchat.proto.errors import RemoteProtocolError
 from meshchat.proto.events import HandshakeComplete
 from meshchat.proto.handshake import Credentials, Side, invite_hello_key
 from meshchat.testing import loopback_config, room_texts, running_node, team_homes, wait_until
+
+pytestmark = pytest.mark.usefixtures("mock_clock")  # real sockets on 127.0.0.1, virtual time
 
 
 def backdate(monkeypatch: pytest.MonkeyPatch, to: int) -> None:
@@ -119,7 +122,7 @@ async def test_a_revoked_or_expired_code_admits_no_one(
         if spent == "revoked":
             await ana.revoke_invite(code.invite_public_key.hex()[:8])
         else:
-            await trio.sleep(0.05)  # past its expiry, by the issuer's clock
+            monkeypatch.setattr(replica, "wall_ms", lambda: wall_ms() + 1_000)  # the issuer's clock: past it
         backdate(monkeypatch, made + 1)  # before the revocation, before the expiry
         thief = await joined(tmp_path / "thief", code, stack, "Thief")
         reason = {"revoked": "invite was revoked", "expired": "invite had expired"}[spent]
@@ -198,7 +201,7 @@ async def test_a_revoke_racing_an_admission_wins_if_first_and_the_key_moves_on(t
         code = InviteCode.decode(await ana.create_invite(role="member"))
         cy.profile.store.accept_batch(list(ana.profile.store.iter_raw()))
         await cy.revoke_invite(code.invite_public_key.hex()[:8])
-        await trio.sleep(0.01)  # the admission comes later, in real time and in the order
+        time.sleep(0.01)  # real time: the admission's wall clock comes later, and so its place in the order
         bo = await joined(tmp_path / "bo", code, stack, "Bo")
         await wait_until(lambda: bo.membership.role_of(bo.me) is Role.MEMBER)
         key_bo_got = bo.profile.network_key
@@ -208,7 +211,7 @@ async def test_a_revoke_racing_an_admission_wins_if_first_and_the_key_moves_on(t
         await wait_until(lambda: not stale_rotation(ana.membership) and not stale_rotation(cy.membership))
         await wait_until(lambda: ana.profile.network_key == cy.profile.network_key != key_bo_got)
         await wait_until(lambda: bo.me not in ana.network.linked_keys() and bo.network.linked_keys() == [])
-        for _ in range(50):  # and Bo's redials get nowhere
+        for _ in range(50):  # and Bo's redials get nowhere (0.5 s of them, in virtual time)
             assert bo.me not in ana.network.linked_keys() + cy.network.linked_keys()
             await trio.sleep(0.01)
 

@@ -36,7 +36,7 @@ async def main(victim_home: Path, source_home: Path) -> None:
                 entry = await victim.post("general", f"victim {i} " + "v" * 200)
                 print(entry.seq, entry.id.hex(), flush=True)
                 i += 1
-            await trio.sleep(0.02)  # between bursts: the link and the catch-up get the store's write lock
+            await trio.sleep(0.02)  # real time (a process the test kills): between bursts, the catch-up writes
 
 
 async def keep_writing(node: Node, prefix: str) -> None:

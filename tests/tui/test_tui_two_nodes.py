@@ -133,8 +133,7 @@ def test_a_refused_invite_is_said_plainly_with_why_and_what_to_do(tmp_path: Path
                 await node.revoke_invite(InviteCode.decode(made).invite_public_key.hex()[:8])
                 code.append(made)
                 ready.set()
-                while not stop.is_set():
-                    await trio.sleep(0.05)
+                await trio.to_thread.run_sync(stop.wait)  # until the app's side is done
 
         try:
             trio.run(main)
