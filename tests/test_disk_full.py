@@ -23,6 +23,7 @@ from meshchat.errors import DiskFullError
 from meshchat.events import NodeEvent, NodeProblem, PeerUp
 from meshchat.node import Node, NodeConfig
 from meshchat.profile import Profile
+from meshchat.store import Store
 from meshchat.testing import (
     author_home,
     link_nodes,
@@ -158,7 +159,11 @@ async def test_full_node_refuses_posts_but_serves_peers_then_resumes(tmp_path: P
                 await wait_until(lambda: peer.profile.store.count() == written, timeout=15)
                 # The peer writes; the full node cannot store it, and says so, but stays up.
                 await peer.post("general", "from the roomy peer")
-                await trio.sleep(0.5)
+                told: list[NodeEvent] = []
+                resumes = "catching up from peers resumes by itself once there is room"
+                await wait_until(
+                    lambda: any(isinstance(e, NodeProblem) and resumes in e.message for e in drain(problems, told))
+                )
                 # Space comes back: the node writes again and catches up with the peer.
                 filler.unlink()
                 link.cancel()
@@ -206,23 +211,42 @@ def disk_full(events: list[NodeEvent]) -> bool:
     return any(isinstance(e, NodeProblem) and "disk is full" in e.message for e in events)
 
 
+def checkpoints(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each checkpoint the node makes from now on succeeded (True) or the disk refused it (False)."""
+    outcomes: list[bool] = []
+    checkpoint = Store.checkpoint
+
+    def watched(store: Store) -> None:
+        try:
+            checkpoint(store)
+        except DiskFullError:
+            outcomes.append(False)
+            raise
+        outcomes.append(True)
+
+    monkeypatch.setattr(Store, "checkpoint", watched)
+    return outcomes
+
+
 async def test_a_failed_idle_checkpoint_on_a_full_disk_does_not_stop_the_node(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Posts wait in the write-ahead log until the node checkpoints when idle. On a full disk the checkpoint
     cannot grow the database file: the node must go on (the log keeps the posts) and checkpoint later."""
     monkeypatch.setattr(node_module, "IDLE_CHECKPOINT_S", 0.2)
+    made = checkpoints(monkeypatch)
     with small_disk(tmp_path / "disk") as disk:
         [home] = team_homes(disk, 1)
         async with running_node(home, loopback_config(listen=None)) as node:
             for i in range(50):
                 await node.post("general", f"in the log {i} " + "x" * 300)
             filler = fill(disk)
-            await trio.sleep(1.0)  # idle: the node checkpoints, and the full disk refuses
+            await wait_until(lambda: False in made, what="an idle checkpoint the full disk refuses")
             assert len(room_texts(node)) == 50
             filler.unlink()
             await node.post("general", "after space was freed")
-            await trio.sleep(0.5)  # idle again: this checkpoint succeeds
+            refused = len(made)
+            await wait_until(lambda: True in made[refused:], what="the next idle checkpoint, which succeeds")
             assert len(room_texts(node)) == 51
         with Profile.open(home) as profile:
             assert profile.store.integrity_check() == "ok"
@@ -235,6 +259,7 @@ async def test_a_full_disk_during_catch_up_neither_kills_the_node_nor_drops_the_
     """The disk fills while a node catches up. The node checkpoints when idle (here after 0.2 s), which a full
     disk refuses; it keeps running, keeps the link (no redial loop), and stores the rest once space is freed."""
     monkeypatch.setattr(node_module, "IDLE_CHECKPOINT_S", 0.2)
+    made = checkpoints(monkeypatch)
     with small_disk(tmp_path / "disk", "16m") as disk:
         full_home, source_home = backlog_homes(disk, tmp_path / "roomy", 6_000)
         async with running_node(source_home, loopback_config()) as source:
@@ -252,7 +277,7 @@ async def test_a_full_disk_during_catch_up_neither_kills_the_node_nor_drops_the_
                     ups = [e for e in full.peers() if e.state in ("syncing", "live")]
                     assert len(ups) == 1, full.peers()
                     # Idle on a full disk: the checkpoint fails and the link must stay as it is.
-                    await trio.sleep(2.0)
+                    await wait_until(lambda: False in made, what="an idle checkpoint the full disk refuses")
                     [status] = full.peers()
                     assert status.state in ("syncing", "live"), status
                     assert status.error == "", status
