@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
 from meshchat.events import NodeProblem
 from meshchat.identity import Identity
@@ -214,7 +215,7 @@ async def test_at_its_cap_a_host_s_oldest_half_open_connection_makes_room_at_onc
     async with trio.open_nursery() as nursery, serving(homes[0]) as a:
         limit = loopback_config().net.max_half_open_per_host
         stalled = [await raw_connection(a.listen_addresses[0]) for _ in range(limit)]
-        await trio.sleep(0.05)
+        await trio.testing.wait_all_tasks_blocked()  # the node took them all in: they are the older ones
         extra = await raw_connection(a.listen_addresses[0])
         assert await read_all(stalled[0], timeout=0.3) == b""  # well before the handshake deadline
         await wait_until(lambda: "to make room for one from 127.0.0.1" in caplog.text)

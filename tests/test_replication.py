@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
 from meshchat.events import EntriesAdded, ForkDetected, NodeEvent, PeerDown, PeerUp, SyncProgress
 from meshchat.identity import Identity
@@ -98,7 +99,7 @@ async def test_shutting_down_while_a_batch_is_being_stored(tmp_path: Path, caplo
     """The batch is stored (a worker thread cannot be interrupted), and the closed link does not then try
     to acknowledge it."""
     homes = team_homes(tmp_path, 2)
-    storing = trio.Event()
+    storing, stopped = trio.Event(), trio.Event()
     async with trio.open_nursery() as outer, running_node(homes[0]) as a:
         await a.post("general", "in flight at shutdown")
         async with running_node(homes[1]) as b:
@@ -108,14 +109,17 @@ async def test_shutting_down_while_a_batch_is_being_stored(tmp_path: Path, caplo
                 result = await accept(raws, peer_key)
                 storing.set()
                 with trio.CancelScope(shield=True):
-                    await trio.sleep(0.2)  # still "storing" while b shuts down
+                    await stopped.wait()  # still "storing" while b shuts down
                 return result
 
             b.replica.accept = slow_accept  # type: ignore[method-assign]
             link_nodes(outer, a, b)
             await storing.wait()
-        # b has shut down with the batch in hand
+        # b has shut down with the batch in hand; its link ends, and only then has the batch been stored
         outer.cancel_scope.cancel()
+        with trio.CancelScope(shield=True):
+            await trio.testing.wait_all_tasks_blocked()
+        stopped.set()
     with Profile.open(homes[1]) as profile:
         assert "in flight at shutdown" in [m.text for m in profile.views.messages(profile.room("general").room)]
     assert "protocol misuse" not in caplog.text
