@@ -13,6 +13,8 @@ from typing import Any
 
 import trio
 
+from meshchat.testing import wait_until
+
 VERSION = {"class": "VERSION", "release": "3.25", "rev": "3.25", "proto_major": 3, "proto_minor": 15}
 DEVICE = "/dev/ttyACM0"
 
@@ -51,8 +53,7 @@ class StandInGpsd:
 
     async def wait_for_watcher(self, connection: int = 1) -> None:
         """Until the ``connection``-th client (counting from 1) has asked to watch."""
-        while not any(number == connection for number, _ in self.watchers):
-            await trio.sleep(0.01)
+        await wait_until(lambda: any(number == connection for number, _ in self.watchers), 10, "a gpsd watcher")
 
     async def send(self, report: dict[str, Any]) -> None:
         await self.send_raw(json.dumps(report, separators=(",", ":")).encode() + b"\r\n")

@@ -102,7 +102,7 @@ async def test_a_node_joining_late_gets_the_file_from_a_third(tmp_path: Path) ->
         assert {p.peer.key for p in c.peers()} == {b.me}
 
 
-async def test_a_file_over_the_limit_waits_until_asked(tmp_path: Path) -> None:
+async def test_a_file_over_the_limit_waits_until_asked(tmp_path: Path, mock_clock: trio.testing.MockClock) -> None:
     homes = team_homes(tmp_path, 2)
     with Profile.open(homes[1]) as profile:
         BlobSettings(max_attach=10**8, auto_fetch=100_000).save(profile.store)
@@ -115,7 +115,7 @@ async def test_a_file_over_the_limit_waits_until_asked(tmp_path: Path) -> None:
         await wait_until(lambda: len([m for m in b.views.messages(b.profile.room("general").room) if m.files]) == 2)
         small_file, large_file = [m.files[0] for m in b.views.messages(b.profile.room("general").room) if m.files]
         await wait_until(lambda: b.file_state(small_file).here)
-        await trio.sleep(0.5)
+        await trio.sleep(60)  # virtual: a minute more, and the large file is still not fetched
         state = b.file_state(large_file)
         assert not state.here and not state.fetching and state.words() == "not fetched"
         await b.fetch_file(large_file)
@@ -123,7 +123,9 @@ async def test_a_file_over_the_limit_waits_until_asked(tmp_path: Path) -> None:
         assert b.blobs.path_of(large_file.blob).read_bytes() == data
 
 
-async def test_a_file_asked_for_from_the_command_line_is_fetched(tmp_path: Path) -> None:
+async def test_a_file_asked_for_from_the_command_line_is_fetched(
+    tmp_path: Path, mock_clock: trio.testing.MockClock
+) -> None:
     """``meshchat fetch`` (another process) leaves the request in the home; the running node takes it up."""
     homes = team_homes(tmp_path, 2)
     with Profile.open(homes[1]) as profile:
@@ -134,7 +136,7 @@ async def test_a_file_asked_for_from_the_command_line_is_fetched(tmp_path: Path)
         link_nodes(nursery, a, b)
         await wait_until(lambda: any(m.files for m in b.views.messages(b.profile.room("general").room)))
         file = _only_file(b)
-        await trio.sleep(0.3)
+        await trio.sleep(60)  # virtual: with automatic fetching off, nothing fetches it in a minute
         assert not b.file_state(file).fetching
         run_cli(homes[1], "fetch", file.blob.hex()[:12])
         await wait_until(lambda: b.file_state(file).here, timeout=10)

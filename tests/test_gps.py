@@ -80,7 +80,8 @@ async def test_a_node_reports_what_a_stand_in_gpsd_says_and_a_teammate_sees_it(t
             await gpsd.send(tpv(START.lat, START.lon))
             await wait_until(lambda: _seen(bo, ana) == [START], 10)
 
-            # Walking east, 20 m every 50 ms: reports come when 50 m were walked, never closer than 0.2 s.
+            # Walking east, 20 m every 50 ms: reports come when 50 m were walked, never closer than 0.2 s. Real
+            # time: the node reads gpsd in a worker thread, and stamps each fix with the wall clock.
             path = list(walk_east(START.lat, START.lon, 20.0, 30))
             for lat, lon in path:
                 await gpsd.send(tpv(lat, lon))

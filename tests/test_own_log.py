@@ -229,7 +229,7 @@ def test_kill_9_and_a_lost_wal_file_black_box(tmp_path: Path) -> None:
                         if posted.returncode == 0:
                             break
                         assert "writing is paused" in posted.stderr, posted.stderr
-                        await trio.sleep(0.2)
+                        await trio.sleep(0.2)  # the person tries again: each try must be refused for this reason
                 await wait_until(lambda: "after the crash" in room_texts(founder), timeout=20)
                 assert own_head(founder, member_key) == 6 and founder.forked_authors() == {}
             finally:
