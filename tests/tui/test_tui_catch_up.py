@@ -30,7 +30,7 @@ class LoopStalls:
         loop = asyncio.get_running_loop()
         while True:
             before = loop.time()
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.005)  # real time is what is measured: how late the loop wakes us
             self.longest = max(self.longest, loop.time() - before - 0.005)
 
 
@@ -63,7 +63,7 @@ def test_keys_show_at_once_and_a_post_goes_out_during_a_100k_catch_up(catch_up: 
                 pilot.app.post_message(events.Key(name, char))  # as the terminal driver delivers a key
                 while composer.value != TEXT[:typed]:
                     assert loop.time() - sent < 5, f"the key {char!r} never showed"
-                    await asyncio.sleep(0.001)
+                    await asyncio.sleep(0.001)  # real time: the key's latency, to the millisecond
                 latencies.append(loop.time() - sent)
                 await asyncio.sleep(0.02)  # a fast typist: ~40 keys a second
             held_after_typing.append(store.count())

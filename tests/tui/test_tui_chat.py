@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.pilot import Pilot
-from tui_helpers import drive, type_text, until
+from tui_helpers import drive, palette_offers, type_text, until
 from tui_scene import GENERAL, Scene
 
 from meshchat.profile import Profile
@@ -178,7 +178,7 @@ def test_the_command_palette_opens_a_room(scene: Scene, home: Path) -> None:
         await pilot.press("f2")
         await pilot.press("ctrl+p")
         await type_text(pilot, "logistics")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: palette_offers(pilot, "logistics"), "the palette to offer the room")
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen), "back in the chat")
         await until(pilot, lambda: any("Diesel for 6 hours" in t for t in shown(pilot)), "the room")

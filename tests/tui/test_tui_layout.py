@@ -63,7 +63,8 @@ def test_toasts_never_cover_the_composer(scene: Scene, home: Path) -> None:
             await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
             for i in range(3):
                 pilot.app.notify(f"Something happened, number {i}, with words enough to take two lines here")
-            await pilot.pause(0.3)
+            await until(pilot, lambda: len(pilot.app.screen.query(Toast)) == 3, "the three toasts")
+            await pilot.pause()  # and laid out
             composer = pilot.app.screen.query_one("#composer").region
             toasts = [t.region for t in pilot.app.screen.query(Toast)]
             assert toasts and all(not t.overlaps(composer) for t in toasts), (toasts, composer)

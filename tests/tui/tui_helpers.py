@@ -35,7 +35,8 @@ def drive(
 
 
 async def until(pilot: Pilot[int], condition: Callable[[], object], what: str = "", timeout: float = 5.0) -> None:
-    """Wait until ``condition()`` holds, letting the app (and the node on trio) run meanwhile."""
+    """Wait until ``condition()`` holds, letting the app (and the node on trio) run meanwhile: the Textual
+    flavour of ``meshchat.testing.wait_until`` (the app runs on asyncio; each poll lets it process messages)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not condition():
@@ -65,3 +66,14 @@ async def burst(pilot: Pilot[int], keys: str | list[str]) -> None:
         pilot.app.post_message(events.Key(name, char if len(char) == 1 else None))
     await pilot.pause()
     await pilot.pause()
+
+
+def palette_offers(pilot: Pilot[int], words: str) -> bool:
+    """Whether the command palette is open and one of the commands it offers names ``words``."""
+    from textual.command import CommandList, CommandPalette
+
+    screen = pilot.app.screen
+    if not isinstance(screen, CommandPalette):
+        return False
+    commands = screen.query_one(CommandList)
+    return any(words in str(option.prompt) for option in commands.options)
