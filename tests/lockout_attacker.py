@@ -22,7 +22,7 @@ async def hold(host: str, port: int, source: str, stats: dict[str, int]) -> None
             await sock.bind((source, 0))
             await sock.connect((host, port))
         except OSError:
-            await trio.sleep(0.05)
+            await trio.sleep(0.05)  # real time (a process in a namespace): try that connection again
             continue
         stream = trio.SocketStream(sock)
         stats["open"] += 1
@@ -44,7 +44,7 @@ async def main(host: str, port: int, per_address: int, seconds: float, sources: 
                 for _ in range(per_address):
                     nursery.start_soon(hold, host, port, source, stats)
             while True:
-                await trio.sleep(1)
+                await trio.sleep(1)  # real time: what the attack holds, once a second, for the test to read
                 print(json.dumps(stats), flush=True)
 
 

@@ -209,9 +209,7 @@ async def test_a_cut_transfer_resumes_where_it_stopped(tmp_path: Path, mock_cloc
         assert 2 <= held < file.chunks, held
         await trio.sleep(2)
         second = link_nodes(nursery, a, b, rate=rate)
-        with trio.fail_after(60):
-            while not b.file_state(file).here:
-                await trio.sleep(0.5)
+        await wait_until(lambda: b.file_state(file).here, timeout=60, what="the whole file")
         assert b.blobs.path_of(file.blob).read_bytes() == data
         carried = first.b_end.incoming.carried + second.b_end.incoming.carried
         assert carried < len(data) + 2 * CHUNK_SIZE, f"{carried:,} bytes carried for {len(data):,}"
@@ -231,9 +229,7 @@ async def test_a_message_goes_ahead_of_a_file_on_a_slow_link(
             await trio.sleep(20)
             posted = trio.current_time()
             entry = await a.post("general", f"need water at the school #{k}")
-            with trio.fail_after(60):
-                while (head := b.profile.store.head(a.me)) is None or head.seq < entry.seq:
-                    await trio.sleep(0.05)
+            await wait_until(lambda e=entry: (h := b.profile.store.head(a.me)) is not None and h.seq >= e.seq, 60)
             waits.append(trio.current_time() - posted)
         file = _only_file(b)
         state = b.file_state(file)

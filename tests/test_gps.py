@@ -89,7 +89,7 @@ async def test_a_node_reports_what_a_stand_in_gpsd_says_and_a_teammate_sees_it(t
             end = Point.degrees(*path[-1])
             for _ in range(30):  # standing there, a fix every 50 ms: reported as moved, or as "still here"
                 await gpsd.send(tpv(end.lat, end.lon))
-                await trio.sleep(0.05)
+                await trio.sleep(0.05)  # real time, as above
             await wait_until(lambda: _seen(bo, ana) == [end], 10)
             track = bo.views.track(ana.me).fixes
             assert 4 <= len(track) <= 2 + 60 * 0.05 / 0.2 + 3, len(track)

@@ -26,6 +26,7 @@ from meshchat.testing import (
     running_node,
     synthetic_history,
     team_homes,
+    wait_until,
 )
 
 CONFIG = NodeConfig(discovery=False, poll_interval=0.05)
@@ -66,9 +67,7 @@ async def test_catching_up_from_three_peers_costs_about_what_one_does(
     for name, home, count in (("one", one, 1), ("three", three, 3)):
         async with nodes_on([home, *sources[:count]]) as (nursery, (b, *peers)):
             links = [link_nodes(nursery, b, peer) for peer in peers]
-            with trio.fail_after(600):
-                while b.profile.store.count() < len(raws):
-                    await trio.sleep(0.05)
+            await wait_until(lambda: b.profile.store.count() >= len(raws), timeout=600, what="the catch-up")
             await until_quiet(links)
             received[name] = sum(link.a_end.incoming.carried for link in links)
             statuses = b.peers()
@@ -94,9 +93,7 @@ async def test_duplicates_received_are_counted_and_shown(tmp_path: Path, mock_cl
 
         b.replica.sync_start = forgetful_start  # type: ignore[method-assign]
         link_nodes(nursery, a, b)
-        with trio.fail_after(30):
-            while not b.peers() or b.peers()[0].duplicates_in < 20:
-                await trio.sleep(0.05)
+        await wait_until(lambda: b.peers() and b.peers()[0].duplicates_in >= 20, timeout=30, what="duplicates")
         (status,) = b.peers()
         assert status.duplicates_in >= 20 and status.bytes_in > 0 and status.bytes_out > 0
 
@@ -121,9 +118,7 @@ async def test_a_full_mesh_delivers_each_entry_about_once_per_node(
                 sizes.append(len(entry.raw))
                 await trio.sleep(rng.uniform(0.05, 0.3))
         target = nodes[0].profile.store.count()
-        with trio.fail_after(60):
-            while any(node.profile.store.count() < target for node in nodes):
-                await trio.sleep(0.05)
+        await wait_until(lambda: all(node.profile.store.count() >= target for node in nodes), timeout=60)
         await until_quiet(links)
         carried = sum(link.a_end.incoming.carried + link.b_end.incoming.carried for link in links) - before
         per_message_per_node = carried / (n * posts) / n

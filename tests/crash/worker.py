@@ -44,7 +44,7 @@ async def keep_writing(node: Node, prefix: str) -> None:
     while True:
         await node.post("general", f"{prefix} {i}")
         i += 1
-        await trio.sleep(0.005)
+        await trio.sleep(0.005)  # real time (a process the test kills): the peer's steady trickle
 
 
 if __name__ == "__main__":
