@@ -24,7 +24,7 @@ from typing import Any
 
 import trio
 
-from meshchat.net.peers import parse_address
+from meshchat.net.address import parse_address
 from meshchat.node import Node, NodeConfig
 
 

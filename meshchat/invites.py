@@ -37,7 +37,7 @@ from meshchat.log.codec import DecodeError, pack, unpack
 from meshchat.log.kinds import ROLES
 from meshchat.log.netkeys import seal_network_key
 from meshchat.log.rules import Invite
-from meshchat.net.peers import parse_address
+from meshchat.net.address import parse_address
 from meshchat.profile import PendingInvite, Profile, ProfileError
 from meshchat.proto.handshake import invite_hello_key
 

@@ -66,8 +66,9 @@ from meshchat.log.netkeys import rotation_reason
 from meshchat.log.positions import Fix, Report
 from meshchat.log.rules import INVITE_REFUSALS, Membership, Role, invitable_roles, role_allows
 from meshchat.log.views import Message, Outsider
+from meshchat.net.address import Address, format_address
 from meshchat.net.discovery import Discovery, DiscoveryEvent, PeerSeen, interface_addresses
-from meshchat.net.peers import Address, NetSettings, PeerManager, format_address
+from meshchat.net.peers import NetSettings, PeerManager
 from meshchat.net.topology import Neighbourhood, Steps
 from meshchat.profile import Location, Profile, ProfileError
 from meshchat.replica import StoreReplica

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from meshchat.errors import UserError, excerpt
-from meshchat.net.peers import Address, parse_address
+from meshchat.net.address import Address, parse_address
 
 CONFIG_FILE = "config.toml"
 DEFAULT_LISTEN = "0.0.0.0:7766"  # a node serves every interface unless told otherwise

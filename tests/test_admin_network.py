@@ -14,7 +14,7 @@ from meshchat.identity import Identity
 from meshchat.log import netkeys
 from meshchat.log.netkeys import stale_rotation
 from meshchat.log.rules import Role
-from meshchat.net.peers import Address
+from meshchat.net.address import Address
 from meshchat.node import Node, NodeConfig
 from meshchat.profile import Profile
 from meshchat.testing import loopback_config, room_texts, running_node, team_homes, wait_until

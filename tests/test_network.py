@@ -15,7 +15,7 @@ from meshchat.events import NodeProblem
 from meshchat.identity import Identity
 from meshchat.invites import InviteCode, join_team
 from meshchat.log.rules import Role
-from meshchat.net.peers import Address, format_address
+from meshchat.net.address import Address, format_address
 from meshchat.node import Node
 from meshchat.profile import Profile
 from meshchat.proto.connection import Connection

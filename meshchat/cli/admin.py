@@ -80,7 +80,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
         raise ProfileError("usage: meshchat invite [--role ROLE] [--expires 24h] | meshchat invite revoke ID")
     from meshchat.invites import create_invite, reachable_addresses
     from meshchat.log.codec import unpack
-    from meshchat.net.peers import parse_address
+    from meshchat.net.address import parse_address
     from meshchat.node import LISTEN_KEY
 
     ttl = DEFAULT_TTL_MS if args.expires is None else parse_duration(args.expires)

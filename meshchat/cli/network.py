@@ -115,7 +115,7 @@ def add_gps_options(p: argparse.ArgumentParser) -> None:
 def gps_settings(args: argparse.Namespace) -> GpsSettings | None:
     """What :func:`add_gps_options` asked for; numbers that make no sense are a clear error."""
     from meshchat.gps import GPSD_PORT, GpsSettings, ReportPolicy
-    from meshchat.net.peers import parse_address
+    from meshchat.net.address import parse_address
 
     if args.gps is None:
         return None

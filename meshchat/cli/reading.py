@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from meshchat.export.archive import Home
-from meshchat.export.errors import ExportError
 from meshchat.profile import STORE_FILE, Profile, ProfileError, TeamReader
 
 
@@ -23,11 +21,14 @@ def open_reader(args: argparse.Namespace) -> Iterator[TeamReader]:
     """The home's own team (a member's profile), or with ``--team`` one team of an HQ archive. An archive
     that holds exactly one team needs no ``--team``."""
     team = getattr(args, "team", None)
-    home = Home(args.home)
     if team is None and (args.home / STORE_FILE).exists():
         with Profile.open(args.home) as profile:
             yield profile
         return
+    from meshchat.export.archive import Home  # an HQ archive: only then
+    from meshchat.export.errors import ExportError
+
+    home = Home(args.home)
     try:
         if team is None:
             teams = home.teams()

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from meshchat.events import PeerStatus
-from meshchat.export.archive import TeamStore, Verification
 from meshchat.log.codec import Value
 from meshchat.log.rules import Invite, Member
 from meshchat.log.views import Checkin, FieldChange, Message, Room, TrackedObject
 from meshchat.store.queries import SearchHit
+
+if TYPE_CHECKING:  # the network and the HQ archive are not imported for a command that reads a room
+    from meshchat.events import PeerStatus
+    from meshchat.export.archive import TeamStore, Verification
 
 JSON = dict[str, Any]
 NameOf = Callable[[bytes], str]
@@ -204,6 +206,8 @@ def peer(p: PeerStatus) -> JSON:
 
 def team(t: TeamStore, verification: Verification | None) -> JSON:
     """A team whose log an HQ archive (or a member's home) holds, and how its imports verified."""
+    from meshchat.export.archive import Verification
+
     v = verification or Verification()
     return {
         "team": t.team_id.hex(),

@@ -56,7 +56,7 @@ def cmd_tak(args: argparse.Namespace) -> int:
 
 
 def target_of(args: argparse.Namespace) -> Target:
-    from meshchat.net.peers import parse_address
+    from meshchat.net.address import parse_address
     from meshchat.tak.transport import TakMulticast, TakServer, tls_context
 
     if args.multicast is not None:

@@ -1,5 +1,6 @@
 """The network shell, trio only: thin drivers around the pure protocol in ``meshchat.proto``.
 
+- ``address``: ``host:port`` as text, read and written (plain functions, no trio).
 - ``link``: one link: pumps a trio stream through a protocol ``Connection`` (reader, writer, ingest and
   watchdog tasks); talks to the node only through the ``Replica`` protocol.
 - ``peers``: the peer manager: listener with limits on half-open connections, dialers with jittered

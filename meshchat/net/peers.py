@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 
 import trio
 
-from meshchat.errors import excerpt
 from meshchat.events import (
     FoundBy,
     LinkRefused,
@@ -38,6 +37,7 @@ from meshchat.events import (
     PeerUp,
     SyncProgress,
 )
+from meshchat.net.address import Address, format_address
 from meshchat.net.blobs import BlobExchange
 from meshchat.net.link import Link, LinkEnded, LinkSettings, Replica, SyncStart
 from meshchat.proto.handshake import Side
@@ -46,7 +46,6 @@ from meshchat.proto.sync import ForkProof
 
 log = logging.getLogger(__name__)
 
-Address = tuple[str, int]
 MAX_CLOSED_RECORDS = 32  # ended incoming links kept for the peers screen
 PROGRESS_INTERVAL = 0.25  # at most this often a SyncProgress per link
 STEER_INTERVAL = 0.25  # how often sources that are late or stalled are looked for
@@ -62,28 +61,6 @@ class NetSettings:
     max_half_open_per_host: int = 4
     max_half_open: int = 64
     retire_after: float = 10.0  # a LAN link no longer chosen is ended this long after (see meshchat.net.topology)
-
-
-def format_address(address: Address) -> str:
-    host, port = address
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def parse_address(text: str, *, default_host: str = "") -> Address:
-    """``host:port`` (``[v6]:port`` for IPv6) into a tuple; raises ValueError with a clear message."""
-    host, sep, port = text.strip().rpartition(":")
-    if not sep:
-        raise ValueError(f"{excerpt(text)} is not HOST:PORT")
-    host = host.strip("[]") or default_host
-    if not host:
-        raise ValueError(f"{excerpt(text)} has no host")
-    try:
-        number = int(port)
-    except ValueError:
-        raise ValueError(f"{excerpt(text)}: the port must be a number") from None
-    if not 0 <= number < 65536:
-        raise ValueError(f"{excerpt(text)}: the port must be 0 to 65535")
-    return host, number
 
 
 def _host_of(address: str) -> str:

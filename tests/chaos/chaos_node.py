@@ -17,8 +17,9 @@ from typing import Any
 
 import trio
 
+from meshchat.net.address import parse_address
 from meshchat.net.link import LinkSettings
-from meshchat.net.peers import NetSettings, parse_address
+from meshchat.net.peers import NetSettings
 from meshchat.node import Node, NodeConfig
 
 
