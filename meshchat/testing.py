@@ -49,6 +49,7 @@ from meshchat.proto.handshake import Authorize, Credentials, Side
 if TYPE_CHECKING:
     import pytest
 
+    from meshchat.events import NodeEvent
     from meshchat.node import Node, NodeConfig
 
 BASE_CLOCK = 1_790_000_000_000  # a fixed past instant (late 2026): tests do not depend on the wall clock
@@ -711,6 +712,32 @@ async def running_node(home: Path, config: NodeConfig | None = None) -> AsyncIte
             nursery.cancel_scope.cancel()
     finally:
         node.close()
+
+
+@asynccontextmanager
+async def running_nodes(
+    homes: Sequence[Path], config: NodeConfig | None = None
+) -> AsyncIterator[tuple[trio.Nursery, list[Node]]]:
+    """Nodes on ``homes`` (default: no network but what the test links, quick polling), and a nursery for
+    their links (``link_nodes``), until the block ends."""
+    from meshchat.node import NodeConfig
+
+    config = config or NodeConfig(discovery=False, poll_interval=0.05)
+    async with contextlib.AsyncExitStack() as stack:
+        nodes = [await stack.enter_async_context(running_node(home, config)) for home in homes]
+        nursery = await stack.enter_async_context(trio.open_nursery())
+        yield nursery, nodes
+        nursery.cancel_scope.cancel()
+
+
+def drain_events(events: trio.MemoryReceiveChannel[NodeEvent], into: list[NodeEvent]) -> list[NodeEvent]:
+    """Move what a node's event subscription holds now into ``into``; returns ``into`` (for a condition such as
+    ``lambda: any(... for e in drain_events(events, seen))``)."""
+    while True:
+        try:
+            into.append(events.receive_nowait())
+        except trio.WouldBlock:
+            return into
 
 
 class Pipe:

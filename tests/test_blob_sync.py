@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -20,18 +18,9 @@ from meshchat.events import AttachmentsChanged, NodeProblem, PeerDown
 from meshchat.log.attachments import CHUNK_SIZE, Attachment
 from meshchat.node import Node, NodeConfig
 from meshchat.profile import Profile
-from meshchat.testing import link_nodes, run_cli, running_node, team_homes, wait_until
+from meshchat.testing import link_nodes, run_cli, running_nodes, team_homes, wait_until
 
 CONFIG = NodeConfig(discovery=False, poll_interval=0.05)
-
-
-@asynccontextmanager
-async def running(homes: list[Path]) -> AsyncIterator[tuple[trio.Nursery, list[Node]]]:
-    async with AsyncExitStack() as stack:
-        nodes = [await stack.enter_async_context(running_node(home, CONFIG)) for home in homes]
-        nursery = await stack.enter_async_context(trio.open_nursery())
-        yield nursery, nodes
-        nursery.cancel_scope.cancel()
 
 
 def _file(tmp_path: Path, size: int, name: str = "plan.bin") -> tuple[Path, bytes]:
@@ -49,7 +38,7 @@ def _only_file(node: Node) -> Attachment:
 async def test_two_nodes_exchange_a_file(tmp_path: Path) -> None:
     homes = team_homes(tmp_path, 2)
     path, data = _file(tmp_path, 3 * CHUNK_SIZE + 77)
-    async with running(homes) as (nursery, (a, b)):
+    async with running_nodes(homes) as (nursery, (a, b)):
         await a.post("general", "the plan", attach=[path])
         link_nodes(nursery, a, b)
         await wait_until(lambda: any(m.files for m in b.views.messages(b.profile.room("general").room)))
@@ -71,7 +60,7 @@ async def test_the_ui_is_told_when_a_file_is_whole(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(PartialBlob, "finish", slow_finish)
     homes = team_homes(tmp_path, 2)
     path, _ = _file(tmp_path, 2 * CHUNK_SIZE)
-    async with running(homes) as (nursery, (a, b)):
+    async with running_nodes(homes) as (nursery, (a, b)):
         await a.post("general", "the plan", attach=[path])
         events = b.events(buffer=0)
         link_nodes(nursery, a, b)
@@ -87,7 +76,7 @@ async def test_a_node_joining_late_gets_the_file_from_a_third(tmp_path: Path) ->
     """A posts and goes away; B fetched the file from A; C, linked only to B, gets it from B."""
     homes = team_homes(tmp_path, 3)
     path, data = _file(tmp_path, 2 * CHUNK_SIZE + 5)
-    async with running(homes) as (nursery, (a, b, c)):
+    async with running_nodes(homes) as (nursery, (a, b, c)):
         await a.post("general", "the plan", attach=[path])
         ab = link_nodes(nursery, a, b)
         await wait_until(lambda: any(m.files for m in b.views.messages(b.profile.room("general").room)))
@@ -108,7 +97,7 @@ async def test_a_file_over_the_limit_waits_until_asked(tmp_path: Path, mock_cloc
         BlobSettings(max_attach=10**8, auto_fetch=100_000).save(profile.store)
     small, _ = _file(tmp_path, 50_000, "small.bin")
     large, data = _file(tmp_path, 400_000, "large.bin")
-    async with running(homes) as (nursery, (a, b)):
+    async with running_nodes(homes) as (nursery, (a, b)):
         await a.post("general", "small", attach=[small])
         await a.post("general", "large", attach=[large])
         link_nodes(nursery, a, b)
@@ -131,7 +120,7 @@ async def test_a_file_asked_for_from_the_command_line_is_fetched(
     with Profile.open(homes[1]) as profile:
         BlobSettings(max_attach=10**8, auto_fetch=0).save(profile.store)
     path, data = _file(tmp_path, 300_000)
-    async with running(homes) as (nursery, (a, b)):
+    async with running_nodes(homes) as (nursery, (a, b)):
         await a.post("general", "the plan", attach=[path])
         link_nodes(nursery, a, b)
         await wait_until(lambda: any(m.files for m in b.views.messages(b.profile.room("general").room)))
@@ -146,7 +135,7 @@ async def test_a_file_asked_for_from_the_command_line_is_fetched(
 async def test_a_disk_too_full_to_fetch_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     homes = team_homes(tmp_path, 2)
     path, _ = _file(tmp_path, 100_000)
-    async with running(homes) as (nursery, (a, b)):
+    async with running_nodes(homes) as (nursery, (a, b)):
         monkeypatch.setattr(b.blobs, "free_bytes", lambda: 50_000_000)  # less than the reserve kept free
         events = b.events()
         await a.post("general", "the plan", attach=[path])
@@ -168,7 +157,7 @@ async def test_a_disk_too_full_to_fetch_says_so(tmp_path: Path, monkeypatch: pyt
 async def test_a_bad_chunk_from_a_hostile_peer_ends_its_link_and_comes_from_another(tmp_path: Path) -> None:
     homes = team_homes(tmp_path, 3)
     path, data = _file(tmp_path, 8 * CHUNK_SIZE)
-    async with running(homes) as (nursery, (a, hostile, b)):
+    async with running_nodes(homes) as (nursery, (a, hostile, b)):
         await a.post("general", "the plan", attach=[path])
         link_nodes(nursery, a, hostile)
         await wait_until(lambda: any(m.files for m in hostile.views.messages(hostile.profile.room("general").room)))
@@ -199,7 +188,7 @@ async def test_a_cut_transfer_resumes_where_it_stopped(tmp_path: Path, mock_cloc
     homes = team_homes(tmp_path, 2)
     path, data = _file(tmp_path, 2_000_000)
     rate = 100_000
-    async with running(homes) as (nursery, (a, b)):
+    async with running_nodes(homes) as (nursery, (a, b)):
         await a.post("general", "the plan", attach=[path])
         first = link_nodes(nursery, a, b, rate=rate)
         await trio.sleep(8)
@@ -221,7 +210,7 @@ async def test_a_message_goes_ahead_of_a_file_on_a_slow_link(
     """256 kbit/s while a 5 MB file crosses: each short message posted meanwhile arrives within 3 s."""
     homes = team_homes(tmp_path, 2)
     path, _ = _file(tmp_path, 5_000_000)
-    async with running(homes) as (nursery, (a, b)):
+    async with running_nodes(homes) as (nursery, (a, b)):
         await a.post("general", "the plan", attach=[path])
         link_nodes(nursery, a, b, rate=32_000)
         waits = []

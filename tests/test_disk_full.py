@@ -26,6 +26,7 @@ from meshchat.profile import Profile
 from meshchat.store import Store
 from meshchat.testing import (
     author_home,
+    drain_events,
     link_nodes,
     loopback_config,
     room_texts,
@@ -162,7 +163,9 @@ async def test_full_node_refuses_posts_but_serves_peers_then_resumes(tmp_path: P
                 told: list[NodeEvent] = []
                 resumes = "catching up from peers resumes by itself once there is room"
                 await wait_until(
-                    lambda: any(isinstance(e, NodeProblem) and resumes in e.message for e in drain(problems, told))
+                    lambda: any(
+                        isinstance(e, NodeProblem) and resumes in e.message for e in drain_events(problems, told)
+                    )
                 )
                 # Space comes back: the node writes again and catches up with the peer.
                 filler.unlink()
@@ -196,15 +199,6 @@ def backlog_homes(disk: Path, roomy: Path, entries: int) -> tuple[Path, Path]:
     full = author_home(disk / "full", newcomer, network_key=key, raws=[e.raw for e in team.founder.entries])
     source = author_home(roomy, team.founder, network_key=key, raws=[e.raw for e in team.all_entries()])
     return full, source
-
-
-def drain(events: trio.MemoryReceiveChannel[NodeEvent], into: list[NodeEvent]) -> list[NodeEvent]:
-    """Move what the subscription holds now into ``into``; returns ``into``."""
-    while True:
-        try:
-            into.append(events.receive_nowait())
-        except trio.WouldBlock:
-            return into
 
 
 def disk_full(events: list[NodeEvent]) -> bool:
@@ -271,7 +265,7 @@ async def test_a_full_disk_during_catch_up_neither_kills_the_node_nor_drops_the_
                 async with trio.open_nursery() as nursery:
                     filler = leave_free(disk, 1024 * 1024)
                     await nursery.start(full.run)
-                    await wait_until(lambda: disk_full(drain(events, seen)), timeout=20)
+                    await wait_until(lambda: disk_full(drain_events(events, seen)), timeout=20)
                     held = full.profile.store.count()
                     assert held < source.profile.store.count()
                     ups = [e for e in full.peers() if e.state in ("syncing", "live")]
@@ -285,7 +279,7 @@ async def test_a_full_disk_during_catch_up_neither_kills_the_node_nor_drops_the_
                     await wait_until(lambda: full.profile.store.count() == source.profile.store.count(), timeout=30)
                     await wait_until(lambda: [s.state for s in full.peers()] == ["live"], timeout=10)
                     await full.post("general", "after space was freed")
-                    ups = [e for e in drain(events, seen) if isinstance(e, PeerUp)]
+                    ups = [e for e in drain_events(events, seen) if isinstance(e, PeerUp)]
                     assert len(ups) == 1, "the link was dropped and dialled again"
                     nursery.cancel_scope.cancel()
             finally:

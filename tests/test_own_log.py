@@ -23,7 +23,16 @@ from meshchat.events import ForkDetected, NodeEvent, WritingPaused
 from meshchat.node import Node
 from meshchat.profile import IDENTITY_FILE, STORE_FILE, ProfileError
 from meshchat.store.own import mark_path
-from meshchat.testing import link_nodes, loopback_config, room_texts, run_cli, running_node, team_homes, wait_until
+from meshchat.testing import (
+    drain_events,
+    link_nodes,
+    loopback_config,
+    room_texts,
+    run_cli,
+    running_node,
+    team_homes,
+    wait_until,
+)
 
 
 def copy_home(home: Path, to: Path, *, with_wal: bool) -> Path:
@@ -37,14 +46,6 @@ def copy_home(home: Path, to: Path, *, with_wal: bool) -> Path:
         if (home / name).exists():
             shutil.copy2(home / name, to / name)
     return to
-
-
-def collect(events: trio.MemoryReceiveChannel[NodeEvent], into: list[NodeEvent]) -> list[NodeEvent]:
-    while True:
-        try:
-            into.append(events.receive_nowait())
-        except trio.WouldBlock:
-            return into
 
 
 def own_head(node: Node, author: bytes) -> int:
@@ -75,13 +76,13 @@ async def test_a_store_that_lost_its_wal_pauses_writing_until_a_peer_gives_its_o
                 # Before any peer: the head mark shows the loss, and writing waits.
                 with pytest.raises(ProfileError, match="writing is paused"):
                     await restarted.post("general", "would fork the log")
-                paused = [e for e in collect(events, seen) if isinstance(e, WritingPaused)]
+                paused = [e for e in drain_events(events, seen) if isinstance(e, WritingPaused)]
                 assert paused and paused[-1].paused and "#10" in paused[-1].message
                 # A peer gives it back; then writing works again, and the peer takes what follows.
                 link_nodes(nursery, restarted, founder)
                 await wait_until(lambda: restarted.writing_paused is None, timeout=10)
                 assert own_head(restarted, me) == 10
-                resumed = [e for e in collect(events, seen) if isinstance(e, WritingPaused)]
+                resumed = [e for e in drain_events(events, seen) if isinstance(e, WritingPaused)]
                 assert not resumed[-1].paused
                 entry = await restarted.post("general", "after the log came back")
                 assert entry.seq == 11
@@ -169,7 +170,7 @@ async def test_a_key_used_on_two_devices_is_recorded_as_a_fork_with_proof_and_an
                 assert any(len({stored, other}) == 2 for stored, other in proofs)
                 # The proof reaches the second device, which says so, and writes no more.
                 await wait_until(lambda: me in second.forked_authors(), timeout=10)
-                collect(events, seen)
+                drain_events(events, seen)
                 assert any(isinstance(e, ForkDetected) and e.author == me for e in seen)
                 paused = [e for e in seen if isinstance(e, WritingPaused)]
                 assert paused and paused[-1].paused and paused[-1].forked

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -15,25 +13,15 @@ from meshchat.identity import Identity
 from meshchat.log.entry import sign_entry
 from meshchat.net.link import Accepted, LinkSettings
 from meshchat.net.peers import NetSettings
-from meshchat.node import Node, NodeConfig
+from meshchat.node import NodeConfig
 from meshchat.profile import Profile
 from meshchat.store import Outcome
-from meshchat.testing import BASE_CLOCK, link_nodes, room_texts, running_node, team_homes, wait_until
-
-
-@asynccontextmanager
-async def running(homes: list[Path]) -> AsyncIterator[tuple[trio.Nursery, list[Node]]]:
-    async with AsyncExitStack() as stack:
-        config = NodeConfig(discovery=False, poll_interval=0.05)
-        nodes = [await stack.enter_async_context(running_node(home, config)) for home in homes]
-        nursery = await stack.enter_async_context(trio.open_nursery())
-        yield nursery, nodes
-        nursery.cancel_scope.cancel()
+from meshchat.testing import BASE_CLOCK, link_nodes, room_texts, running_node, running_nodes, team_homes, wait_until
 
 
 async def test_two_nodes_catch_up_and_then_push_live(tmp_path: Path) -> None:
     homes = team_homes(tmp_path, 2)
-    async with running(homes) as (nursery, (a, b)):
+    async with running_nodes(homes) as (nursery, (a, b)):
         await a.post("general", "written on A before the link")
         await b.post("general", "written on B before the link")
         events = b.events()
@@ -68,7 +56,7 @@ async def test_fork_proofs_replicate_and_are_announced(tmp_path: Path) -> None:
         ]
         outcomes = [founder.store.accept(t.raw).outcome for t in twins]
         assert outcomes == [Outcome.APPENDED, Outcome.FORK]
-    async with running(homes) as (nursery, (a, b)):
+    async with running_nodes(homes) as (nursery, (a, b)):
         events = b.events()
         seen: list[NodeEvent] = []
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import AsyncIterator, Iterable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, cast
 
@@ -18,27 +17,18 @@ import trio.testing
 
 from meshchat.net.link import Link, SyncStart
 from meshchat.net.peers import PeerManager, PeerRecord
-from meshchat.node import Node, NodeConfig
+from meshchat.node import NodeConfig
 from meshchat.testing import (
     MemoryLink,
     author_home,
     link_nodes,
-    running_node,
+    running_nodes,
     synthetic_history,
     team_homes,
     wait_until,
 )
 
 CONFIG = NodeConfig(discovery=False, poll_interval=0.05)
-
-
-@asynccontextmanager
-async def nodes_on(homes: list[Path]) -> AsyncIterator[tuple[trio.Nursery, list[Node]]]:
-    async with AsyncExitStack() as stack:
-        nodes = [await stack.enter_async_context(running_node(home, CONFIG)) for home in homes]
-        nursery = await stack.enter_async_context(trio.open_nursery())
-        yield nursery, nodes
-        nursery.cancel_scope.cancel()
 
 
 async def until_quiet(links: list[MemoryLink], quiet: float = 2.0) -> None:
@@ -65,7 +55,7 @@ async def test_catching_up_from_three_peers_costs_about_what_one_does(
     three = author_home(tmp_path / "three", fresh[4], network_key=key)
     received, statuses = {}, []
     for name, home, count in (("one", one, 1), ("three", three, 3)):
-        async with nodes_on([home, *sources[:count]]) as (nursery, (b, *peers)):
+        async with running_nodes([home, *sources[:count]]) as (nursery, (b, *peers)):
             links = [link_nodes(nursery, b, peer) for peer in peers]
             await wait_until(lambda: b.profile.store.count() >= len(raws), timeout=600, what="the catch-up")
             await until_quiet(links)
@@ -79,7 +69,7 @@ async def test_duplicates_received_are_counted_and_shown(tmp_path: Path, mock_cl
     """``meshchat peers`` showed 0 duplicates while 2 of 3 catch-up bytes were duplicates. Here B understates
     what it holds, so A sends entries B already has: they are counted on B's side of the link."""
     homes = team_homes(tmp_path, 2)
-    async with nodes_on(homes) as (nursery, (a, b)):
+    async with running_nodes(homes) as (nursery, (a, b)):
         for i in range(20):
             await a.post("general", f"before the link {i}")
         for raw in a.profile.store.entries_after(a.me, 0, limit=100):
@@ -106,7 +96,7 @@ async def test_a_full_mesh_delivers_each_entry_about_once_per_node(
     n, posts = 8, 5
     homes = team_homes(tmp_path, n)
     rng = random.Random(7)
-    async with nodes_on(homes) as (nursery, nodes):
+    async with running_nodes(homes) as (nursery, nodes):
         links = [link_nodes(nursery, nodes[i], nodes[j]) for i in range(n) for j in range(i + 1, n)]
         await trio.sleep(5)  # links up, first notes exchanged
         await until_quiet(links)
