@@ -31,7 +31,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import libnacl
 import trio
@@ -728,6 +728,24 @@ async def running_nodes(
         nursery = await stack.enter_async_context(trio.open_nursery())
         yield nursery, nodes
         nursery.cancel_scope.cancel()
+
+
+E = TypeVar("E")
+
+
+async def next_event(
+    events: trio.MemoryReceiveChannel[Any],
+    kind: type[E],
+    where: Callable[[E], object] = lambda event: True,
+    timeout: float = 5.0,
+) -> E:
+    """The next event of ``kind`` (that ``where`` accepts) from a node's subscription, skipping others;
+    ``trio.TooSlowError`` after ``timeout`` seconds."""
+    with trio.fail_after(timeout):
+        async for event in events:
+            if isinstance(event, kind) and where(event):
+                return event
+    raise AssertionError(f"the subscription closed before a {kind.__name__}")
 
 
 def drain_events(events: trio.MemoryReceiveChannel[NodeEvent], into: list[NodeEvent]) -> list[NodeEvent]:

@@ -18,7 +18,7 @@ from meshchat.events import AttachmentsChanged, NodeProblem, PeerDown
 from meshchat.log.attachments import CHUNK_SIZE, Attachment
 from meshchat.node import Node, NodeConfig
 from meshchat.profile import Profile
-from meshchat.testing import link_nodes, run_cli, running_nodes, team_homes, wait_until
+from meshchat.testing import link_nodes, next_event, run_cli, running_nodes, team_homes, wait_until
 
 CONFIG = NodeConfig(discovery=False, poll_interval=0.05)
 
@@ -66,10 +66,7 @@ async def test_the_ui_is_told_when_a_file_is_whole(tmp_path: Path, monkeypatch: 
         link_nodes(nursery, a, b)
         await wait_until(lambda: any(m.files for m in b.views.messages(b.profile.room("general").room)))
         file = _only_file(b)
-        with trio.fail_after(10):
-            async for event in events:
-                if isinstance(event, AttachmentsChanged) and b.file_state(file).here:
-                    break
+        await next_event(events, AttachmentsChanged, lambda e: b.file_state(file).here, timeout=10)
 
 
 async def test_a_node_joining_late_gets_the_file_from_a_third(tmp_path: Path) -> None:

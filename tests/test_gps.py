@@ -15,7 +15,7 @@ from meshchat.geo.measure import distance_m, moved
 from meshchat.geo.point import Point
 from meshchat.gps import GpsSettings, ReportPolicy, report_from_tpv
 from meshchat.node import Node, NodeConfig
-from meshchat.testing import link_nodes, running_node, team_homes, wait_until
+from meshchat.testing import link_nodes, next_event, running_node, team_homes, wait_until
 
 WALL = 1_796_000_000_000
 START = Point(520907000, 51214000)
@@ -100,7 +100,7 @@ async def test_a_node_reports_what_a_stand_in_gpsd_says_and_a_teammate_sees_it(t
 
             # gpsd restarts: the node says so, reconnects, and goes on.
             await gpsd.drop_watchers()
-            await _wait_state(states, "down")
+            await next_event(states, GpsStatus, lambda e: e.state == "down", timeout=10)
             await gpsd.wait_for_watcher(2)
             elsewhere = moved(end, 0.0, 5000.0)
             await gpsd.send(tpv(elsewhere.lat, elsewhere.lon))
@@ -109,10 +109,10 @@ async def test_a_node_reports_what_a_stand_in_gpsd_says_and_a_teammate_sees_it(t
             # A report that is not JSON, and a line longer than any gpsd report: the connection ends, not the node.
             await gpsd.send_raw(b"garbage that is no report at all\r\n")  # skipped, as gpsdclient skips it
             await gpsd.send_raw(b'{"class":"TPV","lat":52.1,\r\n')
-            await _wait_state(states, "down")
+            await next_event(states, GpsStatus, lambda e: e.state == "down", timeout=10)
             await gpsd.wait_for_watcher(3)
             await gpsd.send_raw(b"{" + b"x" * 70_000 + b"}\r\n")
-            await _wait_state(states, "down")
+            await next_event(states, GpsStatus, lambda e: e.state == "down", timeout=10)
             await gpsd.wait_for_watcher(4)
             nursery.cancel_scope.cancel()
         outer.cancel_scope.cancel()
@@ -126,17 +126,10 @@ async def test_no_gpsd_is_said_and_retried_not_fatal(tmp_path: Path) -> None:
     config = NodeConfig(discovery=False, gps=GpsSettings("127.0.0.1", port))
     async with running_node(home, config) as node:
         states = node.events()
-        await _wait_state(states, "down")
+        await next_event(states, GpsStatus, lambda e: e.state == "down", timeout=10)
         assert node.gps_status is not None and "127.0.0.1" in node.gps_status.detail
         assert node.views.positions() == []
 
 
 def _seen(viewer: Node, member: Node) -> list[Point]:
     return [Point(f.lat_e7, f.lon_e7) for f in viewer.views.positions() if f.author == member.me]
-
-
-async def _wait_state(events: trio.MemoryReceiveChannel[object], state: str) -> None:
-    with trio.fail_after(10):
-        async for event in events:
-            if isinstance(event, GpsStatus) and event.state == state:
-                return

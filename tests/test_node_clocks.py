@@ -16,7 +16,7 @@ from meshchat.events import NodeProblem
 from meshchat.identity import Identity
 from meshchat.log.clock import wall_ms
 from meshchat.profile import Profile
-from meshchat.testing import AuthorLog, loopback_config, running_node, team_homes, wait_until
+from meshchat.testing import AuthorLog, loopback_config, next_event, running_node, team_homes, wait_until
 
 YEAR_2076 = 3_345_000_000_000
 
@@ -104,13 +104,8 @@ async def test_a_node_a_day_slow_warns_and_writes_with_the_teams_time(
         events = node.events()
         node.profile.store.accept_batch(raws)  # received now, by the slow clock
         node.wake()
-        problems: list[str] = []
-        with trio.fail_after(5):
-            async for event in events:
-                if isinstance(event, NodeProblem):
-                    problems.append(event.message)
-                    break
-        assert "about 1 day behind the team's" in problems[0]
+        problem = await next_event(events, NodeProblem)
+        assert "about 1 day behind the team's" in problem.message
         assert node.clock.offset > day - 60_000
         entry = await node.post("general", "pump 3 is down")
         assert abs(entry.clock - real()) < 60_000, "the team's time, not the slow clock's"

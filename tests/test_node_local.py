@@ -17,15 +17,7 @@ from meshchat.identity import Identity
 from meshchat.log.entry import Entry, decode_entry
 from meshchat.node import Node, NodeConfig
 from meshchat.profile import Profile
-from meshchat.testing import wait_until
-
-
-async def next_event(channel: trio.MemoryReceiveChannel[object], kind: type, timeout: float = 5.0) -> object:
-    with trio.fail_after(timeout):
-        async for event in channel:
-            if isinstance(event, kind):
-                return event
-    raise AssertionError("channel closed")
+from meshchat.testing import next_event, wait_until
 
 
 async def test_own_writes_are_announced(tmp_path: Path) -> None:

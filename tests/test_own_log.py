@@ -27,6 +27,7 @@ from meshchat.testing import (
     drain_events,
     link_nodes,
     loopback_config,
+    next_event,
     room_texts,
     run_cli,
     running_node,
@@ -119,13 +120,10 @@ async def test_a_home_restored_whole_learns_from_its_first_peer_that_its_own_log
                 await nursery.start(restored.run)
                 assert own_head(restored, me) == 3
                 link_nodes(nursery, restored, founder)
-                with trio.fail_after(10):  # the peer's frontier shows more of our own log: writing pauses
-                    while not (isinstance(event := await events.receive(), WritingPaused) and event.paused):
-                        pass
-                assert "#203" in event.message
-                with trio.fail_after(20):  # and resumes once the peer gave it back
-                    while not (isinstance(event := await events.receive(), WritingPaused) and not event.paused):
-                        pass
+                # The peer's frontier shows more of our own log: writing pauses, and resumes once it gave it back.
+                paused = await next_event(events, WritingPaused, lambda e: e.paused, timeout=10)
+                assert "#203" in paused.message
+                await next_event(events, WritingPaused, lambda e: not e.paused, timeout=20)
                 assert own_head(restored, me) == 203
                 entry = await restored.post("general", "after the restore")
                 assert entry.seq == 204
