@@ -8,11 +8,17 @@ Runs a node through the public node API only (so the same script measures any ve
 messages about ``interval`` seconds apart (jittered), and one message at each offset in ``at`` (seconds after
 ``go``); for every post it prints ``{"posted": TEXT, "wall": TIME}`` with the wall-clock time just before the
 post, and ``{"done": N}`` after the last. It keeps replicating until it is killed. With ``MESHCHAT_LAB_LOG``
-set (e.g. ``INFO``) the node logs at that level on stderr (links up and down, sync progress).
+set (e.g. ``INFO``) the node logs at that level on stderr (links up and down, sync progress). With
+``"profile": PATH`` in the spec, the node's trio thread runs under ``cProfile`` from ``go`` until
+``profile_after`` seconds after its last post (default 8: ``scale.py`` keeps the nodes 10 s beyond
+convergence), and the statistics are written to ``PATH`` (``python -m pstats PATH``): where one node's CPU
+goes per message, with exact call counts. It times CPU, not wall time: forty nodes share two cores, and a
+node waiting for its turn would charge the wait to whatever it was doing.
 """
 
 from __future__ import annotations
 
+import cProfile
 import json
 import logging
 import os
@@ -49,6 +55,9 @@ async def main(spec: dict[str, Any]) -> None:
             go = Path(spec["go"])
             while not go.exists():
                 await trio.sleep(0.05)
+            profiler = cProfile.Profile(time.process_time) if spec.get("profile") else None
+            if profiler is not None:
+                profiler.enable()
             started = trio.current_time()
             moments = [
                 (k * spec.get("interval", 0.2) + rng.uniform(0, spec.get("interval", 0.2)), "m")
@@ -63,6 +72,10 @@ async def main(spec: dict[str, Any]) -> None:
                 await node.post("general", text)
                 say(posted=text, wall=wall)
             say(done=len(moments))
+            if profiler is not None:
+                await trio.sleep(float(spec.get("profile_after", 8.0)))
+                profiler.disable()
+                profiler.dump_stats(spec["profile"])
             await trio.sleep_forever()
     finally:
         node.close()
