@@ -4,7 +4,10 @@
     python bench/scale.py --nodes 40 --topology discovery --messages 50
 
 Needs root: every node runs in its own network namespace on one bridge (``tests/netlab.py``), as laptops on
-one LAN, so each node's traffic is counted exactly by its interface. Topologies:
+one LAN, so each node's traffic is counted exactly by its interface. Linux keeps one ARP table for all the
+namespaces, and its default limit (1,024 entries) is less than 40 hosts that all talk to each other need: the
+run raises it (``netlab.neighbour_room``), puts it back after, and says so if the table was full all the same
+(packets dropped: a lab fault, not the nodes'). Topologies:
 
 - ``discovery``: every node listens on its address with LAN discovery on and no ``--peer``: whatever links
   discovery makes (as a real LAN would give);
@@ -40,7 +43,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from netlab import Host, NetLab  # noqa: E402
+from netlab import Host, NetLab, arp_table_fulls, neighbour_room  # noqa: E402
 
 from meshchat.status import STATUS_KEY, NodeStatus  # noqa: E402
 from meshchat.testing import team_homes  # noqa: E402
@@ -65,6 +68,7 @@ class Result:
     machine_busy: float  # what all the nodes used of the machine's cores meanwhile
     messages: int
     settled: bool
+    arp_table_fulls: int  # packets the lab's kernel dropped for want of room in its ARP table (should be 0)
 
 
 def interface_bytes(host: Host) -> tuple[int, int]:
@@ -136,11 +140,13 @@ def run_one(
     idle: float,
     work: Path,
     profile: int | None = None,
+    kernel_arp_limits: bool = False,
 ) -> Result:
     base = work / f"{topology}{n}"
     homes = team_homes(base, n)
     go = base / "go"
-    with NetLab() as lab:
+    fulls_before = arp_table_fulls()
+    with neighbour_room(0 if kernel_arp_limits else n * n + 256), NetLab() as lab:
         hosts = [lab.add_host(f"n{i}") for i in range(n)]
         procs = []
         for i, host in enumerate(hosts):
@@ -217,6 +223,7 @@ def run_one(
             entry_size = stores.entry_size()
         finally:
             stores.close()
+    fulls = arp_table_fulls() - fulls_before
     wire = [a - b for a, b in zip(after, before, strict=True)]
     payload = [a - b for a, b in zip(payload_after, payload_before, strict=True)]
     return Result(
@@ -235,6 +242,7 @@ def run_one(
         run_cpu_pct=100 * cpu_run / n / run_s,
         machine_busy=cpu_run / run_s / (os.cpu_count() or 1),
         settled=settled,
+        arp_table_fulls=fulls,
     )
 
 
@@ -280,6 +288,7 @@ def report(r: Result) -> str:
         f"CPU {r.idle_cpu_pct:4.1f}% per node; while posting: CPU "
         f"{r.run_cpu_pct:4.1f}% per node, {100 * r.machine_busy:3.0f}% of the machine"
         + ("" if r.settled else "  (links were still changing after 120 s)")
+        + (f"  (the lab's ARP table was full {r.arp_table_fulls} times: packets dropped)" if r.arp_table_fulls else "")
     )
 
 
@@ -300,6 +309,12 @@ def main() -> None:
         help="run node I under cProfile from the first post until 8 s after its last; the statistics go to "
         "nodeI.prof in the run's directory (use with --keep; read with python -m pstats)",
     )
+    parser.add_argument(
+        "--kernel-arp-limits",
+        action="store_true",
+        help="keep the kernel's ARP table limits (by default they are raised for the run: Linux shares one "
+        "table among all namespaces, and 40 hosts that all talk to each other overflow its default 1,024)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="meshchat-scale-") as tmp:
         work = args.keep or Path(tmp)
@@ -313,6 +328,7 @@ def main() -> None:
                     args.idle,
                     work,
                     args.profile,
+                    args.kernel_arp_limits,
                 )
                 print(report(result), flush=True)
 

@@ -5,17 +5,26 @@ namespace of its own (the "switch"), so nothing is added to the machine's real n
 stays on the lab's bridge. Addresses are private (10.x/24) and exist only inside the namespaces.
 
 Needs root (``ip netns``). Tests that use it skip, naming the reason, when the machine cannot make namespaces.
+
+Linux keeps one ARP table for every namespace together: a lab of many hosts that all talk to each other
+needs :func:`neighbour_room` (see there), or the kernel drops its packets.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import signal
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
+
+NEIGHBOUR_LIMITS = Path("/proc/sys/net/ipv4/neigh/default")
 
 
 class LabUnavailable(Exception):
@@ -34,6 +43,40 @@ def lab_unavailable_reason() -> str | None:
         return f"'ip netns add' failed: {exc.stderr.decode().strip()}"
     subprocess.run(["ip", "netns", "del", probe], check=False, capture_output=True)
     return None
+
+
+@contextmanager
+def neighbour_room(entries: int) -> Iterator[None]:
+    """Let the kernel's ARP table hold ``entries`` neighbours while the block runs, then put its limits back.
+
+    Linux keeps one ARP table for all network namespaces, and its limits (``gc_thresh1..3``, 128 / 512 / 1024
+    by default) count every namespace's entries together. Forty lab hosts that each exchange packets with the
+    39 others (links, or unicast mDNS answers) need 1,560 entries: beyond ``gc_thresh3`` the kernel cannot
+    resolve a neighbour ("neighbour table overflow!" in ``dmesg``, ``table_fulls`` in ``ip -s ntable``) and
+    drops the packet, so links stall for a TCP retransmission timeout or fall silent. A LAN of forty
+    laptops, each with a table of its own, never does this. The limits are only ever raised here.
+    """
+    names = ("gc_thresh1", "gc_thresh2", "gc_thresh3")
+    before = {name: int((NEIGHBOUR_LIMITS / name).read_text()) for name in names}
+    wanted = dict(zip(names, (entries, 2 * entries, 4 * entries), strict=True))
+    raised = [name for name in names if wanted[name] > before[name]]
+    try:
+        for name in reversed(raised):  # the highest first: thresh1 <= thresh2 <= thresh3 all along
+            (NEIGHBOUR_LIMITS / name).write_text(str(wanted[name]))
+        yield
+    finally:
+        for name in raised:
+            (NEIGHBOUR_LIMITS / name).write_text(str(before[name]))
+
+
+def arp_table_fulls() -> int:
+    """How many times the kernel's (one, shared) ARP table has been full since boot: each time a packet to a
+    neighbour it could not add was dropped."""
+    out = subprocess.run(
+        ["ip", "-s", "ntable", "show", "name", "arp_cache"], capture_output=True, text=True, check=True
+    ).stdout
+    found = re.search(r"table_fulls (\d+)", out)
+    return int(found.group(1)) if found else 0
 
 
 def _run(*argv: str) -> None:
