@@ -125,6 +125,10 @@ class LinkObserver(Protocol):
         """The peer said what it holds."""
         ...
 
+    def arriving(self, link: Link, seqs: Mapping[bytes, int]) -> None:
+        """Entries up to these seqs (``{author: seq}``) arrived and wait to be stored."""
+        ...
+
     def progress(self, link: Link) -> None: ...
 
     def caught_up(self, link: Link) -> None: ...
@@ -422,6 +426,8 @@ class Link:
                 assert isinstance(event, EntriesReceived)
                 self._batches.append(event.decoded or event.raws)
                 self._batches_ready.set()
+                if event.decoded:  # an author's entries come in seq order: the last of each is its highest
+                    self.observer.arriving(self, {entry.author: entry.seq for entry in event.decoded})
             elif kind is HandshakeComplete:
                 assert isinstance(event, HandshakeComplete)
                 self.peer_key = event.peer_key

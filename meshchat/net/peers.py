@@ -447,6 +447,9 @@ class PeerManager:
     def notes(self, link: Link, heads: Mapping[bytes, int]) -> None:
         self._apply(self.sources.peer_holds(link, heads))
 
+    def arriving(self, link: Link, seqs: Mapping[bytes, int]) -> None:
+        self.sources.arriving(seqs)
+
     def progress(self, link: Link) -> None:
         self.sources.link_delivered(link)
         record = self._records.get(link)
