@@ -572,12 +572,15 @@ def catch_up_homes(base: Path, entries: int, *, authors: int = 5) -> tuple[Path,
     return source, late
 
 
-def run_cli(home: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    """``meshchat ARGS`` in a new process on ``home``, as a person runs it. Whatever the outcome, a person is
-    never shown a traceback; with ``ok`` the command must succeed."""
-    env = {**os.environ, "MESHCHAT_HOME": str(home)}
+def run_cli(
+    home: Path, *args: str, ok: bool = True, env: Mapping[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``meshchat ARGS`` in a new process on ``home``, as a person runs it (``env``: more environment, e.g. a
+    faked clock). Whatever the outcome, a person is never shown a traceback; with ``ok`` the command must
+    succeed."""
+    environment = {**os.environ, **(env or {}), "MESHCHAT_HOME": str(home)}
     command = [sys.executable, "-m", "meshchat.cli.main", *args]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
+    result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=timeout, check=False)
     if ok:
         assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr, result.stderr

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import subprocess
-import sys
 import time
 from contextlib import ExitStack
 from functools import partial
@@ -15,16 +13,15 @@ from pathlib import Path
 import pytest
 
 from meshchat.store import Store
-from meshchat.testing import NodeProcess, author_home, free_port, node_process, synthetic_history, wait_until_sync
-
-CLI = [sys.executable, "-m", "meshchat.cli.main"]
-
-
-def meshchat(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=30)
-    if ok:
-        assert result.returncode == 0, result.stderr
-    return result
+from meshchat.testing import (
+    NodeProcess,
+    author_home,
+    free_port,
+    node_process,
+    run_cli,
+    synthetic_history,
+    wait_until_sync,
+)
 
 
 def stopped(node: NodeProcess) -> str:
@@ -37,51 +34,50 @@ def stopped(node: NodeProcess) -> str:
 def test_invite_join_and_talk_through_two_nodes(tmp_path: Path) -> None:
     ana, bo = tmp_path / "ana", tmp_path / "bo"
     port_a, port_b = free_port(), free_port()
-    meshchat("--home", str(ana), "init", "--team", "Flood response", "--name", "Ana")
-    invite = meshchat("--home", str(ana), "invite", "--address", f"127.0.0.1:{port_a}").stdout
+    run_cli(ana, "init", "--team", "Flood response", "--name", "Ana")
+    invite = run_cli(ana, "invite", "--address", f"127.0.0.1:{port_a}").stdout
     code = re.search(r"meshchat join (MC2\S+)", invite).group(1)  # type: ignore[union-attr]
     with node_process(ana, f"127.0.0.1:{port_b}", listen=f"127.0.0.1:{port_a}") as node_a, ExitStack() as stack:
         # Bo's join reaches Ana's node at the address in the code, which admits Bo and serves the log.
-        joined = meshchat("join", code, "--home", str(bo), "--name", "Bo").stdout
+        joined = run_cli(bo, "join", code, "--name", "Bo").stdout
         assert "Joining team 'Flood response' as member" in joined and "Admitted to 'Flood response'" in joined
         node_b = stack.enter_context(node_process(bo, f"127.0.0.1:{port_a}", listen=f"127.0.0.1:{port_b}"))
         # Bo's node learns the team (and the room) from Ana's.
-        wait_until_sync(lambda: "== general" in meshchat("--home", str(bo), "log").stdout)
-        meshchat("--home", str(ana), "post", "general", "Water rising at the north levee")
-        meshchat("--home", str(bo), "post", "general", "On my way with sandbags")
+        wait_until_sync(lambda: "== general" in run_cli(bo, "log").stdout)
+        run_cli(ana, "post", "general", "Water rising at the north levee")
+        run_cli(bo, "post", "general", "On my way with sandbags")
         for home in (ana, bo):
             wait_until_sync(
                 lambda home=home: (
-                    "Water rising" in (log := meshchat("--home", str(home), "log", "general").stdout)
-                    and "sandbags" in log
+                    "Water rising" in (log := run_cli(home, "log", "general").stdout) and "sandbags" in log
                 )
             )
-        members = meshchat("--home", str(ana), "members").stdout
+        members = run_cli(ana, "members").stdout
         assert re.search(r"member\s+Bo", members), members
-        bo_key = meshchat("--home", str(bo), "id").stdout.strip()
+        bo_key = run_cli(bo, "id").stdout.strip()
         # The running node rewrites its status at most once a second: give it a moment.
-        peers_of_ana = partial(meshchat, "--home", str(ana), "peers")
+        peers_of_ana = partial(run_cli, ana, "peers")
         wait_until_sync(lambda: re.search(rf"live\s+{bo_key[:12]}", peers_of_ana().stdout) is not None)
         log_a, log_b = stopped(node_a), stopped(node_b)
     for log in (log_a, log_b):
         assert "SIGTERM" in log and "stopped" in log and "Traceback" not in log
-    assert "no node is running" in meshchat("--home", str(ana), "peers", ok=False).stdout
+    assert "no node is running" in run_cli(ana, "peers", ok=False).stdout
 
 
 def test_a_post_reaches_a_connected_peer_within_a_second(tmp_path: Path) -> None:
     ana, bo = tmp_path / "ana", tmp_path / "bo"
     port_a, port_b = free_port(), free_port()
-    meshchat("--home", str(ana), "init", "--team", "T", "--name", "Ana")
-    code = re.search(r"(MC2\S+)", meshchat("--home", str(ana), "invite").stdout).group(1)  # type: ignore[union-attr]
-    meshchat("--home", str(bo), "join", code)
+    run_cli(ana, "init", "--team", "T", "--name", "Ana")
+    code = re.search(r"(MC2\S+)", run_cli(ana, "invite").stdout).group(1)  # type: ignore[union-attr]
+    run_cli(bo, "join", code)
     with (
         node_process(ana, listen=f"127.0.0.1:{port_a}"),
         node_process(bo, f"127.0.0.1:{port_a}", listen=f"127.0.0.1:{port_b}"),
     ):
-        wait_until_sync(lambda: "== general" in meshchat("--home", str(bo), "log").stdout)
+        wait_until_sync(lambda: "== general" in run_cli(bo, "log").stdout)
         with Store.open(bo / "meshchat.db") as store:
             before = store.count()
-            meshchat("--home", str(ana), "post", "general", "quick")
+            run_cli(ana, "post", "general", "quick")
             posted = time.monotonic()
             wait_until_sync(lambda: store.count() > before, timeout=5)
             assert time.monotonic() - posted < 1.0
@@ -97,18 +93,18 @@ def test_a_post_reaches_a_connected_peer_within_a_second(tmp_path: Path) -> None
     ],
 )
 def test_bad_codes_are_clear_errors(tmp_path: Path, code: str, message: str) -> None:
-    result = meshchat("join", code, "--home", str(tmp_path / "x"), ok=False)
+    result = run_cli(tmp_path / "x", "join", code, ok=False)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "x" / "meshchat.db").exists()
 
 
 def test_a_mistyped_character_is_caught_by_the_checksum(tmp_path: Path) -> None:
     home = tmp_path / "ana"
-    meshchat("--home", str(home), "init", "--team", "T")
-    code = re.search(r"(MC2\S+)", meshchat("--home", str(home), "invite").stdout).group(1)  # type: ignore[union-attr]
+    run_cli(home, "init", "--team", "T")
+    code = re.search(r"(MC2\S+)", run_cli(home, "invite").stdout).group(1)  # type: ignore[union-attr]
     i = len(code) // 2
     typo = code[:i] + ("A" if code[i] != "A" else "B") + code[i + 1 :]
-    result = meshchat("join", typo, "--home", str(tmp_path / "bo"), ok=False)
+    result = run_cli(tmp_path / "bo", "join", typo, ok=False)
     assert result.returncode == 2 and "checksum" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -147,11 +143,11 @@ def test_a_node_killed_mid_sync_resumes_and_converges(tmp_path: Path) -> None:
 
 def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
     home = tmp_path / "ana"
-    meshchat("--home", str(home), "init", "--team", "T")
+    run_cli(home, "init", "--team", "T")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = meshchat("--home", str(home), "node", "--no-discovery", "--listen", f"127.0.0.1:{port}", ok=False)
+        result = run_cli(home, "node", "--no-discovery", "--listen", f"127.0.0.1:{port}", ok=False)
     assert result.returncode == 2
     assert "cannot listen on 127.0.0.1" in result.stderr and "Traceback" not in result.stderr

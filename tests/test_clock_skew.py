@@ -9,9 +9,7 @@ the team's time. With too few members to tell, its first role still holds from i
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,7 @@ import pytest
 from meshchat.log.clock import MAX_DRIFT_MS, ClockCheck, clock_check, wall_ms
 from meshchat.profile import Profile
 from meshchat.store.queries import Views
-from meshchat.testing import team_homes
+from meshchat.testing import run_cli, team_homes
 
 DAY = 86_400_000
 FAKETIME_LIB = next(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"), Path("/no/libfaketime"))
@@ -27,17 +25,8 @@ FAKETIME_LIB = next(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"), Path("
 
 def meshchat_a_day_behind(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``meshchat ARGS`` in a process whose wall clock reads a day behind (libfaketime)."""
-    env = {
-        **os.environ,
-        "MESHCHAT_HOME": str(home),
-        "LD_PRELOAD": str(FAKETIME_LIB),
-        "FAKETIME": "-1d",
-        "DONT_FAKE_MONOTONIC": "1",
-    }
-    command = [sys.executable, "-m", "meshchat.cli.main", *args]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
-    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
-    return result
+    faked = {"LD_PRELOAD": str(FAKETIME_LIB), "FAKETIME": "-1d", "DONT_FAKE_MONOTONIC": "1"}
+    return run_cli(home, *args, env=faked)
 
 
 @pytest.mark.skipif(not FAKETIME_LIB.exists(), reason="needs libfaketime (.ci/run installs it)")

@@ -7,25 +7,22 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from export_support import export, found_team
 
 from meshchat.export import manifest
+from meshchat.testing import run_cli
 
 DEADLINE = 60  # seconds; a command that blocks on a pipe never ends, one that refuses it ends at once
 
 
 def meshchat(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "meshchat.cli.main", "--home", str(home), *args]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=DEADLINE, check=False)
+        return run_cli(home, *args, ok=False, timeout=DEADLINE)
     except subprocess.TimeoutExpired:
         pytest.fail(f"meshchat {' '.join(args)} hung (a pipe or device was opened and read)")
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
 
 
 @pytest.fixture(scope="module")
