@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,7 +29,15 @@ from meshchat.log.safe_text import NEWLINE_MARK
 from meshchat.log.views import Outsider
 from meshchat.profile import STORE_FILE, Profile
 from meshchat.status import STATUS_KEY, NodeStatus
-from meshchat.testing import FAKE_LINE, HOSTILE_TEXT, attack_characters_in, cli_commands, damage_database
+from meshchat.testing import (
+    FAKE_LINE,
+    HOSTILE_TEXT,
+    attack_characters_in,
+    cli_commands,
+    damage_database,
+    free_port,
+    node_process,
+)
 
 EVIL = FAKE_LINE + HOSTILE_TEXT  # 76 characters: fits every name field (80)
 ROOM = FAKE_LINE + "\u00ab\x1b[2J\u00bb\u00ab\u202e\u00bb"  # a room's name has 40 at most
@@ -204,17 +211,11 @@ def test_the_node_logs_hostile_names_safely(tmp_path: Path) -> None:
     """``meshchat node`` logs the team's name and its peers' reasons: one record per line, nothing raw."""
     home = tmp_path / "ana"
     Profile.init(home, EVIL, display_name=EVIL).close()
-    env = {**os.environ, "MESHCHAT_HOME": str(home)}
-    command = [sys.executable, "-m", "meshchat.cli.main", "node", "--no-discovery", "--listen", "127.0.0.1:0"]
-    node = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert node.stderr is not None
-        first = node.stderr.readline()
-        assert "starting" in first, first
-    finally:
-        node.send_signal(signal.SIGTERM)
-        out, err = node.communicate(timeout=60)
-    output = first + out + err
+    with node_process(home) as node:
+        node.wait_listening()
+    output = node.stop()
+    first = output.splitlines()[0]
+    assert "starting" in first, first
     assert not attack_characters_in(output), output
     assert FAKED not in output
     assert "\\x1b" in first or "[U+001B]" in first  # the team's name, shown
@@ -225,9 +226,7 @@ def test_the_tak_bridge_logs_hostile_names_safely(tmp_path: Path) -> None:
     home = tmp_path / "ana"
     Profile.init(home, EVIL, display_name=EVIL).close()
     env = {**os.environ, "MESHCHAT_HOME": str(home)}
-    with socket.socket() as closed:  # a port nobody listens on
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    port = free_port()  # nobody listens on it
     command = [sys.executable, "-m", "meshchat.cli.main", "tak", "--server", f"127.0.0.1:{port}", "--room", ROOM]
     bridge = subprocess.Popen(
         [*command, "--no-listen", "--no-discovery"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
