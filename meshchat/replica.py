@@ -8,6 +8,12 @@ thread hop would cost more than the write. What the handshake and a peer's notes
 newcomer, recording that a peer holds more of our own log) is decided here, in a read, and written by the
 writer in the background: the protocol's callbacks cannot wait.
 
+Received batches are rebuilt from their compact form by the writer too, in its thread, just before the
+store takes them, rather than in the trio thread as they arrive: both are Python work under one interpreter
+lock, so two threads cannot overlap them, and each SQLite call the writer made (which lets the lock go) then
+waited for the trio thread to give it back. In one thread, rebuilding and storing cost what the local
+``accept_batch`` bound costs (docs/hardening.md, "Sync at field scale").
+
 What we send is capped: a removed author's log up to its cut, a forked author's log up to the forked seq
 (the fork proof goes with it; see ``meshchat.proto.sync``).
 """
@@ -30,8 +36,9 @@ from meshchat.net.link import Accepted, LinkEnded, SyncStart
 from meshchat.profile import Profile, ProfileError
 from meshchat.proto.events import NeedEntries
 from meshchat.proto.handshake import Credentials
+from meshchat.proto.messages import ReceivedEntries, rebuilt
 from meshchat.proto.sync import ForkProof
-from meshchat.store import NOT_LINKED, BatchResult, DiskFullError, Outcome, StoreDamagedError, StoreError
+from meshchat.store import NOT_LINKED, BatchResult, DiskFullError, Outcome, StoreDamagedError, StoreError, paused_gc
 from meshchat.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -198,15 +205,16 @@ class StoreReplica:
 
     # ---- receiving -------------------------------------------------------------------------------------
 
-    async def accept(self, raws: list[bytes | Entry], peer_key: bytes) -> Accepted:
-        """Store a peer's batch. On a full disk, wait and try again (each time later, up to
+    async def accept(self, batches: Sequence[ReceivedEntries], peer_key: bytes) -> Accepted:
+        """Store a peer's Entries messages (rebuilt here: a :class:`RemoteProtocolError` if one holds an invalid
+        entry). On a full disk, wait and try again (each time later, up to
         :data:`FULL_DISK_RETRY_MAX_S`) rather than end the link: the peer's unacknowledged batches hold it back
         meanwhile, we keep serving it what we hold, and nobody redials in a loop."""
         delay = FULL_DISK_RETRY_S
         reported = False
         while True:
             try:
-                result = await self._accept_once(raws)
+                result = await self._accept_once(batches)
                 break
             except DiskFullError as exc:
                 if not reported:
@@ -225,14 +233,23 @@ class StoreReplica:
             self.on_forks()
         return summarize(result)
 
-    async def _accept_once(self, raws: list[bytes | Entry]) -> BatchResult:
-        # A live push is stored inline: a thread hop would cost more than it saves.
-        return await self.writer.run(lambda p: p.store.accept_batch(raws), inline=len(raws) <= INLINE_ACCEPT)
+    async def _accept_once(self, batches: Sequence[ReceivedEntries]) -> BatchResult:
+        def store(profile: Profile) -> BatchResult:
+            with paused_gc():  # the rebuilt entries too (see paused_gc)
+                entries: list[bytes | Entry] = []
+                for batch in batches:
+                    message = rebuilt(batch)
+                    entries.extend(message.decoded or message.raws)
+                return profile.store.accept_batch(entries)
 
-    async def index_search(self, limit: int) -> int:
-        """Index up to ``limit`` new entries for search, by the node's one writer (see
-        ``meshchat.store.search``); returns how many entries it looked at (0: up to date)."""
-        return await self.writer.run(lambda p: p.store.index_search(limit))
+        # A live push is stored inline: a thread hop would cost more than it saves.
+        return await self.writer.run(store, inline=sum(b.count for b in batches) <= INLINE_ACCEPT)
+
+    async def index_search(self, limit: int, *, quiet: float) -> int:
+        """Index up to ``limit`` new entries for search, by the node's one writer once it had no other write
+        to make for ``quiet`` seconds (see ``meshchat.store.search``); returns how many entries it looked at
+        (0: up to date)."""
+        return await self.writer.run_when_quiet(lambda p: p.store.index_search(limit), quiet=quiet)
 
     def _failed(self, what: str, exc: StoreError) -> LinkEnded:
         """Tell the user, and the node if the store is damaged; the link ends with the reason."""

@@ -8,13 +8,16 @@ on a write yields to everything else (drawing, keys, the network) until it is do
 
 Own writes (posts, acks, local state, heads, key rotations) and the batches peers send share this one writer,
 so the node never waits on its own lock: writes queue in the order they were asked for (``trio.Lock`` is
-fair), and a post waits at most for the one batch being stored. The node's readers use the profile's main
-connection on the trio thread and see each commit through SQLite's ``data_version``, exactly as they see a
-``meshchat post`` from another process.
+fair), and a post waits at most for the one batch being stored. Work that can wait (the search index) asks
+with :meth:`Writer.run_when_quiet` and so trails a catch-up instead of taking turns with its batches.
+
+The node's readers use the profile's main connection on the trio thread and see each commit through SQLite's
+``data_version``, exactly as they see a ``meshchat post`` from another process.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -37,6 +40,7 @@ class Writer:
         self._main = profile
         self._profile: Profile | None = None  # the writer's view of the home: same identity, own connection
         self._lock = trio.Lock()
+        self._asked_at = -math.inf  # when a write was last asked for with run() (trio's clock)
 
     async def run(self, write: Callable[[Profile], T], *, inline: bool = False) -> T:
         """``write(profile)`` in a worker thread, after the writes asked for before it; returns its result.
@@ -46,6 +50,18 @@ class Writer:
         write small enough that the thread hop would cost more than it spares (a live push of a few entries).
         A write that has started is never abandoned: cancelling the caller waits for it to finish.
         """
+        self._asked_at = trio.current_time()
+        return await self._run(write, inline=inline)
+
+    async def run_when_quiet(self, write: Callable[[Profile], T], *, quiet: float) -> T:
+        """``write`` as :meth:`run` does it, once no write has been asked for with :meth:`run` for ``quiet``
+        seconds. For work that can wait: taking turns with a catch-up's batches, the search index slowed the
+        catch-up by a fifth (docs/hardening.md, "Sync at field scale")."""
+        while (rest := self._asked_at + quiet - trio.current_time()) > 0:
+            await trio.sleep(rest)
+        return await self._run(write, inline=False)
+
+    async def _run(self, write: Callable[[Profile], T], *, inline: bool) -> T:
         async with self._lock:
             profile = self._open()
             if inline or not self.threaded:

@@ -15,6 +15,7 @@ from meshchat.events import NodeProblem
 from meshchat.net.link import LinkEnded
 from meshchat.node import Node
 from meshchat.profile import STORE_FILE, Profile, ProfileError
+from meshchat.proto.messages import Entries
 from meshchat.store import Store, StoreDamagedError
 from meshchat.testing import author_home, damage_database, run_cli, synthetic_history
 
@@ -77,7 +78,7 @@ async def test_a_store_damaged_while_the_node_runs_is_not_served(tmp_path: Path)
     try:
         damage_database(home / STORE_FILE)
         with pytest.raises(LinkEnded, match="is damaged"):
-            await node.replica.accept(raws[-20:], b"p" * 32)
+            await node.replica.accept([Entries(tuple(raws[-20:]))], b"p" * 32)
         problem = events.receive_nowait()
         assert isinstance(problem, NodeProblem) and "is damaged" in problem.message
         assert node.damaged is not None and "meshchat repair" in node.damaged

@@ -15,6 +15,7 @@ from meshchat.net.link import Accepted, LinkSettings
 from meshchat.net.peers import NetSettings
 from meshchat.node import NodeConfig
 from meshchat.profile import Profile
+from meshchat.proto.messages import ReceivedEntries, rebuilt
 from meshchat.store import Outcome
 from meshchat.testing import BASE_CLOCK, link_nodes, room_texts, running_node, running_nodes, team_homes, wait_until
 
@@ -93,8 +94,8 @@ async def test_shutting_down_while_a_batch_is_being_stored(tmp_path: Path, caplo
         async with running_node(homes[1]) as b:
             accept = b.replica.accept
 
-            async def slow_accept(raws: list[bytes], peer_key: bytes) -> Accepted:
-                result = await accept(raws, peer_key)
+            async def slow_accept(batches: list[ReceivedEntries], peer_key: bytes) -> Accepted:
+                result = await accept(batches, peer_key)
                 storing.set()
                 with trio.CancelScope(shield=True):
                     await stopped.wait()  # still "storing" while b shuts down
@@ -122,11 +123,12 @@ async def test_deferred_entries_are_asked_for_again(tmp_path: Path) -> None:
         accept = b.replica.accept
         calls: list[tuple[float, list[bytes]]] = []
 
-        async def deferring_accept(raws: list[bytes], peer_key: bytes) -> Accepted:
+        async def deferring_accept(batches: list[ReceivedEntries], peer_key: bytes) -> Accepted:
+            raws = [raw for batch in batches for raw in rebuilt(batch).raws]
             calls.append((trio.current_time(), raws))
             if len(calls) == 1:  # as if nothing could be stored yet
                 return Accepted(appended=0, deferred=len(raws))
-            return await accept(raws, peer_key)
+            return await accept(batches, peer_key)
 
         b.replica.accept = deferring_accept  # type: ignore[method-assign]
         link_nodes(n, a, b)

@@ -5,8 +5,9 @@ Four tasks per link, all cancelled together when the link ends:
 - the reader feeds received bytes to the connection and answers its events at once (reads for
   ``NeedEntries`` are quick SQLite lookups; batches received go to the ingest task; a peer's notes go to
   the peer manager, which chooses which peer pushes us which author, and to the replica);
-- the ingest task hands received batches, merged, to :meth:`Replica.accept` (a worker thread), then tells
-  the connection they were processed, which acknowledges them to the peer (flow control);
+- the ingest task hands received batches, merged and still compact, to :meth:`Replica.accept` (which rebuilds
+  and stores them in a worker thread), then tells the connection they were processed, which acknowledges
+  them to the peer (flow control);
 - the writer sends whatever the connection has queued, many frames per ``send_all``, in pieces of at most
   :data:`SEND_PIECE` bytes, each under the idle deadline: a slow link is judged by its progress, never by
   how long a whole batch takes; it also wakes when notes that were waiting for company fall due;
@@ -30,7 +31,6 @@ from typing import Protocol
 
 import trio
 
-from meshchat.log.entry import Entry
 from meshchat.net.blobs import BlobExchange
 from meshchat.proto.blobs import BlobEvent, BlobsAsked, BlobsHeld, NeedPart, PieceReceived
 from meshchat.proto.connection import Connection
@@ -46,7 +46,7 @@ from meshchat.proto.events import (
     SyncStarted,
 )
 from meshchat.proto.handshake import Credentials, Side
-from meshchat.proto.messages import WINDOW
+from meshchat.proto.messages import WINDOW, ReceivedEntries
 from meshchat.proto.sync import ForkProof
 
 log = logging.getLogger(__name__)
@@ -101,8 +101,9 @@ class Replica(Protocol):
 
     def read_entries(self, request: NeedEntries) -> list[bytes]: ...
 
-    async def accept(self, entries: list[bytes | Entry], peer_key: bytes) -> Accepted:
-        """Store a peer's entries (raw, or decoded already by the entry rules)."""
+    async def accept(self, batches: Sequence[ReceivedEntries], peer_key: bytes) -> Accepted:
+        """Store a peer's Entries messages, rebuilding those that came compact (``messages.rebuilt``: raises
+        :class:`RemoteProtocolError` for an invalid entry, which ends the link)."""
         ...
 
     def peer_holds(self, peer_key: bytes, heads: Mapping[bytes, int]) -> None:
@@ -171,7 +172,7 @@ class Link:
         self.bytes_out = 0
         self.reason = ""
         self._asked_again: set[bytes] = set()  # authors asked once for a fork proof on this link
-        self._batches: list[tuple[bytes, ...] | tuple[Entry, ...]] = []
+        self._batches: list[ReceivedEntries] = []
         self._batches_ready = trio.Event()
         self._dirty = trio.Event()
         self._authenticated = trio.Event()
@@ -277,9 +278,9 @@ class Link:
             # few thousand entries: one transaction of 10,000 stores 13% slower than five of 2,000.
             take, count = 0, 0
             while take < min(MERGE_BATCHES, len(self._batches)) and (
-                not take or count + len(self._batches[take]) <= MERGE_ENTRIES
+                not take or count + self._batches[take].count <= MERGE_ENTRIES
             ):
-                count += len(self._batches[take])
+                count += self._batches[take].count
                 take += 1
             batches, self._batches = self._batches[:take], self._batches[take:]
             if not self._batches:
@@ -287,8 +288,7 @@ class Link:
             if not batches:
                 continue
             assert self.peer_key is not None  # entries arrive only after the handshake
-            received: list[bytes | Entry] = [entry for batch in batches for entry in batch]
-            accepted = await self.replica.accept(received, self.peer_key)
+            accepted = await self.replica.accept(batches, self.peer_key)
             if accepted.bad:
                 raise LinkEnded(f"the peer sent invalid entries ({accepted.bad})")
             self.entries_in += accepted.appended
@@ -424,7 +424,7 @@ class Link:
                 self.entries_out += len(raws)
             elif kind is EntriesReceived:
                 assert isinstance(event, EntriesReceived)
-                self._batches.append(event.decoded or event.raws)
+                self._batches.append(event.batch)
                 self._batches_ready.set()
                 if event.decoded:  # an author's entries come in seq order: the last of each is its highest
                     self.observer.arriving(self, {entry.author: entry.seq for entry in event.decoded})

@@ -114,7 +114,9 @@ class Connection:
         assert self._channel is not None and self._session is not None
         kind, body = self._channel.open(payload)
         if kind is Kind.SYNC:
-            self._session.receive(messages.decode(self._decompressor.decompress(body), self._team_id))
+            # Entries stay compact: the driver rebuilds them where it likes (see EntriesReceived).
+            message = messages.decode(self._decompressor.decompress(body), self._team_id, rebuild=False)
+            self._session.receive(message)
             return None
         if kind is Kind.PIECE:
             message = messages.decode(body, self._team_id)

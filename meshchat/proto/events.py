@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from meshchat.log.entry import KEY_SIZE, Entry
+from meshchat.log.entry import KEY_SIZE
 from meshchat.proto.blobs import BlobEvent  # what a link's files bring: see meshchat.proto.blobs
 from meshchat.proto.errors import LocalProtocolError
+from meshchat.proto.messages import ReceivedEntries, rebuilt
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +57,17 @@ class NeedEntries:
 
 @dataclass(frozen=True, slots=True)
 class EntriesReceived:
-    """Entries from the peer, their signatures unchecked: ``raws`` as bytes, and ``decoded`` the same entries
-    decoded and checked by the entry rules (so the store need not decode them again). Accept them, then call
+    """An Entries message from the peer, as it arrived: ``batch`` (its entries' signatures unchecked, and, if
+    it came compact, not yet rebuilt: ``meshchat.proto.messages.rebuilt`` does that where the driver likes, a
+    :class:`RemoteProtocolError` if the peer sent an invalid entry). Accept them, then call
     ``Connection.entries_processed``."""
 
-    raws: tuple[bytes, ...]
-    decoded: tuple[Entry, ...] = ()
+    batch: ReceivedEntries
+
+    @property
+    def raws(self) -> tuple[bytes, ...]:
+        """The entries' bytes (rebuilt now if they came compact)."""
+        return rebuilt(self.batch).raws
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,11 @@ it in the same run; body length and hash from the body). The rebuilt entry is th
 so a sender that lies about a derived field gets a bad signature, not a different entry. An entry the compact
 form cannot carry exactly (the genesis, whose team id is zero) travels whole.
 
+Rebuilding is the costly part of receiving (~5 us an entry, in Python). So the connection decodes an Entries
+message only as far as its shape (:class:`CompactEntries`: bounded sizes and counts, checked at once) and the
+receiver rebuilds it where it likes (``meshchat.net.link`` does it in the node's writer thread, with the
+store's accept: off the UI thread, and with no second Python thread contending for the interpreter lock).
+
 Building a message with bad values raises :class:`LocalProtocolError`; decoding bytes that are not exactly
 one valid message raises :class:`RemoteProtocolError`.
 """
@@ -25,6 +30,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 import msgpack
 
@@ -104,6 +110,21 @@ class Entries:
         if sum(sizes) > MAX_BATCH_BYTES:
             raise LocalProtocolError(f"an Entries message holds at most {MAX_BATCH_BYTES} bytes of entries")
 
+    @property
+    def count(self) -> int:
+        return len(self.raws)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CompactEntries:
+    """An Entries message as it arrived: checked in shape (sizes, counts, types of the runs), its ``count``
+    entries not yet rebuilt. :func:`rebuilt` makes the :class:`Entries`, checked by the entry rules."""
+
+    kinds: tuple[str, ...]
+    items: tuple[object, ...]  # raw entries (bytes) and runs [author, seq, prev, [compact entry, ...]]
+    team_id: bytes
+    count: int
+
 
 @dataclass(frozen=True, slots=True)
 class Ack:
@@ -125,6 +146,7 @@ class Ping:
 
 
 Message = Notes | Entries | Ack | Idle | Ping | blobs.BlobMessage  # types 6 to 10: files (meshchat.proto.blobs)
+ReceivedEntries = Entries | CompactEntries  # an Entries message as a peer's bytes give it (see decode)
 
 
 # ---- encoding ----------------------------------------------------------------------------------------------
@@ -196,8 +218,9 @@ def _id(header: bytes, sig: bytes) -> bytes:
 # ---- decoding ----------------------------------------------------------------------------------------------
 
 
-def decode(body: bytes, team_id: bytes) -> Message:
-    """One message from its bytes. Raises :class:`RemoteProtocolError` on anything else."""
+def decode(body: bytes, team_id: bytes, *, rebuild: bool = True) -> Message | CompactEntries:
+    """One message from its bytes. Raises :class:`RemoteProtocolError` on anything else. With ``rebuild``
+    false, an Entries message comes as :class:`CompactEntries` (its entries to rebuild with :func:`rebuilt`)."""
     try:
         value = unpack(body, max_len=MAX_MESSAGE, max_items=max(MAX_AUTHORS, MAX_BATCH_ENTRIES), check_values=False)
     except DecodeError as exc:
@@ -207,8 +230,8 @@ def decode(body: bytes, team_id: bytes) -> Message:
     kind, args = value[0], value[1:]
     try:
         if kind == MessageType.ENTRIES and len(args) == 2 and type(args[0]) is list and type(args[1]) is list:
-            entries = rebuild_entries(args[0], args[1], team_id)
-            return Entries(tuple(e.raw for e in entries), entries)
+            compact = _compact_shape(args[0], args[1], team_id)
+            return rebuilt(compact) if rebuild else compact
         if kind == MessageType.NOTES and len(args) == 1 and type(args[0]) is dict:
             return _notes(args[0])
         if kind == MessageType.ACK and len(args) == 1:
@@ -236,23 +259,50 @@ def _notes(value: Mapping[object, object]) -> Notes:
     return Notes(heads, frozenset(push))  # type: ignore[arg-type]
 
 
-def rebuild_entries(kinds: Sequence[object], items: Sequence[object], team_id: bytes) -> tuple[Entry, ...]:
-    """The entries a compact Entries message carries (see :func:`compact_entries`), each checked by the entry
-    rules (``meshchat.log.entry``); an entry that breaks one is the sender's fault."""
+def _compact_shape(kinds: Sequence[object], items: Sequence[object], team_id: bytes) -> CompactEntries:
+    """Check what bounds an Entries message (how many kinds, items, entries) without rebuilding an entry."""
     if len(kinds) > MAX_KINDS or set(map(type, kinds)) - {str}:
         raise RemoteProtocolError("an Entries message names its kinds as up to 256 strings")
+    count = 0
+    for item in items:
+        if type(item) is bytes:
+            count += 1
+            continue
+        if type(item) is not list or len(item) != 4 or type(item[1]) is not int or type(item[3]) is not list:
+            raise RemoteProtocolError("an Entries item is a raw entry or a run [author, seq, prev, entries]")
+        if not item[3]:
+            raise RemoteProtocolError("a run holds at least one entry")
+        count += len(item[3])
+    if not 0 < count <= MAX_BATCH_ENTRIES:
+        raise RemoteProtocolError(f"an Entries message holds 1 to {MAX_BATCH_ENTRIES} entries")
+    return CompactEntries(tuple(kinds), tuple(items), team_id, count)  # type: ignore[arg-type]
+
+
+def rebuilt(batch: ReceivedEntries) -> Entries:
+    """The entries of a received Entries message, rebuilt (see :func:`compact_entries`) and each checked by the
+    entry rules (``meshchat.log.entry``): an entry that breaks one is the sender's fault
+    (:class:`RemoteProtocolError`). Their signatures are the store's to check."""
+    if type(batch) is Entries:
+        return batch
+    assert type(batch) is CompactEntries
+    entries = _rebuild_entries(batch)
+    try:
+        return Entries(tuple(e.raw for e in entries), entries)
+    except LocalProtocolError as exc:
+        raise RemoteProtocolError(f"invalid sync message: {exc}") from None
+
+
+def _rebuild_entries(batch: CompactEntries) -> tuple[Entry, ...]:
+    kinds, team_id = batch.kinds, batch.team_id
     out: list[Entry] = []
     pack = msgpack.Packer(use_bin_type=True).pack
     try:
-        for item in items:
+        for item in batch.items:
             if type(item) is bytes:
                 out.append(decode_entry(item))
                 continue
-            if type(item) is not list or len(item) != 4:
-                raise RemoteProtocolError("an Entries item is a raw entry or a run [author, seq, prev, entries]")
-            author, seq, prev, run = item
-            if type(seq) is not int or type(run) is not list or not run or len(out) + len(run) > MAX_BATCH_ENTRIES:
-                raise RemoteProtocolError("a run has a seq and holds 1 to 8,192 entries")
+            run_item: list[Any] = item  # type: ignore[assignment]  # a 4-list: shape checked by _compact_shape
+            author, seq, prev, run = run_item
             clock = 0
             for compact in run:
                 if type(compact) is not list or len(compact) != 4:
@@ -261,7 +311,7 @@ def rebuild_entries(kinds: Sequence[object], items: Sequence[object], team_id: b
                 if type(delta) is not int or type(kind) is not int or not 0 <= kind < len(kinds):
                     raise RemoteProtocolError("a compact entry's clock delta and kind index are integers in range")
                 clock += delta
-                entry = entry_from_parts(team_id, author, seq, prev, clock, kinds[kind], sig, body, pack=pack)  # type: ignore[arg-type]
+                entry = entry_from_parts(team_id, author, seq, prev, clock, kinds[kind], sig, body, pack=pack)
                 out.append(entry)
                 prev, seq = entry.id, seq + 1
     except EntryError as exc:

@@ -46,7 +46,18 @@ from dataclasses import dataclass
 from meshchat.proto.blobs import BLOB_MESSAGES, BlobEvent, BlobLane
 from meshchat.proto.errors import LocalProtocolError, RemoteProtocolError
 from meshchat.proto.events import CaughtUp, EntriesReceived, NeedEntries, NotesReceived, SyncStarted
-from meshchat.proto.messages import MAX_AUTHORS, MAX_BATCH_ENTRIES, WINDOW, Ack, Entries, Idle, Message, Notes, Ping
+from meshchat.proto.messages import (
+    MAX_AUTHORS,
+    MAX_BATCH_ENTRIES,
+    WINDOW,
+    Ack,
+    CompactEntries,
+    Entries,
+    Idle,
+    Message,
+    Notes,
+    Ping,
+)
 from meshchat.proto.pacing import ENTRIES, Pacer
 
 NOTE_DELAY = 0.25  # seconds a note about an author the peer does not want pushed may wait for company
@@ -117,14 +128,14 @@ class SyncSession:
 
     # ---- the peer's messages ---------------------------------------------------------------------------
 
-    def receive(self, message: Message) -> None:
-        if type(message) is Entries:
+    def receive(self, message: Message | CompactEntries) -> None:
+        if type(message) is Entries or type(message) is CompactEntries:
             if not self._started:
                 raise RemoteProtocolError("entries before notes")
             if self.unprocessed >= WINDOW:
                 raise RemoteProtocolError(f"flow control violated: more than {WINDOW} unacknowledged batches")
             self.unprocessed += 1
-            self._events.append(EntriesReceived(message.raws, message.decoded))
+            self._events.append(EntriesReceived(message))
         elif type(message) is Notes:
             self._on_notes(message)
         elif type(message) is Ack:

@@ -17,6 +17,7 @@ from meshchat.store.store import (
     StorageFullError,
     Store,
     StoreDamagedError,
+    paused_gc,
 )
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "Store",
     "StoreDamagedError",
     "StoreError",
+    "paused_gc",
 ]
