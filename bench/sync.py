@@ -74,6 +74,15 @@ def node_process(home: Path, port: int, *peers: int) -> Iterator[subprocess.Pope
         process.wait(timeout=10)
 
 
+def settled(home: Path) -> Path:
+    """``home`` with its search index built, as a node that has been running for a while leaves it: a fresh
+    node A would index its whole history while it serves the first catch-ups, which is not what is measured."""
+    with Store.open(home / "meshchat.db") as store:
+        while store.index_search():
+            pass
+    return home
+
+
 def local_bound(team_id: bytes, raws: list[bytes], work: Path) -> float:
     work.mkdir(parents=True, exist_ok=True)
     store = Store.create(work / "bound.db", team_id)
@@ -196,7 +205,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
     chain = fresh[:4]  # P, R1, R2, D
     key = os.urandom(32)
     raws_by_author = {a.key: [e.raw for e in a.entries] for a in team.authors}
-    a_home = author_home(work / "a", team.founder, network_key=key, raws=[e.raw for e in team.all_entries()])
+    a_home = settled(author_home(work / "a", team.founder, network_key=key, raws=[e.raw for e in team.all_entries()]))
     with Store.open(a_home / "meshchat.db") as store:
         order = admission_order(store.membership)
     raws = [raw for author in order for raw in raws_by_author[author]]  # as sync sends them
@@ -223,7 +232,9 @@ def run(args: argparse.Namespace, work: Path) -> None:
     ports = [free_port() for _ in range(3)]
     b1 = author_home(work / "b1", fresh[4], network_key=key)
     b3 = author_home(work / "b3", fresh[5], network_key=key)
-    sources = [a_home] + [author_home(work / f"a{i}", fresh[6 + i], network_key=key, raws=raws) for i in range(2)]
+    sources = [a_home] + [
+        settled(author_home(work / f"a{i}", fresh[6 + i], network_key=key, raws=raws)) for i in range(2)
+    ]
     with contextlib.ExitStack() as stack:
         for home, port in zip(sources, ports, strict=True):
             stack.enter_context(node_process(home, port))
