@@ -88,7 +88,8 @@ STATUS_INTERVAL_S = 1.0  # peer status is written at most this often
 STATUS_HEARTBEAT_S = 5.0  # and at least this often while the node runs
 SEARCH_INDEX_IDLE_S = 1.0  # how often an idle node looks for entries to index for search
 SEARCH_INDEX_BATCH = 500  # entries indexed at a time (~15 ms of work here)
-SEARCH_INDEX_QUIET_S = 0.5  # the index waits until the writer had nothing else to do for this long
+SEARCH_INDEX_QUIET_S = 0.5  # the index waits until the writer had nothing else to do for this long,
+SEARCH_INDEX_WAIT_MAX_S = 5.0  # or this long at most (a batch every 5 s costs a catch-up a few tenths of a percent)
 WITNESS_INTERVAL_S = 30.0  # heads entries that witness far-off clocks: at most this often
 CLOCK_CHECK_S = 5.0  # whether our clock agrees with the team's: looked at no more often than this
 
@@ -418,7 +419,9 @@ class Node:
         while True:
             started = trio.current_time()
             try:
-                looked = await self.replica.index_search(SEARCH_INDEX_BATCH, quiet=SEARCH_INDEX_QUIET_S)
+                looked = await self.replica.index_search(
+                    SEARCH_INDEX_BATCH, quiet=SEARCH_INDEX_QUIET_S, at_most=SEARCH_INDEX_WAIT_MAX_S
+                )
             except StoreError as exc:  # a read-only or full disk, or SQLite without FTS5 trigrams
                 log.warning("search index not kept (%s): searches scan the entries instead", exc)
                 return

@@ -245,11 +245,11 @@ class StoreReplica:
         # A live push is stored inline: a thread hop would cost more than it saves.
         return await self.writer.run(store, inline=sum(b.count for b in batches) <= INLINE_ACCEPT)
 
-    async def index_search(self, limit: int, *, quiet: float) -> int:
+    async def index_search(self, limit: int, *, quiet: float, at_most: float) -> int:
         """Index up to ``limit`` new entries for search, by the node's one writer once it had no other write
-        to make for ``quiet`` seconds (see ``meshchat.store.search``); returns how many entries it looked at
-        (0: up to date)."""
-        return await self.writer.run_when_quiet(lambda p: p.store.index_search(limit), quiet=quiet)
+        to make for ``quiet`` seconds (or after ``at_most`` seconds: see ``Writer.run_when_quiet``; and
+        ``meshchat.store.search``); returns how many entries it looked at (0: up to date)."""
+        return await self.writer.run_when_quiet(lambda p: p.store.index_search(limit), quiet=quiet, at_most=at_most)
 
     def _failed(self, what: str, exc: StoreError) -> LinkEnded:
         """Tell the user, and the node if the store is damaged; the link ends with the reason."""

@@ -53,12 +53,14 @@ class Writer:
         self._asked_at = trio.current_time()
         return await self._run(write, inline=inline)
 
-    async def run_when_quiet(self, write: Callable[[Profile], T], *, quiet: float) -> T:
+    async def run_when_quiet(self, write: Callable[[Profile], T], *, quiet: float, at_most: float) -> T:
         """``write`` as :meth:`run` does it, once no write has been asked for with :meth:`run` for ``quiet``
-        seconds. For work that can wait: taking turns with a catch-up's batches, the search index slowed the
-        catch-up by a fifth (docs/hardening.md, "Sync at field scale")."""
-        while (rest := self._asked_at + quiet - trio.current_time()) > 0:
-            await trio.sleep(rest)
+        seconds, or after ``at_most`` seconds of waiting (writes never that far apart must not starve it). For
+        work that can wait: taking turns with a catch-up's batches, the search index slowed the catch-up by
+        up to a fifth (docs/hardening.md, "Sync at field scale")."""
+        give_up = trio.current_time() + at_most
+        while (until := min(self._asked_at + quiet, give_up)) > trio.current_time():
+            await trio.sleep_until(until)
         return await self._run(write, inline=False)
 
     async def _run(self, write: Callable[[Profile], T], *, inline: bool) -> T:

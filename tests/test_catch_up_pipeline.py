@@ -143,21 +143,22 @@ def test_the_shape_that_bounds_a_batch_is_refused_on_arrival(value: object) -> N
 async def test_the_search_index_waits_until_the_writer_is_quiet(
     tmp_path: Path, mock_clock: trio.testing.MockClock
 ) -> None:
-    """Failed on main (no such wait): the index took turns with the batches of a catch-up."""
+    """Failed on main (no such wait): the index took turns with the batches of a catch-up. It waits at most
+    ``at_most`` seconds, so a writer never 0.5 s idle does not starve it."""
     home = tmp_path / "d"
     Profile.init(home, "T", display_name="Di").close()
     profile = Profile.open(home)
     writer = Writer(profile)
     done: list[tuple[str, float]] = []
 
-    async def index() -> None:
-        await writer.run_when_quiet(lambda p: None, quiet=0.5)
-        done.append(("index", trio.current_time()))
+    async def index(name: str, at_most: float) -> None:
+        await writer.run_when_quiet(lambda p: None, quiet=0.5, at_most=at_most)
+        done.append((name, trio.current_time() - start))
 
     async def batches() -> None:
         for _ in range(4):  # a batch every 0.3 s: never 0.5 s quiet until the last
             await writer.run(lambda p: None)
-            done.append(("batch", trio.current_time()))
+            done.append(("batch", trio.current_time() - start))
             await trio.sleep(0.3)
 
     start = trio.current_time()
@@ -165,9 +166,11 @@ async def test_the_search_index_waits_until_the_writer_is_quiet(
         async with trio.open_nursery() as nursery:
             nursery.start_soon(batches)
             await trio.sleep(0.1)
-            nursery.start_soon(index)
+            nursery.start_soon(index, "index", 5.0)
+            nursery.start_soon(index, "impatient index", 0.6)
     finally:
         writer.close()
         profile.close()
-    assert [what for what, _ in done] == ["batch"] * 4 + ["index"]
-    assert done[-1][1] - start == pytest.approx(0.9 + 0.5)  # the last batch was asked for at 0.9 s
+    assert [what for what, _ in done] == ["batch"] * 3 + ["impatient index", "batch", "index"]
+    assert dict(done)["impatient index"] == pytest.approx(0.1 + 0.6)
+    assert dict(done)["index"] == pytest.approx(0.9 + 0.5)  # the last batch was asked for at 0.9 s
