@@ -43,7 +43,7 @@ from dataclasses import dataclass
 INITIAL_RATE = 8 * 1024  # bytes/s before the first sample: a 9.6 kbit/s link drains its window in ~3 s
 MIN_RATE = 512  # never size below this (a stalled link still gets one entry at a time)
 MAX_WINDOW = 8 * 1024 * 1024
-MAX_BATCH = 128 * 1024  # the receiver decodes a batch on its UI thread: ~600 entries, 30-50 ms (architecture.md)
+MAX_BATCH = 128 * 1024  # ~600 entries; set while receivers rebuilt batches on their UI thread (architecture.md)
 MIN_BATCH = 1024
 WINDOW_TIME = 0.75  # seconds of the link's rate that may be in flight
 BATCH_TIME = 0.25  # seconds of the link's rate in one batch
