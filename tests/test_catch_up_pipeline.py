@@ -19,12 +19,11 @@ import trio
 import trio.testing
 
 from meshchat.log.entry import Entry
-from meshchat.node import NodeConfig
+from meshchat.node import Node, NodeConfig
 from meshchat.profile import Profile
 from meshchat.proto import messages
 from meshchat.proto.errors import RemoteProtocolError
 from meshchat.proto.messages import CompactEntries, Entries
-from meshchat.replica import StoreReplica
 from meshchat.testing import (
     TestTeam,
     author_home,
@@ -92,9 +91,8 @@ async def test_an_invalid_entry_in_a_merged_batch_is_refused_whole_when_rebuilt(
     home = author_home(tmp_path / "c", team.add_member(), network_key=os.urandom(32), raws=genesis)
     founder_rest = tuple(e.raw for e in team.founder.entries[1:])
     posts = tuple(e.raw for m in team.members for e in m.entries)
-    profile = Profile.open(home)
-    writer = Writer(profile)
-    replica = StoreReplica(profile, writer, on_stored=lambda: None, on_forks=lambda: None, on_problem=print)
+    node = Node.open(home)  # not running: its replica stores through its writer all the same
+    replica, profile = node.replica, node.profile
     try:
         before = profile.store.count()
         with pytest.raises(RemoteProtocolError, match="kind index"):
@@ -103,8 +101,7 @@ async def test_an_invalid_entry_in_a_merged_batch_is_refused_whole_when_rebuilt(
         accepted = await replica.accept([compact_batch(team, founder_rest), compact_batch(team, posts)], b"")
         assert accepted.appended == len(founder_rest) + len(posts) and accepted.bad is None
     finally:
-        writer.close()
-        profile.close()
+        node.close()
 
 
 @pytest.mark.parametrize(
