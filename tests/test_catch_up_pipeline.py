@@ -171,3 +171,19 @@ async def test_the_search_index_waits_until_the_writer_is_quiet(
     assert [what for what, _ in done] == ["batch"] * 3 + ["impatient index", "batch", "index"]
     assert dict(done)["impatient index"] == pytest.approx(0.1 + 0.6)
     assert dict(done)["index"] == pytest.approx(0.9 + 0.5)  # the last batch was asked for at 0.9 s
+
+
+def test_a_batch_says_which_entries_are_arriving_without_being_rebuilt() -> None:
+    """``claimed_heads``: what the sources hear before the writer stores a batch (the highest seq of each
+    author); a sender's garbage in a run's author (a list, a short key) is left out, never a crash."""
+    team = TestTeam(members=2)
+    for i in range(6):
+        team.post(team.members[i % 2], f"road {i} open")
+    raws = tuple(e.raw for e in team.all_entries())
+    heads = messages.claimed_heads(compact_batch(team, raws))
+    assert heads == {a.key: a.entries[-1].seq for a in team.authors}
+    value = msgpack.unpackb(messages.encode(Entries(raws), team.team_id))
+    value[2][-1][0] = [1, 2]  # an unhashable "author"
+    value[2][-2][0] = b"short"
+    batch = messages.decode(msgpack.packb(value), team.team_id, rebuild=False)
+    assert len(messages.claimed_heads(batch)) == len(heads) - 2  # type: ignore[arg-type]

@@ -46,7 +46,7 @@ from meshchat.proto.events import (
     SyncStarted,
 )
 from meshchat.proto.handshake import Credentials, Side
-from meshchat.proto.messages import WINDOW, ReceivedEntries
+from meshchat.proto.messages import WINDOW, ReceivedEntries, claimed_heads
 from meshchat.proto.sync import ForkProof
 
 log = logging.getLogger(__name__)
@@ -426,8 +426,7 @@ class Link:
                 assert isinstance(event, EntriesReceived)
                 self._batches.append(event.batch)
                 self._batches_ready.set()
-                if event.decoded:  # an author's entries come in seq order: the last of each is its highest
-                    self.observer.arriving(self, {entry.author: entry.seq for entry in event.decoded})
+                self.observer.arriving(self, claimed_heads(event.batch))  # the batch is rebuilt when stored
             elif kind is HandshakeComplete:
                 assert isinstance(event, HandshakeComplete)
                 self.peer_key = event.peer_key

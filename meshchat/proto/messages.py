@@ -27,7 +27,7 @@ one valid message raises :class:`RemoteProtocolError`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -290,6 +290,40 @@ def rebuilt(batch: ReceivedEntries) -> Entries:
         return Entries(tuple(e.raw for e in entries), entries)
     except LocalProtocolError as exc:
         raise RemoteProtocolError(f"invalid sync message: {exc}") from None
+
+
+def claimed_heads(batch: ReceivedEntries) -> dict[bytes, int]:
+    """The highest seq of each author a received batch carries, as its sender claims, without rebuilding it
+    (runs name their author, first seq and length; whole entries are decoded: the genesis, fork proofs).
+    Unchecked: for hints only (``meshchat.proto.sources``), never for what is stored."""
+    heads: dict[bytes, int] = {}
+    if type(batch) is Entries:
+        entries: Iterable[Entry] = batch.decoded or _decodable(batch.raws)
+        pairs: Iterable[tuple[object, object]] = ((e.author, e.seq) for e in entries)
+    else:
+        assert type(batch) is CompactEntries
+        pairs = _claimed_pairs(batch.items)
+    for author, seq in pairs:
+        if type(author) is bytes and len(author) == KEY_SIZE and type(seq) is int and seq > heads.get(author, 0):
+            heads[author] = seq
+    return heads
+
+
+def _claimed_pairs(items: Iterable[object]) -> Iterator[tuple[object, object]]:
+    for item in items:
+        if type(item) is bytes:
+            yield from ((e.author, e.seq) for e in _decodable((item,)))
+        else:
+            run: list[Any] = item  # type: ignore[assignment]  # a 4-list: shape checked by _compact_shape
+            yield run[0], run[1] + len(run[3]) - 1
+
+
+def _decodable(raws: Iterable[bytes]) -> Iterator[Entry]:
+    for raw in raws:
+        try:
+            yield decode_entry(raw)
+        except EntryError:
+            continue
 
 
 def _rebuild_entries(batch: CompactEntries) -> tuple[Entry, ...]:
