@@ -141,7 +141,7 @@ class NodeProblem:
 @dataclass(frozen=True, slots=True)
 class AttachmentsChanged:
     """Files moved on: fetched whole, further along, started, or stopped (``Node.file_state`` says where each
-    stands). At most four a second."""
+    stands). Progress at most four times a second; a file that became whole at once."""
 
     blobs: frozenset[bytes]
 

@@ -29,7 +29,7 @@ from meshchat.store import StorageFullError, StoreError
 log = logging.getLogger(__name__)
 
 INLINE_PART_BYTES = 64 * 1024  # parts (and whole files checked at the end) up to this size stay in the trio thread
-CHANGES_INTERVAL = 0.25  # AttachmentsChanged at most this often
+CHANGES_INTERVAL = 0.25  # AttachmentsChanged for progress at most this often (a file now whole: at once)
 REQUESTS_INTERVAL = 1.0  # how often files asked for from the command line are looked for
 
 
@@ -219,7 +219,8 @@ class BlobService:
                 self.exchange.fetcher.part_lost(blob, lost)
             return Stored()
         del self.sizes[blob]
-        self._change(blob)  # whole now: said again (the change above came before the check of the whole file)
+        self._changed.discard(blob)  # whole now: said at once (someone may be waiting for it), not at the next tick
+        self.publish(AttachmentsChanged(frozenset({blob})))
         log.info("fetched a file of %s (blob %s)", human_size(size), blob.hex()[:16])
         self.exchange.advanced({blob: ChunkSet.full(chunk_count(size)).encode()})
         return Stored(complete=True)
