@@ -13,11 +13,13 @@ import trio.testing
 
 from meshchat.blobs import service
 from meshchat.blobs.settings import BlobSettings
-from meshchat.blobs.store import PartialBlob
+from meshchat.blobs.store import BlobStore, PartialBlob
 from meshchat.events import AttachmentsChanged, NodeProblem, PeerDown
-from meshchat.log.attachments import CHUNK_SIZE, Attachment
+from meshchat.log.attachments import CHUNK_SIZE, Attachment, ChunkSet
 from meshchat.node import Node, NodeConfig
 from meshchat.profile import Profile
+from meshchat.proto import fetching
+from meshchat.proto.blobs import PieceReceived
 from meshchat.testing import link_nodes, next_event, run_cli, running_nodes, team_homes, wait_until
 
 CONFIG = NodeConfig(discovery=False, poll_interval=0.05)
@@ -85,7 +87,7 @@ async def test_a_file_now_whole_is_announced_at_once(
     monkeypatch.setattr(PartialBlob, "finish", finish)
     homes = team_homes(tmp_path, 2)
     path, _ = _file(tmp_path, 4 * CHUNK_SIZE)
-    async with running(homes) as (nursery, (a, b)):
+    async with running_nodes(homes) as (nursery, (a, b)):
         await a.post("general", "the plan", attach=[path])
         events = b.events(buffer=0)
         link_nodes(nursery, a, b, rate=3_000_000)  # a chunk every 90 ms: progress ticks
@@ -97,6 +99,55 @@ async def test_a_file_now_whole_is_announced_at_once(
                     announced = trio.current_time()
                     break
     assert finished and announced - finished[-1] < service.CHANGES_INTERVAL / 10
+
+
+class _Link:
+    """What the blob exchange needs of a link, and what it was told to fetch."""
+
+    peer_key = b"p" * 32
+
+    def __init__(self) -> None:
+        self.asked: dict[bytes, list[tuple[int, int]]] = {}
+
+    def ask_blobs(self, want: object, drop: object = ()) -> None:
+        pass
+
+    def fetch_parts(self, add: dict[bytes, list[tuple[int, int]]], cancel: object) -> None:
+        for blob, parts in add.items():
+            self.asked.setdefault(blob, []).extend(parts)
+
+    def blobs_advanced(self, held: object) -> None:
+        pass
+
+
+async def test_chunks_that_arrive_together_are_written_in_one_worker_thread_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A round trip to a worker thread and back cost more than hashing and writing a chunk (~2 ms against
+    0.35 ms on loopback): the receiver stored a 100 MB file one chunk per round trip, and that was its limit."""
+    monkeypatch.setattr(fetching, "MIN_OUTSTANDING", 8)
+    calls: list[str] = []
+    real = trio.to_thread.run_sync
+
+    async def run_sync(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(getattr(fn, "__name__", "?"))
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(service.trio.to_thread, "run_sync", run_sync)
+    data = os.urandom(8 * CHUNK_SIZE)
+    stored = BlobStore(tmp_path / "a").add_bytes(data)
+    blobs = service.BlobService(BlobStore(tmp_path / "b"), settings=BlobSettings, publish=lambda event: None)
+    blobs.fetch(stored.blob, len(data))
+    link = _Link()
+    blobs.exchange.link_up(link)
+    assert blobs.exchange.held(link, {stored.blob: ChunkSet.full(8).encode()}) is None
+    assert await blobs.exchange.received(link, [PieceReceived(stored.blob, 0, 0, stored.index)]) is None
+    chunks = [p for p, _ in link.asked[stored.blob] if p]
+    assert chunks == list(range(1, 9))
+    pieces = [PieceReceived(stored.blob, p, 0, data[(p - 1) * CHUNK_SIZE : p * CHUNK_SIZE]) for p in chunks]
+    assert await blobs.exchange.received(link, pieces) is None
+    assert blobs.store.has(stored.blob)
+    assert calls == ["_write_chunks", "finish"]
 
 
 async def test_a_node_joining_late_gets_the_file_from_a_third(tmp_path: Path) -> None:

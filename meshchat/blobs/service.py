@@ -13,13 +13,13 @@ Store and forward: every blob this node holds, whole or in part, is served to pe
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import trio
 
 from meshchat.blobs.settings import BlobSettings
-from meshchat.blobs.store import BlobStore, human_size
+from meshchat.blobs.store import BlobStore, PartialBlob, human_size
 from meshchat.events import AttachmentsChanged, NodeEvent, NodeProblem
 from meshchat.log.attachments import HASH_SIZE, Attachment, AttachmentError, ChunkSet, chunk_count, chunk_span
 from meshchat.net.blobs import BlobExchange, Stored
@@ -188,27 +188,51 @@ class BlobService:
             return chunk_count(size) * HASH_SIZE
         return chunk_span(size, part)[1] if part <= chunk_count(size) else None
 
-    async def store_part(self, blob: bytes, part: int, data: bytes) -> Stored:
-        size = self.sizes.get(blob)
-        if size is None:
-            return Stored(problem="no longer fetched")
-        partial = self.store.partial(blob, size)
-        try:
-            if part == 0:
-                partial.set_index(data)
-                complete = False
-            elif len(data) <= INLINE_PART_BYTES:
-                complete = partial.store_chunk(part, data)
+    async def store_parts(self, parts: Sequence[tuple[bytes, int, bytes]]) -> list[Stored]:
+        """Check and write whole parts. The chunks of one call are written by one worker-thread call (or here,
+        if they are small): a round trip to a worker and back cost more than hashing and writing a chunk."""
+        out: list[Stored | None] = [None] * len(parts)
+        jobs: list[tuple[int, PartialBlob, int, bytes]] = []
+        for k, (blob, part, data) in enumerate(parts):
+            size = self.sizes.get(blob)
+            if size is None:
+                out[k] = Stored(problem="no longer fetched")
+            elif part == 0:
+                out[k] = self._store_index(blob, size, data)
             else:
-                complete = await trio.to_thread.run_sync(partial.store_chunk, part, data)
+                jobs.append((k, self.store.partial(blob, size), part, data))
+        if sum(len(data) for *_, data in jobs) <= INLINE_PART_BYTES:
+            written = _write_chunks(jobs)
+        else:
+            written = await trio.to_thread.run_sync(_write_chunks, jobs)
+        for (k, partial, _, _), outcome in zip(jobs, written, strict=True):
+            out[k] = await self._chunk_stored(partial, outcome)
+        told = {partial.blob: partial for _, partial, _, _ in jobs if partial.blob in self.sizes}
+        if told:  # store and forward, chunk by chunk: what we hold now, once per blob
+            self.exchange.advanced({blob: partial.held.encode() for blob, partial in told.items()})
+        return [stored for stored in out if stored is not None]
+
+    def _store_index(self, blob: bytes, size: int, index: bytes) -> Stored:
+        try:
+            self.store.partial(blob, size).set_index(index)
         except AttachmentError as exc:
             return Stored(bad=str(exc))
         except StoreError as exc:
             return Stored(problem=self._give_up(blob, size, exc))
         self._change(blob)
-        if not complete:
-            if part:
-                self.exchange.advanced({blob: partial.held.encode()})  # store and forward, chunk by chunk
+        return Stored()
+
+    async def _chunk_stored(self, partial: PartialBlob, outcome: bool | AttachmentError | StoreError) -> Stored:
+        """What became of a chunk written (``outcome``: whether the blob is now whole, or why it was not kept)."""
+        blob, size = partial.blob, partial.size
+        if isinstance(outcome, AttachmentError):
+            return Stored(bad=str(outcome))
+        if isinstance(outcome, StoreError):
+            if blob not in self.sizes:
+                return Stored(problem="no longer fetched")
+            return Stored(problem=self._give_up(blob, size, outcome))
+        self._change(blob)
+        if not outcome or blob not in self.sizes:
             return Stored()
         try:
             path = partial.finish() if size <= INLINE_PART_BYTES else await trio.to_thread.run_sync(partial.finish)
@@ -245,3 +269,16 @@ class BlobService:
             return self.store.path_of(blob).stat().st_size
         except OSError:
             return None
+
+
+def _write_chunks(
+    jobs: Sequence[tuple[int, PartialBlob, int, bytes]],
+) -> list[bool | AttachmentError | StoreError]:
+    """Check and write each chunk (in a worker thread): whether its blob is now whole, or why it was not kept."""
+    out: list[bool | AttachmentError | StoreError] = []
+    for _, partial, part, data in jobs:
+        try:
+            out.append(partial.store_chunk(part, data))
+        except (AttachmentError, StoreError) as exc:
+            out.append(exc)
+    return out

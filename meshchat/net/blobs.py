@@ -18,7 +18,7 @@ What the disk is, and what the node wants, is the node's side (``meshchat.blobs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -59,7 +59,9 @@ class BlobDisk(Protocol):
         """How long part ``part`` of a blob we fetch is (``None``: we do not fetch that blob)."""
         ...
 
-    async def store_part(self, blob: bytes, part: int, data: bytes) -> Stored: ...
+    async def store_parts(self, parts: Sequence[tuple[bytes, int, bytes]]) -> list[Stored]:
+        """Check and store whole parts ``(blob, part, data)``; one outcome for each, in order."""
+        ...
 
 
 class BlobLink(Hashable, Protocol):
@@ -173,19 +175,36 @@ class BlobExchange:
         return self.disk.read_part(request)
 
     async def received(self, link: BlobLink, pieces: list[PieceReceived]) -> str | None:
-        """Take pieces from ``link``; returns a reason to end the link if it sent what no honest node sends."""
+        """Take pieces from ``link``; returns a reason to end the link if it sent what no honest node sends.
+        The parts they complete are stored together (one worker-thread round trip for several chunks)."""
         key = link.peer_key
         assert key is not None
         try:
+            whole: list[tuple[bytes, int, bytes]] = []
+            reason = None
             for piece in pieces:
-                reason = await self._piece(link, key, piece)
+                reason = self._piece(link, key, piece, whole)
                 if reason is not None:
-                    return reason
+                    break
+            stored = await self.disk.store_parts(whole) if whole else []
+            for (blob, part, _), result in zip(whole, stored, strict=True):
+                if result.bad is not None:
+                    self.fetcher.part_failed(link, blob, part)
+                    reason = reason or f"the peer sent a bad part of a file ({result.bad})"
+                elif result.problem is not None:
+                    self.drop(blob)
+                else:
+                    self.fetcher.part_done(blob, part)
+                    if result.complete:
+                        self.drop(blob)
+            return reason
         finally:
             self._plan()
-        return None
 
-    async def _piece(self, link: BlobLink, key: bytes, piece: PieceReceived) -> str | None:
+    def _piece(
+        self, link: BlobLink, key: bytes, piece: PieceReceived, whole: list[tuple[bytes, int, bytes]]
+    ) -> str | None:
+        """Add ``piece`` to its part; a part now whole goes to ``whole``."""
         blob, part = piece.blob, piece.part
         wanted = self.fetcher.blobs.get(blob)
         assignment = wanted.assigned.get(part) if wanted is not None else None
@@ -195,36 +214,27 @@ class BlobExchange:
         end = piece.offset + len(piece.data)
         if end > length:
             return f"the peer sent more of a part than it holds ({end} of {length} bytes)"
-        arriving = self._parts.get((blob, part))
+        if any(b == blob and p == part for b, p, _ in whole):
+            return None  # that part is whole already (a peer that sends it twice): stored once
         if piece.offset == 0 and end == length:  # the whole part in one piece (on a LAN): no copy
             self._parts.pop((blob, part), None)
             self.fetcher.received(link, blob, part, length, length)
-            data = piece.data
-        else:
-            if arriving is None or arriving.key != key:
-                arriving = self._parts[(blob, part)] = _Part(key)
-            kept = len(arriving.data)
-            if piece.offset > kept:  # a cancel and a new ask crossed, or a cut: ask for the part again from its start
-                del self._parts[(blob, part)]
-                self.fetcher.restart(blob, part)
-                return None
-            if end > kept:
-                arriving.data += piece.data[kept - piece.offset :]
-            self.fetcher.received(link, blob, part, len(arriving.data), len(piece.data))
-            if len(arriving.data) < length:
-                return None
-            del self._parts[(blob, part)]
-            data = bytes(arriving.data)
-        result = await self.disk.store_part(blob, part, data)
-        if result.bad is not None:
-            self.fetcher.part_failed(link, blob, part)
-            return f"the peer sent a bad part of a file ({result.bad})"
-        if result.problem is not None:
-            self.drop(blob)
+            whole.append((blob, part, piece.data))
             return None
-        self.fetcher.part_done(blob, part)
-        if result.complete:
-            self.drop(blob)
+        arriving = self._parts.get((blob, part))
+        if arriving is None or arriving.key != key:
+            arriving = self._parts[(blob, part)] = _Part(key)
+        kept = len(arriving.data)
+        if piece.offset > kept:  # a cancel and a new ask crossed, or a cut: ask for the part again from its start
+            del self._parts[(blob, part)]
+            self.fetcher.restart(blob, part)
+            return None
+        if end > kept:
+            arriving.data += piece.data[kept - piece.offset :]
+        self.fetcher.received(link, blob, part, len(arriving.data), len(piece.data))
+        if len(arriving.data) == length:
+            del self._parts[(blob, part)]
+            whole.append((blob, part, bytes(arriving.data)))
         return None
 
     # ---- internals ---------------------------------------------------------------------------------------

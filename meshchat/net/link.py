@@ -32,7 +32,7 @@ from typing import Protocol
 import trio
 
 from meshchat.net.blobs import BlobExchange
-from meshchat.proto.blobs import BlobEvent, BlobsAsked, BlobsHeld, NeedPart, PieceReceived
+from meshchat.proto.blobs import PIECE_WINDOW, BlobEvent, BlobsAsked, BlobsHeld, NeedPart, PieceReceived
 from meshchat.proto.connection import Connection
 from meshchat.proto.connection import State as ConnectionState
 from meshchat.proto.errors import LocalProtocolError, ProtocolError
@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 RECEIVE_SIZE = 256 * 1024
 SEND_PIECE = 16 * 1024  # bytes handed to the socket at a time, each under the idle deadline
+STORE_BATCH = PIECE_WINDOW // 4  # pieces of files stored and acknowledged together (the rest keep coming)
 MERGE_BATCHES = WINDOW // 2  # received batches stored together in one transaction, at most
 MERGE_ENTRIES = 4_000  # and entries: the store takes batches of a few thousand fastest (bench/sync.py)
 MAX_RESYNC_DELAY = 600.0
@@ -315,14 +316,15 @@ class Link:
             await self._pieces_ready.wait()
             self._pieces_ready = trio.Event()
             pieces, self._pieces = self._pieces, []
-            for piece in pieces:
+            for start in range(0, len(pieces), STORE_BATCH):
+                batch = pieces[start : start + STORE_BATCH]
                 if self.blobs is not None:
-                    reason = await self.blobs.received(self, [piece])
+                    reason = await self.blobs.received(self, batch)
                     if reason is not None:
                         raise LinkEnded(reason)
                 if self.conn.state is not ConnectionState.SYNCING:
                     return
-                self.conn.pieces_processed(1)
+                self.conn.pieces_processed(len(batch))
                 self._pump()
 
     async def _watchdog(self) -> None:
