@@ -7,6 +7,8 @@
    stored through the store's accept path. Timed from B's start to B holding everything. Printed with the
    local batch-accept rate of the same entries into a fresh store in this process (the bound) and the ratio;
    ``--repeat`` times (a fresh B and a fresh bound each time: the machine is shared), then the median ratio.
+   ``--switch-intervals 0.005,0.001`` times B's catch-up once per interpreter switch interval in each repeat
+   (``sys.setswitchinterval``, in turn, the order rotated each repeat) against the same bound: an A/B in one run.
 2. Bytes: the same catch-up from one peer, then from three (three ``meshchat node`` processes that each hold
    everything), each link through a counting relay in this process; printed: the bytes B received, per entry,
    and the three-peer cost as a multiple of the one-peer cost. Counted until no link has moved a byte for 2 s,
@@ -190,6 +192,13 @@ def main() -> None:
     parser.add_argument("--authors", type=int, default=20)
     parser.add_argument("--live", type=int, default=1000, help="messages timed across the chain (default 1000)")
     parser.add_argument("--repeat", type=int, default=3, help="catch-up measurements, each with the bound (default 3)")
+    parser.add_argument(
+        "--switch-intervals",
+        type=lambda text: [float(value) for value in text.split(",")],
+        default=None,
+        help="B's sys.setswitchinterval values to compare, comma-separated seconds (default: as the process has it)",
+    )
+    parser.add_argument("--catch-up-only", action="store_true", help="stop after the catch-up measurements")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="meshchat-sync-bench-"))
     try:
@@ -211,23 +220,41 @@ def run(args: argparse.Namespace, work: Path) -> None:
     raws = [raw for author in order for raw in raws_by_author[author]]  # as sync sends them
     total = len(raws)
     port_a = free_port()
-    ratios, rates, bounds = [], [], []
+    intervals = args.switch_intervals or [sys.getswitchinterval()]
+    ratios: dict[float, list[float]] = {interval: [] for interval in intervals}
+    rates: dict[float, list[float]] = {interval: [] for interval in intervals}
+    bounds: list[float] = []
+    default_interval = sys.getswitchinterval()
     with node_process(a_home, port_a):
         for i in range(args.repeat):  # the machine is shared: pairs of measurements, the median of their ratios
             bounds.append(local_bound(team.team_id, raws, work / f"bound{i}"))
-            b_home = author_home(work / f"catchup{i}", fresh[8], network_key=key)
-            seconds = trio.run(catch_up, b_home, port_a, total)
-            rates.append(total / seconds)
-            ratios.append(rates[-1] / bounds[-1])
-            print(
-                f"catch-up:      {total} entries in {seconds:.2f} s = {rates[-1]:,.0f} entries/s (handshake included); "
-                f"local bound {bounds[-1]:,.0f} entries/s (accept_batch of {LOCAL_BATCH}, same order, one process): "
-                f"{ratios[-1]:.2f}",
-                flush=True,
-            )
-    rate, bound = statistics.median(rates), statistics.median(bounds)
-    print(f"median:        catch-up {rate:,.0f} entries/s, local bound {bound:,.0f} entries/s")
-    print(f"ratio:         {statistics.median(ratios):.2f} of the local bound (median of {args.repeat} pairs)")
+            for k in range(len(intervals)):
+                interval = intervals[(i + k) % len(intervals)]  # each setting goes first in turn
+                b_home = author_home(work / f"catchup{i}-{k}", fresh[8], network_key=key)
+                sys.setswitchinterval(interval)
+                try:
+                    seconds = trio.run(catch_up, b_home, port_a, total)
+                finally:
+                    sys.setswitchinterval(default_interval)
+                rates[interval].append(total / seconds)
+                ratios[interval].append(rates[interval][-1] / bounds[-1])
+                print(
+                    f"catch-up:      {total} entries in {seconds:.2f} s = {rates[interval][-1]:,.0f} entries/s "
+                    f"(handshake included, switch interval {interval * 1000:g} ms); local bound {bounds[-1]:,.0f} "
+                    f"entries/s (accept_batch of {LOCAL_BATCH}, same order, one process): {ratios[interval][-1]:.2f}",
+                    flush=True,
+                )
+    bound = statistics.median(bounds)
+    for interval in intervals:
+        rate = statistics.median(rates[interval])
+        print(
+            f"median:        switch interval {interval * 1000:g} ms: catch-up {rate:,.0f} entries/s, local bound "
+            f"{bound:,.0f} entries/s; ratio {statistics.median(ratios[interval]):.2f} of the local bound "
+            f"(median of {args.repeat} pairs)"
+        )
+    rate = statistics.median(rates[intervals[0]])  # the last line's figure: the first setting named
+    if args.catch_up_only:
+        return
 
     ports = [free_port() for _ in range(3)]
     b1 = author_home(work / "b1", fresh[4], network_key=key)
