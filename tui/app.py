@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -54,6 +55,12 @@ T = TypeVar("T")
 ALARM_TICK_S = 1.0  # how often the FLASH alarm looks at the time
 NARROW_BELOW = 90  # columns: below this the room list folds away (ctrl+r shows it) and panes stack
 SHORT_BELOW = 30  # lines: below this forms and buttons drop their spacing
+# While the app runs: how long a thread holds the interpreter lock before one that waits gets it (Python's
+# default is 5 ms). The node stores a catch-up in a worker thread; each time a key or a frame waits for that
+# thread, it waits up to this long. Measured during a 100,000-entry catch-up (tests/tui/test_tui_catch_up.py,
+# five runs each, alternating): the loop's longest stall 31 -> 22 ms (median), the slowest key 30 -> 18 ms at
+# worst; the catch-up itself is no faster for it (docs/hardening.md, "Sync at field scale").
+SWITCH_INTERVAL_S = 0.001
 
 
 class MeshchatApp(App[int]):
@@ -122,6 +129,7 @@ class MeshchatApp(App[int]):
         self.config = config or NodeConfig()
         self.companions = tuple(companions)
         self._node: Node | None = None
+        self._switch_interval: float | None = None  # the process's own, while the app has set SWITCH_INTERVAL_S
         self.bridge: NodeBridge | None = None
         self.forks: dict[bytes, int] = {}
         self.sync: dict[str, SyncProgress] = {}
@@ -177,6 +185,8 @@ class MeshchatApp(App[int]):
         self.mention_watch = MentionWatch(node)
         self.mention_watch.start()
         self.flash_watch.alarm.known([m.id for m in self.unacknowledged()])
+        self._switch_interval = sys.getswitchinterval()  # given back when the app ends (tests run many apps)
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.bridge = NodeBridge(node, self, self.companions)
         self.bridge.start()
         self.call_after_refresh(self._after_first_paint)
@@ -202,6 +212,8 @@ class MeshchatApp(App[int]):
             await self.bridge.wait_closed()
         if self._node is not None:
             self._node.close()
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
 
     # ---- the node ------------------------------------------------------------------------------------------
 
