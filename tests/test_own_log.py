@@ -54,19 +54,31 @@ def own_head(node: Node, author: bytes) -> int:
     return head.seq if head else 0
 
 
+async def member_copied_midway(
+    founder: Node, member_home: Path, to: Path, *, before: int, after: int = 0, with_wal: bool
+) -> bytes:
+    """The member posts ``before`` entries, its home is copied to ``to`` (see :func:`copy_home`), then it posts
+    ``after`` more; the founder holds them all. Returns the member's key: the copy is the same member."""
+    async with running_node(member_home, loopback_config(listen=None)) as member, trio.open_nursery() as nursery:
+        link = link_nodes(nursery, member, founder)
+        for i in range(before):
+            await member.post("general", f"before the copy {i}")
+        await wait_until(lambda: own_head(founder, member.me) == before, timeout=10)
+        copy_home(member_home, to, with_wal=with_wal)
+        for i in range(after):
+            await member.post("general", f"after the copy {i}")
+        await wait_until(lambda: own_head(founder, member.me) == before + after, timeout=20)
+        link.cancel()
+    return member.me
+
+
 async def test_a_store_that_lost_its_wal_pauses_writing_until_a_peer_gives_its_own_log_back(tmp_path: Path) -> None:
     founder_home, member_home = team_homes(tmp_path, 2)
     config = loopback_config(listen=None)
     async with running_node(founder_home, config) as founder:
-        async with running_node(member_home, config) as member, trio.open_nursery() as nursery:
-            link = link_nodes(nursery, member, founder)
-            for i in range(10):
-                await member.post("general", f"before the crash {i}")
-            await wait_until(lambda: own_head(founder, member.me) == 10, timeout=10)
-            # The crash: the database file as it was before its write-ahead log, which is lost.
-            crashed = copy_home(member_home, tmp_path / "crashed", with_wal=False)
-            link.cancel()
-        me = member.me
+        # The crash: the database file as it was before its write-ahead log, which is lost.
+        crashed = tmp_path / "crashed"
+        me = await member_copied_midway(founder, member_home, crashed, before=10, with_wal=False)
         restarted = Node.open(crashed, config)
         events = restarted.events(buffer=0)
         seen: list[NodeEvent] = []
@@ -102,17 +114,8 @@ async def test_a_home_restored_whole_learns_from_its_first_peer_that_its_own_log
     founder_home, member_home = team_homes(tmp_path, 2)
     config = loopback_config(listen=None)
     async with running_node(founder_home, config) as founder:
-        async with running_node(member_home, config) as member, trio.open_nursery() as nursery:
-            link = link_nodes(nursery, member, founder)
-            for i in range(3):
-                await member.post("general", f"in the backup {i}")
-            await wait_until(lambda: own_head(founder, member.me) == 3, timeout=10)
-            backup = copy_home(member_home, tmp_path / "backup", with_wal=True)
-            for i in range(200):
-                await member.post("general", f"after the backup {i}")
-            await wait_until(lambda: own_head(founder, member.me) == 203, timeout=20)
-            link.cancel()
-        me = member.me
+        backup = tmp_path / "backup"
+        me = await member_copied_midway(founder, member_home, backup, before=3, after=200, with_wal=True)
         restored = Node.open(backup, config)
         events = restored.events(buffer=0)
         try:
@@ -141,17 +144,9 @@ async def test_a_key_used_on_two_devices_is_recorded_as_a_fork_with_proof_and_an
     founder_home, member_home = team_homes(tmp_path, 2)
     config = loopback_config(listen=None)
     async with running_node(founder_home, config) as founder:
-        async with running_node(member_home, config) as member, trio.open_nursery() as nursery:
-            link = link_nodes(nursery, member, founder)
-            for i in range(3):
-                await member.post("general", f"both devices hold this {i}")
-            await wait_until(lambda: own_head(founder, member.me) == 3, timeout=10)
-            second_home = copy_home(member_home, tmp_path / "second", with_wal=True)
-            for i in range(3):
-                await member.post("general", f"first device {i}")
-            await wait_until(lambda: own_head(founder, member.me) == 6, timeout=10)
-            link.cancel()
-        me = member.me
+        # Both devices hold seqs 1-3; the first device then writes 4-6.
+        second_home = tmp_path / "second"
+        me = await member_copied_midway(founder, member_home, second_home, before=3, after=3, with_wal=True)
         second = Node.open(second_home, config)
         events = second.events(buffer=0)
         seen: list[NodeEvent] = []
