@@ -19,6 +19,17 @@ class Clock:
         return self.now
 
 
+def sourced_from_p1(clock: Clock, *, we_hold: int, p1_holds: int) -> Sources[str]:
+    """We hold A's log up to ``we_hold``; peers p1 and p2 are linked, and p1, which holds it up to ``p1_holds``,
+    is A's source (the first peer that holds it)."""
+    sources: Sources[str] = Sources(ME, clock)
+    sources.we_hold({A: we_hold})
+    sources.link_up("p1")
+    sources.link_up("p2")
+    sources.peer_holds("p1", {A: p1_holds})
+    return sources
+
+
 def test_every_author_has_one_source_and_new_authors_stay_together() -> None:
     clock = Clock()
     sources: Sources[str] = Sources(ME, clock)
@@ -48,11 +59,7 @@ def test_a_source_that_goes_is_replaced_at_once_by_the_peer_that_holds_most() ->
 def test_an_entry_announced_elsewhere_that_our_source_does_not_deliver_moves_the_source() -> None:
     """Plumtree's graft: p2 announces A's next entry; p1, our source, does not deliver it within a grace."""
     clock = Clock()
-    sources: Sources[str] = Sources(ME, clock)
-    sources.we_hold({A: 3})
-    sources.link_up("p1")
-    sources.link_up("p2")
-    sources.peer_holds("p1", {A: 3})
+    sources = sourced_from_p1(clock, we_hold=3, p1_holds=3)
     sources.peer_holds("p2", {A: 4})
     assert not sources.check()
     clock.now += GRAFT_AFTER / 2
@@ -72,11 +79,7 @@ def test_entries_that_arrived_and_wait_for_the_store_are_not_late() -> None:
     cores (``bench/scale.py --nodes 40 --topology discovery``) received 30% of their entries twice, and one
     node switched sources 183 times in 18 s. Entries that are lost on the way still move the source."""
     clock = Clock()
-    sources: Sources[str] = Sources(ME, clock)
-    sources.we_hold({A: 3})
-    sources.link_up("p1")
-    sources.link_up("p2")
-    sources.peer_holds("p1", {A: 3})
+    sources = sourced_from_p1(clock, we_hold=3, p1_holds=3)
     sources.arriving({A: 5})  # p1 pushed A's 4 and 5: they arrived, the store is busy
     sources.peer_holds("p2", {A: 5})  # p2 got them too, and says so
     clock.now += 3 * GRAFT_AFTER
@@ -90,11 +93,7 @@ def test_entries_that_arrived_and_wait_for_the_store_are_not_late() -> None:
 
 def test_entries_that_arrived_but_never_reach_the_store_move_the_source_in_the_end() -> None:
     clock = Clock()
-    sources: Sources[str] = Sources(ME, clock)
-    sources.we_hold({A: 3})
-    sources.link_up("p1")
-    sources.link_up("p2")
-    sources.peer_holds("p1", {A: 3})
+    sources = sourced_from_p1(clock, we_hold=3, p1_holds=3)
     sources.arriving({A: 4})
     sources.arriving({B: 9})  # an author we do not know: not kept
     sources.peer_holds("p2", {A: 4})
@@ -107,11 +106,7 @@ def test_entries_that_arrived_but_never_reach_the_store_move_the_source_in_the_e
 
 def test_a_backlog_our_source_holds_is_not_a_reason_to_switch() -> None:
     clock = Clock()
-    sources: Sources[str] = Sources(ME, clock)
-    sources.we_hold({A: 3})
-    sources.link_up("p1")
-    sources.link_up("p2")
-    sources.peer_holds("p1", {A: 900})
+    sources = sourced_from_p1(clock, we_hold=3, p1_holds=900)
     sources.peer_holds("p2", {A: 900})  # the same backlog: p1 is sending it, slowly
     clock.now += 10 * GRAFT_AFTER
     sources.link_delivered("p1")
@@ -131,11 +126,7 @@ def test_an_author_comes_from_its_own_node_when_we_are_linked_to_it() -> None:
 
 def test_a_source_that_owes_us_and_delivers_nothing_is_switched() -> None:
     clock = Clock()
-    sources: Sources[str] = Sources(ME, clock)
-    sources.we_hold({A: 1})
-    sources.link_up("p1")
-    sources.link_up("p2")
-    sources.peer_holds("p1", {A: 500})
+    sources = sourced_from_p1(clock, we_hold=1, p1_holds=500)
     sources.peer_holds("p2", {A: 500})
     clock.now += STALL_TIME - 1
     sources.link_delivered("p2")  # p2 is alive; p1 delivers nothing
