@@ -6,13 +6,14 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets import Select
-from tui_helpers import drive, type_text, until
+from tui_helpers import drive, open_from_board, type_text, until
 from tui_scene import GENERAL, Scene
 
 from meshchat.profile import Profile
 from tui.app import MeshchatApp
 from tui.screens.chat import ChatScreen
 from tui.screens.checkins import CheckinsScreen
+from tui.screens.forms import IncidentForm, TaskForm
 from tui.screens.incidents import IncidentsScreen
 from tui.screens.welcome import WelcomeScreen
 from tui.widgets.chat.composer import ComposerInput
@@ -73,10 +74,7 @@ def test_open_and_update_an_incident(scene: Scene, home: Path) -> None:
 
     async def script(pilot: Pilot[int]) -> None:
         await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
-        await pilot.press("f2")
-        await until(pilot, lambda: isinstance(pilot.app.screen, IncidentsScreen), "the board")
-        await pilot.press("n")
-        await until(pilot, lambda: screen_is(pilot, "IncidentForm"))
+        await open_from_board(pilot, "n", IncidentForm)
         await type_text(pilot, "Levee breach")
         await choose(pilot, "incident-severity", -1)  # S3 -> S2
         pilot.app.screen.query_one("#incident-location").focus()
@@ -113,10 +111,7 @@ def test_open_a_task_with_an_owner_and_mark_it_done(scene: Scene, home: Path) ->
 
     async def script(pilot: Pilot[int]) -> None:
         await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
-        await pilot.press("f2")
-        await until(pilot, lambda: isinstance(pilot.app.screen, IncidentsScreen))
-        await pilot.press("t")
-        await until(pilot, lambda: screen_is(pilot, "TaskForm"))
+        await open_from_board(pilot, "t", TaskForm)
         await type_text(pilot, "Sandbags to km 4")
         await choose(pilot, "task-owner", 2)  # blank, Ana, Bo
         pilot.app.screen.query_one("#task-title").focus()

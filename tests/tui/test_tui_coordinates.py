@@ -9,7 +9,7 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets import Input
-from tui_helpers import drive, type_text, until
+from tui_helpers import drive, open_from_board, type_text, until
 from tui_scene import GENERAL, Scene
 
 from meshchat.geo.parse import parse_position
@@ -37,10 +37,7 @@ def test_an_incident_takes_coordinates_and_keeps_them_when_untouched(scene: Scen
 
     async def script(pilot: Pilot[int]) -> None:
         await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
-        await pilot.press("f2")
-        await until(pilot, lambda: isinstance(pilot.app.screen, IncidentsScreen))
-        await pilot.press("n")
-        await until(pilot, lambda: isinstance(pilot.app.screen, IncidentForm))
+        await open_from_board(pilot, "n", IncidentForm)
         await type_text(pilot, "Collapsed barn")
         await fill(pilot, "incident-location", "Oak farm")
         await fill(pilot, "incident-at", "here")
@@ -79,10 +76,7 @@ def test_a_task_is_placed_here(scene: Scene, home: Path) -> None:
 
     async def script(pilot: Pilot[int]) -> None:
         await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
-        await pilot.press("f2")
-        await until(pilot, lambda: isinstance(pilot.app.screen, IncidentsScreen))
-        await pilot.press("t")
-        await until(pilot, lambda: isinstance(pilot.app.screen, TaskForm))
+        await open_from_board(pilot, "t", TaskForm)
         await type_text(pilot, "Sandbags from the depot")
         await fill(pilot, "task-location", "depot")
         await fill(pilot, "task-at", "here")

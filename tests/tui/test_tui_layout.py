@@ -10,7 +10,7 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets._toast import Toast
-from tui_helpers import drive, until
+from tui_helpers import drive, open_from_board, until
 from tui_scene import LOGISTICS, Scene
 
 from tui.app import MeshchatApp
@@ -89,10 +89,7 @@ def test_a_form_shows_its_save_button_and_enter_saves(scene: Scene, home: Path) 
     for size in ((120, 40), (60, 20)):
 
         async def script(pilot: Pilot[int]) -> None:
-            await pilot.press("f2")
-            await until(pilot, lambda: isinstance(pilot.app.screen, IncidentsScreen))
-            await pilot.press("e")  # the update form: every field of an incident
-            await until(pilot, lambda: isinstance(pilot.app.screen, IncidentForm))
+            await open_from_board(pilot, "e", IncidentForm)  # the update form: every field of an incident
             form = pilot.app.screen
             await pilot.pause()
             save = form.query_one("#save").region

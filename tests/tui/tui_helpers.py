@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widget import Widget
 
 from tui.app import MeshchatApp
+from tui.screens.incidents import IncidentsScreen
 
 SIZE = (120, 40)
 W = TypeVar("W", bound=Widget)
@@ -77,3 +79,11 @@ def palette_offers(pilot: Pilot[int], words: str) -> bool:
         return False
     commands = screen.query_one(CommandList)
     return any(words in str(option.prompt) for option in commands.options)
+
+
+async def open_from_board(pilot: Pilot[int], key: str, form: type[Screen[Any]]) -> None:
+    """F2 to the incident board, then ``key`` opens ``form`` there (n: a new incident, t: a task, e: update)."""
+    await pilot.press("f2")
+    await until(pilot, lambda: isinstance(pilot.app.screen, IncidentsScreen), "the board")
+    await pilot.press(key)
+    await until(pilot, lambda: isinstance(pilot.app.screen, form), form.__name__)
