@@ -37,14 +37,19 @@ def _only_file(node: Node) -> Attachment:
     return message.files[0]
 
 
+async def _file_arrives(node: Node) -> Attachment:
+    """The one file posted, once the message that carries it has reached ``node`` (the file itself may not)."""
+    await wait_until(lambda: any(m.files for m in node.views.messages(node.profile.room("general").room)))
+    return _only_file(node)
+
+
 async def test_two_nodes_exchange_a_file(tmp_path: Path) -> None:
     homes = team_homes(tmp_path, 2)
     path, data = _file(tmp_path, 3 * CHUNK_SIZE + 77)
     async with running_nodes(homes) as (nursery, (a, b)):
         await a.post("general", "the plan", attach=[path])
         link_nodes(nursery, a, b)
-        await wait_until(lambda: any(m.files for m in b.views.messages(b.profile.room("general").room)))
-        file = _only_file(b)
+        file = await _file_arrives(b)
         await wait_until(lambda: b.file_state(file).here, timeout=10)
         assert b.blobs.path_of(file.blob).read_bytes() == data
         assert a.file_state(file).here and b.blobs.partial_blobs() == []
@@ -66,8 +71,7 @@ async def test_the_ui_is_told_when_a_file_is_whole(tmp_path: Path, monkeypatch: 
         await a.post("general", "the plan", attach=[path])
         events = b.events(buffer=0)
         link_nodes(nursery, a, b)
-        await wait_until(lambda: any(m.files for m in b.views.messages(b.profile.room("general").room)))
-        file = _only_file(b)
+        file = await _file_arrives(b)
         await next_event(events, AttachmentsChanged, lambda e: b.file_state(file).here, timeout=10)
 
 
@@ -91,8 +95,7 @@ async def test_a_file_now_whole_is_announced_at_once(
         await a.post("general", "the plan", attach=[path])
         events = b.events(buffer=0)
         link_nodes(nursery, a, b, rate=3_000_000)  # a chunk every 90 ms: progress ticks
-        await wait_until(lambda: any(m.files for m in b.views.messages(b.profile.room("general").room)))
-        file = _only_file(b)
+        file = await _file_arrives(b)
         with trio.fail_after(10):
             async for event in events:
                 if isinstance(event, AttachmentsChanged) and file.blob in event.blobs and b.file_state(file).here:
@@ -157,13 +160,12 @@ async def test_a_node_joining_late_gets_the_file_from_a_third(tmp_path: Path) ->
     async with running_nodes(homes) as (nursery, (a, b, c)):
         await a.post("general", "the plan", attach=[path])
         ab = link_nodes(nursery, a, b)
-        await wait_until(lambda: any(m.files for m in b.views.messages(b.profile.room("general").room)))
-        file = _only_file(b)
+        file = await _file_arrives(b)
         await wait_until(lambda: b.file_state(file).here, timeout=10)
         ab.cancel()
         await wait_until(lambda: not a.peers() or all(p.state == "closed" for p in a.peers()))
         link_nodes(nursery, b, c)
-        await wait_until(lambda: any(m.files for m in c.views.messages(c.profile.room("general").room)))
+        await _file_arrives(c)
         await wait_until(lambda: c.file_state(file).here, timeout=10)
         assert c.blobs.path_of(file.blob).read_bytes() == data
         assert {p.peer.key for p in c.peers()} == {b.me}
@@ -201,8 +203,7 @@ async def test_a_file_asked_for_from_the_command_line_is_fetched(
     async with running_nodes(homes) as (nursery, (a, b)):
         await a.post("general", "the plan", attach=[path])
         link_nodes(nursery, a, b)
-        await wait_until(lambda: any(m.files for m in b.views.messages(b.profile.room("general").room)))
-        file = _only_file(b)
+        file = await _file_arrives(b)
         await trio.sleep(60)  # virtual: with automatic fetching off, nothing fetches it in a minute
         assert not b.file_state(file).fetching
         run_cli(homes[1], "fetch", file.blob.hex()[:12])
@@ -218,8 +219,7 @@ async def test_a_disk_too_full_to_fetch_says_so(tmp_path: Path, monkeypatch: pyt
         events = b.events()
         await a.post("general", "the plan", attach=[path])
         link_nodes(nursery, a, b)
-        await wait_until(lambda: any(m.files for m in b.views.messages(b.profile.room("general").room)))
-        file = _only_file(b)
+        file = await _file_arrives(b)
         state = b.file_state(file)
         assert not state.here and state.problem is not None and "too full" in state.words()
         problems = []
@@ -238,15 +238,14 @@ async def test_a_bad_chunk_from_a_hostile_peer_ends_its_link_and_comes_from_anot
     async with running_nodes(homes) as (nursery, (a, hostile, b)):
         await a.post("general", "the plan", attach=[path])
         link_nodes(nursery, a, hostile)
-        await wait_until(lambda: any(m.files for m in hostile.views.messages(hostile.profile.room("general").room)))
-        file = _only_file(hostile)
+        file = await _file_arrives(hostile)
         await wait_until(lambda: hostile.file_state(file).here, timeout=10)
         stored = hostile.blobs.path_of(file.blob)
         stored.write_bytes(bytes(b ^ 0x55 for b in stored.read_bytes()))  # every chunk it serves is wrong now
         events = b.events()
         link_nodes(nursery, hostile, b)
         link_nodes(nursery, a, b)
-        await wait_until(lambda: any(m.files for m in b.views.messages(b.profile.room("general").room)))
+        await _file_arrives(b)
         await wait_until(lambda: b.file_state(file).here, timeout=15)
         assert b.blobs.path_of(file.blob).read_bytes() == data
         downs = []
