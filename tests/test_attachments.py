@@ -6,10 +6,13 @@ import hashlib
 import os
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from meshchat.log.attachments import (
     CHUNK_SIZE,
     MAX_BLOB_SIZE,
+    MAX_CHUNKS,
     MAX_FILES,
     MAX_THUMB,
     Attachment,
@@ -125,3 +128,46 @@ def test_chunk_sets_are_msb_first_bitfields() -> None:
         ChunkSet(10, bytes([0, 0b0010_0000]))  # a bit past the last chunk
     with pytest.raises(ValueError):
         ChunkSet(10, b"\x00")  # the wrong length
+
+
+def _bitfield(count: int, held: set[int]) -> bytes:
+    """The documented layout, written plainly: chunk i at bit i - 1, most significant bit of each byte first."""
+    out = bytearray(-(-count // 8))
+    for i in held:
+        out[(i - 1) // 8] |= 0x80 >> ((i - 1) % 8)
+    return bytes(out)
+
+
+@given(
+    st.integers(1, MAX_CHUNKS).flatmap(
+        lambda count: st.tuples(
+            st.just(count),
+            st.lists(st.tuples(st.booleans(), st.integers(-2, count + 2)), max_size=60),
+        )
+    )
+)
+def test_a_chunk_set_keeps_the_bitfield_semantics_under_any_adds_and_discards(
+    case: tuple[int, list[tuple[bool, int]]],
+) -> None:
+    """The set is computed on an integer; what it says (membership, count, order, the bytes on the wire and on
+    disk) is exactly what the bitfield says."""
+    count, operations = case
+    held, reference = ChunkSet(count), set()
+    for add, index in operations:
+        if add and 1 <= index <= count:
+            held.add(index)
+            reference.add(index)
+        elif add:
+            with pytest.raises(ValueError):
+                held.add(index)
+        else:
+            held.discard(index)
+            reference.discard(index)
+    expected = _bitfield(count, reference)
+    assert held.bits == expected and held.encode() == (expected if reference else b"")
+    assert len(held) == len(reference) and list(held) == sorted(reference)
+    assert held.missing() == [i for i in range(1, count + 1) if i not in reference]
+    assert held.complete == (len(reference) == count)
+    assert all((i in held) == (i in reference) for i in range(-1, count + 3))
+    assert ChunkSet(count, expected) == held and ChunkSet(count, expected).bits == expected
+    assert held.copy() == held and ChunkSet.full(count).bits == _bitfield(count, set(range(1, count + 1)))

@@ -105,7 +105,7 @@ class BlobService:
                 return self.state(blob, size)
             self.problems.pop(blob, None)
             self.sizes[blob] = size
-            held = ChunkSet(partial.count, partial.held.bits)
+            held = partial.held.copy()
             self.exchange.want(blob, size, rank=(0 if asked else 1,), held=held, index_known=partial.index is not None)
         elif asked:
             self.exchange.fetcher.want(blob, size, rank=(0,), held=ChunkSet(chunk_count(size)), index_known=False)

@@ -142,7 +142,7 @@ class BlobStore:
         if self.has(blob):
             return ChunkSet.full(count)
         partial = self._partials.get(blob) or self._load_partial(blob, size)
-        return ChunkSet(count, partial.held.bits) if partial is not None else ChunkSet(count)
+        return partial.held.copy() if partial is not None else ChunkSet(count)
 
     def fraction_held(self, blob: bytes, size: int) -> float:
         """How much of ``blob`` is here: 1.0 whole, 0.0 none of it."""
@@ -492,7 +492,7 @@ class PartialBlob:
 
     def _save(self) -> None:
         self._saved_at = time.monotonic()
-        state = pack([self.size, bytes(self.held.bits), self.index])
+        state = pack([self.size, self.held.bits, self.index])
         try:
             self.store._write_atomic(self._state_path, state, durable=False)
         except OSError as exc:
