@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pytest import MonkeyPatch
+
 from meshchat.log.attachments import CHUNK_SIZE, ChunkSet
 from meshchat.proto.fetching import MAX_OUTSTANDING, MIN_OUTSTANDING, STALL_TIME, Fetcher
 
@@ -148,3 +152,39 @@ def test_a_fast_link_gets_a_full_pipeline_within_a_tenth_of_a_second() -> None:
     assert clock.now <= 0.1 + 1e-9
     assert fetcher.outstanding_limit("a") == MAX_OUTSTANDING
     assert len(fetcher.blobs[BLOB].assigned) == MAX_OUTSTANDING
+
+
+def test_planning_a_file_costs_in_proportion_to_its_chunks_not_their_square(monkeypatch: MonkeyPatch) -> None:
+    """A plan after every batch of pieces walked every missing chunk of the file, each through _choose, even
+    with every link at its limit: a 1,000-chunk file cost ~125,000 choices. Each chunk is chosen once now,
+    and a plan after what cannot give a link work (a piece of a part, nothing at all) chooses nothing."""
+    chunks = 1000
+    fetcher, _ = _fetcher("a", "b", chunks=chunks, index_known=True)
+    fetcher.held_by("a", BLOB, _full(chunks))
+    fetcher.held_by("b", BLOB, _full(chunks))
+    choices = 0
+    choose = Fetcher._choose
+
+    def counted(self: Fetcher[str], *args: Any) -> str | None:
+        nonlocal choices
+        choices += 1
+        return choose(self, *args)
+
+    monkeypatch.setattr(Fetcher, "_choose", counted)
+    fetcher.plan()
+    done = 0
+    wanted = fetcher.blobs[BLOB]
+    while wanted.assigned:
+        batch = sorted(wanted.assigned)[:4]  # a batch of pieces, as a link hands them over
+        for part in batch:
+            fetcher.received(wanted.assigned[part].link, BLOB, part, CHUNK_SIZE // 2, CHUNK_SIZE // 2)
+        before = choices
+        assert fetcher.plan() == {} and choices == before  # pieces of parts: nobody has more room
+        for part in batch:
+            fetcher.part_done(BLOB, part)
+            done += 1
+        fetcher.plan()
+    assert done == chunks and wanted.held.complete
+    assert choices == chunks
+    fetcher.plan()
+    assert choices == chunks

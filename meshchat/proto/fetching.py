@@ -20,6 +20,12 @@ more: each link is given as many parts as it delivers in :data:`PIPELINE_TIME` (
 - A part cut short by a lost link resumes where it stopped if the same peer is reached again (by any link):
   the caller keeps what arrived, and the Fetch says where to go on from.
 
+Planning costs what it gives, not what the file holds: :meth:`Fetcher.plan` runs only after something that
+can give a link work (a part done, failed or restarted, a link up or down or measured faster, a Have, a
+stall), and takes the parts it gives from whole sets at once (missing, not yet asked for, held by a link
+with room: :attr:`ChunkSet.mask` integers), stopping as soon as no link has room. Walking every missing part
+of every blob after each batch of pieces made a file's fetch quadratic in its chunks.
+
 Pure and generic over what a "link" is; the clock is handed in. ``meshchat.net.blobs`` feeds it and sends
 what :meth:`Fetcher.plan` returns.
 """
@@ -66,17 +72,28 @@ class _Blob(Generic[L]):
     def count(self) -> int:
         return self.held.count
 
-    def needed(self) -> list[int]:
-        """Parts to fetch now, in order: the index alone until it is known, then the missing chunks."""
-        if not self.index_known:
-            return [] if 0 in self.assigned else [0]
-        return [i for i in self.held.missing() if i not in self.assigned]
+    def unasked(self) -> int:
+        """The chunks to fetch and not asked of anyone, as a :attr:`ChunkSet.mask`."""
+        asked = 0
+        for part in self.assigned:
+            if part >= 1:
+                asked |= 1 << (part - 1)
+        return self.held.missing_mask & ~asked
+
+    def holders(self, links: Iterable[L]) -> int:
+        """The chunks that some of ``links`` hold, as a :attr:`ChunkSet.mask`."""
+        held = 0
+        for link in links:
+            bits = self.peers.get(link)
+            if bits is not None and link not in self.shunned:
+                held |= bits.mask
+        return held
 
     def holds(self, link: L, part: int) -> bool:
         bits = self.peers.get(link)
         if bits is None or link in self.shunned:
             return False
-        return len(bits) > 0 if part == 0 else part in bits
+        return bits.mask != 0 if part == 0 else part in bits
 
 
 @dataclass
@@ -105,11 +122,13 @@ class Fetcher(Generic[L]):
         self.links: dict[L, _Link] = {}
         self._asked: dict[L, set[tuple[bytes, int]]] = {}  # what each link is asked for and has not finished
         self._restart: dict[L, set[tuple[bytes, int]]] = {}  # parts to cancel before they are asked again
+        self._changed = False  # something happened that can give a link work: plan() has work to do
 
     # ---- what the node wants -----------------------------------------------------------------------------
 
     def want(self, blob: bytes, size: int, *, rank: tuple[int, ...], held: ChunkSet, index_known: bool) -> None:
         """Fetch ``blob`` (of ``size`` bytes, of which ``held`` is here), before blobs of a higher rank."""
+        self._changed = True
         current = self.blobs.get(blob)
         if current is not None:
             current.rank = rank
@@ -118,7 +137,8 @@ class Fetcher(Generic[L]):
 
     def drop(self, blob: bytes) -> None:
         """No longer fetch ``blob`` (done, or given up): :meth:`plan` cancels what links were still asked."""
-        self.blobs.pop(blob, None)
+        if self.blobs.pop(blob, None) is not None:
+            self._changed = True
 
     def wanted(self) -> list[bytes]:
         return list(self.blobs)
@@ -128,10 +148,12 @@ class Fetcher(Generic[L]):
     def link_up(self, link: L, key: bytes) -> None:
         self.links[link] = _Link(key, measured_at=self.clock())
         self._asked[link] = set()
+        self._changed = True
 
     def link_down(self, link: L) -> None:
         self.links.pop(link, None)
         self._asked.pop(link, None)
+        self._changed = True
         self._restart.pop(link, None)
         for wanted in self.blobs.values():
             wanted.peers.pop(link, None)
@@ -148,6 +170,7 @@ class Fetcher(Generic[L]):
             wanted.peers[link] = ChunkSet(wanted.count, bits)
         except ValueError:
             return False
+        self._changed = True
         return True
 
     def received(self, link: L, blob: bytes, part: int, kept: int, size: int) -> None:
@@ -171,6 +194,7 @@ class Fetcher(Generic[L]):
         wanted = self.blobs.get(blob)
         if wanted is None:
             return
+        self._changed = True
         assignment = wanted.assigned.pop(part, None)
         if assignment is not None and assignment.link in self._asked:
             self._asked[assignment.link].discard((blob, part))  # it sent the whole part: nothing to cancel
@@ -187,6 +211,7 @@ class Fetcher(Generic[L]):
         wanted = self.blobs.get(blob)
         if wanted is not None and part >= 1:
             wanted.held.discard(part)
+            self._changed = True
 
     def part_failed(self, link: L, blob: bytes, part: int) -> None:
         """The part ``link`` sent does not match its hash: fetch it elsewhere, and nothing more of this
@@ -194,6 +219,7 @@ class Fetcher(Generic[L]):
         wanted = self.blobs.get(blob)
         if wanted is None:
             return
+        self._changed = True
         wanted.assigned.pop(part, None)
         wanted.resume.pop(part, None)
         wanted.shunned.add(link)
@@ -205,6 +231,7 @@ class Fetcher(Generic[L]):
         wanted = self.blobs.get(blob)
         if wanted is None:
             return
+        self._changed = True
         assignment = wanted.assigned.pop(part, None)
         wanted.resume.pop(part, None)
         if assignment is not None and assignment.link in self._asked:
@@ -231,44 +258,70 @@ class Fetcher(Generic[L]):
                 if now - assignment.since >= STALL_TIME:
                     del wanted.assigned[part]
                     wanted.stalled[part] = assignment.link
+                    self._changed = True
 
     def _measure(self, state: _Link, now: float, *, busy: bool) -> None:
         """A sample of the link's delivery since the last: it counts if the link had parts to send (an idle
         link says nothing of its speed) or if it shows the link faster than thought."""
         sample = state.received / (now - state.measured_at)
         if busy or sample > state.rate:
+            before = _limit(state.rate)
             state.rate = sample if state.rate == 0 else (1 - RATE_WEIGHT) * state.rate + RATE_WEIGHT * sample
+            if _limit(state.rate) > before:  # room for more parts
+                self._changed = True
         state.received, state.measured_at = 0, now
 
     # ---- what to ask -------------------------------------------------------------------------------------
 
     def outstanding_limit(self, link: L) -> int:
-        rate = self.links[link].rate
-        return max(MIN_OUTSTANDING, min(MAX_OUTSTANDING, math.ceil(rate * PIPELINE_TIME / CHUNK_SIZE) + 1))
+        return _limit(self.links[link].rate)
 
     def plan(self) -> dict[L, FetchChanges]:
         """Give unassigned parts to links with room; returns, for each link whose fetch changed, the parts to
-        add (with the offset to start from) and to cancel."""
+        add (with the offset to start from) and to cancel. Nothing to do (and no cost) unless something that
+        can give a link work happened since the last plan."""
+        if not self._changed:
+            return {}
+        self._changed = False
         load = {link: 0 for link in self.links}
         for wanted in self.blobs.values():
             for assignment in wanted.assigned.values():
                 if assignment.link in load:
                     load[assignment.link] += 1
         limits = {link: self.outstanding_limit(link) for link in self.links}
+        room = {link for link in self.links if load[link] < limits[link]}
         now = self.clock()
         for wanted in sorted(self.blobs.values(), key=lambda w: (w.rank, w.size, w.blob)):
-            if all(load[link] >= limits[link] for link in load):
+            if not room:
                 break
-            for part in wanted.needed():
-                link = self._choose(wanted, part, load, limits)
-                if link is None:
-                    continue
-                key, _ = wanted.resume.get(part, (b"", 0))
-                if key and key != self.links[link].key:
-                    del wanted.resume[part]  # a part is received whole from one peer: start it again
-                wanted.assigned[part] = _Assignment(link, now)
-                load[link] += 1
+            self._give(wanted, load, limits, room, now)
         return self._changes()
+
+    def _give(self, wanted: _Blob[L], load: dict[L, int], limits: Mapping[L, int], room: set[L], now: float) -> None:
+        """Give the parts of one blob to the links in ``room`` (updated as they fill up), in order: its index
+        alone until it is known, then the missing chunks that no link is asked for and a link with room holds."""
+        if not wanted.index_known:
+            candidates = 0 if 0 in wanted.assigned else 1  # part 0: the index
+            holders = 1 if any(wanted.holds(link, 0) for link in room) else 0
+        else:
+            candidates = wanted.unasked()
+            holders = wanted.holders(room)
+        candidates &= holders
+        while candidates and room:
+            lowest = candidates & -candidates
+            candidates ^= lowest
+            part = lowest.bit_length() if wanted.index_known else 0
+            link = self._choose(wanted, part, load, limits)
+            if link is None:
+                continue
+            key, _ = wanted.resume.get(part, (b"", 0))
+            if key and key != self.links[link].key:
+                del wanted.resume[part]  # a part is received whole from one peer: start it again
+            wanted.assigned[part] = _Assignment(link, now)
+            load[link] += 1
+            if load[link] >= limits[link]:  # full: what only it holds waits for its room
+                room.discard(link)
+                candidates &= wanted.holders(room)
 
     def _choose(self, wanted: _Blob[L], part: int, load: Mapping[L, int], limits: Mapping[L, int]) -> L | None:
         holders = [link for link in self.links if load[link] < limits[link] and wanted.holds(link, part)]
@@ -314,4 +367,9 @@ class Fetcher(Generic[L]):
 
     def links_holding(self, blob: bytes) -> Iterable[L]:
         wanted = self.blobs.get(blob)
-        return [] if wanted is None else [link for link, bits in wanted.peers.items() if len(bits)]
+        return [] if wanted is None else [link for link, bits in wanted.peers.items() if bits.mask]
+
+
+def _limit(rate: float) -> int:
+    """Parts asked of a link at a time, for its measured rate (bytes/s)."""
+    return max(MIN_OUTSTANDING, min(MAX_OUTSTANDING, math.ceil(rate * PIPELINE_TIME / CHUNK_SIZE) + 1))
