@@ -784,18 +784,25 @@ class Pipe:
         self._changed = trio.Event()
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        view = memoryview(bytes(data))
+        view = memoryview(data)
         while view:
+            view = view[await self.send_some(view) :]
+
+    async def send_some(self, data: bytes | bytearray | memoryview) -> int:
+        """Queue what the send buffer has room for, waiting only until it has some, as a socket's ``send``
+        does; returns the bytes taken."""
+        while True:
             if self._gone or self._closed:
                 raise trio.BrokenResourceError("the other side is closed")
-            room = self.capacity - len(self._queued) if self.rate is not None else len(view)
-            if room <= 0:
-                await self._changed.wait()
-                continue
-            self._queued += view[:room]
-            view = view[room:]
-            self._wake()
+            room = self.capacity - len(self._queued) if self.rate is not None else len(data)
+            if room > 0 or not data:
+                break
+            await self._changed.wait()
+        taken = min(room, len(data))
+        self._queued += data[:taken]
+        self._wake()
         await trio.lowlevel.checkpoint()
+        return taken
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         while not self._arrived and not (self._closed and not self._queued) and not self._gone:
@@ -841,6 +848,10 @@ class PipeStream(trio.abc.HalfCloseableStream):
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         await self.outgoing.send_all(data)
+
+    async def send_some(self, data: bytes | bytearray | memoryview) -> int:
+        """What a socket's ``send`` does (``meshchat.net.sending``): take what fits, at least one byte."""
+        return await self.outgoing.send_some(data)
 
     async def wait_send_all_might_not_block(self) -> None:
         await trio.lowlevel.checkpoint()

@@ -8,9 +8,9 @@ Four tasks per link, all cancelled together when the link ends:
 - the ingest task hands received batches, merged and still compact, to :meth:`Replica.accept` (which rebuilds
   and stores them in a worker thread), then tells the connection they were processed, which acknowledges
   them to the peer (flow control);
-- the writer sends whatever the connection has queued, many frames per ``send_all``, in pieces of at most
-  :data:`SEND_PIECE` bytes, each under the idle deadline: a slow link is judged by its progress, never by
-  how long a whole batch takes; it also wakes when notes that were waiting for company fall due;
+- the writer sends whatever the connection has queued, small frames joined, each call of the socket's send
+  under the idle deadline (``meshchat.net.sending``): a slow link is judged by its progress, never by how
+  long a whole batch takes; it also wakes when notes that were waiting for company fall due;
 - the watchdog enforces the handshake deadline, pings an idle link, drops a silent peer, and asks the peer
   to resend if entries had to be deferred;
 - the piece task hands pieces of files the peer sends to the node's blob exchange (``meshchat.net.blobs``),
@@ -32,6 +32,7 @@ from typing import Protocol
 import trio
 
 from meshchat.net.blobs import BlobExchange
+from meshchat.net.sending import partial_sender, send_buffers
 from meshchat.proto.blobs import PIECE_WINDOW, BlobEvent, BlobsAsked, BlobsHeld, NeedPart, PieceReceived
 from meshchat.proto.connection import Connection
 from meshchat.proto.connection import State as ConnectionState
@@ -52,7 +53,6 @@ from meshchat.proto.sync import ForkProof
 log = logging.getLogger(__name__)
 
 RECEIVE_SIZE = 256 * 1024
-SEND_PIECE = 16 * 1024  # bytes handed to the socket at a time, each under the idle deadline
 STORE_BATCH = PIECE_WINDOW // 4  # pieces of files stored and acknowledged together (the rest keep coming)
 MERGE_BATCHES = WINDOW // 2  # received batches stored together in one transaction, at most
 MERGE_ENTRIES = 4_000  # and entries: the store takes batches of a few thousand fastest (bench/sync.py)
@@ -259,18 +259,17 @@ class Link:
                 raise LinkEnded("the peer closed the connection")
 
     async def _writer(self) -> None:
+        send = partial_sender(self.stream)
         while True:
             due = self.conn.next_deadline()  # notes waiting for company go at this time anyway
             with trio.move_on_at(math.inf if due is None else due):
                 await self._dirty.wait()
             self._dirty = trio.Event()
-            data = memoryview(self.conn.data_to_send())
-            for start in range(0, len(data), SEND_PIECE):
-                piece = data[start : start + SEND_PIECE]
-                with trio.fail_after(self.settings.idle_timeout):
-                    await self.stream.send_all(piece)
-                self.bytes_out += len(piece)
-                self._last_sent = trio.current_time()
+            await send_buffers(send, self.conn.buffers_to_send(), self.settings.idle_timeout, self._sent)
+
+    def _sent(self, count: int) -> None:
+        self.bytes_out += count
+        self._last_sent = trio.current_time()
 
     async def _ingest(self) -> None:
         while True:

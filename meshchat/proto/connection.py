@@ -246,10 +246,15 @@ class Connection:
 
     def data_to_send(self) -> bytes:
         """Everything to send now: many frames in one buffer, for one ``send_all``."""
+        return b"".join(self.buffers_to_send())
+
+    def buffers_to_send(self) -> list[bytes]:
+        """:meth:`data_to_send` as the frames themselves, not joined (as h11's ``send_with_data_passthrough``):
+        a frame carrying a piece of a file is a quarter of a megabyte, and is sent as it was sealed."""
         if self.state is State.SYNCING:
             self._flush_session()
         out, self._out = self._out, []
-        return b"".join(out)
+        return out
 
     def _flush_session(self) -> None:
         if self._session is None or self._channel is None:
