@@ -44,7 +44,7 @@ def first_frame(data: bytes) -> bytes:
     reader.feed(data)
     payload = reader.next_frame()
     assert payload is not None
-    return payload
+    return bytes(payload)
 
 
 def server_answer(hello: bytes) -> tuple[Connection, bytes]:

@@ -52,7 +52,7 @@ def payload_of(framed: bytes) -> bytes:
     reader.feed(framed)
     payload = reader.next_frame()
     assert payload is not None
-    return payload
+    return bytes(payload)
 
 
 def test_sealed_frames_round_trip_in_order() -> None:

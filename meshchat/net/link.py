@@ -253,7 +253,7 @@ class Link:
             data = await self.stream.receive_some(RECEIVE_SIZE)
             self._last_received = trio.current_time()
             self.bytes_in += len(data)
-            self.conn.receive_data(bytes(data))
+            self.conn.receive_data(data)
             self._pump()
             if not data:
                 raise LinkEnded("the peer closed the connection")

@@ -52,7 +52,7 @@ class StreamDecompressor:
     def __init__(self) -> None:
         self._zstd = ZstdDecompressor(options={DecompressionParameter.window_log_max: WINDOW_LOG})
 
-    def decompress(self, piece: bytes) -> bytes:
+    def decompress(self, piece: bytes | memoryview) -> bytes:
         """The one message that ``piece`` carries; :class:`RemoteProtocolError` if it is not exactly that."""
         zstd = self._zstd
         try:

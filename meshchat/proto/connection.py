@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import Enum, auto
 
 from meshchat.proto import messages
-from meshchat.proto.blobs import NeedPart, Piece
+from meshchat.proto.blobs import NeedPart, Piece, decode_piece, piece_header
 from meshchat.proto.channel import Kind, SecureChannel, close_reason
 from meshchat.proto.compression import StreamCompressor, StreamDecompressor
 from meshchat.proto.errors import LocalProtocolError, RemoteProtocolError
@@ -48,7 +48,7 @@ class Connection:
         self.peer_key: bytes | None = None
         self._handshake = Handshake(side, credentials, authorize)
         self._reader = FrameReader()
-        self._out: list[bytes] = [self._handshake.start()]
+        self._out: list[bytes | bytearray] = [self._handshake.start()]
         self._channel: SecureChannel | None = None
         self._session: SyncSession | None = None
         self._team_id = b""
@@ -59,7 +59,7 @@ class Connection:
 
     # ---- input -----------------------------------------------------------------------------------------
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         if self._eof:
             raise LocalProtocolError("data after end of stream")
         if data:
@@ -101,9 +101,9 @@ class Connection:
     def _where(self) -> str:
         return " during the handshake" if self.state is State.HANDSHAKING else ""
 
-    def _on_frame(self, payload: bytes) -> Event | None:
+    def _on_frame(self, payload: bytearray) -> Event | None:
         if self.state is State.HANDSHAKING:
-            self._out.append(self._handshake.receive(payload))
+            self._out.append(self._handshake.receive(bytes(payload)))  # a few small frames
             result = self._handshake.result
             if result is None:
                 return None
@@ -112,22 +112,21 @@ class Connection:
             self.state = State.AUTHENTICATED
             return HandshakeComplete(result.peer_key, result.peer_evidence)
         assert self._channel is not None and self._session is not None
-        kind, body = self._channel.open(payload)
+        kind, body = self._channel.open_in_place(payload)
+        if kind is Kind.PIECE:
+            self._session.receive(decode_piece(body))
+            return None
         if kind is Kind.SYNC:
             # Entries stay compact: the driver rebuilds them where it likes (see EntriesReceived).
             message = messages.decode(self._decompressor.decompress(body), self._team_id, rebuild=False)
-            self._session.receive(message)
-            return None
-        if kind is Kind.PIECE:
-            message = messages.decode(body, self._team_id)
-            if type(message) is not Piece:
-                raise RemoteProtocolError("a PIECE frame carries a Piece")
             self._session.receive(message)
             return None
         if kind is Kind.CLOSE:
             return self._end(close_reason(body), clean=True)
         if kind is Kind.DATA:
             raise RemoteProtocolError("the peer speaks link protocol v1: it runs an older meshchat, update it")
+        if kind is Kind.PIECE_V1:
+            raise RemoteProtocolError("the peer sends files in an older format: it runs an older meshchat, update it")
         raise RemoteProtocolError(f"unexpected {kind.name} frame after the handshake")
 
     def _end(self, reason: str, *, clean: bool) -> ConnectionClosed:
@@ -248,7 +247,7 @@ class Connection:
         """Everything to send now: many frames in one buffer, for one ``send_all``."""
         return b"".join(self.buffers_to_send())
 
-    def buffers_to_send(self) -> list[bytes]:
+    def buffers_to_send(self) -> list[bytes | bytearray]:
         """:meth:`data_to_send` as the frames themselves, not joined (as h11's ``send_with_data_passthrough``):
         a frame carrying a piece of a file is a quarter of a megabyte, and is sent as it was sealed."""
         if self.state is State.SYNCING:
@@ -262,6 +261,6 @@ class Connection:
         seal, encode, compress, team = self._channel.seal, messages.encode, self._compressor.compress, self._team_id
         for message in self._session.outgoing():
             if type(message) is Piece:  # outside the compressed stream: files are mostly compressed already
-                self._out.append(seal(Kind.PIECE, encode(message, team)))
+                self._out.append(seal(Kind.PIECE, piece_header(message), message.data))
             else:
                 self._out.append(seal(Kind.SYNC, compress(encode(message, team))))

@@ -2,6 +2,10 @@
 
 Frames longer than :data:`MAX_FRAME` are a protocol error, detected from the length prefix alone, before any
 of the payload is buffered: a peer cannot make us hold more than one frame's worth of bytes.
+
+A file's chunk crosses in frames of a quarter of a megabyte, so the reader copies each byte once: a frame
+still arriving gets its own buffer, of the length its prefix gave, which the rest of its bytes fill directly;
+the buffer is then handed out as it is (a ``bytearray`` the caller owns, e.g. to open in place).
 """
 
 from __future__ import annotations
@@ -14,9 +18,14 @@ HEADER = 4
 
 def frame(payload: bytes) -> bytes:
     """``payload`` with its length prefix."""
-    if len(payload) > MAX_FRAME:
-        raise LocalProtocolError(f"frame of {len(payload)} bytes exceeds {MAX_FRAME}")
-    return len(payload).to_bytes(HEADER, "big") + payload
+    return prefix(len(payload)) + payload
+
+
+def prefix(length: int) -> bytes:
+    """The length prefix of a payload of ``length`` bytes."""
+    if length > MAX_FRAME:
+        raise LocalProtocolError(f"frame of {length} bytes exceeds {MAX_FRAME}")
+    return length.to_bytes(HEADER, "big")
 
 
 class FrameReader:
@@ -28,30 +37,52 @@ class FrameReader:
 
     def __init__(self, max_frame: int = MAX_FRAME) -> None:
         self.max_frame = max_frame
-        self._buffer = bytearray()
+        self._buffer = bytearray()  # bytes not yet parsed (or behind a frame that is being filled)
         self._start = 0
+        self._frame: bytearray | None = None  # the payload being filled, its length known from its prefix
+        self._filled = 0
 
-    def feed(self, data: bytes) -> None:
-        if self._start and self._start >= len(self._buffer) // 2:
-            del self._buffer[: self._start]
-            self._start = 0
-        self._buffer += data
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        with memoryview(data) as view:
+            taken, frame = 0, self._frame
+            if frame is not None and self._filled < len(frame):
+                taken = min(len(view), len(frame) - self._filled)
+                frame[self._filled : self._filled + taken] = view[:taken]
+                self._filled += taken
+            if taken == len(view):
+                return
+            if self._start and self._start >= len(self._buffer) // 2:
+                del self._buffer[: self._start]
+                self._start = 0
+            self._buffer += view[taken:]
 
     @property
     def buffered(self) -> int:
         """Bytes received but not yet returned as frames."""
-        return len(self._buffer) - self._start
+        return len(self._buffer) - self._start + (self._filled if self._frame is not None else 0)
 
-    def next_frame(self) -> bytes | None:
+    def next_frame(self) -> bytearray | None:
+        """The next whole payload, a buffer of its own, or ``None``."""
+        if self._frame is not None:
+            if self._filled < len(self._frame):
+                return None
+            payload, self._frame = self._frame, None
+            return payload
         buffer, start = self._buffer, self._start
         if len(buffer) - start < HEADER:
             return None
         length = int.from_bytes(buffer[start : start + HEADER], "big")
         if length > self.max_frame:
             raise RemoteProtocolError(f"frame of {length} bytes exceeds the limit of {self.max_frame}")
-        end = start + HEADER + length
-        if len(buffer) < end:
-            return None
-        payload = bytes(buffer[start + HEADER : end])
-        self._start = end
-        return payload
+        start += HEADER
+        end = start + length
+        if len(buffer) >= end:
+            self._start = end
+            return buffer[start:end]
+        # Not all here yet: the payload gets its own buffer now, which the rest of its bytes go straight into.
+        self._frame = bytearray(length)
+        self._filled = len(buffer) - start
+        with memoryview(buffer) as view:
+            self._frame[: self._filled] = view[start:]
+        self._buffer, self._start = bytearray(), 0
+        return None

@@ -124,7 +124,7 @@ class PeerRefused(RemoteProtocolError):
     """The peer proved an identity that ``authorize`` refused. ``farewell`` is a sealed CLOSE frame telling
     the peer why: send it, then end the link."""
 
-    def __init__(self, peer_key: bytes, reason: str, farewell: bytes) -> None:
+    def __init__(self, peer_key: bytes, reason: str, farewell: bytes | bytearray) -> None:
         super().__init__(f"refused peer {peer_key.hex()[:16]}: {reason}")
         self.peer_key = peer_key
         self.reason = reason
@@ -245,7 +245,7 @@ class Handshake:
         self._channel = SecureChannel(send_key=c2s, receive_key=s2c)
         self._state = _State.WAIT_AUTH
         signature = self._sign(CLIENT_AUTH + self._transcript)
-        return self._channel.seal(Kind.AUTH, pack([self._me, signature, list(self.credentials.evidence)]))
+        return bytes(self._channel.seal(Kind.AUTH, pack([self._me, signature, list(self.credentials.evidence)])))
 
     def _on_auth(self, payload: bytes) -> bytes:
         channel = self._channel
@@ -274,7 +274,7 @@ class Handshake:
         out = b""
         if self.side is Side.SERVER:
             signature = self._sign(SERVER_AUTH + self._transcript + peer_key)
-            out = channel.seal(Kind.AUTH, pack([self._me, signature, list(self.credentials.evidence)]))
+            out = bytes(channel.seal(Kind.AUTH, pack([self._me, signature, list(self.credentials.evidence)])))
         self.result = HandshakeResult(peer_key, evidence, channel, self._invite)
         self._state = _State.DONE
         return out

@@ -17,6 +17,7 @@ import targets
 
 from meshchat.log.codec import pack
 from meshchat.proto import messages
+from meshchat.proto.blobs import PIECE_HEADER
 from meshchat.proto.channel import Kind
 from meshchat.proto.framing import frame
 from meshchat.proto.handshake import Credentials, Handshake, Side
@@ -57,6 +58,7 @@ def seeds() -> dict[str, list[bytes]]:
     link.append(bytes([3]) + b"".join(record(Kind.SYNC, body) for body in small[:4]))
     link.append(bytes([3]) + record(targets.RAW_SYNC, b"\x28\xb5\x2f\xfd" + bytes(20)))  # a zstd frame header
     link.append(bytes([2]) + record(Kind.DATA, b"\x91\x04"))  # link protocol v1: refused by name
+    link.append(bytes([3]) + record(Kind.PIECE, PIECE_HEADER.pack(bytes(32), 1, 0) + b"a piece of a file"))
     return {"entry": entries, "frames": frames, "link": link}
 
 

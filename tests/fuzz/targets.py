@@ -114,7 +114,7 @@ def _after_hello(data: bytes) -> None:
     reply.feed(server.data_to_send())
     hello = reply.next_frame()
     assert hello is not None
-    client.receive(hello)  # the genuine identity proof is dropped: the fuzzer's records take its place
+    client.receive(bytes(hello))  # the genuine identity proof is dropped: the fuzzer's records take its place
     channel = client._channel
     assert channel is not None
     for kind, body in _records(data):
