@@ -210,3 +210,36 @@ def test_pieces_travel_outside_the_compressed_stream(monkeypatch: pytest.MonkeyP
     assert pair.blobs["client"].whole[blob] == data
     sent = [type(messages.decode(m, pair.team_id)) for m in compressed]
     assert Piece not in sent and {Have, Fetch, Got} <= set(sent)
+
+
+def test_a_blob_of_more_parts_than_one_fetch_carries_is_fetched_whole() -> None:
+    """One Fetch carries at most 32 parts of a blob: the rest of a larger ask were cut, silently, and never
+    asked for (a 40-chunk file stopped after 31 chunks). They go in further Fetch messages now."""
+    pair = _pair()
+    data = os.urandom(40 * CHUNK_SIZE)
+    blob = pair.blobs["server"].add(data)
+    pair.run()
+    pair.blobs["client"].want(pair.client, blob, len(data))
+    pair.run()
+    assert pair.blobs["client"].whole.get(blob) == data
+
+
+def test_a_long_fetch_split_over_messages_means_what_one_would() -> None:
+    """Cancel 40 parts and ask 40 again from other offsets: the server serves the 40 new asks, in order."""
+    pair = _pair()
+    pair.run()
+    server = pair.server.session.blobs
+    server.receive(Fetch({BLOB: tuple((p, 0) for p in range(1, 33))}))
+    server.receive(Fetch({BLOB: tuple((p, 0) for p in range(33, 41))}))
+    client = pair.client.session.blobs
+    asks = [(p, 100 + p) for p in range(40, 0, -1)]
+    client.fetch({BLOB: asks}, {BLOB: range(1, 41)})
+    fetches = client.outgoing(flush=False)
+    assert len(fetches) > 1 and all(isinstance(f, Fetch) for f in fetches)
+    for fetch in fetches:
+        server.receive(fetch)
+    served = []
+    while (request := server.next_request()) is not None:
+        served.append((request.part, request.offset))
+        server.send_part(request, None, done=True)
+    assert served == asks

@@ -32,6 +32,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import TypeVar
 
 from meshchat.log.attachments import CHUNK_SIZE, HASH_SIZE, MAX_CHUNKS
 from meshchat.proto.errors import LocalProtocolError, RemoteProtocolError
@@ -45,7 +46,9 @@ MAX_BITFIELD = -(-MAX_CHUNKS // 8)
 PIECE_WINDOW = 16  # Piece messages a sender may have unacknowledged
 HAVE_DELAY = 0.25  # seconds news of our holdings may wait for company
 FETCH_GROUP = 64  # blobs in one Fetch we send (a node asks a link for at most 32 parts at a time)
-MAX_FETCH_PARTS = MAX_PARTS // (2 * FETCH_GROUP)
+MAX_FETCH_PARTS = MAX_PARTS // (2 * FETCH_GROUP)  # adds (and cancels) of one blob in one Fetch we send
+
+_T = TypeVar("_T")
 
 
 class BlobMessageType(IntEnum):
@@ -288,6 +291,11 @@ class PieceReceived:
 BlobEvent = BlobsAsked | BlobsHeld | NeedPart | PieceReceived
 
 
+def _chunked(items: tuple[_T, ...]) -> list[tuple[_T, ...]]:
+    """``items`` in runs of at most :data:`MAX_FETCH_PARTS` (what one Fetch may carry of one blob)."""
+    return [items[i : i + MAX_FETCH_PARTS] for i in range(0, len(items), MAX_FETCH_PARTS)]
+
+
 # ---- one side's state ------------------------------------------------------------------------------------------
 
 
@@ -363,18 +371,21 @@ class BlobLane:
                 self._outbox.append(Ask(w, d))
 
     def fetch(self, add: Mapping[bytes, Iterable[tuple[int, int]]], cancel: Mapping[bytes, Iterable[int]] = {}) -> None:
-        """Ask the peer for more parts (``add``) and no longer for others (``cancel``)."""
-        adds = {blob: tuple(parts) for blob, parts in add.items()}
-        cancels = {blob: tuple(parts) for blob, parts in cancel.items()}
-        blobs = [b for b in dict.fromkeys([*cancels, *adds]) if adds.get(b) or cancels.get(b)]
-        for start in range(0, len(blobs), FETCH_GROUP):
-            group = blobs[start : start + FETCH_GROUP]
-            self._outbox.append(
-                Fetch(
-                    {b: adds[b][:MAX_FETCH_PARTS] for b in group if adds.get(b)},
-                    {b: cancels[b][:MAX_FETCH_PARTS] for b in group if cancels.get(b)},
-                )
-            )
+        """Ask the peer for more parts (``add``) and no longer for others (``cancel``), as one Fetch if they
+        fit, else as several that mean the same: each blob's cancels go no later than its first adds (a Fetch
+        cancels before it adds), and its adds in order."""
+        steps: dict[bytes, list[tuple[tuple[tuple[int, int], ...], tuple[int, ...]]]] = {}
+        for blob in dict.fromkeys([*cancel, *add]):
+            adds, cancels = _chunked(tuple(add.get(blob, ()))), _chunked(tuple(cancel.get(blob, ())))
+            if adds or cancels:
+                last = cancels.pop() if cancels else ()
+                steps[blob] = [((), c) for c in cancels] + [(adds[0] if adds else (), last)]
+                steps[blob] += [(a, ()) for a in adds[1:]]
+        for step in range(max(map(len, steps.values()), default=0)):
+            blobs = [blob for blob, todo in steps.items() if step < len(todo)]
+            for start in range(0, len(blobs), FETCH_GROUP):
+                group = [(blob, steps[blob][step]) for blob in blobs[start : start + FETCH_GROUP]]
+                self._outbox.append(Fetch({b: a for b, (a, _) in group if a}, {b: c for b, (_, c) in group if c}))
 
     def held(self, held: Mapping[bytes, bytes], *, now: bool = True) -> None:
         """Tell the peer what we hold of blobs it asked about (``now``: the answer to its Ask; else news,
