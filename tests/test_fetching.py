@@ -188,3 +188,15 @@ def test_planning_a_file_costs_in_proportion_to_its_chunks_not_their_square(monk
     assert choices == chunks
     fetcher.plan()
     assert choices == chunks
+
+
+def test_a_part_stalled_on_the_only_holder_is_asked_of_it_again() -> None:
+    """Given back to the link it stalled on (no other holds it), the part was never asked again: the link
+    still counted as asked, so no Fetch went out, and the file waited for ever."""
+    fetcher, clock = _fetcher("a", chunks=1)
+    fetcher.held_by("a", BLOB, _full(1))
+    assert fetcher.plan()["a"].add == {BLOB: [(1, 0)]}
+    clock.now = STALL_TIME + 1
+    fetcher.check()
+    plan = fetcher.plan()
+    assert plan["a"].cancel == {BLOB: [1]} and plan["a"].add == {BLOB: [(1, 0)]}

@@ -247,8 +247,10 @@ class Fetcher(Generic[L]):
         return kept if key == state.key else 0
 
     def check(self) -> None:
-        """Measure each link's delivery, and take parts away from sources that stalled (call each second)."""
+        """Measure each link's delivery, and take parts away from sources that stalled (call each second).
+        The next :meth:`plan` is a full one, whatever happened: a trigger missed costs a second, not a fetch."""
         now = self.clock()
+        self._changed = True
         for link, state in self.links.items():
             if now - state.measured_at >= 0.5:
                 busy = any(a.link == link for b in self.blobs.values() for a in b.assigned.values())
@@ -258,7 +260,8 @@ class Fetcher(Generic[L]):
                 if now - assignment.since >= STALL_TIME:
                     del wanted.assigned[part]
                     wanted.stalled[part] = assignment.link
-                    self._changed = True
+                    if assignment.link in self._asked:  # cancelled there, and asked anew of whichever link
+                        self._restart.setdefault(assignment.link, set()).add((wanted.blob, part))
 
     def _measure(self, state: _Link, now: float, *, busy: bool) -> None:
         """A sample of the link's delivery since the last: it counts if the link had parts to send (an idle
