@@ -175,6 +175,7 @@ class Node:
         for channel in self._subscribers:
             channel.close()
         self.writer.close()
+        self.blobs.close()
         self.profile.close()
         if self._home_lock is not None:
             self._home_lock.release()

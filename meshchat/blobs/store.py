@@ -38,6 +38,7 @@ import stat
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,7 @@ from meshchat.store import StorageFullError, StoreError
 BLOBS_DIR = "blobs"
 RESERVE = 64 * 1024 * 1024  # bytes a fetch leaves free on the disk (the store and the system need room too)
 SAVE_INTERVAL = 0.5  # seconds between rewrites of a fetch's state file (its loss costs only chunks to fetch)
+MAX_OPEN_FETCHES = 16  # data files of fetches kept open between chunks (the least recently written is closed)
 
 
 class BlobTooLarge(ValueError):
@@ -96,6 +98,7 @@ class BlobStore:
         self._partial_dir = root / "partial"
         self._partials: dict[bytes, PartialBlob] = {}
         self._lock = threading.Lock()
+        self._open = _OpenFiles()
         self._ready = False  # folders made (on the first write: a home on a read-only medium still reads)
 
     def _prepare(self) -> None:
@@ -304,7 +307,9 @@ class BlobStore:
     def forget_partial(self, blob: bytes) -> None:
         """Drop a fetch and what it held (nobody wants the blob any more)."""
         with self._lock:
-            self._partials.pop(blob, None)
+            partial = self._partials.pop(blob, None)
+        if partial is not None:
+            self._open.close(partial, dropped=True)
         for suffix in (".part", ".state"):
             with contextlib.suppress(OSError):
                 (self._partial_dir / (blob.hex() + suffix)).unlink()
@@ -347,6 +352,10 @@ class BlobStore:
         partial.held, partial.index = held, index
         partial.unchecked = set(held)  # counted by an earlier run: checked again before the blob moves in
         return partial
+
+    def close(self) -> None:
+        """Close the files of fetches kept open (the node stops); a later chunk opens its file again."""
+        self._open.close_all()
 
     def free_bytes(self) -> int:
         where = self.root if self.root.exists() else self.root.parent
@@ -409,6 +418,7 @@ class PartialBlob:
         self._state_path = store._partial_dir / (blob.hex() + ".state")
         self._lock = threading.Lock()
         self._saved_at = -math.inf  # when the state file was last written (time.monotonic)
+        self.dropped = False  # the fetch was given up (its files removed): a chunk arriving now is not written
 
     @property
     def needs_index(self) -> bool:
@@ -442,16 +452,8 @@ class PartialBlob:
         :meth:`finish`). Raises :class:`AttachmentError` for a bad chunk, :class:`StorageFullError`."""
         self.check_chunk(part, data)
         offset, _ = chunk_span(self.size, part)
-        flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
         try:
-            fd = os.open(self.data_path, flags, 0o600)
-            try:
-                view = memoryview(data)
-                while view:
-                    written = os.pwrite(fd, view, offset)
-                    view, offset = view[written:], offset + written
-            finally:
-                os.close(fd)
+            self.store._open.write(self, data, offset)
         except OSError as exc:
             raise _storage_problem(exc, len(data)) from None
         with self._lock:
@@ -481,6 +483,7 @@ class PartialBlob:
             except OSError as exc:
                 raise _storage_problem(exc, 0) from None
             self.unchecked.clear()
+            self.store._open.close(self)
             if bad:
                 for part in bad:
                     self.held.discard(part)
@@ -497,6 +500,53 @@ class PartialBlob:
             self.store._write_atomic(self._state_path, state, durable=False)
         except OSError as exc:
             raise _storage_problem(exc, len(state)) from None
+
+
+class _OpenFiles:
+    """The data files of fetches, kept open between their chunks: one open and one close per file, not per
+    chunk (each a system call that drops the GIL, and its return waits for it). At most
+    :data:`MAX_OPEN_FETCHES` at once (fetches that stall keep none for long): the least recently written is
+    closed, and opened again at its next chunk. All writes take one lock (a write is ~50 us; the hashing
+    before it, the long part, runs outside), and so does a fetch being dropped: a chunk that comes after
+    never writes, nor recreates, the removed file."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fds: OrderedDict[PartialBlob, int] = OrderedDict()
+
+    def write(self, partial: PartialBlob, data: bytes, offset: int) -> None:
+        with self._lock:
+            if partial.dropped:
+                raise StoreError("the fetch of this file was given up")
+            fd = self._fds.get(partial)
+            if fd is None:
+                fd = os.open(partial.data_path, os.O_WRONLY | os.O_CREAT | _CLOEXEC, 0o600)
+                self._fds[partial] = fd
+                if len(self._fds) > MAX_OPEN_FETCHES:
+                    os.close(self._fds.popitem(last=False)[1])
+            else:
+                self._fds.move_to_end(partial)
+            view = memoryview(data)
+            while view:
+                written = os.pwrite(fd, view, offset)
+                view, offset = view[written:], offset + written
+
+    def close(self, partial: PartialBlob, *, dropped: bool = False) -> None:
+        """Close the file of ``partial`` (it is whole, or ``dropped``: then nothing more is written to it)."""
+        with self._lock:
+            partial.dropped = partial.dropped or dropped
+            fd = self._fds.pop(partial, None)
+            if fd is not None:
+                os.close(fd)
+
+    def close_all(self) -> None:
+        with self._lock:
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()
+
+
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 def _open_regular(path: Path) -> BinaryIO:
