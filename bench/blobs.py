@@ -20,13 +20,19 @@ Printed, per run:
   Python process is not a copy). Not a memory-to-memory socket blast: that copies no file;
 - both ratios (the goal of issue 17 is at least 0.5);
 - the latency of the text messages posted while the file crossed (p50, p99, max: from just before A's post,
-  which includes its durable write, until B's node announced it; the goal: p99 under 50 ms).
+  which includes its durable write, until B's node announced it; the goal: p99 under 50 ms);
+- the CPU time (user and system) each node spent during B's run, per 100 MB, all threads and the trio thread
+  alone: on two cores, what the busy threads (A's, B's trio thread, B's worker) cost together bounds the rate
+  as much as the busiest one does, and a thread well under the run's seconds is not the limit. (A sampling
+  profiler counts a thread waiting for the GIL as busy; these do not.)
 
 Before the raw copy and before the nodes' run the disk's dirty pages are written out (``sync``): without
 that, the second and third of ``--repeat 3`` paid for the writes of the runs before (the raw copy fell from
 ~1,100 to ~300 MB/s, the file from ~170 to ~120 MB/s).
 
-Last line: ``file_mb_s=<n> file_alone_mb_s=<n> raw_mb_s=<n> ratio=<n> ratio_alone=<n> text_p99_ms=<n>``.
+Last line: ``file_mb_s=<n> file_alone_mb_s=<n> raw_mb_s=<n> ratio=<n> ratio_alone=<n> text_p99_ms=<n>
+cpu_a_s=<n> cpu_a_trio_s=<n> cpu_b_s=<n> cpu_b_trio_s=<n>`` (CPU seconds per 100 MB, of each process and of its
+trio thread; medians over the runs).
 """
 
 from __future__ import annotations
@@ -124,8 +130,24 @@ def raw_copy(source: Path, target: Path) -> float:
     return seconds
 
 
-def one_run(work: Path, size: int, every: float) -> tuple[float, float, float, list[float]]:
-    """(MB/s from B's start, MB/s from the message's arrival, raw copy MB/s, text latencies in ms)."""
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of process ``pid``, all its threads and its main thread (where a node's trio
+    loop runs), from ``/proc`` (Linux; clock ticks of 10 ms)."""
+    return _cpu_of(f"/proc/{pid}/stat"), _cpu_of(f"/proc/{pid}/task/{pid}/stat")
+
+
+def _cpu_of(stat: str) -> float:
+    fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+Cpu = tuple[float, float, float, float]  # A's process, A's trio thread, B's process, B's trio thread
+Run = tuple[float, float, float, list[float], Cpu]
+
+
+def one_run(work: Path, size: int, every: float) -> Run:
+    """(MB/s from B's start, MB/s from the message's arrival, raw copy MB/s, text latencies in ms, CPU seconds
+    per 100 MB)."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     a_home, b_home = team_homes(work, 2)
@@ -157,7 +179,9 @@ def one_run(work: Path, size: int, every: float) -> tuple[float, float, float, l
         posts = Posts(proc)
         if not posts.up.wait(30):
             raise RuntimeError("node A did not start")
+        cpu_before = (*cpu_seconds(proc.pid), *cpu_seconds(os.getpid()))
         start, done, file_s, arrived = trio.run(fetch, b_home, port, file, go)
+        cpu_after = (*cpu_seconds(proc.pid), *cpu_seconds(os.getpid()))
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -170,7 +194,9 @@ def one_run(work: Path, size: int, every: float) -> tuple[float, float, float, l
     if lost:
         print(f"  {len(lost)} messages posted during the transfer had not arrived when it ended", flush=True)
     alone_s = done - arrived["the survey"]
-    return size / MB / file_s, size / MB / alone_s, size / MB / raw_s, during
+    spent = [after - before for before, after in zip(cpu_before, cpu_after, strict=True)]
+    a, a_trio, b, b_trio = (seconds * 100 * MB / size for seconds in spent)
+    return size / MB / file_s, size / MB / alone_s, size / MB / raw_s, during, (a, a_trio, b, b_trio)
 
 
 def main() -> None:
@@ -186,23 +212,27 @@ def main() -> None:
         for run in range(args.repeat):
             result = one_run(work / f"run{run}", args.mb * MB, args.every)
             results.append(result)
-            file_rate, alone_rate, raw_rate, latencies = result
+            file_rate, alone_rate, raw_rate, latencies, (a_cpu, a_trio, b_cpu, b_trio) = result
             p50 = statistics.median(latencies) if latencies else float("nan")
             print(
                 f"run {run + 1}: file {args.mb} MB at {file_rate:.1f} MB/s from B's start, {alone_rate:.1f} MB/s "
                 f"from its message's arrival; raw file copy over TCP {raw_rate:.1f} MB/s; ratios "
                 f"{file_rate / raw_rate:.2f} and {alone_rate / raw_rate:.2f}; {len(latencies)} texts during it: "
-                f"p50 {p50:.1f} ms, p99 {_p99(latencies):.1f} ms, max {max(latencies, default=float('nan')):.1f} ms",
+                f"p50 {p50:.1f} ms, p99 {_p99(latencies):.1f} ms, max {max(latencies, default=float('nan')):.1f} ms; "
+                f"CPU per 100 MB: A {a_cpu:.2f} s (trio thread {a_trio:.2f}), "
+                f"B {b_cpu:.2f} s (trio thread {b_trio:.2f})",
                 flush=True,
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     file_rate, alone_rate, raw_rate = (statistics.median(r[k] for r in results) for k in range(3))
+    a_cpu, a_trio, b_cpu, b_trio = (statistics.median(r[4][k] for r in results) for k in range(4))
     p99 = _p99([x for r in results for x in r[3]])
     print(f"load after: {os.getloadavg()[0]:.2f}")
     print(
         f"file_mb_s={file_rate:.1f} file_alone_mb_s={alone_rate:.1f} raw_mb_s={raw_rate:.1f} "
-        f"ratio={file_rate / raw_rate:.2f} ratio_alone={alone_rate / raw_rate:.2f} text_p99_ms={p99:.1f}"
+        f"ratio={file_rate / raw_rate:.2f} ratio_alone={alone_rate / raw_rate:.2f} text_p99_ms={p99:.1f} "
+        f"cpu_a_s={a_cpu:.2f} cpu_a_trio_s={a_trio:.2f} cpu_b_s={b_cpu:.2f} cpu_b_trio_s={b_trio:.2f}"
     )
 
 
