@@ -200,3 +200,20 @@ def test_a_part_stalled_on_the_only_holder_is_asked_of_it_again() -> None:
     fetcher.check()
     plan = fetcher.plan()
     assert plan["a"].cancel == {BLOB: [1]} and plan["a"].add == {BLOB: [(1, 0)]}
+
+
+def test_a_fast_link_gets_a_full_pipeline_after_its_first_two_chunks() -> None:
+    """The first sample waited a tenth of a second, and counted from when the link came up: a file asked for
+    later was measured over the idle time before it (a LAN link looked like 0.6 MB/s, four parts at a time)."""
+    fetcher, clock = _fetcher("a", chunks=400, index_known=True)
+    clock.now = 0.4  # the file is wanted a while after the link came up
+    fetcher.held_by("a", BLOB, _full(400))
+    fetcher.plan()
+    for _ in range(2):  # a chunk every 5 ms: 50 MB/s
+        clock.now += 0.005
+        part = min(p for p, a in fetcher.blobs[BLOB].assigned.items() if a.link == "a")
+        fetcher.received("a", BLOB, part, CHUNK_SIZE, CHUNK_SIZE)
+        fetcher.part_done(BLOB, part)
+        fetcher.plan()
+    assert fetcher.outstanding_limit("a") == MAX_OUTSTANDING
+    assert len(fetcher.blobs[BLOB].assigned) == MAX_OUTSTANDING
