@@ -286,3 +286,19 @@ def test_fetches_keep_few_files_open_and_one_given_up_is_never_written_again(
     assert _open_fds() == before
     assert partials[0].finish() == store.path_of(blobs[0])  # opened again when needed
     assert store.path_of(blobs[0]).read_bytes() == files[0] and _open_fds() == before
+
+
+def test_a_fetch_hands_its_chunks_to_the_disk_as_it_goes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole file waited in the page cache for the fsync after its last chunk: 46 ms of a 100 MB file's
+    ~470 ms on loopback, with nothing else to do. The disk is now asked to start writing every few MB."""
+    started: list[int] = []
+    monkeypatch.setattr(store_module, "WRITEBACK_BYTES", 2 * CHUNK_SIZE)
+    monkeypatch.setattr(store_module, "_start_writeback", started.append)
+    data = os.urandom(5 * CHUNK_SIZE)
+    stored = BlobStore(tmp_path / "a").add_bytes(data)
+    partial = BlobStore(tmp_path / "b").partial(stored.blob, len(data))
+    partial.set_index(stored.index)
+    for i in range(1, 6):
+        partial.store_chunk(i, data[(i - 1) * CHUNK_SIZE : i * CHUNK_SIZE])
+        assert len(started) == i // 2  # after chunks 2 and 4
+    assert partial.finish() is not None and partial.store.path_of(stored.blob).read_bytes() == data

@@ -29,6 +29,7 @@ a fetch is not started without room for the whole blob and :data:`RESERVE` bytes
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import io
 import math
@@ -39,7 +40,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -63,6 +64,7 @@ BLOBS_DIR = "blobs"
 RESERVE = 64 * 1024 * 1024  # bytes a fetch leaves free on the disk (the store and the system need room too)
 SAVE_INTERVAL = 0.5  # seconds between rewrites of a fetch's state file (its loss costs only chunks to fetch)
 MAX_OPEN_FETCHES = 16  # data files of fetches kept open between chunks (the least recently written is closed)
+WRITEBACK_BYTES = 8 * 1024 * 1024  # a fetch's written chunks are handed to the disk every this many bytes
 
 
 class BlobTooLarge(ValueError):
@@ -508,11 +510,16 @@ class _OpenFiles:
     :data:`MAX_OPEN_FETCHES` at once (fetches that stall keep none for long): the least recently written is
     closed, and opened again at its next chunk. All writes take one lock (a write is ~50 us; the hashing
     before it, the long part, runs outside), and so does a fetch being dropped: a chunk that comes after
-    never writes, nor recreates, the removed file."""
+    never writes, nor recreates, the removed file.
+
+    Every :data:`WRITEBACK_BYTES` written, the disk is asked to start writing them (without waiting): the
+    fsync after the last chunk then finds little left to do, where it wrote the whole file (46 ms of a 100 MB
+    file's ~470 ms on loopback, with nothing else to do meanwhile)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._fds: OrderedDict[PartialBlob, int] = OrderedDict()
+        self._unsent: dict[PartialBlob, int] = {}  # bytes written since the disk was last asked to take them
 
     def write(self, partial: PartialBlob, data: bytes, offset: int) -> None:
         with self._lock:
@@ -530,12 +537,18 @@ class _OpenFiles:
             while view:
                 written = os.pwrite(fd, view, offset)
                 view, offset = view[written:], offset + written
+            unsent = self._unsent.get(partial, 0) + len(data)
+            if unsent >= WRITEBACK_BYTES and _start_writeback is not None:
+                _start_writeback(fd)
+                unsent = 0
+            self._unsent[partial] = unsent
 
     def close(self, partial: PartialBlob, *, dropped: bool = False) -> None:
         """Close the file of ``partial`` (it is whole, or ``dropped``: then nothing more is written to it)."""
         with self._lock:
             partial.dropped = partial.dropped or dropped
             fd = self._fds.pop(partial, None)
+            self._unsent.pop(partial, None)
             if fd is not None:
                 os.close(fd)
 
@@ -544,9 +557,25 @@ class _OpenFiles:
             for fd in self._fds.values():
                 os.close(fd)
             self._fds.clear()
+            self._unsent.clear()
 
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def _writeback_starter() -> Callable[[int], None] | None:
+    """Linux's ``sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)``: start writing a file's dirty pages to the
+    disk, without waiting for them (Python's ``os`` lacks it). ``None`` elsewhere: the final fsync does it all."""
+    try:
+        call = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    call.restype = ctypes.c_int
+    return lambda fd: call(fd, 0, 0, 2)  # a hint: its failure costs only the final fsync's time
+
+
+_start_writeback = _writeback_starter()
 
 
 def _open_regular(path: Path) -> BinaryIO:
