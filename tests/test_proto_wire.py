@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tracemalloc
 
 import msgpack
 import pytest
@@ -202,3 +203,22 @@ def test_messages_check_their_values_when_built() -> None:
         Notes({b"k": 1})
     with pytest.raises(LocalProtocolError):
         Notes({b"k" * 32: 1}, frozenset([b"j" * 32]))
+
+
+def test_a_frame_header_alone_makes_the_reader_hold_nothing_more() -> None:
+    """A payload still arriving is held as it arrives: four bytes that claim a megabyte are four bytes held
+    (the first version of the reader's own buffer for a frame took the whole claimed length at once)."""
+    reader = FrameReader()
+    tracemalloc.start()
+    try:
+        reader.feed(MAX_FRAME.to_bytes(4, "big") + b"x" * 10)
+        assert reader.next_frame() is None
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024, peak
+    assert reader.buffered == 10
+    payload = b"x" * 10 + os.urandom(MAX_FRAME - 10)
+    for start in range(10, MAX_FRAME, 300_000):
+        reader.feed(payload[start : start + 300_000])
+    assert reader.next_frame() == payload and reader.buffered == 0

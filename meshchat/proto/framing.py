@@ -4,8 +4,10 @@ Frames longer than :data:`MAX_FRAME` are a protocol error, detected from the len
 of the payload is buffered: a peer cannot make us hold more than one frame's worth of bytes.
 
 A file's chunk crosses in frames of a quarter of a megabyte, so the reader copies each byte once: a frame
-still arriving gets its own buffer, of the length its prefix gave, which the rest of its bytes fill directly;
-the buffer is then handed out as it is (a ``bytearray`` the caller owns, e.g. to open in place).
+still arriving gets its own buffer, which the rest of its bytes are appended to as they come, and which is
+then handed out as it is (a ``bytearray`` the caller owns, e.g. to open in place). The buffer grows with the
+bytes received, never to the length the prefix claims: four bytes from a peer that has not even finished the
+handshake must not make us hold a megabyte.
 """
 
 from __future__ import annotations
@@ -39,16 +41,15 @@ class FrameReader:
         self.max_frame = max_frame
         self._buffer = bytearray()  # bytes not yet parsed (or behind a frame that is being filled)
         self._start = 0
-        self._frame: bytearray | None = None  # the payload being filled, its length known from its prefix
-        self._filled = 0
+        self._frame: bytearray | None = None  # what arrived of a payload still arriving
+        self._length = 0  # that payload's length, from its prefix
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         with memoryview(data) as view:
             taken, frame = 0, self._frame
-            if frame is not None and self._filled < len(frame):
-                taken = min(len(view), len(frame) - self._filled)
-                frame[self._filled : self._filled + taken] = view[:taken]
-                self._filled += taken
+            if frame is not None and len(frame) < self._length:
+                taken = min(len(view), self._length - len(frame))
+                frame += view[:taken]
             if taken == len(view):
                 return
             if self._start and self._start >= len(self._buffer) // 2:
@@ -59,12 +60,12 @@ class FrameReader:
     @property
     def buffered(self) -> int:
         """Bytes received but not yet returned as frames."""
-        return len(self._buffer) - self._start + (self._filled if self._frame is not None else 0)
+        return len(self._buffer) - self._start + (len(self._frame) if self._frame is not None else 0)
 
     def next_frame(self) -> bytearray | None:
         """The next whole payload, a buffer of its own, or ``None``."""
         if self._frame is not None:
-            if self._filled < len(self._frame):
+            if len(self._frame) < self._length:
                 return None
             payload, self._frame = self._frame, None
             return payload
@@ -79,10 +80,9 @@ class FrameReader:
         if len(buffer) >= end:
             self._start = end
             return buffer[start:end]
-        # Not all here yet: the payload gets its own buffer now, which the rest of its bytes go straight into.
-        self._frame = bytearray(length)
-        self._filled = len(buffer) - start
+        # Not all here yet: what is here becomes the payload's own buffer, and the rest is appended to it.
         with memoryview(buffer) as view:
-            self._frame[: self._filled] = view[start:]
+            self._frame = bytearray(view[start:])
+        self._length = length
         self._buffer, self._start = bytearray(), 0
         return None
