@@ -49,6 +49,9 @@ class Kind(IntEnum):
     PIECE = 6
 
 
+_TAG_ROOM = bytes(TAG_SIZE)
+
+
 class SecureChannel:
     """Seals outgoing and opens incoming frame payloads, keeping the two nonce counters."""
 
@@ -68,13 +71,8 @@ class SecureChannel:
         if self.sent > MAX_COUNTER:
             raise LocalProtocolError("nonce counter exhausted: open a new link")
         nonce = NONCE_PREFIX + self.sent.to_bytes(8, "big")
-        out = bytearray(HEADER + size + TAG_SIZE)
-        out[:HEADER] = prefix(size + TAG_SIZE)
-        out[HEADER] = kind
-        at = HEADER + 1
-        for part in parts:
-            out[at : at + len(part)] = part
-            at += len(part)
+        # One allocation, each part copied once, no zeroing (bytearray(n) writes every byte first).
+        out = bytearray().join((prefix(size + TAG_SIZE), bytes((kind,)), *parts, _TAG_ROOM))
         text = (ctypes.c_char * (size + TAG_SIZE)).from_buffer(out, HEADER)
         length, none = ctypes.c_ulonglong(size), ctypes.c_ulonglong(0)
         if _seal(text, None, text, length, None, none, None, nonce, self._send_key):
