@@ -302,3 +302,28 @@ def test_a_fetch_hands_its_chunks_to_the_disk_as_it_goes(tmp_path: Path, monkeyp
         partial.store_chunk(i, data[(i - 1) * CHUNK_SIZE : i * CHUNK_SIZE])
         assert len(started) == i // 2  # after chunks 2 and 4
     assert partial.finish() is not None and partial.store.path_of(stored.blob).read_bytes() == data
+
+
+def test_serving_a_whole_blob_opens_it_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each piece served was a stat, an open, a seek, a read and a close on the sender's trio thread: now one
+    pread on a file kept open (a whole blob never changes), closed with the store."""
+    data = os.urandom(3 * CHUNK_SIZE + 9)
+    store = BlobStore(tmp_path / "a")
+    stored = store.add_bytes(data)
+    opened: list[str] = []
+    real_open = os.open
+
+    def counted(path: str | Path, flags: int, mode: int = 0o777) -> int:
+        opened.append(str(path))
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(store_module.os, "open", counted)
+    before = _open_fds()
+    for part in (1, 2, 3, 4):
+        start, length = chunk_span(len(data), part)
+        for offset in range(0, length, 100_000):
+            piece = store.read_part(stored.blob, len(data), part, offset, 100_000)
+            assert piece == data[start + offset : start + min(length, offset + 100_000)]
+    assert opened == [str(stored.path)] and _open_fds() == before + 1
+    store.close()
+    assert _open_fds() == before

@@ -77,6 +77,7 @@ class BlobService:
         self.exchange = BlobExchange(self)
         self.sizes: dict[bytes, int] = {}  # blobs being fetched, and their sizes
         self.problems: dict[bytes, str] = {}  # blobs not fetched, and why
+        self._whole_sizes: dict[bytes, int] = {}  # sizes of whole blobs served (a whole blob never changes)
         self._changed: set[bytes] = set()
         self._wakeup = trio.Event()
 
@@ -265,10 +266,13 @@ class BlobService:
         """The size of a blob we hold whole or in part."""
         if blob in self.sizes:
             return self.sizes[blob]
-        try:
-            return self.store.path_of(blob).stat().st_size
-        except OSError:
-            return None
+        size = self._whole_sizes.get(blob)
+        if size is None:
+            try:
+                size = self._whole_sizes[blob] = self.store.path_of(blob).stat().st_size
+            except OSError:
+                return None
+        return size
 
 
 def _write_chunks(

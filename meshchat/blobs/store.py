@@ -101,6 +101,7 @@ class BlobStore:
         self._partials: dict[bytes, PartialBlob] = {}
         self._lock = threading.Lock()
         self._open = _OpenFiles()
+        self._served = _ServedFiles()
         self._ready = False  # folders made (on the first write: a home on a read-only medium still reads)
 
     def _prepare(self) -> None:
@@ -179,16 +180,17 @@ class BlobStore:
         start, length = chunk_span(size, part)
         if not 0 <= offset <= length:
             return None
-        path = self.path_of(blob)
-        if not path.is_file():
-            partial = self._partials.get(blob) or self._load_partial(blob, size)
-            if partial is None or part not in partial.held:
-                return None
-            path = partial.data_path
-        try:
-            with path.open("rb") as f:
+        wanted = min(max_bytes, length - offset)
+        data = self._served.read(self.path_of(blob), start + offset, wanted)
+        if data is not None:
+            return data
+        partial = self._partials.get(blob) or self._load_partial(blob, size)
+        if partial is None or part not in partial.held:
+            return None
+        try:  # opened for each read: the file is renamed when whole, and made anew if its fetch starts again
+            with partial.data_path.open("rb") as f:
                 f.seek(start + offset)
-                return f.read(min(max_bytes, length - offset))
+                return f.read(wanted)
         except OSError:
             return None
 
@@ -356,8 +358,9 @@ class BlobStore:
         return partial
 
     def close(self) -> None:
-        """Close the files of fetches kept open (the node stops); a later chunk opens its file again."""
+        """Close the files kept open (the node stops): a later chunk or read opens its file again."""
         self._open.close_all()
+        self._served.close_all()
 
     def free_bytes(self) -> int:
         where = self.root if self.root.exists() else self.root.parent
@@ -558,6 +561,38 @@ class _OpenFiles:
                 os.close(fd)
             self._fds.clear()
             self._unsent.clear()
+
+
+class _ServedFiles:
+    """Whole blobs being read for peers, kept open between their pieces (at most :data:`MAX_OPEN_FETCHES`,
+    the least recently read closed first): a piece is one ``pread``, where it was a ``stat``, an open, a seek,
+    a read and a close. Only whole blobs: one never changes nor moves once under its id."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fds: OrderedDict[Path, int] = OrderedDict()
+
+    def read(self, path: Path, offset: int, length: int) -> bytes | None:
+        """``length`` bytes of ``path`` from ``offset`` (fewer at its end), or ``None`` if it is not there."""
+        with self._lock:
+            fd = self._fds.get(path)
+            try:
+                if fd is None:
+                    fd = os.open(path, os.O_RDONLY | _CLOEXEC)
+                    self._fds[path] = fd
+                    if len(self._fds) > MAX_OPEN_FETCHES:
+                        os.close(self._fds.popitem(last=False)[1])
+                else:
+                    self._fds.move_to_end(path)
+                return os.pread(fd, length, offset)
+            except OSError:
+                return None
+
+    def close_all(self) -> None:
+        with self._lock:
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()
 
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
