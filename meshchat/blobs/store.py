@@ -43,7 +43,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Generic, TypeVar
 
 from meshchat.log.attachments import (
     CHUNK_SIZE,
@@ -63,8 +63,10 @@ from meshchat.store import StorageFullError, StoreError
 BLOBS_DIR = "blobs"
 RESERVE = 64 * 1024 * 1024  # bytes a fetch leaves free on the disk (the store and the system need room too)
 SAVE_INTERVAL = 0.5  # seconds between rewrites of a fetch's state file (its loss costs only chunks to fetch)
-MAX_OPEN_FETCHES = 16  # data files of fetches kept open between chunks (the least recently written is closed)
+MAX_OPEN_FETCHES = 16  # files kept open between uses, of fetches and of whole blobs served, each (least recent closed)
 WRITEBACK_BYTES = 8 * 1024 * 1024  # a fetch's written chunks are handed to the disk every this many bytes
+
+_K = TypeVar("_K")
 
 
 class BlobTooLarge(ValueError):
@@ -507,6 +509,37 @@ class PartialBlob:
             raise _storage_problem(exc, len(state)) from None
 
 
+class _KeptOpen(Generic[_K]):
+    """Files kept open between uses, at most :data:`MAX_OPEN_FETCHES` of them: the least recently used is
+    closed, and opened again when next used. The caller holds :attr:`lock` around every use (and whatever it
+    does with the descriptor), so no file is closed under a write or a read."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._fds: OrderedDict[_K, int] = OrderedDict()
+
+    def fd(self, key: _K, path: Path, flags: int) -> int:
+        """The descriptor of ``key``'s file, opened (``path``, ``flags``) if it is not open: raises OSError."""
+        fd = self._fds.get(key)
+        if fd is None:
+            fd = self._fds[key] = os.open(path, flags | _CLOEXEC, 0o600)
+            if len(self._fds) > MAX_OPEN_FETCHES:
+                os.close(self._fds.popitem(last=False)[1])
+        else:
+            self._fds.move_to_end(key)
+        return fd
+
+    def close(self, key: _K) -> None:
+        fd = self._fds.pop(key, None)
+        if fd is not None:
+            os.close(fd)
+
+    def close_all(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+
+
 class _OpenFiles:
     """The data files of fetches, kept open between their chunks: one open and one close per file, not per
     chunk (each a system call that drops the GIL, and its return waits for it). At most
@@ -520,22 +553,14 @@ class _OpenFiles:
     file's ~470 ms on loopback, with nothing else to do meanwhile)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._fds: OrderedDict[PartialBlob, int] = OrderedDict()
+        self._files: _KeptOpen[PartialBlob] = _KeptOpen()
         self._unsent: dict[PartialBlob, int] = {}  # bytes written since the disk was last asked to take them
 
     def write(self, partial: PartialBlob, data: bytes, offset: int) -> None:
-        with self._lock:
+        with self._files.lock:
             if partial.dropped:
                 raise StoreError("the fetch of this file was given up")
-            fd = self._fds.get(partial)
-            if fd is None:
-                fd = os.open(partial.data_path, os.O_WRONLY | os.O_CREAT | _CLOEXEC, 0o600)
-                self._fds[partial] = fd
-                if len(self._fds) > MAX_OPEN_FETCHES:
-                    os.close(self._fds.popitem(last=False)[1])
-            else:
-                self._fds.move_to_end(partial)
+            fd = self._files.fd(partial, partial.data_path, os.O_WRONLY | os.O_CREAT)
             view = memoryview(data)
             while view:
                 written = os.pwrite(fd, view, offset)
@@ -548,18 +573,14 @@ class _OpenFiles:
 
     def close(self, partial: PartialBlob, *, dropped: bool = False) -> None:
         """Close the file of ``partial`` (it is whole, or ``dropped``: then nothing more is written to it)."""
-        with self._lock:
+        with self._files.lock:
             partial.dropped = partial.dropped or dropped
-            fd = self._fds.pop(partial, None)
+            self._files.close(partial)
             self._unsent.pop(partial, None)
-            if fd is not None:
-                os.close(fd)
 
     def close_all(self) -> None:
-        with self._lock:
-            for fd in self._fds.values():
-                os.close(fd)
-            self._fds.clear()
+        with self._files.lock:
+            self._files.close_all()
             self._unsent.clear()
 
 
@@ -569,30 +590,19 @@ class _ServedFiles:
     a read and a close. Only whole blobs: one never changes nor moves once under its id."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._fds: OrderedDict[Path, int] = OrderedDict()
+        self._files: _KeptOpen[Path] = _KeptOpen()
 
     def read(self, path: Path, offset: int, length: int) -> bytes | None:
         """``length`` bytes of ``path`` from ``offset`` (fewer at its end), or ``None`` if it is not there."""
-        with self._lock:
-            fd = self._fds.get(path)
+        with self._files.lock:
             try:
-                if fd is None:
-                    fd = os.open(path, os.O_RDONLY | _CLOEXEC)
-                    self._fds[path] = fd
-                    if len(self._fds) > MAX_OPEN_FETCHES:
-                        os.close(self._fds.popitem(last=False)[1])
-                else:
-                    self._fds.move_to_end(path)
-                return os.pread(fd, length, offset)
+                return os.pread(self._files.fd(path, path, os.O_RDONLY), length, offset)
             except OSError:
                 return None
 
     def close_all(self) -> None:
-        with self._lock:
-            for fd in self._fds.values():
-                os.close(fd)
-            self._fds.clear()
+        with self._files.lock:
+            self._files.close_all()
 
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
