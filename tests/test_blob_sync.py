@@ -16,13 +16,11 @@ from meshchat.blobs.settings import BlobSettings
 from meshchat.blobs.store import BlobStore, PartialBlob
 from meshchat.events import AttachmentsChanged, NodeProblem, PeerDown
 from meshchat.log.attachments import CHUNK_SIZE, Attachment, ChunkSet
-from meshchat.node import Node, NodeConfig
+from meshchat.node import Node
 from meshchat.profile import Profile
 from meshchat.proto import fetching
 from meshchat.proto.blobs import PieceReceived
 from meshchat.testing import link_nodes, next_event, run_cli, running_nodes, team_homes, wait_until
-
-CONFIG = NodeConfig(discovery=False, poll_interval=0.05)
 
 
 def _file(tmp_path: Path, size: int, name: str = "plan.bin") -> tuple[Path, bytes]:
@@ -96,11 +94,10 @@ async def test_a_file_now_whole_is_announced_at_once(
         events = b.events(buffer=0)
         link_nodes(nursery, a, b, rate=3_000_000)  # a chunk every 90 ms: progress ticks
         file = await _file_arrives(b)
-        with trio.fail_after(10):
-            async for event in events:
-                if isinstance(event, AttachmentsChanged) and file.blob in event.blobs and b.file_state(file).here:
-                    announced = trio.current_time()
-                    break
+        await next_event(
+            events, AttachmentsChanged, lambda e: file.blob in e.blobs and b.file_state(file).here, timeout=10
+        )
+        announced = trio.current_time()
     assert finished and announced - finished[-1] < service.CHANGES_INTERVAL / 10
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import libnacl
 import msgpack
 import pytest
-import trio
 
 from meshchat.events import PeerDown
 from meshchat.log.attachments import CHUNK_SIZE
@@ -19,7 +18,15 @@ from meshchat.proto.channel import NONCE_PREFIX, TAG_SIZE, Kind, SecureChannel
 from meshchat.proto.connection import State
 from meshchat.proto.errors import RemoteProtocolError
 from meshchat.proto.framing import HEADER
-from meshchat.testing import ConnectionPair, MemoryLog, link_nodes, running_nodes, team_homes, wait_until
+from meshchat.testing import (
+    ConnectionPair,
+    MemoryLog,
+    link_nodes,
+    next_event,
+    running_nodes,
+    team_homes,
+    wait_until,
+)
 
 BLOB = b"b" * 32
 
@@ -114,10 +121,7 @@ async def test_a_peer_that_sends_a_malformed_piece_loses_its_link_and_the_node_g
         events = b.events()
         await a.post("general", "the plan", attach=[path])
         first = link_nodes(nursery, a, b)
-        with trio.fail_after(10):
-            async for event in events:
-                if isinstance(event, PeerDown):
-                    break
+        event = await next_event(events, PeerDown, timeout=10)
         assert "invalid Piece" in event.reason and "offset" in event.reason
         first.cancel()
         monkeypatch.undo()

@@ -29,6 +29,7 @@ from meshchat.testing import (
     drain_events,
     link_nodes,
     loopback_config,
+    next_event,
     room_texts,
     running_node,
     synthetic_history,
@@ -160,13 +161,8 @@ async def test_full_node_refuses_posts_but_serves_peers_then_resumes(tmp_path: P
                 await wait_until(lambda: peer.profile.store.count() == written, timeout=15)
                 # The peer writes; the full node cannot store it, and says so, but stays up.
                 await peer.post("general", "from the roomy peer")
-                told: list[NodeEvent] = []
                 resumes = "catching up from peers resumes by itself once there is room"
-                await wait_until(
-                    lambda: any(
-                        isinstance(e, NodeProblem) and resumes in e.message for e in drain_events(problems, told)
-                    )
-                )
+                await next_event(problems, NodeProblem, lambda e: resumes in e.message)
                 # Space comes back: the node writes again and catches up with the peer.
                 filler.unlink()
                 link.cancel()

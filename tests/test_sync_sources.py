@@ -17,7 +17,6 @@ import trio.testing
 
 from meshchat.net.link import Link, SyncStart
 from meshchat.net.peers import PeerManager, PeerRecord
-from meshchat.node import NodeConfig
 from meshchat.testing import (
     MemoryLink,
     author_home,
@@ -27,8 +26,6 @@ from meshchat.testing import (
     team_homes,
     wait_until,
 )
-
-CONFIG = NodeConfig(discovery=False, poll_interval=0.05)
 
 
 async def until_quiet(links: list[MemoryLink], quiet: float = 2.0) -> None:
