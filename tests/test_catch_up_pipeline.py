@@ -19,7 +19,7 @@ import trio
 import trio.testing
 
 from meshchat.log.entry import Entry
-from meshchat.node import Node, NodeConfig
+from meshchat.node import Node
 from meshchat.profile import Profile
 from meshchat.proto import messages
 from meshchat.proto.errors import RemoteProtocolError
@@ -28,13 +28,11 @@ from meshchat.testing import (
     TestTeam,
     author_home,
     link_nodes,
-    running_node,
+    running_nodes,
     synthetic_history,
     wait_until,
 )
 from meshchat.writer import Writer
-
-CONFIG = NodeConfig(discovery=False, poll_interval=0.05)
 
 
 async def test_a_catch_up_rebuilds_its_entries_off_the_trio_thread(
@@ -55,11 +53,10 @@ async def test_a_catch_up_rebuilds_its_entries_off_the_trio_thread(
         return entry_from_parts(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(messages, "entry_from_parts", counting)
-    async with running_node(a_home, CONFIG) as a, running_node(b_home, CONFIG) as b, trio.open_nursery() as nursery:
+    async with running_nodes([a_home, b_home]) as (nursery, (a, b)):
         total = a.profile.store.count()
         link_nodes(nursery, a, b)
         await wait_until(lambda: b.profile.store.count() == total, timeout=30)
-        nursery.cancel_scope.cancel()
     assert sum(rebuilt_on.values()) >= total - len(team.founder.entries) - 1
     # Only batches as small as a live push (the link's first few, while its pacer measures it) stay inline.
     assert rebuilt_on[True] <= 0.05 * sum(rebuilt_on.values()), rebuilt_on
