@@ -50,6 +50,7 @@ import time
 from pathlib import Path
 
 import trio
+from lab_cpu import cpu_seconds
 from lab_events import Posts
 
 from meshchat.blobs.attach import attach_files
@@ -130,15 +131,9 @@ def raw_copy(source: Path, target: Path) -> float:
     return seconds
 
 
-def cpu_seconds(pid: int) -> tuple[float, float]:
-    """User and system CPU seconds of process ``pid``, all its threads and its main thread (where a node's trio
-    loop runs), from ``/proc`` (Linux; clock ticks of 10 ms)."""
-    return _cpu_of(f"/proc/{pid}/stat"), _cpu_of(f"/proc/{pid}/task/{pid}/stat")
-
-
-def _cpu_of(stat: str) -> float:
-    fields = Path(stat).read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def node_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds of process ``pid``: all its threads, and its main thread (where a node's trio loop runs)."""
+    return cpu_seconds(pid), cpu_seconds(pid, thread=pid)
 
 
 Cpu = tuple[float, float, float, float]  # A's process, A's trio thread, B's process, B's trio thread
@@ -179,9 +174,9 @@ def one_run(work: Path, size: int, every: float) -> Run:
         posts = Posts(proc)
         if not posts.up.wait(30):
             raise RuntimeError("node A did not start")
-        cpu_before = (*cpu_seconds(proc.pid), *cpu_seconds(os.getpid()))
+        cpu_before = (*node_cpu(proc.pid), *node_cpu(os.getpid()))
         start, done, file_s, arrived = trio.run(fetch, b_home, port, file, go)
-        cpu_after = (*cpu_seconds(proc.pid), *cpu_seconds(os.getpid()))
+        cpu_after = (*node_cpu(proc.pid), *node_cpu(os.getpid()))
     finally:
         proc.terminate()
         proc.wait(timeout=10)

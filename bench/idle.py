@@ -12,7 +12,6 @@ Goals: under 1% of one core and under 80 MB.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -20,16 +19,12 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+from lab_cpu import cpu_seconds
 from sync import free_port, node_process
 
 from meshchat.testing import team_homes
 
 PEERS = 5
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def memory_mb(pid: int) -> dict[str, float]:

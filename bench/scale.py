@@ -43,6 +43,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
+from lab_cpu import cpu_seconds  # noqa: E402
 from netlab import Host, NetLab, arp_table_fulls, neighbour_room  # noqa: E402
 
 from meshchat.status import STATUS_KEY, NodeStatus  # noqa: E402
@@ -84,11 +85,6 @@ def payload_received(host: Host) -> int:
     """TCP payload received on the host's open sockets (``ss``: bytes_received)."""
     out = subprocess.run(host.argv("ss", "-tinH"), capture_output=True, text=True, check=True).stdout
     return sum(int(n) for n in re.findall(r"bytes_received:(\d+)", out))
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Stores:
