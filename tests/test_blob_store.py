@@ -241,21 +241,27 @@ def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+def _opened(monkeypatch: pytest.MonkeyPatch, suffix: str = "") -> list[str]:
+    """The paths (ending with ``suffix``) the blob store opens from now on, in order."""
+    opened: list[str] = []
+    real_open = os.open
+
+    def counted(path: str | Path, flags: int, mode: int = 0o777) -> int:
+        if str(path).endswith(suffix):
+            opened.append(str(path))
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(store_module.os, "open", counted)
+    return opened
+
+
 def test_a_fetch_opens_its_file_once_and_closes_it_when_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each chunk opened and closed the fetch's file: two system calls per chunk in the worker thread, each
     dropping the GIL that the node's trio thread then had to hand back. Now once per fetch."""
     data = os.urandom(5 * CHUNK_SIZE)
     stored = BlobStore(tmp_path / "a").add_bytes(data)
     store = BlobStore(tmp_path / "b")
-    opened: list[str] = []
-    real_open = os.open
-
-    def counted(path: str | Path, flags: int, mode: int = 0o777) -> int:
-        if str(path).endswith(".part"):
-            opened.append(str(path))
-        return real_open(path, flags, mode)
-
-    monkeypatch.setattr(store_module.os, "open", counted)
+    opened = _opened(monkeypatch, ".part")
     before = _open_fds()
     partial = store.partial(stored.blob, len(data))
     partial.set_index(stored.index)
@@ -310,14 +316,7 @@ def test_serving_a_whole_blob_opens_it_once(tmp_path: Path, monkeypatch: pytest.
     data = os.urandom(3 * CHUNK_SIZE + 9)
     store = BlobStore(tmp_path / "a")
     stored = store.add_bytes(data)
-    opened: list[str] = []
-    real_open = os.open
-
-    def counted(path: str | Path, flags: int, mode: int = 0o777) -> int:
-        opened.append(str(path))
-        return real_open(path, flags, mode)
-
-    monkeypatch.setattr(store_module.os, "open", counted)
+    opened = _opened(monkeypatch)
     before = _open_fds()
     for part in (1, 2, 3, 4):
         start, length = chunk_span(len(data), part)
