@@ -64,9 +64,11 @@ class GpsSettings:
     retry_s: tuple[float, ...] = RETRY_S  # waits before reconnecting, one per failure in a row, then the last
 
 
-def report_from_tpv(tpv: dict[str, Any], wall_ms: int) -> Report | None:
+def report_from_tpv(tpv: dict[str, Any], now_ms: int) -> Report | None:
     """A ``position`` report from a gpsd TPV object, or None if it holds no usable 2D fix. The fix's time is
-    the receiver's (GPS time is good), unless it is missing or more than a day from our clock."""
+    the receiver's (GPS time is good), unless it is missing or more than a day from ``now_ms``: our clock on
+    the team's time (``Node.team_now``), so a laptop whose clock is off neither refuses good GPS time nor
+    dates a fix with its own wrong clock."""
     mode = tpv.get("mode")
     lat, lon = _number(tpv.get("lat")), _number(tpv.get("lon"))
     if not isinstance(mode, int) or mode < 2 or lat is None or lon is None:
@@ -80,13 +82,13 @@ def report_from_tpv(tpv: dict[str, Any], wall_ms: int) -> Report | None:
         accuracy = max(errors) if errors else None
     if accuracy is None or not 0 <= accuracy <= 1_000_000:
         return None  # a fix with no error estimate cannot say how far to trust it
-    fix_ms = wall_ms
+    fix_ms = now_ms
     when = tpv.get("time")
     if isinstance(when, str):  # gpsdclient converts it; a raw report says "2026-12-03T11:00:00.000Z"
         when = parse_datetime(when)
     if isinstance(when, datetime) and when.tzinfo is not None:
         gps_ms = int(when.timestamp() * 1000)
-        if abs(gps_ms - wall_ms) <= 86_400_000:
+        if abs(gps_ms - now_ms) <= 86_400_000:
             fix_ms = gps_ms
     alt = _number(tpv.get("altHAE", tpv.get("alt")))
     track, speed = _number(tpv.get("track")), _number(tpv.get("speed"))
@@ -135,7 +137,7 @@ async def follow_gpsd(
     report: Callable[[Report], Awaitable[object]],
     status: Callable[[GpsStatus], None],
     *,
-    wall_ms: Callable[[], int],
+    now_ms: Callable[[], int],
 ) -> None:
     """Read gpsd until cancelled, writing a report whenever the policy says one is due. gpsd not running, or
     going away, is said (``status``) and retried with backoff; it never ends the node."""
@@ -149,7 +151,7 @@ async def follow_gpsd(
             reports: trio.MemoryReceiveChannel[dict[str, Any]] = await nursery.start(_pump, settings, ended)
             async for tpv in reports:
                 failures = 0
-                fixed = report_from_tpv(tpv, wall_ms())
+                fixed = report_from_tpv(tpv, now_ms())
                 if fixed is None:
                     status(GpsStatus("waiting", f"gpsd at {where} is up; no fix yet"))
                     continue

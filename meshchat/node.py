@@ -240,7 +240,7 @@ class Node:
             if changed:
                 self.publish(state)
 
-        await follow_gpsd(settings, report, status, wall_ms=wall_ms)
+        await follow_gpsd(settings, report, status, now_ms=self.team_now)
 
     async def _serve(
         self,
@@ -473,7 +473,7 @@ class Node:
         if summary is None:
             return False
         wall = wall_ms()
-        if calls_for_witness(*store.claims_since(self._seen_rowid, self.me), wall + self._check_clock(wall).offset):
+        if calls_for_witness(*store.claims_since(self._seen_rowid, self.me), self._check_clock(wall).team_time(wall)):
             self._witness_wanted.set()
         self._seen_rowid = summary.last_rowid
         self._membership = None
@@ -904,6 +904,11 @@ class Node:
 
     def my_position(self) -> Fix | None:
         return self.profile.my_position()
+
+    def team_now(self) -> int:
+        """Now, in ms, on the team's time (``Store.team_now``): what a position's fix time and age go by, so a
+        laptop whose clock is hours off neither dates its fixes hours off nor misjudges its teammates'."""
+        return self.profile.team_now()
 
     async def relay_position(self, via: Outsider, report: Report) -> Entry:
         """An outsider's position (the TAK bridge), marked as theirs."""

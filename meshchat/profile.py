@@ -474,6 +474,10 @@ class Profile(TeamReader):
 
     # ---- positions -----------------------------------------------------------------------------------------
 
+    def team_now(self) -> int:
+        """Now, in ms, on the team's time (``Store.team_now``): a position's fix time and its age go by it."""
+        return self.store.team_now(self.me)
+
     def report_position(self, report: Report) -> Entry:
         """Where I am (``meshchat position``, a GPS): every node shows it as my latest until my next report."""
         return self.write("position", report.body())

@@ -13,13 +13,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from clock_helpers import DAY, team_with_a_member_off
 
 from meshchat.log.clock import MAX_DRIFT_MS, ClockCheck, clock_check, wall_ms
 from meshchat.profile import Profile
 from meshchat.store.queries import Views
-from meshchat.testing import run_cli, team_homes
+from meshchat.testing import run_cli
 
-DAY = 86_400_000
 FAKETIME_LIB = next(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"), Path("/no/libfaketime"))
 
 
@@ -31,14 +31,7 @@ def meshchat_a_day_behind(home: Path, *args: str) -> subprocess.CompletedProcess
 
 @pytest.mark.skipif(not FAKETIME_LIB.exists(), reason="needs libfaketime (.ci/run installs it)")
 def test_a_member_a_day_slow_is_heard_and_told_its_clock_is_off(tmp_path: Path) -> None:
-    founder_home, slow_home, other_home = team_homes(tmp_path, 3)
-    raws: list[bytes] = []
-    for home, text in ((founder_home, "levee holding"), (other_home, "sandbags at the school")):
-        with Profile.open(home) as profile:
-            profile.post("general", text)
-            raws += list(profile.store.iter_raw())
-    with Profile.open(slow_home) as slow:  # what its node received, stamped by its own clock: a day behind
-        slow.store.accept_batch(raws, now=wall_ms() - DAY)
+    founder_home, slow_home = team_with_a_member_off(tmp_path, -DAY)  # what it received, stamped by its clock
 
     posted = meshchat_a_day_behind(slow_home, "post", "general", "pump 3 is down")
     assert "posted" in posted.stdout

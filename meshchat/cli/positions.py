@@ -80,7 +80,7 @@ def cmd_position(args: argparse.Namespace) -> int:
             parsed.point.lat_e7,
             parsed.point.lon_e7,
             args.accuracy if args.accuracy is not None else parsed.accuracy_m,
-            fix_ms=wall_ms(),
+            fix_ms=profile.team_now(),  # our clock on the team's time: a laptop hours off dates it right
             source="manual",
             alt_m=args.alt,
         )

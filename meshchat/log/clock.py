@@ -49,7 +49,7 @@ def calls_for_witness(newest_claim: int | None, oldest_heads: int | None, wall: 
 # - Ahead: our entries are placed by the team's witnesses (``meshchat.log.timing``): when most of them held one
 #   of our entries well before its clock, ours is ahead. Late arrivals prove nothing (an entry may wait a day
 #   on a laptop), which is why "ahead" is not read from receipts.
-# A node whose clock is off warns its person and writes with the team's time (``ClockCheck.offset``).
+# A node whose clock is off warns its person and writes with the team's time (``ClockCheck.team_time``).
 
 CLOCK_SAMPLE_MS = 30 * 60 * 1000  # receipts this recent say what the team's clocks read now
 MIN_CLOCK_WITNESSES = 2  # members whose clocks must agree before ours is called behind
@@ -67,6 +67,12 @@ class ClockCheck:
     @property
     def off(self) -> bool:
         return self.offset != 0
+
+    def team_time(self, wall: int) -> int:
+        """Our wall clock reading ``wall``, on the team's time: what a node writes with (an entry's clock, a
+        position's fix time, the sanity bound on a GPS's time), so a laptop hours behind neither writes into
+        the past nor calls its teammates' fresh fixes old."""
+        return wall + self.offset
 
     def warning(self) -> str | None:
         """The warning a person is shown (CLI, node log, TUI), or None when the clock is fine."""

@@ -305,6 +305,12 @@ class Store:
         self._refresh()
         return self._team_clock.check(me, wall_ms() if wall is None else wall)
 
+    def team_now(self, me: bytes) -> int:
+        """Now on the team's time, as ``me``'s node reckons it (:meth:`team_clock`): the one reading of "now" for
+        whatever a node writes or compares with what its teammates wrote (``meshchat.log.clock``)."""
+        wall = wall_ms()
+        return self.team_clock(me, wall=wall).team_time(wall)
+
     def invalidate_membership(self) -> None:
         self._membership = None
 
@@ -489,7 +495,7 @@ class Store:
         seen = (h.clock for h in self.heads_cache.values())
         if wall is None:
             wall = wall_ms()
-            wall += self._team_clock.check(author, wall).offset
+            wall = self._team_clock.check(author, wall).team_time(wall)
         clock = next_clock(wall=wall, last_own=head.clock if head else 0, seen=seen)
         return (head.seq + 1 if head else 1), clock
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from clock_helpers import HOUR, assert_fresh_on_the_teams_time, latest_fix, team_with_a_member_off, wall_clock_off
 from textual.pilot import Pilot
 from tui_helpers import SIZE, drive, type_text, until
 from tui_scene import START, Scene
@@ -161,6 +162,25 @@ def test_report_and_clear_my_position_from_the_map(scene: Scene, home: Path) -> 
         [[fix]] = ana.views.track(ana.me).segments
         assert (fix.lat_e7, fix.lon_e7, fix.accuracy_m, fix.source) == (520502190, 46383718, 1, "manual")
         assert ana.my_position() is None
+
+
+def test_a_position_reported_from_the_map_is_dated_by_the_teams_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18: a laptop three hours behind (tests/test_team_time.py) used to date a typed fix three hours ago."""
+    founder, slow = team_with_a_member_off(tmp_path, -3 * HOUR)
+
+    async def script(pilot: Pilot[int]) -> None:
+        await open_map(pilot)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(pilot.app.screen, PositionForm), "the position form")
+        await type_text(pilot, "52.0907 5.1214")
+        await pilot.press("enter")
+        await until(pilot, lambda: "◉" in canvas_text(pilot), "my position on the map")
+
+    with wall_clock_off(monkeypatch, -3 * HOUR):
+        drive(MeshchatApp(slow), script)
+    assert_fresh_on_the_teams_time(latest_fix(founder, slow))
 
 
 def test_a_teammates_position_arrives_while_the_map_is_shown(scene: Scene, home: Path) -> None:

@@ -85,7 +85,8 @@ class MapScreen(AreaScreen):
         self.query_one(MapCanvas).focus()
 
     def clock(self) -> int:
-        """Now, in ms: ages depend on it (tests pin it)."""
+        """Now, in ms, by this computer's clock: ages depend on it (tests pin it). Ages compare with receipt
+        times, which this node stamps with the same clock, so they hold even when it is off."""
         return wall_ms()
 
     @property
@@ -285,7 +286,7 @@ class MapScreen(AreaScreen):
             _, refusal = await app.try_write(lambda: app.node.report_position(values))
             return refusal
 
-        form = PositionForm(self.clock)
+        form = PositionForm(app.node.team_now)  # a fix leaves this node: dated by the team's time
         form.submit = report  # a refusal is said in the form, and what was typed stays
         reported = await app.push_screen_wait(form)
         if reported is not None:
