@@ -391,9 +391,10 @@ def test_severity_order_puts_errors_first(built: Built, tmp_path: Path) -> None:
     (work / "extra.txt").write_text("x")
     (work / "messages.csv").write_text("x")
     report = verify_export(work)
-    assert [p.severity for p in report.problems] == [Severity.ERROR, Severity.WARNING] + [Severity.INFO] * 3
-    # operation.sqlite, positions.geojson and positions.kml: verify_all compares them too
-    assert {p.code for p in report.problems[2:]} == {"data-unchecked"}
+    assert [p.severity for p in report.problems] == [Severity.ERROR, Severity.WARNING] + [Severity.INFO] * 4
+    # operation.sqlite, positions.geojson and positions.kml, and entries.jsonl's effective clocks: verify_all
+    # compares them too
+    assert {p.code for p in report.problems[2:]} == {"data-unchecked", "effective-unchecked"}
     shutil.rmtree(work)
 
 

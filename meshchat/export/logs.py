@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from meshchat.export.entries import Placed
 from meshchat.export.summary import log_order_key
-from meshchat.log.entry import Entry, decode_entry
+from meshchat.log.entry import decode_entry
 from meshchat.store import Store
 
 CHUNK = 5000
@@ -46,13 +47,15 @@ def author_rows(store: Store, author: bytes, after: int, upto: int) -> Iterator[
         after += len(rows)
 
 
-def team_order(store: Store) -> Iterator[Entry]:
-    """Every entry of the log in the team's one order ``(clock, author, seq)`` (``entries.jsonl``)."""
+def team_order(store: Store) -> Iterator[Placed]:
+    """Every entry of the log in the team's one order ``(clock, author, seq)`` (``entries.jsonl``), placed."""
+    timing = store.clocks.current()
     rows = store.connection.execute(
-        "SELECT e.raw FROM entries e JOIN authors a ON a.ix = e.author ORDER BY e.clock, a.key, e.seq"
+        "SELECT e.raw, e.received FROM entries e JOIN authors a ON a.ix = e.author ORDER BY e.clock, a.key, e.seq"
     )
-    for (raw,) in rows:
-        yield decode_entry(raw)
+    for raw, received in rows:
+        entry = decode_entry(raw)
+        yield Placed(entry, timing.effective(entry.author, entry.seq, entry.clock), received)
 
 
 @contextmanager

@@ -30,7 +30,8 @@ from meshchat.log.entry import Signer
 from meshchat.log.rules import Membership
 
 FORMAT = "meshchat/export"
-VERSION = 1
+VERSION = 2  # 2: entries.jsonl lines carry each entry's effective clock and receipt time
+READABLE_VERSIONS = (1, 2)  # what verify reads: a version 1 export verifies as it did
 MANIFEST_FILE = "manifest.json"
 SIGNATURE_FILE = "manifest.sig"
 LOG_FILE = "log.msgpack"

@@ -146,7 +146,7 @@ class _Verifier:
             doc = manifest.parse_json(data, where=manifest.MANIFEST_FILE)
             if not isinstance(doc, dict) or doc.get("format") != manifest.FORMAT:
                 raise BundleFormatError(f"{manifest.MANIFEST_FILE} is not a meshchat export manifest")
-            if doc.get("v") != manifest.VERSION:
+            if doc.get("v") not in manifest.READABLE_VERSIONS:
                 raise BundleFormatError(f"manifest version {doc.get('v')!r} is not supported")
         except BundleFormatError as exc:
             self.add(E, "manifest", str(exc), where=manifest.MANIFEST_FILE)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from meshchat import __version__
 from meshchat.blobs.store import BlobStore
@@ -36,6 +36,8 @@ from meshchat.export.summary import AuthorHead, ForkRecord, LogSummary, role_lab
 from meshchat.log.attachments import CHUNK_SIZE, blob_id, chunk_hash
 from meshchat.log.entry import Entry, Signer, decode_entry
 from meshchat.store import Store
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +263,7 @@ def _write_data(work: Path, source: Source, progress: Progress) -> list[str]:
     return [OPERATION_FILE, *places]
 
 
-def _advancing(entries: Iterable[Entry], progress: Progress) -> Iterator[Entry]:
+def _advancing(entries: Iterable[T], progress: Progress) -> Iterator[T]:
     for entry in entries:
         yield entry
         progress.advance()

@@ -16,16 +16,19 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from meshchat.export.chains import Add
+from meshchat.export.entries import MAX_MS
 from meshchat.export.errors import ExportError
 from meshchat.export.operation import OPERATION_FILE, schema
+from meshchat.export.operation.rows import sql_time
 from meshchat.export.operation.source import operation_source
 from meshchat.export.operation.sqlfile import open_untrusted, write_operation
 from meshchat.export.problems import Severity
-from meshchat.export.rebuild import rebuilt_store
+from meshchat.export.rebuild import Rebuilds
 from meshchat.files import is_regular_file
 from meshchat.log.rules import Membership
 from meshchat.store import StoreError
@@ -34,39 +37,62 @@ E = Severity.ERROR
 MAX_NAMED = 20
 
 
-def check_operation(export: Path, membership: Membership, team: bytes, add: Add) -> int:
-    """Compare the export's ``operation.sqlite`` with the one its log gives; return the rows compared."""
+def check_operation(
+    export: Path, membership: Membership, team: bytes, add: Add, rebuilds: Rebuilds | None = None
+) -> int:
+    """Compare the export's ``operation.sqlite`` with the one its log gives; return the rows compared.
+    ``rebuilds``: the log stored again, shared with the run's other checks (else stored here)."""
     del membership  # the rebuilt store evaluates it again, as the exporter's store did
     found_path = export / OPERATION_FILE
     if not is_regular_file(found_path):
         return 0
-    with tempfile.TemporaryDirectory(prefix="meshchat-verify-") as tmp:
-        expected_path = Path(tmp) / OPERATION_FILE
-        try:
-            with rebuilt_store(export, team, Path(tmp)) as store:  # as the exporter read its store
-                write_operation(expected_path, operation_source(store))
-        except (ExportError, StoreError) as exc:
-            add(Severity.WARNING, "operation", f"{OPERATION_FILE} not checked: {exc}", where=OPERATION_FILE)
-            return 0
-        expected = sqlite3.connect(expected_path)
-        try:
-            found = open_untrusted(found_path)
-            try:
-                return _compare(expected, found, add)
-            finally:
-                found.close()
-        except sqlite3.DatabaseError as exc:
-            add(E, "operation", f"{OPERATION_FILE} cannot be read as SQLite: {exc}", where=OPERATION_FILE)
-            return 0
-        finally:
-            expected.close()
+    try:
+        found = open_untrusted(found_path)
+    except sqlite3.DatabaseError as exc:
+        add(E, "operation", f"{OPERATION_FILE} cannot be read as SQLite: {exc}", where=OPERATION_FILE)
+        return 0
+    try:
+        with ExitStack() as stack:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="meshchat-verify-")))
+            rebuilt = rebuilds or stack.enter_context(Rebuilds())
+            return _check(export, team, found, tmp, add, rebuilt)
+    except sqlite3.DatabaseError as exc:
+        add(E, "operation", f"{OPERATION_FILE} cannot be read as SQLite: {exc}", where=OPERATION_FILE)
+        return 0
+    finally:
+        found.close()
+
+
+def _check(export: Path, team: bytes, found: sqlite3.Connection, tmp: Path, add: Add, rebuilds: Rebuilds) -> int:
+    (version,) = found.execute("PRAGMA user_version").fetchone()
+    if version not in schema.READABLE_VERSIONS:
+        readable = ", ".join(map(str, schema.READABLE_VERSIONS))
+        add(
+            E,
+            "operation-schema",
+            f"{OPERATION_FILE} is of schema version {version}; this meshchat compares versions {readable}",
+            where=OPERATION_FILE,
+        )
+        return 0
+    expected_path = tmp / OPERATION_FILE
+    try:
+        store = rebuilds.store(export, team)  # read in one snapshot, as the exporter read its store
+        write_operation(expected_path, operation_source(store), version)
+    except (ExportError, StoreError) as exc:
+        add(Severity.WARNING, "operation", f"{OPERATION_FILE} not checked: {exc}", where=OPERATION_FILE)
+        return 0
+    expected = sqlite3.connect(expected_path)
+    try:
+        return _compare(expected, found, add, version)
+    finally:
+        expected.close()
 
 
 def _schema(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
     return conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").fetchall()
 
 
-def _compare(expected: sqlite3.Connection, found: sqlite3.Connection, add: Add) -> int:
+def _compare(expected: sqlite3.Connection, found: sqlite3.Connection, add: Add, version: int) -> int:
     want, have = _schema(expected), _schema(found)
     if want != have:
         names = sorted({row[1] for row in set(want) ^ set(have)})
@@ -81,23 +107,30 @@ def _compare(expected: sqlite3.Connection, found: sqlite3.Connection, add: Add) 
     named = [0]
     total = 0
     for table in (schema.README, *schema.TABLES):
-        total += _compare_table(table, expected, found, add, named)
+        total += _compare_table(table, expected, found, add, named, version)
     if named[0] > MAX_NAMED:
         add(E, "operation-changed", f"{named[0] - MAX_NAMED} more rows differ from the log", where=OPERATION_FILE)
     return total
 
 
-def _rows(conn: sqlite3.Connection, table: schema.Table) -> Iterator[tuple[Any, ...]]:
-    columns = ", ".join(table.names)
+def _rows(conn: sqlite3.Connection, table: schema.Table, names: list[str]) -> Iterator[tuple[Any, ...]]:
     order = ", ".join(table.key)
-    yield from conn.execute(f"SELECT {columns} FROM {table.name} ORDER BY {order}")  # noqa: S608
+    yield from conn.execute(f"SELECT {', '.join(names)} FROM {table.name} ORDER BY {order}")  # noqa: S608
 
 
 def _compare_table(
-    table: schema.Table, expected: sqlite3.Connection, found: sqlite3.Connection, add: Add, named: list[int]
+    table: schema.Table,
+    expected: sqlite3.Connection,
+    found: sqlite3.Connection,
+    add: Add,
+    named: list[int],
+    version: int,
 ) -> int:
-    key_at = [table.names.index(k) for k in table.key]
-    want_rows, have_rows = _rows(expected, table), _rows(found, table)
+    columns = table.columns_at(version)
+    names = [c.name for c in columns]
+    key_at = [names.index(k) for k in table.key]
+    local = [i for i, c in enumerate(columns) if c.local]
+    want_rows, have_rows = _rows(expected, table, names), _rows(found, table, names)
     want, have = next(want_rows, None), next(have_rows, None)
     count = 0
     while want is not None or have is not None:
@@ -105,10 +138,12 @@ def _compare_table(
         want_key = tuple(want[i] for i in key_at) if want is not None else None
         have_key = tuple(have[i] for i in key_at) if have is not None else None
         if want is not None and have is not None and want_key == have_key:
+            if local:
+                want = _with_local(want, have, local, names)
             if want != have:
                 changed = [
                     f"{name} (it says {_short(h)}, the log gives {_short(w)})"
-                    for name, w, h in zip(table.names, want, have, strict=True)
+                    for name, w, h in zip(names, want, have, strict=True)
                     if w != h or type(w) is not type(h)
                 ]
                 _name(add, named, table, want_key, f"differs from the log in {'; '.join(changed)}")
@@ -120,6 +155,22 @@ def _compare_table(
             _name(add, named, table, have_key, "is not in what the log gives (added, or its key changed)")
             have = next(have_rows, None)
     return count
+
+
+def _with_local(want: tuple[Any, ...], have: tuple[Any, ...], local: list[int], names: list[str]) -> tuple[Any, ...]:
+    """``want`` with the file's own values in its local columns (the exporting node's receipt times: nothing in
+    the log says what they should be) where those are well formed: a time in ms, and its text beside it."""
+    values = dict(zip(names, have, strict=True))
+    ms, text = values.get("received_ms"), values.get("received_utc")
+    well_formed = (ms is None and text is None) or (
+        isinstance(ms, int) and 0 <= ms <= MAX_MS and isinstance(text, str) and text == sql_time(ms)
+    )
+    if not well_formed:
+        return want
+    out = list(want)
+    for i in local:
+        out[i] = have[i]
+    return tuple(out)
 
 
 def _before(a: tuple[Any, ...] | None, b: tuple[Any, ...] | None) -> bool:

@@ -13,14 +13,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from meshchat.export.entries import json_text, json_value
+from meshchat.export.entries import Placed, json_text, json_value
 from meshchat.export.operation import schema
 from meshchat.export.reports.model import ReportData
 from meshchat.export.reports.text import clean
 from meshchat.export.summary import role_label
 from meshchat.geo.point import Point
 from meshchat.log.codec import Value
-from meshchat.log.entry import Entry
 from meshchat.log.kinds import severity_label
 from meshchat.log.positions import Fix, time_doubtful
 from meshchat.log.rules import Membership
@@ -38,7 +37,8 @@ class Source:
     membership: Membership
     data: ReportData  # the report model, unfiltered
     heads: dict[bytes, int]  # author -> how many entries of theirs the log holds
-    entries: Callable[[], Iterable[Entry]]  # the whole log, in the team's order
+    entries: Callable[[], Iterable[Placed]]  # the whole log, in the team's order, with its times
+    version: int = schema.SCHEMA_VERSION  # the schema the file is written in (verify: the one it found)
 
 
 def sql_time(clock_ms: int) -> str:
@@ -81,7 +81,7 @@ def team(src: Source) -> Iterator[Row]:
         created,
         sql_time(created),
         sum(src.heads.values()),
-        schema.SCHEMA_VERSION,
+        src.version,
     )
 
 
@@ -331,7 +331,8 @@ def _fix_row(fix: Fix, kind: str) -> Row:
 
 
 def entries(src: Source) -> Iterator[Row]:
-    for e in src.entries():
+    for placed in src.entries():
+        e, received = placed.entry, placed.received
         yield (
             e.id.hex(),
             e.author.hex(),
@@ -342,11 +343,15 @@ def entries(src: Source) -> Iterator[Row]:
             e.prev.hex() if e.prev is not None else None,
             json_text(json_value(e.body())),
             e.sig.hex(),
+            placed.effective,
+            sql_time(placed.effective),
+            received,
+            sql_time(received) if received is not None else None,
         )
 
 
 def readme(src: Source) -> Iterator[Row]:
-    return iter(schema.readme_rows())
+    return iter(schema.readme_rows(src.version))
 
 
 ROWS: dict[str, Callable[[Source], Iterable[Row]]] = {

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 3  # 2: positions; tasks and roll-call answers have a location. 3: attachments
+SCHEMA_VERSION = 4  # 2: positions; tasks and roll-call answers have a location. 3: attachments. 4: entries' times
+READABLE_VERSIONS = (3, 4)  # the versions verify can make again to compare a file with (see ``Column.since``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,8 @@ class Column:
     type: str  # TEXT or INTEGER
     about: str
     not_null: bool = True
+    since: int = 3  # the schema version that added it: a file of an older version is made without it
+    local: bool = False  # the exporting node's own record, not a function of the log: verify checks its form only
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +50,12 @@ class Table:
     def names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
-    def ddl(self) -> list[str]:
-        parts = [f"{c.name} {c.type}{' NOT NULL' if c.not_null else ''}" for c in self.columns]
+    def columns_at(self, version: int) -> tuple[Column, ...]:
+        """The columns a file of schema ``version`` has (``version`` in :data:`READABLE_VERSIONS`)."""
+        return tuple(c for c in self.columns if c.since <= version)
+
+    def ddl(self, version: int = SCHEMA_VERSION) -> list[str]:
+        parts = [f"{c.name} {c.type}{' NOT NULL' if c.not_null else ''}" for c in self.columns_at(version)]
         parts.append(f"PRIMARY KEY ({', '.join(self.key)})")
         parts += [f"UNIQUE ({', '.join(u)})" for u in self.unique]
         parts += [
@@ -368,6 +375,31 @@ ENTRIES = Table(
         Column("prev", "TEXT", "the id of the author's entry before, or NULL for seq 1", not_null=False),
         Column("body", "TEXT", "the body as JSON, bytes as hex, text exact (JSON escapes for invisible characters)"),
         Column("sig", "TEXT", "the author's Ed25519 signature, hex"),
+        Column(
+            "effective_clock_ms",
+            "INTEGER",
+            "when the entry counts, ms since 1970-01-01 UTC: its effective clock, worked out from the whole log "
+            "(the team's heads entries bound a clock that is off); every view above orders by it",
+            since=4,
+        ),
+        Column("effective_time_utc", "TEXT", "effective_clock_ms as YYYY-MM-DD HH:MM:SS.SSS, UTC", since=4),
+        Column(
+            "received_ms",
+            "INTEGER",
+            "when the exporting node first stored the entry, by its own clock, ms since 1970-01-01 UTC; NULL where it "
+            "recorded none (an HQ archive). Its word only: nothing in the log confirms it",
+            not_null=False,
+            since=4,
+            local=True,
+        ),
+        Column(
+            "received_utc",
+            "TEXT",
+            "received_ms as YYYY-MM-DD HH:MM:SS.SSS, UTC, or NULL",
+            not_null=False,
+            since=4,
+            local=True,
+        ),
     ),
     ("id",),
     ((("author",), "members", ("key",)),),
@@ -407,17 +439,17 @@ README = Table(
 )
 
 
-def readme_rows() -> list[tuple[str, str]]:
+def readme_rows(version: int = SCHEMA_VERSION) -> list[tuple[str, str]]:
     rows = [(README.name, README.about)] + [(f"{README.name}.{c.name}", c.about) for c in README.columns]
     for table in TABLES:
         rows.append((table.name, table.about))
-        rows += [(f"{table.name}.{c.name}", c.about) for c in table.columns]
+        rows += [(f"{table.name}.{c.name}", c.about) for c in table.columns_at(version)]
     return rows
 
 
-def all_ddl() -> list[str]:
+def all_ddl(version: int = SCHEMA_VERSION) -> list[str]:
     """Every statement that creates the file's tables and indexes, in order."""
-    out = README.ddl()
+    out = README.ddl(version)
     for table in TABLES:
-        out += table.ddl()
+        out += table.ddl(version)
     return out

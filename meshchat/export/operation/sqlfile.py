@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 from meshchat.export.operation import schema
@@ -12,23 +13,27 @@ APPLICATION_ID = 0x4D534843  # "MSHC": `file` and sqlite3 tell a meshchat operat
 BATCH = 5000
 
 
-def write_operation(path: Path, source: Source) -> int:
-    """Write a new ``operation.sqlite`` at ``path`` (a single file: no WAL); return how many rows."""
+def write_operation(path: Path, source: Source, version: int = schema.SCHEMA_VERSION) -> int:
+    """Write a new ``operation.sqlite`` at ``path`` (a single file: no WAL); return how many rows. ``version``:
+    an older schema (verify makes a file again as the version it was written in: ``Column.since``)."""
+    versioned = replace(source, version=version)
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode = OFF")  # a new file written once: nothing to roll back to
         conn.execute("PRAGMA synchronous = OFF")  # the export is renamed into place only when whole
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
+        conn.execute(f"PRAGMA user_version = {version}")
         conn.execute("BEGIN")
-        for statement in schema.all_ddl():
+        for statement in schema.all_ddl(version):
             conn.execute(statement)
         rows = 0
         for table in (schema.README, *schema.TABLES):
-            insert = f"INSERT INTO {table.name} VALUES ({', '.join('?' * len(table.columns))})"  # noqa: S608
+            kept = [i for i, c in enumerate(table.columns) if c.since <= version]
+            whole = len(kept) == len(table.columns)
+            insert = f"INSERT INTO {table.name} VALUES ({', '.join('?' * len(kept))})"  # noqa: S608
             batch = []
-            for row in ROWS[table.name](source):
-                batch.append(row)
+            for row in ROWS[table.name](versioned):
+                batch.append(row if whole else tuple(row[i] for i in kept))
                 if len(batch) >= BATCH:
                     conn.executemany(insert, batch)
                     rows += len(batch)
