@@ -62,7 +62,7 @@ def open_untrusted(path: Path, *, inside: Path | None = None) -> BinaryIO:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise UnsafeFileError(f"{shown} is not a regular file ({_kind(info.st_mode)}): not read")
+            raise UnsafeFileError(f"{shown} is not a regular file ({file_kind(info.st_mode)}): not read")
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
         return os.fdopen(fd, "rb")
     except BaseException:
@@ -120,7 +120,8 @@ def _explained(exc: OSError, shown: str) -> UnsafeFileError:
     return UnsafeFileError(f"cannot open {shown}: {exc.strerror or exc}")
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, in words (``a named pipe``), from its ``st_mode``."""
     for test, name in (
         (stat.S_ISDIR, "a directory"),
         (stat.S_ISFIFO, "a named pipe"),

@@ -7,6 +7,8 @@ with noise. Before, such a store opened as usual; every link then ended in "data
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from meshchat.net.link import LinkEnded
 from meshchat.node import Node
 from meshchat.profile import STORE_FILE, Profile, ProfileError
 from meshchat.proto.messages import Entries
-from meshchat.store import Store, StoreDamagedError
+from meshchat.store import Store, StoreDamagedError, StoreError
 from meshchat.testing import author_home, damage_database, run_cli, synthetic_history
 
 ENTRIES = 3_000
@@ -84,3 +86,38 @@ async def test_a_store_damaged_while_the_node_runs_is_not_served(tmp_path: Path)
         assert node.damaged is not None and "meshchat repair" in node.damaged
     finally:
         node.close()
+
+
+@pytest.mark.parametrize(
+    ("replace", "kind"),
+    [
+        (os.mkfifo, "a named pipe"),
+        (lambda path: path.mkdir(), "a directory"),
+        (lambda path: path.symlink_to("/dev/null"), "a character device"),
+    ],
+)
+def test_a_store_that_is_not_a_file_is_named_for_what_it_is(
+    tmp_path: Path, replace: Callable[[Path], None], kind: str
+) -> None:
+    """Issue 12 leftover: a FIFO (or any non-regular file) where the store belongs said "disk I/O error"."""
+    with Profile.init(tmp_path / "home", "Flood response", display_name="Ana"):
+        pass
+    store = tmp_path / "home" / STORE_FILE
+    store.rename(tmp_path / "aside.db")
+    replace(store)
+    with pytest.raises(StoreError, match=f"{STORE_FILE} is {kind}, not a file"):
+        Store.open(store)
+
+
+def test_a_command_on_a_store_that_is_a_pipe_says_so_in_one_line(tmp_path: Path) -> None:
+    """As a person sees it: one line that says what the file is, at once (no hang, no "disk I/O error")."""
+    with Profile.init(tmp_path / "home", "Flood response", display_name="Ana"):
+        pass
+    (tmp_path / "home" / f"{STORE_FILE}-wal").unlink(missing_ok=True)
+    os.mkfifo(tmp_path / "home" / f"{STORE_FILE}-wal")
+    failed = run_cli(tmp_path / "home", "whoami", ok=False, timeout=30)
+    assert failed.returncode == 2 and "disk I/O error" not in failed.stderr
+    assert failed.stderr.strip() == (
+        f"meshchat: {tmp_path / 'home' / STORE_FILE}-wal is a named pipe, not a file: meshchat keeps its store in "
+        "regular files (move this one away and put the store back)"
+    )

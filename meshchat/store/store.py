@@ -21,12 +21,14 @@ import functools
 import gc
 import os
 import sqlite3
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from meshchat.errors import DiskFullError, StoreError
+from meshchat.files import file_kind
 from meshchat.log.clock import ClockCheck, next_clock, wall_ms
 from meshchat.log.codec import unpack
 from meshchat.log.entry import MAX_ENTRY_SIZE, ZERO_ID, Entry, EntryError, Signer, decode_entry, sign_entry
@@ -187,6 +189,7 @@ class Store:
         first: ~40 ms for 100,000 entries here), so nothing is ever served from it."""
         if not path.exists():
             raise StoreError(f"no store at {path}")
+        _refuse_non_files(path)
         why_read_only = ""
         try:
             conn = _connect(path)
@@ -804,6 +807,23 @@ def _add_view_rows(conn: sqlite3.Connection, kinds: tuple[str, ...]) -> None:
         _, view_rows = entry_and_view_rows(ix, [decode_entry(raw)])
         for name, values in view_rows.items():
             conn.executemany(INSERTS[name], values)
+
+
+def _refuse_non_files(path: Path) -> None:
+    """The store and its write-ahead log are regular files. A named pipe, a device or a directory in their
+    place is said by name: SQLite would say "disk I/O error", which sends a person looking at the disk."""
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = file.stat().st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise StoreError(f"cannot open {file}: {exc.strerror or exc}") from None
+        if not stat.S_ISREG(mode):
+            raise StoreError(
+                f"{file} is {file_kind(mode)}, not a file: meshchat keeps its store in regular files "
+                "(move this one away and put the store back)"
+            )
 
 
 def _connect(path: Path) -> sqlite3.Connection:
