@@ -1,5 +1,5 @@
-"""``meshchat demo``: a throwaway team where two teammates post, open an incident, raise a FLASH and answer a
-roll call, so a newcomer sees the product working within a minute.
+"""``meshchat demo``: a throwaway team where two teammates post, open an incident, raise a FLASH, answer a
+roll call and report where they are, so a newcomer sees the product working within a minute.
 
 The teammates are real: Bo and Cy each have a home and identity of their own and run a
 :class:`~meshchat.node.Node` on 127.0.0.1 beside yours, in the app's trio run. Your node dials Bo's (a
@@ -18,6 +18,10 @@ from pathlib import Path
 
 import trio
 
+from meshchat.geo.measure import moved
+from meshchat.geo.point import Point
+from meshchat.log.codec import Value
+from meshchat.log.positions import Report
 from meshchat.node import Node, NodeConfig
 from meshchat.profile import Profile
 from meshchat.store.queries import Views
@@ -27,9 +31,14 @@ LOOPBACK = "127.0.0.1"
 NOTICE = (
     "This is a demo team: Bo and Cy are simulated teammates, each a real node on this machine (F4 shows the "
     "links). Type and press Enter to post; ctrl+f makes the next message FLASH. F2 shows the incident board, "
-    "F3 the roll call (s = safe). ctrl+q quits and deletes the demo."
+    "F3 the roll call (s = safe), F5 where everyone is. ctrl+q quits and deletes the demo."
 )
 POLL_S = 0.02
+STAGING = Point.degrees(51.9935, 5.0920)  # the staging area behind a river dike (the Lek near Vianen)
+BOIL = moved(STAGING, 330.0, -150.0)  # the seepage at km 4, at the dike's toe
+WALK_STEPS = 12  # Cy walks from the staging area to the boil in this many reports
+WALK_EVERY_S = 10.0  # while walking, a report this often (times ``pace``)
+STILL_EVERY_S = 30.0  # standing, "still here" this often (the GPS policy's minimum; never faster, even in tests)
 
 
 @dataclass
@@ -81,8 +90,29 @@ class Director:
             await trio.sleep(POLL_S)
 
     async def run(self) -> None:
-        await self.script()
-        await self.respond_forever()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.report_positions)
+            await self.script()
+            await self.respond_forever()
+
+    async def report_positions(self) -> None:
+        """What the teammates' GPS would say: Bo stays at the staging area, Cy walks to the boil at km 4 and
+        works there; each moves a few metres between reports (the F5 map shows them and Cy's track)."""
+        for step in range(WALK_STEPS + 1):
+            await self.report(self.bo, self.jittered(STAGING, 4.0))
+            await self.report(self.cy, self.jittered(walked(step / WALK_STEPS), 3.0))
+            await trio.sleep(max(0.05, WALK_EVERY_S * self.pace))
+        while True:
+            await trio.sleep(max(STILL_EVERY_S, STILL_EVERY_S * self.pace))
+            await self.report(self.bo, self.jittered(STAGING, 4.0))
+            await self.report(self.cy, self.jittered(BOIL, 8.0))
+
+    def jittered(self, point: Point, metres: float) -> Point:
+        return moved(point, self.rng.uniform(-metres, metres), self.rng.uniform(-metres, metres))
+
+    async def report(self, mate: Node, where: Point) -> None:
+        accuracy = self.rng.randint(4, 9)
+        await mate.report_position(Report(where.lat_e7, where.lon_e7, accuracy, fix_ms=mate.team_now(), source="gps"))
 
     async def script(self) -> None:
         bo, cy = self.bo, self.cy
@@ -91,7 +121,8 @@ class Director:
         await self.pause(4)
         await cy.post("general", "Copy. Pump truck and 200 sandbags on the way, ETA 15 min.")
         await self.pause(4)
-        incident = await bo.open_incident("Seepage at levee km 4", 2, location="north levee, km 4")
+        boil: dict[str, Value] = {"text": "north levee, km 4", "lat_e7": BOIL.lat_e7, "lon_e7": BOIL.lon_e7}
+        incident = await bo.open_incident("Seepage at levee km 4", 2, location=boil)
         await bo.post("general", "Opened an incident for the seepage at km 4 (F2 shows the board).")
         await self.pause(4)
         await self.sees(cy, lambda v: v.find_object("incident", incident.hex()))
@@ -141,6 +172,11 @@ class Director:
                 if checkin.requested_by == me and member.me in checkin.missing:
                     await self.pause(self.rng.uniform(0.5, 2))
                     await member.reply_checkin(checkin.checkin, "safe")
+
+
+def walked(done: float) -> Point:
+    """Where Cy is after ``done`` (0 to 1) of the walk from the staging area to the boil."""
+    return moved(STAGING, 330.0 * done, -150.0 * done)
 
 
 CHATTER: Sequence[tuple[str, str, str]] = (
