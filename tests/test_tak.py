@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
+from clock_helpers import HOUR, team_with_a_member_off, wall_clock_off
 
 from meshchat.log.clock import wall_ms
 from meshchat.log.positions import Report
@@ -304,3 +305,27 @@ async def test_a_server_that_sends_garbage_ends_its_connection_not_the_node(tmp_
         assert bridge.stats.connections >= 2
         await ana.post("general", "the node carries on")
         nursery.cancel_scope.cancel()
+
+
+async def test_a_relayed_fix_is_bounded_by_the_teams_time_not_a_clock_hours_behind(
+    tmp_path: Path, mock_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18's clock rule at the bridge: a relayed fix is never fresher than when it reached us, "when" on
+    the team's time. A gateway laptop three hours behind used to date every TAK user's fix three hours ago (the
+    bound was its own clock), so teammates' maps showed them lost as they arrived."""
+    founder, gateway_home = team_with_a_member_off(tmp_path, -3 * HOUR)
+    with Profile.open(founder) as profile:
+        profile.create_room("tak")
+        raws = list(profile.store.iter_raw())
+    with Profile.open(gateway_home) as profile:
+        profile.store.accept_batch(raws, now=wall_ms() - 3 * HOUR)
+    true_now = wall_ms()
+    with wall_clock_off(monkeypatch, -3 * HOUR):
+        async with running_node(gateway_home) as gateway, trio.open_nursery() as nursery:
+            link = MemoryLink()
+            await _serve(gateway, link, nursery)
+            await link.deliver(event(at=true_now))
+            await wait_until(lambda: len(gateway.views.outsiders()) == 1)
+            (relayed,) = gateway.views.outsiders()
+            nursery.cancel_scope.cancel()
+    assert abs(relayed.fix_ms - true_now) < 60_000, f"dated {(relayed.fix_ms - true_now) / HOUR:+.1f} h off"

@@ -319,7 +319,7 @@ class TakBridge:
             point.lat_e7,
             point.lon_e7,
             math.ceil(min(ce, 1_000_000.0)),
-            fix_ms=max(0, min(event.time_ms, self.clock())),  # never fresher than when it reached us
+            fix_ms=max(0, min(event.time_ms, self.node.team_now())),  # never fresher than its arrival, team time
             alt_m=round(hae) if hae != cot.UNKNOWN else None,
             heading_deg=round(event.course) % 360 if event.course is not None else None,
             speed_cms=round(event.speed * 100) if event.speed is not None else None,
