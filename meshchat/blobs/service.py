@@ -22,7 +22,7 @@ from meshchat.blobs.settings import BlobSettings
 from meshchat.blobs.store import BlobStore, PartialBlob, human_size
 from meshchat.events import AttachmentsChanged, NodeEvent, NodeProblem
 from meshchat.log.attachments import HASH_SIZE, Attachment, AttachmentError, ChunkSet, chunk_count, chunk_span
-from meshchat.net.blobs import BlobExchange, Stored
+from meshchat.net.blobs import BlobExchange, Buffer, Stored
 from meshchat.proto.blobs import NeedPart
 from meshchat.store import StorageFullError, StoreError
 
@@ -189,17 +189,17 @@ class BlobService:
             return chunk_count(size) * HASH_SIZE
         return chunk_span(size, part)[1] if part <= chunk_count(size) else None
 
-    async def store_parts(self, parts: Sequence[tuple[bytes, int, bytes]]) -> list[Stored]:
+    async def store_parts(self, parts: Sequence[tuple[bytes, int, Buffer]]) -> list[Stored]:
         """Check and write whole parts. The chunks of one call are written by one worker-thread call (or here,
         if they are small): a round trip to a worker and back cost more than hashing and writing a chunk."""
         out: list[Stored | None] = [None] * len(parts)
-        jobs: list[tuple[int, PartialBlob, int, bytes]] = []
+        jobs: list[tuple[int, PartialBlob, int, Buffer]] = []
         for k, (blob, part, data) in enumerate(parts):
             size = self.sizes.get(blob)
             if size is None:
                 out[k] = Stored(problem="no longer fetched")
             elif part == 0:
-                out[k] = self._store_index(blob, size, data)
+                out[k] = self._store_index(blob, size, bytes(data))
             else:
                 jobs.append((k, self.store.partial(blob, size), part, data))
         if sum(len(data) for *_, data in jobs) <= INLINE_PART_BYTES:
@@ -276,7 +276,7 @@ class BlobService:
 
 
 def _write_chunks(
-    jobs: Sequence[tuple[int, PartialBlob, int, bytes]],
+    jobs: Sequence[tuple[int, PartialBlob, int, Buffer]],
 ) -> list[bool | AttachmentError | StoreError]:
     """Check and write each chunk (in a worker thread): whether its blob is now whole, or why it was not kept."""
     out: list[bool | AttachmentError | StoreError] = []

@@ -439,7 +439,7 @@ class PartialBlob:
             self.index = index
             self._save()
 
-    def check_chunk(self, part: int, data: bytes) -> None:
+    def check_chunk(self, part: int, data: bytes | memoryview) -> None:
         """Raise :class:`AttachmentError` unless ``data`` is chunk ``part`` of the blob."""
         _, length = chunk_span(self.size, part)
         if len(data) != length:
@@ -454,7 +454,7 @@ class PartialBlob:
         if self.index[(part - 1) * HASH_SIZE : part * HASH_SIZE] != digest:
             raise AttachmentError(f"chunk {part} does not match its hash")
 
-    def store_chunk(self, part: int, data: bytes) -> bool:
+    def store_chunk(self, part: int, data: bytes | memoryview) -> bool:
         """Check chunk ``part`` and write it; returns whether the blob is now whole (then call
         :meth:`finish`). Raises :class:`AttachmentError` for a bad chunk, :class:`StorageFullError`."""
         self.check_chunk(part, data)
@@ -556,7 +556,7 @@ class _OpenFiles:
         self._files: _KeptOpen[PartialBlob] = _KeptOpen()
         self._unsent: dict[PartialBlob, int] = {}  # bytes written since the disk was last asked to take them
 
-    def write(self, partial: PartialBlob, data: bytes, offset: int) -> None:
+    def write(self, partial: PartialBlob, data: bytes | memoryview, offset: int) -> None:
         with self._files.lock:
             if partial.dropped:
                 raise StoreError("the fetch of this file was given up")

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 CHECK_INTERVAL = 1.0  # how often stalled parts and link rates are looked at
 
+Buffer = bytes | memoryview  # a whole part: the frame's own bytes (a piece that was the whole part), or a copy
+
 
 @dataclass(frozen=True, slots=True)
 class Stored:
@@ -59,8 +61,9 @@ class BlobDisk(Protocol):
         """How long part ``part`` of a blob we fetch is (``None``: we do not fetch that blob)."""
         ...
 
-    async def store_parts(self, parts: Sequence[tuple[bytes, int, bytes]]) -> list[Stored]:
-        """Check and store whole parts ``(blob, part, data)``; one outcome for each, in order."""
+    async def store_parts(self, parts: Sequence[tuple[bytes, int, Buffer]]) -> list[Stored]:
+        """Check and store whole parts ``(blob, part, data)``; one outcome for each, in order. ``data`` may be
+        a view of the frame it came in: read it, keep no reference to it."""
         ...
 
 
@@ -180,7 +183,7 @@ class BlobExchange:
         key = link.peer_key
         assert key is not None
         try:
-            whole: list[tuple[bytes, int, bytes]] = []
+            whole: list[tuple[bytes, int, Buffer]] = []
             reason = None
             for piece in pieces:
                 reason = self._piece(link, key, piece, whole)
@@ -202,7 +205,7 @@ class BlobExchange:
             self._plan()
 
     def _piece(
-        self, link: BlobLink, key: bytes, piece: PieceReceived, whole: list[tuple[bytes, int, bytes]]
+        self, link: BlobLink, key: bytes, piece: PieceReceived, whole: list[tuple[bytes, int, Buffer]]
     ) -> str | None:
         """Add ``piece`` to its part; a part now whole goes to ``whole``."""
         blob, part = piece.blob, piece.part
@@ -216,7 +219,7 @@ class BlobExchange:
             return f"the peer sent more of a part than it holds ({end} of {length} bytes)"
         if any(b == blob and p == part for b, p, _ in whole):
             return None  # that part is whole already (a peer that sends it twice): stored once
-        if piece.offset == 0 and end == length:  # the whole part in one piece (on a LAN): no copy
+        if piece.offset == 0 and end == length:  # the whole part in one piece (on a LAN): the frame's bytes
             self._parts.pop((blob, part), None)
             self.fetcher.received(link, blob, part, length, length)
             whole.append((blob, part, piece.data))

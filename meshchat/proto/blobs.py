@@ -131,12 +131,13 @@ def _check_part(part: object) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Piece:
-    """``data`` of part ``part`` of ``blob``, from ``offset`` (pieces of one part arrive in order)."""
+    """``data`` of part ``part`` of ``blob``, from ``offset`` (pieces of one part arrive in order). A piece
+    received is a read-only view of the frame it arrived in (see :func:`decode_piece`)."""
 
     blob: bytes
     part: int
     offset: int
-    data: bytes
+    data: bytes | memoryview
 
     def __post_init__(self) -> None:
         _check_ids((self.blob,), "a Piece")
@@ -145,7 +146,7 @@ class Piece:
         if type(self.offset) is not int or not 0 <= self.offset < CHUNK_SIZE:
             raise LocalProtocolError("a Piece's offset is within a chunk")
         if (
-            type(self.data) is not bytes
+            type(self.data) not in (bytes, memoryview)
             or not 0 < len(self.data) <= MAX_PIECE
             or self.offset + len(self.data) > CHUNK_SIZE
         ):
@@ -195,16 +196,17 @@ def piece_header(piece: Piece) -> bytes:
     return PIECE_HEADER.pack(piece.blob, piece.part, piece.offset)
 
 
-def decode_piece(body: bytes | bytearray | memoryview) -> Piece:
-    """The Piece a PIECE frame carries (``header || data``); its data is copied out of ``body`` (a view of
-    the frame's buffer). Raises :class:`RemoteProtocolError`."""
+def decode_piece(body: memoryview) -> Piece:
+    """The Piece a PIECE frame carries (``header || data``); its data is a read-only view of ``body`` (a
+    view of the frame's own buffer, which nothing else writes: the bytes go from the socket to the disk
+    without being copied). Raises :class:`RemoteProtocolError`."""
     if len(body) <= PIECE_HEADER.size:
         raise RemoteProtocolError("a PIECE frame is its header and 1 byte or more")
     blob, part, offset = PIECE_HEADER.unpack_from(body)
-    if len(body) - PIECE_HEADER.size > MAX_PIECE:  # checked before the copy
+    if len(body) - PIECE_HEADER.size > MAX_PIECE:
         raise RemoteProtocolError(f"a Piece carries at most {MAX_PIECE} bytes")
     try:
-        return Piece(blob, part, offset, bytes(body[PIECE_HEADER.size :]))
+        return Piece(blob, part, offset, body[PIECE_HEADER.size :].toreadonly())
     except LocalProtocolError as exc:
         raise RemoteProtocolError(f"invalid Piece: {exc}") from None
 
@@ -280,12 +282,13 @@ class NeedPart:
 
 @dataclass(frozen=True, slots=True)
 class PieceReceived:
-    """A piece from the peer, unchecked: keep it, then call ``Connection.pieces_processed``."""
+    """A piece from the peer, unchecked: keep it, then call ``Connection.pieces_processed``. ``data`` is
+    a read-only view of the frame it came in (no copy): keep it as long as needed, never longer."""
 
     blob: bytes
     part: int
     offset: int
-    data: bytes
+    data: bytes | memoryview
 
 
 BlobEvent = BlobsAsked | BlobsHeld | NeedPart | PieceReceived

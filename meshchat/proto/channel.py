@@ -63,7 +63,7 @@ class SecureChannel:
         self.sent = 0  # frames sealed so far: the next send counter
         self.received = 0  # frames opened so far: the next receive counter
 
-    def seal(self, kind: Kind, *parts: bytes) -> bytearray:
+    def seal(self, kind: Kind, *parts: bytes | bytearray | memoryview) -> bytearray:
         """One framed, sealed frame (length prefix included) whose body is ``parts`` one after the other."""
         size = 1 + sum(map(len, parts))
         if size > MAX_PLAINTEXT:
