@@ -74,6 +74,34 @@ def test_a_piece_frame_arrives_as_the_piece_it_carries() -> None:
     assert pair.events["server"][-1] == PieceReceived(BLOB, 2, 7, piece.data)
 
 
+def test_a_piece_read_from_the_socket_is_never_copied_on_its_way_to_the_disk() -> None:
+    """Read as a socket does (``recv_into`` the connection's buffer, a few KB at a time), a PIECE frame lands
+    in one buffer, is opened there, and the piece handed out is a read-only view of it: the bytes the blob
+    store hashes and writes are the ones the socket wrote (main copied them out of the socket's bytes, into
+    the frame, and out of the frame again)."""
+    pair = syncing_pair()
+    piece = Piece(BLOB, 2, 0, os.urandom(CHUNK_SIZE))
+    channel = pair.client._channel
+    assert channel is not None
+    wire = memoryview(channel.seal(Kind.PIECE, framed_body(piece)))
+    targets = []
+    while wire:
+        buffer = pair.server.receive_buffer()
+        count = min(len(buffer), len(wire), 7000)
+        buffer[:count] = wire[:count]
+        targets.append(buffer.obj)
+        pair.server.received(count)
+        wire = wire[count:]
+        pair.drive("server")
+    (received,) = [e for e in pair.events["server"] if isinstance(e, PieceReceived)]
+    assert received == PieceReceived(BLOB, 2, 0, piece.data)
+    assert isinstance(received.data, memoryview) and received.data.readonly
+    frame = received.data.obj
+    assert isinstance(frame, bytearray) and len(frame) == len(framed_body(piece)) + 1 + TAG_SIZE
+    direct = sum(1 for target in targets if target is frame)
+    assert direct >= len(targets) - 1  # all but the read that brought the frame's header
+
+
 def header(part: int, offset: int) -> bytes:
     return PIECE_HEADER.pack(BLOB, part, offset)
 

@@ -12,7 +12,7 @@ from meshchat.log.entry import decode_entry
 from meshchat.proto import messages
 from meshchat.proto.channel import Kind, SecureChannel, close_reason
 from meshchat.proto.errors import LocalProtocolError, RemoteProtocolError
-from meshchat.proto.framing import MAX_FRAME, FrameReader, frame
+from meshchat.proto.framing import MAX_FRAME, SCRATCH, FrameReader, frame
 from meshchat.proto.messages import WINDOW, Ack, Entries, Idle, Notes, Ping
 from meshchat.testing import TestTeam
 
@@ -29,6 +29,32 @@ def test_frames_survive_any_split() -> None:
                 got.append(payload)
         assert got == payloads
         assert reader.buffered == 0
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+def test_frames_read_into_the_readers_buffer_survive_any_split(trusted: bool) -> None:
+    """The socket's path (``recv_into`` :meth:`FrameReader.receive_buffer`): the same frames as fed, whatever
+    the reads return; a trusted reader (after the handshake) gives a frame still arriving its whole length,
+    and the reads go straight into it."""
+    payloads = [b"", b"a", os.urandom(1000), os.urandom(70_000), b"end", os.urandom(100_000)]
+    stream = b"".join(frame(p) for p in payloads)
+    for most in (5, 999, 20_000, len(stream)):
+        reader = FrameReader()
+        reader.trusted = trusted
+        got: list[bytearray] = []
+        into_frames = 0
+        view = memoryview(stream)
+        while view:
+            buffer = reader.receive_buffer()
+            count = min(len(buffer), len(view), most)
+            buffer[:count] = view[:count]
+            into_frames += len(buffer.obj) > SCRATCH
+            reader.received(count)
+            view = view[count:]
+            while (payload := reader.next_frame()) is not None:
+                got.append(payload)
+        assert got == payloads and reader.buffered == 0
+        assert (into_frames > 0) == trusted
 
 
 def test_an_oversized_frame_is_refused_from_its_header_alone() -> None:

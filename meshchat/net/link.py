@@ -2,9 +2,10 @@
 
 Four tasks per link, all cancelled together when the link ends:
 
-- the reader feeds received bytes to the connection and answers its events at once (reads for
-  ``NeedEntries`` are quick SQLite lookups; batches received go to the ingest task; a peer's notes go to
-  the peer manager, which chooses which peer pushes us which author, and to the replica);
+- the reader reads the socket into the connection's buffer (``Connection.receive_buffer``: a frame of a file
+  lands where it is opened) and answers its events at once (reads for ``NeedEntries`` are quick SQLite
+  lookups; batches received go to the ingest task; a peer's notes go to the peer manager, which chooses
+  which peer pushes us which author, and to the replica);
 - the ingest task hands received batches, merged and still compact, to :meth:`Replica.accept` (which rebuilds
   and stores them in a worker thread), then tells the connection they were processed, which acknowledges
   them to the peer (flow control);
@@ -136,6 +137,13 @@ class LinkObserver(Protocol):
     def caught_up(self, link: Link) -> None: ...
 
 
+def _receiver_into(stream: trio.abc.Stream) -> Callable[[memoryview], Awaitable[int]] | None:
+    """A socket's ``recv_into``: the bytes land where the connection wants them (a frame of a file, in the
+    buffer it is opened in: no copy on the way in). ``None`` for a stream that only hands out bytes (the
+    in-memory streams of tests)."""
+    return stream.socket.recv_into if isinstance(stream, trio.SocketStream) else None
+
+
 class LinkEnded(Exception):
     """Raised inside a link's tasks (or by the replica) to end the link, with the reason."""
 
@@ -249,13 +257,19 @@ class Link:
     # ---- the tasks -------------------------------------------------------------------------------------
 
     async def _reader(self) -> None:
+        receive_into = _receiver_into(self.stream)
         while True:
-            data = await self.stream.receive_some(RECEIVE_SIZE)
+            if receive_into is not None:
+                count = await receive_into(self.conn.receive_buffer())
+                self.conn.received(count)
+            else:
+                data = await self.stream.receive_some(RECEIVE_SIZE)
+                count = len(data)
+                self.conn.receive_data(data)
             self._last_received = trio.current_time()
-            self.bytes_in += len(data)
-            self.conn.receive_data(data)
+            self.bytes_in += count
             self._pump()
-            if not data:
+            if not count:
                 raise LinkEnded("the peer closed the connection")
 
     async def _writer(self) -> None:

@@ -3,6 +3,7 @@
 The driver (``meshchat.net.link``, or a test) loops::
 
     conn.receive_data(data)             # b"" when the peer closed its side
+                                        # (or: read into conn.receive_buffer(), then conn.received(n))
     while (event := conn.next_event()) is not None:
         ...                             # answer NeedEntries, accept EntriesReceived, ...
     send(conn.data_to_send())
@@ -67,6 +68,21 @@ class Connection:
         else:
             self._eof = True
 
+    def receive_buffer(self) -> memoryview:
+        """Where to read the next bytes from the peer into, without a copy (a socket's ``recv_into``); then
+        call :meth:`received`. Between frames it is small, so a read never crosses into a frame's buffer: a
+        frame of a file arrives where it is opened."""
+        return self._reader.receive_buffer()
+
+    def received(self, count: int) -> None:
+        """``count`` bytes were read into the last :meth:`receive_buffer` (0: the peer closed its side)."""
+        if self._eof:
+            raise LocalProtocolError("data after end of stream")
+        if count:
+            self._reader.received(count)
+        else:
+            self._eof = True
+
     def next_event(self) -> Event | None:
         if self.state is State.CLOSED:
             closed, self._closed_event = self._closed_event, None
@@ -110,6 +126,7 @@ class Connection:
             self._channel = result.channel
             self.peer_key = result.peer_key
             self.state = State.AUTHENTICATED
+            self._reader.trusted = True  # a member now: its frames may be given their length at once
             return HandshakeComplete(result.peer_key, result.peer_evidence)
         assert self._channel is not None and self._session is not None
         kind, body = self._channel.open_in_place(payload)
