@@ -18,7 +18,11 @@ Printed, per run:
   ``cat file | nc`` and ``nc > file; sync`` would do: the sender reads the file (from the page cache, as A
   does) and sends it, the receiver here writes it and fsyncs it, timed from the connection (the start of a
   Python process is not a copy). Not a memory-to-memory socket blast: that copies no file;
-- both ratios (the goal of issue 17 is at least 0.5);
+- in the same run, the floor (``bench/floor.py``): the same file moved with only the work issue 17 requires
+  (sealed, opened, hashed, written, fsynced) in lean Python with no protocol, XChaCha20-Poly1305 with two
+  receiver threads (what a node is: a trio thread and a storing worker). No node can pass it on this machine,
+  so the node's ratio to it is the share of the gap that is the node's own;
+- both ratios to the raw copy (the goal of issue 17 is at least 0.5), and the ratio to the floor;
 - the latency of the text messages posted while the file crossed (p50, p99, max: from just before A's post,
   which includes its durable write, until B's node announced it; the goal: p99 under 50 ms);
 - the CPU time (user and system) each node spent during B's run, per 100 MB, all threads and the trio thread
@@ -26,13 +30,14 @@ Printed, per run:
   as much as the busiest one does, and a thread well under the run's seconds is not the limit. (A sampling
   profiler counts a thread waiting for the GIL as busy; these do not.)
 
-Before the raw copy and before the nodes' run the disk's dirty pages are written out (``sync``): without
+Before the raw copy, the floor and the nodes' run the disk's dirty pages are written out (``sync``): without
 that, the second and third of ``--repeat 3`` paid for the writes of the runs before (the raw copy fell from
 ~1,100 to ~300 MB/s, the file from ~170 to ~120 MB/s).
 
 Last line: ``file_mb_s=<n> file_alone_mb_s=<n> raw_mb_s=<n> ratio=<n> ratio_alone=<n> text_p99_ms=<n>
-cpu_a_s=<n> cpu_a_trio_s=<n> cpu_b_s=<n> cpu_b_trio_s=<n>`` (CPU seconds per 100 MB, of each process and of its
-trio thread; medians over the runs).
+cpu_a_s=<n> cpu_a_trio_s=<n> cpu_b_s=<n> cpu_b_trio_s=<n> floor_mb_s=<n> ratio_floor=<n>`` (CPU seconds per
+100 MB, of each process and of its trio thread; ``ratio_floor``: the file's rate from the message's arrival
+over the floor's; medians over the runs).
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ import time
 from pathlib import Path
 
 import trio
+from floor import floor_rate
 from lab_cpu import cpu_seconds
 from lab_events import Posts
 
@@ -137,12 +143,12 @@ def node_cpu(pid: int) -> tuple[float, float]:
 
 
 Cpu = tuple[float, float, float, float]  # A's process, A's trio thread, B's process, B's trio thread
-Run = tuple[float, float, float, list[float], Cpu]
+Run = tuple[float, float, float, list[float], Cpu, float]
 
 
 def one_run(work: Path, size: int, every: float) -> Run:
     """(MB/s from B's start, MB/s from the message's arrival, raw copy MB/s, text latencies in ms, CPU seconds
-    per 100 MB)."""
+    per 100 MB, the floor's MB/s)."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     a_home, b_home = team_homes(work, 2)
@@ -156,6 +162,10 @@ def one_run(work: Path, size: int, every: float) -> Run:
 
     os.sync()  # the dirty pages of the file just made (and of the run before) are not this run's to write
     raw_s = raw_copy(data_path, work / "raw.copy")
+    os.sync()
+    floor = floor_rate(data_path, work / "floor.copy", cipher="xchacha", threads=2)
+    (work / "raw.copy").unlink()
+    (work / "floor.copy").unlink()
     os.sync()
 
     port = free_port()
@@ -191,7 +201,7 @@ def one_run(work: Path, size: int, every: float) -> Run:
     alone_s = done - arrived["the survey"]
     spent = [after - before for before, after in zip(cpu_before, cpu_after, strict=True)]
     a, a_trio, b, b_trio = (seconds * 100 * MB / size for seconds in spent)
-    return size / MB / file_s, size / MB / alone_s, size / MB / raw_s, during, (a, a_trio, b, b_trio)
+    return size / MB / file_s, size / MB / alone_s, size / MB / raw_s, during, (a, a_trio, b, b_trio), floor
 
 
 def main() -> None:
@@ -207,12 +217,13 @@ def main() -> None:
         for run in range(args.repeat):
             result = one_run(work / f"run{run}", args.mb * MB, args.every)
             results.append(result)
-            file_rate, alone_rate, raw_rate, latencies, (a_cpu, a_trio, b_cpu, b_trio) = result
+            file_rate, alone_rate, raw_rate, latencies, (a_cpu, a_trio, b_cpu, b_trio), floor = result
             p50 = statistics.median(latencies) if latencies else float("nan")
             print(
                 f"run {run + 1}: file {args.mb} MB at {file_rate:.1f} MB/s from B's start, {alone_rate:.1f} MB/s "
                 f"from its message's arrival; raw file copy over TCP {raw_rate:.1f} MB/s; ratios "
-                f"{file_rate / raw_rate:.2f} and {alone_rate / raw_rate:.2f}; {len(latencies)} texts during it: "
+                f"{file_rate / raw_rate:.2f} and {alone_rate / raw_rate:.2f}; the floor {floor:.1f} MB/s, ratio "
+                f"{alone_rate / floor:.2f}; {len(latencies)} texts during it: "
                 f"p50 {p50:.1f} ms, p99 {_p99(latencies):.1f} ms, max {max(latencies, default=float('nan')):.1f} ms; "
                 f"CPU per 100 MB: A {a_cpu:.2f} s (trio thread {a_trio:.2f}), "
                 f"B {b_cpu:.2f} s (trio thread {b_trio:.2f})",
@@ -220,14 +231,15 @@ def main() -> None:
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    file_rate, alone_rate, raw_rate = (statistics.median(r[k] for r in results) for k in range(3))
+    file_rate, alone_rate, raw_rate, floor = (statistics.median(r[k] for r in results) for k in (0, 1, 2, 5))
     a_cpu, a_trio, b_cpu, b_trio = (statistics.median(r[4][k] for r in results) for k in range(4))
     p99 = _p99([x for r in results for x in r[3]])
     print(f"load after: {os.getloadavg()[0]:.2f}")
     print(
         f"file_mb_s={file_rate:.1f} file_alone_mb_s={alone_rate:.1f} raw_mb_s={raw_rate:.1f} "
         f"ratio={file_rate / raw_rate:.2f} ratio_alone={alone_rate / raw_rate:.2f} text_p99_ms={p99:.1f} "
-        f"cpu_a_s={a_cpu:.2f} cpu_a_trio_s={a_trio:.2f} cpu_b_s={b_cpu:.2f} cpu_b_trio_s={b_trio:.2f}"
+        f"cpu_a_s={a_cpu:.2f} cpu_a_trio_s={a_trio:.2f} cpu_b_s={b_cpu:.2f} cpu_b_trio_s={b_trio:.2f} "
+        f"floor_mb_s={floor:.1f} ratio_floor={alone_rate / floor:.2f}"
     )
 
 
