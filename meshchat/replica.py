@@ -92,10 +92,12 @@ class StoreReplica:
         """Evaluated for each new link: a key rotation applies to the next handshake. A newcomer waiting for
         its admission dials with its invite's hello key; every node answers hellos made with its own invites'."""
         profile = self.profile
+        now = wall_ms()
         try:
-            current, *previous = profile.network_keys().accepted(wall_ms())
+            keys = profile.network_keys()
         except ProfileError as exc:
             raise LinkEnded(str(exc)) from None
+        current, *previous = keys.accepted(now)
         pending = profile.pending_invite()
         evidence = admission_evidence(self.store, profile.me)
         return Credentials(
@@ -103,7 +105,7 @@ class StoreReplica:
             profile.identity,
             evidence,
             previous_keys=tuple(previous),
-            invite_keys=hello_keys(profile),
+            invite_keys={**keys.refused_hellos(now), **hello_keys(profile)},
             invite=Identity(pending.secret).public_key if pending is not None else None,
         )
 
@@ -118,6 +120,9 @@ class StoreReplica:
                 return "not the node of the admin who issued our invite"
             return None
         if invite is not None:
+            refused = self.store.membership.refused_admissions.get(peer_key)
+            if refused is not None and refused.invite == invite:  # refused after its admission: told why
+                return f"not a member: {refused.reason}"
             reason = newcomer_refusal(profile, peer_key, invite, wall_ms())
             if reason is None:
                 self.background(partial(self._admit, peer_key, invite))

@@ -50,6 +50,13 @@ async def joined(home: Path, code: InviteCode, stack: AsyncExitStack, name: str)
 async def watched_newcomer(home: Path, code: InviteCode, name: str) -> AsyncIterator[tuple[Node, Told]]:
     """A newcomer's node, its events watched from before it starts."""
     join_team(home, code, display_name=name).close()
+    async with watched_node(home) as watched:
+        yield watched
+
+
+@asynccontextmanager
+async def watched_node(home: Path) -> AsyncIterator[tuple[Node, Told]]:
+    """The node of ``home`` (not listening), its events watched from before it starts."""
     node = Node.open(home, loopback_config(listen=None))
     told = refusals(node)
     try:
@@ -186,22 +193,29 @@ async def test_an_invite_used_on_both_sides_of_a_split_admits_only_at_its_issuer
         assert thief.profile.store.count() == 0
 
 
+async def revoked_by_cy_issued_by_ana(tmp_path: Path, stack: AsyncExitStack) -> tuple[Node, Node, InviteCode]:
+    """Two admins' running nodes, cut off from each other: Ana issued a code, and Cy (who has Ana's log up to it)
+    revoked it just before the newcomer comes to Ana's door."""
+    ana_home, cy_home = team_homes(tmp_path, 2)
+    with Profile.open(ana_home) as owner, Profile.open(cy_home) as cy_profile:
+        owner.change_role(cy_profile.me, "admin")
+        cy_profile.store.accept_batch(list(owner.store.iter_raw()))
+    ana = await stack.enter_async_context(running_node(ana_home, loopback_config()))
+    cy = await stack.enter_async_context(running_node(cy_home, loopback_config()))
+    code = InviteCode.decode(await ana.create_invite(role="member"))
+    cy.profile.store.accept_batch(list(ana.profile.store.iter_raw()))
+    await cy.revoke_invite(code.invite_public_key.hex()[:8])
+    time.sleep(0.01)  # real time: the admission's wall clock comes later, and so its place in the order
+    return ana, cy, code
+
+
 async def test_a_revoke_racing_an_admission_wins_if_first_and_the_key_moves_on(tmp_path: Path) -> None:
     """Cut off from Ana (who issued the code), Cy revokes it; a moment later Bo reaches Ana, who admits him
     (she has not heard of the revocation). When the partition heals, the revocation comes first in the team's
     order: Bo is refused everywhere, his links end, and the network key he was sealed is rotated away (his
     node is told why by a node that refuses him by name, if one still accepts his key: see the threat model)."""
-    ana_home, cy_home = team_homes(tmp_path, 2)
-    with Profile.open(ana_home) as owner, Profile.open(cy_home) as cy_profile:
-        owner.change_role(cy_profile.me, "admin")
-        cy_profile.store.accept_batch(list(owner.store.iter_raw()))
     async with AsyncExitStack() as stack:
-        ana = await stack.enter_async_context(running_node(ana_home, loopback_config()))
-        cy = await stack.enter_async_context(running_node(cy_home, loopback_config()))
-        code = InviteCode.decode(await ana.create_invite(role="member"))
-        cy.profile.store.accept_batch(list(ana.profile.store.iter_raw()))
-        await cy.revoke_invite(code.invite_public_key.hex()[:8])
-        time.sleep(0.01)  # real time: the admission's wall clock comes later, and so its place in the order
+        ana, cy, code = await revoked_by_cy_issued_by_ana(tmp_path, stack)
         bo = await joined(tmp_path / "bo", code, stack, "Bo")
         await wait_until(lambda: bo.membership.role_of(bo.me) is Role.MEMBER)
         key_bo_got = bo.profile.network_key
@@ -214,6 +228,35 @@ async def test_a_revoke_racing_an_admission_wins_if_first_and_the_key_moves_on(t
         for _ in range(50):  # and Bo's redials get nowhere (0.5 s of them, in virtual time)
             assert bo.me not in ana.network.linked_keys() + cy.network.linked_keys()
             await trio.sleep(0.01)
+
+
+async def test_a_newcomer_refused_while_away_is_told_why_after_two_admins_rotated(tmp_path: Path) -> None:
+    """Issue 12 leftover. As above, but Bo's laptop is off while the race is settled, and both admins hear of
+    the other's entry by courier while still cut off, so both rotate. Bo's node comes back with the key his
+    admission sealed, which is neither admin's current nor previous key any more: every hello used to fail and
+    he never learned why (he still believed he was a member). Now both admins answer that key's hello, for the
+    grace period of their last rotation, as a newcomer at the door, and tell him why he is not a member."""
+    async with AsyncExitStack() as stack:
+        ana, cy, code = await revoked_by_cy_issued_by_ana(tmp_path, stack)
+        join_team(tmp_path / "bo", code, display_name="Bo").close()
+        async with running_node(tmp_path / "bo", loopback_config(listen=None)) as away:
+            await wait_until(lambda: away.membership.role_of(away.me) is Role.MEMBER)
+            bo_key, key_bo_got = away.me, away.profile.network_key
+        from_cy, from_ana = list(cy.profile.store.iter_raw()), list(ana.profile.store.iter_raw())
+        ana.profile.store.accept_batch(from_cy)  # couriers, both ways, while the admins are still cut off
+        cy.profile.store.accept_batch(from_ana)
+        ana.wake()
+        cy.wake()
+        await wait_until(lambda: len(ana.membership.rotations) == 1 == len(cy.membership.rotations))
+        ana.add_peer(*cy.listen_addresses[0], found_by="static")  # then the partition heals
+        await wait_until(
+            lambda: len(ana.membership.rotations) == 2 and ana.profile.network_key == cy.profile.network_key
+        )
+        assert key_bo_got not in ana.profile.network_keys().accepted(wall_ms())  # no hello of ours would do
+        assert ana.membership.role_of(bo_key) is None is cy.membership.role_of(bo_key)
+        bo, told = await stack.enter_async_context(watched_node(tmp_path / "bo"))
+        await wait_until(lambda: told() == ["invite was revoked"], 10)
+        assert bo.network.linked_keys() == []
 
 
 async def test_a_newcomer_believes_only_the_issuer_named_in_its_code(tmp_path: Path) -> None:

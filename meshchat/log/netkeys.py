@@ -9,6 +9,11 @@ A node's keys, oldest first, are the key it started with (the founder's, or the 
 sealed to it) and then the key of each effective rotation sealed to it. The newest is *current*: it dials with
 it and advertises with it. The one before stays accepted for :data:`GRACE_MS` after the rotation, so that
 members who have not seen the rotation yet can still link and learn it (and then switch).
+
+For the same time a node also answers hellos made with the key each refused newcomer holds (the one current
+where its admission sits in the order), as it answers a newcomer at the door (an invite hello): such a
+newcomer, away while two admins rotated at once, would otherwise find every hello refused and never learn
+why. It reaches only the identity check, which tells it why it is not a member (``StoreReplica.authorize``).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from dataclasses import dataclass
 import libnacl
 
 from meshchat.errors import MeshchatError
-from meshchat.log.rules import Membership
+from meshchat.log.rules import Membership, OrderKey
 
 NETWORK_KEY_SIZE = 32
 GRACE_MS = 7 * 24 * 3600 * 1000  # a week: longer than a member is likely to be out of reach of every other
@@ -63,12 +68,21 @@ class NetworkKeys:
     previous: bytes | None = None
     previous_until: int = 0
     epoch: int = 0  # how many rotations this node has taken part in
+    refused: tuple[tuple[bytes, bytes], ...] = ()  # (key a refused newcomer holds, its invite's key): see above
 
     def accepted(self, now_ms: int) -> tuple[bytes, ...]:
         """The keys a handshake or an advertisement may use now, current first."""
         if self.previous is not None and now_ms <= self.previous_until and self.previous != self.current:
             return (self.current, self.previous)
         return (self.current,)
+
+    def refused_hellos(self, now_ms: int) -> dict[bytes, bytes]:
+        """``{key: invite_pk}``: the keys refused newcomers hold that a hello may use now (none of ours), each
+        with the invite it was admitted with; answered like an invite's hello, to be told why."""
+        if now_ms > self.previous_until:
+            return {}
+        ours = self.accepted(now_ms)
+        return {key: invite for key, invite in self.refused if key not in ours}
 
 
 def network_keys(
@@ -87,6 +101,7 @@ def network_keys(
         except SealedKeyError:
             return None
     keys = [base]
+    since: list[OrderKey | None] = [None]  # where in the order each of ``keys`` became ours
     last_clock = 0
     for rotation in membership.rotations:
         sealed = rotation.keys.get(me)
@@ -97,10 +112,24 @@ def network_keys(
         except SealedKeyError:
             continue  # an admin sealed garbage to us: that rotation does not move us
         keys.append(key)
+        since.append(rotation.at)
         last_clock = rotation.at.clock
     if len(keys) == 1:
         return NetworkKeys(base)
-    return NetworkKeys(keys[-1], keys[-2], last_clock + GRACE_MS, len(keys) - 1)
+    refused = tuple(
+        (_key_at(keys, since, r.key), r.invite) for r in membership.refused_admissions.values() if r.invite is not None
+    )
+    return NetworkKeys(keys[-1], keys[-2], last_clock + GRACE_MS, len(keys) - 1, refused)
+
+
+def _key_at(keys: list[bytes], since: list[OrderKey | None], at: OrderKey) -> bytes:
+    """Our key where ``at`` sits in the order: the one an admission written there sealed to its newcomer (as far
+    as this node can tell: an issuer that had not yet seen the rotation before it sealed an older one)."""
+    held = keys[0]
+    for key, start in zip(keys, since, strict=True):
+        if start is None or start < at:
+            held = key
+    return held
 
 
 def stale_rotation(membership: Membership) -> bool:

@@ -243,6 +243,7 @@ class Refusal:
     kind: str
     reason: str
     clock: int = 0  # where the refused entry sits in the order (with author and seq)
+    invite: bytes | None = None  # a refused ``member.admit``: the invite it used
 
     @property
     def key(self) -> OrderKey:
@@ -569,7 +570,8 @@ def _apply_admit(run: _Evaluation, entry: ControlEntry, body: Mapping[str, Value
         return "a removed key cannot come back (invite a new key)" if removed else "already a member"
     reason = invite.refusal(entry.clock)  # the issuer's clock, never the newcomer's
     if reason is not None:
-        m.refused_admissions.setdefault(newcomer, Refusal(entry.author, entry.seq, entry.kind, reason, entry.clock))
+        refusal = Refusal(entry.author, entry.seq, entry.kind, reason, entry.clock, invite.invite_pk)
+        m.refused_admissions.setdefault(newcomer, refusal)
         return reason
     invite.used_by, invite.used_at = newcomer, entry.key
     run.set_role(newcomer, invite.role, entry.key, from_first_entry=True)
