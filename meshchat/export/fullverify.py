@@ -34,8 +34,8 @@ def verify_all(
         checks: dict[str, DataCheck] = {
             ENTRIES_FILE: partial(_check_entries, rebuilds=rebuilds),
             OPERATION_FILE: partial(check_operation, rebuilds=rebuilds),
-            GEOJSON_FILE: check_geojson,
-            KML_FILE: check_kml,
+            GEOJSON_FILE: partial(check_geojson, rebuilds=rebuilds),
+            KML_FILE: partial(check_kml, rebuilds=rebuilds),
         }
         return verify_export(path, expected=expected, progress=progress, workers=workers, data_checks=checks)
 

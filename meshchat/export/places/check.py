@@ -1,7 +1,7 @@
 """Verify's side of ``positions.geojson`` and ``positions.kml``: the files are made again from the export's
 log (a temporary store rebuilt through the one accept path, read with the exporter's own functions) and must
-be the same, byte for byte. Both are made in one rebuild, kept for the other file's check while the log files
-are unchanged."""
+be the same, byte for byte. Both are made in one rebuild (``meshchat verify``: the one it shares with the other
+data checks), kept for the other file's check while the log files are unchanged."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from meshchat.export.places import GEOJSON_FILE, KML_FILE
 from meshchat.export.places.model import Places, places_of
 from meshchat.export.places.render import render
 from meshchat.export.problems import Severity
-from meshchat.export.rebuild import rebuilt_store
+from meshchat.export.rebuild import Rebuilds, rebuilt_store
 from meshchat.files import is_regular_file, read_untrusted
 from meshchat.log.rules import Membership
 from meshchat.store import Store, StoreError
@@ -25,20 +25,24 @@ from meshchat.store import Store, StoreError
 MAX_FILE = 1 << 30
 
 
-def check_geojson(export: Path, membership: Membership, team: bytes, add: Add) -> int:
-    return _check(export, team, GEOJSON_FILE, add)
+def check_geojson(export: Path, membership: Membership, team: bytes, add: Add, rebuilds: Rebuilds | None = None) -> int:
+    """``rebuilds``: the log stored again, shared with the run's other checks (else stored here)."""
+    return _check(export, team, GEOJSON_FILE, add, rebuilds)
 
 
-def check_kml(export: Path, membership: Membership, team: bytes, add: Add) -> int:
-    return _check(export, team, KML_FILE, add)
+def check_kml(export: Path, membership: Membership, team: bytes, add: Add, rebuilds: Rebuilds | None = None) -> int:
+    return _check(export, team, KML_FILE, add, rebuilds)
 
 
-def _check(export: Path, team: bytes, name: str, add: Add) -> int:
+def _check(export: Path, team: bytes, name: str, add: Add, rebuilds: Rebuilds | None) -> int:
     path = export / name
     if not is_regular_file(path):
         return 0
     try:
-        expected = _expected(export, team, _stamp(export))[name]
+        if rebuilds is None:
+            expected = _expected(export, team, _stamp(export))[name]
+        else:
+            expected = _rendered(rebuilds.store(export, team))[name]
     except (ExportError, StoreError) as exc:
         add(Severity.WARNING, "places", f"{name} not checked: {exc}", where=name)
         return 0
@@ -70,6 +74,12 @@ def _stamp(export: Path) -> tuple[tuple[int, int], ...]:
         stat = (export / name).stat()
         out.append((stat.st_size, stat.st_mtime_ns))
     return tuple(out)
+
+
+@lru_cache(maxsize=2)
+def _rendered(store: Store) -> dict[str, bytes]:
+    """Both files made from one shared rebuilt store (kept for the other file's check)."""
+    return render(_places(store))
 
 
 @lru_cache(maxsize=2)
