@@ -42,14 +42,20 @@ def team_with_a_member_off(tmp_path: Path, offset_ms: int) -> tuple[Path, Path]:
     """``(founder's home, the member's)``: the member's node holds two teammates' posts, stamped as received by
     its own clock, ``offset_ms`` off: the evidence its node reads its clock by (``meshchat.log.clock``)."""
     founder, member, other = team_homes(tmp_path, 3)
-    raws: list[bytes] = []
-    for home, text in ((founder, "levee holding"), (other, "sandbags at the school")):
-        with Profile.open(home) as profile:
-            profile.post("general", text)
-            raws += list(profile.store.iter_raw())
+    raws = teammates_posts(founder, other)
     with Profile.open(member) as profile:
         profile.store.accept_batch(raws, now=wall_ms() + offset_ms)
     return founder, member
+
+
+def teammates_posts(*homes: Path) -> list[bytes]:
+    """Each of ``homes`` posts once; their raw entries, as a third member's node would receive them."""
+    raws: list[bytes] = []
+    for home, text in zip(homes, ("levee holding", "sandbags at the school", "pump 2 running"), strict=False):
+        with Profile.open(home) as profile:
+            profile.post("general", text)
+            raws += list(profile.store.iter_raw())
+    return raws
 
 
 def latest_fix(viewer_home: Path, author_home: Path) -> Fix:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
+from clock_helpers import teammates_posts
 
 import meshchat.node
 import meshchat.store.store
@@ -87,11 +88,7 @@ async def test_a_node_a_day_slow_warns_and_writes_with_the_teams_time(
     """Issue 12.2: a node whose clock is a day behind learns it from the team's clocks, says so (a node event:
     the TUI and ``meshchat node`` show it) and posts at the team's time, where everyone sees it."""
     founder_home, slow_home, other_home = team_homes(tmp_path, 3)
-    raws: list[bytes] = []
-    for home, text in ((founder_home, "levee holding"), (other_home, "sandbags at the school")):
-        with Profile.open(home) as profile:
-            profile.post("general", text)
-            raws += list(profile.store.iter_raw())
+    raws = teammates_posts(founder_home, other_home)
     day = 86_400_000
     real = wall_ms
 
