@@ -61,12 +61,8 @@ class Connection:
     # ---- input -----------------------------------------------------------------------------------------
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
-        if self._eof:
-            raise LocalProtocolError("data after end of stream")
-        if data:
+        if self._arrived(len(data)):
             self._reader.feed(data)
-        else:
-            self._eof = True
 
     def receive_buffer(self) -> memoryview:
         """Where to read the next bytes from the peer into, without a copy (a socket's ``recv_into``); then
@@ -76,12 +72,15 @@ class Connection:
 
     def received(self, count: int) -> None:
         """``count`` bytes were read into the last :meth:`receive_buffer` (0: the peer closed its side)."""
+        if self._arrived(count):
+            self._reader.received(count)
+
+    def _arrived(self, count: int) -> bool:
+        """Whether ``count`` bytes are data to read; 0 is the end of the stream, and nothing may follow it."""
         if self._eof:
             raise LocalProtocolError("data after end of stream")
-        if count:
-            self._reader.received(count)
-        else:
-            self._eof = True
+        self._eof = not count
+        return bool(count)
 
     def next_event(self) -> Event | None:
         if self.state is State.CLOSED:
