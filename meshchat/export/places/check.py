@@ -1,15 +1,14 @@
 """Verify's side of ``positions.geojson`` and ``positions.kml``: the files are made again from the export's
 log (a temporary store rebuilt through the one accept path, read with the exporter's own functions) and must
-be the same, byte for byte. Both are made in one rebuild (``meshchat verify``: the one it shares with the other
-data checks), kept for the other file's check while the log files are unchanged."""
+be the same, byte for byte. Both are made from one rebuild (``meshchat verify``: the one it shares with the other
+data checks, :class:`~meshchat.export.rebuild.Rebuilds`), kept for the other file's check."""
 
 from __future__ import annotations
 
-import tempfile
+from contextlib import ExitStack
 from functools import lru_cache
 from pathlib import Path
 
-from meshchat.export import manifest
 from meshchat.export.chains import Add
 from meshchat.export.errors import ExportError
 from meshchat.export.operation.source import operation_source
@@ -17,7 +16,7 @@ from meshchat.export.places import GEOJSON_FILE, KML_FILE
 from meshchat.export.places.model import Places, places_of
 from meshchat.export.places.render import render
 from meshchat.export.problems import Severity
-from meshchat.export.rebuild import Rebuilds, rebuilt_store
+from meshchat.export.rebuild import Rebuilds
 from meshchat.files import is_regular_file, read_untrusted
 from meshchat.log.rules import Membership
 from meshchat.store import Store, StoreError
@@ -39,10 +38,9 @@ def _check(export: Path, team: bytes, name: str, add: Add, rebuilds: Rebuilds | 
     if not is_regular_file(path):
         return 0
     try:
-        if rebuilds is None:
-            expected = _expected(export, team, _stamp(export))[name]
-        else:
-            expected = _rendered(rebuilds.store(export, team))[name]
+        with ExitStack() as stack:
+            shared = rebuilds or stack.enter_context(Rebuilds())
+            expected = _rendered(shared.store(export, team))[name]
     except (ExportError, StoreError) as exc:
         add(Severity.WARNING, "places", f"{name} not checked: {exc}", where=name)
         return 0
@@ -67,24 +65,7 @@ def _places(store: Store) -> Places:
     return places_of(source.data, source.team_name)
 
 
-def _stamp(export: Path) -> tuple[tuple[int, int], ...]:
-    """What the made files depend on: the log files as they are now (a changed log is made again)."""
-    out = []
-    for name in (manifest.LOG_FILE, manifest.FORKS_FILE):
-        stat = (export / name).stat()
-        out.append((stat.st_size, stat.st_mtime_ns))
-    return tuple(out)
-
-
 @lru_cache(maxsize=2)
 def _rendered(store: Store) -> dict[str, bytes]:
     """Both files made from one shared rebuilt store (kept for the other file's check)."""
     return render(_places(store))
-
-
-@lru_cache(maxsize=2)
-def _expected(export: Path, team: bytes, stamp: tuple[tuple[int, int], ...]) -> dict[str, bytes]:
-    del stamp  # part of the cache key only
-    with tempfile.TemporaryDirectory(prefix="meshchat-verify-") as tmp, rebuilt_store(export, team, Path(tmp)) as store:
-        files = render(_places(store))
-    return files
