@@ -906,8 +906,9 @@ class Node:
         return self.profile.my_position()
 
     def team_now(self) -> int:
-        """Now, in ms, on the team's time (``Store.team_now``): what a position's fix time and age go by, so a
-        laptop whose clock is hours off neither dates its fixes hours off nor misjudges its teammates'."""
+        """Now, in ms, on the team's time (``Store.team_now``): what a position's fix time goes by, so a laptop
+        whose clock is hours off does not date its fixes hours off (ages stay on this computer's clock: they
+        compare with receipt times, which it stamps)."""
         return self.profile.team_now()
 
     async def relay_position(self, via: Outsider, report: Report) -> Entry:

@@ -475,7 +475,8 @@ class Profile(TeamReader):
     # ---- positions -----------------------------------------------------------------------------------------
 
     def team_now(self) -> int:
-        """Now, in ms, on the team's time (``Store.team_now``): a position's fix time and its age go by it."""
+        """Now, in ms, on the team's time (``Store.team_now``): a position's fix time goes by it (its age does
+        not: ages compare with receipt times, stamped by this computer's clock)."""
         return self.store.team_now(self.me)
 
     def report_position(self, report: Report) -> Entry:
