@@ -55,7 +55,7 @@ import time
 from pathlib import Path
 
 import trio
-from floor import floor_rate
+from floor import floor_rate, raw_copy
 from lab_cpu import cpu_seconds
 from lab_events import Posts
 
@@ -105,36 +105,6 @@ async def fetch(b_home: Path, port: int, file: Attachment, go: Path) -> tuple[fl
         done_wall = time.time()
         assert node.blobs.has(file.blob)
     return started_wall, done_wall, seconds, arrived
-
-
-def raw_copy(source: Path, target: Path) -> float:
-    """Seconds to copy ``source`` to ``target`` over plain TCP on loopback: a sender process reads the file and
-    sends it, this one receives it, writes it and fsyncs it. Timed from the moment the sender is connected and
-    told to go (the start of a Python process is not part of a copy) until the copy is durable."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1)
-        port = listener.getsockname()[1]
-        sender = (
-            "import socket\n"
-            f"s=socket.create_connection(('127.0.0.1',{port}))\n"
-            "s.recv(1)\n"
-            f"f=open({str(source)!r},'rb')\n"
-            "while b:=f.read(1<<20): s.sendall(b)\n"
-            "s.close()\n"
-        )
-        proc = subprocess.Popen([sys.executable, "-c", sender])
-        conn, _ = listener.accept()
-        started = time.perf_counter()
-        conn.sendall(b"g")
-        with conn, target.open("wb") as out:
-            while block := conn.recv(1 << 20):
-                out.write(block)
-            out.flush()
-            os.fsync(out.fileno())
-        seconds = time.perf_counter() - started
-        proc.wait(timeout=60)
-    return seconds
 
 
 def node_cpu(pid: int) -> tuple[float, float]:

@@ -14,7 +14,8 @@ bounds the ratio issue 17 asks for (at least 0.5).
 
 Variants, each a round in the same run, alternating (the machine is noisy):
 
-- ``none``: the raw copy (``bench/blobs.py``'s baseline): read and send; receive, write, fsync;
+- the raw copy (:func:`raw_copy`, the very baseline ``bench/blobs.py`` measures): read and send; receive,
+  write, fsync;
 - ``xchacha``: XChaCha20-Poly1305, meshchat's link cipher, the receiver in one thread, or in two (hashing and
   writing handed to a second thread, as a node's storing worker does);
 - ``aes``: AES-256-GCM (libsodium has it only where the CPU has AES-NI), one or two receiver threads: what a
@@ -57,11 +58,13 @@ CIPHERS: dict[str, Aead] = {
     ),
     "aes": (libnacl.nacl.crypto_aead_aes256gcm_encrypt, libnacl.nacl.crypto_aead_aes256gcm_decrypt, 12),
 }
-VARIANTS = (("none", 1), ("xchacha", 1), ("xchacha", 2), ("aes", 1), ("aes", 2))
+VARIANTS = (("xchacha", 1), ("xchacha", 2), ("aes", 1), ("aes", 2))
+RAW = ("raw", 1)  # the raw copy, printed beside the variants
 
 
 def send(path: str, port: int, cipher: str) -> None:
     """The sender process: each piece read into one buffer, sealed there and sent from there."""
+    seal, _, nonce_size = CIPHERS[cipher]
     sock = socket.create_connection(("127.0.0.1", port))
     sock.recv(1)
     fd = os.open(path, os.O_RDONLY)
@@ -72,14 +75,10 @@ def send(path: str, port: int, cipher: str) -> None:
     offset = counter = 0
     while offset < size:
         n = os.preadv(fd, [view[:PIECE]], offset)
-        if cipher == "none":
-            sock.sendall(view[:n])
-        else:
-            seal, _, nonce_size = CIPHERS[cipher]
-            nonce = counter.to_bytes(nonce_size, "big")
-            if seal(text, None, text, ctypes.c_ulonglong(n), None, ctypes.c_ulonglong(0), None, nonce, KEY):
-                raise RuntimeError("sealing failed")
-            sock.sendall(view[: n + TAG])
+        nonce = counter.to_bytes(nonce_size, "big")
+        if seal(text, None, text, ctypes.c_ulonglong(n), None, ctypes.c_ulonglong(0), None, nonce, KEY):
+            raise RuntimeError("sealing failed")
+        sock.sendall(view[: n + TAG])
         offset += n
         counter += 1
     sock.close()
@@ -90,13 +89,11 @@ def receive(conn: socket.socket, target: Path, size: int, cipher: str, threads: 
     """Receive each piece into its own buffer and open it there; hash and write it (in a second thread if
     ``threads`` is 2); fsync at the end."""
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    tag = 0 if cipher == "none" else TAG
     work: queue.Queue[tuple[bytearray, int, int] | None] = queue.Queue(maxsize=16)
 
     def store(frame: bytearray, n: int, offset: int) -> None:
         piece = memoryview(frame)[:n]
-        if cipher != "none":
-            hashlib.blake2b(piece, digest_size=32).digest()
+        hashlib.blake2b(piece, digest_size=32).digest()
         os.pwrite(fd, piece, offset)
 
     def storer() -> None:
@@ -109,10 +106,9 @@ def receive(conn: socket.socket, target: Path, size: int, cipher: str, threads: 
     offset = counter = 0
     while offset < size:
         n = min(PIECE, size - offset)
-        frame = bytearray(n + tag)
+        frame = bytearray(n + TAG)
         _receive_exactly(conn, memoryview(frame))
-        if cipher != "none":
-            _open(cipher, frame, counter)
+        _open(cipher, frame, counter)
         if worker:
             work.put((frame, n, offset))
         else:
@@ -141,6 +137,36 @@ def _open(cipher: str, frame: bytearray, counter: int) -> None:
     size, none = ctypes.c_ulonglong(len(frame)), ctypes.c_ulonglong(0)
     if opener(text, None, None, text, size, None, none, counter.to_bytes(nonce_size, "big"), KEY):
         raise ValueError("a piece failed to authenticate")
+
+
+def raw_copy(source: Path, target: Path) -> float:
+    """Seconds to copy ``source`` to ``target`` over plain TCP on loopback: a sender process reads the file and
+    sends it, this one receives it, writes it and fsyncs it. Timed from the moment the sender is connected and
+    told to go (the start of a Python process is not part of a copy) until the copy is durable."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        sender = (
+            "import socket\n"
+            f"s=socket.create_connection(('127.0.0.1',{port}))\n"
+            "s.recv(1)\n"
+            f"f=open({str(source)!r},'rb')\n"
+            "while b:=f.read(1<<20): s.sendall(b)\n"
+            "s.close()\n"
+        )
+        proc = subprocess.Popen([sys.executable, "-c", sender])
+        conn, _ = listener.accept()
+        started = time.perf_counter()
+        conn.sendall(b"g")
+        with conn, target.open("wb") as out:
+            while block := conn.recv(1 << 20):
+                out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        seconds = time.perf_counter() - started
+        proc.wait(timeout=60)
+    return seconds
 
 
 def floor_rate(source: Path, target: Path, cipher: str = "xchacha", threads: int = 2) -> float:
@@ -174,16 +200,19 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=100, help="the file's size in MB (default 100)")
     parser.add_argument("--repeat", type=int, default=5, help="rounds of every variant (default 5)")
     args = parser.parse_args()
-    rates: dict[tuple[str, int], list[float]] = {variant: [] for variant in VARIANTS}
+    rates: dict[tuple[str, int], list[float]] = {variant: [] for variant in (RAW, *VARIANTS)}
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "file.bin"
         source.write_bytes(os.urandom(args.mb * MB))
+        target = Path(tmp) / "copy.bin"
         for run in range(args.repeat):
+            os.sync()  # the dirty pages of the copy before are not this copy's to write
+            rates[RAW].append(args.mb / raw_copy(source, target))
             for cipher, threads in VARIANTS:
-                os.sync()  # the dirty pages of the copy before are not this copy's to write
-                rates[(cipher, threads)].append(floor_rate(source, Path(tmp) / "copy.bin", cipher, threads))
-            print(f"run {run + 1}: " + ", ".join(f"{c}/{t} {rates[(c, t)][-1]:.0f}" for c, t in VARIANTS), flush=True)
-    raw = statistics.median(rates[("none", 1)])
+                os.sync()
+                rates[(cipher, threads)].append(floor_rate(source, target, cipher, threads))
+            print(f"run {run + 1}: " + ", ".join(f"{c}/{t} {rates[(c, t)][-1]:.0f}" for c, t in rates), flush=True)
+    raw = statistics.median(rates[RAW])
     print(f"load after: {os.getloadavg()[0]:.2f}")
     for (cipher, threads), found in rates.items():
         median = statistics.median(found)
